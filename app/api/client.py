@@ -1,0 +1,99 @@
+"""The client of the local API, shared by the TUI, the headless demo and the tests.
+
+It holds no rules: it sends a request and returns the daemon's answer, or raises :class:`ApiError`
+with the daemon's catalog code. The TUI imports this module and nothing else of ``app``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+
+
+class ApiError(Exception):
+    def __init__(self, code: str, message: str, params: dict[str, Any], status: int) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.params = params
+        self.status = status
+
+
+class LaneClient:
+    def __init__(self, socket_path: str, timeout_s: float = 10.0) -> None:
+        self.socket_path = socket_path
+        self.token = ""
+        self.role = ""
+        self.username = ""
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._session: aiohttp.ClientSession | None = None
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.UnixConnector(path=self.socket_path), timeout=self._timeout
+            )
+        return self._session
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    async def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        try:
+            async with self._http().request(
+                method, f"http://laned{path}", json=body, headers=self._headers()
+            ) as r:
+                try:
+                    data = await r.json(content_type=None)
+                except ValueError:
+                    data = None
+                if r.status >= 400:
+                    err = (data or {}).get("error", {}) if isinstance(data, dict) else {}
+                    raise ApiError(
+                        err.get("code", "http_error"),
+                        err.get("message", f"HTTP {r.status}"),
+                        err.get("params", {}),
+                        r.status,
+                    )
+                return data
+        except (aiohttp.ClientConnectionError, FileNotFoundError, ConnectionRefusedError) as exc:
+            raise ApiError(
+                "daemon_unreachable", str(exc), {"socket": self.socket_path}, 0
+            ) from None
+        except TimeoutError:
+            raise ApiError("daemon_timeout", "timeout", {"socket": self.socket_path}, 0) from None
+
+    async def login(self, username: str, password: str) -> dict[str, Any]:
+        data = await self.call("POST", "/v1/login", {"username": username, "password": password})
+        self.token, self.role, self.username = data["token"], data["role"], data["username"]
+        return data
+
+    async def logout(self) -> None:
+        if self.token:
+            try:
+                await self.call("POST", "/v1/logout")
+            finally:
+                self.token = ""
+
+    async def stream(self) -> AsyncIterator[dict[str, Any]]:
+        """Events of the lane as they happen; ends when the daemon goes away."""
+        try:
+            async with self._http().ws_connect(
+                "http://laned/v1/stream", headers=self._headers(), heartbeat=15, timeout=None
+            ) as ws:
+                async for msg in ws:
+                    if msg.type != aiohttp.WSMsgType.TEXT:
+                        break
+                    data = msg.json()
+                    for event in data if isinstance(data, list) else [data]:
+                        yield event
+        except aiohttp.WSServerHandshakeError as exc:
+            raise ApiError("stream_refused", str(exc), {}, exc.status) from None
+        except (aiohttp.ClientConnectionError, FileNotFoundError, ConnectionRefusedError) as exc:
+            raise ApiError("daemon_unreachable", str(exc), {"socket": self.socket_path}, 0) from None
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()

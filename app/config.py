@@ -1,0 +1,204 @@
+"""The lane's configuration: one TOML file, validated before anything starts.
+
+Validation is declarative: :data:`SCHEMA` lists every table and key with its type, default and
+meaning. A bad file is refused with the file, the key, what was expected and what was found
+(:class:`app.errors.ConfigError`), never a traceback. Relative paths are relative to the file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from app.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Key:
+    type: type | tuple[type, ...]
+    default: Any = None
+    required: bool = False
+    choices: tuple[Any, ...] | None = None
+    doc: str = ""
+
+
+_NUM = (int, float)
+
+SCHEMA: dict[str, dict[str, Key]] = {
+    "lane": {
+        "name": Key(str, required=True, doc="Lane name shown in the header"),
+        "centre": Key(str, "", doc="Inspection centre name"),
+        "training": Key(bool, False, doc="A training lane: faster clock allowed, cards TRAINING"),
+        "clock_speed": Key(_NUM, 1.0, doc="Lane clock speed; other than 1 only on a training lane"),
+        "latitude": Key(_NUM, 0.0, doc="Lane coordinates, stored with photos (R3.18)"),
+        "longitude": Key(_NUM, 0.0, doc="Lane coordinates"),
+    },
+    "daemon": {
+        "socket": Key(str, "laned.sock", doc="Unix socket of the local API (mode 0660)"),
+        "log_file": Key(str, "laned.log", doc="Daemon log"),
+    },
+    "storage": {
+        "dsn": Key(str, "sqlite://otolane.db", doc="sqlite://FILE or postgres://user@host/db"),
+        "key_file": Key(str, "keys/data.key", doc="AES-256-GCM data key (0600), outside the DB"),
+    },
+    "eis": {
+        "url": Key(str, required=True, doc="Base URL of the EIS endpoint (or ВШЭП route)"),
+        "environment": Key(str, "test", choices=("test", "production"), doc="Endpoint kind"),
+        "transport": Key(str, "rest", choices=("rest",), doc="rest (JSON); soap arrives later"),
+        "identification_key_file": Key(str, "keys/eis-id.key", doc="EIS identification key (R4)"),
+        "timeout_s": Key(_NUM, 10.0, doc="Timeout of one delivery attempt"),
+    },
+    "security": {
+        "password_max_age_days": Key(int, 30, doc="R3.17: passwords expire after this"),
+        "password_history": Key(int, 5, doc="How many previous passwords cannot be reused"),
+        "password_min_length": Key(int, 10, doc="Minimum password length"),
+        "lockout_after": Key(int, 5, doc="Failed logins before the account locks"),
+        "lockout_minutes": Key(int, 15, doc="How long a lock-out lasts"),
+        "session_idle_minutes": Key(int, 60, doc="Idle sessions end after this"),
+    },
+}
+
+DEVICE_SCHEMA: dict[str, Key] = {
+    "id": Key(str, required=True, doc="Device id on this lane, e.g. 'brake'"),
+    "kind": Key(str, required=True, choices=("brake",), doc="Device kind"),
+    "profile": Key(str, required=True, doc="Profile name, e.g. 'jx-brake'"),
+    "port": Key(str, required=True, doc="Serial port path (a udev name)"),
+    "serial": Key(str, required=True, doc="Registered serial number: another is refused"),
+    "model": Key(str, "", doc="Registered model"),
+    "verified_until": Key(dt.date, required=True, doc="Metrological verification expiry"),
+    "certificate": Key(str, "", doc="Verification certificate number"),
+    "stale_after_s": Key(_NUM, 2.0, doc="No frame for this long: stale"),
+}
+
+
+def _typename(t: type | tuple[type, ...]) -> str:
+    names = {str: "a string", bool: "true or false", int: "a whole number", dt.date: "a date"}
+    if isinstance(t, tuple):
+        return "a number"
+    return names.get(t, t.__name__)
+
+
+def _found(v: Any) -> str:
+    return f"{type(v).__name__} {v!r}"
+
+
+def _check_table(file: str, path: str, table: Any, keys: dict[str, Key]) -> dict[str, Any]:
+    if not isinstance(table, dict):
+        raise ConfigError(file, path, "a table", _found(table))
+    out: dict[str, Any] = {}
+    for name in table:
+        if name not in keys:
+            raise ConfigError(file, f"{path}.{name}", f"one of {', '.join(keys)}", "unknown key")
+    for name, key in keys.items():
+        where = f"{path}.{name}"
+        if name not in table:
+            if key.required:
+                raise ConfigError(file, where, _typename(key.type), "nothing (the key is missing)")
+            out[name] = key.default
+            continue
+        value = table[name]
+        ok = isinstance(value, key.type) and not (isinstance(value, bool) and key.type is not bool)
+        if key.type is dt.date and isinstance(value, dt.datetime):
+            ok = False
+        if not ok:
+            raise ConfigError(file, where, _typename(key.type), _found(value))
+        if key.choices and value not in key.choices:
+            raise ConfigError(file, where, f"one of {key.choices}", repr(value))
+        out[name] = float(value) if key.type is _NUM else value
+    return out
+
+
+@dataclass(frozen=True)
+class DeviceConfig:
+    id: str
+    kind: str
+    profile: str
+    port: str
+    serial: str
+    model: str
+    verified_until: dt.date
+    certificate: str
+    stale_after_s: float
+
+
+@dataclass(frozen=True)
+class Config:
+    file: Path
+    base: Path
+    lane: dict[str, Any]
+    daemon: dict[str, Any]
+    storage: dict[str, Any]
+    eis: dict[str, Any]
+    security: dict[str, Any]
+    devices: tuple[DeviceConfig, ...]
+
+    def path(self, p: str) -> Path:
+        q = Path(p)
+        return q if q.is_absolute() else self.base / q
+
+    @property
+    def socket_path(self) -> Path:
+        return self.path(self.daemon["socket"])
+
+    @property
+    def dsn(self) -> str:
+        dsn: str = self.storage["dsn"]
+        if dsn.startswith("sqlite://") and dsn != "sqlite://:memory:":
+            return "sqlite://" + str(self.path(dsn.removeprefix("sqlite://")))
+        return dsn
+
+
+def parse(text: str, file: str, base: Path) -> Config:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(file, "(syntax)", "valid TOML", str(exc)) from None
+    tables: dict[str, dict[str, Any]] = {}
+    for name in data:
+        if name not in SCHEMA and name != "devices":
+            raise ConfigError(file, name, f"one of {', '.join([*SCHEMA, 'devices'])}", "unknown")
+    for name, keys in SCHEMA.items():
+        tables[name] = _check_table(file, name, data.get(name, {}), keys)
+    raw_devices = data.get("devices", [])
+    if not isinstance(raw_devices, list):
+        raise ConfigError(file, "devices", "an array of tables [[devices]]", _found(raw_devices))
+    devices = []
+    seen: set[str] = set()
+    for i, d in enumerate(raw_devices):
+        checked = _check_table(file, f"devices[{i}]", d, DEVICE_SCHEMA)
+        if checked["id"] in seen:
+            raise ConfigError(file, f"devices[{i}].id", "a unique id", repr(checked["id"]))
+        seen.add(checked["id"])
+        devices.append(DeviceConfig(**checked))
+    lane = tables["lane"]
+    if lane["clock_speed"] <= 0:
+        raise ConfigError(file, "lane.clock_speed", "a number above 0", repr(lane["clock_speed"]))
+    if lane["clock_speed"] != 1.0 and not lane["training"]:
+        raise ConfigError(
+            file,
+            "lane.clock_speed",
+            "1 (a faster clock is allowed only when lane.training = true)",
+            repr(lane["clock_speed"]),
+        )
+    if lane["training"] and tables["eis"]["environment"] == "production":
+        raise ConfigError(
+            file,
+            "eis.environment",
+            "'test' on a training lane (training cards never reach production)",
+            "'production'",
+        )
+    return Config(Path(file), base, devices=tuple(devices), **tables)
+
+
+def load(file: str | Path) -> Config:
+    p = Path(file)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(str(p), "(file)", "an existing file", "no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(p), "(file)", "a readable UTF-8 file", str(exc)) from None
+    return parse(text, str(p), p.resolve().parent)

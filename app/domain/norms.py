@@ -1,0 +1,99 @@
+"""Norms as data, and the one small engine that judges a value against them.
+
+Every norm names the clause it comes from and how sure we are of its number (the status column of
+``shared/reference/norms.md``). A verdict keeps the norm it was judged against, so a card printed
+years later shows the rule that applied then.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+NORMS_VERSION = "2026-11-23"
+
+
+@dataclass(frozen=True)
+class Norm:
+    id: str
+    title: str
+    unit: str
+    low: float | None  # value must be >= low
+    high: float | None  # value must be <= high
+    clause: str
+    status: str  # SOURCED / SECONDARY / UNVERIFIED
+
+    def describe(self) -> str:
+        if self.low is not None and self.high is not None:
+            return f"{self.low:g}…{self.high:g} {self.unit}"
+        if self.low is not None:
+            return f"≥ {self.low:g} {self.unit}"
+        return f"≤ {self.high:g} {self.unit}"
+
+
+NORMS: dict[str, Norm] = {
+    n.id: n
+    for n in (
+        Norm(
+            "brake.imbalance",
+            "Service brake imbalance per axle",
+            "%",
+            None,
+            20.0,
+            "TR CU 018/2011 App. 8 cl. 1.4; formula GOST 33997 A.2",
+            "UNVERIFIED: number from GOST R 51709; norms.md found the clause, not its table",
+        ),
+        Norm(
+            "brake.specific_force",
+            "Service brake specific braking force",
+            "%",
+            50.0,
+            None,
+            "TR CU 018/2011 App. 8 cl. 1.3 Table 1.3; formula GOST 33997 A.1",
+            "UNVERIFIED: table body not readable in the sources of norms.md",
+        ),
+    )
+}
+
+G = 9.8  # GOST 33997 A.1 takes g = 9.8 m/s²
+
+
+@dataclass(frozen=True)
+class Verdict:
+    norm: Norm
+    value: float
+    passed: bool
+    deviation: float  # how far outside the norm (0 when passed), in the norm's unit
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "norm": asdict(self.norm) | {"text": self.norm.describe()},
+            "value": self.value,
+            "passed": self.passed,
+            "deviation": self.deviation,
+        }
+
+
+def judge(norm_id: str, value: float) -> Verdict:
+    norm = NORMS[norm_id]
+    dev = 0.0
+    if norm.low is not None and value < norm.low:
+        dev = round(value - norm.low, 2)
+    if norm.high is not None and value > norm.high:
+        dev = round(value - norm.high, 2)
+    return Verdict(norm, round(value, 2), dev == 0.0, dev)
+
+
+def imbalance_percent(left: float, right: float) -> float:
+    """GOST 33997 A.2: ΔF = 100·(larger − smaller)/larger."""
+    larger = max(left, right)
+    if larger <= 0:
+        return 0.0
+    return 100.0 * (larger - min(left, right)) / larger
+
+
+def specific_force_percent(total_force_kn: float, mass_kg: float) -> float:
+    """GOST 33997 A.1: γ = ΣP / (M·g), as a percentage."""
+    if mass_kg <= 0:
+        return 0.0
+    return 100.0 * total_force_kn * 1000.0 / (mass_kg * G)

@@ -1,0 +1,54 @@
+"""Delivery of one message to EIS over REST/JSON (G1, G2). The SOAP/WS-Security route through ВШЭП
+plugs in beside it when its signer arrives (R3.1, G3)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+
+@dataclass(frozen=True)
+class Delivery:
+    outcome: str  # accepted / rejected / retry
+    receipt: str = ""
+    detail: str = ""
+
+
+class RestClient:
+    def __init__(self, base_url: str, identification_key: str, timeout_s: float) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._key = identification_key
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._session: aiohttp.ClientSession | None = None
+
+    async def _http(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=self._timeout)
+        return self._session
+
+    async def submit_card(self, card: dict[str, Any], idempotency_key: str) -> Delivery:
+        headers = {
+            "Idempotency-Key": idempotency_key,
+            "X-SPO-Key": self._key,  # R4: the software's identification key, on every card
+            "Content-Type": "application/json",
+        }
+        body = json.dumps(card, ensure_ascii=False)
+        try:
+            http = await self._http()
+            async with http.post(f"{self.base_url}/cards", data=body, headers=headers) as r:
+                text = await r.text()
+                if r.status in (200, 201):
+                    data = json.loads(text)
+                    return Delivery("accepted", str(data.get("receipt", "")))
+                if r.status in (400, 409, 422):
+                    return Delivery("rejected", detail=f"HTTP {r.status}: {text[:300]}")
+                return Delivery("retry", detail=f"HTTP {r.status}")
+        except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
+            return Delivery("retry", detail=f"{type(exc).__name__}: {exc}"[:300])
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()

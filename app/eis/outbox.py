@@ -1,0 +1,104 @@
+"""The EIS outbox (D4, R3.5): a card is committed locally first, then delivered in the background.
+
+Delivery retries with exponential back-off and jitter; every attempt carries the card's idempotency
+key, so a retry after a crash between "sent" and "marked sent" is accepted once by EIS. A training
+card is never sent to a production endpoint (the config refuses that pairing too).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+from app.eis.client import RestClient
+from app.journal import Journal
+from app.storage.crypto import Keyring
+from app.storage.models import Card, Outbox
+
+log = logging.getLogger("otolane.outbox")
+
+
+def backoff_s(attempts: int, rng: random.Random = random._inst) -> float:  # type: ignore[attr-defined]
+    base = min(60.0, 0.5 * 2 ** max(attempts - 1, 0))
+    return base * rng.uniform(0.5, 1.5)
+
+
+class OutboxWorker:
+    def __init__(
+        self,
+        client: RestClient,
+        keyring: Keyring,
+        journal: Journal,
+        environment: str,
+        on_change: Callable[[], None],
+    ) -> None:
+        self.client = client
+        self.keyring = keyring
+        self.journal = journal
+        self.environment = environment
+        self.on_change = on_change
+        self.wake = asyncio.Event()
+
+    async def counts(self) -> dict[str, int]:
+        out = {"pending": 0, "accepted": 0, "rejected": 0, "refused": 0}
+        for status in out:
+            out[status] = await Outbox.filter(status=status).count()
+        return out
+
+    async def run(self) -> None:
+        while True:
+            try:
+                delay = await self.deliver_due()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the worker never dies: log, wait, try again
+                log.exception("outbox pass failed")
+                delay = 5.0
+            self.wake.clear()
+            try:
+                await asyncio.wait_for(self.wake.wait(), timeout=delay)
+            except TimeoutError:
+                pass
+
+    async def deliver_due(self) -> float:
+        """Send what is due; return how long to sleep until the next due item."""
+        now = time.time()
+        due = await Outbox.filter(status="pending", next_attempt__lte=now).order_by("id").limit(20)
+        for item in due:
+            await self._deliver(item)
+        nxt = await Outbox.filter(status="pending").order_by("next_attempt").first()
+        if nxt is None:
+            return 30.0
+        return max(0.05, nxt.next_attempt - time.time())
+
+    async def _deliver(self, item: Outbox) -> None:
+        card = await Card.get(card_id=item.card_id)
+        payload: dict[str, Any] = self.keyring.open_json(card.sealed, f"cards:{card.card_id}")
+        if item.training and self.environment == "production":
+            item.status, item.last_error = "refused", "training card, production endpoint"
+            await item.save()
+            await self.journal.write("eis", "eis_refused_training", card_id=item.card_id)
+            self.on_change()
+            return
+        item.attempts += 1
+        result = await self.client.submit_card(payload, item.idempotency_key)
+        item.updated = time.time()
+        if result.outcome == "accepted":
+            item.status, item.receipt, item.last_error = "accepted", result.receipt, ""
+            await item.save()
+            await self.journal.write(
+                "eis", "eis_accepted", card_id=item.card_id, receipt=result.receipt
+            )
+        elif result.outcome == "rejected":
+            item.status, item.last_error = "rejected", result.detail
+            await item.save()
+            await self.journal.write("eis", "eis_rejected", card_id=item.card_id, detail=result.detail)
+        else:
+            item.next_attempt = time.time() + backoff_s(item.attempts)
+            item.last_error = result.detail
+            await item.save()
+        self.on_change()

@@ -1,0 +1,101 @@
+"""The diagnostic card, assembled from stored readings only (R3.6): never from typed values.
+
+Every item has the measured value, the norm it was judged against and the verdict; the card's
+verdict follows from the items. Failed items carry their deviation (measured − norm) for the
+second sheet (R3.8).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from app.domain.norms import (
+    NORMS_VERSION,
+    imbalance_percent,
+    judge,
+    specific_force_percent,
+)
+from app.storage.models import Inspection
+from drivers.brake.jx import LOAD_LEFT, LOAD_RIGHT, MAX_LEFT, MAX_RIGHT
+
+
+def _iso(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="seconds")
+
+
+def _finals(readings: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """step -> channel -> the last final value recorded for it."""
+    out: dict[str, dict[str, float]] = {}
+    for r in readings:
+        if r.get("final"):
+            out.setdefault(r["step"], {})[r["channel"]] = float(r["value"])
+    return out
+
+
+def assemble_card(
+    *,
+    contract: str,
+    card_id: str,
+    insp: Inspection,
+    plate: str,
+    lane: dict[str, Any],
+    inspector: dict[str, Any],
+    finished: float,
+    readings: list[dict[str, Any]],
+) -> dict[str, Any]:
+    finals = _finals(readings)
+    items: list[dict[str, Any]] = []
+    measurements: list[dict[str, Any]] = []
+    total_force = total_mass = 0.0
+    for axle in range(1, insp.axles + 1):
+        step = f"brakes_axle_{axle}"
+        f = finals.get(step, {})
+        left, right = f.get(MAX_LEFT, 0.0), f.get(MAX_RIGHT, 0.0)
+        mass = f.get(LOAD_LEFT, 0.0) + f.get(LOAD_RIGHT, 0.0)
+        total_force += left + right
+        total_mass += mass
+        measurements.append(
+            {
+                "axle": axle,
+                "force_left_kn": left,
+                "force_right_kn": right,
+                "wheel_load_left_kg": f.get(LOAD_LEFT, 0.0),
+                "wheel_load_right_kg": f.get(LOAD_RIGHT, 0.0),
+            }
+        )
+        v = judge("brake.imbalance", imbalance_percent(left, right))
+        items.append({"id": f"brake.imbalance.axle{axle}", "axle": axle, **v.as_dict()})
+    v = judge("brake.specific_force", specific_force_percent(total_force, total_mass))
+    items.append({"id": "brake.specific_force", **v.as_dict()})
+    verdict = "admitted" if all(i["passed"] for i in items) else "not_admitted"
+    return {
+        "contract": contract,
+        "card_id": card_id,
+        "inspection_id": insp.id,
+        "number": insp.number,
+        "training": insp.training,
+        "lane": {
+            "name": lane["name"],
+            "centre": lane["centre"],
+            "latitude": lane["latitude"],
+            "longitude": lane["longitude"],
+        },
+        "vehicle": {
+            "plate": plate,
+            "category": insp.category,
+            "fuel": insp.fuel,
+            "axles": insp.axles,
+        },
+        "inspector": inspector,
+        "started": _iso(insp.started),
+        "finished": _iso(finished),
+        "duration_s": round(finished - insp.started, 1),
+        "verdict": verdict,
+        "items": items,
+        "failures": [i for i in items if not i["passed"]],
+        "measurements": measurements,
+        "readings": len(readings),
+        "norms_version": NORMS_VERSION,
+        "next_inspection": None,
+    }

@@ -1,0 +1,604 @@
+"""The lane service: the one owner of the lane's state inside ``laned``.
+
+Devices report through their supervisors into :meth:`LaneService.on_device`; readings of a running
+step are sealed, chained and committed in small batches; steps and the card are gated by the pure
+rules of ``app/domain/inspection.py``; every change is published to the stream subscribers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from tortoise.transactions import in_transaction
+
+from app.config import Config, DeviceConfig
+from app.domain import inspection as rules
+from app.domain.categories import CATEGORIES, FUELS, min_duration_s
+from app.domain.clock import LaneClock
+from app.errors import OtolaneError, Refused
+from app.eis.contract import CONTRACT_VERSION
+from app.eis.outbox import OutboxWorker
+from app.journal import Journal
+from app.lane.card import assemble_card
+from app.storage.chain import ChainWriter
+from app.storage.crypto import Keyring
+from app.storage.models import Card, Inspection, Outbox, Reading
+from drivers.base import Device, DeviceStatus, Event, Identity, StatusChange, supervise
+from drivers.base import Reading as DeviceReading
+
+log = logging.getLogger("otolane.lane")
+MAX_QUEUE = 2000
+
+
+@dataclass
+class Slot:
+    cfg: DeviceConfig
+    driver: Device
+    status: DeviceStatus = DeviceStatus.CONNECTING
+    reason: str = ""
+    identity: Identity | None = None
+    admitted: bool = False
+    live: dict[str, tuple[float, str, float]] = field(default_factory=dict)
+    task: asyncio.Task[None] | None = None
+
+    def view(self) -> rules.DeviceView:
+        connected = self.status in (DeviceStatus.CONNECTED, DeviceStatus.STALE)
+        return rules.DeviceView(
+            self.cfg.id, self.cfg.kind, connected, self.admitted, self.reason
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        ident = self.identity
+        return {
+            "id": self.cfg.id,
+            "kind": self.cfg.kind,
+            "status": self.status.value,
+            "reason": self.reason,
+            "admitted": self.admitted,
+            "model": ident.model if ident else self.cfg.model,
+            "serial": ident.serial if ident else self.cfg.serial,
+            "firmware": ident.firmware if ident else "",
+            "verified_until": self.cfg.verified_until.isoformat(),
+            "port": self.cfg.port,
+            "live": {ch: {"value": v, "unit": u, "ts": t} for ch, (v, u, t) in self.live.items()},
+            "frames_ok": self.driver.log.frames_ok,
+            "frames_rejected": self.driver.log.frames_rejected,
+            "reconnects": self.driver.log.reconnects,
+        }
+
+
+class Subscriber:
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(MAX_QUEUE)
+        self.dropped = 0
+
+    def put(self, event: dict[str, Any]) -> None:
+        # A slow client (a bad SSH link) loses old live values, never blocks the lane.
+        if self.queue.full():
+            with contextlib.suppress(asyncio.QueueEmpty):
+                self.queue.get_nowait()
+                self.dropped += 1
+        self.queue.put_nowait(event)
+
+
+class LaneService:
+    def __init__(
+        self,
+        cfg: Config,
+        keyring: Keyring,
+        journal: Journal,
+        clock: LaneClock,
+        outbox: OutboxWorker,
+        drivers: dict[str, Device],
+    ) -> None:
+        self.cfg = cfg
+        self.keyring = keyring
+        self.journal = journal
+        self.clock = clock
+        self.outbox = outbox
+        self.slots = {d.id: Slot(d, drivers[d.id]) for d in cfg.devices}
+        self.readings = ChainWriter(Reading)
+        self.cards = ChainWriter(Card)
+        self.subscribers: set[Subscriber] = set()
+        self.current: Inspection | None = None
+        self._rows: list[dict[str, Any]] = []
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._bg: set[asyncio.Task[Any]] = set()
+        self._flush_now = asyncio.Event()
+        self.outbox_counts: dict[str, int] = {}
+        self._last_publish = 0.0
+        outbox.on_change = lambda: self._spawn(self.refresh_outbox())
+
+    # --- life cycle ---------------------------------------------------------------
+    async def start(self) -> None:
+        self.current = await Inspection.filter(status="open").order_by("-number").first()
+        self.outbox_counts = await self.outbox.counts()
+        for slot in self.slots.values():
+            slot.task = asyncio.create_task(
+                supervise(slot.driver, self.on_device, stale_after=slot.cfg.stale_after_s),
+                name=f"device:{slot.cfg.id}",
+            )
+        self._tasks += [
+            asyncio.create_task(self._flusher(), name="readings-flusher"),
+            asyncio.create_task(self._ticker(), name="gates-ticker"),
+            asyncio.create_task(self.outbox.run(), name="outbox"),
+        ]
+
+    async def stop(self) -> None:
+        tasks = [s.task for s in self.slots.values() if s.task] + self._tasks
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        await self._flush()
+
+    # --- stream -------------------------------------------------------------------
+    def subscribe(self) -> Subscriber:
+        sub = Subscriber()
+        self.subscribers.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscriber) -> None:
+        self.subscribers.discard(sub)
+
+    def publish(self, event: dict[str, Any]) -> None:
+        for sub in list(self.subscribers):
+            sub.put(event)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._bg.add(task)
+        task.add_done_callback(self._bg.discard)
+
+    # --- devices ------------------------------------------------------------------
+    def on_device(self, item: DeviceReading | Event | StatusChange) -> None:
+        if isinstance(item, DeviceReading):
+            slot = self.slots[item.device_id]
+            slot.live[item.channel] = (item.value, item.unit, item.ts)
+            self.publish(
+                {
+                    "type": "reading",
+                    "device": item.device_id,
+                    "channel": item.channel,
+                    "value": item.value,
+                    "unit": item.unit,
+                    "ts": item.ts,
+                    "final": item.final,
+                }
+            )
+            self._record(slot, item)
+        elif isinstance(item, Event):
+            self._on_event(item)
+        else:
+            self._on_status(item)
+
+    def _on_status(self, ch: StatusChange) -> None:
+        slot = self.slots[ch.device_id]
+        before = slot.status
+        slot.status, slot.reason = ch.status, ch.reason
+        if ch.identity is not None:
+            slot.identity = ch.identity
+            slot.admitted, why = self._admit(slot.cfg, ch.identity)
+            slot.reason = why
+            action = "device_connected" if slot.admitted else "device_refused"
+            self._spawn(
+                self.journal.write(
+                    "laned",
+                    action,
+                    device=slot.cfg.id,
+                    model=ch.identity.model,
+                    serial=ch.identity.serial,
+                    firmware=ch.identity.firmware,
+                    reason=why,
+                )
+            )
+        if ch.status == DeviceStatus.FAULTED and before != DeviceStatus.FAULTED:
+            slot.admitted = False
+            if before in (DeviceStatus.CONNECTED, DeviceStatus.STALE):
+                self._spawn(
+                    self.journal.write(
+                        "laned", "device_disconnected", device=slot.cfg.id, reason=ch.reason
+                    )
+                )
+            self._interrupt_steps(slot.cfg.kind, ch.reason)
+        self.publish({"type": "device", "device": slot.as_dict()})
+        self._publish_inspection()
+
+    def _admit(self, cfg: DeviceConfig, ident: Identity) -> tuple[bool, str]:
+        if ident.serial != cfg.serial:
+            return False, f"serial {ident.serial} is not the registered {cfg.serial}"
+        if cfg.verified_until < dt.date.today():
+            return False, f"verification expired on {cfg.verified_until.isoformat()}"
+        return True, ""
+
+    def _on_event(self, ev: Event) -> None:
+        slot = self.slots[ev.device_id]
+        step = self._running_step(slot.cfg.kind)
+        if ev.name == "test_end" and step is not None:
+            self._spawn(self._command(slot, "result"))
+
+    async def _command(self, slot: Slot, name: str) -> None:
+        try:
+            await slot.driver.command(name)
+        except Exception as exc:  # a lost cable shows as a status change; say it in the log
+            log.warning("command %s to %s failed: %s", name, slot.cfg.id, exc)
+
+    def _running_step(self, kind: str) -> str | None:
+        insp = self.current
+        if insp is None:
+            return None
+        for sid, st in insp.steps.items():
+            if st["status"] == "running" and kind in st.get("devices", []):
+                return sid
+        return None
+
+    def _record(self, slot: Slot, r: DeviceReading) -> None:
+        step = self._running_step(slot.cfg.kind)
+        if step is None or self.current is None:
+            return
+        insp_id = self.current.id
+        self._rows.append(
+            {
+                "inspection_id": insp_id,
+                "step": step,
+                "device_id": r.device_id,
+                "device_serial": slot.identity.serial if slot.identity else "",
+                "channel": r.channel,
+                "ts": r.ts,
+                "_payload": {
+                    "value": r.value,
+                    "unit": r.unit,
+                    "raw": r.raw.hex(),
+                    "final": r.final,
+                },
+            }
+        )
+        if r.final:
+            st = self.current.steps[step]
+            st.setdefault("finals", [])
+            if r.channel not in st["finals"]:
+                st["finals"].append(r.channel)
+            self._flush_now.set()
+
+    async def _flush(self) -> None:
+        rows, self._rows = self._rows, []
+        if not rows:
+            return
+        sealed = []
+        for r in rows:
+            payload = r.pop("_payload")
+            # Bound to inspection, channel and time: a sealed value moved to another row won't open.
+            aad = f"readings:{r['inspection_id']}:{r['channel']}:{r['ts']!r}"
+            sealed.append(r | {"sealed": self.keyring.seal_json(payload, aad)})
+        async with in_transaction() as tx:
+            await self.readings.append(sealed, tx)
+
+    async def _flusher(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._flush_now.wait(), timeout=0.1)
+            self._flush_now.clear()
+            try:
+                await self._flush()
+            except Exception:
+                log.exception("flushing readings failed")
+
+    # --- inspections --------------------------------------------------------------
+    def _plan(self, insp: Inspection) -> list[rules.StepDef]:
+        return rules.plan(insp.category, insp.axles)
+
+    def _step_states(self, insp: Inspection) -> list[rules.StepState]:
+        return [
+            rules.StepState(
+                sid,
+                st["status"],
+                st.get("started"),
+                st.get("finished"),
+                len(st.get("finals", [])) >= 4,
+            )
+            for sid, st in insp.steps.items()
+        ]
+
+    def _views(self) -> list[rules.DeviceView]:
+        return [s.view() for s in self.slots.values()]
+
+    def inspection_dict(self, insp: Inspection | None) -> dict[str, Any] | None:
+        if insp is None:
+            return None
+        now = self.clock.now()
+        plan = self._plan(insp)
+        states = {s.id: s for s in self._step_states(insp)}
+        steps = []
+        for sd in plan:
+            st = states[sd.id]
+            holds: list[rules.Hold] = []
+            if st.status == "pending":
+                holds = rules.step_start_holds(sd, list(states.values()), self._views())
+            elif st.status == "running":
+                holds = rules.step_finish_holds(sd, st, now)
+            steps.append(
+                {
+                    "id": sd.id,
+                    "axle": sd.axle,
+                    "status": st.status,
+                    "started": st.started,
+                    "finished": st.finished,
+                    "holds": [h.as_dict() for h in holds],
+                }
+            )
+        card_holds = rules.card_holds(
+            insp.category, insp.started, now, plan, list(states.values()), self._views()
+        )
+        data = self.keyring.open_json(insp.sealed, f"inspections:{insp.id}")
+        return {
+            "id": insp.id,
+            "number": insp.number,
+            "plate": data["plate"],
+            "category": insp.category,
+            "fuel": insp.fuel,
+            "axles": insp.axles,
+            "status": insp.status,
+            "training": insp.training,
+            "operator": insp.operator,
+            "started": insp.started,
+            "elapsed_s": now - insp.started,
+            "minimum_s": min_duration_s(insp.category),
+            "steps": steps,
+            "card_holds": [h.as_dict() for h in card_holds],
+        }
+
+    def _publish_inspection(self) -> None:
+        if self.current is not None:
+            self.publish({"type": "inspection", "inspection": self.inspection_dict(self.current)})
+
+    async def snapshot(self) -> dict[str, Any]:
+        last = await Card.all().order_by("-seq").first()
+        last_card = None
+        if last is not None:
+            ob = await Outbox.get_or_none(card_id=last.card_id)
+            last_card = {
+                "card_id": last.card_id,
+                "verdict": last.verdict,
+                "eis": ob.status if ob else "",
+            }
+        return {
+            "lane": {
+                "name": self.cfg.lane["name"],
+                "centre": self.cfg.lane["centre"],
+                "training": self.cfg.lane["training"],
+                "clock_speed": self.clock.speed,
+            },
+            "clock": self.clock.now(),
+            "devices": [s.as_dict() for s in self.slots.values()],
+            "inspection": self.inspection_dict(self.current),
+            "outbox": self.outbox_counts,
+            "last_card": last_card,
+        }
+
+    async def start_inspection(
+        self, operator: str, plate: str, category: str, fuel: str, axles: int, owner: str = ""
+    ) -> dict[str, Any]:
+        plate = plate.strip().upper().replace(" ", "")
+        if not plate or len(plate) > 12 or not plate.isalnum():
+            raise OtolaneError("plate_bad", "the plate is 1–12 letters and digits", plate=plate)
+        if category not in CATEGORIES:
+            raise OtolaneError("category_unknown", "unknown category", category=category)
+        if fuel not in FUELS:
+            raise OtolaneError("fuel_unknown", "unknown fuel", fuel=fuel)
+        if not 1 <= axles <= 6:
+            raise OtolaneError("axles_bad", "axles are 1 to 6", axles=axles)
+        if self.current is not None:
+            raise Refused(
+                "inspection_open",
+                "an inspection is already open on this lane",
+                [{"code": "inspection_open", "params": {"number": self.current.number}}],
+            )
+        now = self.clock.now()
+        iid = str(uuid.uuid4())
+        steps: dict[str, Any] = {}
+        for sd in rules.plan(category, axles):
+            steps[sd.id] = {"status": "pending", "devices": list(sd.devices)}
+        steps["identification"] |= {"status": "done", "started": now, "finished": now}
+        async with in_transaction() as tx:
+            last = await Inspection.all().using_db(tx).order_by("-number").first()
+            insp = await Inspection.create(
+                id=iid,
+                number=(last.number + 1) if last else 1,
+                sealed=self.keyring.seal_json(
+                    {"plate": plate, "owner": owner}, f"inspections:{iid}"
+                ),
+                category=category,
+                fuel=fuel,
+                axles=axles,
+                operator=operator,
+                started=now,
+                training=self.cfg.lane["training"],
+                steps=steps,
+                using_db=tx,
+            )
+            await self.journal.write(
+                operator, "inspection_started", tx, inspection=insp.number, category=category
+            )
+        self.current = insp
+        self._publish_inspection()
+        return self.inspection_dict(insp) or {}
+
+    def _require_current(self, insp_id: str) -> Inspection:
+        if self.current is None or self.current.id != insp_id:
+            raise OtolaneError("inspection_unknown", "no such open inspection", status=404)
+        return self.current
+
+    async def start_step(self, operator: str, insp_id: str, step_id: str) -> dict[str, Any]:
+        insp = self._require_current(insp_id)
+        plan = {sd.id: sd for sd in self._plan(insp)}
+        if step_id not in plan:
+            raise OtolaneError("step_unknown", "no such step", step=step_id, status=404)
+        sd = plan[step_id]
+        st = insp.steps[step_id]
+        if st["status"] == "done":
+            raise Refused("step_done", "the step is already done")
+        holds = rules.step_start_holds(sd, self._step_states(insp), self._views())
+        if holds:
+            raise Refused("step_held", "the step cannot start", [h.as_dict() for h in holds])
+        st.update(status="running", started=self.clock.now(), finals=[])
+        await insp.save(update_fields=["steps"])
+        await self.journal.write(operator, "step_started", inspection=insp.number, step=step_id)
+        for kind in sd.devices:
+            for slot in self.slots.values():
+                if slot.cfg.kind == kind:
+                    await self._command(slot, "start")
+        self._publish_inspection()
+        return self.inspection_dict(insp) or {}
+
+    def _interrupt_steps(self, kind: str, reason: str) -> None:
+        insp = self.current
+        if insp is None:
+            return
+        for sid, st in insp.steps.items():
+            if st["status"] == "running" and kind in st.get("devices", []):
+                st.update(status="pending", started=None, finals=[])
+                self._spawn(insp.save(update_fields=["steps"]))
+                self._spawn(
+                    self.journal.write(
+                        "laned", "step_interrupted", inspection=insp.number, step=sid, reason=reason
+                    )
+                )
+
+    async def _ticker(self) -> None:
+        """Finish running steps whose results are in and whose own minimum time has run."""
+        while True:
+            await asyncio.sleep(0.2)
+            insp = self.current
+            if insp is None:
+                continue
+            try:
+                await self._tick(insp)
+            except Exception:
+                log.exception("gate tick failed")
+
+    async def _tick(self, insp: Inspection) -> None:
+        now = self.clock.now()
+        plan = {sd.id: sd for sd in self._plan(insp)}
+        changed = False
+        for state in self._step_states(insp):
+            if state.status != "running":
+                continue
+            if rules.step_finish_holds(plan[state.id], state, now):
+                continue
+            await self._flush()  # its readings are committed before the step is reported done
+            insp.steps[state.id].update(status="done", finished=now)
+            await insp.save(update_fields=["steps"])
+            await self.journal.write(
+                insp.operator, "step_finished", inspection=insp.number, step=state.id
+            )
+            changed = True
+        if changed or time.monotonic() - self._last_publish >= 1.0:
+            self._last_publish = time.monotonic()
+            self._publish_inspection()
+
+    async def form_card(self, operator: str, insp_id: str) -> dict[str, Any]:
+        insp = self._require_current(insp_id)
+        now = self.clock.now()
+        holds = rules.card_holds(
+            insp.category,
+            insp.started,
+            now,
+            self._plan(insp),
+            self._step_states(insp),
+            self._views(),
+        )
+        if holds:
+            await self.journal.write(
+                operator,
+                "card_refused",
+                inspection=insp.number,
+                holds=[h.code for h in holds],
+            )
+            raise Refused("card_held", "the card cannot be formed now", [h.as_dict() for h in holds])
+        await self._flush()
+        private = self.keyring.open_json(insp.sealed, f"inspections:{insp.id}")
+        rows = await Reading.filter(inspection_id=insp.id).order_by("seq")
+        readings = [
+            {
+                "step": r.step,
+                "channel": r.channel,
+                "ts": r.ts,
+                "device_serial": r.device_serial,
+                **self.keyring.open_json(
+                    r.sealed, f"readings:{r.inspection_id}:{r.channel}:{r.ts!r}"
+                ),
+            }
+            for r in rows
+        ]
+        card_id = str(uuid.uuid4())
+        card = assemble_card(
+            contract=CONTRACT_VERSION,
+            card_id=card_id,
+            insp=insp,
+            plate=private["plate"],
+            lane=self.cfg.lane,
+            inspector={"username": operator},
+            finished=now,
+            readings=readings,
+        )
+        async with in_transaction() as tx:
+            await self.cards.append(
+                [
+                    {
+                        "card_id": card_id,
+                        "inspection_id": insp.id,
+                        "verdict": card["verdict"],
+                        "created": now,
+                        "sealed": self.keyring.seal_json(card, f"cards:{card_id}"),
+                    }
+                ],
+                tx,
+            )
+            await Outbox.create(
+                card_id=card_id,
+                idempotency_key=card_id,
+                training=insp.training,
+                updated=time.time(),
+                using_db=tx,
+            )
+            insp.status, insp.finished = "carded", now
+            await insp.save(update_fields=["status", "finished"], using_db=tx)
+            await self.journal.write(
+                operator,
+                "card_formed",
+                tx,
+                inspection=insp.number,
+                card_id=card_id,
+                verdict=card["verdict"],
+            )
+        self.current = None
+        self.outbox.wake.set()
+        await self.refresh_outbox()
+        self.publish({"type": "inspection", "inspection": None})
+        return {
+            "card_id": card_id,
+            "verdict": card["verdict"],
+            "items": card["items"],
+            "readings": card["readings"],
+            "duration_s": card["duration_s"],
+        }
+
+    async def abort(self, operator: str, insp_id: str, reason: str) -> None:
+        insp = self._require_current(insp_id)
+        insp.status, insp.finished = "aborted", self.clock.now()
+        await insp.save(update_fields=["status", "finished"])
+        await self.journal.write(operator, "inspection_aborted", inspection=insp.number, reason=reason)
+        self.current = None
+        self.publish({"type": "inspection", "inspection": None})
+
+    async def refresh_outbox(self) -> None:
+        self.outbox_counts = await self.outbox.counts()
+        self.publish({"type": "outbox", "outbox": self.outbox_counts})

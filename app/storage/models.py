@@ -1,0 +1,118 @@
+"""Tables. Chained tables (readings, journal, cards) are append-only: rows are inserted once, with
+the hash of their content and of the previous row (R3.10); nothing in the code updates them."""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class SchemaVersion(Model):
+    version = fields.IntField(primary_key=True)
+    description = fields.CharField(max_length=200)
+    applied_at = fields.FloatField()
+
+    class Meta:
+        table = "schema_version"
+
+
+class LaneState(Model):
+    key = fields.CharField(max_length=64, primary_key=True)
+    value = fields.JSONField()
+
+    class Meta:
+        table = "lane_state"
+
+
+class User(Model):
+    id = fields.IntField(primary_key=True)
+    username = fields.CharField(max_length=64, unique=True)
+    role = fields.CharField(max_length=16)
+    full_name = fields.CharField(max_length=200, default="")
+    pw_hash = fields.CharField(max_length=255)
+    pw_changed_at = fields.FloatField()
+    pw_history = fields.JSONField(default=list)
+    failed_logins = fields.IntField(default=0)
+    locked_until = fields.FloatField(default=0.0)
+    disabled = fields.BooleanField(default=False)
+    created_at = fields.FloatField()
+
+    class Meta:
+        table = "users"
+
+
+class Inspection(Model):
+    id = fields.CharField(max_length=36, primary_key=True)
+    number = fields.IntField(unique=True)
+    sealed = fields.BinaryField()  # plate, owner … (personal data, R7)
+    category = fields.CharField(max_length=4)
+    fuel = fields.CharField(max_length=12)
+    axles = fields.IntField()
+    operator = fields.CharField(max_length=64)
+    started = fields.FloatField()  # lane time
+    finished = fields.FloatField(null=True)
+    status = fields.CharField(max_length=12, default="open")  # open / carded / aborted
+    training = fields.BooleanField(default=False)
+    steps = fields.JSONField(default=dict)  # step id -> {status, started, finished}
+
+    class Meta:
+        table = "inspections"
+
+
+class Reading(Model):
+    seq = fields.BigIntField(primary_key=True, generated=False)
+    inspection_id = fields.CharField(max_length=36, db_index=True)
+    step = fields.CharField(max_length=40)
+    device_id = fields.CharField(max_length=40)
+    device_serial = fields.CharField(max_length=64)
+    channel = fields.CharField(max_length=64)
+    ts = fields.FloatField()
+    sealed = fields.BinaryField()  # value, unit, raw frame (results, R7)
+    prev_hash = fields.CharField(max_length=64)
+    hash = fields.CharField(max_length=64)
+
+    class Meta:
+        table = "readings"
+
+
+class JournalEntry(Model):
+    seq = fields.BigIntField(primary_key=True, generated=False)
+    ts = fields.FloatField()
+    actor = fields.CharField(max_length=64)
+    action = fields.CharField(max_length=40, db_index=True)
+    details = fields.JSONField()
+    prev_hash = fields.CharField(max_length=64)
+    hash = fields.CharField(max_length=64)
+
+    class Meta:
+        table = "journal"
+
+
+class Card(Model):
+    seq = fields.BigIntField(primary_key=True, generated=False)
+    card_id = fields.CharField(max_length=36, unique=True)
+    inspection_id = fields.CharField(max_length=36, unique=True)
+    verdict = fields.CharField(max_length=16)
+    created = fields.FloatField()
+    sealed = fields.BinaryField()
+    prev_hash = fields.CharField(max_length=64)
+    hash = fields.CharField(max_length=64)
+
+    class Meta:
+        table = "cards"
+
+
+class Outbox(Model):
+    id = fields.IntField(primary_key=True)
+    card_id = fields.CharField(max_length=36, unique=True)
+    idempotency_key = fields.CharField(max_length=64, unique=True)
+    training = fields.BooleanField(default=False)
+    status = fields.CharField(max_length=12, default="pending", db_index=True)
+    attempts = fields.IntField(default=0)
+    next_attempt = fields.FloatField(default=0.0)
+    last_error = fields.CharField(max_length=500, default="")
+    receipt = fields.CharField(max_length=100, default="")
+    updated = fields.FloatField(default=0.0)
+
+    class Meta:
+        table = "outbox"

@@ -1,0 +1,195 @@
+"""The device contract every driver fulfils, and the supervisor that runs it.
+
+Duties of a driver (as gpsd's ``gps_type_t`` and NUT's ``upsdrv_*`` hooks state theirs):
+
+* ``connect()`` opens the transport and detects nothing; it raises ``OSError`` on failure.
+* ``identify()`` asks the device who it is and returns an :class:`Identity`; no other command is
+  written to the device before it has answered.
+* ``frames()`` is an async iterator of decoded frames; it never raises on bad bytes: the parser
+  counts and reports every rejection (:class:`FrameLog`) and the stream goes on.
+* ``command(name)`` sends a named command of the profile (zero, start test …), never a value.
+* ``close()`` is idempotent.
+
+The supervisor (:func:`supervise`) owns the loop: connect → identify → read, reconnect with back-off
+forever, and sets the status (connected / stale / faulted, with a reason) in one place.
+Drivers never import ``app`` or ``tui``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from abc import ABC, abstractmethod
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+log = logging.getLogger("otolane.drivers")
+
+
+class DeviceStatus(StrEnum):
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    STALE = "stale"
+    FAULTED = "faulted"
+
+
+@dataclass(frozen=True)
+class Identity:
+    model: str
+    serial: str
+    firmware: str
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One measured value as it left the device: immutable from here on (R3.10)."""
+
+    device_id: str
+    channel: str
+    value: float
+    unit: str
+    ts: float
+    raw: bytes
+    final: bool = False
+
+
+@dataclass(frozen=True)
+class FrameRecord:
+    """A frame as seen on the wire, for the technician's raw view."""
+
+    ts: float
+    raw: bytes
+    ok: bool
+    note: str
+
+
+@dataclass
+class FrameLog:
+    """Counters and the last frames of one device; rejections are counted, never raised."""
+
+    frames_ok: int = 0
+    frames_rejected: int = 0
+    reconnects: int = 0
+    recent: deque[FrameRecord] = field(default_factory=lambda: deque(maxlen=200))
+
+    def ok(self, raw: bytes, note: str) -> None:
+        self.frames_ok += 1
+        self.recent.append(FrameRecord(time.time(), raw, True, note))
+
+    def rejected(self, raw: bytes, reason: str) -> None:
+        self.frames_rejected += 1
+        self.recent.append(FrameRecord(time.time(), raw, False, reason))
+        log.warning("rejected frame (%s): %s", reason, raw.hex(" "))
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something the device said that is not a value: end of test, acknowledgement …"""
+
+    device_id: str
+    name: str
+    ts: float
+
+
+class DeviceError(Exception):
+    """The device answered, but not as its profile says (no identity, refused command …)."""
+
+
+class Device(ABC):
+    kind: str = "device"
+
+    def __init__(self, device_id: str) -> None:
+        self.device_id = device_id
+        self.log = FrameLog()
+
+    @abstractmethod
+    async def connect(self) -> None: ...
+
+    @abstractmethod
+    async def identify(self) -> Identity: ...
+
+    @abstractmethod
+    def frames(self) -> AsyncIterator[Reading | Event]: ...
+
+    @abstractmethod
+    async def command(self, name: str) -> None: ...
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+
+@dataclass
+class StatusChange:
+    device_id: str
+    status: DeviceStatus
+    reason: str = ""
+    identity: Identity | None = None
+
+
+Sink = Callable[[Reading | Event | StatusChange], None]
+
+
+async def supervise(
+    device: Device,
+    sink: Sink,
+    *,
+    stale_after: float = 2.0,
+    backoff_max: float = 10.0,
+) -> None:
+    """Run one device forever: connect, identify, stream; on any loss, back off and reconnect."""
+    backoff = 0.5
+    first = True
+    while True:
+        if not first:
+            device.log.reconnects += 1
+        first = False
+        sink(StatusChange(device.device_id, DeviceStatus.CONNECTING))
+        try:
+            await device.connect()
+            identity = await device.identify()
+            sink(StatusChange(device.device_id, DeviceStatus.CONNECTED, identity=identity))
+            backoff = 0.5
+            await _stream(device, sink, stale_after)
+            reason = "connection closed"
+        except asyncio.CancelledError:
+            await device.close()
+            raise
+        except (OSError, DeviceError, TimeoutError) as exc:
+            reason = str(exc) or type(exc).__name__
+        except Exception as exc:  # a driver bug must not end the supervisor
+            log.exception("driver %s failed", device.device_id)
+            reason = f"driver error: {type(exc).__name__}"
+        with contextlib.suppress(Exception):
+            await device.close()
+        sink(StatusChange(device.device_id, DeviceStatus.FAULTED, reason=reason))
+        await asyncio.sleep(backoff)
+        backoff = min(backoff * 2, backoff_max)
+
+
+async def _stream(device: Device, sink: Sink, stale_after: float) -> None:
+    it = device.frames().__aiter__()
+    stale = False
+    while True:
+        try:
+            item = await asyncio.wait_for(it.__anext__(), timeout=stale_after)
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            if not stale:
+                stale = True
+                sink(
+                    StatusChange(
+                        device.device_id, DeviceStatus.STALE, reason=f"no data for {stale_after:g} s"
+                    )
+                )
+            # wait_for cancelled the pending read; start a fresh iterator on the same device.
+            it = device.frames().__aiter__()
+            continue
+        if stale:
+            stale = False
+            sink(StatusChange(device.device_id, DeviceStatus.CONNECTED))
+        sink(item)
