@@ -83,7 +83,9 @@ class Accounts:
         self.journal = journal
         self.sessions: dict[str, Session] = {}
 
-    async def add(self, username: str, role: str, password: str, full_name: str = "", by: str = "system") -> None:
+    async def add(
+        self, username: str, role: str, password: str, full_name: str = "", by: str = "system"
+    ) -> None:
         if role not in ROLES:
             raise OtolaneError("role_unknown", f"unknown role {role}", role=role)
         if not username.isidentifier() and not username.replace("-", "").replace(".", "").isalnum():

@@ -97,18 +97,19 @@ class Daemon:
             await journal.write(
                 "laned", "daemon_started", lane=cfg.lane["name"], training=cfg.lane["training"]
             )
-            await lane.start()
-            api = Api(lane, accounts, journal)
-            runner = await serve_unix(api.app(), cfg.socket_path)
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self.stopping.set)
-            log.info("laned ready on %s", cfg.socket_path)
-            await self.stopping.wait()
-            log.info("laned stopping")
-            await runner.cleanup()
-            await lane.stop()
-            await client.close()
+            await lane.start()
+            try:
+                runner = await serve_unix(Api(lane, accounts, journal).app(), cfg.socket_path)
+                log.info("laned ready on %s", cfg.socket_path)
+                await self.stopping.wait()
+                log.info("laned stopping")
+                await runner.cleanup()
+            finally:
+                await lane.stop()
+                await client.close()
             await journal.write("laned", "daemon_stopped")
         finally:
             await close_db()

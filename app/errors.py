@@ -41,9 +41,7 @@ class Forbidden(OtolaneError):
     status = 403
 
     def __init__(self, role: str, action: str) -> None:
-        super().__init__(
-            "forbidden", f"the role '{role}' may not {action}", role=role, action=action
-        )
+        super().__init__("forbidden", f"the role '{role}' may not {action}", role=role, action=action)
 
 
 class Refused(OtolaneError):

@@ -183,7 +183,9 @@ async def _stream(device: Device, sink: Sink, stale_after: float) -> None:
                 stale = True
                 sink(
                     StatusChange(
-                        device.device_id, DeviceStatus.STALE, reason=f"no data for {stale_after:g} s"
+                        device.device_id,
+                        DeviceStatus.STALE,
+                        reason=f"no data for {stale_after:g} s",
                     )
                 )
             # wait_for cancelled the pending read; start a fresh iterator on the same device.

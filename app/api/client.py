@@ -59,9 +59,7 @@ class LaneClient:
                     )
                 return data
         except (aiohttp.ClientConnectionError, FileNotFoundError, ConnectionRefusedError) as exc:
-            raise ApiError(
-                "daemon_unreachable", str(exc), {"socket": self.socket_path}, 0
-            ) from None
+            raise ApiError("daemon_unreachable", str(exc), {"socket": self.socket_path}, 0) from None
         except TimeoutError:
             raise ApiError("daemon_timeout", "timeout", {"socket": self.socket_path}, 0) from None
 

@@ -61,7 +61,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/v1/inspections/{iid}/abort", (OPERATOR,), "abort", "abort an inspection"),
     Route("GET", "/v1/devices/{dev}/frames", (TECH, ADMIN), "frames", "read raw frames"),
     Route("POST", "/v1/devices/{dev}/command", (TECH,), "device_command", "command a device"),
-    Route("GET", "/v1/journal", (ADMIN,), "journal", "read the journal"),
+    Route("GET", "/v1/journal", (ADMIN,), "read_journal", "read the journal"),
     Route("GET", "/v1/users", (ADMIN,), "users", "list users"),
     Route("POST", "/v1/users", (ADMIN,), "add_user", "add a user"),
     Route("POST", "/v1/users/{name}/lock", (ADMIN,), "lock_user", "lock a user"),
@@ -236,9 +236,7 @@ class Api:
         return web.json_response(result)
 
     async def form_card(self, request: web.Request) -> web.Response:
-        result = await self.lane.form_card(
-            self._session(request).username, request.match_info["iid"]
-        )
+        result = await self.lane.form_card(self._session(request).username, request.match_info["iid"])
         return web.json_response(result, status=201)
 
     async def abort(self, request: web.Request) -> web.Response:
@@ -278,7 +276,7 @@ class Api:
         )
         return web.json_response({"ok": True})
 
-    async def journal(self, request: web.Request) -> web.Response:
+    async def read_journal(self, request: web.Request) -> web.Response:
         try:
             limit = min(int(request.query.get("limit", "100")), 1000)
             before = int(request.query["before"]) if "before" in request.query else None
@@ -302,15 +300,11 @@ class Api:
         return web.json_response({"ok": True}, status=201)
 
     async def lock_user(self, request: web.Request) -> web.Response:
-        await self.accounts.set_disabled(
-            request.match_info["name"], True, self._session(request).username
-        )
+        await self.accounts.set_disabled(request.match_info["name"], True, self._session(request).username)
         return web.json_response({"ok": True})
 
     async def unlock_user(self, request: web.Request) -> web.Response:
-        await self.accounts.set_disabled(
-            request.match_info["name"], False, self._session(request).username
-        )
+        await self.accounts.set_disabled(request.match_info["name"], False, self._session(request).username)
         return web.json_response({"ok": True})
 
 

@@ -70,9 +70,7 @@ def _device_holds(kinds: tuple[str, ...], devices: list[DeviceView]) -> list[Hol
     return holds
 
 
-def step_start_holds(
-    step: StepDef, steps: list[StepState], devices: list[DeviceView]
-) -> list[Hold]:
+def step_start_holds(step: StepDef, steps: list[StepState], devices: list[DeviceView]) -> list[Hold]:
     holds = []
     if any(s.status == "running" for s in steps):
         running = next(s.id for s in steps if s.status == "running")
@@ -87,7 +85,10 @@ def step_finish_holds(step: StepDef, state: StepState, now: float) -> list[Hold]
         holds.append(Hold("step_waiting_results", {"step": step.id}))
     if state.started is not None and now - state.started < step.min_s:
         holds.append(
-            Hold("step_min_time", {"step": step.id, "left_s": round(step.min_s - (now - state.started))})
+            Hold(
+                "step_min_time",
+                {"step": step.id, "left_s": round(step.min_s - (now - state.started))},
+            )
         )
     return holds
 

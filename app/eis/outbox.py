@@ -90,9 +90,7 @@ class OutboxWorker:
         if result.outcome == "accepted":
             item.status, item.receipt, item.last_error = "accepted", result.receipt, ""
             await item.save()
-            await self.journal.write(
-                "eis", "eis_accepted", card_id=item.card_id, receipt=result.receipt
-            )
+            await self.journal.write("eis", "eis_accepted", card_id=item.card_id, receipt=result.receipt)
         elif result.outcome == "rejected":
             item.status, item.last_error = "rejected", result.detail
             await item.save()

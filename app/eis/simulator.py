@@ -79,7 +79,16 @@ class EisSimulator:
         receipt = "EIS-" + uuid.uuid4().hex[:12].upper()
         self.db.execute(
             "INSERT INTO cards VALUES (?,?,?,?,?,?,?,?)",
-            (key, digest, receipt, card["card_id"], spo_key, int(card["training"]), raw.decode(), time.time()),
+            (
+                key,
+                digest,
+                receipt,
+                card["card_id"],
+                spo_key,
+                int(card["training"]),
+                raw.decode(),
+                time.time(),
+            ),
         )
         if self.rng.random() < self.knobs["lose_rate"]:
             return web.json_response({"error": "answer lost"}, status=504)

@@ -22,9 +22,9 @@ from app.config import Config, DeviceConfig
 from app.domain import inspection as rules
 from app.domain.categories import CATEGORIES, FUELS, min_duration_s
 from app.domain.clock import LaneClock
-from app.errors import OtolaneError, Refused
 from app.eis.contract import CONTRACT_VERSION
 from app.eis.outbox import OutboxWorker
+from app.errors import OtolaneError, Refused
 from app.journal import Journal
 from app.lane.card import assemble_card
 from app.storage.chain import ChainWriter
@@ -50,9 +50,7 @@ class Slot:
 
     def view(self) -> rules.DeviceView:
         connected = self.status in (DeviceStatus.CONNECTED, DeviceStatus.STALE)
-        return rules.DeviceView(
-            self.cfg.id, self.cfg.kind, connected, self.admitted, self.reason
-        )
+        return rules.DeviceView(self.cfg.id, self.cfg.kind, connected, self.admitted, self.reason)
 
     def as_dict(self) -> dict[str, Any]:
         ident = self.identity
@@ -204,9 +202,7 @@ class LaneService:
             slot.admitted = False
             if before in (DeviceStatus.CONNECTED, DeviceStatus.STALE):
                 self._spawn(
-                    self.journal.write(
-                        "laned", "device_disconnected", device=slot.cfg.id, reason=ch.reason
-                    )
+                    self.journal.write("laned", "device_disconnected", device=slot.cfg.id, reason=ch.reason)
                 )
             self._interrupt_steps(slot.cfg.kind, ch.reason)
         self.publish({"type": "device", "device": slot.as_dict()})
@@ -412,9 +408,7 @@ class LaneService:
             insp = await Inspection.create(
                 id=iid,
                 number=(last.number + 1) if last else 1,
-                sealed=self.keyring.seal_json(
-                    {"plate": plate, "owner": owner}, f"inspections:{iid}"
-                ),
+                sealed=self.keyring.seal_json({"plate": plate, "owner": owner}, f"inspections:{iid}"),
                 category=category,
                 fuel=fuel,
                 axles=axles,
@@ -496,9 +490,7 @@ class LaneService:
             await self._flush()  # its readings are committed before the step is reported done
             insp.steps[state.id].update(status="done", finished=now)
             await insp.save(update_fields=["steps"])
-            await self.journal.write(
-                insp.operator, "step_finished", inspection=insp.number, step=state.id
-            )
+            await self.journal.write(insp.operator, "step_finished", inspection=insp.number, step=state.id)
             changed = True
         if changed or time.monotonic() - self._last_publish >= 1.0:
             self._last_publish = time.monotonic()
@@ -532,9 +524,7 @@ class LaneService:
                 "channel": r.channel,
                 "ts": r.ts,
                 "device_serial": r.device_serial,
-                **self.keyring.open_json(
-                    r.sealed, f"readings:{r.inspection_id}:{r.channel}:{r.ts!r}"
-                ),
+                **self.keyring.open_json(r.sealed, f"readings:{r.inspection_id}:{r.channel}:{r.ts!r}"),
             }
             for r in rows
         ]

@@ -63,9 +63,7 @@ class Keyring:
             check_private(path)
             lines = path.read_text(encoding="ascii").split()
         except FileNotFoundError:
-            raise OtolaneError(
-                "key_file_missing", f"data key {path} not found", path=str(path)
-            ) from None
+            raise OtolaneError("key_file_missing", f"data key {path} not found", path=str(path)) from None
         keys: dict[str, bytes] = {}
         if len(lines) % 2 or not lines:
             raise OtolaneError("key_file_bad", f"{path} is not a key file", path=str(path))

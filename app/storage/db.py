@@ -78,9 +78,7 @@ async def migrate() -> int:
             continue
         async with in_transaction() as tx:
             await fn(tx)
-            await SchemaVersion.create(
-                version=version, description=desc, applied_at=time.time(), using_db=tx
-            )
+            await SchemaVersion.create(version=version, description=desc, applied_at=time.time(), using_db=tx)
         applied += 1
     return applied
 

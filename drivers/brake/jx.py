@@ -115,9 +115,7 @@ class JXBrakeTester(Device):
         deadline = time.monotonic() + 2.0
         while time.monotonic() < deadline:
             try:
-                frames = await asyncio.wait_for(
-                    self._read_frames(), timeout=deadline - time.monotonic()
-                )
+                frames = await asyncio.wait_for(self._read_frames(), timeout=deadline - time.monotonic())
             except TimeoutError:
                 break
             for f in frames:

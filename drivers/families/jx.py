@@ -105,9 +105,7 @@ class Decoder:
             if len(self._buf) < 2:
                 break
             length = self._buf[1]
-            allowed = MIN_LEN <= length <= MAX_LEN and (
-                self._lengths is None or length in self._lengths
-            )
+            allowed = MIN_LEN <= length <= MAX_LEN and (self._lengths is None or length in self._lengths)
             if not allowed:
                 self._skip(1, f"bad length {length}")
                 continue

@@ -1,0 +1,269 @@
+"""``otolane``: one command line for the lane. ``otolane --help`` lists the commands."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from app.errors import OtolaneError
+
+
+def _setup_logging(file: Path | None, verbose: bool = False) -> None:
+    level = logging.DEBUG if verbose else logging.INFO
+    handlers: list[logging.Handler] = []
+    if file is not None:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(file, encoding="utf-8"))
+    else:
+        handlers.append(logging.StreamHandler(sys.stderr))
+    logging.basicConfig(
+        level=level, handlers=handlers, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("tortoise").setLevel(logging.WARNING)
+    logging.getLogger("aiosqlite").setLevel(logging.WARNING)
+
+
+def _read_password(args: argparse.Namespace, prompt: str) -> str:
+    if getattr(args, "password_stdin", False):
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass(prompt)
+    if getpass.getpass("Repeat: ") != first:
+        raise OtolaneError("password_mismatch", "the two passwords differ")
+    return first
+
+
+# --- commands -------------------------------------------------------------------
+def cmd_daemon(args: argparse.Namespace) -> int:
+    from app import config as config_mod
+    from app.daemon import Daemon
+
+    cfg = config_mod.load(args.config)
+    if args.speed is not None:
+        if args.speed != 1 and not cfg.lane["training"]:
+            raise OtolaneError(
+                "speed_not_training",
+                f"--speed {args.speed:g} is refused: only a training lane (lane.training = true "
+                f"in {cfg.file}) may run its clock faster than real time",
+            )
+        cfg.lane["clock_speed"] = float(args.speed)
+    _setup_logging(cfg.path(cfg.daemon["log_file"]), args.verbose)
+    asyncio.run(Daemon(cfg).run())
+    return 0
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    from app import config as config_mod
+
+    cfg = config_mod.load(args.file)
+    print(f"{cfg.file}: ok — lane '{cfg.lane['name']}', {len(cfg.devices)} device(s)")
+    return 0
+
+
+async def _with_db(cfg_file: str, fn: Any) -> Any:
+    from app import config as config_mod
+    from app.auth import Accounts, Policy
+    from app.journal import Journal
+    from app.storage.db import close_db, open_db
+
+    cfg = config_mod.load(cfg_file)
+    await open_db(cfg.dsn)
+    try:
+        journal = Journal()
+        return await fn(cfg, Accounts(Policy.from_config(cfg.security), journal), journal)
+    finally:
+        await close_db()
+
+
+def cmd_user(args: argparse.Namespace) -> int:
+    async def run(cfg: Any, accounts: Any, journal: Any) -> None:
+        by = f"cli:{getpass.getuser()}"
+        if args.action == "add":
+            pw = _read_password(args, f"Password for {args.name}: ")
+            await accounts.add(args.name, args.role, pw, args.full_name or "", by=by)
+            print(f"user {args.name} ({args.role}) added")
+        elif args.action == "passwd":
+            pw = _read_password(args, f"New password for {args.name}: ")
+            await accounts.change_password(args.name, None, pw, by)
+            print(f"password of {args.name} changed")
+        elif args.action in ("lock", "unlock"):
+            await accounts.set_disabled(args.name, args.action == "lock", by)
+            print(f"user {args.name} {args.action}ed")
+        else:
+            for u in await accounts.list():
+                state = "locked" if u["disabled"] or u["locked"] else "active"
+                print(
+                    f"{u['username']:20} {u['role']:11} {state:7} password expires in "
+                    f"{u['password_days_left']} days"
+                )
+
+    asyncio.run(_with_db(args.config, run))
+    return 0
+
+
+def cmd_integrity(args: argparse.Namespace) -> int:
+    from app.integrity import check
+
+    async def run(cfg: Any, accounts: Any, journal: Any) -> dict[str, Any]:
+        return await check(cfg, journal)
+
+    report = asyncio.run(_with_db(args.config, run))
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        for line in report["lines"]:
+            print(line)
+    return 0 if report["ok"] else 1
+
+
+def cmd_eis_sim(args: argparse.Namespace) -> int:
+    from app.eis.simulator import serve
+
+    _setup_logging(None, args.verbose)
+    knobs = {
+        "fail_rate": args.fail_rate,
+        "reject_rate": args.reject_rate,
+        "lose_rate": args.lose_rate,
+        "delay_ms": args.delay_ms,
+    }
+    try:
+        asyncio.run(serve(args.host, args.port, args.db, **knobs))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def cmd_sim_brake(args: argparse.Namespace) -> int:
+    from drivers.sim.brake import SCENARIOS, serve
+
+    if args.scenario not in SCENARIOS:
+        raise OtolaneError("scenario_unknown", f"scenarios: {', '.join(SCENARIOS)}")
+    asyncio.run(
+        serve(
+            args.link,
+            serial=args.serial,
+            scenario=args.scenario,
+            rate=args.rate,
+            speed=args.speed,
+            garble=args.garble,
+        )
+    )
+    return 0
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    from app import config as config_mod
+    from tui.app import run_tui
+
+    socket = args.socket
+    if socket is None:
+        socket = str(config_mod.load(args.config).socket_path)
+    run_tui(socket, args.lang)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from app.demo import run_demo
+
+    return run_demo(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="otolane", description=__doc__)
+    p.add_argument("-v", "--verbose", action="store_true", help="more detail in the log")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    d = sub.add_parser("daemon", help="run the lane daemon (laned)")
+    d.add_argument("--config", required=True, help="lane configuration (TOML)")
+    d.add_argument("--speed", type=float, help="lane clock speed (training lanes only)")
+    d.set_defaults(fn=cmd_daemon)
+
+    t = sub.add_parser("tui", help="open the lane screen (console, SSH)")
+    g = t.add_mutually_exclusive_group(required=True)
+    g.add_argument("--config", help="lane configuration: its socket is used")
+    g.add_argument("--socket", help="the daemon's socket")
+    t.add_argument("--lang", choices=("kk", "ru", "en"), default="ru")
+    t.set_defaults(fn=cmd_tui)
+
+    m = sub.add_parser("demo", help="a training lane with simulated stands and EIS")
+    m.add_argument("--headless", action="store_true", help="run one scripted inspection, no TUI")
+    m.add_argument("--speed", type=float, default=None, help="lane clock speed (training lane)")
+    m.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    m.add_argument("--dir", default=None, help="where the demo lives (default var/demo)")
+    m.add_argument("--scenario", default="good", help="vehicle scenario of the simulators")
+    m.add_argument("--lang", choices=("kk", "ru", "en"), default="ru")
+    m.set_defaults(fn=cmd_demo)
+
+    c = sub.add_parser("config", help="configuration tools")
+    csub = c.add_subparsers(dest="action", required=True)
+    cc = csub.add_parser("check", help="validate a configuration file")
+    cc.add_argument("file")
+    cc.set_defaults(fn=cmd_config_check)
+
+    u = sub.add_parser("user", help="local accounts (R3.17)")
+    usub = u.add_subparsers(dest="action", required=True)
+    for name, hlp in (
+        ("add", "add a user"),
+        ("passwd", "set a password"),
+        ("lock", "lock an account"),
+        ("unlock", "unlock an account"),
+        ("list", "list users"),
+    ):
+        a = usub.add_parser(name, help=hlp)
+        a.add_argument("--config", required=True)
+        if name != "list":
+            a.add_argument("name")
+        if name == "add":
+            a.add_argument("--role", required=True, choices=("operator", "technician", "admin"))
+            a.add_argument("--full-name")
+        if name in ("add", "passwd"):
+            a.add_argument("--password-stdin", action="store_true")
+        a.set_defaults(fn=cmd_user)
+
+    i = sub.add_parser("integrity", help="database integrity (R3.13)")
+    isub = i.add_subparsers(dest="action", required=True)
+    ic = isub.add_parser("check", help="walk the hash chains and the engine's own check")
+    ic.add_argument("--config", required=True)
+    ic.add_argument("--json", action="store_true")
+    ic.set_defaults(fn=cmd_integrity)
+
+    e = sub.add_parser("eis-sim", help="run the local EIS simulator")
+    e.add_argument("--host", default="127.0.0.1")
+    e.add_argument("--port", type=int, default=8765)
+    e.add_argument("--db", default="eis-sim.db")
+    for knob in ("fail-rate", "reject-rate", "lose-rate"):
+        e.add_argument(f"--{knob}", type=float, default=0.0)
+    e.add_argument("--delay-ms", type=float, default=0.0)
+    e.set_defaults(fn=cmd_eis_sim)
+
+    s = sub.add_parser("sim", help="device simulators on pseudo-terminals")
+    ssub = s.add_subparsers(dest="device", required=True)
+    sb = ssub.add_parser("brake", help="roller brake tester (JX profile)")
+    sb.add_argument("--link", required=True, help="path of the symlink to the pty")
+    sb.add_argument("--serial", default="2231-0457")
+    sb.add_argument("--scenario", default="good")
+    sb.add_argument("--rate", type=float, default=10.0, help="frames per second")
+    sb.add_argument("--speed", type=float, default=1.0)
+    sb.add_argument("--garble", type=float, default=0.0, help="share of corrupted frames")
+    sb.set_defaults(fn=cmd_sim_brake)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.fn(args))
+    except OtolaneError as exc:
+        print(f"otolane: {exc.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

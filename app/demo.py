@@ -1,0 +1,281 @@
+"""``otolane demo``: a training lane on this machine — simulated brake tester on a pseudo-terminal,
+local EIS simulator, the daemon — then the TUI, or (``--headless``) one scripted inspection.
+
+Everything lives in one folder (``var/demo`` by default): config, keys, database, logs, and the
+demo accounts (``accounts.txt``, 0600), created on the first run and reused after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from app.api.client import ApiError, LaneClient
+from app.errors import OtolaneError
+from app.storage.crypto import write_secret_file
+
+ROLES = ("operator", "technician", "admin")
+PLATE = "123ABC02"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def write_config(home: Path, speed: float, eis_port: int) -> Path:
+    cfg = home / "config.toml"
+    cfg.write_text(
+        f"""# Written by 'otolane demo' at every start: a training lane on simulators.
+[lane]
+name = "Demo lane 1"
+centre = "ЦТО «Астана-Солтүстік» (training)"
+training = true
+clock_speed = {speed}
+latitude = 51.1801
+longitude = 71.4460
+
+[daemon]
+socket = "laned.sock"
+log_file = "logs/laned.log"
+
+[storage]
+dsn = "sqlite://otolane.db"
+key_file = "keys/data.key"
+
+[eis]
+url = "http://127.0.0.1:{eis_port}/api/v1"
+environment = "test"
+identification_key_file = "keys/eis-id.key"
+timeout_s = 5
+
+[[devices]]
+id = "brake"
+kind = "brake"
+profile = "jx-brake"
+port = "dev/brake"
+serial = "2231-0457"
+model = "BT-4000"
+verified_until = 2027-03-01
+certificate = "KZ-DEMO-0457"
+stale_after_s = 2.0
+""",
+        encoding="utf-8",
+    )
+    return cfg
+
+
+def ensure_accounts(home: Path, cfg: Path) -> dict[str, str]:
+    acc = home / "accounts.txt"
+    if acc.exists():
+        pairs = [line.split() for line in acc.read_text().splitlines() if line.strip()]
+        return {name: pw for name, pw in pairs}
+    passwords = {role: f"Demo-{secrets.token_hex(4)}" for role in ROLES}
+
+    async def create() -> None:
+        from app import config as config_mod
+        from app.auth import Accounts, Policy
+        from app.journal import Journal
+        from app.storage.db import close_db, open_db
+
+        c = config_mod.load(cfg)
+        await open_db(c.dsn)
+        try:
+            accounts = Accounts(Policy.from_config(c.security), Journal())
+            for role in ROLES:
+                await accounts.add(role, role, passwords[role], f"Demo {role}", by="demo")
+        finally:
+            await close_db()
+
+    asyncio.run(create())
+    write_secret_file(acc, "".join(f"{k} {v}\n" for k, v in passwords.items()))
+    return passwords
+
+
+class Processes:
+    """The demo's background processes; stopped on exit, and stale ones from a killed run first."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.pidfile = home / "demo.pids"
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.kill_leftovers()
+
+    def kill_leftovers(self) -> None:
+        if not self.pidfile.exists():
+            return
+        for line in self.pidfile.read_text().split():
+            with contextlib.suppress(ValueError, ProcessLookupError, PermissionError):
+                os.kill(int(line), signal.SIGTERM)
+        self.pidfile.unlink()
+        time.sleep(0.5)
+
+    def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+        logs = self.home / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        out = open(logs / f"{name}.out", "ab")  # noqa: SIM115 - kept open for the child
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=self.home,
+            start_new_session=True,
+        )
+        self.procs.append(proc)
+        with self.pidfile.open("a") as f:
+            f.write(f"{proc.pid}\n")
+        return proc
+
+    def stop(self) -> None:
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                p.terminate()
+        for p in self.procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        self.pidfile.unlink(missing_ok=True)
+
+
+async def wait_ready(sock: Path, procs: Processes, timeout: float = 30.0) -> None:
+    client = LaneClient(str(sock), timeout_s=2)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            for p in procs.procs:
+                if p.poll() is not None:
+                    raise OtolaneError(
+                        "demo_failed",
+                        f"a demo process ended early ({' '.join(map(str, p.args[3:5]))}); "
+                        f"see {procs.home / 'logs'}",
+                    )
+            with contextlib.suppress(ApiError):
+                await client.call("GET", "/v1/version")
+                return
+            await asyncio.sleep(0.2)
+    finally:
+        await client.close()
+    raise OtolaneError("demo_failed", f"the daemon did not start; see {procs.home / 'logs'}")
+
+
+def start_lane(home: Path, speed: float, scenario: str) -> tuple[Processes, Path, dict[str, str]]:
+    home.mkdir(parents=True, exist_ok=True)
+    home.chmod(0o700)
+    eis_port = _free_port()
+    cfg = write_config(home, speed, eis_port)
+    id_key = home / "keys" / "eis-id.key"
+    if not id_key.exists():
+        write_secret_file(id_key, f"DEMO-{secrets.token_hex(16)}\n")
+    accounts = ensure_accounts(home, cfg)
+    procs = Processes(home)
+    procs.start("eis-sim", "eis-sim", "--port", str(eis_port), "--db", "eis-sim.db")
+    procs.start(
+        "sim-brake", "sim", "brake", "--link", "dev/brake", "--scenario", scenario,
+        "--speed", str(speed),
+    )  # fmt: skip
+    procs.start("laned", "daemon", "--config", str(cfg))
+    return procs, cfg, accounts
+
+
+async def scripted_inspection(sock: Path, password: str, timeout: float = 600) -> dict[str, Any]:
+    """One inspection through the API as an operator would run it: start, brakes, card, EIS."""
+    c = LaneClient(str(sock))
+    deadline = time.monotonic() + timeout
+
+    async def until(pred: Any, what: str) -> dict[str, Any]:
+        while time.monotonic() < deadline:
+            st = await c.call("GET", "/v1/state")
+            if pred(st):
+                return st
+            await asyncio.sleep(0.1)
+        raise OtolaneError("demo_timeout", f"timed out waiting for {what}")
+
+    try:
+        await c.login("operator", password)
+        await until(lambda s: all(d["admitted"] for d in s["devices"]), "the stands")
+        insp = await c.call(
+            "POST",
+            "/v1/inspections",
+            {"plate": PLATE, "category": "M1", "fuel": "petrol", "axles": 2},
+        )
+        for step in insp["steps"]:
+            if step["status"] != "pending":
+                continue
+            await c.call("POST", f"/v1/inspections/{insp['id']}/steps/{step['id']}")
+
+            def done(s: dict[str, Any], sid: str = step["id"]) -> bool:
+                i = s["inspection"]
+                return any(x["id"] == sid and x["status"] == "done" for x in i["steps"])
+
+            await until(done, f"step {step['id']}")
+        await until(lambda s: not s["inspection"]["card_holds"], "the minimum time")
+        card = await c.call("POST", f"/v1/inspections/{insp['id']}/card")
+        st = await until(
+            lambda s: s["last_card"] and s["last_card"]["eis"] in ("accepted", "rejected"),
+            "EIS",
+        )
+        return {
+            "inspection_id": insp["id"],
+            "card_id": card["card_id"],
+            "verdict": card["verdict"],
+            "eis_status": st["last_card"]["eis"],
+            "readings": card["readings"],
+            "duration_s": card["duration_s"],
+        }
+    finally:
+        with contextlib.suppress(ApiError):
+            await c.logout()
+        await c.close()
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    root = Path.cwd()
+    speed = args.speed if args.speed is not None else 1.0
+    if args.headless:
+        home = Path(args.dir) if args.dir else root / "var" / f"demo-headless-{os.getpid()}"
+    else:
+        home = Path(args.dir) if args.dir else root / "var" / "demo"
+    home = home.resolve()
+    procs, cfg, accounts = start_lane(home, speed, args.scenario)
+    sock = home / "laned.sock"
+    try:
+        asyncio.run(wait_ready(sock, procs))
+        if args.headless:
+            result = asyncio.run(scripted_inspection(sock, accounts["operator"]))
+            if args.json:
+                print(json.dumps(result, ensure_ascii=False))
+            else:
+                for k, v in result.items():
+                    print(f"{k:14} {v}")
+            return 0 if result["eis_status"] == "accepted" else 1
+        print("otolane demo — a training lane on simulators")
+        print(f"  config:   {cfg}")
+        print("  accounts (user / password):")
+        for name, pw in accounts.items():
+            print(f"    {name:11} {pw}")
+        print(f"  a second screen (technician over SSH): otolane tui --config {cfg}")
+        print("Opening the lane screen …")
+        time.sleep(1.5)
+        from tui.app import run_tui
+
+        run_tui(str(sock), args.lang)
+        return 0
+    finally:
+        procs.stop()
+        if args.headless and not args.dir:
+            shutil.rmtree(home, ignore_errors=True)

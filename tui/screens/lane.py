@@ -1,0 +1,280 @@
+"""The lane during an inspection: header with the EIS queue, the steps and timers, the stands with
+live values, the live brake bars, what is holding, and the keys. Redrawn from ``app.state``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Any
+
+from rich.markup import escape
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Static
+
+from app.api.client import ApiError
+from tui.screens.base import AppMixin
+
+SYMBOL = {
+    "connected": "[green]●[/green]",
+    "stale": "[yellow]◐[/yellow]",
+    "faulted": "[red]✗[/red]",
+    "connecting": "[yellow]○[/yellow]",
+}
+STEP_MARK = {"done": "[green]✓[/green]", "running": "[b yellow]▶[/b yellow]", "pending": "·"}
+BAR = 24
+
+
+def mmss(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    return f"{seconds // 60:02d}:{seconds % 60:02d}"
+
+
+def bar(value: float, full: float) -> str:
+    n = 0 if full <= 0 else max(0, min(BAR, round(BAR * value / full)))
+    return "█" * n + "░" * (BAR - n)
+
+
+class LaneScreen(AppMixin, Screen[None]):
+    BINDINGS = [
+        Binding("f2", "new_car", show=False),
+        Binding("f5", "next_step", show=False),
+        Binding("f8", "card", show=False),
+        Binding("f9", "journal", show=False),
+        Binding("f6", "frames", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._seen = -1
+        self._confirm_card = 0.0
+        self._message = ""
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="hdr")
+        with Horizontal(id="middle"):
+            yield Static(id="insp")
+            yield Static(id="stands")
+        yield Static(id="live")
+        yield Static(id="msg")
+        yield Static(id="keys")
+
+    def on_mount(self) -> None:
+        self.set_interval(0.2, self.redraw)
+        self.redraw()
+
+    def refresh_texts(self) -> None:
+        self._seen = -1
+        self.redraw()
+
+    def say(self, text: str, error: bool = False) -> None:
+        self._message = f"[red]✗ {escape(text)}[/red]" if error else escape(text)
+        self._seen = -1
+        self.redraw()
+
+    # --- drawing --------------------------------------------------------------
+    def redraw(self) -> None:
+        app = self.app_
+        if app.revision == self._seen:
+            return
+        self._seen = app.revision
+        st = app.state
+        self.query_one("#hdr", Static).update(self._header(st))
+        self.query_one("#insp", Static).update(self._inspection(st))
+        self.query_one("#stands", Static).update(self._stands(st))
+        self.query_one("#live", Static).update(self._live(st))
+        self.query_one("#msg", Static).update(self._message or self._hint(st))
+        role = app.client.role
+        keys = [("F10", "keys.lang"), ("^Q", "keys.logout")]
+        if role == "operator":
+            keys = [("F2", "keys.new"), ("F5", "keys.step"), ("F8", "keys.card"), *keys]
+        elif role == "admin":
+            keys = [("F9", "keys.journal"), *keys]
+        elif role == "technician":
+            keys = [("F6", "keys.frames"), *keys]
+        self.query_one("#keys", Static).update(self.keybar(keys))
+
+    def _header(self, st: dict[str, Any]) -> str:
+        t = self.app_.t
+        lane = st.get("lane", {})
+        if not self.app_.online:
+            return f"[b]otolane[/b] · [red]{t('header.offline')}[/red]"
+        ob = st.get("outbox", {})
+        pending = ob.get("pending", 0)
+        symbol = "[green]●[/green]" if not pending else "[yellow]◐[/yellow]"
+        if ob.get("rejected"):
+            symbol = "[red]✗[/red]"
+        eis = t(
+            "header.eis",
+            symbol=symbol,
+            pending=pending,
+            accepted=ob.get("accepted", 0),
+            rejected=t("header.rejected", n=ob["rejected"]) if ob.get("rejected") else "",
+        )
+        training = f" [reverse]{t('app.training')}[/reverse]" if lane.get("training") else ""
+        clock = dt.datetime.now().strftime("%H:%M")
+        langs = " ".join(
+            f"[b u]{x.upper()}[/b u]" if x == self.app_.ui_lang else x.upper() for x in ("kk", "ru", "en")
+        )
+        return f"[b]otolane[/b] · {escape(lane.get('name', ''))}{training}  {eis}  {clock}  {langs}"
+
+    def _inspection(self, st: dict[str, Any]) -> str:
+        t = self.app_.t
+        insp = st.get("inspection")
+        if not insp:
+            lines = [f"[b]{t('lane.inspection')}[/b]", "", t("lane.none")]
+            last = st.get("last_card")
+            if last:
+                lines += [
+                    "",
+                    t(
+                        "lane.last_card",
+                        card=last["card_id"][:8],
+                        verdict=t(f"verdict.{last['verdict']}"),
+                        eis=t(f"eis.{last['eis']}"),
+                    ),
+                ]
+            return "\n".join(lines)
+        elapsed = insp["elapsed_s"]  # the daemon publishes the inspection every second
+        minimum = insp["minimum_s"]
+        timer = t("lane.elapsed", elapsed=mmss(elapsed), minimum=mmss(minimum))
+        if elapsed >= minimum:
+            timer += " · " + t("lane.min_reached")
+        lines = [
+            f"[b]{escape(insp['plate'])}[/b] · {insp['category']} · {insp['fuel']} · №{insp['number']}",
+            timer,
+            "",
+        ]
+        for i, s in enumerate(insp["steps"], 1):
+            lines.append(f"{STEP_MARK[s['status']]} {i} {self.app_.step_name(s['id'])}")
+        return "\n".join(lines)
+
+    def _stands(self, st: dict[str, Any]) -> str:
+        t = self.app_.t
+        lines = [f"[b]{t('lane.stands')}[/b]"]
+        for d in st.get("devices", []):
+            sym = SYMBOL.get(d["status"], "○")
+            name = t(f"dev.{d['kind']}")
+            if d["status"] in ("connected", "stale") and not d["admitted"]:
+                sym = "[red]✗[/red]"
+                state = t("dev.not_admitted")
+            else:
+                state = t(f"dev.{d['status']}")
+            live = d.get("live", {})
+            values = ""
+            if d["kind"] == "brake" and "brake.force.left" in live:
+                values = (
+                    f"L {live['brake.force.left']['value']:.2f} R {live['brake.force.right']['value']:.2f} kN"
+                )
+            lines.append(f"{sym} {name:<14} {values or state}")
+            lines.append(
+                f"   {escape(d['model'])} s/n {escape(d['serial'])}"
+                + (f" · {escape(d['reason'])}" if d.get("reason") else "")
+            )
+        return "\n".join(lines)
+
+    def _live(self, st: dict[str, Any]) -> str:
+        t = self.app_.t
+        brake = next((d for d in st.get("devices", []) if d["kind"] == "brake"), None)
+        if brake is None:
+            return ""
+        live = brake.get("live", {})
+        left = live.get("brake.force.left", {}).get("value", 0.0)
+        right = live.get("brake.force.right", {}).get("value", 0.0)
+        full = max(5.0, left, right)
+        larger = max(left, right)
+        imb = 0.0 if larger <= 0.3 else 100 * (larger - min(left, right)) / larger
+        return (
+            f"{t('dev.left'):<6}{bar(left, full)} {left:5.2f} kN\n"
+            f"{t('dev.right'):<6}{bar(right, full)} {right:5.2f} kN   "
+            f"{t('dev.imbalance')} {imb:.1f} %"
+        )
+
+    def _hint(self, st: dict[str, Any]) -> str:
+        insp = st.get("inspection")
+        app = self.app_
+        if app.client.role != "operator":
+            return app.t("lane.readonly")
+        if not insp:
+            return ""
+        running = next((s for s in insp["steps"] if s["status"] == "running"), None)
+        if running:
+            holds = running["holds"]
+            return f"{app.step_name(running['id'])}: " + " ".join(app.hold_text(h) for h in holds)
+        nxt = next((s for s in insp["steps"] if s["status"] == "pending"), None)
+        if nxt:
+            if nxt["holds"]:
+                return "[yellow]" + " ".join(app.hold_text(h) for h in nxt["holds"]) + "[/yellow]"
+            return app.t("lane.step_hint")
+        if insp["card_holds"]:
+            return "[yellow]" + " ".join(app.hold_text(h) for h in insp["card_holds"]) + "[/yellow]"
+        return f"[green]{app.t('lane.card_ready')}[/green]"
+
+    # --- actions -------------------------------------------------------------------
+    async def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        try:
+            result = await self.app_.client.call(method, path, body)
+        except ApiError as exc:
+            self.say(self.app_.error_text(exc), error=True)
+            return None
+        self._message = ""
+        return result
+
+    async def action_new_car(self) -> None:
+        from tui.screens.new_inspection import NewInspectionScreen
+
+        if self.app_.client.role != "operator":
+            return
+        self.app_.push_screen(NewInspectionScreen(), self._start_inspection)
+
+    async def _start_inspection(self, data: dict[str, Any] | None) -> None:
+        if data is None:
+            return
+        if await self._call("POST", "/v1/inspections", data) is not None:
+            await self.app_.reload_state()
+
+    async def action_next_step(self) -> None:
+        insp = self.app_.state.get("inspection")
+        if not insp or self.app_.client.role != "operator":
+            return
+        nxt = next((s for s in insp["steps"] if s["status"] == "pending"), None)
+        if nxt is None:
+            return
+        await self._call("POST", f"/v1/inspections/{insp['id']}/steps/{nxt['id']}")
+
+    async def action_card(self) -> None:
+        insp = self.app_.state.get("inspection")
+        if not insp or self.app_.client.role != "operator":
+            return
+        # Irreversible: ask once (a second F8 within 5 s confirms).
+        if time.monotonic() - self._confirm_card > 5:
+            self._confirm_card = time.monotonic()
+            self.say(self.app_.t("card.confirm"))
+            return
+        self._confirm_card = 0.0
+        card = await self._call("POST", f"/v1/inspections/{insp['id']}/card")
+        if card:
+            self.say(
+                self.app_.t(
+                    "card.formed",
+                    number=insp["number"],
+                    verdict=self.app_.t(f"verdict.{card['verdict']}"),
+                )
+            )
+            await self.app_.reload_state()
+
+    def action_journal(self) -> None:
+        from tui.screens.journal import JournalScreen
+
+        if self.app_.client.role == "admin":
+            self.app_.push_screen(JournalScreen())
+
+    def action_frames(self) -> None:
+        from tui.screens.frames import FramesScreen
+
+        if self.app_.client.role in ("technician", "admin"):
+            devices = self.app_.state.get("devices", [])
+            if devices:
+                self.app_.push_screen(FramesScreen(devices[0]["id"]))
