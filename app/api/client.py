@@ -79,7 +79,10 @@ class LaneClient:
         """Events of the lane as they happen; ends when the daemon goes away."""
         try:
             async with self._http().ws_connect(
-                "http://laned/v1/stream", headers=self._headers(), heartbeat=15, timeout=None
+                "http://laned/v1/stream",
+                headers=self._headers(),
+                heartbeat=15,
+                timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=10),
             ) as ws:
                 async for msg in ws:
                     if msg.type != aiohttp.WSMsgType.TEXT:

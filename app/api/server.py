@@ -30,6 +30,7 @@ API_VERSION = 1
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 OPERATOR, TECH, ADMIN = "operator", "technician", "admin"
+SESSION = web.RequestKey("session", Session)
 ALL = (OPERATOR, TECH, ADMIN)
 
 
@@ -118,7 +119,7 @@ class Api:
             raise Forbidden(session.role, route.action)
         if session.must_change and route.handler not in ("password", "logout", "version"):
             raise OtolaneError("password_expired", "the password has expired: change it", status=403)
-        request["session"] = session
+        request[SESSION] = session
         return await handler(request)
 
     def _route(self, request: web.Request) -> Route | None:
@@ -149,8 +150,7 @@ class Api:
 
     @staticmethod
     def _session(request: web.Request) -> Session:
-        s: Session = request["session"]
-        return s
+        return request[SESSION]
 
     # --- handlers ----------------------------------------------------------------
     async def version(self, request: web.Request) -> web.Response:

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from tortoise import Tortoise, connections
+from tortoise.backends.base.executor import EXECUTOR_CACHE
+from tortoise.context import get_current_context
 from tortoise.transactions import in_transaction
 
 from app.storage.models import SchemaVersion
@@ -103,4 +105,12 @@ async def engine_integrity() -> str:
 
 
 async def close_db() -> None:
-    await Tortoise.close_connections()
+    """Close connections and forget the models' binding, so the next open may use another engine."""
+    ctx = get_current_context()
+    if ctx is None:
+        return
+    await ctx.close_connections()
+    ctx._apps = None  # Tortoise's own __aexit__ does the same; the context stays current
+    ctx._inited = False
+    # Tortoise caches prepared INSERTs by connection name, not by engine: forget them too.
+    EXECUTOR_CACHE.clear()

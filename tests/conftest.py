@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.rig import Rig, start_rig
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
+    r = await start_rig(tmp_path / "lane")
+    try:
+        yield r
+    finally:
+        await r.close()
+
+
+def _pg_bin(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    for d in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
+        if (d / name).exists():
+            return str(d / name)
+    return None
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real PostgreSQL server in a temporary directory, for the length of the session."""
+    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
+    if not initdb or not pg_ctl:
+        pytest.fail("PostgreSQL is not installed: ./lane installs it (apt-get install postgresql)")
+    # Not under pytest's 0700 temp root: the postgres user must reach its directory.
+    base = Path(tempfile.mkdtemp(prefix="otolane-pg-"))
+    data = base / "data"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    run_as: list[str] = []
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+        shutil.chown(base, "postgres")
+        run_as = ["runuser", "-u", "postgres", "--"]
+    r = subprocess.run(
+        [*run_as, initdb, "-D", str(data), "-U", "otolane", "--auth=trust", "-E", "UTF8"],
+        capture_output=True,
+        text=True,
+    )
+    if r.returncode:
+        pytest.fail(f"initdb failed: {r.stderr}")
+    subprocess.run(
+        [
+            *run_as,
+            pg_ctl,
+            "-D",
+            str(data),
+            "-l",
+            str(base / "pg.log"),
+            "-o",
+            f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off",
+            "-w",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        for _ in range(50):
+            r = subprocess.run(
+                [*run_as, "psql", "-h", "127.0.0.1", "-p", str(port), "-U", "otolane", "-d",
+                 "postgres", "-c", "select 1"],
+                capture_output=True,
+            )  # fmt: skip
+            if r.returncode == 0:
+                break
+            time.sleep(0.2)
+        yield f"postgres://otolane@127.0.0.1:{port}"
+    finally:
+        subprocess.run([*run_as, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_dsn(postgres: str) -> str:
+    """A fresh database on the session's server for each test."""
+    name = f"t{time.monotonic_ns()}"
+    port = postgres.rsplit(":", 1)[1]
+    subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-p", port, "-U", "otolane", "-d", "postgres", "-c",
+         f"CREATE DATABASE {name}"],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return f"{postgres}/{name}"

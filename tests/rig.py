@@ -1,0 +1,149 @@
+"""A whole lane in one event loop, from real parts: the brake simulator on a pseudo-terminal, the
+EIS simulator on loopback HTTP, the daemon on its Unix socket, a real database."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from app import config as config_mod
+from app.api.client import LaneClient
+from app.auth import Accounts, Policy
+from app.daemon import Daemon
+from app.demo import write_config
+from app.eis.simulator import EisSimulator
+from app.journal import Journal
+from app.storage.crypto import write_secret_file
+from app.storage.db import close_db, open_db
+from drivers.sim.brake import BrakeSimulator
+from drivers.sim.pty import PtyPort
+
+PASSWORDS = {"operator": "Sunny-Lane-41", "technician": "Blue-Roller-52", "admin": "Green-Plate-63"}
+
+
+@dataclass
+class Rig:
+    home: Path
+    cfg: config_mod.Config
+    eis: EisSimulator
+    sim: BrakeSimulator
+    port: PtyPort
+    daemon: Daemon
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    runner: web.AppRunner | None = None
+    sim_stop: asyncio.Event = field(default_factory=asyncio.Event)
+    clients: list[LaneClient] = field(default_factory=list)
+
+    @property
+    def sock(self) -> str:
+        return str(self.cfg.socket_path)
+
+    async def client(self, role: str | None = None) -> LaneClient:
+        c = LaneClient(self.sock)
+        self.clients.append(c)
+        if role:
+            await c.login(role, PASSWORDS[role])
+        return c
+
+    async def stop_sim(self) -> None:
+        self.sim_stop.set()
+        await self.tasks[0]
+        self.port.close()
+
+    async def close(self) -> None:
+        for c in self.clients:
+            with contextlib.suppress(Exception):
+                await c.close()
+        self.daemon.stopping.set()
+        for t in self.tasks:
+            if t is self.tasks[0]:
+                self.sim_stop.set()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(t, 15)
+        self.port.close()
+        if self.runner:
+            await self.runner.cleanup()
+
+
+async def wait_for(pred: Callable[[], Awaitable[Any]], what: str, timeout: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = await pred()
+        if value:
+            return value
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def create_users(cfg: config_mod.Config) -> None:
+    await open_db(cfg.dsn)
+    try:
+        accounts = Accounts(Policy.from_config(cfg.security), Journal())
+        for role, pw in PASSWORDS.items():
+            await accounts.add(role, role, pw, f"Test {role}")
+    finally:
+        await close_db()
+
+
+async def start_rig(
+    home: Path,
+    *,
+    speed: float = 600.0,
+    scenario: str = "good",
+    dsn: str | None = None,
+    garble: float = 0.0,
+    sim_serial: str = "2231-0457",
+) -> Rig:
+    home.mkdir(parents=True, exist_ok=True)
+    eis = EisSimulator(home / "eis.db")
+    runner = web.AppRunner(eis.app(), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port_no = runner.addresses[0][1]
+    cfg_file = write_config(home, speed, port_no)
+    if dsn:
+        text = cfg_file.read_text().replace('dsn = "sqlite://otolane.db"', f'dsn = "{dsn}"')
+        cfg_file.write_text(text)
+    write_secret_file(home / "keys" / "eis-id.key", "TEST-SPO-KEY\n")
+    cfg = config_mod.load(cfg_file)
+    await create_users(cfg)
+    pty = PtyPort(home / "dev" / "brake")
+    sim = BrakeSimulator(pty, speed=speed, scenario=scenario, garble=garble, serial=sim_serial, seed=1)
+    daemon = Daemon(cfg)
+    rig = Rig(home, cfg, eis, sim, pty, daemon, runner=runner)
+    rig.tasks.append(asyncio.create_task(sim.run(rig.sim_stop)))
+    rig.tasks.append(asyncio.create_task(daemon.run()))
+
+    async def up() -> bool:
+        if rig.tasks[1].done():
+            rig.tasks[1].result()  # raise the daemon's error in the test
+        return Path(rig.sock).exists()
+
+    await wait_for(up, "the daemon socket")
+    return rig
+
+
+async def admitted(c: LaneClient) -> bool:
+    st = await c.call("GET", "/v1/state")
+    return all(d["admitted"] for d in st["devices"])
+
+
+async def run_brake_steps(c: LaneClient, insp: dict[str, Any]) -> None:
+    for step in insp["steps"]:
+        if step["status"] != "pending":
+            continue
+        await c.call("POST", f"/v1/inspections/{insp['id']}/steps/{step['id']}")
+
+        async def done(sid: str = step["id"]) -> bool:
+            st = await c.call("GET", "/v1/state")
+            return any(s["id"] == sid and s["status"] == "done" for s in st["inspection"]["steps"])
+
+        await wait_for(done, f"step {step['id']}")

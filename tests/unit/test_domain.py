@@ -1,0 +1,103 @@
+"""Categories, norms and gates are pure functions: tested without hardware."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.domain import inspection as rules
+from app.domain.categories import CATEGORIES, min_duration_s
+from app.domain.norms import imbalance_percent, judge, specific_force_percent
+from app.eis.contract import validate_card
+
+
+@pytest.mark.parametrize(
+    ("category", "minutes"),
+    [("O1", 15), *((f"L{i}", 15) for i in range(1, 8)), ("M1", 20)]
+    + [(c, 30) for c in ("M2", "M3", "N1", "N2", "N3", "O2", "O3", "O4")],
+)
+def test_minimum_inspection_time_by_category(category: str, minutes: int) -> None:
+    """R12: O-1, L-1…7 15 min; M-1 20 min; M-2, M-3, N-1…3, O-2…4 30 min."""
+    assert min_duration_s(category) == minutes * 60
+
+
+def test_every_category_has_a_minimum_time() -> None:
+    assert len(CATEGORIES) == 17
+
+
+def test_imbalance_follows_gost_33997() -> None:
+    assert imbalance_percent(3.42, 3.38) == pytest.approx(1.1696, abs=1e-3)
+    assert imbalance_percent(1.21, 2.05) == pytest.approx(40.98, abs=0.01)
+    assert imbalance_percent(0, 0) == 0.0
+
+
+def test_a_verdict_keeps_its_norm_and_deviation() -> None:
+    v = judge("brake.imbalance", 31.0)
+    assert not v.passed and v.deviation == 11.0 and v.norm.high == 20.0
+    assert judge("brake.imbalance", 20.0).passed
+    low = judge("brake.specific_force", 41.5)
+    assert not low.passed and low.deviation == -8.5
+    assert specific_force_percent(10.92, 1782) == pytest.approx(62.53, abs=0.01)
+
+
+def _views(connected: bool = True, admitted: bool = True) -> list[rules.DeviceView]:
+    return [rules.DeviceView("brake", "brake", connected, admitted, "why")]
+
+
+def test_card_holds_name_every_reason() -> None:
+    """R3.7 and R12: steps, devices and time, each with its reason."""
+    plan = rules.plan("M1", 2)
+    steps = [rules.StepState(s.id, "pending") for s in plan]
+    holds = rules.card_holds("M1", 0.0, 60.0, plan, steps, _views(connected=False))
+    codes = [h.code for h in holds]
+    assert codes == ["steps_not_done", "device_not_connected", "min_duration"]
+    assert holds[2].params["left_s"] == 1140
+
+
+def test_card_can_be_formed_when_all_gates_are_open() -> None:
+    plan = rules.plan("M1", 2)
+    steps = [rules.StepState(s.id, "done") for s in plan]
+    assert rules.card_holds("M1", 0.0, 1200.0, plan, steps, _views()) == []
+    assert rules.card_holds("M1", 0.0, 1199.0, plan, steps, _views())[0].code == "min_duration"
+
+
+def test_a_step_waits_for_its_device_and_for_the_running_step() -> None:
+    """D3: a step starts only when its device is connected and admitted, one step at a time."""
+    plan = rules.plan("M1", 2)
+    brake1 = plan[1]
+    idle = [rules.StepState(s.id, "pending") for s in plan]
+    assert rules.step_start_holds(brake1, idle, _views()) == []
+    assert rules.step_start_holds(brake1, idle, _views(admitted=False))[0].code == "device_not_admitted"
+    running = [rules.StepState(plan[2].id, "running")]
+    assert rules.step_start_holds(brake1, running, _views())[0].code == "step_running"
+
+
+def test_a_step_finishes_only_with_results_and_after_its_own_minimum() -> None:
+    step = rules.plan("M1", 1)[1]
+    st = rules.StepState(step.id, "running", started=0.0, results_in=False)
+    assert [h.code for h in rules.step_finish_holds(step, st, 1.0)] == [
+        "step_waiting_results",
+        "step_min_time",
+    ]
+    done = rules.StepState(step.id, "running", started=0.0, results_in=True)
+    assert rules.step_finish_holds(step, done, step.min_s) == []
+
+
+def test_eis_contract_refuses_an_admitted_card_with_a_failed_item() -> None:
+    card = {
+        "contract": "otolane-eis/1",
+        "card_id": "c",
+        "inspection_id": "i",
+        "training": True,
+        "lane": {},
+        "vehicle": {"plate": "1"},
+        "inspector": {"username": "op"},
+        "started": "s",
+        "finished": "f",
+        "duration_s": 1,
+        "verdict": "admitted",
+        "items": [{"id": "x", "value": 1, "norm": {}, "passed": False}],
+        "readings": 1,
+    }
+    assert validate_card(card) == ["verdict: 'admitted' with a failed item"]
+    assert "readings: wrong type" in validate_card(card | {"readings": True})
+    assert validate_card([]) == ["card: expected an object"]
