@@ -117,6 +117,7 @@ class LaneService:
     # --- life cycle ---------------------------------------------------------------
     async def start(self) -> None:
         self.current = await Inspection.filter(status="open").order_by("-number").first()
+        await self._recover_steps()
         self.outbox_counts = await self.outbox.counts()
         for slot in self.slots.values():
             slot.task = asyncio.create_task(
@@ -128,6 +129,20 @@ class LaneService:
             asyncio.create_task(self._ticker(), name="gates-ticker"),
             asyncio.create_task(self.outbox.run(), name="outbox"),
         ]
+
+    async def _recover_steps(self) -> None:
+        """After a crash a step may be left running with no stand test behind it: it runs again.
+        Its readings already committed stay in the chain; nothing is lost, nothing is reused."""
+        insp = self.current
+        if insp is None:
+            return
+        for sid, st in insp.steps.items():
+            if st["status"] == "running":
+                st.update(status="pending", started=None, finals=[])
+                await self.journal.write(
+                    "laned", "step_interrupted", inspection=insp.number, step=sid, reason="restart"
+                )
+        await insp.save(update_fields=["steps"])
 
     async def stop(self) -> None:
         tasks = [s.task for s in self.slots.values() if s.task] + self._tasks

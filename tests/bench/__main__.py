@@ -1,0 +1,204 @@
+"""``./lane bench``: figures, not assertions. Prints each figure beside the saved baseline
+(``tests/bench/baseline.json``); ``./lane bench --save`` makes the current run the baseline.
+
+* frame written on the pty → reading received by a WebSocket client, p50/p99, at 50 frames/s;
+* the daemon's CPU (% of one core) and RSS while it streams;
+* outbox throughput to the loopback EIS simulator (cards/s);
+* JX decoder throughput on one core (frames/s).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import psutil
+from aiohttp import web
+from tortoise.transactions import in_transaction
+
+from app import config as config_mod
+from app.api.client import LaneClient
+from app.demo import write_config
+from app.eis.client import RestClient
+from app.eis.outbox import OutboxWorker
+from app.eis.simulator import EisSimulator
+from app.journal import Journal
+from app.storage.chain import ChainWriter
+from app.storage.crypto import Keyring, write_secret_file
+from app.storage.db import close_db, open_db
+from app.storage.models import Card, Outbox
+from drivers.families import jx
+from drivers.sim.brake import BrakeSimulator
+from drivers.sim.pty import PtyPort
+from tests.rig import PASSWORDS, create_users
+
+BASELINE = Path(__file__).with_name("baseline.json")
+RATE = 50.0
+WINDOW_S = 20.0
+
+
+class CountingSim(BrakeSimulator):
+    """Sends a counter as the left force, and remembers when each frame was written."""
+
+    def __init__(self, port: PtyPort) -> None:
+        super().__init__(port, rate=RATE)
+        self.n = 0
+        self.written: dict[int, float] = {}
+
+    def tick(self) -> None:
+        self._poll_commands()
+        self.n = (self.n + 1) % 10000
+        self.written[self.n] = time.perf_counter()
+        self._send(self.process_frame(self.n * self.profile.force_scale, 0.1))
+
+
+async def bench_stream(tmp: Path) -> dict[str, float]:
+    home = tmp / "stream"
+    home.mkdir()
+    cfg_file = write_config(home, 1.0, 9)  # EIS unused here
+    write_secret_file(home / "keys" / "eis-id.key", "BENCH\n")
+    cfg = config_mod.load(cfg_file)
+    await create_users(cfg)
+    port = PtyPort(home / "dev" / "brake")
+    sim = CountingSim(port)
+    stop = asyncio.Event()
+    sim_task = asyncio.create_task(sim.run(stop))
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "daemon", "--config", str(cfg_file)],
+        cwd=home,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    while not cfg.socket_path.exists():
+        await asyncio.sleep(0.1)
+    client = LaneClient(str(cfg.socket_path))
+    await client.login("operator", PASSWORDS["operator"])
+    latencies: list[float] = []
+    proc = psutil.Process(daemon.pid)
+
+    async def collect() -> None:
+        async for ev in client.stream():
+            if ev.get("type") == "reading" and ev["channel"] == "brake.force.left":
+                n = round(ev["value"] / sim.profile.force_scale)
+                t0 = sim.written.get(n)
+                if t0 is not None:
+                    latencies.append((time.perf_counter() - t0) * 1000)
+
+    task = asyncio.create_task(collect())
+    await asyncio.sleep(3)  # warm up: connect, identify
+    latencies.clear()
+    cpu0 = proc.cpu_times()
+    t0 = time.perf_counter()
+    await asyncio.sleep(WINDOW_S)
+    cpu1 = proc.cpu_times()
+    elapsed = time.perf_counter() - t0
+    rss = proc.memory_info().rss
+    task.cancel()
+    await client.close()
+    daemon.terminate()
+    daemon.wait()
+    stop.set()
+    await sim_task
+    port.close()
+    cpu = (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / elapsed * 100
+    q = statistics.quantiles(latencies, n=100)
+    return {
+        "stream_frames": float(len(latencies)),
+        "stream_latency_p50_ms": round(q[49], 2),
+        "stream_latency_p99_ms": round(q[98], 2),
+        "daemon_cpu_percent_of_core": round(cpu, 1),
+        "daemon_rss_mib": round(rss / 2**20, 1),
+    }
+
+
+async def bench_outbox(tmp: Path, n: int = 300) -> dict[str, float]:
+    eis = EisSimulator(tmp / "eis.db")
+    runner = web.AppRunner(eis.app(), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}/api/v1"
+    await open_db(f"sqlite://{tmp / 'outbox.db'}")
+    keyring = Keyring.create(tmp / "data.key")
+    writer = ChainWriter(Card)
+    for _ in range(n):
+        cid = str(uuid.uuid4())
+        card = {
+            "contract": "otolane-eis/1",
+            "card_id": cid,
+            "inspection_id": cid,
+            "training": True,
+            "lane": {"name": "bench"},
+            "vehicle": {"plate": "123ABC02"},
+            "inspector": {"username": "operator"},
+            "started": "2026-11-23T10:00:00+00:00",
+            "finished": "2026-11-23T10:20:00+00:00",
+            "duration_s": 1200,
+            "verdict": "admitted",
+            "items": [],
+            "readings": 10,
+        }
+        async with in_transaction() as tx:
+            row = {
+                "card_id": cid,
+                "inspection_id": cid,
+                "verdict": "admitted",
+                "created": time.time(),
+                "sealed": keyring.seal_json(card, f"cards:{cid}"),
+            }
+            await writer.append([row], tx)
+            await Outbox.create(card_id=cid, idempotency_key=cid, training=True, using_db=tx)
+    client = RestClient(url, "BENCH", 10)
+    worker = OutboxWorker(client, keyring, Journal(), "test", lambda: None)
+    t0 = time.perf_counter()
+    while await Outbox.filter(status="pending").count():
+        await worker.deliver_due()
+    dt = time.perf_counter() - t0
+    await client.close()
+    await close_db()
+    await runner.cleanup()
+    return {"outbox_cards_per_s": round(n / dt, 1)}
+
+
+def bench_decoder(n: int = 200_000) -> dict[str, float]:
+    frame = jx.encode(b"T", b"03420338")
+    data = frame * n
+    d = jx.Decoder()
+    t0 = time.process_time()
+    got = 0
+    for i in range(0, len(data), 4096):
+        got += len(d.feed(data[i : i + 4096]))
+    dt = time.process_time() - t0
+    assert got == n
+    return {"jx_decoder_frames_per_s": round(n / dt)}
+
+
+def main() -> int:
+    save = "--save" in sys.argv[1:]
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="otolane-bench-") as tmp:
+        results |= bench_decoder()
+        results |= asyncio.run(bench_outbox(Path(tmp)))
+        results |= asyncio.run(bench_stream(Path(tmp)))
+    base = json.loads(BASELINE.read_text()) if BASELINE.exists() else {}
+    print(f"{'figure':32} {'now':>12} {'baseline':>12}")
+    for k, v in results.items():
+        print(f"{k:32} {v:>12} {base.get(k, '—'):>12}")
+    print(f"(machine: {os.cpu_count()} cores; stream at {RATE:g} frames/s for {WINDOW_S:g} s)")
+    if save:
+        BASELINE.write_text(json.dumps(results, indent=2) + "\n")
+        print(f"saved as the baseline: {BASELINE}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

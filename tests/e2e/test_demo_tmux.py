@@ -1,0 +1,75 @@
+"""End to end as a new user would: ``./lane demo`` in a real terminal (tmux, 80×24), log in,
+read a live force off the screen, log out, quit — and the demo's processes are gone."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+class Tmux:
+    def __init__(self, name: str) -> None:
+        self.base = ["tmux", "-L", name]
+
+    def __call__(self, *args: str) -> str:
+        return subprocess.run([*self.base, *args], capture_output=True, text=True, check=False).stdout
+
+    def screen(self) -> str:
+        return self("capture-pane", "-p", "-t", "demo")
+
+    def wait(self, pattern: str, timeout: float = 60) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            m = re.search(pattern, self.screen())
+            if m:
+                return m
+            time.sleep(0.3)
+        raise AssertionError(f"'{pattern}' never appeared; screen:\n{self.screen()}")
+
+    def type(self, text: str) -> None:
+        self("send-keys", "-t", "demo", "-l", text)
+        time.sleep(0.3)
+
+    def key(self, key: str) -> None:
+        self("send-keys", "-t", "demo", key)
+        time.sleep(0.3)
+
+
+def test_lane_demo_in_a_real_terminal(tmp_path: Path) -> None:
+    if not shutil.which("tmux"):
+        pytest.fail("tmux is not installed: ./lane installs it")
+    home = tmp_path / "demo"
+    tmux = Tmux(f"otolane-test-{os.getpid()}")
+    cmd = f"cd {ROOT} && ./lane demo --dir {home} --lang en; sleep 5"
+    tmux("new-session", "-d", "-s", "demo", "-x", "80", "-y", "24", cmd)
+    try:
+        tmux.wait("Log in to the lane", timeout=120)
+        accounts = dict(line.split() for line in (home / "accounts.txt").read_text().splitlines())
+        time.sleep(1)
+        tmux.type("operator")
+        tmux.key("Enter")
+        tmux.type(accounts["operator"])
+        tmux.key("Enter")
+        m = tmux.wait(r"Brake tester\s+L (\d+\.\d\d) R (\d+\.\d\d) kN", timeout=30)
+        assert 0.0 <= float(m.group(1)) < 1.0  # idle rollers: a live drag force
+        screen = tmux.screen()
+        assert "EIS ● 0 waiting" in screen and "F2  New car" in screen
+        assert len(screen.splitlines()[0]) <= 80
+        tmux.key("C-q")  # log out
+        tmux.wait("Log in to the lane")
+        tmux.key("C-q")  # quit
+        deadline = time.monotonic() + 30
+        while (home / "demo.pids").exists() and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert not (home / "demo.pids").exists(), "the demo's processes were not stopped"
+    finally:
+        tmux("kill-server")

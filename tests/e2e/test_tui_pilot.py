@@ -1,0 +1,135 @@
+"""The TUI driven by Textual's Pilot against a real daemon (in-process), at 80×24."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import DataTable, Static
+
+from tests.rig import PASSWORDS, Rig, wait_for
+from tui.app import OtolaneApp, make_app
+from tui.screens.lane import LaneScreen
+
+SIZE = (80, 24)
+
+
+def text(app: OtolaneApp, selector: str) -> str:
+    content = app.screen.query_one(selector, Static).content
+    return content.plain if isinstance(content, Text) else Text.from_markup(str(content)).plain
+
+
+async def login(pilot, app: OtolaneApp, role: str, password: str | None = None) -> None:  # type: ignore[no-untyped-def]
+    await pilot.pause()
+    await pilot.click("#username")
+    await pilot.press(*role, "enter")
+    await pilot.press(*(password or PASSWORDS[role]), "enter")
+    for _ in range(100):
+        await pilot.pause(0.05)
+        if isinstance(app.screen, LaneScreen) or text(app, "#login-msg").startswith("✗"):
+            return
+
+
+async def test_operator_sees_live_forces_and_runs_a_step(rig: Rig) -> None:
+    """D1, D2: live stand readings and status on the operator's screen; R9 live values."""
+    app = make_app(rig.sock, "en")
+    async with app.run_test(size=SIZE) as pilot:
+        await login(pilot, app, "operator")
+        assert isinstance(app.screen, LaneScreen)
+
+        async def live() -> bool:
+            await pilot.pause(0.1)
+            return "kN" in text(app, "#stands") and "●" in text(app, "#stands")
+
+        await wait_for(live, "a live force on screen")
+        assert "BT-4000 s/n 2231-0457" in text(app, "#stands")
+        assert "EIS ● 0 waiting · 0 sent" in text(app, "#hdr")
+        assert "F2  New car" in text(app, "#keys")
+        await pilot.press("f2")
+        await pilot.pause()
+        await pilot.press(*"123abc02", "enter")
+
+        async def started() -> bool:
+            await pilot.pause(0.1)
+            return "123ABC02 · M1 · petrol" in text(app, "#insp")
+
+        await wait_for(started, "the inspection on screen")
+        await pilot.press("f5")
+
+        async def step_done() -> bool:
+            await pilot.pause(0.1)
+            return "✓ 2 Brakes, axle 1" in text(app, "#insp")
+
+        await wait_for(step_done, "the brake step done")
+        await pilot.press("f8")  # first F8 asks once
+        await pilot.pause()
+        assert "cannot be undone" in text(app, "#msg")
+        await pilot.press("f8")
+        await pilot.pause(0.3)
+        # The card is refused: a step is left; the reason is said in words, no traceback.
+        assert "The card cannot be formed now: Steps not done yet: Brakes, axle 2" in text(app, "#msg")
+
+
+async def test_language_switches_at_a_key_press(rig: Rig) -> None:
+    app = make_app(rig.sock, "ru")
+    async with app.run_test(size=SIZE) as pilot:
+        await login(pilot, app, "technician")
+        assert "ЕИС" in text(app, "#hdr") and "F6  Кадры" in text(app, "#keys")
+        await pilot.press("f10")
+        await pilot.pause(0.3)
+        assert "EIS" in text(app, "#hdr") and "Frames" in text(app, "#keys")
+        assert "only an operator runs inspections" in text(app, "#msg")
+        await pilot.press("f10")
+        await pilot.pause(0.3)
+        assert "БАЖ" in text(app, "#hdr") and "Кадрлар" in text(app, "#keys")
+
+
+async def test_wrong_password_is_said_in_the_users_language(rig: Rig) -> None:
+    app = make_app(rig.sock, "kk")
+    async with app.run_test(size=SIZE) as pilot:
+        await login(pilot, app, "operator", "not-the-password-1")
+        assert "Пайдаланушы аты немесе құпиясөз қате." in text(app, "#login-msg")
+
+
+async def test_technician_sees_raw_frames_and_counters(rig: Rig) -> None:
+    app = make_app(rig.sock, "en")
+    async with app.run_test(size=SIZE) as pilot:
+        await login(pilot, app, "technician")
+        await pilot.press("f6")
+
+        async def frames() -> bool:
+            await pilot.pause(0.2)
+            return "41 0c 54" in text(app, "#f-frames")
+
+        await wait_for(frames, "raw frames on screen")
+        head = text(app, "#f-head")
+        assert "s/n 2231-0457" in head and "frames ok" in head and "never editable" in head
+
+
+async def test_admin_reads_the_journal(rig: Rig) -> None:
+    """R3.15: the administrator reads the journal in the TUI."""
+    app = make_app(rig.sock, "en")
+    async with app.run_test(size=SIZE) as pilot:
+        await login(pilot, app, "admin")
+        await pilot.press("f9")
+        await pilot.pause(0.5)
+        table = app.screen.query_one(DataTable)
+        actions = {str(table.get_row_at(i)[2]) for i in range(table.row_count)}
+        assert {"login", "daemon_started", "device_connected"} <= actions
+
+
+async def test_daemon_loss_is_shown_in_the_header_not_as_a_crash(rig: Rig) -> None:
+    app = make_app(rig.sock, "en")
+    async with app.run_test(size=SIZE) as pilot:
+        await login(pilot, app, "operator")
+        rig.daemon.stopping.set()
+        await rig.tasks[1]
+
+        async def offline() -> bool:
+            await pilot.pause(0.1)
+            return "no connection to the lane daemon" in text(app, "#hdr")
+
+        await wait_for(offline, "the offline header")
+        await pilot.press("f2")
+        await pilot.pause()
+        await pilot.press(*"777AAA01", "enter")
+        await pilot.pause(0.3)
+        assert "The lane daemon does not answer" in text(app, "#msg")
