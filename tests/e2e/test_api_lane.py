@@ -217,3 +217,28 @@ async def test_personal_data_and_results_are_not_in_the_database_file_in_clear(r
         assert secret.encode() not in raw
     assert oct(db.stat().st_mode & 0o777) == "0o600"
     assert oct((rig.home / "keys" / "data.key").stat().st_mode & 0o777) == "0o600"
+
+
+@pytest.mark.postgres
+async def test_the_whole_lane_runs_on_postgresql(tmp_path: Path, pg_dsn: str) -> None:
+    """One DSN switches the lane to PostgreSQL (a centre of several lanes); same code, same result."""
+    rig = await start_rig(tmp_path / "lane", dsn=pg_dsn)
+    try:
+        op = await rig.client("operator")
+        await wait_for(lambda: admitted(op), "the brake tester")
+        insp = await op.call("POST", "/v1/inspections", VEHICLE)
+        await run_brake_steps(op, insp)
+
+        async def ready() -> bool:
+            return not (await op.call("GET", "/v1/state"))["inspection"]["card_holds"]
+
+        await wait_for(ready, "card gates")
+        card = await op.call("POST", f"/v1/inspections/{insp['id']}/card")
+
+        async def accepted() -> bool:
+            return (await op.call("GET", "/v1/state"))["outbox"]["accepted"] == 1
+
+        await wait_for(accepted, "EIS acceptance")
+        assert card["verdict"] == "admitted"
+    finally:
+        await rig.close()

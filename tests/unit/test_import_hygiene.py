@@ -1,0 +1,34 @@
+"""The layering of DESIGN.md holds at run time: ``app`` never loads Textual or ``tui``; ``drivers``
+never loads ``app`` or ``tui``; ``tui`` uses only the API client of ``app``."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _loaded(module: str) -> set[str]:
+    code = f"import sys, {module}; print('\\n'.join(sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return set(out.stdout.split())
+
+
+def test_the_daemon_loads_no_screen_code() -> None:
+    mods = _loaded("app.daemon")
+    assert not any(m == "textual" or m.startswith(("textual.", "tui")) for m in mods)
+
+
+def test_drivers_stand_alone() -> None:
+    mods = _loaded("drivers.brake.jx") | _loaded("drivers.sim.brake")
+    assert not any(m.startswith(("app", "tui", "textual")) for m in mods)
+
+
+def test_tui_imports_only_the_api_client_from_app() -> None:
+    for path in (ROOT / "tui").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("app"):
+                assert node.module == "app.api.client", f"{path}: imports {node.module}"
