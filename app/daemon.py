@@ -7,6 +7,7 @@ SIGINT stop it cleanly: the API closes, device tasks end, pending readings are f
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import signal
 import time
@@ -75,6 +76,23 @@ async def load_clock(cfg: Config, speed: float) -> LaneClock:
     return clock
 
 
+async def journal_config(cfg: Config, journal: Journal) -> None:
+    """R3.15: a changed configuration is journalled (its digest), with the devices it registers."""
+    digest = hashlib.sha256(cfg.file.read_bytes()).hexdigest()
+    state = await LaneState.get_or_none(key="config")
+    if state is not None and state.value.get("sha256") == digest:
+        return
+    devices = [f"{d.id}:{d.profile}:{d.serial}" for d in cfg.devices]
+    await journal.write(
+        "laned",
+        "config_changed" if state is not None else "config_installed",
+        file=str(cfg.file),
+        sha256=digest,
+        devices=devices,
+    )
+    await LaneState.update_or_create(defaults={"value": {"sha256": digest}}, key="config")
+
+
 class Daemon:
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
@@ -97,6 +115,7 @@ class Daemon:
             await journal.write(
                 "laned", "daemon_started", lane=cfg.lane["name"], training=cfg.lane["training"]
             )
+            await journal_config(cfg, journal)
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self.stopping.set)

@@ -1,0 +1,31 @@
+"""Issue #3 point 5: ``otolane demo --headless --speed 60 --json`` runs one scripted inspection
+through the daemon's API in a training lane and prints one JSON object."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def test_headless_demo_prints_one_accepted_card(tmp_path: Path) -> None:
+    r = subprocess.run(
+        [sys.executable, "-m", "app.cli", "demo", "--headless", "--speed", "60", "--json",
+         "--dir", str(tmp_path / "d")],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert set(out) == {"inspection_id", "card_id", "verdict", "eis_status", "readings", "duration_s"}
+    assert out["verdict"] == "admitted" and out["eis_status"] == "accepted"
+    assert out["readings"] > 4
+    assert out["duration_s"] >= 1200  # M1: 20 minutes of lane time (R12)
+    assert not list((tmp_path / "d").glob("demo.pids"))  # its processes are stopped
