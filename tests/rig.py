@@ -147,3 +147,16 @@ async def run_brake_steps(c: LaneClient, insp: dict[str, Any]) -> None:
             return any(s["id"] == sid and s["status"] == "done" for s in st["inspection"]["steps"])
 
         await wait_for(done, f"step {step['id']}")
+
+
+async def run_to_card(c: LaneClient, vehicle: dict[str, Any]) -> dict[str, Any]:
+    """Start an inspection, run its brake steps, wait for the card gates, form the card."""
+    await wait_for(lambda: admitted(c), "the brake tester")
+    insp = await c.call("POST", "/v1/inspections", vehicle)
+    await run_brake_steps(c, insp)
+
+    async def ready() -> bool:
+        return not (await c.call("GET", "/v1/state"))["inspection"]["card_holds"]
+
+    await wait_for(ready, "the card gates (R12 minimum time)")
+    return dict(await c.call("POST", f"/v1/inspections/{insp['id']}/card"))

@@ -59,8 +59,18 @@ class Inspection(Model):
         table = "inspections"
 
 
-class Reading(Model):
+class Chained(Model):
+    """An append-only row of a hash chain (see ``app/storage/chain.py``)."""
+
     seq = fields.BigIntField(primary_key=True, generated=False)
+    prev_hash = fields.CharField(max_length=64)
+    hash = fields.CharField(max_length=64)
+
+    class Meta:
+        abstract = True
+
+
+class Reading(Chained):
     inspection_id = fields.CharField(max_length=36, db_index=True)
     step = fields.CharField(max_length=40)
     device_id = fields.CharField(max_length=40)
@@ -68,35 +78,27 @@ class Reading(Model):
     channel = fields.CharField(max_length=64)
     ts = fields.FloatField()
     sealed = fields.BinaryField()  # value, unit, raw frame (results, R7)
-    prev_hash = fields.CharField(max_length=64)
-    hash = fields.CharField(max_length=64)
 
     class Meta:
         table = "readings"
 
 
-class JournalEntry(Model):
-    seq = fields.BigIntField(primary_key=True, generated=False)
+class JournalEntry(Chained):
     ts = fields.FloatField()
     actor = fields.CharField(max_length=64)
     action = fields.CharField(max_length=40, db_index=True)
     details = fields.JSONField()
-    prev_hash = fields.CharField(max_length=64)
-    hash = fields.CharField(max_length=64)
 
     class Meta:
         table = "journal"
 
 
-class Card(Model):
-    seq = fields.BigIntField(primary_key=True, generated=False)
+class Card(Chained):
     card_id = fields.CharField(max_length=36, unique=True)
     inspection_id = fields.CharField(max_length=36, unique=True)
     verdict = fields.CharField(max_length=16)
     created = fields.FloatField()
     sealed = fields.BinaryField()
-    prev_hash = fields.CharField(max_length=64)
-    hash = fields.CharField(max_length=64)
 
     class Meta:
         table = "cards"

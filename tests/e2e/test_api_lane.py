@@ -10,7 +10,7 @@ import pytest
 
 from app.api.client import ApiError
 from app.api.server import ROUTES
-from tests.rig import Rig, admitted, run_brake_steps, start_rig, wait_for
+from tests.rig import Rig, admitted, run_brake_steps, run_to_card, start_rig, wait_for
 
 VEHICLE = {"plate": "123ABC02", "category": "M1", "fuel": "petrol", "axles": 2}
 
@@ -19,17 +19,7 @@ async def test_inspection_runs_end_to_end_and_eis_accepts_the_card(rig: Rig) -> 
     """R3.3 readings flow from the stand; R3.6 the card is formed from them; D4/R3.5 the outbox
     delivers it in the background and EIS accepts it once."""
     op = await rig.client("operator")
-    await wait_for(lambda: admitted(op), "the brake tester")
-    insp = await op.call("POST", "/v1/inspections", VEHICLE)
-    assert [s["id"] for s in insp["steps"]] == ["identification", "brakes_axle_1", "brakes_axle_2"]
-    await run_brake_steps(op, insp)
-
-    async def ready() -> bool:
-        st = await op.call("GET", "/v1/state")
-        return not st["inspection"]["card_holds"]
-
-    await wait_for(ready, "the minimum time (R12)")
-    card = await op.call("POST", f"/v1/inspections/{insp['id']}/card")
+    card = await run_to_card(op, VEHICLE)
     assert card["verdict"] == "admitted"
     assert card["readings"] > 4
     imb = next(i for i in card["items"] if i["id"] == "brake.imbalance.axle1")
@@ -52,16 +42,7 @@ async def test_weak_rear_brakes_give_a_failed_item_with_its_deviation(tmp_path: 
     """R3.6/R3.8: a failed item carries measured − norm; the card verdict follows."""
     rig = await start_rig(tmp_path / "lane", scenario="weak-rear")
     try:
-        op = await rig.client("operator")
-        await wait_for(lambda: admitted(op), "the brake tester")
-        insp = await op.call("POST", "/v1/inspections", VEHICLE)
-        await run_brake_steps(op, insp)
-
-        async def ready() -> bool:
-            return not (await op.call("GET", "/v1/state"))["inspection"]["card_holds"]
-
-        await wait_for(ready, "card gates")
-        card = await op.call("POST", f"/v1/inspections/{insp['id']}/card")
+        card = await run_to_card(await rig.client("operator"), VEHICLE)
         assert card["verdict"] == "not_admitted"
         rear = next(i for i in card["items"] if i["id"] == "brake.imbalance.axle2")
         assert not rear["passed"]
@@ -225,15 +206,7 @@ async def test_the_whole_lane_runs_on_postgresql(tmp_path: Path, pg_dsn: str) ->
     rig = await start_rig(tmp_path / "lane", dsn=pg_dsn)
     try:
         op = await rig.client("operator")
-        await wait_for(lambda: admitted(op), "the brake tester")
-        insp = await op.call("POST", "/v1/inspections", VEHICLE)
-        await run_brake_steps(op, insp)
-
-        async def ready() -> bool:
-            return not (await op.call("GET", "/v1/state"))["inspection"]["card_holds"]
-
-        await wait_for(ready, "card gates")
-        card = await op.call("POST", f"/v1/inspections/{insp['id']}/card")
+        card = await run_to_card(op, VEHICLE)
 
         async def accepted() -> bool:
             return (await op.call("GET", "/v1/state"))["outbox"]["accepted"] == 1

@@ -101,3 +101,7 @@ def test_eis_contract_refuses_an_admitted_card_with_a_failed_item() -> None:
     assert validate_card(card) == ["verdict: 'admitted' with a failed item"]
     assert "readings: wrong type" in validate_card(card | {"readings": True})
     assert validate_card([]) == ["card: expected an object"]
+
+
+def test_steps_of_a_two_axle_car() -> None:
+    assert [s.id for s in rules.plan("M1", 2)] == ["identification", "brakes_axle_1", "brakes_axle_2"]
