@@ -112,12 +112,18 @@ class LaneService:
         self._flush_now = asyncio.Event()
         self.outbox_counts: dict[str, int] = {}
         self._last_publish = 0.0
+        #: step -> channel -> final value of the open inspection (shown on screen; rebuilt on start)
+        self._results: dict[str, dict[str, float]] = {}
         outbox.on_change = lambda: self._spawn(self.refresh_outbox())
 
     # --- life cycle ---------------------------------------------------------------
     async def start(self) -> None:
         self.current = await Inspection.filter(status="open").order_by("-number").first()
         await self._recover_steps()
+        if self.current is not None:
+            for r in await self._stored_readings(self.current.id):
+                if r["final"]:
+                    self._results.setdefault(r["step"], {})[r["channel"]] = r["value"]
         self.outbox_counts = await self.outbox.counts()
         for slot in self.slots.values():
             slot.task = asyncio.create_task(
@@ -273,6 +279,7 @@ class LaneService:
             }
         )
         if r.final:
+            self._results.setdefault(step, {})[r.channel] = r.value
             st = self.current.steps[step]
             st.setdefault("finals", [])
             if r.channel not in st["finals"]:
@@ -343,6 +350,7 @@ class LaneService:
                     "started": st.started,
                     "finished": st.finished,
                     "holds": [h.as_dict() for h in holds],
+                    "results": self._results.get(sd.id, {}),
                 }
             )
         card_holds = rules.card_holds(
@@ -366,6 +374,20 @@ class LaneService:
             "card_holds": [h.as_dict() for h in card_holds],
         }
 
+    async def _stored_readings(self, insp_id: str) -> list[dict[str, Any]]:
+        """The inspection's committed readings, opened: the only source of a card (R3.6)."""
+        rows = await Reading.filter(inspection_id=insp_id).order_by("seq")
+        return [
+            {
+                "step": r.step,
+                "channel": r.channel,
+                "ts": r.ts,
+                "device_serial": r.device_serial,
+                **self.keyring.open_json(r.sealed, f"readings:{r.inspection_id}:{r.channel}:{r.ts!r}"),
+            }
+            for r in rows
+        ]
+
     def _publish_inspection(self) -> None:
         if self.current is not None:
             self.publish({"type": "inspection", "inspection": self.inspection_dict(self.current)})
@@ -375,10 +397,24 @@ class LaneService:
         last_card = None
         if last is not None:
             ob = await Outbox.get_or_none(card_id=last.card_id)
+            card = self.keyring.open_json(last.sealed, f"cards:{last.card_id}")
             last_card = {
                 "card_id": last.card_id,
+                "number": card.get("number"),
+                "plate": card["vehicle"]["plate"],
                 "verdict": last.verdict,
                 "eis": ob.status if ob else "",
+                "items": [
+                    {
+                        "id": i["id"],
+                        "value": i["value"],
+                        "unit": i["norm"]["unit"],
+                        "norm": i["norm"]["text"],
+                        "passed": i["passed"],
+                        "deviation": i["deviation"],
+                    }
+                    for i in card["items"]
+                ],
             }
         return {
             "lane": {
@@ -437,6 +473,7 @@ class LaneService:
                 operator, "inspection_started", tx, inspection=insp.number, category=category
             )
         self.current = insp
+        self._results = {}
         self._publish_inspection()
         return self.inspection_dict(insp) or {}
 
@@ -458,6 +495,7 @@ class LaneService:
         if holds:
             raise Refused("step_held", "the step cannot start", [h.as_dict() for h in holds])
         st.update(status="running", started=self.clock.now(), finals=[])
+        self._results.pop(step_id, None)
         await insp.save(update_fields=["steps"])
         await self.journal.write(operator, "step_started", inspection=insp.number, step=step_id)
         for kind in sd.devices:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import DataTable, Static
 
-from tests.rig import PASSWORDS, Rig, wait_for
+from tests.rig import PASSWORDS, Rig, run_to_card, wait_for
 from tui.app import OtolaneApp, make_app
 from tui.screens.lane import LaneScreen
 
@@ -59,6 +59,7 @@ async def test_operator_sees_live_forces_and_runs_a_step(rig: Rig) -> None:
             return "✓ 2 Brakes, axle 1" in text(app, "#insp")
 
         await wait_for(step_done, "the brake step done")
+        assert "max 3.42 / 3.38 kN · imbalance 1.2 %" in text(app, "#insp")
         await pilot.press("f8")  # first F8 asks once
         await pilot.pause()
         assert "cannot be undone" in text(app, "#msg")
@@ -133,3 +134,17 @@ async def test_daemon_loss_is_shown_in_the_header_not_as_a_crash(rig: Rig) -> No
         await pilot.press(*"777AAA01", "enter")
         await pilot.pause(0.3)
         assert "The lane daemon does not answer" in text(app, "#msg")
+
+
+async def test_the_last_card_is_shown_item_by_item(rig: Rig) -> None:
+    """R3.6/R3.8 on screen: each item with measured value, norm and verdict."""
+    op = await rig.client("operator")
+    await run_to_card(op, {"plate": "555KZZ01", "category": "M1", "fuel": "petrol", "axles": 2})
+    app = make_app(rig.sock, "en")
+    async with app.run_test(size=SIZE) as pilot:
+        await login(pilot, app, "operator")
+        await pilot.pause(0.3)
+        shown = text(app, "#insp")
+        assert "Last card №1 555KZZ01: ADMITTED" in shown
+        assert "● Brake imbalance, axle 1" in shown and "norm ≤ 20 %" in shown
+        assert "● Service brake efficiency" in shown and "norm ≥ 50 %" in shown

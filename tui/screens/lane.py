@@ -131,11 +131,13 @@ class LaneScreen(AppMixin, Screen[None]):
                     "",
                     t(
                         "lane.last_card",
-                        card=last["card_id"][:8],
+                        card=f"№{last.get('number')} {escape(last.get('plate', ''))}",
                         verdict=t(f"verdict.{last['verdict']}"),
                         eis=t(f"eis.{last['eis']}"),
                     ),
                 ]
+                for item in last.get("items", []):
+                    lines += self._item_lines(item)
             return "\n".join(lines)
         elapsed = insp["elapsed_s"]  # the daemon publishes the inspection every second
         minimum = insp["minimum_s"]
@@ -149,7 +151,23 @@ class LaneScreen(AppMixin, Screen[None]):
         ]
         for i, s in enumerate(insp["steps"], 1):
             lines.append(f"{STEP_MARK[s['status']]} {i} {self.app_.step_name(s['id'])}")
+            res = s.get("results") or {}
+            if "brake.force.left.max" in res and "brake.force.right.max" in res:
+                left, right = res["brake.force.left.max"], res["brake.force.right.max"]
+                larger = max(left, right)
+                imb = 0.0 if larger <= 0 else 100 * (larger - min(left, right)) / larger
+                lines.append(
+                    "    " + t("step.results", left=f"{left:.2f}", right=f"{right:.2f}", imb=f"{imb:.1f}")
+                )
         return "\n".join(lines)
+
+    def _item_lines(self, item: dict[str, Any]) -> list[str]:
+        """One card item: its name, then measured value, norm and verdict (with the deviation)."""
+        t = self.app_.t
+        base, _, axle = item["id"].partition(".axle")
+        mark = "[green]●[/green]" if item["passed"] else f"[red]✗ {item['deviation']:+g}[/red]"
+        value = t("item.measured", value=f"{item['value']:g}", unit=item["unit"], norm=item["norm"])
+        return [f"{mark} {t('item.' + base, axle=axle)}", f"    {value}"]
 
     def _stands(self, st: dict[str, Any]) -> str:
         t = self.app_.t
