@@ -86,6 +86,16 @@ class OutboxWorker:
             return
         item.attempts += 1
         result = await self.client.submit_card(payload, item.idempotency_key)
+        # G2: every exchange is traceable: card, key, attempt, outcome, what EIS said.
+        log.info(
+            "EIS card %s key %s attempt %d: %s %s %s",
+            item.card_id,
+            item.idempotency_key,
+            item.attempts,
+            result.outcome,
+            result.receipt,
+            result.detail,
+        )
         item.updated = time.time()
         if result.outcome == "accepted":
             item.status, item.receipt, item.last_error = "accepted", result.receipt, ""
