@@ -156,6 +156,29 @@ def cmd_sim_brake(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sim_device(args: argparse.Namespace) -> int:
+    from drivers.registry import PROFILES, SCENARIOS
+    from drivers.sim.device import serve
+
+    profile = PROFILES.get(args.profile)
+    if profile is None:
+        raise OtolaneError("profile_unknown", f"profiles: {', '.join(sorted(PROFILES))}")
+    scenarios = SCENARIOS[args.profile]
+    if args.scenario not in scenarios:
+        raise OtolaneError("scenario_unknown", f"scenarios of {args.profile}: {', '.join(scenarios)}")
+    asyncio.run(
+        serve(
+            args.link,
+            profile,
+            scenarios[args.scenario],
+            serial=args.serial,
+            speed=args.speed,
+            garble=args.garble,
+        )
+    )
+    return 0
+
+
 def cmd_tui(args: argparse.Namespace) -> int:
     from app import config as config_mod
     from tui.app import run_tui
@@ -197,6 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--dir", default=None, help="where the demo lives (default var/demo)")
     m.add_argument("--scenario", default="good", help="vehicle scenario of the simulators")
     m.add_argument("--lang", choices=("kk", "ru", "en"), default="ru")
+    m.add_argument("--faults", action="store_true", help="simulators corrupt 5 %% of their frames")
+    m.add_argument("--fuel", default="petrol", choices=("petrol", "diesel", "gas"), help="headless car")
     m.set_defaults(fn=cmd_demo)
 
     c = sub.add_parser("config", help="configuration tools")
@@ -251,6 +276,14 @@ def build_parser() -> argparse.ArgumentParser:
     sb.add_argument("--speed", type=float, default=1.0)
     sb.add_argument("--garble", type=float, default=0.0, help="share of corrupted frames")
     sb.set_defaults(fn=cmd_sim_brake)
+    sd = ssub.add_parser("device", help="any other stand, by its profile")
+    sd.add_argument("--profile", required=True, help="profile name, e.g. nanhua-nha503")
+    sd.add_argument("--link", required=True, help="path of the symlink to the pty")
+    sd.add_argument("--serial", default="SIM-0001")
+    sd.add_argument("--scenario", default="good")
+    sd.add_argument("--speed", type=float, default=1.0)
+    sd.add_argument("--garble", type=float, default=0.0, help="share of corrupted frames")
+    sd.set_defaults(fn=cmd_sim_device)
     return p
 
 

@@ -14,6 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from app.errors import ConfigError
+from drivers.registry import KINDS
+
+DEVICE_KINDS = tuple(KINDS)
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
 
 DEVICE_SCHEMA: dict[str, Key] = {
     "id": Key(str, required=True, doc="Device id on this lane, e.g. 'brake'"),
-    "kind": Key(str, required=True, choices=("brake",), doc="Device kind"),
+    "kind": Key(str, required=True, choices=DEVICE_KINDS, doc="Device kind"),
     "profile": Key(str, required=True, doc="Profile name, e.g. 'jx-brake'"),
     "port": Key(str, required=True, doc="Serial port path (a udev name)"),
     "serial": Key(str, required=True, doc="Registered serial number: another is refused"),

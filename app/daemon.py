@@ -27,7 +27,9 @@ from app.storage.db import close_db, open_db
 from app.storage.models import LaneState
 from drivers.base import Device
 from drivers.brake.jx import JXBrakeTester
-from drivers.brake.profiles import PROFILES
+from drivers.brake.profiles import PROFILES as BRAKE_PROFILES
+from drivers.device import ProfileDevice
+from drivers.registry import PROFILES
 
 log = logging.getLogger("otolane.daemon")
 
@@ -36,14 +38,18 @@ def make_driver(dev: object, cfg: Config) -> Device:
     from app.config import DeviceConfig
 
     assert isinstance(dev, DeviceConfig)
-    if dev.kind == "brake":
-        profile = PROFILES.get(dev.profile)
-        if profile is None:
-            raise OtolaneError(
-                "profile_unknown", f"device {dev.id}: unknown profile {dev.profile}", device=dev.id
-            )
-        return JXBrakeTester(dev.id, str(cfg.path(dev.port)), profile)
-    raise OtolaneError("kind_unknown", f"device {dev.id}: unknown kind {dev.kind}", device=dev.id)
+    port = str(cfg.path(dev.port))
+    if dev.kind == "brake" and dev.profile in BRAKE_PROFILES:
+        return JXBrakeTester(dev.id, port, BRAKE_PROFILES[dev.profile])
+    profile = PROFILES.get(dev.profile)
+    if profile is None or profile.kind != dev.kind:
+        known = sorted(n for n, p in PROFILES.items() if p.kind == dev.kind) or sorted(BRAKE_PROFILES)
+        raise OtolaneError(
+            "profile_unknown",
+            f"device {dev.id}: no {dev.kind} profile '{dev.profile}' (known: {', '.join(known)})",
+            device=dev.id,
+        )
+    return ProfileDevice(dev.id, port, profile)
 
 
 def read_identification_key(cfg: Config) -> str:

@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,45 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def write_config(home: Path, speed: float, eis_port: int) -> Path:
+@dataclass(frozen=True)
+class DemoDevice:
+    id: str
+    kind: str
+    profile: str
+    serial: str
+    model: str
+
+
+BRAKE = DemoDevice("brake", "brake", "jx-brake", "2231-0457", "BT-4000")
+DEMO_DEVICES = (
+    DemoDevice("sideslip", "sideslip", "tlch10-sideslip", "TL-5521", "TLCH-10 side-slip tester"),
+    DemoDevice("suspension", "suspension", "jxxj-suspension", "XJ-0098", "JXXJ suspension tester"),
+    BRAKE,
+    DemoDevice("gas", "gas", "nanhua-nha503", "NHA-1187", "Nanhua NHA-503"),
+    DemoDevice("smoke", "smoke", "nanhua-nht6", "NHT-0342", "Nanhua NHT-6"),
+    DemoDevice("sound", "sound", "hy-sound", "HY-7730", "HY sound level meter"),
+)
+
+
+def device_tables(devices: tuple[DemoDevice, ...]) -> str:
+    return "".join(
+        f"""
+[[devices]]
+id = "{d.id}"
+kind = "{d.kind}"
+profile = "{d.profile}"
+port = "dev/{d.id}"
+serial = "{d.serial}"
+model = "{d.model}"
+verified_until = 2027-03-01
+certificate = "KZ-DEMO-{d.serial}"
+stale_after_s = 3.0
+"""
+        for d in devices
+    )
+
+
+def write_config(home: Path, speed: float, eis_port: int, devices: tuple[DemoDevice, ...] = (BRAKE,)) -> Path:
     cfg = home / "config.toml"
     cfg.write_text(
         f"""# Written by 'otolane demo' at every start: a training lane on simulators.
@@ -61,18 +100,8 @@ url = "http://127.0.0.1:{eis_port}/api/v1"
 environment = "test"
 identification_key_file = "keys/eis-id.key"
 timeout_s = 5
-
-[[devices]]
-id = "brake"
-kind = "brake"
-profile = "jx-brake"
-port = "dev/brake"
-serial = "2231-0457"
-model = "BT-4000"
-verified_until = 2027-03-01
-certificate = "KZ-DEMO-0457"
-stale_after_s = 2.0
-""",
+"""
+        + device_tables(devices),
         encoding="utf-8",
     )
     return cfg
@@ -173,26 +202,41 @@ async def wait_ready(sock: Path, procs: Processes, timeout: float = 30.0) -> Non
     raise OtolaneError("demo_failed", f"the daemon did not start; see {procs.home / 'logs'}")
 
 
-def start_lane(home: Path, speed: float, scenario: str) -> tuple[Processes, Path, dict[str, str]]:
+def start_lane(
+    home: Path, speed: float, scenario: str, garble: float = 0.0
+) -> tuple[Processes, Path, dict[str, str]]:
     home.mkdir(parents=True, exist_ok=True)
     home.chmod(0o700)
     eis_port = _free_port()
-    cfg = write_config(home, speed, eis_port)
+    cfg = write_config(home, speed, eis_port, DEMO_DEVICES)
     id_key = home / "keys" / "eis-id.key"
     if not id_key.exists():
         write_secret_file(id_key, f"DEMO-{secrets.token_hex(16)}\n")
     accounts = ensure_accounts(home, cfg)
     procs = Processes(home)
     procs.start("eis-sim", "eis-sim", "--port", str(eis_port), "--db", "eis-sim.db")
-    procs.start(
-        "sim-brake", "sim", "brake", "--link", "dev/brake", "--scenario", scenario,
-        "--speed", str(speed),
-    )  # fmt: skip
+    for d in DEMO_DEVICES:
+        common = [
+            "--link",
+            f"dev/{d.id}",
+            "--serial",
+            d.serial,
+            "--speed",
+            str(speed),
+            "--garble",
+            str(garble),
+        ]
+        if d.kind == "brake":
+            procs.start(f"sim-{d.id}", "sim", "brake", "--scenario", scenario, *common)
+        else:
+            procs.start(f"sim-{d.id}", "sim", "device", "--profile", d.profile, *common)
     procs.start("laned", "daemon", "--config", str(cfg))
     return procs, cfg, accounts
 
 
-async def scripted_inspection(sock: Path, password: str, timeout: float = 600) -> dict[str, Any]:
+async def scripted_inspection(
+    sock: Path, password: str, timeout: float = 600, fuel: str = "petrol"
+) -> dict[str, Any]:
     """One inspection through the API as an operator would run it: start, brakes, card, EIS."""
     c = LaneClient(str(sock))
     deadline = time.monotonic() + timeout
@@ -211,7 +255,7 @@ async def scripted_inspection(sock: Path, password: str, timeout: float = 600) -
         insp = await c.call(
             "POST",
             "/v1/inspections",
-            {"plate": PLATE, "category": "M1", "fuel": "petrol", "axles": 2},
+            {"plate": PLATE, "category": "M1", "fuel": fuel, "axles": 2},
         )
         for step in insp["steps"]:
             if step["status"] != "pending":
@@ -236,6 +280,16 @@ async def scripted_inspection(sock: Path, password: str, timeout: float = 600) -
             "eis_status": st["last_card"]["eis"],
             "readings": card["readings"],
             "duration_s": card["duration_s"],
+            "steps": [s["id"] for s in insp["steps"]],
+            "devices": {
+                d["id"]: {
+                    "status": d["status"],
+                    "frames_ok": d["frames_ok"],
+                    "frames_rejected": d["frames_rejected"],
+                    "reconnects": d["reconnects"],
+                }
+                for d in st["devices"]
+            },
         }
     finally:
         with contextlib.suppress(ApiError):
@@ -251,12 +305,12 @@ def run_demo(args: argparse.Namespace) -> int:
     else:
         home = Path(args.dir) if args.dir else root / "var" / "demo"
     home = home.resolve()
-    procs, cfg, accounts = start_lane(home, speed, args.scenario)
+    procs, cfg, accounts = start_lane(home, speed, args.scenario, 0.05 if args.faults else 0.0)
     sock = home / "laned.sock"
     try:
         asyncio.run(wait_ready(sock, procs))
         if args.headless:
-            result = asyncio.run(scripted_inspection(sock, accounts["operator"]))
+            result = asyncio.run(scripted_inspection(sock, accounts["operator"], fuel=args.fuel))
             if args.json:
                 print(json.dumps(result, ensure_ascii=False))
             else:

@@ -17,12 +17,14 @@ from app import config as config_mod
 from app.api.client import LaneClient
 from app.auth import Accounts, Policy
 from app.daemon import Daemon
-from app.demo import write_config
+from app.demo import BRAKE, DEMO_DEVICES, DemoDevice, write_config
 from app.eis.simulator import EisSimulator
 from app.journal import Journal
 from app.storage.crypto import write_secret_file
 from app.storage.db import close_db, open_db
+from drivers.registry import PROFILES, SCENARIOS
 from drivers.sim.brake import BrakeSimulator
+from drivers.sim.device import ProfileSimulator
 from drivers.sim.pty import PtyPort
 
 PASSWORDS = {"operator": "Sunny-Lane-41", "technician": "Blue-Roller-52", "admin": "Green-Plate-63"}
@@ -40,6 +42,7 @@ class Rig:
     runner: web.AppRunner | None = None
     sim_stop: asyncio.Event = field(default_factory=asyncio.Event)
     clients: list[LaneClient] = field(default_factory=list)
+    ports: list[PtyPort] = field(default_factory=list)
 
     @property
     def sock(self) -> str:
@@ -62,12 +65,13 @@ class Rig:
             with contextlib.suppress(Exception):
                 await c.close()
         self.daemon.stopping.set()
+        self.sim_stop.set()
         for t in self.tasks:
-            if t is self.tasks[0]:
-                self.sim_stop.set()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(t, 15)
         self.port.close()
+        for p in self.ports:
+            p.close()
         if self.runner:
             await self.runner.cleanup()
 
@@ -100,7 +104,11 @@ async def start_rig(
     dsn: str | None = None,
     garble: float = 0.0,
     sim_serial: str = "2231-0457",
+    full_lane: bool = False,
+    scenarios: dict[str, str] | None = None,
 ) -> Rig:
+    """``full_lane``: every kind of stand of the demo lane, each on its own pty, not only the brake
+    tester. ``scenarios``: device id -> scenario name of its simulator (default "good")."""
     home.mkdir(parents=True, exist_ok=True)
     eis = EisSimulator(home / "eis.db")
     runner = web.AppRunner(eis.app(), access_log=None)
@@ -108,7 +116,8 @@ async def start_rig(
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port_no = runner.addresses[0][1]
-    cfg_file = write_config(home, speed, port_no)
+    devices: tuple[DemoDevice, ...] = DEMO_DEVICES if full_lane else (BRAKE,)
+    cfg_file = write_config(home, speed, port_no, devices)
     if dsn:
         text = cfg_file.read_text().replace('dsn = "sqlite://otolane.db"', f'dsn = "{dsn}"')
         cfg_file.write_text(text)
@@ -121,6 +130,16 @@ async def start_rig(
     rig = Rig(home, cfg, eis, sim, pty, daemon, runner=runner)
     rig.tasks.append(asyncio.create_task(sim.run(rig.sim_stop)))
     rig.tasks.append(asyncio.create_task(daemon.run()))
+    for d in devices:
+        if d.kind == "brake":
+            continue
+        port = PtyPort(home / "dev" / d.id)
+        profile = PROFILES[d.profile]
+        scenario = SCENARIOS[d.profile][(scenarios or {}).get(d.id, "good")]
+        rate = 20.0 if profile.family == "jx" else 200.0
+        extra = ProfileSimulator(port, profile, scenario, serial=d.serial, rate=rate, speed=speed, seed=2)
+        rig.ports.append(port)
+        rig.tasks.append(asyncio.create_task(extra.run(rig.sim_stop)))
 
     async def up() -> bool:
         if rig.tasks[1].done():

@@ -61,8 +61,9 @@ class OtolaneApp(App[None]):
         return self.t(f"hold.{hold['code']}", **params)
 
     def step_name(self, step_id: str) -> str:
-        if step_id.startswith("brakes_axle_"):
-            return self.t("step.brakes_axle", axle=step_id.rsplit("_", 1)[1])
+        for prefix in ("brakes_axle", "suspension_axle"):
+            if step_id.startswith(prefix + "_"):
+                return self.t(f"step.{prefix}", axle=step_id.rsplit("_", 1)[1])
         return self.t(f"step.{step_id}")
 
     def action_cycle_lang(self) -> None:

@@ -9,22 +9,96 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.domain.categories import CLAUSE_MIN_TIME, min_duration_s
+from app.domain.categories import CATEGORIES, CLAUSE_MIN_TIME, min_duration_s
+
+BRAKE_FINALS = (
+    "brake.force.left.max",
+    "brake.force.right.max",
+    "brake.wheel_load.left",
+    "brake.wheel_load.right",
+)
+SUSPENSION_FINALS = ("suspension.efficiency.left", "suspension.efficiency.right")
+SMOKE_FINALS = ("smoke.k_mean",)
 
 
 @dataclass(frozen=True)
 class StepDef:
+    """A step: the device kinds it needs, its own minimum time, and how it completes.
+
+    ``mode``: ``test`` — the stand runs a test and reports final values (``finals``);
+    ``stable`` — live values must settle (``stable_channel`` within ``tolerance``);
+    ``window`` — live values are taken over the step's minimum time.
+    """
+
     id: str
-    devices: tuple[str, ...]  # device kinds the step needs
-    min_s: float  # the step's own minimum time (lane seconds)
+    devices: tuple[str, ...]
+    min_s: float
     axle: int | None = None
+    mode: str = "manual"
+    finals: tuple[str, ...] = ()
+    stable_channel: str = ""
+    tolerance: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "devices": list(self.devices),
+            "min_s": self.min_s,
+            "axle": self.axle,
+            "mode": self.mode,
+            "finals": list(self.finals),
+            "stable_channel": self.stable_channel,
+            "tolerance": self.tolerance,
+        }
+
+    @classmethod
+    def from_dict(cls, step_id: str, d: dict[str, Any]) -> StepDef:
+        return cls(
+            step_id,
+            tuple(d.get("devices", ())),
+            float(d.get("min_s", 0.0)),
+            d.get("axle"),
+            d.get("mode", "manual"),
+            tuple(d.get("finals", ())),
+            d.get("stable_channel", ""),
+            float(d.get("tolerance", 0.0)),
+        )
 
 
-def plan(category: str, axles: int) -> list[StepDef]:
-    """Steps for this vehicle. More kinds (emissions, headlights …) arrive with their stands."""
+def plan(
+    category: str, axles: int, fuel: str = "petrol", kinds: tuple[str, ...] = ("brake",)
+) -> list[StepDef]:
+    """Steps for this vehicle on a lane equipped with ``kinds`` of stands, in the lane's order.
+
+    The plan is fixed when the inspection starts (it is stored with it), so a configuration change
+    during an inspection does not change its steps.
+    """
+    trailer = CATEGORIES[category].trailer
     steps = [StepDef("identification", (), 0.0)]
-    steps += [StepDef(f"brakes_axle_{i}", ("brake",), 5.0, axle=i) for i in range(1, axles + 1)]
+    if "sideslip" in kinds and not trailer:
+        steps.append(StepDef("side_slip", ("sideslip",), 3.0, mode="test", finals=("sideslip.result",)))
+    if "suspension" in kinds and category in ("M1", "N1"):
+        steps += [
+            StepDef(f"suspension_axle_{i}", ("suspension",), 3.0, i, "test", SUSPENSION_FINALS)
+            for i in range(1, axles + 1)
+        ]
+    steps += [
+        StepDef(f"brakes_axle_{i}", ("brake",), 5.0, i, "test", BRAKE_FINALS) for i in range(1, axles + 1)
+    ]
+    if not trailer and fuel in ("petrol", "gas") and "gas" in kinds:
+        steps.append(
+            StepDef("emissions", ("gas",), 10.0, mode="stable", stable_channel="gas.co", tolerance=0.1)
+        )
+    if not trailer and fuel == "diesel" and "smoke" in kinds:
+        steps.append(StepDef("smoke", ("smoke",), 5.0, mode="test", finals=SMOKE_FINALS))
+    if not trailer and "sound" in kinds:
+        steps.append(StepDef("noise", ("sound",), 5.0, mode="window"))
     return steps
+
+
+def stable(values: list[float], tolerance: float, count: int = 6) -> bool:
+    """D3 "values are stable": the last ``count`` values lie within ``tolerance`` of each other."""
+    recent = values[-count:]
+    return len(recent) == count and max(recent) - min(recent) <= tolerance
 
 
 @dataclass(frozen=True)

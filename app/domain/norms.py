@@ -52,6 +52,15 @@ NORMS: dict[str, Norm] = {
             "TR CU 018/2011 App. 8 cl. 1.3 Table 1.3; formula GOST 33997 A.1",
             "UNVERIFIED: table body not readable in the sources of norms.md",
         ),
+        Norm(
+            "emissions.co_idle",
+            "CO at minimum idle speed",
+            "%",
+            None,
+            3.5,
+            "TR CU 018/2011 (M and N without exhaust after-treatment), n_min",
+            "SECONDARY: a news copy of the table [E1]; rows for catalyst vehicles not readable",
+        ),
     )
 }
 

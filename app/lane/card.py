@@ -33,6 +33,46 @@ def _finals(readings: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     return out
 
 
+def _live(readings: list[dict[str, Any]]) -> dict[str, dict[str, list[float]]]:
+    """step -> channel -> the live values recorded during the step, in order."""
+    out: dict[str, dict[str, list[float]]] = {}
+    for r in readings:
+        if not r.get("final"):
+            out.setdefault(r["step"], {}).setdefault(r["channel"], []).append(float(r["value"]))
+    return out
+
+
+def _settled(values: list[float], n: int = 6) -> float:
+    """The value a settled reading shows: the median of the last ``n`` values."""
+    recent = sorted(values[-n:])
+    return recent[len(recent) // 2] if recent else 0.0
+
+
+def other_steps(
+    readings: list[dict[str, Any]], steps: list[str]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Items and protocol lines of the steps beyond the brakes: emissions, smoke, side slip,
+    suspension, noise. Values come from the stored readings; norms from ``app/domain/norms.py``;
+    where no norm was found (side slip, suspension, smoke k, noise) the value goes to the protocol
+    without a verdict."""
+    finals, live = _finals(readings), _live(readings)
+    items: list[dict[str, Any]] = []
+    protocol: list[dict[str, Any]] = []
+    for step in steps:
+        if step == "emissions":
+            values = {ch: round(_settled(v), 3) for ch, v in live.get(step, {}).items()}
+            items.append(
+                {"id": "emissions.co_idle", **judge("emissions.co_idle", values.get("gas.co", 0.0)).as_dict()}
+            )
+            protocol.append({"step": step, "values": values})
+        elif step == "noise":
+            values = {ch: max(v) for ch, v in live.get(step, {}).items()}
+            protocol.append({"step": step, "values": values})
+        elif step in ("smoke", "side_slip") or step.startswith("suspension_axle_"):
+            protocol.append({"step": step, "values": finals.get(step, {})})
+    return items, protocol
+
+
 def assemble_card(
     *,
     contract: str,
@@ -68,6 +108,8 @@ def assemble_card(
         items.append({"id": f"brake.imbalance.axle{axle}", "axle": axle, **v.as_dict()})
     v = judge("brake.specific_force", specific_force_percent(total_force, total_mass))
     items.append({"id": "brake.specific_force", **v.as_dict()})
+    more_items, protocol = other_steps(readings, list(insp.steps))
+    items += more_items
     verdict = "admitted" if all(i["passed"] for i in items) else "not_admitted"
     return {
         "contract": contract,
@@ -95,6 +137,7 @@ def assemble_card(
         "items": items,
         "failures": [i for i in items if not i["passed"]],
         "measurements": measurements,
+        "protocol": protocol,
         "readings": len(readings),
         "norms_version": NORMS_VERSION,
         "next_inspection": None,

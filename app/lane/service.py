@@ -114,6 +114,9 @@ class LaneService:
         self._last_publish = 0.0
         #: step -> channel -> final value of the open inspection (shown on screen; rebuilt on start)
         self._results: dict[str, dict[str, float]] = {}
+        #: step -> channel -> recent live values of a running step (stability and window gates)
+        self._recent: dict[str, dict[str, list[float]]] = {}
+        self._asked_result: dict[str, float] = {}
         outbox.on_change = lambda: self._spawn(self.refresh_outbox())
 
     # --- life cycle ---------------------------------------------------------------
@@ -144,7 +147,7 @@ class LaneService:
             return
         for sid, st in insp.steps.items():
             if st["status"] == "running":
-                st.update(status="pending", started=None, finals=[])
+                st.update(status="pending", started=None, got=[])
                 await self.journal.write(
                     "laned", "step_interrupted", inspection=insp.number, step=sid, reason="restart"
                 )
@@ -239,8 +242,12 @@ class LaneService:
     def _on_event(self, ev: Event) -> None:
         slot = self.slots[ev.device_id]
         step = self._running_step(slot.cfg.kind)
-        if ev.name == "test_end" and step is not None:
-            self._spawn(self._command(slot, "result"))
+        if ev.name == "test_end" and step is not None and self.current is not None:
+            st = self.current.steps[step]
+            sd = rules.StepDef.from_dict(step, st)
+            commands = getattr(slot.driver.profile, "commands", {})
+            if not set(sd.finals) <= set(st.get("got", [])) and "result" in commands:
+                self._spawn(self._command(slot, "result"))
 
     async def _command(self, slot: Slot, name: str) -> None:
         try:
@@ -278,12 +285,16 @@ class LaneService:
                 },
             }
         )
+        if not r.final:
+            recent = self._recent.setdefault(step, {}).setdefault(r.channel, [])
+            recent.append(r.value)
+            del recent[:-50]
         if r.final:
             self._results.setdefault(step, {})[r.channel] = r.value
             st = self.current.steps[step]
-            st.setdefault("finals", [])
-            if r.channel not in st["finals"]:
-                st["finals"].append(r.channel)
+            st.setdefault("got", [])
+            if r.channel not in st["got"]:
+                st["got"].append(r.channel)
             self._flush_now.set()
 
     async def _flush(self) -> None:
@@ -311,18 +322,29 @@ class LaneService:
 
     # --- inspections --------------------------------------------------------------
     def _plan(self, insp: Inspection) -> list[rules.StepDef]:
-        return rules.plan(insp.category, insp.axles)
+        return [rules.StepDef.from_dict(sid, st) for sid, st in insp.steps.items()]
+
+    def _results_in(self, sd: rules.StepDef, st: dict[str, Any]) -> bool:
+        """Has the stand given what this step needs? (by the step's mode, see StepDef)"""
+        if sd.mode == "test":
+            return set(sd.finals) <= set(st.get("got", []))
+        recent = self._recent.get(sd.id, {})
+        if sd.mode == "stable":
+            return rules.stable(recent.get(sd.stable_channel, []), sd.tolerance)
+        if sd.mode == "window":
+            return any(recent.values())
+        return True
 
     def _step_states(self, insp: Inspection) -> list[rules.StepState]:
         return [
             rules.StepState(
-                sid,
-                st["status"],
-                st.get("started"),
-                st.get("finished"),
-                len(st.get("finals", [])) >= 4,
+                sd.id,
+                insp.steps[sd.id]["status"],
+                insp.steps[sd.id].get("started"),
+                insp.steps[sd.id].get("finished"),
+                self._results_in(sd, insp.steps[sd.id]),
             )
-            for sid, st in insp.steps.items()
+            for sd in self._plan(insp)
         ]
 
     def _views(self) -> list[rules.DeviceView]:
@@ -451,8 +473,9 @@ class LaneService:
         now = self.clock.now()
         iid = str(uuid.uuid4())
         steps: dict[str, Any] = {}
-        for sd in rules.plan(category, axles):
-            steps[sd.id] = {"status": "pending", "devices": list(sd.devices)}
+        kinds = tuple(sorted({d.kind for d in self.cfg.devices}))
+        for sd in rules.plan(category, axles, fuel, kinds):
+            steps[sd.id] = {"status": "pending", **sd.as_dict()}
         steps["identification"] |= {"status": "done", "started": now, "finished": now}
         async with in_transaction() as tx:
             last = await Inspection.all().using_db(tx).order_by("-number").first()
@@ -473,7 +496,7 @@ class LaneService:
                 operator, "inspection_started", tx, inspection=insp.number, category=category
             )
         self.current = insp
-        self._results = {}
+        self._results, self._recent = {}, {}
         self._publish_inspection()
         return self.inspection_dict(insp) or {}
 
@@ -494,16 +517,32 @@ class LaneService:
         holds = rules.step_start_holds(sd, self._step_states(insp), self._views())
         if holds:
             raise Refused("step_held", "the step cannot start", [h.as_dict() for h in holds])
-        st.update(status="running", started=self.clock.now(), finals=[])
+        st.update(status="running", started=self.clock.now(), got=[])
         self._results.pop(step_id, None)
+        self._recent.pop(step_id, None)
+        self._asked_result.pop(step_id, None)
         await insp.save(update_fields=["steps"])
         await self.journal.write(operator, "step_started", inspection=insp.number, step=step_id)
-        for kind in sd.devices:
-            for slot in self.slots.values():
-                if slot.cfg.kind == kind:
-                    await self._command(slot, "start")
+        if sd.mode == "test":
+            for slot in self._slots_of(sd.devices):
+                await self._command(slot, getattr(slot.driver.profile, "start", None) or "start")
         self._publish_inspection()
         return self.inspection_dict(insp) or {}
+
+    def _slots_of(self, kinds: tuple[str, ...]) -> list[Slot]:
+        return [s for s in self.slots.values() if s.cfg.kind in kinds]
+
+    async def _ask_results(self, sd: rules.StepDef, started: float, now: float) -> None:
+        """Stands that give their result on request are asked once the test has had its time."""
+        if sd.mode != "test" or now - started < sd.min_s:
+            return
+        if time.monotonic() - self._asked_result.get(sd.id, 0.0) < 1.0:
+            return
+        self._asked_result[sd.id] = time.monotonic()
+        for slot in self._slots_of(sd.devices):
+            result = getattr(slot.driver.profile, "result", None)
+            if isinstance(result, str):
+                await self._command(slot, result)
 
     def _interrupt_steps(self, kind: str, reason: str) -> None:
         insp = self.current
@@ -511,7 +550,7 @@ class LaneService:
             return
         for sid, st in insp.steps.items():
             if st["status"] == "running" and kind in st.get("devices", []):
-                st.update(status="pending", started=None, finals=[])
+                st.update(status="pending", started=None, got=[])
                 self._spawn(insp.save(update_fields=["steps"]))
                 self._spawn(
                     self.journal.write(
@@ -539,6 +578,8 @@ class LaneService:
             if state.status != "running":
                 continue
             if rules.step_finish_holds(plan[state.id], state, now):
+                if not state.results_in and state.started is not None:
+                    await self._ask_results(plan[state.id], state.started, now)
                 continue
             await self._flush()  # its readings are committed before the step is reported done
             insp.steps[state.id].update(status="done", finished=now)

@@ -20,7 +20,7 @@ async def test_inspection_runs_end_to_end_and_eis_accepts_the_card(rig: Rig) -> 
     delivers it in the background and EIS accepts it once."""
     op = await rig.client("operator")
     card = await run_to_card(op, VEHICLE)
-    assert card["verdict"] == "admitted"
+    assert card["verdict"] == "admitted", card["items"]
     assert card["readings"] > 4
     imb = next(i for i in card["items"] if i["id"] == "brake.imbalance.axle1")
     # 3.42 / 3.38 kN from the simulator's "good" scenario: (3.42-3.38)/3.42 = 1.17 %

@@ -59,7 +59,7 @@ async def test_operator_sees_live_forces_and_runs_a_step(rig: Rig) -> None:
             return "✓ 2 Brakes, axle 1" in text(app, "#insp")
 
         await wait_for(step_done, "the brake step done")
-        assert "max 3.42 / 3.38 kN · imbalance 1.2 %" in text(app, "#insp")
+        assert "max 3.42/3.38 kN · Δ 1.2 %" in text(app, "#insp")
         await pilot.press("f8")  # first F8 asks once
         await pilot.pause()
         assert "cannot be undone" in text(app, "#msg")

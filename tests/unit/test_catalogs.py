@@ -53,3 +53,24 @@ def test_a_missing_key_shows_the_key_not_a_crash() -> None:
     assert translate("kk", "no.such.key") == "no.such.key"
     assert translate("ru", "hold.min_duration").startswith("Минимальное время")
     assert "{left_s}" in translate("en", "hold.min_duration")  # a missing parameter stays visible
+
+
+def test_every_card_item_and_step_has_a_name() -> None:
+    """A new norm or step cannot reach the screen without its name in all three languages."""
+    from app.domain import inspection as rules
+    from app.domain.norms import NORMS
+    from drivers.registry import KINDS
+
+    for lang in LANGS:
+        cat = catalog(lang)
+        assert {f"item.{n}" for n in NORMS if n != "brake.specific_force"} - {"item.brake.imbalance"} <= set(
+            cat
+        )
+        assert "item.brake.specific_force" in cat
+        for kind in KINDS:
+            assert f"dev.{kind}" in cat, (lang, kind)
+        steps = rules.plan("M1", 2, "petrol", tuple(KINDS)) + rules.plan("N3", 3, "diesel", tuple(KINDS))
+        for s in steps:
+            key = "step." + ("brakes_axle" if s.axle and s.id.startswith("brakes") else
+                             "suspension_axle" if s.axle else s.id)  # fmt: skip
+            assert key in cat, (lang, key)

@@ -105,3 +105,32 @@ def test_eis_contract_refuses_an_admitted_card_with_a_failed_item() -> None:
 
 def test_steps_of_a_two_axle_car() -> None:
     assert [s.id for s in rules.plan("M1", 2)] == ["identification", "brakes_axle_1", "brakes_axle_2"]
+
+
+ALL = ("brake", "gas", "smoke", "sideslip", "suspension", "sound")
+
+
+def test_steps_follow_the_vehicle_and_the_lanes_equipment() -> None:
+    """D3: which steps apply is decided by category, fuel, axles and the stands of the lane."""
+    petrol = [s.id for s in rules.plan("M1", 2, "petrol", ALL)]
+    assert petrol == [
+        "identification", "side_slip", "suspension_axle_1", "suspension_axle_2",
+        "brakes_axle_1", "brakes_axle_2", "emissions", "noise",
+    ]  # fmt: skip
+    diesel_truck = [s.id for s in rules.plan("N3", 3, "diesel", ALL)]
+    assert "smoke" in diesel_truck and "emissions" not in diesel_truck
+    assert not any(s.startswith("suspension") for s in diesel_truck)  # EUSAMA plates: M1/N1
+    trailer = [s.id for s in rules.plan("O2", 2, "none", ALL)]
+    assert trailer == ["identification", "brakes_axle_1", "brakes_axle_2"]
+    assert [s.id for s in rules.plan("M1", 1, "petrol", ("brake",))] == ["identification", "brakes_axle_1"]
+
+
+def test_a_step_plan_survives_storage() -> None:
+    for s in rules.plan("M1", 2, "petrol", ALL):
+        assert rules.StepDef.from_dict(s.id, s.as_dict()) == s
+
+
+def test_values_are_stable_only_when_the_last_six_agree() -> None:
+    assert not rules.stable([0.2] * 5, 0.1)
+    assert rules.stable([3.0, 0.2, 0.21, 0.25, 0.22, 0.2, 0.24], 0.1)
+    assert not rules.stable([0.2, 0.21, 0.25, 0.22, 0.2, 0.34], 0.1)

@@ -23,6 +23,22 @@ SYMBOL = {
     "faulted": "[red]✗[/red]",
     "connecting": "[yellow]○[/yellow]",
 }
+#: what each kind of stand shows on its line: (label, channel); labels are symbols, not words
+LIVE = {
+    "brake": (("L", "brake.force.left"), ("R", "brake.force.right")),
+    "gas": (("CO", "gas.co"), ("λ", "gas.lambda")),
+    "smoke": (("k", "smoke.k"), ("N", "smoke.opacity")),
+    "sideslip": (("", "sideslip.value"),),
+    "suspension": (("L", "suspension.curve.left"), ("R", "suspension.curve.right")),
+    "sound": (("", "sound.level"),),
+}
+#: final results shown under a done step, beside the brakes' own line
+RESULTS = {
+    "sideslip.result": "",
+    "suspension.efficiency.left": "L",
+    "suspension.efficiency.right": "R",
+    "smoke.k_mean": "k̄",
+}
 STEP_MARK = {"done": "[green]✓[/green]", "running": "[b yellow]▶[/b yellow]", "pending": "·"}
 BAR = 24
 
@@ -147,19 +163,24 @@ class LaneScreen(AppMixin, Screen[None]):
         lines = [
             f"[b]{escape(insp['plate'])}[/b] · {insp['category']} · {insp['fuel']} · №{insp['number']}",
             timer,
-            "",
         ]
+        # Results under the last finished step only: the whole list stays on an 80×24 screen;
+        # every result is on the card review and in the card itself.
+        done = [x["id"] for x in insp["steps"] if x["status"] == "done" and x.get("results")]
+        last_done = done[-1] if done else None
         for i, s in enumerate(insp["steps"], 1):
             lines.append(f"{STEP_MARK[s['status']]} {i} {self.app_.step_name(s['id'])}")
-            res = s.get("results") or {}
-            if "brake.force.left.max" in res and "brake.force.right.max" in res:
-                left, right = res["brake.force.left.max"], res["brake.force.right.max"]
-                larger = max(left, right)
-                imb = 0.0 if larger <= 0 else 100 * (larger - min(left, right)) / larger
-                lines.append(
-                    "    " + t("step.results", left=f"{left:.2f}", right=f"{right:.2f}", imb=f"{imb:.1f}")
-                )
+            if s["id"] == last_done:
+                lines.append("    " + self._results_text(s["results"]))
         return "\n".join(lines)
+
+    def _results_text(self, res: dict[str, float]) -> str:
+        if "brake.force.left.max" in res and "brake.force.right.max" in res:
+            left, right = res["brake.force.left.max"], res["brake.force.right.max"]
+            larger = max(left, right)
+            imb = 0.0 if larger <= 0 else 100 * (larger - min(left, right)) / larger
+            return self.app_.t("step.results", left=f"{left:.2f}", right=f"{right:.2f}", imb=f"{imb:.1f}")
+        return " · ".join(f"{RESULTS[ch]} {v:g}".strip() for ch, v in res.items() if ch in RESULTS)
 
     def _item_lines(self, item: dict[str, Any]) -> list[str]:
         """One card item: its name, then measured value, norm and verdict (with the deviation)."""
@@ -181,14 +202,15 @@ class LaneScreen(AppMixin, Screen[None]):
             else:
                 state = t(f"dev.{d['status']}")
             live = d.get("live", {})
-            values = ""
-            if d["kind"] == "brake" and "brake.force.left" in live:
-                values = (
-                    f"L {live['brake.force.left']['value']:.2f} R {live['brake.force.right']['value']:.2f} kN"
-                )
+            shown = [(label, live[ch]) for label, ch in LIVE.get(d["kind"], ()) if ch in live]
+            values = " ".join(f"{label} {v['value']:.2f}".strip() for label, v in shown)
+            if shown and shown[-1][1]["unit"]:
+                values += f" {shown[-1][1]['unit']}"
+            if d["status"] != "connected" or not d["admitted"]:
+                values = ""
             lines.append(f"{sym} {name:<14} {values or state}")
             lines.append(
-                f"   {escape(d['model'])} s/n {escape(d['serial'])}"
+                f"   {escape(d['model'][:16])} s/n {escape(d['serial'])}"
                 + (f" · {escape(d['reason'])}" if d.get("reason") else "")
             )
         return "\n".join(lines)

@@ -1,0 +1,109 @@
+"""A device model as data: the frames it sends, the fields in them, the commands it takes.
+
+A :class:`Profile` says, per reply, how to recognise it and which bytes hold which channel in which
+encoding and scale; the same table decodes on the lane and encodes in the simulator, so the two can
+never drift apart. Adding a vendor's model of a known family is a new profile plus a protocol test.
+(NUT's ``apc_hid2nut`` tables and Home Assistant's sensor descriptions are the pattern.)
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from typing import Literal
+
+Encoding = Literal["ascii_int", "ascii_dec", "u16be", "s16be"]
+
+
+@dataclass(frozen=True)
+class Field:
+    channel: str
+    unit: str
+    offset: int
+    width: int
+    encoding: Encoding
+    scale: float = 1.0
+    add: float = 0.0  # value = raw × scale + add (kelvin → °C: add = −273)
+    absent: int | None = None  # raw value that means "no sensor": no reading
+    final: bool = False
+    decimals: int = 1  # ascii_dec: digits after the point on the wire
+
+    def decode(self, frame: bytes) -> float | None | str:
+        """The value, None when the device says the sensor is absent, or why it cannot be read."""
+        chunk = frame[self.offset : self.offset + self.width]
+        if len(chunk) != self.width:
+            return f"{self.channel}: frame too short"
+        if self.encoding in ("u16be", "s16be"):
+            raw = struct.unpack(">H" if self.encoding == "u16be" else ">h", chunk)[0]
+        else:
+            try:
+                text = chunk.decode("ascii").strip().replace("\x00", "")
+                raw = int(text) if self.encoding == "ascii_int" else float(text)  # type: ignore[assignment]
+            except (UnicodeDecodeError, ValueError):
+                return f"{self.channel}: not a number"
+            if self.encoding == "ascii_int" and not text.isdigit():
+                return f"{self.channel}: not digits"
+        if self.absent is not None and raw == self.absent:
+            return None
+        return round(raw * self.scale + self.add, 6)
+
+    def encode(self, value: float) -> bytes:
+        """The inverse of :meth:`decode`, for simulators."""
+        raw = (value - self.add) / self.scale
+        if self.encoding == "u16be":
+            return struct.pack(">H", max(0, min(0xFFFF, round(raw))))
+        if self.encoding == "s16be":
+            return struct.pack(">h", max(-0x8000, min(0x7FFF, round(raw))))
+        if self.encoding == "ascii_int":
+            return str(max(0, min(10**self.width - 1, round(raw)))).zfill(self.width).encode()
+        return f"{raw:.{self.decimals}f}".rjust(self.width)[-self.width :].encode()
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One kind of frame from the device: how to recognise it, and what it carries."""
+
+    name: str
+    length: int  # whole frame length (for request/response families: the reply to a command)
+    kind: int | None = None  # type byte at ``kind_at``, when the family has one
+    kind_at: int = 2
+    fields: tuple[Field, ...] = ()
+    event: str | None = None  # an event this frame signals (end of test …)
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    kind: str  # device kind: brake, gas, smoke, sideslip, suspension, headlight, sound, …
+    family: str  # jx, sum, ascii
+    model: str
+    source: str  # where the layout comes from (reference section and public driver)
+    baudrate: int
+    commands: dict[str, bytes]  # name -> the command's own bytes (the family adds framing)
+    replies: tuple[Reply, ...]
+    #: request/response devices: the command polled for live values, and how often
+    poll: str | None = None
+    poll_interval_s: float = 0.2
+    #: which reply answers which command (request/response families)
+    answers: dict[str, str] = field(default_factory=dict)
+    #: commands a technician may send (zeroing, self-test): they change no reading
+    service_commands: tuple[str, ...] = ()
+    #: test sequence: the command that starts a measurement, and the one that fetches its result
+    start: str | None = None
+    result: str | None = None
+    notes: tuple[str, ...] = ()
+    #: family "sum": checksum of commands and of replies ("none", "sum": 8-bit sum of the bytes
+    #: before it, "twos": the byte that makes the whole frame sum to 0)
+    command_checksum: str = "none"
+    reply_checksum: str = "twos"
+    reply_timeout_s: float = 0.5
+
+    def reply(self, name: str) -> Reply:
+        return next(r for r in self.replies if r.name == name)
+
+    def channels(self) -> list[tuple[str, str]]:
+        seen: dict[str, str] = {}
+        for r in self.replies:
+            for f in r.fields:
+                seen.setdefault(f.channel, f.unit)
+        return list(seen.items())

@@ -1,0 +1,18 @@
+"""Every shipped profile by name, with its vehicle scenarios for the simulators."""
+
+from __future__ import annotations
+
+from drivers.gas import profiles as gas
+from drivers.profile import Profile
+from drivers.sideslip import profiles as sideslip
+from drivers.smoke import profiles as smoke
+from drivers.sound import profiles as sound
+from drivers.suspension import profiles as suspension
+
+_MODULES = (gas, smoke, sideslip, suspension, sound)
+
+PROFILES: dict[str, Profile] = {name: p for m in _MODULES for name, p in m.PROFILES.items()}
+SCENARIOS: dict[str, dict[str, dict[str, float]]] = {
+    name: m.SCENARIOS for m in _MODULES for name in m.PROFILES
+}
+KINDS = sorted({p.kind for p in PROFILES.values()} | {"brake"})

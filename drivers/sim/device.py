@@ -1,0 +1,178 @@
+"""One simulator for every profile: it speaks the profile's family on a pseudo-terminal, answers its
+commands, streams or answers live values from a vehicle scenario, runs a test when told to start,
+and corrupts a share of its frames on demand (``garble``) for fault tests.
+
+Frames are built from the same :class:`~drivers.profile.Field` tables the driver decodes with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+
+from drivers.families import jx
+from drivers.families.codecs import IDENTITY_LEN, checksum_byte
+from drivers.profile import Profile, Reply
+from drivers.sim.pty import PtyPort
+
+
+class ProfileSimulator:
+    def __init__(
+        self,
+        port: PtyPort,
+        profile: Profile,
+        scenario: dict[str, float],
+        *,
+        serial: str = "SIM-0001",
+        model: str | None = None,
+        firmware: str = "1.0.0",
+        rate: float = 10.0,
+        speed: float = 1.0,
+        test_s: float = 3.0,
+        garble: float = 0.0,
+        seed: int | None = None,
+    ) -> None:
+        self.port = port
+        self.profile = profile
+        self.scenario = dict(scenario)
+        self.identity = f"{model or profile.model};{serial};{firmware}"
+        self.rate = rate
+        self.speed = speed
+        self.test_s = test_s
+        self.garble = garble
+        self.rng = random.Random(seed)
+        self._names = {v: k for k, v in profile.commands.items()}
+        self._jx_in = jx.Decoder(frozenset({4}))
+        self._inbuf = bytearray()
+        self._test_started: float | None = None
+        self.frames_sent = 0
+        self._phase = 0
+
+    # --- frames ------------------------------------------------------------------------
+    def value(self, channel: str, live: bool) -> float:
+        v = self.scenario.get(channel, 0.0)
+        if live and v:
+            v *= 1 + self.rng.uniform(-0.01, 0.01)
+        return v
+
+    def build(self, reply: Reply, echo: int = 0, live: bool = True) -> bytes:
+        p = self.profile
+        if p.family == "ascii":
+            f = reply.fields[0]
+            return f.encode(self.value(f.channel, live))
+        frame = bytearray(b"0" * reply.length) if p.family == "jx" else bytearray(reply.length)
+        for f in reply.fields:
+            frame[f.offset : f.offset + f.width] = f.encode(self.value(f.channel, live and not f.final))
+        if p.family == "jx":
+            frame[0], frame[1] = jx.HEADER, reply.length
+            frame[reply.kind_at] = reply.kind if reply.kind is not None else ord("T")
+            frame[-1] = jx.checksum(bytes(frame[:-1]))
+        else:
+            frame[0] = echo
+            frame[-1:] = checksum_byte(bytes(frame[:-1]), p.reply_checksum)
+        return bytes(frame)
+
+    def identity_frame(self, echo: int) -> bytes:
+        text = self.identity.encode("ascii")
+        if self.profile.family == "jx":
+            return jx.encode(b"I", text)
+        if self.profile.family == "ascii":
+            return text + b"\r"
+        body = bytes([echo]) + text[: IDENTITY_LEN - 2].ljust(IDENTITY_LEN - 2, b"\x00")
+        return body + checksum_byte(body, self.profile.reply_checksum)
+
+    def send(self, frame: bytes, corruptible: bool = True) -> None:
+        if corruptible and self.garble and self.rng.random() < self.garble:
+            how = self.rng.choice(("checksum", "garbage", "truncate"))
+            if how == "checksum" and self.profile.family != "ascii":
+                frame = frame[:-1] + bytes([frame[-1] ^ 0x5A])
+            elif how == "garbage":
+                frame = bytes(self.rng.randrange(256) for _ in range(self.rng.randint(1, 12)))
+            else:
+                frame = frame[: self.rng.randint(1, max(1, len(frame) - 1))]
+        if self.port.write(frame):
+            self.frames_sent += 1
+
+    # --- commands ----------------------------------------------------------------------
+    def _commands(self) -> list[tuple[str, int]]:
+        data = self.port.read()
+        if not data:
+            return []
+        if self.profile.family == "jx":
+            return [
+                (self._names.get(bytes([f.kind]), ""), f.kind)
+                for f in self._jx_in.feed(data)
+                if isinstance(f, jx.Frame)
+            ]
+        self._inbuf += data
+        out = []
+        extra = 0 if self.profile.command_checksum == "none" else 1
+        while len(self._inbuf) >= 1 + extra:
+            cmd = bytes(self._inbuf[:1])
+            del self._inbuf[: 1 + extra]
+            out.append((self._names.get(cmd, ""), cmd[0]))
+        return out
+
+    def on_command(self, name: str, byte: int) -> None:
+        p = self.profile
+        if name == "identify":
+            self.send(self.identity_frame(byte), corruptible=False)
+            return
+        if p.family == "jx":
+            self.send(jx.encode(bytes([byte])), corruptible=False)
+        if name == p.start:
+            self._test_started = time.monotonic()
+        answer = p.answers.get(name)
+        if name == p.result or (p.family != "jx" and answer == "result"):
+            self.send(self.build(p.reply("result"), byte, live=False))
+        elif answer == "ack":
+            body = bytes([byte])
+            self.send(body + checksum_byte(body, p.reply_checksum), corruptible=False)
+        elif answer is not None and p.family != "jx":
+            self.send(self.build(p.reply(answer), byte))
+
+    # --- time ----------------------------------------------------------------------------
+    def tick(self) -> None:
+        for name, byte in self._commands():
+            self.on_command(name, byte)
+        p = self.profile
+        if self._test_started is not None:
+            progress = (time.monotonic() - self._test_started) * self.speed / self.test_s
+            if progress >= 1.0:
+                self._test_started = None
+                if p.family == "jx" and p.result is None:  # the device reports its result itself
+                    self.send(self.build(p.reply("result"), live=False))
+        if p.family != "jx":
+            return  # request/response devices speak only when asked
+        live = [r for r in p.replies if r.fields and not any(f.final for f in r.fields)]
+        if live:
+            self._phase = (self._phase + 1) % len(live)
+            self.send(self.build(live[self._phase]))
+
+    async def run(self, stop: asyncio.Event) -> None:
+        period = 1.0 / self.rate
+        while not stop.is_set():
+            self.tick()
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=period)
+            except TimeoutError:
+                pass
+
+
+async def serve(link: str, profile: Profile, scenario: dict[str, float], **kwargs: object) -> None:
+    """Run a simulator on a new pty linked at ``link`` until SIGTERM/SIGINT."""
+    import signal
+
+    port = PtyPort(link)
+    # Streaming stands talk at 10 frames/s; request/response stands answer within a few ms.
+    rate = 10.0 if profile.family == "jx" else 200.0
+    sim = ProfileSimulator(port, profile, scenario, rate=rate, **kwargs)  # type: ignore[arg-type]
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await sim.run(stop)
+    finally:
+        port.close()
