@@ -155,11 +155,17 @@ class LaneService:
 
     async def stop(self) -> None:
         tasks = [s.task for s in self.slots.values() if s.task] + self._tasks
-        for t in tasks:
-            t.cancel()
-        for t in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
+        for _ in range(3):
+            # Cancel, and cancel again: on Python 3.11 asyncio.wait_for can swallow a cancellation
+            # that races with its inner read, and a stop must never hang the daemon.
+            for t in tasks:
+                t.cancel()
+            _, pending = await asyncio.wait(tasks, timeout=3)
+            if not pending:
+                break
+            tasks = list(pending)
+        else:
+            log.warning("%d task(s) did not stop: %s", len(tasks), [t.get_name() for t in tasks])
         await self._flush()
 
     # --- stream -------------------------------------------------------------------

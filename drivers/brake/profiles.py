@@ -26,6 +26,9 @@ class BrakeProfile:
     #: kg per count of the wheel-load fields of the result frame
     load_scale: float = 1.0
     end_marker: int = ord("E")
+    #: the test sequence: the command that starts a test and the one that fetches its result
+    start: str = "start"
+    result: str = "result"
     identity_kind: int = ord("I")
     notes: tuple[str, ...] = field(default_factory=tuple)
 

@@ -111,6 +111,7 @@ class BrakeSimulator:
         self.port.write(jx.encode(char))  # 4-byte acknowledgement echoes the command
         if name == "start":
             self._test_started = time.monotonic()
+            self._last = None  # no result until this test ends: never an earlier axle's
         elif name == "result" and self._last is not None:
             self._send(self.result_frame(self._last))
 
