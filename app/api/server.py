@@ -69,9 +69,6 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/v1/users/{name}/unlock", (ADMIN,), "unlock_user", "unlock a user"),
 )
 
-#: What a technician may send to a device: commands that measure nothing and change no reading.
-TECH_COMMANDS = ("zero",)
-
 
 class Api:
     def __init__(self, lane: LaneService, accounts: Accounts, journal: Journal) -> None:
@@ -266,7 +263,8 @@ class Api:
         slot = self._slot(request)
         data = await self._body(request)
         name = self._field(data, "command", str)
-        if name not in TECH_COMMANDS:
+        # Only the profile's service commands (zero, reset, self-test): they change no reading.
+        if name not in slot.as_dict()["service_commands"]:
             raise OtolaneError("command_not_allowed", "that command is not allowed", command=name)
         if self.lane._running_step(slot.cfg.kind):
             raise OtolaneError("device_busy", "a step is running on this device", status=409)

@@ -69,6 +69,7 @@ class Slot:
             "frames_ok": self.driver.log.frames_ok,
             "frames_rejected": self.driver.log.frames_rejected,
             "reconnects": self.driver.log.reconnects,
+            "service_commands": list(getattr(getattr(self.driver, "profile", None), "service_commands", ())),
         }
 
 

@@ -29,6 +29,8 @@ class BrakeProfile:
     #: the test sequence: the command that starts a test and the one that fetches its result
     start: str = "start"
     result: str = "result"
+    #: commands a technician may send: they change no reading
+    service_commands: tuple[str, ...] = ("zero",)
     identity_kind: int = ord("I")
     notes: tuple[str, ...] = field(default_factory=tuple)
 

@@ -103,6 +103,14 @@ async def test_technician_sees_raw_frames_and_counters(rig: Rig) -> None:
         await wait_for(frames, "raw frames on screen")
         head = text(app, "#f-head")
         assert "s/n 2231-0457" in head and "frames ok" in head and "never editable" in head
+        assert "1  zero" in text(app, "#keys")
+        await pilot.press("1")  # the profile's service command: zeroing, never a value
+        await pilot.pause(0.3)
+        assert "'zero' sent" in text(app, "#msg")
+        admin = await rig.client("admin")
+        logged = await admin.call("GET", "/v1/journal?action=device_command")
+        assert logged[0]["details"] == {"device": "brake", "command": "zero"}
+        assert logged[0]["actor"] == "technician"
 
 
 async def test_admin_reads_the_journal(rig: Rig) -> None:

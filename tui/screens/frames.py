@@ -19,12 +19,15 @@ class FramesScreen(AppMixin, Screen[None]):
     BINDINGS = [
         Binding("escape", "back", show=False),
         Binding("f6", "back", show=False),
-        Binding("z", "zero", show=False),
+        Binding("right", "device(1)", show=False),
+        Binding("left", "device(-1)", show=False),
+        *(Binding(str(n), f"service({n})", show=False) for n in range(1, 10)),
     ]
 
     def __init__(self, device_id: str) -> None:
         super().__init__()
         self.device_id = device_id
+        self.service: list[str] = []
 
     def compose(self) -> ComposeResult:
         yield Static(id="f-head")
@@ -38,10 +41,21 @@ class FramesScreen(AppMixin, Screen[None]):
         await self.load()
 
     def refresh_texts(self) -> None:
-        keys = [("Z", "keys.zero"), ("Esc", "keys.back"), ("F10", "keys.lang")]
-        if self.app_.client.role != "technician":
-            keys = keys[1:]
-        self.query_one("#keys", Static).update(self.keybar(keys))
+        keys = [("←→", "keys.device"), ("Esc", "keys.back"), ("F10", "keys.lang")]
+        bar = self.keybar(keys)
+        if self.app_.client.role == "technician" and self.service:
+            bar = (
+                "  ".join(f"[b reverse] {n} [/b reverse] {c}" for n, c in enumerate(self.service, 1))
+                + "  "
+                + bar
+            )
+        self.query_one("#keys", Static).update(bar)
+
+    def action_device(self, step: int) -> None:
+        ids = [d["id"] for d in self.app_.state.get("devices", [])]
+        if self.device_id in ids:
+            self.device_id = ids[(ids.index(self.device_id) + step) % len(ids)]
+            self.run_worker(self.load(), exclusive=True, group="frames")
 
     async def load(self) -> None:
         t = self.app_.t
@@ -51,6 +65,9 @@ class FramesScreen(AppMixin, Screen[None]):
             self.query_one("#msg", Static).update(f"[red]✗ {self.app_.error_text(exc)}[/red]")
             return
         d = data["device"]
+        if d.get("service_commands", []) != self.service:
+            self.service = d.get("service_commands", [])
+            self.refresh_texts()
         head = (
             f"[b]{t('dev.' + d['kind'])}[/b] · {escape(d['model'])} · s/n {escape(d['serial'])}"
             f" · fw {escape(d['firmware'])} · {t('dev.' + d['status'])}\n"
@@ -71,12 +88,13 @@ class FramesScreen(AppMixin, Screen[None]):
             lines.append(f"{when} {f['hex'][:38]:<38} {mark} {escape(f['note'][:24])}")
         self.query_one("#f-frames", Static).update("\n".join(lines))
 
-    async def action_zero(self) -> None:
-        if self.app_.client.role != "technician":
+    async def action_service(self, n: int) -> None:
+        if self.app_.client.role != "technician" or not 0 < n <= len(self.service):
             return
+        command = self.service[n - 1]
         try:
-            await self.app_.client.call("POST", f"/v1/devices/{self.device_id}/command", {"command": "zero"})
-            self.query_one("#msg", Static).update("ok")
+            await self.app_.client.call("POST", f"/v1/devices/{self.device_id}/command", {"command": command})
+            self.query_one("#msg", Static).update(self.app_.t("frames.sent", command=command))
         except ApiError as exc:
             self.query_one("#msg", Static).update(f"[red]✗ {self.app_.error_text(exc)}[/red]")
 
