@@ -158,7 +158,7 @@ def cmd_sim_brake(args: argparse.Namespace) -> int:
 
 def cmd_sim_device(args: argparse.Namespace) -> int:
     from drivers.registry import PROFILES, SCENARIOS
-    from drivers.sim.device import serve
+    from drivers.sim import device, modbus
 
     profile = PROFILES.get(args.profile)
     if profile is None:
@@ -166,6 +166,7 @@ def cmd_sim_device(args: argparse.Namespace) -> int:
     scenarios = SCENARIOS[args.profile]
     if args.scenario not in scenarios:
         raise OtolaneError("scenario_unknown", f"scenarios of {args.profile}: {', '.join(scenarios)}")
+    serve = modbus.serve if profile.family == "modbus" else device.serve
     asyncio.run(
         serve(
             args.link,

@@ -29,6 +29,7 @@ from drivers.base import Device
 from drivers.brake.jx import JXBrakeTester
 from drivers.brake.profiles import PROFILES as BRAKE_PROFILES
 from drivers.device import ProfileDevice
+from drivers.families.modbus import ModbusDevice
 from drivers.registry import PROFILES
 
 log = logging.getLogger("otolane.daemon")
@@ -49,6 +50,8 @@ def make_driver(dev: object, cfg: Config) -> Device:
             f"device {dev.id}: no {dev.kind} profile '{dev.profile}' (known: {', '.join(known)})",
             device=dev.id,
         )
+    if profile.family == "modbus":
+        return ModbusDevice(dev.id, port, profile)
     return ProfileDevice(dev.id, port, profile)
 
 

@@ -54,6 +54,9 @@ DEMO_DEVICES = (
     DemoDevice("gas", "gas", "nanhua-nha503", "NHA-1187", "Nanhua NHA-503"),
     DemoDevice("smoke", "smoke", "nanhua-nht6", "NHT-0342", "Nanhua NHT-6"),
     DemoDevice("sound", "sound", "hy-sound", "HY-7730", "HY sound level meter"),
+    DemoDevice("steering", "steering", "modbus-steering-play", "SP-2210", "Steering play meter"),
+    DemoDevice("tread", "tread", "modbus-tread-gauge", "TD-0815", "Tread depth gauge"),
+    DemoDevice("glass", "glass", "modbus-tint-meter", "TN-4417", "Light transmission meter"),
 )
 
 

@@ -12,7 +12,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import Literal
 
-Encoding = Literal["ascii_int", "ascii_dec", "u16be", "s16be"]
+Encoding = Literal["ascii_int", "ascii_dec", "u16be", "s16be", "f32be"]
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,11 @@ class Field:
         chunk = frame[self.offset : self.offset + self.width]
         if len(chunk) != self.width:
             return f"{self.channel}: frame too short"
-        if self.encoding in ("u16be", "s16be"):
+        if self.encoding == "f32be":
+            raw = struct.unpack(">f", chunk)[0]
+            if raw != raw or abs(raw) > 1e9:  # NaN or absurd: not a measurement
+                return f"{self.channel}: not a number"
+        elif self.encoding in ("u16be", "s16be"):
             raw = struct.unpack(">H" if self.encoding == "u16be" else ">h", chunk)[0]
         else:
             try:
@@ -50,6 +54,8 @@ class Field:
     def encode(self, value: float) -> bytes:
         """The inverse of :meth:`decode`, for simulators."""
         raw = (value - self.add) / self.scale
+        if self.encoding == "f32be":
+            return struct.pack(">f", raw)
         if self.encoding == "u16be":
             return struct.pack(">H", max(0, min(0xFFFF, round(raw))))
         if self.encoding == "s16be":
@@ -97,6 +103,9 @@ class Profile:
     command_checksum: str = "none"
     reply_checksum: str = "twos"
     reply_timeout_s: float = 0.5
+    #: family "modbus": the input registers polled (first, count) and the unit (slave) id
+    registers: tuple[int, int] = (0, 0)
+    unit: int = 1
 
     def reply(self, name: str) -> Reply:
         return next(r for r in self.replies if r.name == name)

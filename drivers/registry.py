@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from drivers.gas import profiles as gas
+from drivers.glass import profiles as glass
 from drivers.profile import Profile
 from drivers.sideslip import profiles as sideslip
 from drivers.smoke import profiles as smoke
 from drivers.sound import profiles as sound
+from drivers.steering import profiles as steering
 from drivers.suspension import profiles as suspension
+from drivers.tyres import profiles as tyres
 
-_MODULES = (gas, smoke, sideslip, suspension, sound)
+_MODULES = (gas, smoke, sideslip, suspension, sound, steering, tyres, glass)
 
 PROFILES: dict[str, Profile] = {name: p for m in _MODULES for name, p in m.PROFILES.items()}
 SCENARIOS: dict[str, dict[str, dict[str, float]]] = {

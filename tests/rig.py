@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -43,6 +45,7 @@ class Rig:
     sim_stop: asyncio.Event = field(default_factory=asyncio.Event)
     clients: list[LaneClient] = field(default_factory=list)
     ports: list[PtyPort] = field(default_factory=list)
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     @property
     def sock(self) -> str:
@@ -72,6 +75,10 @@ class Rig:
         self.port.close()
         for p in self.ports:
             p.close()
+        for proc in self.procs:
+            proc.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(10)
         if self.runner:
             await self.runner.cleanup()
 
@@ -129,17 +136,36 @@ async def start_rig(
     daemon = Daemon(cfg)
     rig = Rig(home, cfg, eis, sim, pty, daemon, runner=runner)
     rig.tasks.append(asyncio.create_task(sim.run(rig.sim_stop)))
-    rig.tasks.append(asyncio.create_task(daemon.run()))
+    daemon_task = asyncio.create_task(asyncio.sleep(0))  # placeholder keeps tasks[1] the daemon
+    rig.tasks.append(daemon_task)
     for d in devices:
         if d.kind == "brake":
             continue
-        port = PtyPort(home / "dev" / d.id)
         profile = PROFILES[d.profile]
         scenario = SCENARIOS[d.profile][(scenarios or {}).get(d.id, "good")]
+        if profile.family == "modbus":
+            # pymodbus keeps one device identity per process: each Modbus stand in its own process.
+            rig.procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "app.cli", "sim", "device", "--profile", d.profile,
+                     "--link", str(home / "dev" / d.id), "--serial", d.serial,
+                     "--scenario", (scenarios or {}).get(d.id, "good")],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )  # fmt: skip
+            continue
+        port = PtyPort(home / "dev" / d.id)
         rate = 20.0 if profile.family == "jx" else 200.0
         extra = ProfileSimulator(port, profile, scenario, serial=d.serial, rate=rate, speed=speed, seed=2)
         rig.ports.append(port)
         rig.tasks.append(asyncio.create_task(extra.run(rig.sim_stop)))
+
+    deadline = time.monotonic() + 15
+    for d in devices:  # the stands are on their lines before the daemon looks for them
+        while rig.procs and not (home / "dev" / d.id).exists() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+    rig.tasks[1] = asyncio.create_task(daemon.run())
 
     async def up() -> bool:
         if rig.tasks[1].done():

@@ -92,6 +92,12 @@ def plan(
         steps.append(StepDef("smoke", ("smoke",), 5.0, mode="test", finals=SMOKE_FINALS))
     if not trailer and "sound" in kinds:
         steps.append(StepDef("noise", ("sound",), 5.0, mode="window"))
+    if not trailer and not category.startswith("L") and "steering" in kinds:
+        steps.append(StepDef("steering", ("steering",), 5.0, mode="window"))
+    if "tread" in kinds:
+        steps.append(StepDef("tyres", ("tread",), 5.0, mode="window"))
+    if category[0] in "MN" and "glass" in kinds:
+        steps.append(StepDef("glass", ("glass",), 5.0, mode="window"))
     return steps
 
 

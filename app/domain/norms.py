@@ -61,8 +61,52 @@ NORMS: dict[str, Norm] = {
             "TR CU 018/2011 (M and N without exhaust after-treatment), n_min",
             "SECONDARY: a news copy of the table [E1]; rows for catalyst vehicles not readable",
         ),
+        *(
+            Norm(
+                f"steering.play.{group}",
+                "Total steering play",
+                "°",
+                None,
+                limit,
+                "RF list of faults cl. 2.1 (pre-2023), TR CU 018 App. 8 clause not confirmed",
+                "SECONDARY [ST1][ST2][ST3]",
+            )
+            for group, limit in (("M1N1", 10.0), ("M2M3", 20.0), ("N2N3", 25.0))
+        ),
+        *(
+            Norm(
+                f"tyres.tread.{group}",
+                "Residual tread depth",
+                "mm",
+                limit,
+                None,
+                "TR CU 018/2011 App. 8 cl. 5.6.2 (via the RF list of faults cl. 5.4)",
+                "SECONDARY [TY1][TY2][TY3]",
+            )
+            for group, limit in (("L", 0.8), ("N2N3O3O4", 1.0), ("M1N1O1O2", 1.6), ("M2M3", 2.0))
+        ),
+        Norm(
+            "glass.transmission",
+            "Light transmission of the windscreen and front side windows",
+            "%",
+            70.0,
+            None,
+            "TR CU 018/2011 App. 8 cl. 4.3",
+            "SECONDARY: two independent copies of the text [G1][G2]",
+        ),
     )
 }
+
+
+def norm_group(prefix: str, category: str) -> str | None:
+    """The id of the category's row of a norm that differs by category (steering, tyres)."""
+    for norm_id in NORMS:
+        if norm_id.startswith(prefix + "."):
+            group = norm_id.rsplit(".", 1)[1]
+            if category in group or (group == "L" and category.startswith("L")):
+                return norm_id
+    return None
+
 
 G = 9.8  # GOST 33997 A.1 takes g = 9.8 m/s²
 

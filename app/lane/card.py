@@ -14,6 +14,7 @@ from app.domain.norms import (
     NORMS_VERSION,
     imbalance_percent,
     judge,
+    norm_group,
     specific_force_percent,
 )
 from app.storage.models import Inspection
@@ -48,8 +49,21 @@ def _settled(values: list[float], n: int = 6) -> float:
     return recent[len(recent) // 2] if recent else 0.0
 
 
+def _gauge_items(step: str, values: dict[str, float], category: str) -> list[dict[str, Any]]:
+    """Steering play, tyre tread and glass transmission, judged by the category's norm."""
+    if step == "steering" and "steering.play" in values:
+        norm = norm_group("steering.play", category)
+        return [{"id": "steering.play", **judge(norm, values["steering.play"]).as_dict()}] if norm else []
+    if step == "tyres" and values:
+        norm = norm_group("tyres.tread", category)
+        return [{"id": "tyres.tread.min", **judge(norm, min(values.values())).as_dict()}] if norm else []
+    if step == "glass":
+        return [{"id": ch, **judge("glass.transmission", v).as_dict()} for ch, v in sorted(values.items())]
+    return []
+
+
 def other_steps(
-    readings: list[dict[str, Any]], steps: list[str]
+    readings: list[dict[str, Any]], steps: list[str], category: str = "M1"
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Items and protocol lines of the steps beyond the brakes: emissions, smoke, side slip,
     suspension, noise. Values come from the stored readings; norms from ``app/domain/norms.py``;
@@ -68,6 +82,10 @@ def other_steps(
         elif step == "noise":
             values = {ch: max(v) for ch, v in live.get(step, {}).items()}
             protocol.append({"step": step, "values": values})
+        elif step in ("steering", "tyres", "glass"):
+            values = {ch: round(_settled(v), 2) for ch, v in live.get(step, {}).items()}
+            protocol.append({"step": step, "values": values})
+            items += _gauge_items(step, values, category)
         elif step in ("smoke", "side_slip") or step.startswith("suspension_axle_"):
             protocol.append({"step": step, "values": finals.get(step, {})})
     return items, protocol
@@ -108,7 +126,7 @@ def assemble_card(
         items.append({"id": f"brake.imbalance.axle{axle}", "axle": axle, **v.as_dict()})
     v = judge("brake.specific_force", specific_force_percent(total_force, total_mass))
     items.append({"id": "brake.specific_force", **v.as_dict()})
-    more_items, protocol = other_steps(readings, list(insp.steps))
+    more_items, protocol = other_steps(readings, list(insp.steps), insp.category)
     items += more_items
     verdict = "admitted" if all(i["passed"] for i in items) else "not_admitted"
     return {

@@ -28,10 +28,16 @@ async def test_a_petrol_car_goes_through_every_stand(tmp_path: Path) -> None:
         steps = [r["details"]["step"] for r in await admin.call("GET", "/v1/journal?action=step_finished")]
         assert sorted(steps) == sorted(
             ["side_slip", "suspension_axle_1", "suspension_axle_2", "brakes_axle_1", "brakes_axle_2",
-             "emissions", "noise"]
+             "emissions", "noise", "steering", "tyres", "glass"]
         )  # fmt: skip
         connected = await admin.call("GET", "/v1/journal?action=device_connected")
-        assert {r["details"]["serial"] for r in connected} >= {"TL-5521", "XJ-0098", "NHA-1187", "HY-7730"}
+        assert {r["details"]["serial"] for r in connected} >= {
+            "TL-5521", "XJ-0098", "NHA-1187", "HY-7730", "SP-2210", "TD-0815", "TN-4417"
+        }  # fmt: skip
+        ids = {i["id"]: i for i in card["items"]}
+        assert ids["steering.play"]["passed"] and ids["steering.play"]["norm"]["high"] == 10.0  # M1
+        assert ids["tyres.tread.min"]["value"] == pytest.approx(4.8, abs=0.1)
+        assert ids["glass.front_left"]["norm"]["low"] == 70.0
         state = await op.call("GET", "/v1/state")
         assert state["last_card"]["verdict"] == "admitted"
     finally:
@@ -95,5 +101,18 @@ async def test_a_step_waits_for_its_own_stand(tmp_path: Path) -> None:
             await op.call("POST", f"/v1/inspections/{insp['id']}/steps/emissions")
         hold = err.value.params["holds"][0]
         assert hold["code"] == "device_not_connected" and hold["params"]["device"] == "gas"
+    finally:
+        await rig.close()
+
+
+async def test_tinted_glass_and_a_bald_tyre_fail_with_their_norms(tmp_path: Path) -> None:
+    rig = await start_rig(tmp_path / "lane", full_lane=True, scenarios={"glass": "tinted", "tread": "bald"})
+    try:
+        op = await rig.client("operator")
+        card = await run_to_card(op, {"plate": "123ABC02", "category": "M1", "fuel": "petrol", "axles": 2})
+        failed = {i["id"]: i for i in card["items"] if not i["passed"]}
+        assert set(failed) == {"glass.front_left", "glass.front_right", "tyres.tread.min"}
+        assert failed["tyres.tread.min"]["deviation"] == pytest.approx(1.1 - 1.6, abs=0.05)
+        assert card["verdict"] == "not_admitted"
     finally:
         await rig.close()

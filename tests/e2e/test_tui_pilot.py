@@ -40,7 +40,7 @@ async def test_operator_sees_live_forces_and_runs_a_step(rig: Rig) -> None:
             return "kN" in text(app, "#stands") and "●" in text(app, "#stands")
 
         await wait_for(live, "a live force on screen")
-        assert "BT-4000 s/n 2231-0457" in text(app, "#stands")
+        assert "● Brake tester" in text(app, "#stands")
         assert "EIS ● 0 waiting · 0 sent" in text(app, "#hdr")
         assert "F2  New car" in text(app, "#keys")
         await pilot.press("f2")

@@ -10,8 +10,10 @@ import pytest
 
 from drivers.base import DeviceStatus, Event, Reading, StatusChange, supervise
 from drivers.device import ProfileDevice
+from drivers.families.modbus import ModbusDevice
 from drivers.registry import PROFILES, SCENARIOS
 from drivers.sim.device import ProfileSimulator
+from drivers.sim.modbus import ModbusSimulator
 from drivers.sim.pty import PtyPort
 from tests.rig import wait_for
 
@@ -23,14 +25,28 @@ class Sink(list):  # type: ignore[type-arg]
 
 async def _pair(tmp_path: Path, name: str, scenario: str = "good", garble: float = 0.0):  # type: ignore[no-untyped-def]
     profile = PROFILES[name]
-    port = PtyPort(tmp_path / name)
-    rate = 20.0 if profile.family == "jx" else 200.0
-    sim = ProfileSimulator(
-        port, profile, SCENARIOS[name][scenario], serial="S-77", rate=rate, speed=10, garble=garble, seed=5
-    )
     stop = asyncio.Event()
+    if profile.family == "modbus":
+        sim = ModbusSimulator(
+            tmp_path / name, profile, SCENARIOS[name][scenario], serial="S-77", garble=garble
+        )
+        port = sim.modem.lane_end
+        dev = ModbusDevice(name, str(tmp_path / name), profile)
+    else:
+        port = PtyPort(tmp_path / name)
+        rate = 20.0 if profile.family == "jx" else 200.0
+        sim = ProfileSimulator(
+            port,
+            profile,
+            SCENARIOS[name][scenario],
+            serial="S-77",
+            rate=rate,
+            speed=10,
+            garble=garble,
+            seed=5,
+        )
+        dev = ProfileDevice(name, str(tmp_path / name), profile)
     sim_task = asyncio.create_task(sim.run(stop))
-    dev = ProfileDevice(name, str(tmp_path / name), profile)
     sink = Sink()
     sup = asyncio.create_task(supervise(dev, sink.append, stale_after=3.0))
     return profile, sim, stop, sim_task, dev, sink, sup, port

@@ -31,6 +31,9 @@ LIVE = {
     "sideslip": (("", "sideslip.value"),),
     "suspension": (("L", "suspension.curve.left"), ("R", "suspension.curve.right")),
     "sound": (("", "sound.level"),),
+    "steering": (("", "steering.play"),),
+    "tread": (("FL", "tread.front_left"), ("FR", "tread.front_right")),
+    "glass": (("", "glass.windscreen"),),
 }
 #: final results shown under a done step, beside the brakes' own line
 RESULTS = {
@@ -209,10 +212,8 @@ class LaneScreen(AppMixin, Screen[None]):
             if d["status"] != "connected" or not d["admitted"]:
                 values = ""
             lines.append(f"{sym} {name:<14} {values or state}")
-            lines.append(
-                f"   {escape(d['model'][:16])} s/n {escape(d['serial'])}"
-                + (f" · {escape(d['reason'])}" if d.get("reason") else "")
-            )
+            if d.get("reason"):  # model and serial are on the technician screen; a problem is here
+                lines.append(f"   [yellow]{escape(d['reason'][:60])}[/yellow]")
         return "\n".join(lines)
 
     def _live(self, st: dict[str, Any]) -> str:

@@ -1,0 +1,132 @@
+"""Modbus RTU stand simulator: a pymodbus serial server behind a null modem of two pseudo-terminals
+(the server opens one end by its path, the driver the other, like ``socat pty pty``). Its input
+registers hold the scenario's values, encoded by the profile's own field table; they move a little
+at every read, as a live sensor does. Identity answers the standard 0x2B/0x0E request."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import signal
+from typing import Any
+
+from pymodbus import FramerType, ModbusDeviceIdentification
+from pymodbus.server import ModbusSerialServer
+from pymodbus.simulator import DataType, SimData, SimDevice
+
+from drivers.families.modbus import bytes_to_registers
+from drivers.profile import Profile
+from drivers.sim.pty import PtyPort
+
+
+class NullModem:
+    """Two ptys joined back to back: bytes written on one end come out of the other."""
+
+    def __init__(self, link: Any) -> None:
+        self.device_end = PtyPort()
+        self.lane_end = PtyPort(link)
+        self.garble = 0.0
+        self.rng = random.Random()
+        loop = asyncio.get_running_loop()
+        loop.add_reader(self.device_end.master, self._pump, self.device_end, self.lane_end, True)
+        loop.add_reader(self.lane_end.master, self._pump, self.lane_end, self.device_end, False)
+
+    def _pump(self, src: PtyPort, dst: PtyPort, from_device: bool) -> None:
+        data = src.read()
+        if data and from_device and self.garble and self.rng.random() < self.garble:
+            data = bytes(b ^ 0x21 if i == len(data) // 2 else b for i, b in enumerate(data))  # a bit flips
+        if data:
+            dst.write(data)
+
+    def close(self) -> None:
+        loop = asyncio.get_running_loop()
+        for p in (self.device_end, self.lane_end):
+            with contextlib.suppress(Exception):
+                loop.remove_reader(p.master)
+            p.close()
+
+
+def registers_for(
+    profile: Profile, scenario: dict[str, float], rng: random.Random | None = None
+) -> list[int]:
+    reply = profile.replies[0]
+    frame = bytearray(profile.registers[1] * 2)
+    for f in reply.fields:
+        v = scenario.get(f.channel, 0.0)
+        if rng is not None and v:
+            v *= 1 + rng.uniform(-0.01, 0.01)
+        frame[f.offset : f.offset + f.width] = f.encode(v)
+    return bytes_to_registers(bytes(frame))
+
+
+class ModbusSimulator:
+    def __init__(
+        self,
+        link: Any,
+        profile: Profile,
+        scenario: dict[str, float],
+        *,
+        serial: str = "SIM-0001",
+        model: str | None = None,
+        firmware: str = "1.0.0",
+        garble: float = 0.0,
+        seed: int | None = None,
+        **_: object,
+    ) -> None:
+        self.profile = profile
+        self.scenario = scenario
+        self.rng = random.Random(seed)
+        self.modem = NullModem(link)
+        self.modem.garble = garble
+        ident = ModbusDeviceIdentification(
+            info_name={
+                "ModelName": model or profile.model,
+                "ProductCode": serial,
+                "MajorMinorRevision": firmware,
+            }
+        )
+        start, count = profile.registers
+        device = SimDevice(
+            id=profile.unit,
+            simdata=[SimData(start, count=count, datatype=DataType.REGISTERS)],
+            identity=ident,
+            action=self._action,
+        )
+        self.server = ModbusSerialServer(
+            device,
+            framer=FramerType.RTU,
+            identity=ident,
+            port=self.modem.device_end.path,
+            baudrate=profile.baudrate,
+        )
+
+    async def _action(
+        self,
+        function_code: int,
+        start_address: int,
+        address: int,
+        count: int,
+        current_registers: list[int],
+        set_values: Any,
+    ) -> None:
+        if function_code == 4:  # a live sensor: each read shows the value now
+            current_registers[:] = registers_for(self.profile, self.scenario, self.rng)[
+                : len(current_registers)
+            ]
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self.server.serve_forever(background=True)
+        try:
+            await stop.wait()
+        finally:
+            await self.server.shutdown()
+            self.modem.close()
+
+
+async def serve(link: str, profile: Profile, scenario: dict[str, float], **kwargs: object) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await ModbusSimulator(link, profile, scenario, **kwargs).run(stop)
