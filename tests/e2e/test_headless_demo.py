@@ -47,7 +47,17 @@ def test_headless_demo_with_faults_still_completes_and_counts_them(tmp_path: Pat
     assert out["eis_status"] == "accepted"
     assert "smoke" in out["steps"] and "emissions" not in out["steps"]
     devices = out["devices"]
-    assert set(devices) == {"brake", "gas", "smoke", "sideslip", "suspension", "sound"}
+    assert set(devices) == {
+        "brake",
+        "gas",
+        "smoke",
+        "sideslip",
+        "suspension",
+        "sound",
+        "steering",
+        "tread",
+        "glass",
+    }
     assert all(d["frames_ok"] > 0 for d in devices.values())
     assert sum(d["frames_rejected"] for d in devices.values()) > 0  # the faults were seen, counted
     assert all({"frames_ok", "frames_rejected", "reconnects"} <= set(d) for d in devices.values())
