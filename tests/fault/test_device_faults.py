@@ -1,0 +1,82 @@
+"""Faults of a stand, each with the status it gives, the journal entry and what the screen says:
+a stand swapped for another (another serial after reconnecting), a slow line, a pulled cable."""
+
+from __future__ import annotations
+
+import asyncio
+
+from rich.text import Text
+from textual.widgets import Static
+
+from drivers.sim.brake import BrakeSimulator
+from drivers.sim.pty import PtyPort
+from tests.rig import Rig, admitted, wait_for
+from tui.app import make_app
+from tui.screens.lane import LaneScreen
+
+
+async def _device(rig: Rig, c) -> dict:  # type: ignore[no-untyped-def]
+    st = await c.call("GET", "/v1/state")
+    return next(d for d in st["devices"] if d["id"] == "brake")
+
+
+async def test_another_serial_after_reconnect_is_refused_and_journalled(rig: Rig) -> None:
+    op = await rig.client("operator")
+    await wait_for(lambda: admitted(op), "the brake tester")
+    await rig.stop_sim()  # the stand is unplugged …
+
+    async def faulted() -> bool:
+        return (await _device(rig, op))["status"] == "faulted"
+
+    await wait_for(faulted, "faulted")
+    # … and another one is plugged in on the same line.
+    port = PtyPort(rig.home / "dev" / "brake")
+    rig.ports.append(port)
+    stop = asyncio.Event()
+    task = asyncio.create_task(BrakeSimulator(port, serial="9999-0002").run(stop))
+    try:
+
+        async def refused() -> bool:
+            d = await _device(rig, op)
+            return d["status"] == "connected" and not d["admitted"]
+
+        await wait_for(refused, "the refusal", timeout=30)
+        d = await _device(rig, op)
+        assert d["serial"] == "9999-0002" and "not the registered 2231-0457" in d["reason"]
+        admin = await rig.client("admin")
+        actions = [r["action"] for r in await admin.call("GET", "/v1/journal?limit=20")]
+        assert actions.index("device_refused") < actions.index("device_disconnected")  # newest first
+        app = make_app(rig.sock, "en")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            await pilot.press(*"operator", "enter", *"Sunny-Lane-41", "enter")
+            for _ in range(60):
+                await pilot.pause(0.05)
+                if isinstance(app.screen, LaneScreen):
+                    break
+            await pilot.pause(0.3)
+            content = app.screen.query_one("#stands", Static).content
+            shown = content.plain if isinstance(content, Text) else Text.from_markup(str(content)).plain
+            assert "✗ Brake tester" in shown and "not admitted" in shown
+            assert "serial 9999-0002 is not the registered 2231-0457" in shown
+    finally:
+        stop.set()
+        await task
+
+
+async def test_a_slow_line_makes_the_stand_stale_and_it_recovers(rig: Rig) -> None:
+    op = await rig.client("operator")
+    await wait_for(lambda: admitted(op), "the brake tester")
+    rig.sim.rate = 0.25  # one frame every 4 s: slower than stale_after (3 s)
+
+    async def stale() -> bool:
+        d = await _device(rig, op)
+        return d["status"] == "stale" and d["reason"].startswith("no data for")
+
+    await wait_for(stale, "stale", timeout=20)
+    rig.sim.rate = 10.0
+
+    async def back() -> bool:
+        return (await _device(rig, op))["status"] == "connected"
+
+    await wait_for(back, "connected again", timeout=20)
