@@ -62,6 +62,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/v1/inspections/{iid}/abort", (OPERATOR,), "abort", "abort an inspection"),
     Route("GET", "/v1/devices/{dev}/frames", (TECH, ADMIN), "frames", "read raw frames"),
     Route("POST", "/v1/devices/{dev}/command", (TECH,), "device_command", "command a device"),
+    Route("POST", "/v1/devices/{dev}/replace", (ADMIN,), "replace_device", "replace a device"),
     Route("GET", "/v1/journal", (ADMIN,), "read_journal", "read the journal"),
     Route("GET", "/v1/users", (ADMIN,), "users", "list users"),
     Route("POST", "/v1/users", (ADMIN,), "add_user", "add a user"),
@@ -273,6 +274,16 @@ class Api:
             self._session(request).username, "device_command", device=slot.cfg.id, command=name
         )
         return web.json_response({"ok": True})
+
+    async def replace_device(self, request: web.Request) -> web.Response:
+        data = await self._body(request)
+        result = await self.lane.replace_device(
+            self._session(request).username,
+            request.match_info["dev"],
+            self._field(data, "certificate", str),
+            self._field(data, "verified_until", str),
+        )
+        return web.json_response(result)
 
     async def read_journal(self, request: web.Request) -> web.Response:
         try:

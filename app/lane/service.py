@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import logging
 import time
@@ -29,7 +30,7 @@ from app.journal import Journal
 from app.lane.card import assemble_card
 from app.storage.chain import ChainWriter
 from app.storage.crypto import Keyring
-from app.storage.models import Card, Inspection, Outbox, Reading
+from app.storage.models import Card, Inspection, LaneState, Outbox, Reading
 from drivers.base import Device, DeviceStatus, Event, Identity, StatusChange, supervise
 from drivers.base import Reading as DeviceReading
 
@@ -69,6 +70,7 @@ class Slot:
             "frames_ok": self.driver.log.frames_ok,
             "frames_rejected": self.driver.log.frames_rejected,
             "reconnects": self.driver.log.reconnects,
+            "certificate": self.cfg.certificate,
             "service_commands": list(getattr(getattr(self.driver, "profile", None), "service_commands", ())),
         }
 
@@ -121,7 +123,79 @@ class LaneService:
         outbox.on_change = lambda: self._spawn(self.refresh_outbox())
 
     # --- life cycle ---------------------------------------------------------------
+    async def _load_registrations(self) -> None:
+        """Registrations changed by an administrator (a replaced stand) override the config file."""
+        for slot in self.slots.values():
+            reg = await LaneState.get_or_none(key=f"device:{slot.cfg.id}")
+            if reg is not None:
+                v = reg.value
+                slot.cfg = dataclasses.replace(
+                    slot.cfg,
+                    serial=v["serial"],
+                    model=v["model"],
+                    certificate=v["certificate"],
+                    verified_until=dt.date.fromisoformat(v["verified_until"]),
+                )
+
+    async def replace_device(
+        self, admin: str, device_id: str, certificate: str, verified_until: str
+    ) -> dict[str, Any]:
+        """Register the stand now on the line (its identity as the hardware reports it) in place of
+        the registered one: a logged admin act (R3.15). Readings of the old stand stay as they are."""
+        slot = self.slots.get(device_id)
+        if slot is None:
+            raise OtolaneError("device_unknown", "no such device", status=404)
+        ident = slot.identity
+        if ident is None or slot.status not in (DeviceStatus.CONNECTED, DeviceStatus.STALE):
+            raise OtolaneError(
+                "device_no_identity", "connect the new stand first: its identity is read from it"
+            )
+        try:
+            until = dt.date.fromisoformat(verified_until)
+        except ValueError:
+            raise OtolaneError("date_bad", "dates are YYYY-MM-DD", value=verified_until) from None
+        if until < dt.date.today():
+            raise OtolaneError("verification_expired", "that verification has expired", date=verified_until)
+        certificate = certificate.strip()
+        if not certificate or len(certificate) > 64:
+            raise OtolaneError("certificate_bad", "the verification certificate number is 1–64 characters")
+        if self._running_step(slot.cfg.kind):
+            raise OtolaneError("device_busy", "a step is running on this device", status=409)
+        old = slot.cfg
+        new = dataclasses.replace(
+            old, serial=ident.serial, model=ident.model, certificate=certificate, verified_until=until
+        )
+        value = {
+            "serial": new.serial,
+            "model": new.model,
+            "certificate": certificate,
+            "verified_until": until.isoformat(),
+            "replaced_by": admin,
+            "replaced_at": time.time(),
+        }
+        async with in_transaction() as tx:
+            await LaneState.update_or_create(defaults={"value": value}, key=f"device:{old.id}", using_db=tx)
+            await self.journal.write(
+                admin,
+                "device_replaced",
+                tx,
+                device=old.id,
+                old_model=old.model,
+                old_serial=old.serial,
+                new_model=new.model,
+                new_serial=new.serial,
+                firmware=ident.firmware,
+                certificate=certificate,
+                verified_until=until.isoformat(),
+            )
+        slot.cfg = new
+        slot.admitted, slot.reason = self._admit(new, ident)
+        self.publish({"type": "device", "device": slot.as_dict()})
+        self._publish_inspection()
+        return slot.as_dict()
+
     async def start(self) -> None:
+        await self._load_registrations()
         self.current = await Inspection.filter(status="open").order_by("-number").first()
         await self._recover_steps()
         if self.current is not None:

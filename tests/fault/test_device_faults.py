@@ -80,3 +80,49 @@ async def test_a_slow_line_makes_the_stand_stale_and_it_recovers(rig: Rig) -> No
         return (await _device(rig, op))["status"] == "connected"
 
     await wait_for(back, "connected again", timeout=20)
+
+
+async def test_an_admin_adopts_the_new_stand_and_the_journal_keeps_both(rig: Rig) -> None:
+    """Replacing a stand is a logged admin act: the identity is read from the hardware (R3.15)."""
+    op = await rig.client("operator")
+    admin = await rig.client("admin")
+    await wait_for(lambda: admitted(op), "the brake tester")
+    await rig.stop_sim()
+    port = PtyPort(rig.home / "dev" / "brake")
+    rig.ports.append(port)
+    stop = asyncio.Event()
+    task = asyncio.create_task(BrakeSimulator(port, serial="3300-0101", model="BT-5000").run(stop))
+    try:
+
+        async def refused() -> bool:
+            d = await _device(rig, op)
+            return d["status"] == "connected" and d["serial"] == "3300-0101" and not d["admitted"]
+
+        await wait_for(refused, "the new stand, refused", timeout=30)
+        from app.api.client import ApiError
+
+        for body, code in (
+            ({"certificate": "KZ-1", "verified_until": "2020-01-01"}, "verification_expired"),
+            ({"certificate": "KZ-1", "verified_until": "soon"}, "date_bad"),
+            ({"certificate": " ", "verified_until": "2030-01-01"}, "certificate_bad"),
+        ):
+            try:
+                await admin.call("POST", "/v1/devices/brake/replace", body)
+            except ApiError as exc:
+                assert exc.code == code
+            else:
+                raise AssertionError(code)
+        d = await admin.call(
+            "POST", "/v1/devices/brake/replace", {"certificate": "KZ-VER-77", "verified_until": "2027-09-30"}
+        )
+        assert d["admitted"] and d["serial"] == "3300-0101" and d["certificate"] == "KZ-VER-77"
+        entry = (await admin.call("GET", "/v1/journal?action=device_replaced"))[0]
+        assert entry["actor"] == "admin"
+        expected = {
+            "device": "brake", "old_serial": "2231-0457", "new_serial": "3300-0101",
+            "new_model": "BT-5000", "certificate": "KZ-VER-77", "verified_until": "2027-09-30",
+        }  # fmt: skip
+        assert {k: entry["details"][k] for k in expected} == expected
+    finally:
+        stop.set()
+        await task
