@@ -112,9 +112,26 @@ async def test_an_admin_adopts_the_new_stand_and_the_journal_keeps_both(rig: Rig
                 assert exc.code == code
             else:
                 raise AssertionError(code)
-        d = await admin.call(
-            "POST", "/v1/devices/brake/replace", {"certificate": "KZ-VER-77", "verified_until": "2027-09-30"}
-        )
+        # In the lane screen: F6, A, the identity read from the stand, then certificate and expiry.
+        app = make_app(rig.sock, "en")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            await pilot.press(*"admin", "enter", *"Green-Plate-63", "enter")
+            for _ in range(60):
+                await pilot.pause(0.05)
+                if isinstance(app.screen, LaneScreen):
+                    break
+            await pilot.press("f6")
+            await pilot.pause(0.5)
+            await pilot.press("a")
+            await pilot.pause(0.3)
+            shown = " ".join(str(w.content) for w in app.screen.query(Static))
+            assert "BT-5000, s/n 3300-0101" in shown  # shown for confirmation, from the hardware
+            await pilot.press(*"KZ-VER-77", "tab", *"2027-09-30", "enter")
+            await pilot.pause(0.5)
+            msg = app.screen.query_one("#msg", Static).content
+            assert "Stand s/n 3300-0101 registered" in str(msg)
+        d = await _device(rig, op)
         assert d["admitted"] and d["serial"] == "3300-0101" and d["certificate"] == "KZ-VER-77"
         entry = (await admin.call("GET", "/v1/journal?action=device_replaced"))[0]
         assert entry["actor"] == "admin"

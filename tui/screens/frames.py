@@ -22,6 +22,7 @@ class FramesScreen(AppMixin, Screen[None]):
         Binding("right", "device(1)", show=False),
         Binding("left", "device(-1)", show=False),
         *(Binding(str(n), f"service({n})", show=False) for n in range(1, 10)),
+        Binding("a", "adopt", show=False),
     ]
 
     def __init__(self, device_id: str) -> None:
@@ -42,6 +43,8 @@ class FramesScreen(AppMixin, Screen[None]):
 
     def refresh_texts(self) -> None:
         keys = [("←→", "keys.device"), ("Esc", "keys.back"), ("F10", "keys.lang")]
+        if self.app_.client.role == "admin":
+            keys = [("A", "keys.adopt"), *keys]
         bar = self.keybar(keys)
         if self.app_.client.role == "technician" and self.service:
             bar = (
@@ -97,6 +100,19 @@ class FramesScreen(AppMixin, Screen[None]):
             self.query_one("#msg", Static).update(self.app_.t("frames.sent", command=command))
         except ApiError as exc:
             self.query_one("#msg", Static).update(f"[red]✗ {self.app_.error_text(exc)}[/red]")
+
+    def action_adopt(self) -> None:
+        from tui.screens.replace_device import ReplaceDeviceScreen
+
+        if self.app_.client.role != "admin":
+            return
+        device = next((d for d in self.app_.state.get("devices", []) if d["id"] == self.device_id), None)
+        if device is not None:
+            self.app_.push_screen(ReplaceDeviceScreen(device), self._adopted)
+
+    def _adopted(self, result: dict | None) -> None:
+        if result is not None:
+            self.query_one("#msg", Static).update(self.app_.t("replace.done", serial=result["serial"]))
 
     def action_back(self) -> None:
         self.app_.pop_screen()

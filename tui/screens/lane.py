@@ -110,7 +110,7 @@ class LaneScreen(AppMixin, Screen[None]):
         if role == "operator":
             keys = [("F2", "keys.new"), ("F5", "keys.step"), ("F8", "keys.card"), *keys]
         elif role == "admin":
-            keys = [("F9", "keys.journal"), *keys]
+            keys = [("F9", "keys.journal"), ("F6", "keys.frames"), *keys]
         elif role == "technician":
             keys = [("F6", "keys.frames"), *keys]
         self.query_one("#keys", Static).update(self.keybar(keys))
