@@ -27,7 +27,7 @@ from tortoise.transactions import in_transaction
 
 from app import config as config_mod
 from app.api.client import LaneClient
-from app.demo import write_config
+from app.demo import DemoDevice, write_config
 from app.eis.client import RestClient
 from app.eis.outbox import OutboxWorker
 from app.eis.simulator import EisSimulator
@@ -61,17 +61,25 @@ class CountingSim(BrakeSimulator):
         self._send(self.process_frame(self.n * self.profile.force_scale, 0.1))
 
 
-async def bench_stream(tmp: Path) -> dict[str, float]:
-    home = tmp / "stream"
+async def bench_stream(tmp: Path, devices: int = 1, with_tui: bool = True) -> dict[str, float]:
+    home = tmp / f"stream{devices}"
     home.mkdir()
-    cfg_file = write_config(home, 1.0, 9)  # EIS unused here
+    stands = tuple(
+        DemoDevice(f"brake{i}" if i else "brake", "brake", "jx-brake", "2231-0457", "BT-4000")
+        for i in range(devices)
+    )
+    cfg_file = write_config(home, 1.0, 9, stands)  # EIS unused here
     write_secret_file(home / "keys" / "eis-id.key", "BENCH\n")
     cfg = config_mod.load(cfg_file)
     await create_users(cfg)
-    port = PtyPort(home / "dev" / "brake")
-    sim = CountingSim(port)
     stop = asyncio.Event()
-    sim_task = asyncio.create_task(sim.run(stop))
+    sims: dict[str, CountingSim] = {}
+    ports, tasks = [], []
+    for d in stands:
+        port = PtyPort(home / "dev" / d.id)
+        sims[d.id] = CountingSim(port)
+        ports.append(port)
+        tasks.append(asyncio.create_task(sims[d.id].run(stop)))
     daemon = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "daemon", "--config", str(cfg_file)],
         cwd=home,
@@ -88,6 +96,7 @@ async def bench_stream(tmp: Path) -> dict[str, float]:
     async def collect() -> None:
         async for ev in client.stream():
             if ev.get("type") == "reading" and ev["channel"] == "brake.force.left":
+                sim = sims[ev["device"]]
                 n = round(ev["value"] / sim.profile.force_scale)
                 t0 = sim.written.get(n)
                 if t0 is not None:
@@ -104,20 +113,22 @@ async def bench_stream(tmp: Path) -> dict[str, float]:
     rss = proc.memory_info().rss
     task.cancel()
     await client.close()
-    tui = await bench_tui(str(cfg.socket_path))
+    tui = await bench_tui(str(cfg.socket_path)) if with_tui else {}
     daemon.terminate()
     daemon.wait()
     stop.set()
-    await sim_task
-    port.close()
+    await asyncio.gather(*tasks)
+    for port in ports:
+        port.close()
     cpu = (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / elapsed * 100
     q = statistics.quantiles(latencies, n=100)
+    tag = "" if devices == 1 else f"_{devices}dev"
     return {
-        "stream_frames": float(len(latencies)),
-        "stream_latency_p50_ms": round(q[49], 2),
-        "stream_latency_p99_ms": round(q[98], 2),
-        "daemon_cpu_percent_of_core": round(cpu, 1),
-        "daemon_rss_mib": round(rss / 2**20, 1),
+        f"stream{tag}_frames": float(len(latencies)),
+        f"stream{tag}_latency_p50_ms": round(q[49], 2),
+        f"stream{tag}_latency_p99_ms": round(q[98], 2),
+        f"daemon{tag}_cpu_percent_of_core": round(cpu, 1),
+        f"daemon{tag}_rss_mib": round(rss / 2**20, 1),
     } | tui
 
 
@@ -211,6 +222,38 @@ async def bench_outbox(tmp: Path, n: int = 300) -> dict[str, float]:
     return {"outbox_cards_per_s": round(n / dt, 1)}
 
 
+def bench_families(n: int = 50_000) -> dict[str, float]:
+    """Frames per second on one core through each family's codec and the profile's field table."""
+    from drivers.device import decode
+    from drivers.families.codecs import codec_for
+    from drivers.registry import PROFILES, SCENARIOS
+    from drivers.sim.device import ProfileSimulator
+
+    out: dict[str, float] = {}
+    for name in ("nanhua-nht6", "hy-sound", "modbus-tint-meter"):
+        profile = PROFILES[name]
+        reply = profile.replies[0]
+        sim = ProfileSimulator.__new__(ProfileSimulator)  # only its frame builder is used here
+        sim.profile, sim.scenario = profile, SCENARIOS[name]["good"]
+        sim.rng = __import__("random").Random(1)
+        frame = sim.build(
+            reply, echo=profile.commands.get(profile.poll or "", b"\0")[:1][0] if profile.commands else 0
+        )
+        codec = codec_for(profile) if profile.family != "modbus" else None
+        t0 = time.process_time()
+        for _ in range(n):
+            if codec is not None:
+                codec.command(profile.poll or "")
+                codec.expect(profile.answers.get(profile.poll or ""))
+                frames = codec.feed(frame)
+            else:
+                frames = [frame]
+            decode(name, profile, reply, frames[0], 0.0)  # type: ignore[arg-type]
+        dt = time.process_time() - t0
+        out[f"{profile.family}_{name}_frames_per_s"] = round(n / dt)
+    return out
+
+
 def bench_decoder(n: int = 200_000) -> dict[str, float]:
     frame = jx.encode(b"T", b"03420338")
     data = frame * n
@@ -229,8 +272,10 @@ def main() -> int:
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="otolane-bench-") as tmp:
         results |= bench_decoder()
+        results |= bench_families()
         results |= asyncio.run(bench_outbox(Path(tmp)))
         results |= asyncio.run(bench_stream(Path(tmp)))
+        results |= asyncio.run(bench_stream(Path(tmp), devices=6, with_tui=False))
     base = json.loads(BASELINE.read_text()) if BASELINE.exists() else {}
     print(f"{'figure':32} {'now':>12} {'baseline':>12}")
     for k, v in results.items():
