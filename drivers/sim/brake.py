@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from drivers.brake.profiles import JX_BRAKE, BrakeProfile
 from drivers.families import jx
+from drivers.sim.faults import corrupt
 from drivers.sim.pty import PtyPort
 
 
@@ -87,20 +88,10 @@ class BrakeSimulator:
 
     def _send(self, frame: bytes) -> None:
         if self.garble and self.rng.random() < self.garble:
-            frame = self._corrupt(frame)
+            frame = corrupt(frame, self.rng)
             self.frames_garbled += 1
         if self.port.write(frame):
             self.frames_sent += 1
-
-    def _corrupt(self, frame: bytes) -> bytes:
-        how = self.rng.choice(("checksum", "garbage", "truncate"))
-        if how == "checksum":
-            b = bytearray(frame)
-            b[-1] ^= 0x5A
-            return bytes(b)
-        if how == "garbage":
-            return bytes(self.rng.randrange(256) for _ in range(self.rng.randint(1, 12)))
-        return frame[: self.rng.randint(1, len(frame) - 1)]
 
     # --- what the device hears ----------------------------------------------
     def on_command(self, char: bytes) -> None:

@@ -14,6 +14,7 @@ import time
 from drivers.families import jx
 from drivers.families.codecs import IDENTITY_LEN, checksum_byte
 from drivers.profile import Profile, Reply
+from drivers.sim.faults import corrupt
 from drivers.sim.pty import PtyPort
 
 
@@ -84,13 +85,7 @@ class ProfileSimulator:
 
     def send(self, frame: bytes, corruptible: bool = True) -> None:
         if corruptible and self.garble and self.rng.random() < self.garble:
-            how = self.rng.choice(("checksum", "garbage", "truncate"))
-            if how == "checksum" and self.profile.family != "ascii":
-                frame = frame[:-1] + bytes([frame[-1] ^ 0x5A])
-            elif how == "garbage":
-                frame = bytes(self.rng.randrange(256) for _ in range(self.rng.randint(1, 12)))
-            else:
-                frame = frame[: self.rng.randint(1, max(1, len(frame) - 1))]
+            frame = corrupt(frame, self.rng, has_checksum=self.profile.family != "ascii")
         if self.port.write(frame):
             self.frames_sent += 1
 

@@ -10,9 +10,9 @@ from textual.widgets import Static
 
 from drivers.sim.brake import BrakeSimulator
 from drivers.sim.pty import PtyPort
+from tests.e2e.test_tui_pilot import login
 from tests.rig import Rig, admitted, wait_for
 from tui.app import make_app
-from tui.screens.lane import LaneScreen
 
 
 async def _device(rig: Rig, c) -> dict:  # type: ignore[no-untyped-def]
@@ -48,12 +48,7 @@ async def test_another_serial_after_reconnect_is_refused_and_journalled(rig: Rig
         assert actions.index("device_refused") < actions.index("device_disconnected")  # newest first
         app = make_app(rig.sock, "en")
         async with app.run_test(size=(80, 24)) as pilot:
-            await pilot.pause()
-            await pilot.press(*"operator", "enter", *"Sunny-Lane-41", "enter")
-            for _ in range(60):
-                await pilot.pause(0.05)
-                if isinstance(app.screen, LaneScreen):
-                    break
+            await login(pilot, app, "operator")
             await pilot.pause(0.3)
             content = app.screen.query_one("#stands", Static).content
             shown = content.plain if isinstance(content, Text) else Text.from_markup(str(content)).plain
@@ -115,12 +110,7 @@ async def test_an_admin_adopts_the_new_stand_and_the_journal_keeps_both(rig: Rig
         # In the lane screen: F6, A, the identity read from the stand, then certificate and expiry.
         app = make_app(rig.sock, "en")
         async with app.run_test(size=(80, 24)) as pilot:
-            await pilot.pause()
-            await pilot.press(*"admin", "enter", *"Green-Plate-63", "enter")
-            for _ in range(60):
-                await pilot.pause(0.05)
-                if isinstance(app.screen, LaneScreen):
-                    break
+            await login(pilot, app, "admin")
             await pilot.press("f6")
             await pilot.pause(0.5)
             await pilot.press("a")
