@@ -36,6 +36,9 @@ from drivers.base import Reading as DeviceReading
 
 log = logging.getLogger("otolane.lane")
 MAX_QUEUE = 2000
+#: A stand that sends no result this long (real seconds) after its test started has lost it (a garbled
+#: frame, a vehicle that did not pass): the step goes back to waiting, and the screen says to run it again.
+STEP_RESULT_TIMEOUT_S = 20.0
 
 
 @dataclass
@@ -120,6 +123,7 @@ class LaneService:
         #: step -> channel -> recent live values of a running step (stability and window gates)
         self._recent: dict[str, dict[str, list[float]]] = {}
         self._asked_result: dict[str, float] = {}
+        self._started_real: dict[str, float] = {}
         outbox.on_change = lambda: self._spawn(self.refresh_outbox())
 
     # --- life cycle ---------------------------------------------------------------
@@ -454,6 +458,7 @@ class LaneService:
                     "finished": st.finished,
                     "holds": [h.as_dict() for h in holds],
                     "results": self._results.get(sd.id, {}),
+                    "notice": insp.steps[sd.id].get("notice"),
                 }
             )
         card_holds = rules.card_holds(
@@ -598,7 +603,8 @@ class LaneService:
         holds = rules.step_start_holds(sd, self._step_states(insp), self._views())
         if holds:
             raise Refused("step_held", "the step cannot start", [h.as_dict() for h in holds])
-        st.update(status="running", started=self.clock.now(), got=[])
+        st.update(status="running", started=self.clock.now(), got=[], notice=None)
+        self._started_real[step_id] = time.monotonic()
         self._results.pop(step_id, None)
         self._recent.pop(step_id, None)
         self._asked_result.pop(step_id, None)
@@ -661,6 +667,20 @@ class LaneService:
             if rules.step_finish_holds(plan[state.id], state, now):
                 if not state.results_in and state.started is not None:
                     await self._ask_results(plan[state.id], state.started, now)
+                    waited = time.monotonic() - self._started_real.get(state.id, time.monotonic())
+                    if waited > STEP_RESULT_TIMEOUT_S:
+                        insp.steps[state.id].update(
+                            status="pending", started=None, got=[], notice="step_no_result"
+                        )
+                        await insp.save(update_fields=["steps"])
+                        await self.journal.write(
+                            "laned",
+                            "step_no_result",
+                            inspection=insp.number,
+                            step=state.id,
+                            waited_s=int(waited),
+                        )
+                        changed = True
                 continue
             await self._flush()  # its readings are committed before the step is reported done
             insp.steps[state.id].update(status="done", finished=now)

@@ -133,3 +133,32 @@ async def test_an_admin_adopts_the_new_stand_and_the_journal_keeps_both(rig: Rig
     finally:
         stop.set()
         await task
+
+
+async def test_a_lost_result_sends_the_step_back_with_a_notice(rig: Rig, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A stand whose result never comes (a garbled result frame, a vehicle that did not pass): the
+    step goes back to waiting, the journal says so, and the screen tells the operator to run it again."""
+    from app.lane import service
+
+    monkeypatch.setattr(service, "STEP_RESULT_TIMEOUT_S", 1.0)
+    rig.sim.ramp_s = 1e9  # this stand's test never ends
+    op = await rig.client("operator")
+    await wait_for(lambda: admitted(op), "the brake tester")
+    insp = await op.call("POST", "/v1/inspections", {"plate": "123ABC02", "category": "M1", "axles": 1})
+    await op.call("POST", f"/v1/inspections/{insp['id']}/steps/brakes_axle_1")
+
+    async def back() -> bool:
+        st = await op.call("GET", "/v1/state")
+        step = st["inspection"]["steps"][1]
+        return step["status"] == "pending" and step["notice"] == "step_no_result"
+
+    await wait_for(back, "the step back to waiting", timeout=15)
+    admin = await rig.client("admin")
+    entry = (await admin.call("GET", "/v1/journal?action=step_no_result"))[0]
+    assert entry["details"]["step"] == "brakes_axle_1"
+    app = make_app(rig.sock, "en")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await login(pilot, app, "operator")
+        await pilot.pause(0.3)
+        msg = app.screen.query_one("#msg", Static).content
+        assert "No result came from the stand for Brakes, axle 1: run the step again (F5)." in str(msg)

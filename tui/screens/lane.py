@@ -246,6 +246,12 @@ class LaneScreen(AppMixin, Screen[None]):
             return f"{app.step_name(running['id'])}: " + " ".join(app.hold_text(h) for h in holds)
         nxt = next((s for s in insp["steps"] if s["status"] == "pending"), None)
         if nxt:
+            if nxt.get("notice"):
+                return (
+                    "[yellow]"
+                    + app.hold_text({"code": nxt["notice"], "params": {"step": nxt["id"]}})
+                    + "[/yellow]"
+                )
             if nxt["holds"]:
                 return "[yellow]" + " ".join(app.hold_text(h) for h in nxt["holds"]) + "[/yellow]"
             return app.t("lane.step_hint")
