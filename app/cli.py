@@ -7,6 +7,7 @@ import asyncio
 import getpass
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -180,15 +181,20 @@ def cmd_sim_device(args: argparse.Namespace) -> int:
     return 0
 
 
+def tui_command(socket: str, lang: str) -> list[str]:
+    """The lane screen runs as its own program: the daemon side never imports screen code."""
+    return [sys.executable, "-m", "tui", "--socket", socket, "--lang", lang]
+
+
 def cmd_tui(args: argparse.Namespace) -> int:
     from app import config as config_mod
-    from tui.app import run_tui
 
     socket = args.socket
     if socket is None:
         socket = str(config_mod.load(args.config).socket_path)
-    run_tui(socket, args.lang)
-    return 0
+    argv = tui_command(socket, args.lang)
+    os.execv(argv[0], argv)  # noqa: S606 - replaces this process; no shell, arguments as a list
+    return 0  # not reached
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

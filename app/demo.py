@@ -331,9 +331,9 @@ def run_demo(args: argparse.Namespace) -> int:
         print(f"  a second screen (technician over SSH): otolane tui --config {cfg}")
         print("Opening the lane screen …")
         time.sleep(1.5)
-        from tui.app import run_tui
+        from app.cli import tui_command
 
-        run_tui(str(sock), args.lang)
+        subprocess.run(tui_command(str(sock), args.lang), check=False)  # the screen owns the terminal
         return 0
     finally:
         procs.stop()

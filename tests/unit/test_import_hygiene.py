@@ -32,3 +32,19 @@ def test_tui_imports_only_the_api_client_from_app() -> None:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("app"):
                 assert node.module == "app.api.client", f"{path}: imports {node.module}"
+
+
+def test_no_module_of_app_or_drivers_imports_the_screens() -> None:
+    """Not even lazily: ``otolane tui`` and the demo start the screen as its own program."""
+    for package in ("app", "drivers"):
+        for path in (ROOT / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = []
+                if isinstance(node, ast.ImportFrom) and node.module:
+                    names = [node.module]
+                elif isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                for name in names:
+                    assert not name.startswith(("tui", "textual")), f"{path}: imports {name}"
+                    if package == "drivers":
+                        assert not name.startswith("app"), f"{path}: imports {name}"
