@@ -57,7 +57,10 @@ DEMO_DEVICES = (
     DemoDevice("steering", "steering", "modbus-steering-play", "SP-2210", "Steering play meter"),
     DemoDevice("tread", "tread", "modbus-tread-gauge", "TD-0815", "Tread depth gauge"),
     DemoDevice("glass", "glass", "modbus-tint-meter", "TN-4417", "Light transmission meter"),
+    DemoDevice("headlight", "headlight", "mqd6a-headlight", "MQ-6016", "Mingquan MQD-6A"),
 )
+#: a stand that speaks only when asked is not "stale" when quiet
+QUIET = {"headlight": 86400.0}
 
 
 def device_tables(devices: tuple[DemoDevice, ...]) -> str:
@@ -72,7 +75,7 @@ serial = "{d.serial}"
 model = "{d.model}"
 verified_until = 2027-03-01
 certificate = "KZ-DEMO-{d.serial}"
-stale_after_s = 3.0
+stale_after_s = {QUIET.get(d.kind, 3.0)}
 """
         for d in devices
     )

@@ -157,6 +157,7 @@ class ProfileDevice(Device):
         if name not in self.profile.commands:
             raise DeviceError(f"command '{name}' is not in profile {self.profile.name}")
         if self.profile.poll is None:
+            self.codec.expect(self.profile.answers.get(name))  # an on-demand stand answers this
             await self._write(self.codec.command(name))
         else:
             self._queue.put_nowait(name)  # sent by the polling loop: one request in flight

@@ -75,6 +75,7 @@ class Reply:
     kind_at: int = 2
     fields: tuple[Field, ...] = ()
     event: str | None = None  # an event this frame signals (end of test …)
+    template: bytes = b""  # fixed leading bytes of the frame (family "sum"), for the simulator
 
 
 @dataclass(frozen=True)

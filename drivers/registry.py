@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from drivers.gas import profiles as gas
 from drivers.glass import profiles as glass
+from drivers.headlight import profiles as headlight
 from drivers.profile import Profile
 from drivers.sideslip import profiles as sideslip
 from drivers.smoke import profiles as smoke
@@ -12,7 +13,7 @@ from drivers.steering import profiles as steering
 from drivers.suspension import profiles as suspension
 from drivers.tyres import profiles as tyres
 
-_MODULES = (gas, smoke, sideslip, suspension, sound, steering, tyres, glass)
+_MODULES = (gas, smoke, sideslip, suspension, sound, steering, tyres, glass, headlight)
 
 PROFILES: dict[str, Profile] = {name: p for m in _MODULES for name, p in m.PROFILES.items()}
 SCENARIOS: dict[str, dict[str, dict[str, float]]] = {

@@ -38,6 +38,7 @@ class StepDef:
     finals: tuple[str, ...] = ()
     stable_channel: str = ""
     tolerance: float = 0.0
+    start: str = ""  # the stand's command that starts this step's test, when not the profile's own
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -48,6 +49,7 @@ class StepDef:
             "finals": list(self.finals),
             "stable_channel": self.stable_channel,
             "tolerance": self.tolerance,
+            "start": self.start,
         }
 
     @classmethod
@@ -61,6 +63,7 @@ class StepDef:
             tuple(d.get("finals", ())),
             d.get("stable_channel", ""),
             float(d.get("tolerance", 0.0)),
+            d.get("start", ""),
         )
 
 
@@ -90,6 +93,18 @@ def plan(
         )
     if not trailer and fuel == "diesel" and "smoke" in kinds:
         steps.append(StepDef("smoke", ("smoke",), 5.0, mode="test", finals=SMOKE_FINALS))
+    if not trailer and "headlight" in kinds:
+        steps += [
+            StepDef(
+                f"headlight_{side}",
+                ("headlight",),
+                3.0,
+                mode="test",
+                finals=tuple(f"headlight.{side}.{b}.intensity" for b in ("high", "low")),
+                start=f"measure_{side}",
+            )
+            for side in ("left", "right")
+        ]
     if not trailer and "sound" in kinds:
         steps.append(StepDef("noise", ("sound",), 5.0, mode="window"))
     if not trailer and not category.startswith("L") and "steering" in kinds:

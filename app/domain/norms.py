@@ -86,6 +86,15 @@ NORMS: dict[str, Norm] = {
             for group, limit in (("L", 0.8), ("N2N3O3O4", 1.0), ("M1N1O1O2", 1.6), ("M2M3", 2.0))
         ),
         Norm(
+            "headlight.high_intensity",
+            "High beam luminous intensity, headlamps of one side",
+            "cd",
+            10000.0,
+            None,
+            "a slide deck quoting an unnamed regulation [L2]",
+            "UNVERIFIED: clause numbers not confirmed",
+        ),
+        Norm(
             "glass.transmission",
             "Light transmission of the windscreen and front side windows",
             "%",

@@ -82,6 +82,13 @@ def other_steps(
         elif step == "noise":
             values = {ch: max(v) for ch, v in live.get(step, {}).items()}
             protocol.append({"step": step, "values": values})
+        elif step.startswith("headlight_"):
+            side = step.removeprefix("headlight_")
+            values = finals.get(step, {})
+            protocol.append({"step": step, "values": values})
+            key = f"headlight.{side}.high.intensity"
+            if key in values:
+                items.append({"id": key, **judge("headlight.high_intensity", values[key]).as_dict()})
         elif step in ("steering", "tyres", "glass"):
             values = {ch: round(_settled(v), 2) for ch, v in live.get(step, {}).items()}
             protocol.append({"step": step, "values": values})

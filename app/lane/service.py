@@ -612,7 +612,7 @@ class LaneService:
         await self.journal.write(operator, "step_started", inspection=insp.number, step=step_id)
         if sd.mode == "test":
             for slot in self._slots_of(sd.devices):
-                await self._command(slot, getattr(slot.driver.profile, "start", None) or "start")
+                await self._command(slot, sd.start or getattr(slot.driver.profile, "start", None) or "start")
         self._publish_inspection()
         return self.inspection_dict(insp) or {}
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from drivers.families import jx
 from drivers.profile import Profile, Reply
 
-IDENTITY_LEN = 32  # family "sum": echo + 30 ASCII bytes (NUL padded) + checksum — our extension
+IDENTITY_LEN = 64  # family "sum": echo + 62 ASCII bytes (NUL padded) + checksum — our extension
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drivers.families.codecs import IDENTITY_LEN
 from drivers.profile import Field, Profile, Reply
 
 NHA_503 = Profile(
@@ -32,7 +33,7 @@ NHA_503 = Profile(
                 Field("gas.lambda", "", 18, 2, "u16be", scale=0.01),
             ),
         ),
-        Reply("identity", 32),
+        Reply("identity", IDENTITY_LEN),
     ),
     poll="live",
     poll_interval_s=0.5,
@@ -40,7 +41,7 @@ NHA_503 = Profile(
     reply_timeout_s=2.5,
     notes=(
         "Byte 0 of the reply is read as the echo of the command (not stated in the reference).",
-        "Identity query 0xF0 and its 32-byte reply are our extension, not in the public source.",
+        "Identity query 0xF0 and its 64-byte reply are our extension, not in the public source.",
         "Zeroing and calibration commands are kept off the operator path (reference §2.3 B).",
     ),
 )

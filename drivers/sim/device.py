@@ -62,7 +62,10 @@ class ProfileSimulator:
         if p.family == "ascii":
             f = reply.fields[0]
             return f.encode(self.value(f.channel, live))
-        frame = bytearray(b"0" * reply.length) if p.family == "jx" else bytearray(reply.length)
+        frame = (
+            bytearray(b"0" * reply.length) if p.family == "jx" or reply.fields else bytearray(reply.length)
+        )
+        frame[: len(reply.template)] = reply.template
         for f in reply.fields:
             frame[f.offset : f.offset + f.width] = f.encode(self.value(f.channel, live and not f.final))
         if p.family == "jx":
@@ -70,7 +73,8 @@ class ProfileSimulator:
             frame[reply.kind_at] = reply.kind if reply.kind is not None else ord("T")
             frame[-1] = jx.checksum(bytes(frame[:-1]))
         else:
-            frame[0] = echo
+            if not reply.template:
+                frame[0] = echo
             frame[-1:] = checksum_byte(bytes(frame[:-1]), p.reply_checksum)
         return bytes(frame)
 
@@ -103,9 +107,10 @@ class ProfileSimulator:
         self._inbuf += data
         out = []
         extra = 0 if self.profile.command_checksum == "none" else 1
-        while len(self._inbuf) >= 1 + extra:
-            cmd = bytes(self._inbuf[:1])
-            del self._inbuf[: 1 + extra]
+        size = max(len(c) for c in self.profile.commands.values())  # one length per profile
+        while len(self._inbuf) >= size + extra:
+            cmd = bytes(self._inbuf[:size])
+            del self._inbuf[: size + extra]
             out.append((self._names.get(cmd, ""), cmd[0]))
         return out
 

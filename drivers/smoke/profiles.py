@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drivers.families.codecs import IDENTITY_LEN
 from drivers.profile import Field, Profile, Reply
 
 NHT_6 = Profile(
@@ -47,7 +48,7 @@ NHT_6 = Profile(
             event="test_end",
         ),
         Reply("ack", 2),
-        Reply("identity", 32),
+        Reply("identity", IDENTITY_LEN),
     ),
     poll="live",
     poll_interval_s=0.1,  # the peak matters: about 10 Hz (reference §2.4)
@@ -60,7 +61,7 @@ NHT_6 = Profile(
     notes=(
         "Byte 0 of each reply is read as the echo of the command; acknowledgements are 2 bytes "
         "(echo + checksum) — both assumptions to check against the stand.",
-        "Identity query 0xF0 and its 32-byte reply are our extension, not in the public source.",
+        "Identity query 0xF0 and its 64-byte reply are our extension, not in the public source.",
     ),
 )
 

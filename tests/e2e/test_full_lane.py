@@ -28,7 +28,7 @@ async def test_a_petrol_car_goes_through_every_stand(tmp_path: Path) -> None:
         steps = [r["details"]["step"] for r in await admin.call("GET", "/v1/journal?action=step_finished")]
         assert sorted(steps) == sorted(
             ["side_slip", "suspension_axle_1", "suspension_axle_2", "brakes_axle_1", "brakes_axle_2",
-             "emissions", "noise", "steering", "tyres", "glass"]
+             "emissions", "headlight_left", "headlight_right", "noise", "steering", "tyres", "glass"]
         )  # fmt: skip
         connected = await admin.call("GET", "/v1/journal?action=device_connected")
         assert {r["details"]["serial"] for r in connected} >= {
@@ -38,6 +38,7 @@ async def test_a_petrol_car_goes_through_every_stand(tmp_path: Path) -> None:
         assert ids["steering.play"]["passed"] and ids["steering.play"]["norm"]["high"] == 10.0  # M1
         assert ids["tyres.tread.min"]["value"] == pytest.approx(4.8, abs=0.1)
         assert ids["glass.front_left"]["norm"]["low"] == 70.0
+        assert ids["headlight.right.high.intensity"]["value"] == 18500.0
         state = await op.call("GET", "/v1/state")
         assert state["last_card"]["verdict"] == "admitted"
     finally:
@@ -106,12 +107,18 @@ async def test_a_step_waits_for_its_own_stand(tmp_path: Path) -> None:
 
 
 async def test_tinted_glass_and_a_bald_tyre_fail_with_their_norms(tmp_path: Path) -> None:
-    rig = await start_rig(tmp_path / "lane", full_lane=True, scenarios={"glass": "tinted", "tread": "bald"})
+    rig = await start_rig(
+        tmp_path / "lane",
+        full_lane=True,
+        scenarios={"glass": "tinted", "tread": "bald", "headlight": "dim-right"},
+    )
     try:
         op = await rig.client("operator")
         card = await run_to_card(op, {"plate": "123ABC02", "category": "M1", "fuel": "petrol", "axles": 2})
         failed = {i["id"]: i for i in card["items"] if not i["passed"]}
-        assert set(failed) == {"glass.front_left", "glass.front_right", "tyres.tread.min"}
+        assert set(failed) == {
+            "glass.front_left", "glass.front_right", "tyres.tread.min", "headlight.right.high.intensity"
+        }  # fmt: skip
         assert failed["tyres.tread.min"]["deviation"] == pytest.approx(1.1 - 1.6, abs=0.05)
         assert card["verdict"] == "not_admitted"
     finally:

@@ -57,6 +57,7 @@ def test_headless_demo_with_faults_still_completes_and_counts_them(tmp_path: Pat
         "steering",
         "tread",
         "glass",
+        "headlight",
     }
     assert all(d["frames_ok"] > 0 for d in devices.values())
     assert sum(d["frames_rejected"] for d in devices.values()) > 0  # the faults were seen, counted
