@@ -285,7 +285,9 @@ def build_parser() -> argparse.ArgumentParser:
     sb.set_defaults(fn=cmd_sim_brake)
     sd = ssub.add_parser("device", help="any other stand, by its profile")
     sd.add_argument("--profile", required=True, help="profile name, e.g. nanhua-nha503")
-    sd.add_argument("--link", required=True, help="path of the symlink to the pty")
+    sd.add_argument(
+        "--link", required=True, help="path of the symlink to the pty, or tcp:HOST:PORT for a networked stand"
+    )
     sd.add_argument("--serial", default="SIM-0001")
     sd.add_argument("--scenario", default="good")
     sd.add_argument("--speed", type=float, default=1.0)

@@ -68,7 +68,7 @@ DEVICE_SCHEMA: dict[str, Key] = {
     "id": Key(str, required=True, doc="Device id on this lane, e.g. 'brake'"),
     "kind": Key(str, required=True, choices=DEVICE_KINDS, doc="Device kind"),
     "profile": Key(str, required=True, doc="Profile name, e.g. 'jx-brake'"),
-    "port": Key(str, required=True, doc="Serial port path (a udev name)"),
+    "port": Key(str, required=True, doc="Serial port path (a udev name), or socket://host:port (TCP)"),
     "serial": Key(str, required=True, doc="Registered serial number: another is refused"),
     "model": Key(str, "", doc="Registered model"),
     "verified_until": Key(dt.date, required=True, doc="Metrological verification expiry"),
@@ -137,6 +137,11 @@ class Config:
     eis: dict[str, Any]
     security: dict[str, Any]
     devices: tuple[DeviceConfig, ...]
+
+    def port(self, p: str) -> str:
+        """A device's line: a serial port path (relative to this file) or a ``socket://host:port``
+        URL for a networked stand (pyserial's URL handlers)."""
+        return p if "://" in p else str(self.path(p))
 
     def path(self, p: str) -> Path:
         q = Path(p)

@@ -39,7 +39,7 @@ def make_driver(dev: object, cfg: Config) -> Device:
     from app.config import DeviceConfig
 
     assert isinstance(dev, DeviceConfig)
-    port = str(cfg.path(dev.port))
+    port = cfg.port(dev.port)
     if dev.kind == "brake" and dev.profile in BRAKE_PROFILES:
         return JXBrakeTester(dev.id, port, BRAKE_PROFILES[dev.profile])
     profile = PROFILES.get(dev.profile)

@@ -15,7 +15,7 @@ from drivers.families import jx
 from drivers.families.codecs import IDENTITY_LEN, checksum_byte
 from drivers.profile import Profile, Reply
 from drivers.sim.faults import corrupt
-from drivers.sim.pty import PtyPort
+from drivers.sim.pty import PtyPort, TcpPort
 
 
 class ProfileSimulator:
@@ -164,7 +164,12 @@ async def serve(link: str, profile: Profile, scenario: dict[str, float], **kwarg
     """Run a simulator on a new pty linked at ``link`` until SIGTERM/SIGINT."""
     import signal
 
-    port = PtyPort(link)
+    port: PtyPort | TcpPort
+    if link.startswith("tcp:"):  # a networked stand: listen on host:port
+        host, _, number = link.removeprefix("tcp:").rpartition(":")
+        port = TcpPort(host or "127.0.0.1", int(number))
+    else:
+        port = PtyPort(link)
     # Streaming stands talk at 10 frames/s; request/response stands answer within a few ms.
     rate = 10.0 if profile.family == "jx" else 200.0
     sim = ProfileSimulator(port, profile, scenario, rate=rate, **kwargs)  # type: ignore[arg-type]

@@ -44,3 +44,59 @@ class PtyPort:
         for fd in (self.master, self._slave):
             with contextlib.suppress(OSError):
                 os.close(fd)
+
+
+class TcpPort:
+    """A networked stand's line: the simulator listens on a TCP port and serves one client at a
+    time (the lane daemon), with the same non-blocking read/write as :class:`PtyPort`."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        import socket
+
+        self._listener = socket.create_server((host, port))
+        self._listener.setblocking(False)
+        self.address = self._listener.getsockname()
+        self.path = f"socket://{self.address[0]}:{self.address[1]}"
+        self._client: socket.socket | None = None
+        self.link = None
+
+    def _accept(self) -> None:
+        try:
+            client, _ = self._listener.accept()
+        except (BlockingIOError, OSError):
+            return
+        if self._client is not None:
+            self._client.close()
+        client.setblocking(False)
+        self._client = client
+
+    def write(self, data: bytes) -> bool:
+        self._accept()
+        if self._client is None:
+            return False
+        try:
+            self._client.sendall(data)
+            return True
+        except (BlockingIOError, OSError):
+            return False
+
+    def read(self) -> bytes:
+        self._accept()
+        if self._client is None:
+            return b""
+        try:
+            data = self._client.recv(4096)
+        except (BlockingIOError, InterruptedError):
+            return b""
+        except OSError:
+            data = b""
+        if not data:  # the client went away
+            self._client.close()
+            self._client = None
+        return data
+
+    def close(self) -> None:
+        for s in (self._client, self._listener):
+            if s is not None:
+                with contextlib.suppress(OSError):
+                    s.close()

@@ -138,3 +138,42 @@ async def test_garbled_frames_are_counted_and_the_values_stay_true(tmp_path: Pat
 
 async def _true(x: object) -> bool:
     return bool(x)
+
+
+@pytest.mark.parametrize("name", ["nanhua-nha503", "tlch10-sideslip"])
+async def test_a_networked_stand_over_tcp(name: str) -> None:
+    """Transport: the same profile over TCP (``socket://host:port``) instead of a serial line,
+    and a reconnect after the connection drops."""
+    from drivers.sim.pty import TcpPort
+
+    profile = PROFILES[name]
+    port = TcpPort()  # `otolane sim device --link tcp:HOST:PORT` serves the same
+    sim = ProfileSimulator(port, profile, SCENARIOS[name]["good"], serial="NET-1", rate=100.0)
+    stop = asyncio.Event()
+    sim_task = asyncio.create_task(sim.run(stop))
+    dev = ProfileDevice(name, port.path, profile)
+    sink = Sink()
+    sup = asyncio.create_task(supervise(dev, sink.append, stale_after=2.0))
+    channel = next(f.channel for r in profile.replies for f in r.fields if not f.final)
+    try:
+
+        async def live() -> bool:
+            return len(sink.readings(channel)) >= 3
+
+        await wait_for(live, f"{name}: live values over TCP")
+        ident = next(i.identity for i in sink if isinstance(i, StatusChange) and i.identity)
+        assert ident is not None and ident.serial == "NET-1"
+        assert sink.readings(channel)[-1].value == pytest.approx(
+            SCENARIOS[name]["good"][channel], rel=0.05, abs=0.1
+        )
+        assert port._client is not None
+        port._client.close()  # the network drops the connection
+        port._client = None
+        n = len(sink.readings(channel))
+
+        async def again() -> bool:
+            return len(sink.readings(channel)) > n + 3
+
+        await wait_for(again, f"{name}: values again after reconnecting", timeout=30)
+    finally:
+        await _close(stop, sim_task, sup, port)
