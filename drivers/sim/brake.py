@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import random
-import signal
 import time
 from dataclasses import dataclass
 
 from drivers.brake.profiles import JX_BRAKE, BrakeProfile
 from drivers.families import jx
 from drivers.sim.faults import corrupt
-from drivers.sim.pty import PtyPort
+from drivers.sim.pty import PtyPort, open_line, until_signal
 
 
 @dataclass(frozen=True)
@@ -147,14 +146,6 @@ class BrakeSimulator:
 
 
 async def serve(link: str, **kwargs: object) -> None:
-    """Run a simulator on a new pty linked at ``link`` until SIGTERM/SIGINT."""
-    port = PtyPort(link)
-    sim = BrakeSimulator(port, **kwargs)  # type: ignore[arg-type]
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await sim.run(stop)
-    finally:
-        port.close()
+    """Run a simulator on a new line at ``link`` (a pty path or tcp:HOST:PORT) until SIGTERM/SIGINT."""
+    port = open_line(link)
+    await until_signal(BrakeSimulator(port, **kwargs).run, port)  # type: ignore[arg-type]

@@ -15,7 +15,7 @@ from drivers.families import jx
 from drivers.families.codecs import IDENTITY_LEN, checksum_byte
 from drivers.profile import Profile, Reply
 from drivers.sim.faults import corrupt
-from drivers.sim.pty import PtyPort, TcpPort
+from drivers.sim.pty import PtyPort, open_line, until_signal
 
 
 class ProfileSimulator:
@@ -161,23 +161,9 @@ class ProfileSimulator:
 
 
 async def serve(link: str, profile: Profile, scenario: dict[str, float], **kwargs: object) -> None:
-    """Run a simulator on a new pty linked at ``link`` until SIGTERM/SIGINT."""
-    import signal
-
-    port: PtyPort | TcpPort
-    if link.startswith("tcp:"):  # a networked stand: listen on host:port
-        host, _, number = link.removeprefix("tcp:").rpartition(":")
-        port = TcpPort(host or "127.0.0.1", int(number))
-    else:
-        port = PtyPort(link)
+    """Run a simulator on a new line at ``link`` (a pty path or tcp:HOST:PORT) until SIGTERM/SIGINT."""
+    port = open_line(link)
     # Streaming stands talk at 10 frames/s; request/response stands answer within a few ms.
     rate = 10.0 if profile.family == "jx" else 200.0
     sim = ProfileSimulator(port, profile, scenario, rate=rate, **kwargs)  # type: ignore[arg-type]
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await sim.run(stop)
-    finally:
-        port.close()
+    await until_signal(sim.run, port)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import signal
 from typing import Any
 
 from pymodbus import FramerType, ModbusDeviceIdentification
@@ -17,7 +16,7 @@ from pymodbus.simulator import DataType, SimData, SimDevice
 
 from drivers.families.modbus import bytes_to_registers
 from drivers.profile import Profile
-from drivers.sim.pty import PtyPort
+from drivers.sim.pty import PtyPort, until_signal
 
 
 class NullModem:
@@ -125,8 +124,5 @@ class ModbusSimulator:
 
 
 async def serve(link: str, profile: Profile, scenario: dict[str, float], **kwargs: object) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await ModbusSimulator(link, profile, scenario, **kwargs).run(stop)
+    """Run a Modbus stand on a new pty linked at ``link`` until SIGTERM/SIGINT."""
+    await until_signal(ModbusSimulator(link, profile, scenario, **kwargs).run)

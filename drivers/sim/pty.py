@@ -3,9 +3,12 @@ driver opens the slave by its path (or a stable symlink, like a udev name) with 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
+import signal
 import tty
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 
@@ -100,3 +103,25 @@ class TcpPort:
             if s is not None:
                 with contextlib.suppress(OSError):
                     s.close()
+
+
+def open_line(link: str) -> PtyPort | TcpPort:
+    """A simulator's line: ``tcp:HOST:PORT`` listens for a networked stand's client; anything
+    else is the path where the pty's slave is linked."""
+    if link.startswith("tcp:"):
+        host, _, number = link.removeprefix("tcp:").rpartition(":")
+        return TcpPort(host or "127.0.0.1", int(number))
+    return PtyPort(link)
+
+
+async def until_signal(run: Callable[[asyncio.Event], Awaitable[None]], *lines: PtyPort | TcpPort) -> None:
+    """Run a simulator until SIGTERM/SIGINT, then close its lines (``otolane sim …``)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await run(stop)
+    finally:
+        for line in lines:
+            line.close()
