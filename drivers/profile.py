@@ -117,3 +117,24 @@ class Profile:
             for f in r.fields:
                 seen.setdefault(f.channel, f.unit)
         return list(seen.items())
+
+
+def float32_block(
+    name: str, kind: str, model: str, source: str, channels: tuple[tuple[str, str], ...], poll_s: float = 0.5
+) -> Profile:
+    """A Modbus stand whose input registers, from 0, hold one float32 (high word first) per channel
+    in order — the shape of every generic Modbus profile we ship."""
+    fields = tuple(Field(ch, unit, 4 * i, 4, "f32be") for i, (ch, unit) in enumerate(channels))
+    return Profile(
+        name=name,
+        kind=kind,
+        family="modbus",
+        model=model,
+        source=source,
+        baudrate=9600,
+        commands={},
+        replies=(Reply("live", 4 * len(channels), fields=fields),),
+        poll="live",
+        poll_interval_s=poll_s,
+        registers=(0, 2 * len(channels)),
+    )

@@ -2,33 +2,17 @@
 
 from __future__ import annotations
 
-from drivers.profile import Field, Profile, Reply
+from drivers.profile import float32_block
 
-GENERIC_MODBUS = Profile(
-    name="modbus-tint-meter",
-    kind="glass",
-    family="modbus",
-    model="Light transmission meter (Modbus RTU)",
-    source=(
+GENERIC_MODBUS = float32_block(
+    "modbus-tint-meter",
+    "glass",
+    "Light transmission meter (Modbus RTU)",
+    (
         "No public protocol for Тоник, Свет or Блик (shared/reference/device-protocols.md §2.11): a "
         "generic Modbus RTU profile in family F6 (§3.1); the register map is ours and UNVERIFIED"
     ),
-    baudrate=9600,
-    commands={},
-    replies=(
-        Reply(
-            "live",
-            12,
-            fields=(
-                Field("glass.windscreen", "%", 0, 4, "f32be"),
-                Field("glass.front_left", "%", 4, 4, "f32be"),
-                Field("glass.front_right", "%", 8, 4, "f32be"),
-            ),
-        ),
-    ),
-    poll="live",
-    poll_interval_s=0.5,
-    registers=(0, 6),
+    (("glass.windscreen", "%"), ("glass.front_left", "%"), ("glass.front_right", "%")),
 )
 
 PROFILES = {p.name: p for p in (GENERIC_MODBUS,)}

@@ -2,32 +2,17 @@
 
 from __future__ import annotations
 
-from drivers.profile import Field, Profile, Reply
+from drivers.profile import float32_block
 
-GENERIC_MODBUS = Profile(
-    name="modbus-steering-play",
-    kind="steering",
-    family="modbus",
-    model="Steering play meter (Modbus RTU)",
-    source=(
+GENERIC_MODBUS = float32_block(
+    "modbus-steering-play",
+    "steering",
+    "Steering play meter (Modbus RTU)",
+    (
         "No public protocol (shared/reference/device-protocols.md §2.9): a generic Modbus RTU profile "
         "in family F6 (§3.1); the register map is ours and UNVERIFIED — take the vendor's"
     ),
-    baudrate=9600,
-    commands={},
-    replies=(
-        Reply(
-            "live",
-            8,
-            fields=(
-                Field("steering.play", "°", 0, 4, "f32be"),
-                Field("steering.force", "N", 4, 4, "f32be"),
-            ),
-        ),
-    ),
-    poll="live",
-    poll_interval_s=0.5,
-    registers=(0, 4),
+    (("steering.play", "°"), ("steering.force", "N")),
 )
 
 PROFILES = {p.name: p for p in (GENERIC_MODBUS,)}

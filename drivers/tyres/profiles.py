@@ -2,34 +2,22 @@
 
 from __future__ import annotations
 
-from drivers.profile import Field, Profile, Reply
+from drivers.profile import float32_block
 
-GENERIC_MODBUS = Profile(
-    name="modbus-tread-gauge",
-    kind="tread",
-    family="modbus",
-    model="Tread depth gauge (Modbus RTU)",
-    source=(
+GENERIC_MODBUS = float32_block(
+    "modbus-tread-gauge",
+    "tread",
+    "Tread depth gauge (Modbus RTU)",
+    (
         "No public protocol (shared/reference/device-protocols.md §2.10): a generic Modbus RTU profile "
         "in family F6 (§3.1); the register map is ours and UNVERIFIED — take the vendor's"
     ),
-    baudrate=9600,
-    commands={},
-    replies=(
-        Reply(
-            "live",
-            16,
-            fields=(
-                Field("tread.front_left", "mm", 0, 4, "f32be"),
-                Field("tread.front_right", "mm", 4, 4, "f32be"),
-                Field("tread.rear_left", "mm", 8, 4, "f32be"),
-                Field("tread.rear_right", "mm", 12, 4, "f32be"),
-            ),
-        ),
+    (
+        ("tread.front_left", "mm"),
+        ("tread.front_right", "mm"),
+        ("tread.rear_left", "mm"),
+        ("tread.rear_right", "mm"),
     ),
-    poll="live",
-    poll_interval_s=0.5,
-    registers=(0, 8),
 )
 
 PROFILES = {p.name: p for p in (GENERIC_MODBUS,)}

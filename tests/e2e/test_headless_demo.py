@@ -13,17 +13,31 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
-def test_headless_demo_prints_one_accepted_card(tmp_path: Path) -> None:
+def headless(tmp_path: Path, *args: str) -> dict:  # type: ignore[type-arg]
+    """Run ``otolane demo --headless --json ARGS`` as a user would; its one JSON object."""
     r = subprocess.run(
-        [sys.executable, "-m", "app.cli", "demo", "--headless", "--speed", "60", "--json",
-         "--dir", str(tmp_path / "d")],
+        [
+            sys.executable,
+            "-m",
+            "app.cli",
+            "demo",
+            "--headless",
+            "--json",
+            "--dir",
+            str(tmp_path / "d"),
+            *args,
+        ],
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=240,
         cwd=tmp_path,
-    )  # fmt: skip
+    )
     assert r.returncode == 0, r.stderr
-    out = json.loads(r.stdout)
+    return dict(json.loads(r.stdout))
+
+
+def test_headless_demo_prints_one_accepted_card(tmp_path: Path) -> None:
+    out = headless(tmp_path, "--speed", "60")
     assert {"inspection_id", "card_id", "verdict", "eis_status", "readings", "duration_s"} <= set(out)
     assert out["verdict"] == "admitted" and out["eis_status"] == "accepted"
     assert out["readings"] > 4
@@ -34,16 +48,7 @@ def test_headless_demo_prints_one_accepted_card(tmp_path: Path) -> None:
 def test_headless_demo_with_faults_still_completes_and_counts_them(tmp_path: Path) -> None:
     """Issue #4: every stand, simulators corrupting frames; per device frames_ok, frames_rejected,
     reconnects in the JSON; the inspection still completes."""
-    r = subprocess.run(
-        [sys.executable, "-m", "app.cli", "demo", "--headless", "--speed", "120", "--json", "--faults",
-         "--fuel", "diesel", "--dir", str(tmp_path / "d")],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        cwd=tmp_path,
-    )  # fmt: skip
-    assert r.returncode == 0, r.stderr
-    out = json.loads(r.stdout)
+    out = headless(tmp_path, "--speed", "120", "--faults", "--fuel", "diesel")
     assert out["eis_status"] == "accepted"
     assert "smoke" in out["steps"] and "emissions" not in out["steps"]
     devices = out["devices"]
