@@ -330,9 +330,15 @@ class LaneService:
         if ev.name == "test_end" and step is not None and self.current is not None:
             st = self.current.steps[step]
             sd = rules.StepDef.from_dict(step, st)
-            commands = getattr(slot.driver.profile, "commands", {})
-            if not set(sd.finals) <= set(st.get("got", [])) and "result" in commands:
-                self._spawn(self._command(slot, "result"))
+            result = self._result_command(slot)
+            if result and not set(sd.finals) <= set(st.get("got", [])):
+                self._spawn(self._command(slot, result))
+
+    @staticmethod
+    def _result_command(slot: Slot) -> str | None:
+        """The profile's command that fetches a test's result; None when the stand sends it itself."""
+        result = getattr(slot.driver.profile, "result", None)
+        return result if isinstance(result, str) else None
 
     async def _command(self, slot: Slot, name: str) -> None:
         try:
@@ -627,8 +633,8 @@ class LaneService:
             return
         self._asked_result[sd.id] = time.monotonic()
         for slot in self._slots_of(sd.devices):
-            result = getattr(slot.driver.profile, "result", None)
-            if isinstance(result, str):
+            result = self._result_command(slot)
+            if result:
                 await self._command(slot, result)
 
     def _interrupt_steps(self, kind: str, reason: str) -> None:
