@@ -175,7 +175,8 @@ async def _stream(device: Device, sink: Sink, stale_after: float) -> None:
     stale = False
     while True:
         try:
-            item = await asyncio.wait_for(it.__anext__(), timeout=stale_after)
+            async with asyncio.timeout(stale_after):
+                item = await it.__anext__()
         except StopAsyncIteration:
             return
         except TimeoutError:
@@ -188,7 +189,7 @@ async def _stream(device: Device, sink: Sink, stale_after: float) -> None:
                         reason=f"no data for {stale_after:g} s",
                     )
                 )
-            # wait_for cancelled the pending read; start a fresh iterator on the same device.
+            # the timeout cancelled the pending read; start a fresh iterator on the same device.
             it = device.frames().__aiter__()
             continue
         if stale:

@@ -89,7 +89,8 @@ class ProfileDevice(Device):
         deadline = time.monotonic() + self.profile.reply_timeout_s
         while time.monotonic() < deadline:
             try:
-                frames = await asyncio.wait_for(self._read(), deadline - time.monotonic())
+                async with asyncio.timeout(deadline - time.monotonic()):
+                    frames = await self._read()
             except TimeoutError:
                 break
             if frames:
@@ -113,7 +114,8 @@ class ProfileDevice(Device):
             if time.monotonic() >= deadline or self.profile.family != "jx":
                 break
             try:
-                frames = await asyncio.wait_for(self._read(), deadline - time.monotonic())
+                async with asyncio.timeout(deadline - time.monotonic()):
+                    frames = await self._read()
             except TimeoutError:
                 break
         raise DeviceError("the device did not answer the identity query")

@@ -60,7 +60,8 @@ class OutboxWorker:
                 delay = 5.0
             self.wake.clear()
             try:
-                await asyncio.wait_for(self.wake.wait(), timeout=delay)
+                async with asyncio.timeout(delay):
+                    await self.wake.wait()
             except TimeoutError:
                 pass
 

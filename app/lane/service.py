@@ -404,7 +404,8 @@ class LaneService:
     async def _flusher(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._flush_now.wait(), timeout=0.1)
+                async with asyncio.timeout(0.1):
+                    await self._flush_now.wait()
             self._flush_now.clear()
             try:
                 await self._flush()

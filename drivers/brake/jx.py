@@ -115,7 +115,8 @@ class JXBrakeTester(Device):
         deadline = time.monotonic() + 2.0
         while time.monotonic() < deadline:
             try:
-                frames = await asyncio.wait_for(self._read_frames(), timeout=deadline - time.monotonic())
+                async with asyncio.timeout(deadline - time.monotonic()):
+                    frames = await self._read_frames()
             except TimeoutError:
                 break
             for f in frames:

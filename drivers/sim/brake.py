@@ -140,7 +140,8 @@ class BrakeSimulator:
             if delay < -1.0:
                 next_at = time.monotonic()
             try:
-                await asyncio.wait_for(stop.wait(), timeout=max(delay, 0.0))
+                async with asyncio.timeout(max(delay, 0.0)):
+                    await stop.wait()
             except TimeoutError:
                 pass
 

@@ -155,7 +155,8 @@ class ProfileSimulator:
         while not stop.is_set():
             self.tick()
             try:
-                await asyncio.wait_for(stop.wait(), timeout=period)
+                async with asyncio.timeout(period):
+                    await stop.wait()
             except TimeoutError:
                 pass
 
