@@ -152,9 +152,23 @@ def cmd_sim_brake(args: argparse.Namespace) -> int:
             rate=args.rate,
             speed=args.speed,
             garble=args.garble,
+            control=args.control,
         )
     )
     return 0
+
+
+def cmd_sim_fault(args: argparse.Namespace) -> int:
+    from drivers.sim.control import send_order
+
+    try:
+        reply = asyncio.run(send_order(args.control, " ".join(args.order)))
+    except (OSError, TimeoutError) as exc:
+        raise OtolaneError(
+            "sim_unreachable", f"no simulator answers on {args.control}: {exc.strerror or exc}"
+        ) from None
+    print(reply)
+    return 0 if reply.startswith("ok") else 1
 
 
 def cmd_sim_device(args: argparse.Namespace) -> int:
@@ -176,6 +190,7 @@ def cmd_sim_device(args: argparse.Namespace) -> int:
             serial=args.serial,
             speed=args.speed,
             garble=args.garble,
+            control=args.control,
         )
     )
     return 0
@@ -282,6 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     sb.add_argument("--rate", type=float, default=10.0, help="frames per second")
     sb.add_argument("--speed", type=float, default=1.0)
     sb.add_argument("--garble", type=float, default=0.0, help="share of corrupted frames")
+    sb.add_argument("--control", help="Unix socket for fault orders (see: otolane sim fault)")
     sb.set_defaults(fn=cmd_sim_brake)
     sd = ssub.add_parser("device", help="any other stand, by its profile")
     sd.add_argument("--profile", required=True, help="profile name, e.g. nanhua-nha503")
@@ -292,7 +308,17 @@ def build_parser() -> argparse.ArgumentParser:
     sd.add_argument("--scenario", default="good")
     sd.add_argument("--speed", type=float, default=1.0)
     sd.add_argument("--garble", type=float, default=0.0, help="share of corrupted frames")
+    sd.add_argument("--control", help="Unix socket for fault orders (see: otolane sim fault)")
     sd.set_defaults(fn=cmd_sim_device)
+    sf = ssub.add_parser(
+        "fault",
+        help="break a running simulator on command",
+        description="Orders: garble SHARE | stuck on|off | slow SECONDS|off | serial TEXT | "
+        "pull SECONDS | clear | status",
+    )
+    sf.add_argument("control", help="the simulator's --control socket")
+    sf.add_argument("order", nargs="+", help="e.g. stuck on")
+    sf.set_defaults(fn=cmd_sim_fault)
     return p
 
 

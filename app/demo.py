@@ -231,6 +231,8 @@ def start_lane(
             str(speed),
             "--garble",
             str(garble),
+            "--control",  # faults on command: otolane sim fault var/dev/ID.ctl stuck on
+            f"dev/{d.id}.ctl",
         ]
         if d.kind == "brake":
             procs.start(f"sim-{d.id}", "sim", "brake", "--scenario", scenario, *common)

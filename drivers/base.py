@@ -34,6 +34,7 @@ class DeviceStatus(StrEnum):
     CONNECTING = "connecting"
     CONNECTED = "connected"
     STALE = "stale"
+    STUCK = "stuck"  # frames come, but a live sensor's value has frozen
     FAULTED = "faulted"
 
 
@@ -101,6 +102,8 @@ class DeviceError(Exception):
 
 class Device(ABC):
     kind: str = "device"
+    #: live channel -> seconds without the least change that mean its sensor froze (profile data)
+    frozen_after: dict[str, float] = {}
 
     def __init__(self, device_id: str) -> None:
         self.device_id = device_id
@@ -131,6 +134,34 @@ class StatusChange:
 
 
 Sink = Callable[[Reading | Event | StatusChange], None]
+
+
+class FreezeWatch:
+    """A stuck sensor: a live channel that repeats the very same non-zero value for longer than its
+    profile allows while frames keep arriving. An analogue sensor read at the stand's resolution
+    always moves by a count now and then; a frozen one would otherwise pass the stability gate (D3)
+    with a value that is no measurement at all. Zero is exempt: idle rollers and clean exhaust are
+    steady at zero."""
+
+    def __init__(self, rules: dict[str, float]) -> None:
+        self.rules = rules
+        self._since: dict[str, tuple[float, float]] = {}
+        self.frozen: dict[str, str] = {}
+
+    def see(self, r: Reading, now: float) -> None:
+        after = self.rules.get(r.channel)
+        if after is None or r.final:
+            return
+        last = self._since.get(r.channel)
+        if last is None or last[0] != r.value or r.value == 0:
+            self._since[r.channel] = (r.value, now)
+            self.frozen.pop(r.channel, None)
+        elif now - last[1] >= after:
+            self.frozen[r.channel] = f"{r.channel} frozen at {r.value:g} {r.unit} for {now - last[1]:.0f} s"
+
+    def reset(self) -> None:
+        self._since.clear()
+        self.frozen.clear()
 
 
 async def supervise(
@@ -173,6 +204,7 @@ async def supervise(
 async def _stream(device: Device, sink: Sink, stale_after: float) -> None:
     it = device.frames().__aiter__()
     stale = False
+    watch = FreezeWatch(device.frozen_after)
     while True:
         try:
             async with asyncio.timeout(stale_after):
@@ -191,8 +223,18 @@ async def _stream(device: Device, sink: Sink, stale_after: float) -> None:
                 )
             # the timeout cancelled the pending read; start a fresh iterator on the same device.
             it = device.frames().__aiter__()
+            watch.reset()
             continue
-        if stale:
-            stale = False
+        was_stuck = bool(watch.frozen)
+        if isinstance(item, Reading):
+            watch.see(item, time.monotonic())
+        if stale and not watch.frozen:
             sink(StatusChange(device.device_id, DeviceStatus.CONNECTED))
+        stale = False
         sink(item)
+        if watch.frozen and not was_stuck:
+            reason = "; ".join(sorted(watch.frozen.values()))
+            log.warning("device %s: %s", device.device_id, reason)
+            sink(StatusChange(device.device_id, DeviceStatus.STUCK, reason=reason))
+        elif was_stuck and not watch.frozen:
+            sink(StatusChange(device.device_id, DeviceStatus.CONNECTED))

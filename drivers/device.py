@@ -47,6 +47,7 @@ class ProfileDevice(Device):
         self.kind = profile.kind
         self.port = port
         self.profile = profile
+        self.frozen_after = profile.frozen_rules()
         self.codec: Codec = codec_for(profile)
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None

@@ -14,6 +14,11 @@ from typing import Literal
 
 Encoding = Literal["ascii_int", "ascii_dec", "u16be", "s16be", "f32be"]
 
+#: How long a live analogue channel may repeat the very same non-zero value before we call its sensor
+#: frozen. Ours, not a vendor's figure (UNVERIFIED): a running engine's speed, a gas bench's CO2 and a
+#: sound level move by a count within a second or two.
+FROZEN_S = 10.0
+
 
 @dataclass(frozen=True)
 class Field:
@@ -27,6 +32,8 @@ class Field:
     absent: int | None = None  # raw value that means "no sensor": no reading
     final: bool = False
     decimals: int = 1  # ascii_dec: digits after the point on the wire
+    #: a live channel: seconds of the very same non-zero value that mean the sensor froze
+    frozen_after_s: float | None = None
 
     def decode(self, frame: bytes) -> float | None | str:
         """The value, None when the device says the sensor is absent, or why it cannot be read."""
@@ -110,6 +117,9 @@ class Profile:
 
     def reply(self, name: str) -> Reply:
         return next(r for r in self.replies if r.name == name)
+
+    def frozen_rules(self) -> dict[str, float]:
+        return {f.channel: f.frozen_after_s for r in self.replies for f in r.fields if f.frozen_after_s}
 
     def channels(self) -> list[tuple[str, str]]:
         seen: dict[str, str] = {}

@@ -156,7 +156,7 @@ async def start_rig(
             )  # fmt: skip
             continue
         port = PtyPort(home / "dev" / d.id)
-        rate = 20.0 if profile.family == "jx" else 200.0
+        rate = 20.0 if profile.family == "jx" else 50.0
         extra = ProfileSimulator(port, profile, scenario, serial=d.serial, rate=rate, speed=speed, seed=2)
         rig.ports.append(port)
         rig.tasks.append(asyncio.create_task(extra.run(rig.sim_stop)))

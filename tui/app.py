@@ -17,6 +17,7 @@ from textual.binding import Binding
 
 from app.api.client import ApiError, LaneClient
 from tui.i18n import LANGS, translate
+from tui.widgets.sparkline import SAMPLE_S, Trends
 
 log = logging.getLogger("otolane.tui")
 
@@ -37,6 +38,7 @@ class OtolaneApp(App[None]):
         self.state: dict[str, Any] = {}
         self.online = False
         self.revision = 0
+        self.trends = Trends()
 
     # --- language ------------------------------------------------------------
     def t(self, key: str, **params: Any) -> str:
@@ -75,7 +77,12 @@ class OtolaneApp(App[None]):
                 refresh()
 
     # --- session -------------------------------------------------------------
+    def sample_trends(self) -> None:
+        self.trends.sample(self.state.get("devices", []))
+        self.revision += 1
+
     def on_mount(self) -> None:
+        self.set_interval(SAMPLE_S, self.sample_trends)
         from tui.screens.login import LoginScreen
 
         self.push_screen(LoginScreen())

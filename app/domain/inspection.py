@@ -140,6 +140,7 @@ class DeviceView:
     connected: bool
     admitted: bool
     reason: str = ""
+    stuck: bool = False  # frames come, but a live sensor froze (drivers.base.FreezeWatch)
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,8 @@ def _device_holds(kinds: tuple[str, ...], devices: list[DeviceView]) -> list[Hol
                 holds.append(Hold("device_not_connected", {"device": d.id, "reason": d.reason}))
             elif not d.admitted:
                 holds.append(Hold("device_not_admitted", {"device": d.id, "reason": d.reason}))
+            elif d.stuck:
+                holds.append(Hold("device_stuck", {"device": d.id, "reason": d.reason}))
     return holds
 
 

@@ -49,12 +49,20 @@ class Slot:
     reason: str = ""
     identity: Identity | None = None
     admitted: bool = False
+    refusal: str = ""  # why the stand is not admitted, kept across status changes
     live: dict[str, tuple[float, str, float]] = field(default_factory=dict)
     task: asyncio.Task[None] | None = None
 
     def view(self) -> rules.DeviceView:
-        connected = self.status in (DeviceStatus.CONNECTED, DeviceStatus.STALE)
-        return rules.DeviceView(self.cfg.id, self.cfg.kind, connected, self.admitted, self.reason)
+        connected = self.status in (DeviceStatus.CONNECTED, DeviceStatus.STALE, DeviceStatus.STUCK)
+        return rules.DeviceView(
+            self.cfg.id,
+            self.cfg.kind,
+            connected,
+            self.admitted,
+            self.reason,
+            stuck=self.status == DeviceStatus.STUCK,
+        )
 
     def as_dict(self) -> dict[str, Any]:
         ident = self.identity
@@ -290,11 +298,12 @@ class LaneService:
     def _on_status(self, ch: StatusChange) -> None:
         slot = self.slots[ch.device_id]
         before = slot.status
-        slot.status, slot.reason = ch.status, ch.reason
+        slot.status = ch.status
+        slot.reason = ch.reason or ("" if slot.admitted else slot.refusal)
         if ch.identity is not None:
             slot.identity = ch.identity
             slot.admitted, why = self._admit(slot.cfg, ch.identity)
-            slot.reason = why
+            slot.reason = slot.refusal = why
             action = "device_connected" if slot.admitted else "device_refused"
             self._spawn(
                 self.journal.write(
@@ -314,6 +323,12 @@ class LaneService:
                     self.journal.write("laned", "device_disconnected", device=slot.cfg.id, reason=ch.reason)
                 )
             self._interrupt_steps(slot.cfg.kind, ch.reason)
+        if ch.status == DeviceStatus.STUCK and before != DeviceStatus.STUCK:
+            # A frozen sensor would pass the stability gate with a value that measures nothing.
+            self._spawn(self.journal.write("laned", "device_stuck", device=slot.cfg.id, reason=ch.reason))
+            self._interrupt_steps(slot.cfg.kind, ch.reason, notice="step_sensor_stuck")
+        elif before == DeviceStatus.STUCK and ch.status == DeviceStatus.CONNECTED:
+            self._spawn(self.journal.write("laned", "device_recovered", device=slot.cfg.id))
         self.publish({"type": "device", "device": slot.as_dict()})
         self._publish_inspection()
 
@@ -460,6 +475,7 @@ class LaneService:
                 {
                     "id": sd.id,
                     "axle": sd.axle,
+                    "devices": list(sd.devices),
                     "status": st.status,
                     "started": st.started,
                     "finished": st.finished,
@@ -638,13 +654,13 @@ class LaneService:
             if result:
                 await self._command(slot, result)
 
-    def _interrupt_steps(self, kind: str, reason: str) -> None:
+    def _interrupt_steps(self, kind: str, reason: str, notice: str | None = None) -> None:
         insp = self.current
         if insp is None:
             return
         for sid, st in insp.steps.items():
             if st["status"] == "running" and kind in st.get("devices", []):
-                st.update(status="pending", started=None, got=[])
+                st.update(status="pending", started=None, got=[], notice=notice)
                 self._spawn(insp.save(update_fields=["steps"]))
                 self._spawn(
                     self.journal.write(

@@ -74,6 +74,7 @@ class JXBrakeTester(Device):
         super().__init__(device_id)
         self.port = port
         self.profile = profile
+        self.frozen_after = profile.frozen_after_s
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._decoder = jx.Decoder(profile.lengths)

@@ -32,6 +32,8 @@ class BrakeProfile:
     #: commands a technician may send: they change no reading
     service_commands: tuple[str, ...] = ("zero",)
     identity_kind: int = ord("I")
+    #: live channel -> seconds of the very same non-zero value that mean the sensor froze
+    frozen_after_s: dict[str, float] = field(default_factory=dict)
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -54,6 +56,9 @@ JX_BRAKE = BrakeProfile(
     lengths=frozenset({4, 12, 20} | set(range(5, 65))),
     force_scale=0.01,  # 4 ASCII digits in daN (UNVERIFIED in the reference): 342 -> 3.42 kN
     load_scale=1.0,
+    # A loaded roller's force moves by a count (0.01 kN) many times a second; 5 s without one is a
+    # frozen sensor. Ours, UNVERIFIED: to be set from the vendor's noise figure.
+    frozen_after_s={"brake.force.left": 5.0, "brake.force.right": 5.0},
     notes=(
         "Force unit daN is UNVERIFIED (reference §2.1): calibrate against the stand's display.",
         "Result frame bytes 11-14 / 15-18 are read as left / right wheel load in kg, as in the "

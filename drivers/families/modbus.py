@@ -34,6 +34,7 @@ class ModbusDevice(Device):
         self.kind = profile.kind
         self.port = port
         self.profile = profile
+        self.frozen_after = profile.frozen_rules()
         self._client: AsyncModbusSerialClient | None = None
 
     async def connect(self) -> None:

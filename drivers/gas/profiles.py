@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from drivers.families.codecs import IDENTITY_LEN
-from drivers.profile import Field, Profile, Reply
+from drivers.profile import FROZEN_S, Field, Profile, Reply
 
 NHA_503 = Profile(
     name="nanhua-nha503",
@@ -25,10 +25,10 @@ NHA_503 = Profile(
             fields=(
                 Field("gas.hc", "ppm", 1, 2, "s16be"),
                 Field("gas.co", "%", 3, 2, "s16be", scale=0.01),
-                Field("gas.co2", "%", 5, 2, "s16be", scale=0.01),
+                Field("gas.co2", "%", 5, 2, "s16be", scale=0.01, frozen_after_s=FROZEN_S),
                 Field("gas.o2", "%", 7, 2, "s16be", scale=0.01),
                 Field("gas.no", "ppm", 9, 2, "s16be"),
-                Field("engine.rpm", "min⁻¹", 11, 2, "u16be"),
+                Field("engine.rpm", "min⁻¹", 11, 2, "u16be", frozen_after_s=FROZEN_S),
                 Field("engine.oil_temp", "°C", 13, 2, "s16be", scale=0.1),
                 Field("gas.lambda", "", 18, 2, "u16be", scale=0.01),
             ),

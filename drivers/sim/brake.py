@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 from drivers.brake.profiles import JX_BRAKE, BrakeProfile
 from drivers.families import jx
+from drivers.sim.control import LineFaults
 from drivers.sim.faults import corrupt
-from drivers.sim.pty import PtyPort, open_line, until_signal
+from drivers.sim.pty import PtyPort, TcpPort, open_line, until_signal
 
 
 @dataclass(frozen=True)
@@ -33,10 +34,10 @@ SCENARIOS: dict[str, list[Axle]] = {
 }
 
 
-class BrakeSimulator:
+class BrakeSimulator(LineFaults):
     def __init__(
         self,
-        port: PtyPort,
+        port: PtyPort | TcpPort,
         *,
         profile: BrakeProfile = JX_BRAKE,
         serial: str = "2231-0457",
@@ -64,6 +65,7 @@ class BrakeSimulator:
         self._last: Axle | None = None
         self.frames_sent = 0
         self.frames_garbled = 0
+        self._last_process = b""
         self._chars = {v: k for k, v in profile.commands.items()}
 
     # --- what the device sends -------------------------------------------------
@@ -71,7 +73,9 @@ class BrakeSimulator:
         return round(kn / self.profile.force_scale)
 
     def process_frame(self, left_kn: float, right_kn: float) -> bytes:
-        return jx.encode(b"T", jx.digits(self._scale(left_kn)) + jx.digits(self._scale(right_kn)))
+        frame = jx.encode(b"T", jx.digits(self._scale(left_kn)) + jx.digits(self._scale(right_kn)))
+        self._last_process = frame
+        return frame
 
     def end_frame(self) -> bytes:
         return jx.encode(b"E", b"000E000E")
@@ -116,6 +120,9 @@ class BrakeSimulator:
     def tick(self) -> None:
         """One frame period: answer commands, then stream the live values."""
         self._poll_commands()
+        if self.stuck and self._last_process:
+            self._send(self._last_process)  # a frozen sensor repeats its last value
+            return
         if self._test_started is None:
             drag = 0.05 + self.rng.random() * 0.05
             self._send(self.process_frame(drag, drag * 0.97))
@@ -146,7 +153,7 @@ class BrakeSimulator:
                 pass
 
 
-async def serve(link: str, **kwargs: object) -> None:
+async def serve(link: str, control: str | None = None, **kwargs: object) -> None:
     """Run a simulator on a new line at ``link`` (a pty path or tcp:HOST:PORT) until SIGTERM/SIGINT."""
     port = open_line(link)
-    await until_signal(BrakeSimulator(port, **kwargs).run, port)  # type: ignore[arg-type]
+    await until_signal(BrakeSimulator(port, **kwargs), port, control=control)  # type: ignore[arg-type]

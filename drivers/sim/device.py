@@ -14,14 +14,15 @@ import time
 from drivers.families import jx
 from drivers.families.codecs import IDENTITY_LEN, checksum_byte
 from drivers.profile import Profile, Reply
+from drivers.sim.control import LineFaults
 from drivers.sim.faults import corrupt
-from drivers.sim.pty import PtyPort, open_line, until_signal
+from drivers.sim.pty import PtyPort, TcpPort, open_line, until_signal
 
 
-class ProfileSimulator:
+class ProfileSimulator(LineFaults):
     def __init__(
         self,
-        port: PtyPort,
+        port: PtyPort | TcpPort,
         profile: Profile,
         scenario: dict[str, float],
         *,
@@ -49,12 +50,16 @@ class ProfileSimulator:
         self._test_started: float | None = None
         self.frames_sent = 0
         self._phase = 0
+        self._held: dict[str, float] = {}
 
     # --- frames ------------------------------------------------------------------------
     def value(self, channel: str, live: bool) -> float:
         v = self.scenario.get(channel, 0.0)
         if live and v:
+            if self.stuck and channel in self._held:
+                return self._held[channel]  # a frozen sensor repeats itself
             v *= 1 + self.rng.uniform(-0.01, 0.01)
+            self._held[channel] = v
         return v
 
     def build(self, reply: Reply, echo: int = 0, live: bool = True) -> bytes:
@@ -151,20 +156,21 @@ class ProfileSimulator:
             self.send(self.build(live[self._phase]))
 
     async def run(self, stop: asyncio.Event) -> None:
-        period = 1.0 / self.rate
         while not stop.is_set():
             self.tick()
             try:
-                async with asyncio.timeout(period):
+                async with asyncio.timeout(1.0 / self.rate):  # read each time: a line can slow down
                     await stop.wait()
             except TimeoutError:
                 pass
 
 
-async def serve(link: str, profile: Profile, scenario: dict[str, float], **kwargs: object) -> None:
+async def serve(
+    link: str, profile: Profile, scenario: dict[str, float], control: str | None = None, **kwargs: object
+) -> None:
     """Run a simulator on a new line at ``link`` (a pty path or tcp:HOST:PORT) until SIGTERM/SIGINT."""
     port = open_line(link)
     # Streaming stands talk at 10 frames/s; request/response stands answer within a few ms.
     rate = 10.0 if profile.family == "jx" else 200.0
     sim = ProfileSimulator(port, profile, scenario, rate=rate, **kwargs)  # type: ignore[arg-type]
-    await until_signal(sim.run, port)
+    await until_signal(sim, port, control=control)

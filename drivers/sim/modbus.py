@@ -77,7 +77,7 @@ class ModbusSimulator:
         self.scenario = scenario
         self.rng = random.Random(seed)
         self.modem = NullModem(link)
-        self.modem.garble = garble
+        self.garble = garble
         ident = ModbusDeviceIdentification(
             info_name={
                 "ModelName": model or profile.model,
@@ -109,10 +109,28 @@ class ModbusSimulator:
         current_registers: list[int],
         set_values: Any,
     ) -> None:
-        if function_code == 4:  # a live sensor: each read shows the value now
+        if function_code == 4 and not self.stuck:  # a live sensor: each read shows the value now
             current_registers[:] = registers_for(self.profile, self.scenario, self.rng)[
                 : len(current_registers)
             ]
+
+    # --- faults on command (drivers.sim.control) -------------------------------------------
+    stuck = False
+    rate = 0.0  # answers when asked: no rate of its own
+
+    @property
+    def garble(self) -> float:
+        return self.modem.garble
+
+    @garble.setter
+    def garble(self, share: float) -> None:
+        self.modem.garble = share
+
+    def set_serial(self, serial: str) -> None:
+        raise NotImplementedError("the Modbus simulator keeps its identity; start another one")
+
+    def pull(self, seconds: float) -> None:
+        raise NotImplementedError("the Modbus simulator cannot pull its cable; stop it instead")
 
     async def run(self, stop: asyncio.Event) -> None:
         await self.server.serve_forever(background=True)
@@ -123,6 +141,8 @@ class ModbusSimulator:
             self.modem.close()
 
 
-async def serve(link: str, profile: Profile, scenario: dict[str, float], **kwargs: object) -> None:
+async def serve(
+    link: str, profile: Profile, scenario: dict[str, float], control: str | None = None, **kwargs: object
+) -> None:
     """Run a Modbus stand on a new pty linked at ``link`` until SIGTERM/SIGINT."""
-    await until_signal(ModbusSimulator(link, profile, scenario, **kwargs).run)
+    await until_signal(ModbusSimulator(link, profile, scenario, **kwargs), control=control)

@@ -7,27 +7,42 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import tty
-from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 
 class PtyPort:
     def __init__(self, link: str | os.PathLike[str] | None = None) -> None:
+        self.link = Path(link) if link else None
+        self._open()
+
+    def _open(self) -> None:
         self.master, self._slave = os.openpty()
         # Raw mode: no echo, no CR/LF translation — the bytes are the protocol.
         tty.setraw(self._slave)
         os.set_blocking(self.master, False)
         self.path = os.ttyname(self._slave)
-        self.link = Path(link) if link else None
+        self.plugged = True
         if self.link:
             self.link.parent.mkdir(parents=True, exist_ok=True)
             with contextlib.suppress(FileNotFoundError):
                 self.link.unlink()
             self.link.symlink_to(self.path)
 
+    def unplug(self) -> None:
+        """A pulled cable: the lane's end reads an error, and the link leads nowhere."""
+        self.close()
+        self.plugged = False
+
+    def replug(self) -> None:
+        self._open()
+
     def write(self, data: bytes) -> bool:
         """Write or drop: a device streaming into an unplugged cable loses frames, it never blocks."""
+        if not self.plugged:
+            return False
         try:
             os.write(self.master, data)
             return True
@@ -35,6 +50,8 @@ class PtyPort:
             return False
 
     def read(self) -> bytes:
+        if not self.plugged:
+            return b""
         try:
             return os.read(self.master, 4096)
         except (BlockingIOError, OSError):
@@ -54,16 +71,28 @@ class TcpPort:
     time (the lane daemon), with the same non-blocking read/write as :class:`PtyPort`."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        import socket
-
         self._listener = socket.create_server((host, port))
         self._listener.setblocking(False)
         self.address = self._listener.getsockname()
         self.path = f"socket://{self.address[0]}:{self.address[1]}"
         self._client: socket.socket | None = None
         self.link = None
+        self.plugged = True
+
+    def unplug(self) -> None:
+        """A pulled network cable: the connection drops and nobody answers on the port."""
+        self.close()
+        self._client = None
+        self.plugged = False
+
+    def replug(self) -> None:
+        self._listener = socket.create_server(self.address)
+        self._listener.setblocking(False)
+        self.plugged = True
 
     def _accept(self) -> None:
+        if not self.plugged:
+            return
         try:
             client, _ = self._listener.accept()
         except (BlockingIOError, OSError):
@@ -114,14 +143,22 @@ def open_line(link: str) -> PtyPort | TcpPort:
     return PtyPort(link)
 
 
-async def until_signal(run: Callable[[asyncio.Event], Awaitable[None]], *lines: PtyPort | TcpPort) -> None:
-    """Run a simulator until SIGTERM/SIGINT, then close its lines (``otolane sim …``)."""
+async def until_signal(
+    sim: Any, *lines: PtyPort | TcpPort, control: str | os.PathLike[str] | None = None
+) -> None:
+    """Run a simulator until SIGTERM/SIGINT, then close its lines (``otolane sim …``); with
+    ``control``, take fault orders on that Unix socket meanwhile (:mod:`drivers.sim.control`)."""
+    from drivers.sim.control import serve_control
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    server = await serve_control(control, sim) if control else None
     try:
-        await run(stop)
+        await sim.run(stop)
     finally:
+        if server is not None:
+            server.close()
         for line in lines:
             line.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from drivers.families.codecs import IDENTITY_LEN
-from drivers.profile import Field, Profile, Reply
+from drivers.profile import FROZEN_S, Field, Profile, Reply
 
 NHT_6 = Profile(
     name="nanhua-nht6",
@@ -31,7 +31,7 @@ NHT_6 = Profile(
             fields=(
                 Field("smoke.opacity", "%", 1, 2, "u16be", scale=0.1),
                 Field("smoke.k", "m⁻¹", 3, 2, "u16be", scale=0.01),
-                Field("engine.rpm", "min⁻¹", 5, 2, "u16be"),
+                Field("engine.rpm", "min⁻¹", 5, 2, "u16be", frozen_after_s=FROZEN_S),
                 Field("engine.oil_temp", "°C", 7, 2, "u16be", add=-273.0, absent=0xFFFF),
             ),
         ),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drivers.profile import Field, Profile, Reply
+from drivers.profile import FROZEN_S, Field, Profile, Reply
 
 HY = Profile(
     name="hy-sound",
@@ -18,7 +18,9 @@ HY = Profile(
     commands={"reset": b"R", "start": b"C", "stop": b"C", "read": b"M", "identify": b"?"},
     answers={"read": "level", "identify": "identity"},
     replies=(
-        Reply("level", 9, fields=(Field("sound.level", "dB(A)", 0, 9, "ascii_dec"),)),
+        Reply(
+            "level", 9, fields=(Field("sound.level", "dB(A)", 0, 9, "ascii_dec", frozen_after_s=FROZEN_S),)
+        ),
         Reply("identity", 0),
     ),
     poll="read",

@@ -156,3 +156,42 @@ async def test_the_last_card_is_shown_item_by_item(rig: Rig) -> None:
         assert "Last card №1 555KZZ01: ADMITTED" in shown
         assert "● Brake imbalance, axle 1" in shown and "norm ≤ 20 %" in shown
         assert "● Service brake efficiency" in shown and "norm ≥ 50 %" in shown
+
+
+async def test_trends_of_the_running_stand_and_of_every_stand_on_a_wide_screen(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Issue #4: a sparkline where a trend helps — under the running step (the gas analyser's CO and
+    λ at 80×24) and beside each stand's values when the terminal is wide enough (technician SSH)."""
+    from tests.rig import admitted, start_rig
+    from tui.widgets.sparkline import BLOCKS
+
+    rig = await start_rig(tmp_path / "lane", speed=1.0, full_lane=True)
+    try:
+        op = await rig.client("operator")
+        await wait_for(lambda: admitted(op), "every stand", timeout=40)
+        insp = await op.call("POST", "/v1/inspections", {"plate": "555KZZ01", "category": "M1", "axles": 2})
+        app = make_app(rig.sock, "en")
+        async with app.run_test(size=SIZE) as pilot:
+            await login(pilot, app, "operator")
+
+            async def trend() -> bool:
+                await pilot.pause(0.2)
+                lines = text(app, "#live").splitlines()
+                lam = next((x for x in lines if x.startswith("λ")), "")
+                return len({c for c in lam if c in BLOCKS}) >= 2
+
+            await op.call("POST", f"/v1/inspections/{insp['id']}/steps/emissions")  # 10 s of its own
+            await wait_for(trend, "the λ trend under the running step", timeout=8)
+            co, lam = text(app, "#live").splitlines()
+            assert co.startswith("CO ") and co.endswith(" %") and lam.startswith("λ ")
+        app = make_app(rig.sock, "en")
+        async with app.run_test(size=(140, 30)) as pilot:
+            await login(pilot, app, "technician")
+
+            async def wide() -> bool:
+                await pilot.pause(0.2)
+                brake = next(x for x in text(app, "#stands").splitlines() if "Brake tester" in x)
+                return len({c for c in brake if c in BLOCKS}) >= 2
+
+            await wait_for(wide, "a trend beside the brake tester's forces", timeout=10)
+    finally:
+        await rig.close()

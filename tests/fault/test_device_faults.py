@@ -162,3 +162,82 @@ async def test_a_lost_result_sends_the_step_back_with_a_notice(rig: Rig, monkeyp
         await pilot.pause(0.3)
         msg = app.screen.query_one("#msg", Static).content
         assert "No result came from the stand for Brakes, axle 1: run the step again (F5)." in str(msg)
+
+
+async def test_a_stuck_sensor_is_told_from_a_steady_one_holds_the_step_and_is_journalled(rig: Rig) -> None:
+    """Issue #4 "a stuck value", R3.15, D3: a frozen force sensor would pass the stability gate with a
+    value that measures nothing. Broken on command through the simulator's control socket, as a
+    technician would (`otolane sim fault`): status "stuck" with the channel and value, the running step
+    goes back with a notice, the journal records it, no step starts; unfrozen, the stand is back."""
+    import subprocess
+    import sys
+
+    from app.api.client import ApiError
+    from drivers.sim.control import serve_control
+
+    control = rig.home / "dev" / "brake.ctl"
+    server = await serve_control(control, rig.sim)
+    rig.sim.ramp_s = 20_000  # a slow ramp: forces climb for the whole test
+    op = await rig.client("operator")
+    admin = await rig.client("admin")
+    await wait_for(lambda: admitted(op), "the brake tester")
+    insp = await op.call("POST", "/v1/inspections", {"plate": "123ABC02", "category": "M1", "axles": 1})
+    await op.call("POST", f"/v1/inspections/{insp['id']}/steps/brakes_axle_1")
+
+    async def loaded() -> bool:
+        live = (await _device(rig, op))["live"]
+        return live.get("brake.force.left", {}).get("value", 0) >= 0.1
+
+    await wait_for(loaded, "a force on the rollers")
+
+    def order(*words: str) -> str:
+        out = subprocess.run(
+            [sys.executable, "-m", "app.cli", "sim", "fault", str(control), *words],
+            capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+
+    try:
+        assert "stuck=on" in await asyncio.to_thread(order, "stuck", "on")
+
+        async def stuck() -> dict | None:  # type: ignore[type-arg]
+            d = await _device(rig, op)
+            return d if d["status"] == "stuck" else None
+
+        d = await wait_for(stuck, "the stuck status", timeout=20)
+        assert "brake.force.left frozen at" in d["reason"] and "kN" in d["reason"]
+        st = await op.call("GET", "/v1/state")
+        step = st["inspection"]["steps"][1]
+        assert step["status"] == "pending" and step["notice"] == "step_sensor_stuck"
+        assert [h["code"] for h in step["holds"]] == ["device_stuck"]
+        try:
+            await op.call("POST", f"/v1/inspections/{insp['id']}/steps/brakes_axle_1")
+        except ApiError as exc:
+            assert [h["code"] for h in exc.params["holds"]] == ["device_stuck"]
+        else:
+            raise AssertionError("a step started on a stuck stand")
+        entry = (await admin.call("GET", "/v1/journal?action=device_stuck"))[0]
+        assert entry["details"]["device"] == "brake" and "frozen at" in entry["details"]["reason"]
+        interrupted = (await admin.call("GET", "/v1/journal?action=step_interrupted"))[0]
+        assert interrupted["details"]["step"] == "brakes_axle_1"
+        app = make_app(rig.sock, "en")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await login(pilot, app, "operator")
+            await pilot.pause(0.3)
+            stands = app.screen.query_one("#stands", Static).content
+            shown = stands.plain if isinstance(stands, Text) else Text.from_markup(str(stands)).plain
+            assert "≡ Brake tester" in shown and "sensor stuck" in shown
+            msg = str(app.screen.query_one("#msg", Static).content)
+            assert "A sensor of the stand froze during Brakes, axle 1" in msg
+
+        assert "stuck=off" in await asyncio.to_thread(order, "stuck", "off")
+
+        async def back() -> bool:
+            return (await _device(rig, op))["status"] == "connected"
+
+        await wait_for(back, "connected again", timeout=20)
+        recovered = await admin.call("GET", "/v1/journal?action=device_recovered")
+        assert recovered[0]["details"]["device"] == "brake"
+    finally:
+        server.close()

@@ -29,7 +29,7 @@ def test_every_error_code_the_daemon_raises_has_a_sentence() -> None:
     # Said only by the command line at start-up, in English, before any screen exists:
     codes -= {"key_file_open", "key_file_missing", "key_file_bad", "profile_unknown", "kind_unknown"}
     codes -= {"eis_key_missing", "speed_not_training", "demo_failed", "demo_timeout"}
-    codes -= {"scenario_unknown", "password_mismatch"}
+    codes -= {"scenario_unknown", "password_mismatch", "sim_unreachable"}
     assert codes, "no codes found: the pattern is stale"
     missing = {c for c in codes if f"error.{c}" not in catalog("en")}
     assert not missing

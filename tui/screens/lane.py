@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from rich.markup import escape
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -16,11 +17,13 @@ from textual.widgets import Static
 
 from app.api.client import ApiError
 from tui.screens.base import AppMixin
+from tui.widgets.sparkline import sparkline
 
 SYMBOL = {
     "connected": "[green]●[/green]",
     "stale": "[yellow]◐[/yellow]",
     "faulted": "[red]✗[/red]",
+    "stuck": "[red]≡[/red]",
     "connecting": "[yellow]○[/yellow]",
 }
 #: what each kind of stand shows on its line: (label, channel); labels are symbols, not words
@@ -195,11 +198,12 @@ class LaneScreen(AppMixin, Screen[None]):
 
     def _stands(self, st: dict[str, Any]) -> str:
         t = self.app_.t
+        width = self.query_one("#stands", Static).content_size.width
         lines = [f"[b]{t('lane.stands')}[/b]"]
         for d in st.get("devices", []):
             sym = SYMBOL.get(d["status"], "○")
             name = t(f"dev.{d['kind']}")
-            if d["status"] in ("connected", "stale") and not d["admitted"]:
+            if d["status"] in ("connected", "stale", "stuck") and not d["admitted"]:
                 sym = "[red]✗[/red]"
                 state = t("dev.not_admitted")
             else:
@@ -211,13 +215,27 @@ class LaneScreen(AppMixin, Screen[None]):
                 values += f" {shown[-1][1]['unit']}"
             if d["status"] != "connected" or not d["admitted"]:
                 values = ""
-            lines.append(f"{sym} {name:<14} {values or state}")
+            line = f"{sym} {name:<14} {values or state}"
+            if values:  # a trend where the pane has room (wider than 80 columns: a technician's SSH)
+                room = width - len(Text.from_markup(line).plain) - 1
+                first = next(ch for _, ch in LIVE[d["kind"]] if ch in live)
+                trend = self.app_.trends.of(d["id"], first)
+                if room >= 6:
+                    line += " [cyan]" + sparkline(trend, min(room, 16)) + "[/cyan]"
+            lines.append(line)
             if d.get("reason"):  # model and serial are on the technician screen; a problem is here
                 lines.append(f"   [yellow]{escape(d['reason'][:60])}[/yellow]")
         return "\n".join(lines)
 
     def _live(self, st: dict[str, Any]) -> str:
+        """The stand of the running step: bars for the brakes, a trend of each value for the others."""
         t = self.app_.t
+        insp = st.get("inspection") or {}
+        running = next((s for s in insp.get("steps", []) if s["status"] == "running"), None)
+        kinds = running.get("devices", []) if running else []
+        other = next((d for d in st.get("devices", []) if d["kind"] in kinds and d["kind"] != "brake"), None)
+        if other is not None:
+            return self._trend_lines(other)
         brake = next((d for d in st.get("devices", []) if d["kind"] == "brake"), None)
         if brake is None:
             return ""
@@ -232,6 +250,20 @@ class LaneScreen(AppMixin, Screen[None]):
             f"{t('dev.right'):<6}{bar(right, full)} {right:5.2f} kN   "
             f"{t('dev.imbalance')} {imb:.1f} %"
         )
+
+    def _trend_lines(self, d: dict[str, Any]) -> str:
+        live = d.get("live", {})
+        out = []
+        for label, ch in LIVE.get(d["kind"], ())[:2]:
+            if ch not in live:
+                continue
+            v = live[ch]
+            name = label or self.app_.t(f"dev.{d['kind']}")
+            out.append(
+                f"{name:<6}[cyan]{sparkline(self.app_.trends.of(d['id'], ch), BAR):<{BAR}}[/cyan] "
+                f"{v['value']:7.2f} {v['unit']}"
+            )
+        return "\n".join(out)
 
     def _hint(self, st: dict[str, Any]) -> str:
         insp = st.get("inspection")
