@@ -1,4 +1,5 @@
-"""Protocol family F6: Modbus RTU, through pymodbus (reference §3.1: use a maintained library rather
+"""Protocol family F6: Modbus RTU on a serial line, or Modbus TCP when the port is
+``socket://host:port``, through pymodbus (reference §3.1: use a maintained library rather
 than hand-rolled CRC and timing). Input registers are polled as one block; the block, as big-endian
 bytes, is decoded by the profile's field table (float32 = two registers, high word first). Identity
 comes from the standard "read device identification" function (0x2B/0x0E): ModelName, ProductCode
@@ -11,7 +12,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator
 
-from pymodbus.client import AsyncModbusSerialClient
+from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
 from drivers.base import Device, DeviceError, Event, Identity, Reading
@@ -35,20 +36,27 @@ class ModbusDevice(Device):
         self.port = port
         self.profile = profile
         self.frozen_after = profile.frozen_rules()
-        self._client: AsyncModbusSerialClient | None = None
+        self._client: AsyncModbusSerialClient | AsyncModbusTcpClient | None = None
 
     async def connect(self) -> None:
-        self._client = AsyncModbusSerialClient(
-            self.port,
-            baudrate=self.profile.baudrate,
-            timeout=self.profile.reply_timeout_s,
-            retries=0,
-            reconnect_delay=0,
-        )
+        # Reconnecting is the supervisor's job (with its back-off): pymodbus must not retry on its own.
+        if self.port.startswith("socket://"):  # a networked stand: Modbus TCP (MBAP header, no CRC)
+            host, _, number = self.port.removeprefix("socket://").rpartition(":")
+            self._client = AsyncModbusTcpClient(
+                host, port=int(number), timeout=self.profile.reply_timeout_s, retries=0, reconnect_delay=0
+            )
+        else:
+            self._client = AsyncModbusSerialClient(
+                self.port,
+                baudrate=self.profile.baudrate,
+                timeout=self.profile.reply_timeout_s,
+                retries=0,
+                reconnect_delay=0,
+            )
         if not await self._client.connect():
             raise OSError(f"{self.port}: cannot open")
 
-    def _need(self) -> AsyncModbusSerialClient:
+    def _need(self) -> AsyncModbusSerialClient | AsyncModbusTcpClient:
         if self._client is None or not self._client.connected:
             raise OSError(f"{self.port}: not connected")
         return self._client

@@ -1,5 +1,6 @@
-"""Modbus RTU stand simulator: a pymodbus serial server behind a null modem of two pseudo-terminals
-(the server opens one end by its path, the driver the other, like ``socat pty pty``). Its input
+"""Modbus stand simulator. On a serial line (RTU): a pymodbus serial server behind a null modem of
+two pseudo-terminals (the server opens one end by its path, the driver the other, like
+``socat pty pty``). On ``tcp:HOST:PORT``: a Modbus TCP server, as a networked stand. Its input
 registers hold the scenario's values, encoded by the profile's own field table; they move a little
 at every read, as a live sensor does. Identity answers the standard 0x2B/0x0E request."""
 
@@ -11,7 +12,7 @@ import random
 from typing import Any
 
 from pymodbus import FramerType, ModbusDeviceIdentification
-from pymodbus.server import ModbusSerialServer
+from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from drivers.families.modbus import bytes_to_registers
@@ -76,7 +77,7 @@ class ModbusSimulator:
         self.profile = profile
         self.scenario = scenario
         self.rng = random.Random(seed)
-        self.modem = NullModem(link)
+        self.modem = None if str(link).startswith("tcp:") else NullModem(link)
         self.garble = garble
         ident = ModbusDeviceIdentification(
             info_name={
@@ -92,13 +93,32 @@ class ModbusSimulator:
             identity=ident,
             action=self._action,
         )
-        self.server = ModbusSerialServer(
-            device,
-            framer=FramerType.RTU,
-            identity=ident,
-            port=self.modem.device_end.path,
-            baudrate=profile.baudrate,
-        )
+        self.server: ModbusSerialServer | ModbusTcpServer
+        if self.modem is None:
+            host, _, number = str(link).removeprefix("tcp:").rpartition(":")
+            self.server = ModbusTcpServer(
+                device,
+                framer=FramerType.SOCKET,
+                identity=ident,
+                address=(host or "127.0.0.1", int(number)),
+                trace_packet=self._trace,
+            )
+        else:
+            self.server = ModbusSerialServer(
+                device,
+                framer=FramerType.RTU,
+                identity=ident,
+                port=self.modem.device_end.path,
+                baudrate=profile.baudrate,
+            )
+
+    def _trace(self, sending: bool, data: bytes) -> bytes:
+        """Modbus TCP: a share of malformed answers (a bad MBAP protocol id). TCP's own checksum
+        keeps the line clean, and Modbus TCP has no CRC, so a flipped data bit would be a wrong
+        value no one could see — what a faulty stand sends is a malformed frame."""
+        if sending and len(data) > 2 and self._garble and self.rng.random() < self._garble:
+            return data[:2] + bytes([data[2] ^ 0x21]) + data[3:]
+        return data
 
     async def _action(
         self,
@@ -118,13 +138,17 @@ class ModbusSimulator:
     stuck = False
     rate = 0.0  # answers when asked: no rate of its own
 
+    _garble = 0.0
+
     @property
     def garble(self) -> float:
-        return self.modem.garble
+        return self._garble
 
     @garble.setter
     def garble(self, share: float) -> None:
-        self.modem.garble = share
+        self._garble = share
+        if self.modem is not None:
+            self.modem.garble = share
 
     def set_serial(self, serial: str) -> None:
         raise NotImplementedError("the Modbus simulator keeps its identity; start another one")
@@ -138,7 +162,8 @@ class ModbusSimulator:
             await stop.wait()
         finally:
             await self.server.shutdown()
-            self.modem.close()
+            if self.modem is not None:
+                self.modem.close()
 
 
 async def serve(

@@ -177,3 +177,51 @@ async def test_a_networked_stand_over_tcp(name: str) -> None:
         await wait_for(again, f"{name}: values again after reconnecting", timeout=30)
     finally:
         await _close(stop, sim_task, sup, port)
+
+
+async def test_a_modbus_stand_over_tcp() -> None:
+    """Modbus TCP (issue #4 "Modbus RTU/TCP"): a networked stand at ``socket://host:port`` is read
+    over MBAP with the same profile as on RS-485; malformed answers are counted, values stay true;
+    the stand restarting is a reconnect."""
+    import socket
+
+    name = "modbus-steering-play"
+    profile = PROFILES[name]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port_no = s.getsockname()[1]
+    link = f"tcp:127.0.0.1:{port_no}"
+    scenario = SCENARIOS[name]["good"]
+    sim = ModbusSimulator(link, profile, scenario, serial="NET-7", garble=0.2, seed=3)
+    stop = asyncio.Event()
+    sim_task = asyncio.create_task(sim.run(stop))
+    dev = ModbusDevice(name, f"socket://127.0.0.1:{port_no}", profile)
+    sink = Sink()
+    sup = asyncio.create_task(supervise(dev, sink.append, stale_after=3.0))
+    stop2 = asyncio.Event()
+    sim2_task = None
+    try:
+
+        async def live() -> bool:
+            return len(sink.readings("steering.play")) >= 8 and dev.log.frames_rejected >= 1
+
+        await wait_for(live, "values and a rejected answer over Modbus TCP", timeout=30)
+        ident = next(i.identity for i in sink if isinstance(i, StatusChange) and i.identity)
+        assert ident is not None and ident.serial == "NET-7"
+        for r in sink.readings("steering.play"):
+            assert r.value == pytest.approx(scenario["steering.play"], rel=0.02)
+        stop.set()  # the stand restarts
+        await sim_task
+        sim2 = ModbusSimulator(link, profile, scenario, serial="NET-7")
+        sim2_task = asyncio.create_task(sim2.run(stop2))
+        n = len(sink.readings("steering.play"))
+
+        async def again() -> bool:
+            return len(sink.readings("steering.play")) > n + 3
+
+        await wait_for(again, "values again after the stand restarted", timeout=30)
+    finally:
+        sup.cancel()
+        stop.set()
+        stop2.set()
+        await asyncio.gather(sim_task, sup, *([sim2_task] if sim2_task else []), return_exceptions=True)
