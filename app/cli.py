@@ -139,25 +139,6 @@ def cmd_eis_sim(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_sim_brake(args: argparse.Namespace) -> int:
-    from drivers.sim.brake import SCENARIOS, serve
-
-    if args.scenario not in SCENARIOS:
-        raise OtolaneError("scenario_unknown", f"scenarios: {', '.join(SCENARIOS)}")
-    asyncio.run(
-        serve(
-            args.link,
-            serial=args.serial,
-            scenario=args.scenario,
-            rate=args.rate,
-            speed=args.speed,
-            garble=args.garble,
-            control=args.control,
-        )
-    )
-    return 0
-
-
 def cmd_sim_fault(args: argparse.Namespace) -> int:
     from drivers.sim.control import send_order
 
@@ -188,9 +169,11 @@ def cmd_sim_device(args: argparse.Namespace) -> int:
             profile,
             scenarios[args.scenario],
             serial=args.serial,
+            model=args.model,
             speed=args.speed,
             garble=args.garble,
             control=args.control,
+            **({"rate": args.rate} if args.rate else {}),
         )
     )
     return 0
@@ -290,23 +273,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("sim", help="device simulators on pseudo-terminals")
     ssub = s.add_subparsers(dest="device", required=True)
-    sb = ssub.add_parser("brake", help="roller brake tester (JX profile)")
-    sb.add_argument("--link", required=True, help="path of the symlink to the pty")
-    sb.add_argument("--serial", default="2231-0457")
-    sb.add_argument("--scenario", default="good")
-    sb.add_argument("--rate", type=float, default=10.0, help="frames per second")
-    sb.add_argument("--speed", type=float, default=1.0)
-    sb.add_argument("--garble", type=float, default=0.0, help="share of corrupted frames")
-    sb.add_argument("--control", help="Unix socket for fault orders (see: otolane sim fault)")
-    sb.set_defaults(fn=cmd_sim_brake)
-    sd = ssub.add_parser("device", help="any other stand, by its profile")
-    sd.add_argument("--profile", required=True, help="profile name, e.g. nanhua-nha503")
+    sd = ssub.add_parser("device", help="a stand, by its profile")
+    sd.add_argument("--profile", required=True, help="profile name, e.g. jx-brake, nanhua-nha503")
     sd.add_argument(
         "--link", required=True, help="path of the symlink to the pty, or tcp:HOST:PORT for a networked stand"
     )
     sd.add_argument("--serial", default="SIM-0001")
+    sd.add_argument("--model", help="model the stand reports (default: the profile's)")
     sd.add_argument("--scenario", default="good")
     sd.add_argument("--speed", type=float, default=1.0)
+    sd.add_argument("--rate", type=float, help="frames per second of a streaming stand (default 10)")
     sd.add_argument("--garble", type=float, default=0.0, help="share of corrupted frames")
     sd.add_argument("--control", help="Unix socket for fault orders (see: otolane sim fault)")
     sd.set_defaults(fn=cmd_sim_device)

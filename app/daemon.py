@@ -26,8 +26,6 @@ from app.storage.crypto import Keyring, check_private
 from app.storage.db import close_db, open_db
 from app.storage.models import LaneState
 from drivers.base import Device
-from drivers.brake.jx import JXBrakeTester
-from drivers.brake.profiles import PROFILES as BRAKE_PROFILES
 from drivers.device import ProfileDevice
 from drivers.families.modbus import ModbusDevice
 from drivers.registry import PROFILES
@@ -40,11 +38,9 @@ def make_driver(dev: object, cfg: Config) -> Device:
 
     assert isinstance(dev, DeviceConfig)
     port = cfg.port(dev.port)
-    if dev.kind == "brake" and dev.profile in BRAKE_PROFILES:
-        return JXBrakeTester(dev.id, port, BRAKE_PROFILES[dev.profile])
     profile = PROFILES.get(dev.profile)
     if profile is None or profile.kind != dev.kind:
-        known = sorted(n for n, p in PROFILES.items() if p.kind == dev.kind) or sorted(BRAKE_PROFILES)
+        known = sorted(n for n, p in PROFILES.items() if p.kind == dev.kind) or sorted(PROFILES)
         raise OtolaneError(
             "profile_unknown",
             f"device {dev.id}: no {dev.kind} profile '{dev.profile}' (known: {', '.join(known)})",

@@ -26,6 +26,7 @@ from typing import Any
 from app.api.client import ApiError, LaneClient
 from app.errors import OtolaneError
 from app.storage.crypto import write_secret_file
+from drivers.registry import SCENARIOS
 
 ROLES = ("operator", "technician", "admin")
 PLATE = "123ABC02"
@@ -211,6 +212,11 @@ async def wait_ready(sock: Path, procs: Processes, timeout: float = 30.0) -> Non
 def start_lane(
     home: Path, speed: float, scenario: str, garble: float = 0.0
 ) -> tuple[Processes, Path, dict[str, str]]:
+    known = sorted({name for d in DEMO_DEVICES for name in SCENARIOS[d.profile]})
+    if scenario not in known:
+        raise OtolaneError(
+            "scenario_unknown", f"no stand has scenario '{scenario}' (known: {', '.join(known)})"
+        )
     home.mkdir(parents=True, exist_ok=True)
     home.chmod(0o700)
     eis_port = _free_port()
@@ -227,6 +233,8 @@ def start_lane(
             f"dev/{d.id}",
             "--serial",
             d.serial,
+            "--model",
+            d.model,
             "--speed",
             str(speed),
             "--garble",
@@ -234,10 +242,9 @@ def start_lane(
             "--control",  # faults on command: otolane sim fault var/dev/ID.ctl stuck on
             f"dev/{d.id}.ctl",
         ]
-        if d.kind == "brake":
-            procs.start(f"sim-{d.id}", "sim", "brake", "--scenario", scenario, *common)
-        else:
-            procs.start(f"sim-{d.id}", "sim", "device", "--profile", d.profile, *common)
+        scenarios = SCENARIOS[d.profile]
+        own = scenario if scenario in scenarios else "good"  # --scenario names a scenario of some stand
+        procs.start(f"sim-{d.id}", "sim", "device", "--profile", d.profile, "--scenario", own, *common)
     procs.start("laned", "daemon", "--config", str(cfg))
     return procs, cfg, accounts
 

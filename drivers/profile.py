@@ -35,6 +35,13 @@ class Field:
     #: a live channel: seconds of the very same non-zero value that mean the sensor froze
     frozen_after_s: float | None = None
 
+    @property
+    def resolution(self) -> float:
+        """One count on the wire, in the channel's unit (0 for floats)."""
+        if self.encoding == "f32be":
+            return 0.0
+        return self.scale * (10.0**-self.decimals if self.encoding == "ascii_dec" else 1.0)
+
     def decode(self, frame: bytes) -> float | None | str:
         """The value, None when the device says the sensor is absent, or why it cannot be read."""
         chunk = frame[self.offset : self.offset + self.width]
@@ -83,6 +90,7 @@ class Reply:
     fields: tuple[Field, ...] = ()
     event: str | None = None  # an event this frame signals (end of test …)
     template: bytes = b""  # fixed leading bytes of the frame (family "sum"), for the simulator
+    marks: tuple[tuple[int, int], ...] = ()  # (offset, byte) that must also match, e.g. an end marker
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drivers.brake import profiles as brake
 from drivers.gas import profiles as gas
 from drivers.glass import profiles as glass
 from drivers.headlight import profiles as headlight
@@ -13,10 +14,10 @@ from drivers.steering import profiles as steering
 from drivers.suspension import profiles as suspension
 from drivers.tyres import profiles as tyres
 
-_MODULES = (gas, smoke, sideslip, suspension, sound, steering, tyres, glass, headlight)
+_MODULES = (brake, gas, smoke, sideslip, suspension, sound, steering, tyres, glass, headlight)
 
 PROFILES: dict[str, Profile] = {name: p for m in _MODULES for name, p in m.PROFILES.items()}
-SCENARIOS: dict[str, dict[str, dict[str, float]]] = {
+SCENARIOS: dict[str, dict[str, dict[str, float | tuple[float, ...]]]] = {
     name: m.SCENARIOS for m in _MODULES for name in m.PROFILES
 }
-KINDS = sorted({p.kind for p in PROFILES.values()} | {"brake"})
+KINDS = sorted({p.kind for p in PROFILES.values()})

@@ -24,10 +24,17 @@ from app.eis.simulator import EisSimulator
 from app.journal import Journal
 from app.storage.crypto import write_secret_file
 from app.storage.db import close_db, open_db
+from drivers.brake.profiles import JX_BRAKE
 from drivers.registry import PROFILES, SCENARIOS
-from drivers.sim.brake import BrakeSimulator
 from drivers.sim.device import ProfileSimulator
 from drivers.sim.pty import PtyPort
+
+
+def brake_sim(port: PtyPort, scenario: str = "good", **kwargs: Any) -> ProfileSimulator:
+    """The demo lane's roller brake tester (JX profile) on ``port``."""
+    kwargs = {"serial": "2231-0457", "model": "BT-4000", "firmware": "3.2.1", "rate": 10.0} | kwargs
+    return ProfileSimulator(port, JX_BRAKE, SCENARIOS["jx-brake"][scenario], **kwargs)
+
 
 PASSWORDS = {"operator": "Sunny-Lane-41", "technician": "Blue-Roller-52", "admin": "Green-Plate-63"}
 
@@ -37,7 +44,7 @@ class Rig:
     home: Path
     cfg: config_mod.Config
     eis: EisSimulator
-    sim: BrakeSimulator
+    sim: ProfileSimulator
     port: PtyPort
     daemon: Daemon
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
@@ -132,7 +139,7 @@ async def start_rig(
     cfg = config_mod.load(cfg_file)
     await create_users(cfg)
     pty = PtyPort(home / "dev" / "brake")
-    sim = BrakeSimulator(pty, speed=speed, scenario=scenario, garble=garble, serial=sim_serial, seed=1)
+    sim = brake_sim(pty, scenario, speed=speed, garble=garble, serial=sim_serial, seed=1)
     daemon = Daemon(cfg)
     rig = Rig(home, cfg, eis, sim, pty, daemon, runner=runner)
     rig.tasks.append(asyncio.create_task(sim.run(rig.sim_stop)))

@@ -18,7 +18,7 @@ from app.domain.norms import (
     specific_force_percent,
 )
 from app.storage.models import Inspection
-from drivers.brake.jx import LOAD_LEFT, LOAD_RIGHT, MAX_LEFT, MAX_RIGHT
+from drivers.brake.profiles import LOAD_LEFT, LOAD_RIGHT, MAX_LEFT, MAX_RIGHT
 
 
 def _iso(ts: float) -> str:

@@ -1,44 +1,24 @@
-"""Roller brake tester profiles: a device model described as data.
-
-A profile names the commands (bytes on the wire), the frame fields and their scale. Adding a vendor's
-model of the same protocol family is a new profile plus a protocol test, not new code.
-"""
+"""Roller brake testers: forces left/right of one axle while the rollers turn, then the axle's
+maximum forces and wheel loads."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from drivers.profile import Field, Profile, Reply
 
+FORCE_LEFT = "brake.force.left"
+FORCE_RIGHT = "brake.force.right"
+MAX_LEFT = "brake.force.left.max"
+MAX_RIGHT = "brake.force.right.max"
+LOAD_LEFT = "brake.wheel_load.left"
+LOAD_RIGHT = "brake.wheel_load.right"
 
-@dataclass(frozen=True)
-class BrakeProfile:
-    name: str
-    family: str
-    model: str
-    source: str
-    baudrate: int
-    #: command name -> the one command character of a 4-byte JX command frame
-    commands: dict[str, bytes]
-    #: frame length -> meaning
-    lengths: frozenset[int]
-    #: kN per count of the 4-digit force fields
-    force_scale: float
-    force_unit: str = "kN"
-    #: kg per count of the wheel-load fields of the result frame
-    load_scale: float = 1.0
-    end_marker: int = ord("E")
-    #: the test sequence: the command that starts a test and the one that fetches its result
-    start: str = "start"
-    result: str = "result"
-    #: commands a technician may send: they change no reading
-    service_commands: tuple[str, ...] = ("zero",)
-    identity_kind: int = ord("I")
-    #: live channel -> seconds of the very same non-zero value that mean the sensor froze
-    frozen_after_s: dict[str, float] = field(default_factory=dict)
-    notes: tuple[str, ...] = field(default_factory=tuple)
+#: forces: 4 ASCII digits in daN (UNVERIFIED in the reference): 342 -> 3.42 kN
+DAN = 0.01
+E = ord("E")
 
-
-JX_BRAKE = BrakeProfile(
+JX_BRAKE = Profile(
     name="jx-brake",
+    kind="brake",
     family="jx",
     model="JX roller brake tester",
     source=(
@@ -53,12 +33,34 @@ JX_BRAKE = BrakeProfile(
         "weigh": b"h",  # 41 04 68 53  start weighing / read
         "identify": b"i",  # otolane extension, see notes
     },
-    lengths=frozenset({4, 12, 20} | set(range(5, 65))),
-    force_scale=0.01,  # 4 ASCII digits in daN (UNVERIFIED in the reference): 342 -> 3.42 kN
-    load_scale=1.0,
-    # A loaded roller's force moves by a count (0.01 kN) many times a second; 5 s without one is a
-    # frozen sensor. Ours, UNVERIFIED: to be set from the vendor's noise figure.
-    frozen_after_s={"brake.force.left": 5.0, "brake.force.right": 5.0},
+    replies=(
+        # The end of a test: a 12-byte frame with 'E' at bytes 2, 6 and 10 (before "live": same length).
+        Reply("end", 12, kind=E, marks=((6, E), (10, E)), event="test_end"),
+        Reply(
+            "live",
+            12,
+            # A loaded roller's force moves by a count (0.01 kN) many times a second; 5 s without
+            # one is a frozen sensor. Ours, UNVERIFIED: to be set from the vendor's noise figure.
+            fields=(
+                Field(FORCE_LEFT, "kN", 3, 4, "ascii_int", scale=DAN, frozen_after_s=5.0),
+                Field(FORCE_RIGHT, "kN", 7, 4, "ascii_int", scale=DAN, frozen_after_s=5.0),
+            ),
+        ),
+        Reply(
+            "result",
+            20,
+            fields=(
+                Field(MAX_LEFT, "kN", 3, 4, "ascii_int", scale=DAN, final=True),
+                Field(MAX_RIGHT, "kN", 7, 4, "ascii_int", scale=DAN, final=True),
+                Field(LOAD_LEFT, "kg", 11, 4, "ascii_int", final=True),
+                Field(LOAD_RIGHT, "kg", 15, 4, "ascii_int", final=True),
+            ),
+        ),
+        Reply("ack", 4),
+    ),
+    service_commands=("zero",),
+    start="start",
+    result="result",
     notes=(
         "Force unit daN is UNVERIFIED (reference §2.1): calibrate against the stand's display.",
         "Result frame bytes 11-14 / 15-18 are read as left / right wheel load in kg, as in the "
@@ -68,4 +70,13 @@ JX_BRAKE = BrakeProfile(
     ),
 )
 
-PROFILES: dict[str, BrakeProfile] = {p.name: p for p in (JX_BRAKE,)}
+PROFILES = {p.name: p for p in (JX_BRAKE,)}
+#: one value per axle where the axles differ: each test (start command) takes the next one
+SCENARIOS: dict[str, dict[str, float | tuple[float, ...]]] = {
+    "good": {FORCE_LEFT: 0.07, FORCE_RIGHT: 0.07,  # idle rollers: drag only
+             MAX_LEFT: (3.42, 2.10), MAX_RIGHT: (3.38, 2.02),
+             LOAD_LEFT: (520, 380), LOAD_RIGHT: (510, 372)},
+    "weak-rear": {FORCE_LEFT: 0.07, FORCE_RIGHT: 0.07,
+                  MAX_LEFT: (3.40, 2.05), MAX_RIGHT: (3.31, 1.21),
+                  LOAD_LEFT: (520, 380), LOAD_RIGHT: (510, 372)},
+}  # fmt: skip

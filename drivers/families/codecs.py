@@ -79,7 +79,11 @@ class JXCodec(Codec):
 
     def classify(self, frame: bytes) -> Reply | None:
         for r in self.profile.replies:
-            if r.length == len(frame) and (r.kind is None or frame[r.kind_at] == r.kind):
+            if (
+                r.length == len(frame)
+                and (r.kind is None or frame[r.kind_at] == r.kind)
+                and all(frame[at] == b for at, b in r.marks)
+            ):
                 return r
         return None
 

@@ -2,6 +2,11 @@
 commands, streams or answers live values from a vehicle scenario, runs a test when told to start,
 and corrupts a share of its frames on demand (``garble``) for fault tests.
 
+A scenario maps channels to values; a tuple gives one value per test, in order (the axles of a car on
+the brake rollers). While a test runs, a live channel whose final ``<channel>.max`` is in the scenario
+climbs towards it (a brake force ramping up), and when the test ends a stand that fetches its result
+on command sends its end frame; the result command is not answered while a test runs.
+
 Frames are built from the same :class:`~drivers.profile.Field` tables the driver decodes with.
 """
 
@@ -13,7 +18,7 @@ import time
 
 from drivers.families import jx
 from drivers.families.codecs import IDENTITY_LEN, checksum_byte
-from drivers.profile import Profile, Reply
+from drivers.profile import Field, Profile, Reply
 from drivers.sim.control import LineFaults
 from drivers.sim.faults import corrupt
 from drivers.sim.pty import PtyPort, TcpPort, open_line, until_signal
@@ -24,7 +29,7 @@ class ProfileSimulator(LineFaults):
         self,
         port: PtyPort | TcpPort,
         profile: Profile,
-        scenario: dict[str, float],
+        scenario: dict[str, float | tuple[float, ...]],
         *,
         serial: str = "SIM-0001",
         model: str | None = None,
@@ -51,31 +56,49 @@ class ProfileSimulator(LineFaults):
         self.frames_sent = 0
         self._phase = 0
         self._held: dict[str, float] = {}
+        self._tests = 0  # tests started so far: a tuple in the scenario gives one value per test
 
     # --- frames ------------------------------------------------------------------------
-    def value(self, channel: str, live: bool) -> float:
+    def _scenario(self, channel: str) -> float:
         v = self.scenario.get(channel, 0.0)
+        if isinstance(v, tuple):
+            v = v[max(0, self._tests - 1) % len(v)]
+        return float(v)
+
+    def value(self, f: Field, live: bool) -> float:
+        channel = f.channel
+        v = self._scenario(channel)
+        if live and self._test_started is not None and f"{channel}.max" in self.scenario:
+            v = self._scenario(f"{channel}.max") * min(1.0, self._progress())
         if live and v:
             if self.stuck and channel in self._held:
                 return self._held[channel]  # a frozen sensor repeats itself
-            v *= 1 + self.rng.uniform(-0.01, 0.01)
+            # Noise of 1 %, and never less than a count or so: a live sensor moves at the wire's resolution.
+            v += self.rng.uniform(-1.0, 1.0) * max(0.01 * abs(v), 1.5 * f.resolution)
             self._held[channel] = v
         return v
+
+    def _progress(self) -> float:
+        if self._test_started is None:
+            return 0.0
+        return (time.monotonic() - self._test_started) * self.speed / self.test_s
 
     def build(self, reply: Reply, echo: int = 0, live: bool = True) -> bytes:
         p = self.profile
         if p.family == "ascii":
             f = reply.fields[0]
-            return f.encode(self.value(f.channel, live))
+            return f.encode(self.value(f, live))
         frame = (
             bytearray(b"0" * reply.length) if p.family == "jx" or reply.fields else bytearray(reply.length)
         )
         frame[: len(reply.template)] = reply.template
         for f in reply.fields:
-            frame[f.offset : f.offset + f.width] = f.encode(self.value(f.channel, live and not f.final))
+            frame[f.offset : f.offset + f.width] = f.encode(self.value(f, live and not f.final))
         if p.family == "jx":
             frame[0], frame[1] = jx.HEADER, reply.length
             frame[reply.kind_at] = reply.kind if reply.kind is not None else ord("T")
+            for at, byte in reply.marks:
+                frame[at] = byte
             frame[-1] = jx.checksum(bytes(frame[:-1]))
         else:
             if not reply.template:
@@ -128,7 +151,10 @@ class ProfileSimulator(LineFaults):
             self.send(jx.encode(bytes([byte])), corruptible=False)
         if name == p.start:
             self._test_started = time.monotonic()
+            self._tests += 1
         answer = p.answers.get(name)
+        if name == p.result and self._test_started is not None:
+            return  # no result while the test runs: never an earlier test's
         if name == p.result or (p.family != "jx" and answer == "result"):
             self.send(self.build(p.reply("result"), byte, live=False))
         elif answer == "ack":
@@ -142,12 +168,12 @@ class ProfileSimulator(LineFaults):
         for name, byte in self._commands():
             self.on_command(name, byte)
         p = self.profile
-        if self._test_started is not None:
-            progress = (time.monotonic() - self._test_started) * self.speed / self.test_s
-            if progress >= 1.0:
-                self._test_started = None
-                if p.family == "jx" and p.result is None:  # the device reports its result itself
-                    self.send(self.build(p.reply("result"), live=False))
+        if self._test_started is not None and self._progress() >= 1.0:
+            self._test_started = None
+            if p.family == "jx" and p.result is None:  # the device reports its result itself
+                self.send(self.build(p.reply("result"), live=False))
+            elif p.family == "jx" and any(r.name == "end" for r in p.replies):
+                self.send(self.build(p.reply("end"), live=False))  # fetch the result now
         if p.family != "jx":
             return  # request/response devices speak only when asked
         live = [r for r in p.replies if r.fields and not any(f.final for f in r.fields)]
@@ -171,6 +197,6 @@ async def serve(
     """Run a simulator on a new line at ``link`` (a pty path or tcp:HOST:PORT) until SIGTERM/SIGINT."""
     port = open_line(link)
     # Streaming stands talk at 10 frames/s; request/response stands answer within a few ms.
-    rate = 10.0 if profile.family == "jx" else 200.0
-    sim = ProfileSimulator(port, profile, scenario, rate=rate, **kwargs)  # type: ignore[arg-type]
+    kwargs.setdefault("rate", 10.0 if profile.family == "jx" else 200.0)
+    sim = ProfileSimulator(port, profile, scenario, **kwargs)  # type: ignore[arg-type]
     await until_signal(sim, port, control=control)

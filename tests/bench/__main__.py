@@ -36,8 +36,9 @@ from app.storage.chain import ChainWriter
 from app.storage.crypto import Keyring, write_secret_file
 from app.storage.db import close_db, open_db
 from app.storage.models import Card, Outbox
+from drivers.brake.profiles import DAN, JX_BRAKE, SCENARIOS
 from drivers.families import jx
-from drivers.sim.brake import BrakeSimulator
+from drivers.sim.device import ProfileSimulator
 from drivers.sim.pty import PtyPort
 from tests.rig import PASSWORDS, create_users
 
@@ -46,19 +47,22 @@ RATE = 50.0
 WINDOW_S = 20.0
 
 
-class CountingSim(BrakeSimulator):
+class CountingSim(ProfileSimulator):
     """Sends a counter as the left force, and remembers when each frame was written."""
 
     def __init__(self, port: PtyPort) -> None:
-        super().__init__(port, rate=RATE)
+        super().__init__(port, JX_BRAKE, SCENARIOS["good"], serial="2231-0457", rate=RATE)
         self.n = 0
         self.written: dict[int, float] = {}
+        self.live = JX_BRAKE.reply("live")
 
     def tick(self) -> None:
-        self._poll_commands()
+        for name, byte in self._commands():
+            self.on_command(name, byte)
         self.n = (self.n + 1) % 10000
+        self.scenario["brake.force.left"] = self.n * DAN
         self.written[self.n] = time.perf_counter()
-        self._send(self.process_frame(self.n * self.profile.force_scale, 0.1))
+        self.send(self.build(self.live, live=False))
 
 
 async def bench_stream(tmp: Path, devices: int = 1, with_tui: bool = True) -> dict[str, float]:
@@ -97,7 +101,7 @@ async def bench_stream(tmp: Path, devices: int = 1, with_tui: bool = True) -> di
         async for ev in client.stream():
             if ev.get("type") == "reading" and ev["channel"] == "brake.force.left":
                 sim = sims[ev["device"]]
-                n = round(ev["value"] / sim.profile.force_scale)
+                n = round(ev["value"] / DAN)
                 t0 = sim.written.get(n)
                 if t0 is not None:
                     latencies.append((time.perf_counter() - t0) * 1000)

@@ -8,10 +8,9 @@ import asyncio
 from rich.text import Text
 from textual.widgets import Static
 
-from drivers.sim.brake import BrakeSimulator
 from drivers.sim.pty import PtyPort
 from tests.e2e.test_tui_pilot import login
-from tests.rig import Rig, admitted, wait_for
+from tests.rig import Rig, admitted, brake_sim, wait_for
 from tui.app import make_app
 
 
@@ -33,7 +32,7 @@ async def test_another_serial_after_reconnect_is_refused_and_journalled(rig: Rig
     port = PtyPort(rig.home / "dev" / "brake")
     rig.ports.append(port)
     stop = asyncio.Event()
-    task = asyncio.create_task(BrakeSimulator(port, serial="9999-0002").run(stop))
+    task = asyncio.create_task(brake_sim(port, serial="9999-0002").run(stop))
     try:
 
         async def refused() -> bool:
@@ -86,7 +85,7 @@ async def test_an_admin_adopts_the_new_stand_and_the_journal_keeps_both(rig: Rig
     port = PtyPort(rig.home / "dev" / "brake")
     rig.ports.append(port)
     stop = asyncio.Event()
-    task = asyncio.create_task(BrakeSimulator(port, serial="3300-0101", model="BT-5000").run(stop))
+    task = asyncio.create_task(brake_sim(port, serial="3300-0101", model="BT-5000").run(stop))
     try:
 
         async def refused() -> bool:
@@ -141,7 +140,7 @@ async def test_a_lost_result_sends_the_step_back_with_a_notice(rig: Rig, monkeyp
     from app.lane import service
 
     monkeypatch.setattr(service, "STEP_RESULT_TIMEOUT_S", 1.0)
-    rig.sim.ramp_s = 1e9  # this stand's test never ends
+    rig.sim.test_s = 1e9  # this stand's test never ends
     op = await rig.client("operator")
     await wait_for(lambda: admitted(op), "the brake tester")
     insp = await op.call("POST", "/v1/inspections", {"plate": "123ABC02", "category": "M1", "axles": 1})
@@ -177,7 +176,7 @@ async def test_a_stuck_sensor_is_told_from_a_steady_one_holds_the_step_and_is_jo
 
     control = rig.home / "dev" / "brake.ctl"
     server = await serve_control(control, rig.sim)
-    rig.sim.ramp_s = 20_000  # a slow ramp: forces climb for the whole test
+    rig.sim.test_s = 20_000  # a slow ramp: forces climb for the whole test
     op = await rig.client("operator")
     admin = await rig.client("admin")
     await wait_for(lambda: admitted(op), "the brake tester")

@@ -90,7 +90,10 @@ async def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path: 
         home, "eis-sim", "--port", str(eis_port), "--db", "eis.db", "--fail-rate", "0.2",
         "--lose-rate", "0.3",
     )  # fmt: skip
-    sim = _spawn(home, "sim", "brake", "--link", "dev/brake", "--speed", str(SPEED), "--rate", "20")
+    sim = _spawn(
+        home, "sim", "device", "--profile", "jx-brake", "--serial", "2231-0457",
+        "--link", "dev/brake", "--speed", str(SPEED), "--rate", "20",
+    )  # fmt: skip
     rng = random.Random(532)
     daemon: subprocess.Popen[bytes] | None = None
     stop = asyncio.Event()

@@ -1,14 +1,16 @@
-"""Property-based fuzzing of the JX frame decoder and the brake frame parser: no input crashes
-them, every byte is accounted for, and good frames survive the garbage around them."""
+"""Property-based fuzzing of the JX frame decoder: no input crashes it, every byte is accounted for,
+and good frames survive the garbage around them. (Each jx profile's field tables, the brake tester's
+among them, are fuzzed in test_profile_codecs.py.)"""
 
 from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drivers.brake.jx import decode_frame, parse_identity
 from drivers.brake.profiles import JX_BRAKE
+from drivers.device import decode
 from drivers.families import jx
+from drivers.families.codecs import codec_for
 
 good_frames = st.builds(
     lambda kind, payload: jx.encode(kind, payload),
@@ -52,9 +54,11 @@ def test_good_frames_are_recovered_between_garbage_without_headers(
 @settings(max_examples=300, deadline=None)
 @given(good_frames)
 def test_any_checksummed_frame_decodes_to_readings_or_a_reason(frame: bytes) -> None:
-    result = decode_frame("brake", JX_BRAKE, jx.Frame(frame), 0.0)
-    assert isinstance(result, list | str)
-    parse_identity(jx.Frame(frame))
+    codec = codec_for(JX_BRAKE)
+    reply = codec.classify(frame)
+    if reply is not None:
+        assert isinstance(decode("brake", JX_BRAKE, reply, frame, 0.0), list | str)
+    codec.identity_text(frame)
 
 
 @settings(max_examples=200, deadline=None)

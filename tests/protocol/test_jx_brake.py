@@ -1,5 +1,5 @@
-"""The JX brake tester driver against its simulator on a real pseudo-terminal: the same bytes as
-on the stand's RS-232 line (R3.3, R9)."""
+"""The JX roller brake tester — a profile of the jx family on the one generic driver — against its
+simulator on a real pseudo-terminal: the same bytes as on the stand's RS-232 line (R3.3, R9)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,10 @@ import asyncio
 from pathlib import Path
 
 from drivers.base import DeviceStatus, Event, Reading, StatusChange, supervise
-from drivers.brake.jx import MAX_LEFT, MAX_RIGHT, JXBrakeTester
-from drivers.brake.profiles import JX_BRAKE
-from drivers.sim.brake import BrakeSimulator
+from drivers.brake.profiles import JX_BRAKE, MAX_LEFT, MAX_RIGHT
+from drivers.device import ProfileDevice
 from drivers.sim.pty import PtyPort
-from tests.rig import wait_for
+from tests.rig import brake_sim, wait_for
 
 
 class Collector:
@@ -30,10 +29,10 @@ class Collector:
 
 async def _run(tmp_path: Path, **sim_kwargs: object):  # type: ignore[no-untyped-def]
     port = PtyPort(tmp_path / "brake")
-    sim = BrakeSimulator(port, rate=50, seed=7, **sim_kwargs)  # type: ignore[arg-type]
+    sim = brake_sim(port, rate=50, seed=7, **sim_kwargs)
     stop = asyncio.Event()
     sim_task = asyncio.create_task(sim.run(stop))
-    dev = JXBrakeTester("brake", str(tmp_path / "brake"), JX_BRAKE)
+    dev = ProfileDevice("brake", str(tmp_path / "brake"), JX_BRAKE)
     sink = Collector()
     sup = asyncio.create_task(supervise(dev, sink, stale_after=1.0))
     return port, sim, stop, sim_task, dev, sink, sup
@@ -87,6 +86,25 @@ async def test_a_brake_test_ends_with_the_end_marker_and_the_result_frame(tmp_pa
         assert sink.readings(MAX_LEFT)[-1].final
         loads = [r.value for r in sink.readings() if r.channel.startswith("brake.wheel_load")]
         assert loads == [520.0, 510.0]
+        # The next axle: its own values, and no result while its test runs (never the last axle's).
+        n = len(sink.readings(MAX_LEFT))
+        await dev.command("start")
+        await dev.command("result")
+        await asyncio.sleep(0.3)
+        assert len(sink.readings(MAX_LEFT)) == n
+        ends = sum(1 for i in sink.items if isinstance(i, Event) and i.name == "test_end")
+
+        async def ended_again() -> bool:
+            return sum(1 for i in sink.items if isinstance(i, Event) and i.name == "test_end") > ends
+
+        await wait_for(ended_again, "the second end marker")
+        await dev.command("result")
+
+        async def second() -> bool:
+            return len(sink.readings(MAX_LEFT)) > n
+
+        await wait_for(second, "the second axle's result")
+        assert (sink.readings(MAX_LEFT)[-1].value, sink.readings(MAX_RIGHT)[-1].value) == (2.10, 2.02)
     finally:
         await _finish(port, stop, sim_task, sup)
 
@@ -126,7 +144,7 @@ async def test_pulled_cable_faults_the_device_and_it_reconnects(tmp_path: Path) 
         # plug it back in: a new simulator on the same path
         port = PtyPort(tmp_path / "brake")
         stop = asyncio.Event()
-        sim_task = asyncio.create_task(BrakeSimulator(port, rate=50).run(stop))
+        sim_task = asyncio.create_task(brake_sim(port, rate=50).run(stop))
         n = len(sink.statuses())
 
         async def back() -> bool:

@@ -23,7 +23,7 @@ def test_the_daemon_loads_no_screen_code() -> None:
 
 
 def test_drivers_stand_alone() -> None:
-    mods = _loaded("drivers.brake.jx") | _loaded("drivers.sim.brake")
+    mods = _loaded("drivers.registry") | _loaded("drivers.sim.device") | _loaded("drivers.sim.modbus")
     assert not any(m.startswith(("app", "tui", "textual")) for m in mods)
 
 
