@@ -227,6 +227,14 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--lang", choices=("kk", "ru", "en"), default="ru")
     m.add_argument("--faults", action="store_true", help="simulators corrupt 5 %% of their frames")
     m.add_argument("--fuel", default="petrol", choices=("petrol", "diesel", "gas"), help="headless car")
+    m.add_argument("--away", action="append", default=[], metavar="ID", help="leave this stand unplugged")
+    m.add_argument(
+        "--stand-wait",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="how long the headless run waits for stands",
+    )
     m.set_defaults(fn=cmd_demo)
 
     c = sub.add_parser("config", help="configuration tools")

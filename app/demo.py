@@ -210,8 +210,9 @@ async def wait_ready(sock: Path, procs: Processes, timeout: float = 30.0) -> Non
 
 
 def start_lane(
-    home: Path, speed: float, scenario: str, garble: float = 0.0
+    home: Path, speed: float, scenario: str, garble: float = 0.0, away: tuple[str, ...] = ()
 ) -> tuple[Processes, Path, dict[str, str]]:
+    """The demo lane's processes; the stands in ``away`` get no simulator (a cable that is out)."""
     known = sorted({name for d in DEMO_DEVICES for name in SCENARIOS[d.profile]})
     if scenario not in known:
         raise OtolaneError(
@@ -227,7 +228,13 @@ def start_lane(
     accounts = ensure_accounts(home, cfg)
     procs = Processes(home)
     procs.start("eis-sim", "eis-sim", "--port", str(eis_port), "--db", "eis-sim.db")
+    unknown = set(away) - {d.id for d in DEMO_DEVICES}
+    if unknown:
+        ids = ", ".join(d.id for d in DEMO_DEVICES)
+        raise OtolaneError("device_unknown", f"no stand '{sorted(unknown)[0]}' on the demo lane: {ids}")
     for d in DEMO_DEVICES:
+        if d.id in away:
+            continue
         common = [
             "--link",
             f"dev/{d.id}",
@@ -249,8 +256,21 @@ def start_lane(
     return procs, cfg, accounts
 
 
+def stands_away(devices: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Every stand that cannot take part now, with the exact reason the daemon gives."""
+    return [
+        {
+            "id": d["id"],
+            "status": d["status"],
+            "reason": d["reason"] or ("not admitted" if not d["admitted"] else d["status"]),
+        }
+        for d in devices
+        if not d["admitted"] or d["status"] != "connected"
+    ]
+
+
 async def scripted_inspection(
-    sock: Path, password: str, timeout: float = 600, fuel: str = "petrol"
+    sock: Path, password: str, timeout: float = 600, fuel: str = "petrol", stand_wait: float = 60.0
 ) -> dict[str, Any]:
     """One inspection through the API as an operator would run it: start, brakes, card, EIS."""
     c = LaneClient(str(sock))
@@ -266,7 +286,17 @@ async def scripted_inspection(
 
     try:
         await c.login("operator", password)
-        await until(lambda s: all(d["admitted"] for d in s["devices"]), "the stands")
+        stand_deadline = time.monotonic() + stand_wait
+        while True:
+            away = stands_away((await c.call("GET", "/v1/state"))["devices"])
+            if not away:
+                break
+            if time.monotonic() > stand_deadline:
+                said = "; ".join(f"{a['id']}: {a['status']} ({a['reason']})" for a in away)
+                raise OtolaneError(
+                    "stand_away", f"refused: stands not ready after {stand_wait:g} s — {said}", stands=away
+                )
+            await asyncio.sleep(0.2)
         insp = await c.call(
             "POST",
             "/v1/inspections",
@@ -323,12 +353,27 @@ def run_demo(args: argparse.Namespace) -> int:
     else:
         home = Path(args.dir) if args.dir else root / "var" / "demo"
     home = home.resolve()
-    procs, cfg, accounts = start_lane(home, speed, args.scenario, 0.05 if args.faults else 0.0)
+    procs, cfg, accounts = start_lane(
+        home, speed, args.scenario, 0.05 if args.faults else 0.0, away=tuple(args.away)
+    )
     sock = home / "laned.sock"
     try:
         asyncio.run(wait_ready(sock, procs))
         if args.headless:
-            result = asyncio.run(scripted_inspection(sock, accounts["operator"], fuel=args.fuel))
+            try:
+                result = asyncio.run(
+                    scripted_inspection(
+                        sock, accounts["operator"], fuel=args.fuel, stand_wait=args.stand_wait
+                    )
+                )
+            except OtolaneError as exc:
+                if not args.json:
+                    raise
+                # The one JSON object, saying why there is no card.
+                print(
+                    json.dumps({"error": exc.code, "message": exc.message, **exc.params}, ensure_ascii=False)
+                )
+                return 2
             if args.json:
                 print(json.dumps(result, ensure_ascii=False))
             else:

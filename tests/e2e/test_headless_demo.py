@@ -13,7 +13,7 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
-def headless(tmp_path: Path, *args: str) -> dict:  # type: ignore[type-arg]
+def headless(tmp_path: Path, *args: str, rc: int = 0) -> dict:  # type: ignore[type-arg]
     """Run ``otolane demo --headless --json ARGS`` as a user would; its one JSON object."""
     r = subprocess.run(
         [
@@ -32,8 +32,18 @@ def headless(tmp_path: Path, *args: str) -> dict:  # type: ignore[type-arg]
         timeout=240,
         cwd=tmp_path,
     )
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == rc, r.stderr
     return dict(json.loads(r.stdout))
+
+
+def test_a_stand_that_stays_away_is_refused_with_the_exact_reason(tmp_path: Path) -> None:
+    """Issue #4: the headless run is refused, in its one JSON object, naming the stand and why."""
+    out = headless(tmp_path, "--speed", "60", "--away", "gas", "--stand-wait", "4", rc=2)
+    assert out["error"] == "stand_away"
+    assert [s["id"] for s in out["stands"]] == ["gas"]
+    gas = out["stands"][0]
+    assert gas["status"] in ("faulted", "connecting") and "dev/gas" in gas["reason"]
+    assert "gas: " in out["message"] and "after 4 s" in out["message"]
 
 
 def test_headless_demo_prints_one_accepted_card(tmp_path: Path) -> None:
