@@ -26,6 +26,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 log = logging.getLogger("otolane.drivers")
 
@@ -125,12 +126,44 @@ class Device(ABC):
     async def close(self) -> None: ...
 
 
+#: Why a stand is not ready, as catalog codes (the lane screen says them in kk/ru/en: ``[reason]``);
+#: the English form goes to the log and the journal.
+REASONS = {
+    "closed": "connection closed",
+    "line_lost": "the line cannot be opened or was lost: {detail}",
+    "device_error": "the stand does not answer as its profile says: {detail}",
+    "no_answer": "no answer from the stand",
+    "driver_error": "driver error: {error}",
+    "no_data": "no data for {seconds} s",
+    "frozen": "{channel} frozen at {value} {unit} for {seconds} s",
+    "serial_mismatch": "serial {serial} is not the registered {registered}",
+    "verification_expired": "verification expired on {date}",
+}
+
+
+@dataclass(frozen=True)
+class Why:
+    code: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return REASONS[self.code].format(**self.params) if self.code else ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "params": self.params}
+
+
 @dataclass
 class StatusChange:
     device_id: str
     status: DeviceStatus
-    reason: str = ""
+    why: Why = field(default_factory=Why)
     identity: Identity | None = None
+
+    @property
+    def reason(self) -> str:
+        return self.why.text
 
 
 Sink = Callable[[Reading | Event | StatusChange], None]
@@ -146,7 +179,7 @@ class FreezeWatch:
     def __init__(self, rules: dict[str, float]) -> None:
         self.rules = rules
         self._since: dict[str, tuple[float, float]] = {}
-        self.frozen: dict[str, str] = {}
+        self.frozen: dict[str, Why] = {}
 
     def see(self, r: Reading, now: float) -> None:
         after = self.rules.get(r.channel)
@@ -157,7 +190,9 @@ class FreezeWatch:
             self._since[r.channel] = (r.value, now)
             self.frozen.pop(r.channel, None)
         elif now - last[1] >= after:
-            self.frozen[r.channel] = f"{r.channel} frozen at {r.value:g} {r.unit} for {now - last[1]:.0f} s"
+            seconds = round(now - last[1])
+            params = {"channel": r.channel, "value": f"{r.value:g}", "unit": r.unit, "seconds": seconds}
+            self.frozen[r.channel] = Why("frozen", params)
 
     def reset(self) -> None:
         self._since.clear()
@@ -185,18 +220,22 @@ async def supervise(
             sink(StatusChange(device.device_id, DeviceStatus.CONNECTED, identity=identity))
             backoff = 0.5
             await _stream(device, sink, stale_after)
-            reason = "connection closed"
+            why = Why("closed")
         except asyncio.CancelledError:
             await device.close()
             raise
-        except (OSError, DeviceError, TimeoutError) as exc:
-            reason = str(exc) or type(exc).__name__
+        except TimeoutError:
+            why = Why("no_answer")
+        except OSError as exc:
+            why = Why("line_lost", {"detail": str(exc) or type(exc).__name__})
+        except DeviceError as exc:
+            why = Why("device_error", {"detail": str(exc)})
         except Exception as exc:  # a driver bug must not end the supervisor
             log.exception("driver %s failed", device.device_id)
-            reason = f"driver error: {type(exc).__name__}"
+            why = Why("driver_error", {"error": type(exc).__name__})
         with contextlib.suppress(Exception):
             await device.close()
-        sink(StatusChange(device.device_id, DeviceStatus.FAULTED, reason=reason))
+        sink(StatusChange(device.device_id, DeviceStatus.FAULTED, why))
         await asyncio.sleep(backoff)
         backoff = min(backoff * 2, backoff_max)
 
@@ -214,13 +253,8 @@ async def _stream(device: Device, sink: Sink, stale_after: float) -> None:
         except TimeoutError:
             if not stale:
                 stale = True
-                sink(
-                    StatusChange(
-                        device.device_id,
-                        DeviceStatus.STALE,
-                        reason=f"no data for {stale_after:g} s",
-                    )
-                )
+                why = Why("no_data", {"seconds": f"{stale_after:g}"})
+                sink(StatusChange(device.device_id, DeviceStatus.STALE, why))
             # the timeout cancelled the pending read; start a fresh iterator on the same device.
             it = device.frames().__aiter__()
             watch.reset()
@@ -233,8 +267,8 @@ async def _stream(device: Device, sink: Sink, stale_after: float) -> None:
         stale = False
         sink(item)
         if watch.frozen and not was_stuck:
-            reason = "; ".join(sorted(watch.frozen.values()))
-            log.warning("device %s: %s", device.device_id, reason)
-            sink(StatusChange(device.device_id, DeviceStatus.STUCK, reason=reason))
+            why = watch.frozen[min(watch.frozen)]
+            log.warning("device %s: %s", device.device_id, why.text)
+            sink(StatusChange(device.device_id, DeviceStatus.STUCK, why))
         elif was_stuck and not watch.frozen:
             sink(StatusChange(device.device_id, DeviceStatus.CONNECTED))

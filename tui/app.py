@@ -54,8 +54,19 @@ class OtolaneApp(App[None]):
             text += " " + " ".join(self.hold_text(h) for h in holds)
         return text
 
+    def reason_text(self, why: dict[str, Any] | None, fallback: str = "") -> str:
+        """A stand's reason in the user's language, from its code; the daemon's text if unknown."""
+        if why and why.get("code"):
+            key = f"reason.{why['code']}"
+            text = self.t(key, **why.get("params", {}))
+            if text != key:
+                return text
+        return fallback
+
     def hold_text(self, hold: dict[str, Any]) -> str:
         params = dict(hold.get("params", {}))
+        if "why" in params:
+            params["reason"] = self.reason_text(params.pop("why"), params.get("reason", ""))
         if "steps" in params:
             params["steps"] = ", ".join(self.step_name(s) for s in params["steps"])
         if "step" in params:

@@ -141,6 +141,7 @@ class DeviceView:
     admitted: bool
     reason: str = ""
     stuck: bool = False  # frames come, but a live sensor froze (drivers.base.FreezeWatch)
+    why: dict[str, Any] = field(default_factory=dict)  # the reason as a catalog code and parameters
 
 
 @dataclass(frozen=True)
@@ -160,11 +161,11 @@ def _device_holds(kinds: tuple[str, ...], devices: list[DeviceView]) -> list[Hol
             holds.append(Hold("device_missing", {"kind": kind}))
         for d in mine:
             if not d.connected:
-                holds.append(Hold("device_not_connected", {"device": d.id, "reason": d.reason}))
+                holds.append(Hold("device_not_connected", {"device": d.id, "reason": d.reason, "why": d.why}))
             elif not d.admitted:
-                holds.append(Hold("device_not_admitted", {"device": d.id, "reason": d.reason}))
+                holds.append(Hold("device_not_admitted", {"device": d.id, "reason": d.reason, "why": d.why}))
             elif d.stuck:
-                holds.append(Hold("device_stuck", {"device": d.id, "reason": d.reason}))
+                holds.append(Hold("device_stuck", {"device": d.id, "reason": d.reason, "why": d.why}))
     return holds
 
 

@@ -31,7 +31,7 @@ from app.lane.card import assemble_card
 from app.storage.chain import ChainWriter
 from app.storage.crypto import Keyring
 from app.storage.models import Card, Inspection, LaneState, Outbox, Reading
-from drivers.base import Device, DeviceStatus, Event, Identity, StatusChange, supervise
+from drivers.base import Device, DeviceStatus, Event, Identity, StatusChange, Why, supervise
 from drivers.base import Reading as DeviceReading
 
 log = logging.getLogger("otolane.lane")
@@ -46,10 +46,10 @@ class Slot:
     cfg: DeviceConfig
     driver: Device
     status: DeviceStatus = DeviceStatus.CONNECTING
-    reason: str = ""
+    why: Why = field(default_factory=Why)
     identity: Identity | None = None
     admitted: bool = False
-    refusal: str = ""  # why the stand is not admitted, kept across status changes
+    refusal: Why = field(default_factory=Why)  # why the stand is not admitted, kept across changes
     live: dict[str, tuple[float, str, float]] = field(default_factory=dict)
     task: asyncio.Task[None] | None = None
 
@@ -60,8 +60,9 @@ class Slot:
             self.cfg.kind,
             connected,
             self.admitted,
-            self.reason,
+            self.why.text,
             stuck=self.status == DeviceStatus.STUCK,
+            why=self.why.as_dict(),
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -70,7 +71,8 @@ class Slot:
             "id": self.cfg.id,
             "kind": self.cfg.kind,
             "status": self.status.value,
-            "reason": self.reason,
+            "reason": self.why.text,  # English, for logs and scripts
+            "why": self.why.as_dict(),  # the screen says it from its catalog: [reason]
             "admitted": self.admitted,
             "model": ident.model if ident else self.cfg.model,
             "serial": ident.serial if ident else self.cfg.serial,
@@ -201,7 +203,8 @@ class LaneService:
                 verified_until=until.isoformat(),
             )
         slot.cfg = new
-        slot.admitted, slot.reason = self._admit(new, ident)
+        slot.admitted, slot.why = self._admit(new, ident)
+        slot.refusal = slot.why
         self.publish({"type": "device", "device": slot.as_dict()})
         self._publish_inspection()
         return slot.as_dict()
@@ -299,11 +302,11 @@ class LaneService:
         slot = self.slots[ch.device_id]
         before = slot.status
         slot.status = ch.status
-        slot.reason = ch.reason or ("" if slot.admitted else slot.refusal)
+        slot.why = ch.why if ch.why.code else (Why() if slot.admitted else slot.refusal)
         if ch.identity is not None:
             slot.identity = ch.identity
             slot.admitted, why = self._admit(slot.cfg, ch.identity)
-            slot.reason = slot.refusal = why
+            slot.why = slot.refusal = why
             action = "device_connected" if slot.admitted else "device_refused"
             self._spawn(
                 self.journal.write(
@@ -313,7 +316,7 @@ class LaneService:
                     model=ch.identity.model,
                     serial=ch.identity.serial,
                     firmware=ch.identity.firmware,
-                    reason=why,
+                    reason=why.text,
                 )
             )
         if ch.status == DeviceStatus.FAULTED and before != DeviceStatus.FAULTED:
@@ -332,12 +335,12 @@ class LaneService:
         self.publish({"type": "device", "device": slot.as_dict()})
         self._publish_inspection()
 
-    def _admit(self, cfg: DeviceConfig, ident: Identity) -> tuple[bool, str]:
+    def _admit(self, cfg: DeviceConfig, ident: Identity) -> tuple[bool, Why]:
         if ident.serial != cfg.serial:
-            return False, f"serial {ident.serial} is not the registered {cfg.serial}"
+            return False, Why("serial_mismatch", {"serial": ident.serial, "registered": cfg.serial})
         if cfg.verified_until < dt.date.today():
-            return False, f"verification expired on {cfg.verified_until.isoformat()}"
-        return True, ""
+            return False, Why("verification_expired", {"date": cfg.verified_until.isoformat()})
+        return True, Why()
 
     def _on_event(self, ev: Event) -> None:
         slot = self.slots[ev.device_id]

@@ -53,6 +53,13 @@ async def test_another_serial_after_reconnect_is_refused_and_journalled(rig: Rig
             shown = content.plain if isinstance(content, Text) else Text.from_markup(str(content)).plain
             assert "✗ Brake tester" in shown and "not admitted" in shown
             assert "serial 9999-0002 is not the registered 2231-0457" in shown
+        app = make_app(rig.sock, "ru")  # the reason is a code: each language says it
+        async with app.run_test(size=(80, 24)) as pilot:
+            await login(pilot, app, "operator")
+            await pilot.pause(0.3)
+            content = app.screen.query_one("#stands", Static).content
+            shown = content.plain if isinstance(content, Text) else Text.from_markup(str(content)).plain
+            assert "серийный номер 9999-0002 не совпадает" in " ".join(shown.split())
     finally:
         stop.set()
         await task

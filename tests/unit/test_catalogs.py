@@ -29,7 +29,7 @@ def test_every_error_code_the_daemon_raises_has_a_sentence() -> None:
     # Said only by the command line at start-up, in English, before any screen exists:
     codes -= {"key_file_open", "key_file_missing", "key_file_bad", "profile_unknown", "kind_unknown"}
     codes -= {"eis_key_missing", "speed_not_training", "demo_failed", "demo_timeout"}
-    codes -= {"scenario_unknown", "password_mismatch", "sim_unreachable"}
+    codes -= {"scenario_unknown", "password_mismatch", "sim_unreachable", "stand_away"}
     assert codes, "no codes found: the pattern is stale"
     missing = {c for c in codes if f"error.{c}" not in catalog("en")}
     assert not missing
@@ -74,3 +74,17 @@ def test_every_card_item_and_step_has_a_name() -> None:
             key = "step." + ("brakes_axle" if s.axle and s.id.startswith("brakes") else
                              "suspension_axle" if s.axle else s.id)  # fmt: skip
             assert key in cat, (lang, key)
+
+
+def test_every_reason_a_stand_can_give_is_said_in_three_languages() -> None:
+    """A stand's reason (line lost, frozen sensor, wrong serial …) reaches the screen as a code, and
+    each catalog says it with the same parameters the daemon sends."""
+    from drivers.base import REASONS
+
+    for code, english in REASONS.items():
+        params = set(re.findall(r"{(\w+)}", english)) - {"detail"}  # the detail stays for the log
+        for lang in LANGS:
+            text = catalog(lang).get(f"reason.{code}")
+            assert text, (lang, code)
+            assert set(re.findall(r"{(\w+)}", text)) <= params | {"detail"}, (lang, code)
+            assert translate(lang, f"reason.{code}", **dict.fromkeys(params | {"detail"}, "x"))

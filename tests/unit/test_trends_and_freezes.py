@@ -17,7 +17,7 @@ def test_a_value_repeated_longer_than_its_rule_is_a_frozen_sensor() -> None:
         w.see(_r(812.0), float(t))
     assert not w.frozen  # 9 s of the same value: not yet
     w.see(_r(812.0), 10.0)
-    assert w.frozen == {"engine.rpm": "engine.rpm frozen at 812 min⁻¹ for 10 s"}
+    assert w.frozen["engine.rpm"].text == "engine.rpm frozen at 812 min⁻¹ for 10 s"
     w.see(_r(815.0), 11.0)  # it moves again
     assert not w.frozen
 
@@ -42,7 +42,7 @@ def test_a_stuck_stand_holds_its_steps_with_the_reason() -> None:
     step = rules.StepDef("emissions", ("gas",), 10.0)
     view = rules.DeviceView("gas", "gas", True, True, "gas.co2 frozen at 14.5 % for 10 s", stuck=True)
     holds = rules.step_start_holds(step, [], [view])
-    assert holds == [rules.Hold("device_stuck", {"device": "gas", "reason": view.reason})]
+    assert holds == [rules.Hold("device_stuck", {"device": "gas", "reason": view.reason, "why": {}})]
 
 
 def test_sparkline_scales_between_its_own_extremes() -> None:

@@ -223,8 +223,11 @@ class LaneScreen(AppMixin, Screen[None]):
                 if room >= 6:
                     line += " [cyan]" + sparkline(trend, min(room, 16)) + "[/cyan]"
             lines.append(line)
-            if d.get("reason"):  # model and serial are on the technician screen; a problem is here
-                lines.append(f"   [yellow]{escape(d['reason'][:60])}[/yellow]")
+            reason = self.app_.reason_text(d.get("why"), d.get("reason", ""))
+            if reason:  # model and serial are on the technician screen; a problem is here
+                lines.append(
+                    f"   [yellow]{escape(reason[: 2 * max(20, width - 3)])}[/yellow]"
+                )  # 2 lines at most
         return "\n".join(lines)
 
     def _live(self, st: dict[str, Any]) -> str:
