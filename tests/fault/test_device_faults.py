@@ -5,13 +5,21 @@ from __future__ import annotations
 
 import asyncio
 
-from rich.text import Text
 from textual.widgets import Static
 
 from drivers.sim.pty import PtyPort
-from tests.e2e.test_tui_pilot import login
+from tests.e2e.test_tui_pilot import login, text
 from tests.rig import Rig, admitted, brake_sim, wait_for
 from tui.app import make_app
+
+
+async def screen(rig: Rig, role: str, lang: str = "en") -> dict[str, str]:
+    """What the lane screen (80×24) shows a user who logs in now: the stands pane and the message line."""
+    app = make_app(rig.sock, lang)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await login(pilot, app, role)
+        await pilot.pause(0.3)
+        return {"stands": text(app, "#stands"), "msg": text(app, "#msg")}
 
 
 async def _device(rig: Rig, c) -> dict:  # type: ignore[no-untyped-def]
@@ -45,21 +53,13 @@ async def test_another_serial_after_reconnect_is_refused_and_journalled(rig: Rig
         admin = await rig.client("admin")
         actions = [r["action"] for r in await admin.call("GET", "/v1/journal?limit=20")]
         assert actions.index("device_refused") < actions.index("device_disconnected")  # newest first
-        app = make_app(rig.sock, "en")
-        async with app.run_test(size=(80, 24)) as pilot:
-            await login(pilot, app, "operator")
-            await pilot.pause(0.3)
-            content = app.screen.query_one("#stands", Static).content
-            shown = content.plain if isinstance(content, Text) else Text.from_markup(str(content)).plain
-            assert "✗ Brake tester" in shown and "not admitted" in shown
-            assert "serial 9999-0002 is not the registered 2231-0457" in shown
-        app = make_app(rig.sock, "ru")  # the reason is a code: each language says it
-        async with app.run_test(size=(80, 24)) as pilot:
-            await login(pilot, app, "operator")
-            await pilot.pause(0.3)
-            content = app.screen.query_one("#stands", Static).content
-            shown = content.plain if isinstance(content, Text) else Text.from_markup(str(content)).plain
-            assert "серийный номер 9999-0002 не совпадает" in " ".join(shown.split())
+        seen = await screen(rig, "operator", "en")
+        shown = seen["stands"]
+        assert "✗ Brake tester" in shown and "not admitted" in shown
+        assert "serial 9999-0002 is not the registered 2231-0457" in shown
+        seen = await screen(rig, "operator", "ru")  # the reason is a code: each language says it
+        shown = seen["stands"]
+        assert "серийный номер 9999-0002 не совпадает" in " ".join(shown.split())
     finally:
         stop.set()
         await task
@@ -125,8 +125,8 @@ async def test_an_admin_adopts_the_new_stand_and_the_journal_keeps_both(rig: Rig
             assert "BT-5000, s/n 3300-0101" in shown  # shown for confirmation, from the hardware
             await pilot.press(*"KZ-VER-77", "tab", *"2027-09-30", "enter")
             await pilot.pause(0.5)
-            msg = app.screen.query_one("#msg", Static).content
-            assert "Stand s/n 3300-0101 registered" in str(msg)
+            msg = text(app, "#msg")
+            assert "Stand s/n 3300-0101 registered" in msg
         d = await _device(rig, op)
         assert d["admitted"] and d["serial"] == "3300-0101" and d["certificate"] == "KZ-VER-77"
         entry = (await admin.call("GET", "/v1/journal?action=device_replaced"))[0]
@@ -162,12 +162,9 @@ async def test_a_lost_result_sends_the_step_back_with_a_notice(rig: Rig, monkeyp
     admin = await rig.client("admin")
     entry = (await admin.call("GET", "/v1/journal?action=step_no_result"))[0]
     assert entry["details"]["step"] == "brakes_axle_1"
-    app = make_app(rig.sock, "en")
-    async with app.run_test(size=(80, 24)) as pilot:
-        await login(pilot, app, "operator")
-        await pilot.pause(0.3)
-        msg = app.screen.query_one("#msg", Static).content
-        assert "No result came from the stand for Brakes, axle 1: run the step again (F5)." in str(msg)
+    seen = await screen(rig, "operator", "en")
+    msg = seen["msg"]
+    assert "No result came from the stand for Brakes, axle 1: run the step again (F5)." in msg
 
 
 async def test_a_stuck_sensor_is_told_from_a_steady_one_holds_the_step_and_is_journalled(rig: Rig) -> None:
@@ -227,15 +224,11 @@ async def test_a_stuck_sensor_is_told_from_a_steady_one_holds_the_step_and_is_jo
         assert entry["details"]["device"] == "brake" and "frozen at" in entry["details"]["reason"]
         interrupted = (await admin.call("GET", "/v1/journal?action=step_interrupted"))[0]
         assert interrupted["details"]["step"] == "brakes_axle_1"
-        app = make_app(rig.sock, "en")
-        async with app.run_test(size=(80, 24)) as pilot:
-            await login(pilot, app, "operator")
-            await pilot.pause(0.3)
-            stands = app.screen.query_one("#stands", Static).content
-            shown = stands.plain if isinstance(stands, Text) else Text.from_markup(str(stands)).plain
-            assert "≡ Brake tester" in shown and "sensor stuck" in shown
-            msg = str(app.screen.query_one("#msg", Static).content)
-            assert "A sensor of the stand froze during Brakes, axle 1" in msg
+        seen = await screen(rig, "operator", "en")
+        shown = seen["stands"]
+        assert "≡ Brake tester" in shown and "sensor stuck" in shown
+        msg = seen["msg"]
+        assert "A sensor of the stand froze during Brakes, axle 1" in msg
 
         assert "stuck=off" in await asyncio.to_thread(order, "stuck", "off")
 
