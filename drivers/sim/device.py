@@ -182,10 +182,15 @@ class ProfileSimulator(LineFaults):
             self.send(self.build(live[self._phase]))
 
     async def run(self, stop: asyncio.Event) -> None:
+        next_at = time.monotonic()
         while not stop.is_set():
             self.tick()
+            next_at += 1.0 / self.rate  # read each time: a line can slow down
+            delay = next_at - time.monotonic()
+            if delay < -1.0:  # far behind (a slow line just ended, a busy host): start afresh
+                next_at = time.monotonic()
             try:
-                async with asyncio.timeout(1.0 / self.rate):  # read each time: a line can slow down
+                async with asyncio.timeout(max(delay, 0.0)):  # on schedule: no drift from tick's own time
                     await stop.wait()
             except TimeoutError:
                 pass

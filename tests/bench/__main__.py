@@ -234,19 +234,21 @@ def bench_families(n: int = 50_000) -> dict[str, float]:
     from drivers.sim.device import ProfileSimulator
 
     out: dict[str, float] = {}
-    for name in ("nanhua-nht6", "hy-sound", "modbus-tint-meter"):
+    for name in ("jx-brake", "nanhua-nht6", "hy-sound", "modbus-tint-meter"):
         profile = PROFILES[name]
-        reply = profile.replies[0]
-        sim = ProfileSimulator.__new__(ProfileSimulator)  # only its frame builder is used here
-        sim.profile, sim.scenario = profile, SCENARIOS[name]["good"]
-        sim.rng = __import__("random").Random(1)
+        reply = profile.reply("live") if profile.family == "jx" else profile.replies[0]
+        line = PtyPort()
+        sim = ProfileSimulator(line, profile, SCENARIOS[name]["good"], seed=1)  # its frame builder only
+        line.close()
         frame = sim.build(
             reply, echo=profile.commands.get(profile.poll or "", b"\0")[:1][0] if profile.commands else 0
         )
         codec = codec_for(profile) if profile.family != "modbus" else None
         t0 = time.process_time()
         for _ in range(n):
-            if codec is not None:
+            if codec is not None and profile.poll is None:  # a streaming stand: bytes only
+                frames = codec.feed(frame)
+            elif codec is not None:
                 codec.command(profile.poll or "")
                 codec.expect(profile.answers.get(profile.poll or ""))
                 frames = codec.feed(frame)
