@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
+import re
 from pathlib import Path
 from typing import Protocol
 
@@ -36,12 +38,22 @@ class Breakable(Protocol):
     def pull(self, seconds: float) -> None: ...
 
 
+def _numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def apply(sim: Breakable, line: str, normal_rate: float) -> str:
     """Carry out one order on ``sim``; the reply says what was done, or what was wrong."""
     words = line.split()
     if not words:
         return "error: empty order"
     order, args = words[0].lower(), words[1:]
+    if any(not math.isfinite(float(a)) for a in args if _numeric(a)):
+        return f"error: '{' '.join(args)}' is not a finite number"
     try:
         if order == "garble" and len(args) == 1:
             share = float(args[0])
@@ -59,6 +71,8 @@ def apply(sim: Breakable, line: str, normal_rate: float) -> str:
                     return "error: slow takes seconds > 0, or off"
                 sim.rate = 1.0 / seconds
         elif order == "serial" and len(args) == 1:
+            if not re.fullmatch(r"[A-Za-z0-9._-]{1,32}", args[0]):
+                return "error: a serial is 1-32 letters, digits, '.', '_' or '-'"
             sim.set_serial(args[0])
         elif order == "pull" and len(args) == 1:
             seconds = float(args[0])
