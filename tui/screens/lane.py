@@ -4,6 +4,7 @@ live values, the live brake bars, what is holding, and the keys. Redrawn from ``
 from __future__ import annotations
 
 import datetime as dt
+import textwrap
 import time
 from typing import Any
 
@@ -224,10 +225,9 @@ class LaneScreen(AppMixin, Screen[None]):
                     line += " [cyan]" + sparkline(trend, min(room, 16)) + "[/cyan]"
             lines.append(line)
             reason = self.app_.reason_text(d.get("why"), d.get("reason", ""))
-            if reason:  # model and serial are on the technician screen; a problem is here
-                lines.append(
-                    f"   [yellow]{escape(reason[: 2 * max(20, width - 3)])}[/yellow]"
-                )  # 2 lines at most
+            # Model and serial are on the technician screen; a problem is here, on two lines at most.
+            for part in textwrap.wrap(reason, max(20, width - 3))[:2]:
+                lines.append(f"   [yellow]{escape(part)}[/yellow]")
         return "\n".join(lines)
 
     def _live(self, st: dict[str, Any]) -> str:
