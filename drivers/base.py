@@ -26,7 +26,10 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from drivers.profile import Profile
 
 log = logging.getLogger("otolane.drivers")
 
@@ -102,12 +105,15 @@ class DeviceError(Exception):
 
 
 class Device(ABC):
-    kind: str = "device"
-    #: live channel -> seconds without the least change that mean its sensor froze (profile data)
-    frozen_after: dict[str, float] = {}
+    """One stand on one line, described by its profile (``drivers/profile.py``)."""
 
-    def __init__(self, device_id: str) -> None:
+    def __init__(self, device_id: str, port: str, profile: Profile) -> None:
         self.device_id = device_id
+        self.port = port
+        self.profile = profile
+        self.kind = profile.kind
+        #: live channel -> seconds without the least change that mean its sensor froze
+        self.frozen_after = profile.frozen_rules()
         self.log = FrameLog()
 
     @abstractmethod

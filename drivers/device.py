@@ -43,11 +43,7 @@ def parse_identity_text(text: str | None) -> Identity | None:
 
 class ProfileDevice(Device):
     def __init__(self, device_id: str, port: str, profile: Profile) -> None:
-        super().__init__(device_id)
-        self.kind = profile.kind
-        self.port = port
-        self.profile = profile
-        self.frozen_after = profile.frozen_rules()
+        super().__init__(device_id, port, profile)
         self.codec: Codec = codec_for(profile)
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None

@@ -84,7 +84,7 @@ class Slot:
             "frames_rejected": self.driver.log.frames_rejected,
             "reconnects": self.driver.log.reconnects,
             "certificate": self.cfg.certificate,
-            "service_commands": list(getattr(getattr(self.driver, "profile", None), "service_commands", ())),
+            "service_commands": list(self.driver.profile.service_commands),
         }
 
 
@@ -355,8 +355,7 @@ class LaneService:
     @staticmethod
     def _result_command(slot: Slot) -> str | None:
         """The profile's command that fetches a test's result; None when the stand sends it itself."""
-        result = getattr(slot.driver.profile, "result", None)
-        return result if isinstance(result, str) else None
+        return slot.driver.profile.result
 
     async def _command(self, slot: Slot, name: str) -> None:
         try:
@@ -638,7 +637,7 @@ class LaneService:
         await self.journal.write(operator, "step_started", inspection=insp.number, step=step_id)
         if sd.mode == "test":
             for slot in self._slots_of(sd.devices):
-                await self._command(slot, sd.start or getattr(slot.driver.profile, "start", None) or "start")
+                await self._command(slot, sd.start or slot.driver.profile.start or "start")
         self._publish_inspection()
         return self.inspection_dict(insp) or {}
 

@@ -31,11 +31,7 @@ def bytes_to_registers(data: bytes) -> list[int]:
 
 class ModbusDevice(Device):
     def __init__(self, device_id: str, port: str, profile: Profile) -> None:
-        super().__init__(device_id)
-        self.kind = profile.kind
-        self.port = port
-        self.profile = profile
-        self.frozen_after = profile.frozen_rules()
+        super().__init__(device_id, port, profile)
         self._client: AsyncModbusSerialClient | AsyncModbusTcpClient | None = None
 
     async def connect(self) -> None:
