@@ -50,6 +50,7 @@ class Slot:
     identity: Identity | None = None
     admitted: bool = False
     refusal: Why = field(default_factory=Why)  # why the stand is not admitted, kept across changes
+    frozen: bool = False  # a sensor froze and has not moved again yet (journalled both ways)
     live: dict[str, tuple[float, str, float]] = field(default_factory=dict)
     task: asyncio.Task[None] | None = None
 
@@ -320,17 +321,19 @@ class LaneService:
                 )
             )
         if ch.status == DeviceStatus.FAULTED and before != DeviceStatus.FAULTED:
-            slot.admitted = False
+            slot.admitted = slot.frozen = False  # a new connection starts with a clean slate
             if before in (DeviceStatus.CONNECTED, DeviceStatus.STALE):
                 self._spawn(
                     self.journal.write("laned", "device_disconnected", device=slot.cfg.id, reason=ch.reason)
                 )
             self._interrupt_steps(slot.cfg.kind, ch.reason)
-        if ch.status == DeviceStatus.STUCK and before != DeviceStatus.STUCK:
+        if ch.status == DeviceStatus.STUCK and not slot.frozen:
             # A frozen sensor would pass the stability gate with a value that measures nothing.
+            slot.frozen = True
             self._spawn(self.journal.write("laned", "device_stuck", device=slot.cfg.id, reason=ch.reason))
             self._interrupt_steps(slot.cfg.kind, ch.reason, notice="step_sensor_stuck")
-        elif before == DeviceStatus.STUCK and ch.status == DeviceStatus.CONNECTED:
+        elif slot.frozen and ch.status == DeviceStatus.CONNECTED:  # moving again (perhaps after "no data")
+            slot.frozen = False
             self._spawn(self.journal.write("laned", "device_recovered", device=slot.cfg.id))
         self.publish({"type": "device", "device": slot.as_dict()})
         self._publish_inspection()

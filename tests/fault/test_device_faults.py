@@ -240,3 +240,26 @@ async def test_a_stuck_sensor_is_told_from_a_steady_one_holds_the_step_and_is_jo
         assert recovered[0]["details"]["device"] == "brake"
     finally:
         server.close()
+
+
+async def test_a_stuck_stand_that_goes_quiet_and_comes_back_moving_is_journalled_recovered(rig: Rig) -> None:
+    """R3.15: stuck → no data → moving again: the journal closes the episode with device_recovered."""
+    op = await rig.client("operator")
+    admin = await rig.client("admin")
+    await wait_for(lambda: admitted(op), "the brake tester")
+    rig.sim.stuck = True
+
+    async def status(want: str) -> bool:
+        return (await _device(rig, op))["status"] == want
+
+    await wait_for(lambda: status("stuck"), "stuck", timeout=20)
+    rig.sim.rate = 0.25  # slower than stale_after (3 s)
+    await wait_for(lambda: status("stale"), "no data", timeout=20)
+    rig.sim.stuck, rig.sim.rate = False, 10.0
+    await wait_for(lambda: status("connected"), "moving again", timeout=20)
+
+    async def recovered() -> bool:
+        return bool(await admin.call("GET", "/v1/journal?action=device_recovered"))
+
+    await wait_for(recovered, "device_recovered in the journal")
+    assert len(await admin.call("GET", "/v1/journal?action=device_stuck")) == 1
