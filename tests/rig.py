@@ -36,6 +36,27 @@ def brake_sim(port: PtyPort, scenario: str = "good", **kwargs: Any) -> ProfileSi
     return ProfileSimulator(port, JX_BRAKE, SCENARIOS["jx-brake"][scenario], **kwargs)
 
 
+def sample_card(card_id: str = "c", **overrides: Any) -> dict[str, Any]:
+    """A minimal card that the EIS contract accepts (app/eis/contract.py); overrides change fields."""
+    from app.eis.contract import CONTRACT_VERSION
+
+    return {
+        "contract": CONTRACT_VERSION,
+        "card_id": card_id,
+        "inspection_id": card_id,
+        "training": True,
+        "lane": {"name": "test"},
+        "vehicle": {"plate": "123ABC02"},
+        "inspector": {"username": "operator"},
+        "started": "2026-11-23T10:00:00+00:00",
+        "finished": "2026-11-23T10:20:00+00:00",
+        "duration_s": 1200,
+        "verdict": "admitted",
+        "items": [],
+        "readings": 10,
+    } | overrides
+
+
 PASSWORDS = {"operator": "Sunny-Lane-41", "technician": "Blue-Roller-52", "admin": "Green-Plate-63"}
 
 

@@ -40,7 +40,7 @@ from drivers.brake.profiles import DAN, JX_BRAKE, SCENARIOS
 from drivers.families import jx
 from drivers.sim.device import ProfileSimulator
 from drivers.sim.pty import PtyPort
-from tests.rig import PASSWORDS, create_users
+from tests.rig import PASSWORDS, create_users, sample_card
 
 BASELINE = Path(__file__).with_name("baseline.json")
 RATE = 50.0
@@ -189,21 +189,7 @@ async def bench_outbox(tmp: Path, n: int = 300) -> dict[str, float]:
     writer = ChainWriter(Card)
     for _ in range(n):
         cid = str(uuid.uuid4())
-        card = {
-            "contract": "otolane-eis/1",
-            "card_id": cid,
-            "inspection_id": cid,
-            "training": True,
-            "lane": {"name": "bench"},
-            "vehicle": {"plate": "123ABC02"},
-            "inspector": {"username": "operator"},
-            "started": "2026-11-23T10:00:00+00:00",
-            "finished": "2026-11-23T10:20:00+00:00",
-            "duration_s": 1200,
-            "verdict": "admitted",
-            "items": [],
-            "readings": 10,
-        }
+        card = sample_card(cid, lane={"name": "bench"})
         async with in_transaction() as tx:
             row = {
                 "card_id": cid,

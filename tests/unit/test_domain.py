@@ -8,6 +8,7 @@ from app.domain import inspection as rules
 from app.domain.categories import CATEGORIES, min_duration_s
 from app.domain.norms import imbalance_percent, judge, specific_force_percent
 from app.eis.contract import validate_card
+from tests.rig import sample_card
 
 
 @pytest.mark.parametrize(
@@ -83,21 +84,8 @@ def test_a_step_finishes_only_with_results_and_after_its_own_minimum() -> None:
 
 
 def test_eis_contract_refuses_an_admitted_card_with_a_failed_item() -> None:
-    card = {
-        "contract": "otolane-eis/1",
-        "card_id": "c",
-        "inspection_id": "i",
-        "training": True,
-        "lane": {},
-        "vehicle": {"plate": "1"},
-        "inspector": {"username": "op"},
-        "started": "s",
-        "finished": "f",
-        "duration_s": 1,
-        "verdict": "admitted",
-        "items": [{"id": "x", "value": 1, "norm": {}, "passed": False}],
-        "readings": 1,
-    }
+    card = sample_card(items=[{"id": "x", "value": 1, "norm": {}, "passed": False}])
+    assert validate_card(sample_card()) == []
     assert validate_card(card) == ["verdict: 'admitted' with a failed item"]
     assert "readings: wrong type" in validate_card(card | {"readings": True})
     assert validate_card([]) == ["card: expected an object"]
