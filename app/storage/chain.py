@@ -17,6 +17,8 @@ from typing import Any
 
 from tortoise.models import Model
 
+from app.errors import OtolaneError
+
 GENESIS = "0" * 64
 CHAINED: dict[str, tuple[str, ...]] = {
     "readings": (
@@ -64,7 +66,8 @@ class ChainWriter:
         return int(last.seq), str(last.hash)  # type: ignore[attr-defined]
 
     async def append(self, rows: Iterable[dict[str, Any]], conn: Any) -> list[Model]:
-        """Insert rows in order within the caller's transaction ``conn``."""
+        """Insert rows in order within the caller's transaction ``conn``, which must hold the lane's
+        write lock (``app.storage.db.write_tx``): another process may append to the same chain."""
         async with self._lock:
             seq, prev = await self._tail(conn)
             objs = []
@@ -76,6 +79,17 @@ class ChainWriter:
             if objs:
                 await self.model.bulk_create(objs, using_db=conn)
             return objs
+
+
+async def head(model: type[Model], conn: Any = None) -> tuple[int, str]:
+    """The chain's last (seq, hash); (0, GENESIS) while it is empty."""
+    q = model.all()
+    if conn is not None:
+        q = q.using_db(conn)
+    last = await q.order_by("-seq").first().values("seq", "hash")
+    if not last:
+        return 0, GENESIS
+    return int(last["seq"]), str(last["hash"])
 
 
 @dataclass(frozen=True)
@@ -100,17 +114,39 @@ async def _rows(model: type[Model], page: int = 1000) -> AsyncIterator[dict[str,
         after = batch[-1]["seq"]
 
 
+async def walk(model: type[Model], keep: set[int] | None = None) -> tuple[int, Break | None, dict[int, str]]:
+    """Walk a chain to its end: the last seq, the first break (if any), and the stored hashes of the
+    rows in ``keep`` (those a signed checkpoint names). A table that cannot be read — dropped — is an
+    :class:`OtolaneError` naming it."""
+    table = model._meta.db_table
+    keep = keep or set()
+    prev, expected_seq, last = GENESIS, 1, 0
+    first: Break | None = None
+    hashes: dict[int, str] = {}
+    try:
+        async for r in _rows(model):
+            seq = int(r["seq"])
+            last = seq
+            if seq in keep:
+                hashes[seq] = str(r["hash"])
+            if first is None:
+                if seq != expected_seq:
+                    first = Break(table, expected_seq, f"row missing (next row is {seq})")
+                elif r["prev_hash"] != prev:
+                    first = Break(table, seq, "link to the previous row broken")
+                elif row_hash(table, r) != r["hash"]:
+                    first = Break(table, seq, "content changed after it was written")
+            prev, expected_seq = str(r["hash"]), seq + 1
+    except OtolaneError:
+        raise
+    except Exception as exc:
+        raise OtolaneError(
+            "table_missing", f"the table {table} cannot be read ({type(exc).__name__}): dropped?", table=table
+        ) from None
+    return last, first, hashes
+
+
 async def verify(model: type[Model]) -> tuple[int, Break | None]:
     """Walk a chain; return the number of rows checked and the first break, if any."""
-    table = model._meta.db_table
-    prev, expected_seq, n = GENESIS, 1, 0
-    async for r in _rows(model):
-        n += 1
-        if r["seq"] != expected_seq:
-            return n, Break(table, expected_seq, f"row missing (next row is {r['seq']})")
-        if r["prev_hash"] != prev:
-            return n, Break(table, r["seq"], "link to the previous row broken")
-        if row_hash(table, r) != r["hash"]:
-            return n, Break(table, r["seq"], "content changed after it was written")
-        prev, expected_seq = r["hash"], expected_seq + 1
-    return n, None
+    last, brk, _ = await walk(model)
+    return last, brk

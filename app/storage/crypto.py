@@ -79,10 +79,6 @@ class Keyring:
             active = kid
         return cls(keys, active)
 
-    @classmethod
-    def open_or_create(cls, path: Path) -> Keyring:
-        return cls.load(path) if path.exists() else cls.create(path)
-
     def rotate(self, path: Path) -> str:
         kid = secrets.token_hex(4)
         key = AESGCM.generate_key(256)

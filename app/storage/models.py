@@ -16,14 +16,6 @@ class SchemaVersion(Model):
         table = "schema_version"
 
 
-class LaneState(Model):
-    key = fields.CharField(max_length=64, primary_key=True)
-    value = fields.JSONField()
-
-    class Meta:
-        table = "lane_state"
-
-
 class User(Model):
     id = fields.IntField(primary_key=True)
     username = fields.CharField(max_length=64, unique=True)
@@ -118,3 +110,7 @@ class Outbox(Model):
 
     class Meta:
         table = "outbox"
+
+
+#: The append-only, hash-chained tables, in the order the integrity check walks them.
+CHAINED_MODELS: tuple[type[Chained], ...] = (Reading, JournalEntry, Card)

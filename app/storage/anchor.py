@@ -1,0 +1,249 @@
+"""Signed checkpoints of the chain heads, kept outside the database (R3.10, R3.13).
+
+A hash chain proves that its rows fit together, not that they are all there: whoever can write the
+database can cut a chain's tail, empty a table, or change a row and re-hash every row after it, and
+the chain still verifies. So the lane signs the *head* of every chain (its last ``seq`` and ``hash``)
+with its own Ed25519 key — a file (0600) outside the database — and appends the signed checkpoint to
+an append-only file, also outside the database. A checkpoint names rows that must still be there
+with exactly those hashes; the integrity check holds the chains against every checkpoint. Each card
+carries the heads it was formed on, signed, so EIS keeps an anchor no one on the lane can rewrite.
+This is the idea of Certificate Transparency's signed tree heads (RFC 6962 §3.5), on hash chains.
+
+The checkpoint file is one JSON object per line: ``n`` (1, 2, …), ``ts``, ``reason``, ``heads``
+(table → ``[seq, hash]``), ``prev`` (SHA-256 of the previous line; 64 zeros for the first), ``key``
+(fingerprint of the signing key) and ``sig`` (Ed25519 over the line without ``sig``, canonical
+JSON, base64). Writers append under an exclusive ``flock``, so the daemon and the command line never
+fork it.
+"""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from app.errors import OtolaneError
+from app.storage.chain import GENESIS
+from app.storage.crypto import check_private, write_secret_file
+
+#: table -> (seq, hash) of its last row; (0, GENESIS) for an empty chain
+Heads = dict[str, tuple[int, str]]
+
+
+def canonical(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class LaneKey:
+    """The lane's signing key: Ed25519, PKCS#8 PEM in a 0600 file outside the database."""
+
+    def __init__(self, private: Ed25519PrivateKey) -> None:
+        self._private = private
+        self.public = private.public_key()
+        raw = self.public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        self.fingerprint = hashlib.sha256(raw).hexdigest()[:32]
+
+    @classmethod
+    def create(cls, path: Path) -> LaneKey:
+        private = Ed25519PrivateKey.generate()
+        pem = private.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        write_secret_file(path, pem.decode("ascii"))
+        key = cls(private)
+        write_public(path, key)
+        return key
+
+    @classmethod
+    def load(cls, path: Path) -> LaneKey:
+        try:
+            check_private(path)
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise OtolaneError(
+                "signing_key_missing", f"signing key {path} not found", path=str(path)
+            ) from None
+        try:
+            private = serialization.load_pem_private_key(data, password=None)
+        except (ValueError, TypeError):
+            raise OtolaneError(
+                "signing_key_bad", f"{path} is not a PEM private key", path=str(path)
+            ) from None
+        if not isinstance(private, Ed25519PrivateKey):
+            raise OtolaneError("signing_key_bad", f"{path} is not an Ed25519 key", path=str(path))
+        return cls(private)
+
+    def public_pem(self) -> str:
+        return self.public.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        ).decode("ascii")
+
+    def sign(self, data: bytes) -> str:
+        return base64.b64encode(self._private.sign(data)).decode("ascii")
+
+
+def write_public(path: Path, key: LaneKey) -> None:
+    """The public half beside the key (``…key.pub``), for auditors and EIS; it is no secret."""
+    pub = path.with_suffix(path.suffix + ".pub")
+    pub.write_text(key.public_pem(), encoding="ascii")
+    pub.chmod(0o644)
+
+
+def verify_signature(public: Ed25519PublicKey, sig: str, data: bytes) -> bool:
+    try:
+        public.verify(base64.b64decode(sig, validate=True), data)
+        return True
+    except (InvalidSignature, ValueError):
+        return False
+
+
+def sign_heads(key: LaneKey, heads: Heads, subject: str) -> dict[str, Any]:
+    """A signed statement of the chain heads at the moment ``subject`` (a card id) was formed."""
+    body = {
+        "heads": {t: list(h) for t, h in sorted(heads.items())},
+        "subject": subject,
+        "key": key.fingerprint,
+    }
+    return body | {"sig": key.sign(canonical(body))}
+
+
+def verify_signed_heads(public: Ed25519PublicKey, anchor: dict[str, Any]) -> bool:
+    body = {k: v for k, v in anchor.items() if k != "sig"}
+    return verify_signature(public, str(anchor.get("sig", "")), canonical(body))
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    n: int
+    ts: float
+    reason: str
+    heads: Heads
+    key: str
+
+
+def _last_line(f: Any) -> bytes:
+    """The file's last non-empty line, read backwards from its end."""
+    f.seek(0, os.SEEK_END)
+    pos = f.tell()
+    buf = b""
+    while pos > 0:
+        step = min(4096, pos)
+        pos -= step
+        f.seek(pos)
+        buf = f.read(step) + buf
+        body = buf.rstrip(b"\n")
+        cut = body.rfind(b"\n")
+        if cut >= 0:
+            return body[cut + 1 :]
+    return buf.rstrip(b"\n")
+
+
+def _heads_of(line: dict[str, Any]) -> Heads:
+    return {str(t): (int(h[0]), str(h[1])) for t, h in line["heads"].items()}
+
+
+class AnchorLog:
+    """The append-only file of signed checkpoints (see the module's docstring)."""
+
+    def __init__(self, path: Path, key: LaneKey) -> None:
+        self.path = path
+        self.key = key
+
+    def append(self, heads: Heads, reason: str) -> Checkpoint | None:
+        """Sign and append the heads, unless the last checkpoint already says the same."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(fd, "r+b") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                last_raw = _last_line(f)
+                n, prev = 0, GENESIS
+                if last_raw:
+                    prev = hashlib.sha256(last_raw).hexdigest()
+                    try:
+                        last = json.loads(last_raw)
+                        n = int(last["n"])
+                        if _heads_of(last) == heads:
+                            return None
+                    except (ValueError, KeyError, TypeError):  # a torn line: count the lines instead
+                        f.seek(0)
+                        n = sum(1 for line in f if line.strip())
+                body = {
+                    "n": n + 1,
+                    "ts": round(time.time(), 3),
+                    "reason": reason,
+                    "heads": {t: list(h) for t, h in sorted(heads.items())},
+                    "prev": prev,
+                    "key": self.key.fingerprint,
+                }
+                line = canonical(body | {"sig": self.key.sign(canonical(body))})
+                f.seek(0, os.SEEK_END)
+                f.write(line + b"\n")
+                f.flush()
+                os.fsync(f.fileno())
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+        return Checkpoint(n + 1, body["ts"], reason, heads, self.key.fingerprint)  # type: ignore[arg-type]
+
+    def last(self) -> Checkpoint | None:
+        try:
+            with self.path.open("rb") as f:
+                raw = _last_line(f)
+        except FileNotFoundError:
+            return None
+        if not raw:
+            return None
+        try:
+            line = json.loads(raw)
+            return Checkpoint(
+                int(line["n"]), float(line["ts"]), str(line["reason"]), _heads_of(line), line["key"]
+            )
+        except (ValueError, KeyError, TypeError):
+            return None
+
+
+def read_checkpoints(path: Path, public: Ed25519PublicKey | None) -> tuple[list[Checkpoint], list[str]]:
+    """Every checkpoint of the file, and what is wrong with the file itself: a bad signature, a
+    broken link to the previous line, a line out of order. ``public`` None skips signatures."""
+    out: list[Checkpoint] = []
+    problems: list[str] = []
+    prev, expected = GENESIS, 1
+    with path.open("rb") as f:
+        for number, raw in enumerate(f, start=1):
+            raw = raw.rstrip(b"\n")
+            if not raw:
+                continue
+            where = f"{path.name} line {number}"
+            try:
+                line = json.loads(raw)
+                body = {k: v for k, v in line.items() if k != "sig"}
+                cp = Checkpoint(
+                    int(line["n"]), float(line["ts"]), str(line["reason"]), _heads_of(line), str(line["key"])
+                )
+            except (ValueError, KeyError, TypeError, AttributeError):
+                problems.append(f"{where}: not a checkpoint (damaged)")
+                prev = hashlib.sha256(raw).hexdigest()
+                expected += 1
+                continue
+            if line.get("prev") != prev:
+                problems.append(
+                    f"{where}: link to the previous checkpoint broken (a line removed or changed)"
+                )
+            if cp.n != expected:
+                problems.append(f"{where}: checkpoint {cp.n} where {expected} was due")
+            if public is not None and not verify_signature(public, str(line.get("sig", "")), canonical(body)):
+                problems.append(f"{where}: signature does not verify with the lane's key")
+            out.append(cp)
+            prev = hashlib.sha256(raw).hexdigest()
+            expected = cp.n + 1
+    return out, problems
