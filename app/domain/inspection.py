@@ -19,6 +19,12 @@ BRAKE_FINALS = (
 )
 SUSPENSION_FINALS = ("suspension.efficiency.left", "suspension.efficiency.right")
 SMOKE_FINALS = ("smoke.k_mean",)
+#: the live channels a window or stable step must have seen, every one (the card needs them all)
+EMISSIONS_CHANNELS = ("gas.co",)
+NOISE_CHANNELS = ("sound.level",)
+STEERING_CHANNELS = ("steering.play",)
+TREAD_CHANNELS = ("tread.front_left", "tread.front_right", "tread.rear_left", "tread.rear_right")
+GLASS_CHANNELS = ("glass.windscreen", "glass.front_left", "glass.front_right")
 
 
 @dataclass(frozen=True)
@@ -27,7 +33,8 @@ class StepDef:
 
     ``mode``: ``test`` — the stand runs a test and reports final values (``finals``);
     ``stable`` — live values must settle (``stable_channel`` within ``tolerance``);
-    ``window`` — live values are taken over the step's minimum time.
+    ``window`` — live values are taken over the step's minimum time; ``channels`` are the live
+    channels it must have seen (each of them).
     """
 
     id: str
@@ -39,6 +46,7 @@ class StepDef:
     stable_channel: str = ""
     tolerance: float = 0.0
     start: str = ""  # the stand's command that starts this step's test, when not the profile's own
+    channels: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -50,6 +58,7 @@ class StepDef:
             "stable_channel": self.stable_channel,
             "tolerance": self.tolerance,
             "start": self.start,
+            "channels": list(self.channels),
         }
 
     @classmethod
@@ -64,6 +73,7 @@ class StepDef:
             d.get("stable_channel", ""),
             float(d.get("tolerance", 0.0)),
             d.get("start", ""),
+            tuple(d.get("channels", ())),
         )
 
 
@@ -89,7 +99,15 @@ def plan(
     ]
     if not trailer and fuel in ("petrol", "gas") and "gas" in kinds:
         steps.append(
-            StepDef("emissions", ("gas",), 10.0, mode="stable", stable_channel="gas.co", tolerance=0.1)
+            StepDef(
+                "emissions",
+                ("gas",),
+                10.0,
+                mode="stable",
+                stable_channel="gas.co",
+                tolerance=0.1,
+                channels=EMISSIONS_CHANNELS,
+            )
         )
     if not trailer and fuel == "diesel" and "smoke" in kinds:
         steps.append(StepDef("smoke", ("smoke",), 5.0, mode="test", finals=SMOKE_FINALS))
@@ -106,14 +124,19 @@ def plan(
             for side in ("left", "right")
         ]
     if not trailer and "sound" in kinds:
-        steps.append(StepDef("noise", ("sound",), 5.0, mode="window"))
+        steps.append(StepDef("noise", ("sound",), 5.0, mode="window", channels=NOISE_CHANNELS))
     if not trailer and not category.startswith("L") and "steering" in kinds:
-        steps.append(StepDef("steering", ("steering",), 5.0, mode="window"))
+        steps.append(StepDef("steering", ("steering",), 5.0, mode="window", channels=STEERING_CHANNELS))
     if "tread" in kinds:
-        steps.append(StepDef("tyres", ("tread",), 5.0, mode="window"))
+        steps.append(StepDef("tyres", ("tread",), 5.0, mode="window", channels=TREAD_CHANNELS))
     if category[0] in "MN" and "glass" in kinds:
-        steps.append(StepDef("glass", ("glass",), 5.0, mode="window"))
+        steps.append(StepDef("glass", ("glass",), 5.0, mode="window", channels=GLASS_CHANNELS))
     return steps
+
+
+def window_complete(step: StepDef, recent: dict[str, list[float]]) -> bool:
+    """A window step has its values when every channel it needs has been seen."""
+    return all(recent.get(ch) for ch in step.channels) if step.channels else any(recent.values())
 
 
 def stable(values: list[float], tolerance: float, count: int = 6) -> bool:

@@ -3,6 +3,10 @@
 Delivery retries with exponential back-off and jitter; every attempt carries the card's idempotency
 key, so a retry after a crash between "sent" and "marked sent" is accepted once by EIS. A training
 card is never sent to a production endpoint (the config refuses that pairing too).
+
+A delivery's outcome and its journal entry are written in one transaction; at start
+:meth:`OutboxWorker.reconcile` holds the outbox against the cards chain and the journal, so a row
+deleted or a status set behind the software cannot keep a card from EIS (issue #7).
 """
 
 from __future__ import annotations
@@ -14,9 +18,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from app import ledger
 from app.eis.client import RestClient
 from app.journal import Journal
 from app.storage.crypto import Keyring
+from app.storage.db import write_tx
 from app.storage.models import Card, Outbox
 
 log = logging.getLogger("otolane.outbox")
@@ -49,6 +55,55 @@ class OutboxWorker:
             out[status] = await Outbox.filter(status=status).count()
         return out
 
+    async def card_marks(self) -> dict[str, bool]:
+        """card id → its training mark, as the sealed card in the chain says."""
+        return {
+            c.card_id: bool(self.keyring.open_json(c.sealed, f"cards:{c.card_id}").get("training"))
+            for c in await Card.all().order_by("seq")
+        }
+
+    async def reconcile(self) -> list[str]:
+        """The outbox against the cards chain and the journal. A card with no outbox row gets one; a
+        row whose status or key the journal and the card do not back goes back to pending. EIS
+        accepts an idempotency key once, so sending again is safe; not sending would lose a card.
+        Returns what was found, for the integrity alarm."""
+        cards = await self.card_marks()
+        rows = {r.card_id: r for r in await Outbox.all()}
+        said = ledger.eis_outcomes((e.action, e.details) for e in await Journal.events(*ledger.EIS_ACTIONS))
+        plain = {
+            cid: {"status": r.status, "training": r.training, "idempotency_key": r.idempotency_key}
+            for cid, r in rows.items()
+        }
+        problems = ledger.outbox_problems(cards, plain, said)
+        for card_id, training in cards.items():
+            row = rows.get(card_id)
+            if row is None:
+                async with write_tx() as tx:
+                    await Outbox.create(
+                        card_id=card_id,
+                        idempotency_key=card_id,
+                        training=training,
+                        updated=time.time(),
+                        using_db=tx,
+                    )
+                    await self.journal.write("laned", "outbox_restored", tx, card_id=card_id)
+                continue
+            if (row.status, row.idempotency_key, row.training) != (
+                said.get(card_id, "pending"),
+                card_id,
+                training,
+            ):
+                row.status, row.idempotency_key, row.training, row.next_attempt = (
+                    "pending",
+                    card_id,
+                    training,
+                    0.0,
+                )
+                async with write_tx() as tx:
+                    await row.save(using_db=tx)
+                    await self.journal.write("laned", "outbox_requeued", tx, card_id=card_id)
+        return problems
+
     async def run(self) -> None:
         while True:
             try:
@@ -79,10 +134,9 @@ class OutboxWorker:
     async def _deliver(self, item: Outbox) -> None:
         card = await Card.get(card_id=item.card_id)
         payload: dict[str, Any] = self.keyring.open_json(card.sealed, f"cards:{card.card_id}")
-        if item.training and self.environment == "production":
+        if (item.training or payload.get("training")) and self.environment == "production":
             item.status, item.last_error = "refused", "training card, production endpoint"
-            await item.save()
-            await self.journal.write("eis", "eis_refused_training", card_id=item.card_id)
+            await self._settle(item, "eis_refused_training")
             self.on_change()
             return
         item.attempts += 1
@@ -100,14 +154,19 @@ class OutboxWorker:
         item.updated = time.time()
         if result.outcome == "accepted":
             item.status, item.receipt, item.last_error = "accepted", result.receipt, ""
-            await item.save()
-            await self.journal.write("eis", "eis_accepted", card_id=item.card_id, receipt=result.receipt)
+            await self._settle(item, "eis_accepted", receipt=result.receipt)
         elif result.outcome == "rejected":
             item.status, item.last_error = "rejected", result.detail
-            await item.save()
-            await self.journal.write("eis", "eis_rejected", card_id=item.card_id, detail=result.detail)
+            await self._settle(item, "eis_rejected", detail=result.detail)
         else:
             item.next_attempt = time.time() + backoff_s(item.attempts)
             item.last_error = result.detail
             await item.save()
         self.on_change()
+
+    async def _settle(self, item: Outbox, action: str, **details: Any) -> None:
+        """A delivery's outcome and its journal entry, in one transaction (the ledger holds one to
+        the other)."""
+        async with write_tx() as tx:
+            await item.save(using_db=tx)
+            await self.journal.write("eis", action, tx, card_id=item.card_id, **details)

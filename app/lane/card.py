@@ -1,13 +1,21 @@
 """The diagnostic card, assembled from stored readings only (R3.6): never from typed values.
 
+Every step of the inspection's plan has one rule here that names the readings it needs and the items
+it makes. A needed reading that is not stored refuses the card (:class:`CardIncomplete`, with the
+step and channel): no item is ever judged from a default, and no planned step is left out — a step
+with no rule refuses the card too. Only the readings of the run of a step that completed count (a
+step run again after an interruption leaves its earlier readings in the chain, unused).
+
 Every item has the measured value, the norm it was judged against and the verdict; the card's
 verdict follows from the items. Failed items carry their deviation (measured − norm) for the
-second sheet (R3.8).
+second sheet (R3.8). Values with no norm found yet go to the measurement protocol without a verdict.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from app.domain.norms import (
@@ -20,82 +28,212 @@ from app.domain.norms import (
 from app.storage.models import Inspection
 from drivers.brake.profiles import LOAD_LEFT, LOAD_RIGHT, MAX_LEFT, MAX_RIGHT
 
+#: A settled reading is the median of the last this many live values (the stability gate's count).
+SETTLE_COUNT = 6
+
+
+class CardIncomplete(Exception):
+    """Needed readings are not stored: ``missing`` lists ``{"step", "channel"}``."""
+
+    def __init__(self, missing: list[dict[str, str]]) -> None:
+        super().__init__(", ".join(f"{m['step']}: {m['channel']}" for m in missing))
+        self.missing = missing
+
 
 def _iso(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="seconds")
 
 
-def _finals(readings: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
-    """step -> channel -> the last final value recorded for it."""
-    out: dict[str, dict[str, float]] = {}
-    for r in readings:
-        if r.get("final"):
-            out.setdefault(r["step"], {})[r["channel"]] = float(r["value"])
-    return out
-
-
-def _live(readings: list[dict[str, Any]]) -> dict[str, dict[str, list[float]]]:
-    """step -> channel -> the live values recorded during the step, in order."""
-    out: dict[str, dict[str, list[float]]] = {}
-    for r in readings:
-        if not r.get("final"):
-            out.setdefault(r["step"], {}).setdefault(r["channel"], []).append(float(r["value"]))
-    return out
-
-
-def _settled(values: list[float], n: int = 6) -> float:
-    """The value a settled reading shows: the median of the last ``n`` values."""
+def settled(values: list[float], n: int = SETTLE_COUNT) -> float:
+    """The value a settled reading shows: the median of the last ``n`` values (never empty)."""
     recent = sorted(values[-n:])
-    return recent[len(recent) // 2] if recent else 0.0
+    return recent[len(recent) // 2]
 
 
-def _gauge_items(step: str, values: dict[str, float], category: str) -> list[dict[str, Any]]:
-    """Steering play, tyre tread and glass transmission, judged by the category's norm."""
-    if step == "steering" and "steering.play" in values:
-        norm = norm_group("steering.play", category)
-        return [{"id": "steering.play", **judge(norm, values["steering.play"]).as_dict()}] if norm else []
-    if step == "tyres" and values:
-        norm = norm_group("tyres.tread", category)
-        return [{"id": "tyres.tread.min", **judge(norm, min(values.values())).as_dict()}] if norm else []
-    if step == "glass":
-        return [{"id": ch, **judge("glass.transmission", v).as_dict()} for ch, v in sorted(values.items())]
-    return []
+@dataclass
+class StepData:
+    """The stored readings of one step's completed run; asking for one that is absent records it."""
+
+    step: str
+    finals: dict[str, float]
+    live: dict[str, list[float]]
+    channels: tuple[str, ...]
+    missing: list[dict[str, str]] = field(default_factory=list)
+
+    def final(self, channel: str) -> float | None:
+        if channel not in self.finals:
+            self.missing.append({"step": self.step, "channel": channel})
+            return None
+        return self.finals[channel]
+
+    def series(self, channel: str) -> list[float] | None:
+        values = self.live.get(channel)
+        if not values:
+            self.missing.append({"step": self.step, "channel": channel})
+            return None
+        return values
 
 
-def other_steps(
-    readings: list[dict[str, Any]], steps: list[str], category: str = "M1"
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Items and protocol lines of the steps beyond the brakes: emissions, smoke, side slip,
-    suspension, noise. Values come from the stored readings; norms from ``app/domain/norms.py``;
-    where no norm was found (side slip, suspension, smoke k, noise) the value goes to the protocol
-    without a verdict."""
-    finals, live = _finals(readings), _live(readings)
-    items: list[dict[str, Any]] = []
-    protocol: list[dict[str, Any]] = []
-    for step in steps:
-        if step == "emissions":
-            values = {ch: round(_settled(v), 3) for ch, v in live.get(step, {}).items()}
-            items.append(
-                {"id": "emissions.co_idle", **judge("emissions.co_idle", values.get("gas.co", 0.0)).as_dict()}
-            )
-            protocol.append({"step": step, "values": values})
-        elif step == "noise":
-            values = {ch: max(v) for ch, v in live.get(step, {}).items()}
-            protocol.append({"step": step, "values": values})
-        elif step.startswith("headlight_"):
-            side = step.removeprefix("headlight_")
-            values = finals.get(step, {})
-            protocol.append({"step": step, "values": values})
-            key = f"headlight.{side}.high.intensity"
-            if key in values:
-                items.append({"id": key, **judge("headlight.high_intensity", values[key]).as_dict()})
-        elif step in ("steering", "tyres", "glass"):
-            values = {ch: round(_settled(v), 2) for ch, v in live.get(step, {}).items()}
-            protocol.append({"step": step, "values": values})
-            items += _gauge_items(step, values, category)
-        elif step in ("smoke", "side_slip") or step.startswith("suspension_axle_"):
-            protocol.append({"step": step, "values": finals.get(step, {})})
-    return items, protocol
+@dataclass
+class Sheet:
+    """What the step rules fill in."""
+
+    category: str
+    items: list[dict[str, Any]] = field(default_factory=list)
+    protocol: list[dict[str, Any]] = field(default_factory=list)
+    measurements: list[dict[str, Any]] = field(default_factory=list)
+    brake_force_kn: float = 0.0
+    brake_mass_kg: float = 0.0
+
+    def item(self, item_id: str, norm_id: str, value: float, **extra: Any) -> None:
+        self.items.append({"id": item_id, **extra, **judge(norm_id, value).as_dict()})
+
+
+def _brakes(d: StepData, sheet: Sheet, axle: int) -> None:
+    left, right = d.final(MAX_LEFT), d.final(MAX_RIGHT)
+    load_l, load_r = d.final(LOAD_LEFT), d.final(LOAD_RIGHT)
+    if left is None or right is None or load_l is None or load_r is None:
+        return
+    sheet.brake_force_kn += left + right
+    sheet.brake_mass_kg += load_l + load_r
+    sheet.measurements.append(
+        {
+            "axle": axle,
+            "force_left_kn": left,
+            "force_right_kn": right,
+            "wheel_load_left_kg": load_l,
+            "wheel_load_right_kg": load_r,
+        }
+    )
+    sheet.item(f"brake.imbalance.axle{axle}", "brake.imbalance", imbalance_percent(left, right), axle=axle)
+
+
+def _finals_protocol(*channels: str) -> Callable[[StepData, Sheet], None]:
+    """A step whose stand reports final values that go to the protocol (no norm found yet)."""
+
+    def rule(d: StepData, sheet: Sheet) -> None:
+        values = {ch: d.final(ch) for ch in channels}
+        extra = {ch: v for ch, v in d.finals.items() if ch not in values}
+        sheet.protocol.append({"step": d.step, "values": values | extra})
+
+    return rule
+
+
+def _emissions(d: StepData, sheet: Sheet) -> None:
+    co = d.series("gas.co")
+    values = {ch: round(settled(v), 3) for ch, v in d.live.items() if v}
+    sheet.protocol.append({"step": d.step, "values": values})
+    if co is not None:
+        sheet.item("emissions.co_idle", "emissions.co_idle", round(settled(co), 3))
+
+
+def _headlight(side: str) -> Callable[[StepData, Sheet], None]:
+    def rule(d: StepData, sheet: Sheet) -> None:
+        high = d.final(f"headlight.{side}.high.intensity")
+        d.final(f"headlight.{side}.low.intensity")
+        sheet.protocol.append({"step": d.step, "values": dict(d.finals)})
+        if high is not None:
+            sheet.item(f"headlight.{side}.high.intensity", "headlight.high_intensity", high)
+
+    return rule
+
+
+def _noise(d: StepData, sheet: Sheet) -> None:
+    for ch in d.channels:
+        d.series(ch)
+    sheet.protocol.append({"step": d.step, "values": {ch: max(v) for ch, v in d.live.items() if v}})
+
+
+def _gauges(d: StepData, sheet: Sheet) -> dict[str, float]:
+    """Every channel the step needs, settled; the protocol gets them all."""
+    values = {ch: round(settled(v), 2) for ch in d.channels if (v := d.series(ch)) is not None}
+    sheet.protocol.append({"step": d.step, "values": values})
+    return values
+
+
+def _steering(d: StepData, sheet: Sheet) -> None:
+    values = _gauges(d, sheet)
+    norm = norm_group("steering.play", sheet.category)
+    if "steering.play" in values and norm:
+        sheet.item("steering.play", norm, values["steering.play"])
+
+
+def _tyres(d: StepData, sheet: Sheet) -> None:
+    values = _gauges(d, sheet)
+    norm = norm_group("tyres.tread", sheet.category)
+    if values and len(values) == len(d.channels) and norm:
+        sheet.item("tyres.tread.min", norm, min(values.values()))
+
+
+def _glass(d: StepData, sheet: Sheet) -> None:
+    for ch, v in sorted(_gauges(d, sheet).items()):
+        sheet.item(ch, "glass.transmission", v)
+
+
+def _identification(d: StepData, sheet: Sheet) -> None:
+    """The plate: typed or recognised at the start (R3.2); no stand reading."""
+
+
+def rule_for(step: str) -> Callable[[StepData, Sheet], None] | None:
+    """The one rule of a planned step, or None (a step with no rule refuses the card)."""
+    if step.startswith("brakes_axle_"):
+        axle = int(step.rsplit("_", 1)[1])
+        return lambda d, sheet: _brakes(d, sheet, axle)
+    if step.startswith("suspension_axle_"):
+        return _finals_protocol("suspension.efficiency.left", "suspension.efficiency.right")
+    if step.startswith("headlight_"):
+        return _headlight(step.removeprefix("headlight_"))
+    return RULES.get(step)
+
+
+RULES: dict[str, Callable[[StepData, Sheet], None]] = {
+    "identification": _identification,
+    "side_slip": _finals_protocol("sideslip.result"),
+    "smoke": _finals_protocol("smoke.k_mean"),
+    "emissions": _emissions,
+    "noise": _noise,
+    "steering": _steering,
+    "tyres": _tyres,
+    "glass": _glass,
+}
+
+
+def step_data(step: str, state: dict[str, Any], readings: list[dict[str, Any]]) -> StepData:
+    """The readings of the step's completed run: finals (last value per channel) and live series."""
+    run = state.get("run")
+    finals: dict[str, float] = {}
+    live: dict[str, list[float]] = {}
+    for r in readings:
+        if r["step"] != step or r.get("run", run) != run:
+            continue
+        if r.get("final"):
+            finals[r["channel"]] = float(r["value"])
+        else:
+            live.setdefault(r["channel"], []).append(float(r["value"]))
+    return StepData(step, finals, live, tuple(state.get("channels", ())))
+
+
+def evaluate(steps: dict[str, dict[str, Any]], category: str, readings: list[dict[str, Any]]) -> Sheet:
+    """Every planned step by its rule; raises :class:`CardIncomplete` naming what is not stored."""
+    sheet = Sheet(category)
+    missing: list[dict[str, str]] = []
+    for step, state in steps.items():
+        rule = rule_for(step)
+        if rule is None:
+            missing.append({"step": step, "channel": "*"})
+            continue
+        data = step_data(step, state, readings)
+        rule(data, sheet)
+        missing += data.missing
+    if missing:
+        raise CardIncomplete(missing)
+    if sheet.measurements:  # GOST 33997 A.1: the vehicle's specific braking force, all axles
+        sheet.item(
+            "brake.specific_force",
+            "brake.specific_force",
+            specific_force_percent(sheet.brake_force_kn, sheet.brake_mass_kg),
+        )
+    return sheet
 
 
 def assemble_card(
@@ -109,32 +247,8 @@ def assemble_card(
     finished: float,
     readings: list[dict[str, Any]],
 ) -> dict[str, Any]:
-    finals = _finals(readings)
-    items: list[dict[str, Any]] = []
-    measurements: list[dict[str, Any]] = []
-    total_force = total_mass = 0.0
-    for axle in range(1, insp.axles + 1):
-        step = f"brakes_axle_{axle}"
-        f = finals.get(step, {})
-        left, right = f.get(MAX_LEFT, 0.0), f.get(MAX_RIGHT, 0.0)
-        mass = f.get(LOAD_LEFT, 0.0) + f.get(LOAD_RIGHT, 0.0)
-        total_force += left + right
-        total_mass += mass
-        measurements.append(
-            {
-                "axle": axle,
-                "force_left_kn": left,
-                "force_right_kn": right,
-                "wheel_load_left_kg": f.get(LOAD_LEFT, 0.0),
-                "wheel_load_right_kg": f.get(LOAD_RIGHT, 0.0),
-            }
-        )
-        v = judge("brake.imbalance", imbalance_percent(left, right))
-        items.append({"id": f"brake.imbalance.axle{axle}", "axle": axle, **v.as_dict()})
-    v = judge("brake.specific_force", specific_force_percent(total_force, total_mass))
-    items.append({"id": "brake.specific_force", **v.as_dict()})
-    more_items, protocol = other_steps(readings, list(insp.steps), insp.category)
-    items += more_items
+    sheet = evaluate(insp.steps, insp.category, readings)
+    items = sheet.items
     verdict = "admitted" if all(i["passed"] for i in items) else "not_admitted"
     return {
         "contract": contract,
@@ -161,8 +275,8 @@ def assemble_card(
         "verdict": verdict,
         "items": items,
         "failures": [i for i in items if not i["passed"]],
-        "measurements": measurements,
-        "protocol": protocol,
+        "measurements": sheet.measurements,
+        "protocol": sheet.protocol,
         "readings": len(readings),
         "norms_version": NORMS_VERSION,
         "next_inspection": None,

@@ -1,37 +1,45 @@
 """The lane service: the one owner of the lane's state inside ``laned``.
 
 Devices report through their supervisors into :meth:`LaneService.on_device`; readings of a running
-step are sealed, chained and committed in small batches; steps and the card are gated by the pure
-rules of ``app/domain/inspection.py``; every change is published to the stream subscribers.
+step go to the :class:`~app.lane.recorder.Recorder`, which seals, chains and commits them in small
+batches and keeps them until they are stored; steps and the card are gated by the pure rules of
+``app/domain/inspection.py``; every change is published to the stream subscribers.
+
+What the operator is told is committed first (issue #7): a step is reported done only when its
+readings and the step's own record are stored; a card only when it, its outbox row and its journal
+entry are; the card carries the chain heads it was formed on, signed by the lane's key.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
+import copy
 import datetime as dt
 import logging
 import time
 import uuid
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NoReturn
 
-from tortoise.transactions import in_transaction
-
-from app.config import Config, DeviceConfig
+from app import ledger
+from app.config import Config
 from app.domain import inspection as rules
 from app.domain.categories import CATEGORIES, FUELS, min_duration_s
-from app.domain.clock import LaneClock
+from app.domain.plates import normalise_plate
 from app.eis.contract import CONTRACT_VERSION
 from app.eis.outbox import OutboxWorker
 from app.errors import OtolaneError, Refused
-from app.journal import Journal
-from app.lane.card import assemble_card
+from app.lane.card import CardIncomplete, assemble_card
+from app.lane.clock import ClockStart
+from app.lane.recorder import Recorder, StorageFailed, reading_aad
+from app.lane.stands import Slot, admit, registrations, replaced
+from app.storage.anchor import sign_heads
 from app.storage.chain import ChainWriter
-from app.storage.crypto import Keyring
-from app.storage.models import Card, Inspection, LaneState, Outbox, Reading
-from drivers.base import Device, DeviceStatus, Event, Identity, StatusChange, Why, supervise
+from app.storage.db import write_tx
+from app.storage.models import Card, Inspection, JournalEntry, Outbox, Reading
+from app.storage.store import Store
+from drivers.base import Device, DeviceStatus, Event, StatusChange, Why, supervise
 from drivers.base import Reading as DeviceReading
 
 log = logging.getLogger("otolane.lane")
@@ -39,54 +47,12 @@ MAX_QUEUE = 2000
 #: A stand that sends no result this long (real seconds) after its test started has lost it (a garbled
 #: frame, a vehicle that did not pass): the step goes back to waiting, and the screen says to run it again.
 STEP_RESULT_TIMEOUT_S = 20.0
-
-
-@dataclass
-class Slot:
-    cfg: DeviceConfig
-    driver: Device
-    status: DeviceStatus = DeviceStatus.CONNECTING
-    why: Why = field(default_factory=Why)
-    identity: Identity | None = None
-    admitted: bool = False
-    refusal: Why = field(default_factory=Why)  # why the stand is not admitted, kept across changes
-    frozen: bool = False  # a sensor froze and has not moved again yet (journalled both ways)
-    live: dict[str, tuple[float, str, float]] = field(default_factory=dict)
-    task: asyncio.Task[None] | None = None
-
-    def view(self) -> rules.DeviceView:
-        connected = self.status in (DeviceStatus.CONNECTED, DeviceStatus.STALE, DeviceStatus.STUCK)
-        return rules.DeviceView(
-            self.cfg.id,
-            self.cfg.kind,
-            connected,
-            self.admitted,
-            self.why.text,
-            stuck=self.status == DeviceStatus.STUCK,
-            why=self.why.as_dict(),
-        )
-
-    def as_dict(self) -> dict[str, Any]:
-        ident = self.identity
-        return {
-            "id": self.cfg.id,
-            "kind": self.cfg.kind,
-            "status": self.status.value,
-            "reason": self.why.text,  # English, for logs and scripts
-            "why": self.why.as_dict(),  # the screen says it from its catalog: [reason]
-            "admitted": self.admitted,
-            "model": ident.model if ident else self.cfg.model,
-            "serial": ident.serial if ident else self.cfg.serial,
-            "firmware": ident.firmware if ident else "",
-            "verified_until": self.cfg.verified_until.isoformat(),
-            "port": self.cfg.port,
-            "live": {ch: {"value": v, "unit": u, "ts": t} for ch, (v, u, t) in self.live.items()},
-            "frames_ok": self.driver.log.frames_ok,
-            "frames_rejected": self.driver.log.frames_rejected,
-            "reconnects": self.driver.log.reconnects,
-            "certificate": self.cfg.certificate,
-            "service_commands": list(self.driver.profile.service_commands),
-        }
+#: A step whose readings the database has not taken for this long (real seconds) goes back to waiting,
+#: with a notice; its readings stay queued and are stored when the database takes them again.
+STORE_TIMEOUT_S = 10.0
+#: How often the chain heads are signed into the checkpoint file when they moved (besides every step
+#: finished, card formed, start and stop).
+CHECKPOINT_EVERY_S = 30.0
 
 
 class Subscriber:
@@ -107,26 +73,28 @@ class LaneService:
     def __init__(
         self,
         cfg: Config,
-        keyring: Keyring,
-        journal: Journal,
-        clock: LaneClock,
+        store: Store,
+        clock_start: ClockStart,
         outbox: OutboxWorker,
         drivers: dict[str, Device],
     ) -> None:
         self.cfg = cfg
-        self.keyring = keyring
-        self.journal = journal
-        self.clock = clock
+        self.store = store
+        self.keyring = store.keyring
+        self.journal = store.journal
+        self.clock_start = clock_start
+        self.clock = clock_start.clock
         self.outbox = outbox
         self.slots = {d.id: Slot(d, drivers[d.id]) for d in cfg.devices}
-        self.readings = ChainWriter(Reading)
+        self.recorder = Recorder(store.keyring, store.journal)
         self.cards = ChainWriter(Card)
         self.subscribers: set[Subscriber] = set()
         self.current: Inspection | None = None
-        self._rows: list[dict[str, Any]] = []
+        #: what the lane found wrong with its own records at start (shown on every screen, journalled)
+        self.alarms: list[str] = []
         self._tasks: list[asyncio.Task[Any]] = []
         self._bg: set[asyncio.Task[Any]] = set()
-        self._flush_now = asyncio.Event()
+        self._checkpoint_lock = asyncio.Lock()
         self.outbox_counts: dict[str, int] = {}
         self._last_publish = 0.0
         #: step -> channel -> final value of the open inspection (shown on screen; rebuilt on start)
@@ -138,25 +106,12 @@ class LaneService:
         outbox.on_change = lambda: self._spawn(self.refresh_outbox())
 
     # --- life cycle ---------------------------------------------------------------
-    async def _load_registrations(self) -> None:
-        """Registrations changed by an administrator (a replaced stand) override the config file."""
-        for slot in self.slots.values():
-            reg = await LaneState.get_or_none(key=f"device:{slot.cfg.id}")
-            if reg is not None:
-                v = reg.value
-                slot.cfg = dataclasses.replace(
-                    slot.cfg,
-                    serial=v["serial"],
-                    model=v["model"],
-                    certificate=v["certificate"],
-                    verified_until=dt.date.fromisoformat(v["verified_until"]),
-                )
-
     async def replace_device(
         self, admin: str, device_id: str, certificate: str, verified_until: str
     ) -> dict[str, Any]:
         """Register the stand now on the line (its identity as the hardware reports it) in place of
-        the registered one: a logged admin act (R3.15). Readings of the old stand stay as they are."""
+        the registered one: a logged admin act (R3.15). Readings of the old stand stay as they are.
+        The journal entry is the registration (``app/lane/stands.py``)."""
         slot = self.slots.get(device_id)
         if slot is None:
             raise OtolaneError("device_unknown", "no such device", status=404)
@@ -168,7 +123,7 @@ class LaneService:
         try:
             until = dt.date.fromisoformat(verified_until)
         except ValueError:
-            raise OtolaneError("date_bad", "dates are YYYY-MM-DD", value=verified_until) from None
+            raise OtolaneError("date_bad", "dates are YYYY-MM-DD", value=verified_until[:40]) from None
         if until < dt.date.today():
             raise OtolaneError("verification_expired", "that verification has expired", date=verified_until)
         certificate = certificate.strip()
@@ -177,58 +132,92 @@ class LaneService:
         if self._running_step(slot.cfg.kind):
             raise OtolaneError("device_busy", "a step is running on this device", status=409)
         old = slot.cfg
-        new = dataclasses.replace(
-            old, serial=ident.serial, model=ident.model, certificate=certificate, verified_until=until
-        )
-        value = {
-            "serial": new.serial,
-            "model": new.model,
+        details = {
+            "device": old.id,
+            "old_model": old.model,
+            "old_serial": old.serial,
+            "new_model": ident.model,
+            "new_serial": ident.serial,
+            "firmware": ident.firmware,
             "certificate": certificate,
             "verified_until": until.isoformat(),
-            "replaced_by": admin,
-            "replaced_at": time.time(),
         }
-        async with in_transaction() as tx:
-            await LaneState.update_or_create(defaults={"value": value}, key=f"device:{old.id}", using_db=tx)
-            await self.journal.write(
-                admin,
-                "device_replaced",
-                tx,
-                device=old.id,
-                old_model=old.model,
-                old_serial=old.serial,
-                new_model=new.model,
-                new_serial=new.serial,
-                firmware=ident.firmware,
-                certificate=certificate,
-                verified_until=until.isoformat(),
-            )
-        slot.cfg = new
-        slot.admitted, slot.why = self._admit(new, ident)
+        await self.journal.write(admin, "device_replaced", **details)
+        slot.cfg = replaced(old, details)
+        slot.admitted, slot.why = admit(slot.cfg, ident)
         slot.refusal = slot.why
         self.publish({"type": "device", "device": slot.as_dict()})
         self._publish_inspection()
         return slot.as_dict()
 
     async def start(self) -> None:
-        await self._load_registrations()
+        regs = await registrations(self.cfg.devices, self.journal)
+        for slot in self.slots.values():
+            slot.cfg = regs[slot.cfg.id]
+        self.alarms = await self.store.tail_problems()
         self.current = await Inspection.filter(status="open").order_by("-number").first()
+        await self._check_open_inspection()
         await self._recover_steps()
         if self.current is not None:
             for r in await self._stored_readings(self.current.id):
-                if r["final"]:
+                run = self.current.steps.get(r["step"], {}).get("run")
+                if r["final"] and r.get("run", run) == run:
                     self._results.setdefault(r["step"], {})[r["channel"]] = r["value"]
+        self.alarms += await self.outbox.reconcile()
+        for alarm in self.alarms:
+            log.error("integrity alarm: %s", alarm)
+        if self.alarms:
+            await self.journal.write("laned", "integrity_alarm", problems=self.alarms)
         self.outbox_counts = await self.outbox.counts()
+        await self.checkpoint("daemon_started")
         for slot in self.slots.values():
             slot.task = asyncio.create_task(
                 supervise(slot.driver, self.on_device, stale_after=slot.cfg.stale_after_s),
                 name=f"device:{slot.cfg.id}",
             )
         self._tasks += [
-            asyncio.create_task(self._flusher(), name="readings-flusher"),
+            asyncio.create_task(self.recorder.run(), name="recorder"),
             asyncio.create_task(self._ticker(), name="gates-ticker"),
+            asyncio.create_task(self._checkpointer(), name="checkpointer"),
             asyncio.create_task(self.outbox.run(), name="outbox"),
         ]
+
+    async def _check_open_inspection(self) -> None:
+        """The open inspection is trusted only as its journal entries have it (its start time is what
+        R12 measures, its done steps what the card is made of), and only on the clock it began on."""
+        insp = self.current
+        if insp is None:
+            return
+        entries = await self._journal_of(insp)
+        problems = ledger.inspection_problems(ledger.inspection_row(insp), entries)
+        reason = ""
+        if problems:
+            self.alarms += problems
+            reason = "its record does not match the journal"
+        elif self.clock_start.fresh or insp.training != bool(self.cfg.lane["training"]):
+            reason = f"the lane clock was restarted ({self.clock_start.reason or 'mode changed'})"
+        if reason:
+            log.warning("inspection %d aborted at start: %s", insp.number, reason)
+            await self._close(insp, "aborted", "laned", "inspection_aborted", reason=reason)
+            self.current = None
+
+    async def _journal_of(self, insp: Inspection) -> list[ledger.Entry]:
+        """The inspection's journal entries, found from its start (the newest inspections first)."""
+        start = None
+        before: int | None = None
+        while start is None:
+            q = JournalEntry.filter(action="inspection_started")
+            if before is not None:
+                q = q.filter(seq__lt=before)
+            page = await q.order_by("-seq").limit(200)
+            if not page:
+                return []
+            start = next((e for e in page if e.details.get("inspection_id") == insp.id), None)
+            before = page[-1].seq
+        events = await JournalEntry.filter(action__in=ledger.INSPECTION_ACTIONS, seq__gte=start.seq).order_by(
+            "seq"
+        )
+        return [(e.action, e.details) for e in events if e.details.get("inspection_id") == insp.id]
 
     async def _recover_steps(self) -> None:
         """After a crash a step may be left running with no stand test behind it: it runs again.
@@ -239,8 +228,13 @@ class LaneService:
         for sid, st in insp.steps.items():
             if st["status"] == "running":
                 st.update(status="pending", started=None, got=[])
-                await self.journal.write(
-                    "laned", "step_interrupted", inspection=insp.number, step=sid, reason="restart"
+                self.recorder.add_event(
+                    "laned",
+                    "step_interrupted",
+                    **self._ids(insp),
+                    step=sid,
+                    run=st.get("run"),
+                    reason="restart",
                 )
         await insp.save(update_fields=["steps"])
 
@@ -257,7 +251,23 @@ class LaneService:
             tasks = list(pending)
         else:
             log.warning("%d task(s) did not stop: %s", len(tasks), [t.get_name() for t in tasks])
-        await self._flush()
+        try:
+            await self.recorder.flush()
+        except StorageFailed as exc:
+            log.error("stopping with %d reading(s) not stored: %s", self.recorder.pending(), exc.message)
+
+    async def checkpoint(self, reason: str) -> None:
+        """Sign the chain heads into the checkpoint file; a failure is logged, never fatal."""
+        async with self._checkpoint_lock:
+            try:
+                await self.store.checkpoint(reason)
+            except Exception:
+                log.exception("checkpoint (%s) failed", reason)
+
+    async def _checkpointer(self) -> None:
+        while True:
+            await asyncio.sleep(CHECKPOINT_EVERY_S)
+            await self.checkpoint("periodic")
 
     # --- stream -------------------------------------------------------------------
     def subscribe(self) -> Subscriber:
@@ -306,44 +316,32 @@ class LaneService:
         slot.why = ch.why if ch.why.code else (Why() if slot.admitted else slot.refusal)
         if ch.identity is not None:
             slot.identity = ch.identity
-            slot.admitted, why = self._admit(slot.cfg, ch.identity)
+            slot.admitted, why = admit(slot.cfg, ch.identity)
             slot.why = slot.refusal = why
-            action = "device_connected" if slot.admitted else "device_refused"
-            self._spawn(
-                self.journal.write(
-                    "laned",
-                    action,
-                    device=slot.cfg.id,
-                    model=ch.identity.model,
-                    serial=ch.identity.serial,
-                    firmware=ch.identity.firmware,
-                    reason=why.text,
-                )
+            self.recorder.add_event(
+                "laned",
+                "device_connected" if slot.admitted else "device_refused",
+                device=slot.cfg.id,
+                model=ch.identity.model,
+                serial=ch.identity.serial,
+                firmware=ch.identity.firmware,
+                reason=why.text,
             )
         if ch.status == DeviceStatus.FAULTED and before != DeviceStatus.FAULTED:
             slot.admitted = slot.frozen = False  # a new connection starts with a clean slate
             if before in (DeviceStatus.CONNECTED, DeviceStatus.STALE):
-                self._spawn(
-                    self.journal.write("laned", "device_disconnected", device=slot.cfg.id, reason=ch.reason)
-                )
+                self.recorder.add_event("laned", "device_disconnected", device=slot.cfg.id, reason=ch.reason)
             self._interrupt_steps(slot.cfg.kind, ch.reason)
         if ch.status == DeviceStatus.STUCK and not slot.frozen:
             # A frozen sensor would pass the stability gate with a value that measures nothing.
             slot.frozen = True
-            self._spawn(self.journal.write("laned", "device_stuck", device=slot.cfg.id, reason=ch.reason))
+            self.recorder.add_event("laned", "device_stuck", device=slot.cfg.id, reason=ch.reason)
             self._interrupt_steps(slot.cfg.kind, ch.reason, notice="step_sensor_stuck")
         elif slot.frozen and ch.status == DeviceStatus.CONNECTED:  # moving again (perhaps after "no data")
             slot.frozen = False
-            self._spawn(self.journal.write("laned", "device_recovered", device=slot.cfg.id))
+            self.recorder.add_event("laned", "device_recovered", device=slot.cfg.id)
         self.publish({"type": "device", "device": slot.as_dict()})
         self._publish_inspection()
-
-    def _admit(self, cfg: DeviceConfig, ident: Identity) -> tuple[bool, Why]:
-        if ident.serial != cfg.serial:
-            return False, Why("serial_mismatch", {"serial": ident.serial, "registered": cfg.serial})
-        if cfg.verified_until < dt.date.today():
-            return False, Why("verification_expired", {"date": cfg.verified_until.isoformat()})
-        return True, Why()
 
     def _on_event(self, ev: Event) -> None:
         slot = self.slots[ev.device_id]
@@ -351,14 +349,9 @@ class LaneService:
         if ev.name == "test_end" and step is not None and self.current is not None:
             st = self.current.steps[step]
             sd = rules.StepDef.from_dict(step, st)
-            result = self._result_command(slot)
+            result = slot.driver.profile.result
             if result and not set(sd.finals) <= set(st.get("got", [])):
                 self._spawn(self._command(slot, result))
-
-    @staticmethod
-    def _result_command(slot: Slot) -> str | None:
-        """The profile's command that fetches a test's result; None when the stand sends it itself."""
-        return slot.driver.profile.result
 
     async def _command(self, slot: Slot, name: str) -> None:
         try:
@@ -379,22 +372,18 @@ class LaneService:
         step = self._running_step(slot.cfg.kind)
         if step is None or self.current is None:
             return
-        insp_id = self.current.id
-        self._rows.append(
+        st = self.current.steps[step]
+        self.recorder.add_reading(
             {
-                "inspection_id": insp_id,
+                "inspection_id": self.current.id,
                 "step": step,
                 "device_id": r.device_id,
                 "device_serial": slot.identity.serial if slot.identity else "",
                 "channel": r.channel,
                 "ts": r.ts,
-                "_payload": {
-                    "value": r.value,
-                    "unit": r.unit,
-                    "raw": r.raw.hex(),
-                    "final": r.final,
-                },
-            }
+            },
+            {"value": r.value, "unit": r.unit, "raw": r.raw.hex(), "final": r.final, "run": st.get("run")},
+            urgent=r.final,
         )
         if not r.final:
             recent = self._recent.setdefault(step, {}).setdefault(r.channel, [])
@@ -402,35 +391,9 @@ class LaneService:
             del recent[:-50]
         if r.final:
             self._results.setdefault(step, {})[r.channel] = r.value
-            st = self.current.steps[step]
             st.setdefault("got", [])
             if r.channel not in st["got"]:
                 st["got"].append(r.channel)
-            self._flush_now.set()
-
-    async def _flush(self) -> None:
-        rows, self._rows = self._rows, []
-        if not rows:
-            return
-        sealed = []
-        for r in rows:
-            payload = r.pop("_payload")
-            # Bound to inspection, channel and time: a sealed value moved to another row won't open.
-            aad = f"readings:{r['inspection_id']}:{r['channel']}:{r['ts']!r}"
-            sealed.append(r | {"sealed": self.keyring.seal_json(payload, aad)})
-        async with in_transaction() as tx:
-            await self.readings.append(sealed, tx)
-
-    async def _flusher(self) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(0.1):
-                    await self._flush_now.wait()
-            self._flush_now.clear()
-            try:
-                await self._flush()
-            except Exception:
-                log.exception("flushing readings failed")
 
     # --- inspections --------------------------------------------------------------
     def _plan(self, insp: Inspection) -> list[rules.StepDef]:
@@ -444,7 +407,7 @@ class LaneService:
         if sd.mode == "stable":
             return rules.stable(recent.get(sd.stable_channel, []), sd.tolerance)
         if sd.mode == "window":
-            return any(recent.values())
+            return rules.window_complete(sd, recent)
         return True
 
     def _step_states(self, insp: Inspection) -> list[rules.StepState]:
@@ -462,6 +425,11 @@ class LaneService:
     def _views(self) -> list[rules.DeviceView]:
         return [s.view() for s in self.slots.values()]
 
+    def _storage_holds(self) -> list[rules.Hold]:
+        if self.recorder.failing_since is None:
+            return []
+        return [rules.Hold("storage_failing", {"error": self.recorder.last_error[:200]})]
+
     def inspection_dict(self, insp: Inspection | None) -> dict[str, Any] | None:
         if insp is None:
             return None
@@ -475,7 +443,7 @@ class LaneService:
             if st.status == "pending":
                 holds = rules.step_start_holds(sd, list(states.values()), self._views())
             elif st.status == "running":
-                holds = rules.step_finish_holds(sd, st, now)
+                holds = rules.step_finish_holds(sd, st, now) + self._storage_holds()
             steps.append(
                 {
                     "id": sd.id,
@@ -507,7 +475,7 @@ class LaneService:
             "elapsed_s": now - insp.started,
             "minimum_s": min_duration_s(insp.category),
             "steps": steps,
-            "card_holds": [h.as_dict() for h in card_holds],
+            "card_holds": [h.as_dict() for h in card_holds + self._storage_holds()],
         }
 
     async def _stored_readings(self, insp_id: str) -> list[dict[str, Any]]:
@@ -519,7 +487,7 @@ class LaneService:
                 "channel": r.channel,
                 "ts": r.ts,
                 "device_serial": r.device_serial,
-                **self.keyring.open_json(r.sealed, f"readings:{r.inspection_id}:{r.channel}:{r.ts!r}"),
+                **self.keyring.open_json(r.sealed, reading_aad(r.inspection_id, r.channel, r.ts)),
             }
             for r in rows
         ]
@@ -564,20 +532,27 @@ class LaneService:
             "inspection": self.inspection_dict(self.current),
             "outbox": self.outbox_counts,
             "last_card": last_card,
+            "storage": self.recorder.status(),
+            "alarms": list(self.alarms),
         }
+
+    @staticmethod
+    def _ids(insp: Inspection) -> dict[str, Any]:
+        """How journal entries name an inspection: its number for people, its id for the ledger."""
+        return {"inspection": insp.number, "inspection_id": insp.id}
 
     async def start_inspection(
         self, operator: str, plate: str, category: str, fuel: str, axles: int, owner: str = ""
     ) -> dict[str, Any]:
-        plate = plate.strip().upper().replace(" ", "")
-        if not plate or len(plate) > 12 or not plate.isalnum():
-            raise OtolaneError("plate_bad", "the plate is 1–12 letters and digits", plate=plate)
+        plate = normalise_plate(plate)
         if category not in CATEGORIES:
-            raise OtolaneError("category_unknown", "unknown category", category=category)
+            raise OtolaneError("category_unknown", "unknown category", category=category[:8])
         if fuel not in FUELS:
-            raise OtolaneError("fuel_unknown", "unknown fuel", fuel=fuel)
+            raise OtolaneError("fuel_unknown", "unknown fuel", fuel=fuel[:16])
         if not 1 <= axles <= 6:
             raise OtolaneError("axles_bad", "axles are 1 to 6", axles=axles)
+        if len(owner) > 200:
+            raise OtolaneError("field_too_long", "'owner' is at most 200 characters", field="owner", max=200)
         if self.current is not None:
             raise Refused(
                 "inspection_open",
@@ -589,25 +564,38 @@ class LaneService:
         steps: dict[str, Any] = {}
         kinds = tuple(sorted({d.kind for d in self.cfg.devices}))
         for sd in rules.plan(category, axles, fuel, kinds):
-            steps[sd.id] = {"status": "pending", **sd.as_dict()}
+            steps[sd.id] = {"status": "pending", "run": 0, **sd.as_dict()}
         steps["identification"] |= {"status": "done", "started": now, "finished": now}
-        async with in_transaction() as tx:
+        training = bool(self.cfg.lane["training"])
+        async with write_tx() as tx:
             last = await Inspection.all().using_db(tx).order_by("-number").first()
+            number = (last.number + 1) if last else 1
             insp = await Inspection.create(
                 id=iid,
-                number=(last.number + 1) if last else 1,
+                number=number,
                 sealed=self.keyring.seal_json({"plate": plate, "owner": owner}, f"inspections:{iid}"),
                 category=category,
                 fuel=fuel,
                 axles=axles,
                 operator=operator,
                 started=now,
-                training=self.cfg.lane["training"],
+                training=training,
                 steps=steps,
                 using_db=tx,
             )
             await self.journal.write(
-                operator, "inspection_started", tx, inspection=insp.number, category=category
+                operator,
+                "inspection_started",
+                tx,
+                inspection=number,
+                inspection_id=iid,
+                started=now,
+                category=category,
+                fuel=fuel,
+                axles=axles,
+                training=training,
+                operator=operator,
+                number=number,
             )
         self.current = insp
         self._results, self._recent = {}, {}
@@ -619,25 +607,49 @@ class LaneService:
             raise OtolaneError("inspection_unknown", "no such open inspection", status=404)
         return self.current
 
+    async def _save_steps(
+        self,
+        insp: Inspection,
+        change: Callable[[dict[str, Any]], None],
+        actor: str,
+        action: str,
+        **details: Any,
+    ) -> None:
+        """Change the steps and journal why, in one transaction; memory changes only once it committed."""
+        steps = copy.deepcopy(insp.steps)
+        change(steps)
+        old, insp.steps = insp.steps, steps
+        try:
+            async with write_tx() as tx:
+                await insp.save(update_fields=["steps"], using_db=tx)
+                await self.journal.write(actor, action, tx, **self._ids(insp), **details)
+        except Exception as exc:
+            insp.steps = old
+            raise StorageFailed.wrap(exc) from exc
+
     async def start_step(self, operator: str, insp_id: str, step_id: str) -> dict[str, Any]:
         insp = self._require_current(insp_id)
         plan = {sd.id: sd for sd in self._plan(insp)}
         if step_id not in plan:
-            raise OtolaneError("step_unknown", "no such step", step=step_id, status=404)
+            raise OtolaneError("step_unknown", "no such step", step=step_id[:40], status=404)
         sd = plan[step_id]
         st = insp.steps[step_id]
         if st["status"] == "done":
             raise Refused("step_done", "the step is already done")
-        holds = rules.step_start_holds(sd, self._step_states(insp), self._views())
+        holds = rules.step_start_holds(sd, self._step_states(insp), self._views()) + self._storage_holds()
         if holds:
             raise Refused("step_held", "the step cannot start", [h.as_dict() for h in holds])
-        st.update(status="running", started=self.clock.now(), got=[], notice=None)
+        run = int(st.get("run") or 0) + 1
+        now = self.clock.now()
+
+        def change(steps: dict[str, Any]) -> None:
+            steps[step_id].update(status="running", started=now, got=[], notice=None, run=run)
+
+        await self._save_steps(insp, change, operator, "step_started", step=step_id, run=run)
         self._started_real[step_id] = time.monotonic()
         self._results.pop(step_id, None)
         self._recent.pop(step_id, None)
         self._asked_result.pop(step_id, None)
-        await insp.save(update_fields=["steps"])
-        await self.journal.write(operator, "step_started", inspection=insp.number, step=step_id)
         if sd.mode == "test":
             for slot in self._slots_of(sd.devices):
                 await self._command(slot, sd.start or slot.driver.profile.start or "start")
@@ -655,9 +667,26 @@ class LaneService:
             return
         self._asked_result[sd.id] = time.monotonic()
         for slot in self._slots_of(sd.devices):
-            result = self._result_command(slot)
-            if result:
-                await self._command(slot, result)
+            if slot.driver.profile.result:
+                await self._command(slot, slot.driver.profile.result)
+
+    def _send_back(
+        self, insp: Inspection, step: str, notice: str | None, action: str, **details: Any
+    ) -> None:
+        """A running step goes back to waiting. Safe to lose on a crash (a running step found at start
+        runs again), so it is saved in the background; the journal entry is queued, never lost."""
+        st = insp.steps[step]
+        run = st.get("run")
+        st.update(status="pending", started=None, got=[], notice=notice)
+        self.recorder.add_event("laned", action, **self._ids(insp), step=step, run=run, **details)
+        self._spawn(self._save_quietly(insp))
+
+    @staticmethod
+    async def _save_quietly(insp: Inspection) -> None:
+        try:
+            await insp.save(update_fields=["steps"])
+        except Exception as exc:  # the next save writes the whole steps; a restart recovers them
+            log.warning("saving steps of inspection %d failed: %s", insp.number, exc)
 
     def _interrupt_steps(self, kind: str, reason: str, notice: str | None = None) -> None:
         insp = self.current
@@ -665,13 +694,7 @@ class LaneService:
             return
         for sid, st in insp.steps.items():
             if st["status"] == "running" and kind in st.get("devices", []):
-                st.update(status="pending", started=None, got=[], notice=notice)
-                self._spawn(insp.save(update_fields=["steps"]))
-                self._spawn(
-                    self.journal.write(
-                        "laned", "step_interrupted", inspection=insp.number, step=sid, reason=reason
-                    )
-                )
+                self._send_back(insp, sid, notice, "step_interrupted", reason=reason)
 
     async def _ticker(self) -> None:
         """Finish running steps whose results are in and whose own minimum time has run."""
@@ -697,27 +720,35 @@ class LaneService:
                     await self._ask_results(plan[state.id], state.started, now)
                     waited = time.monotonic() - self._started_real.get(state.id, time.monotonic())
                     if waited > STEP_RESULT_TIMEOUT_S:
-                        insp.steps[state.id].update(
-                            status="pending", started=None, got=[], notice="step_no_result"
-                        )
-                        await insp.save(update_fields=["steps"])
-                        await self.journal.write(
-                            "laned",
-                            "step_no_result",
-                            inspection=insp.number,
-                            step=state.id,
-                            waited_s=int(waited),
+                        self._send_back(
+                            insp, state.id, "step_no_result", "step_no_result", waited_s=int(waited)
                         )
                         changed = True
                 continue
-            await self._flush()  # its readings are committed before the step is reported done
-            insp.steps[state.id].update(status="done", finished=now)
-            await insp.save(update_fields=["steps"])
-            await self.journal.write(insp.operator, "step_finished", inspection=insp.number, step=state.id)
-            changed = True
+            changed |= await self._finish(insp, state.id, now)
         if changed or time.monotonic() - self._last_publish >= 1.0:
             self._last_publish = time.monotonic()
             self._publish_inspection()
+
+    async def _finish(self, insp: Inspection, step: str, now: float) -> bool:
+        """Report a step done only once its readings and its own record are stored (issue #7)."""
+        try:
+            await self.recorder.flush()  # everything that arrived up to now, the step's results with it
+            run = insp.steps[step].get("run")
+
+            def change(steps: dict[str, Any]) -> None:
+                steps[step].update(status="done", finished=now)
+
+            await self._save_steps(insp, change, insp.operator, "step_finished", step=step, run=run)
+        except StorageFailed:
+            if self.recorder.failing_for > STORE_TIMEOUT_S:
+                self._send_back(
+                    insp, step, "step_not_stored", "step_not_stored", error=self.recorder.last_error[:200]
+                )
+                return True
+            return False
+        self._spawn(self.checkpoint("step_finished"))
+        return True
 
     async def form_card(self, operator: str, insp_id: str) -> dict[str, Any]:
         insp = self._require_current(insp_id)
@@ -732,67 +763,66 @@ class LaneService:
         )
         if holds:
             await self.journal.write(
-                operator,
-                "card_refused",
-                inspection=insp.number,
-                holds=[h.code for h in holds],
+                operator, "card_refused", **self._ids(insp), holds=[h.code for h in holds]
             )
             raise Refused("card_held", "the card cannot be formed now", [h.as_dict() for h in holds])
-        await self._flush()
+        await self.recorder.flush()  # StorageFailed (503): nothing is formed, nothing lost
         private = self.keyring.open_json(insp.sealed, f"inspections:{insp.id}")
-        rows = await Reading.filter(inspection_id=insp.id).order_by("seq")
-        readings = [
-            {
-                "step": r.step,
-                "channel": r.channel,
-                "ts": r.ts,
-                "device_serial": r.device_serial,
-                **self.keyring.open_json(r.sealed, f"readings:{r.inspection_id}:{r.channel}:{r.ts!r}"),
-            }
-            for r in rows
-        ]
+        readings = await self._stored_readings(insp.id)
         card_id = str(uuid.uuid4())
-        card = assemble_card(
-            contract=CONTRACT_VERSION,
-            card_id=card_id,
-            insp=insp,
-            plate=private["plate"],
-            lane=self.cfg.lane,
-            inspector={"username": operator},
-            finished=now,
-            readings=readings,
-        )
-        async with in_transaction() as tx:
-            await self.cards.append(
-                [
-                    {
-                        "card_id": card_id,
-                        "inspection_id": insp.id,
-                        "verdict": card["verdict"],
-                        "created": now,
-                        "sealed": self.keyring.seal_json(card, f"cards:{card_id}"),
-                    }
-                ],
-                tx,
-            )
-            await Outbox.create(
+        try:
+            card = assemble_card(
+                contract=CONTRACT_VERSION,
                 card_id=card_id,
-                idempotency_key=card_id,
-                training=insp.training,
-                updated=time.time(),
-                using_db=tx,
+                insp=insp,
+                plate=private["plate"],
+                lane=self.cfg.lane,
+                inspector={"username": operator},
+                finished=now,
+                readings=readings,
             )
-            insp.status, insp.finished = "carded", now
-            await insp.save(update_fields=["status", "finished"], using_db=tx)
-            await self.journal.write(
-                operator,
-                "card_formed",
-                tx,
-                inspection=insp.number,
-                card_id=card_id,
-                verdict=card["verdict"],
-            )
+        except CardIncomplete as exc:
+            await self._refuse_incomplete(operator, insp, exc)
+        try:
+            async with write_tx() as tx:
+                # The heads the card was formed on, signed: EIS keeps them, no insider can rewrite them.
+                card["anchor"] = sign_heads(self.store.key, await self.store.heads(tx), card_id)
+                await self.cards.append(
+                    [
+                        {
+                            "card_id": card_id,
+                            "inspection_id": insp.id,
+                            "verdict": card["verdict"],
+                            "created": now,
+                            "sealed": self.keyring.seal_json(card, f"cards:{card_id}"),
+                        }
+                    ],
+                    tx,
+                )
+                await Outbox.create(
+                    card_id=card_id,
+                    idempotency_key=card_id,
+                    training=insp.training,
+                    updated=time.time(),
+                    using_db=tx,
+                )
+                insp.status, insp.finished = "carded", now
+                await insp.save(update_fields=["status", "finished"], using_db=tx)
+                await self.journal.write(
+                    operator,
+                    "card_formed",
+                    tx,
+                    **self._ids(insp),
+                    card_id=card_id,
+                    verdict=card["verdict"],
+                    training=insp.training,
+                )
+        except Exception as exc:
+            insp.status, insp.finished = "open", None
+            log.error("forming the card of inspection %d failed: %s", insp.number, exc)
+            raise StorageFailed.wrap(exc) from exc
         self.current = None
+        self._spawn(self.checkpoint("card_formed"))
         self.outbox.wake.set()
         await self.refresh_outbox()
         self.publish({"type": "inspection", "inspection": None})
@@ -804,11 +834,36 @@ class LaneService:
             "duration_s": card["duration_s"],
         }
 
+    async def _refuse_incomplete(self, operator: str, insp: Inspection, exc: CardIncomplete) -> NoReturn:
+        """A step marked done whose readings are not stored runs again; the card is refused."""
+        steps = sorted({m["step"] for m in exc.missing})
+        holds = [{"code": "reading_missing", "params": m} for m in exc.missing]
+        await self.journal.write(
+            operator, "card_refused", **self._ids(insp), holds=["reading_missing"], missing=exc.missing
+        )
+
+        def change(all_steps: dict[str, Any]) -> None:
+            for sid in steps:
+                if sid in all_steps and sid != "identification":
+                    all_steps[sid].update(
+                        status="pending", started=None, got=[], notice="step_readings_missing"
+                    )
+
+        await self._save_steps(
+            insp, change, "laned", "steps_reopened", steps=steps, reason="readings missing"
+        )
+        self._publish_inspection()
+        raise Refused("card_held", "the card cannot be formed: readings are missing", holds)
+
+    async def _close(self, insp: Inspection, status: str, actor: str, action: str, **details: Any) -> None:
+        insp.status, insp.finished = status, self.clock.now()
+        async with write_tx() as tx:
+            await insp.save(update_fields=["status", "finished"], using_db=tx)
+            await self.journal.write(actor, action, tx, **self._ids(insp), **details)
+
     async def abort(self, operator: str, insp_id: str, reason: str) -> None:
         insp = self._require_current(insp_id)
-        insp.status, insp.finished = "aborted", self.clock.now()
-        await insp.save(update_fields=["status", "finished"])
-        await self.journal.write(operator, "inspection_aborted", inspection=insp.number, reason=reason)
+        await self._close(insp, "aborted", operator, "inspection_aborted", reason=reason)
         self.current = None
         self.publish({"type": "inspection", "inspection": None})
 
