@@ -46,11 +46,12 @@ def cmd_daemon(args: argparse.Namespace) -> int:
 
     cfg = config_mod.load(args.config)
     if args.speed is not None:
-        if args.speed != 1 and not cfg.lane["training"]:
+        problem = config_mod.clock_speed_problem(args.speed, cfg.lane["training"])
+        if problem:
             raise OtolaneError(
-                "speed_not_training",
-                f"--speed {args.speed:g} is refused: only a training lane (lane.training = true "
-                f"in {cfg.file}) may run its clock faster than real time",
+                "speed_refused",
+                f"--speed {args.speed:g} is refused: the lane clock speed must be {problem} "
+                f"(lane.training in {cfg.file})",
             )
         cfg.lane["clock_speed"] = float(args.speed)
     _setup_logging(cfg.path(cfg.daemon["log_file"]), args.verbose)
@@ -66,23 +67,25 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _with_db(cfg_file: str, fn: Any) -> Any:
+async def _with_store(cfg_file: str, fn: Any, create: bool = True) -> Any:
+    """Open the lane's store as the daemon does (the same key rules), run ``fn``, sign the chain
+    heads it moved into the checkpoint file, close."""
     from app import config as config_mod
     from app.auth import Accounts, Policy
-    from app.journal import Journal
-    from app.storage.db import close_db, open_db
+    from app.storage.store import close_store, open_store
 
     cfg = config_mod.load(cfg_file)
-    await open_db(cfg.dsn)
+    store = await open_store(cfg, create=create)
     try:
-        journal = Journal()
-        return await fn(cfg, Accounts(Policy.from_config(cfg.security), journal), journal)
+        result = await fn(cfg, Accounts(Policy.from_config(cfg.security), store.journal), store)
+        await store.checkpoint("command line")
+        return result
     finally:
-        await close_db()
+        await close_store()
 
 
 def cmd_user(args: argparse.Namespace) -> int:
-    async def run(cfg: Any, accounts: Any, journal: Any) -> None:
+    async def run(cfg: Any, accounts: Any, store: Any) -> None:
         by = f"cli:{getpass.getuser()}"
         if args.action == "add":
             pw = _read_password(args, f"Password for {args.name}: ")
@@ -94,7 +97,13 @@ def cmd_user(args: argparse.Namespace) -> int:
             print(f"password of {args.name} changed")
         elif args.action in ("lock", "unlock"):
             await accounts.set_disabled(args.name, args.action == "lock", by)
-            print(f"user {args.name} {args.action}ed")
+            print(
+                f"user {args.name} {args.action}ed"
+                + (" (its sessions end at once)" if args.action == "lock" else "")
+            )
+        elif args.action == "role":
+            await accounts.set_role(args.name, args.role, by)
+            print(f"user {args.name} is now {args.role} (its sessions end at once)")
         else:
             for u in await accounts.list():
                 state = "locked" if u["disabled"] or u["locked"] else "active"
@@ -103,17 +112,17 @@ def cmd_user(args: argparse.Namespace) -> int:
                     f"{u['password_days_left']} days"
                 )
 
-    asyncio.run(_with_db(args.config, run))
+    asyncio.run(_with_store(args.config, run))
     return 0
 
 
 def cmd_integrity(args: argparse.Namespace) -> int:
     from app.integrity import check
 
-    async def run(cfg: Any, accounts: Any, journal: Any) -> dict[str, Any]:
-        return await check(cfg, journal)
+    async def run(cfg: Any, accounts: Any, store: Any) -> dict[str, Any]:
+        return await check(cfg, store)
 
-    report = asyncio.run(_with_db(args.config, run))
+    report = asyncio.run(_with_store(args.config, run, create=False))
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
     else:
@@ -248,16 +257,18 @@ def build_parser() -> argparse.ArgumentParser:
     for name, hlp in (
         ("add", "add a user"),
         ("passwd", "set a password"),
-        ("lock", "lock an account"),
-        ("unlock", "unlock an account"),
+        ("lock", "lock an account (its sessions end at once)"),
+        ("unlock", "unlock an account (also clears a lock-out after failed logins)"),
+        ("role", "change a user's role (its sessions end at once)"),
         ("list", "list users"),
     ):
         a = usub.add_parser(name, help=hlp)
         a.add_argument("--config", required=True)
         if name != "list":
             a.add_argument("name")
-        if name == "add":
+        if name in ("add", "role"):
             a.add_argument("--role", required=True, choices=("operator", "technician", "admin"))
+        if name == "add":
             a.add_argument("--full-name")
         if name in ("add", "passwd"):
             a.add_argument("--password-stdin", action="store_true")
@@ -265,7 +276,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     i = sub.add_parser("integrity", help="database integrity (R3.13)")
     isub = i.add_subparsers(dest="action", required=True)
-    ic = isub.add_parser("check", help="walk the hash chains and the engine's own check")
+    ic = isub.add_parser(
+        "check",
+        help="the engine's own check, every hash chain against the signed checkpoints and the cards' "
+        "anchors, and the state tables against the journal",
+    )
     ic.add_argument("--config", required=True)
     ic.add_argument("--json", action="store_true")
     ic.set_defaults(fn=cmd_integrity)
@@ -315,6 +330,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # never a traceback on a user's screen; -v shows it
+        if args.verbose:
+            raise
+        print(
+            f"otolane: internal error ({type(exc).__name__}: {exc}); run again with -v for details",
+            file=sys.stderr,
+        )
+        return 3
 
 
 if __name__ == "__main__":

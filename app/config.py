@@ -8,6 +8,7 @@ meaning. A bad file is refused with the file, the key, what was expected and wha
 from __future__ import annotations
 
 import datetime as dt
+import math
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,10 +43,17 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "daemon": {
         "socket": Key(str, "laned.sock", doc="Unix socket of the local API (mode 0660)"),
         "log_file": Key(str, "laned.log", doc="Daemon log"),
+        "lock_file": Key(str, "laned.lock", doc="Held by the one daemon of this lane; a second is refused"),
     },
     "storage": {
         "dsn": Key(str, "sqlite://otolane.db", doc="sqlite://FILE or postgres://user@host/db"),
         "key_file": Key(str, "keys/data.key", doc="AES-256-GCM data key (0600), outside the DB"),
+        "signing_key_file": Key(
+            str, "keys/lane-sign.key", doc="Ed25519 key (0600) that signs checkpoints of the chain heads"
+        ),
+        "anchor_file": Key(
+            str, "anchors.log", doc="Append-only file of signed chain-head checkpoints, outside the DB"
+        ),
     },
     "eis": {
         "url": Key(str, required=True, doc="Base URL of the EIS endpoint (or ВШЭП route)"),
@@ -182,15 +190,9 @@ def parse(text: str, file: str, base: Path) -> Config:
         seen.add(checked["id"])
         devices.append(DeviceConfig(**checked))
     lane = tables["lane"]
-    if lane["clock_speed"] <= 0:
-        raise ConfigError(file, "lane.clock_speed", "a number above 0", repr(lane["clock_speed"]))
-    if lane["clock_speed"] != 1.0 and not lane["training"]:
-        raise ConfigError(
-            file,
-            "lane.clock_speed",
-            "1 (a faster clock is allowed only when lane.training = true)",
-            repr(lane["clock_speed"]),
-        )
+    problem = clock_speed_problem(lane["clock_speed"], lane["training"])
+    if problem:
+        raise ConfigError(file, "lane.clock_speed", problem, repr(lane["clock_speed"]))
     if lane["training"] and tables["eis"]["environment"] == "production":
         raise ConfigError(
             file,
@@ -198,7 +200,59 @@ def parse(text: str, file: str, base: Path) -> Config:
             "'test' on a training lane (training cards never reach production)",
             "'production'",
         )
-    return Config(Path(file), base, devices=tuple(devices), **tables)
+    cfg = Config(Path(file), base, devices=tuple(devices), **tables)
+    _check_paths(cfg)
+    return cfg
+
+
+#: A training clock may run this much faster than real time, no more (a 20-minute M1 in 0.12 s).
+MAX_CLOCK_SPEED = 10000.0
+#: AF_UNIX socket paths are limited by the kernel (sun_path is 108 bytes with its NUL).
+MAX_SOCKET_PATH = 107
+DSN_SCHEMES = ("sqlite://", "postgres://", "postgresql://")
+
+
+def clock_speed_problem(speed: float, training: bool) -> str | None:
+    """What is wrong with a lane clock speed, or None. A non-finite or non-positive speed would
+    break the lane for good; a speed other than 1 is for training lanes only (issue #7)."""
+    if not math.isfinite(speed) or speed <= 0:
+        return f"a finite number above 0 (at most {MAX_CLOCK_SPEED:g})"
+    if speed > MAX_CLOCK_SPEED:
+        return f"at most {MAX_CLOCK_SPEED:g}"
+    if speed != 1.0 and not training:
+        return "1 (a faster clock is allowed only when lane.training = true)"
+    return None
+
+
+def _check_paths(cfg: Config) -> None:
+    """Paths the lane will write: refused here, naming the key, before anything touches the disk."""
+    file = str(cfg.file)
+    dsn: str = cfg.storage["dsn"]
+    if not dsn.startswith(DSN_SCHEMES):
+        raise ConfigError(file, "storage.dsn", "sqlite://FILE or postgres://USER@HOST/DB", repr(dsn))
+    files = {
+        "daemon.log_file": cfg.path(cfg.daemon["log_file"]),
+        "daemon.lock_file": cfg.path(cfg.daemon["lock_file"]),
+        "storage.key_file": cfg.path(cfg.storage["key_file"]),
+        "storage.signing_key_file": cfg.path(cfg.storage["signing_key_file"]),
+        "storage.anchor_file": cfg.path(cfg.storage["anchor_file"]),
+        "eis.identification_key_file": cfg.path(cfg.eis["identification_key_file"]),
+    }
+    if dsn.startswith("sqlite://") and dsn != "sqlite://:memory:":
+        files["storage.dsn"] = Path(cfg.dsn.removeprefix("sqlite://"))
+    for key, path in files.items():
+        if path.is_dir():
+            raise ConfigError(file, key, "a file", f"the directory {path}")
+    sock = cfg.socket_path
+    if sock.is_dir():
+        raise ConfigError(file, "daemon.socket", "a socket path", f"the directory {sock}")
+    if len(str(sock).encode()) > MAX_SOCKET_PATH:
+        raise ConfigError(
+            file,
+            "daemon.socket",
+            f"a path of at most {MAX_SOCKET_PATH} bytes (a Unix socket's limit)",
+            f"{len(str(sock).encode())} bytes: {sock}",
+        )
 
 
 def load(file: str | Path) -> Config:

@@ -1,30 +1,34 @@
 """``laned``: the lane daemon. Owns devices, database, journal, outbox and the lane clock.
 
-Start order: config → keys → database (migrations) → clock → devices → API socket. SIGTERM and
-SIGINT stop it cleanly: the API closes, device tasks end, pending readings are flushed.
+Start order: the lane lock (one daemon per lane) → config → store (database and migrations, data
+key, signing key) → clock → devices → API socket. SIGTERM and SIGINT stop it cleanly: the API
+closes (a screen that never reads is cut off), device tasks end, pending readings are flushed, the
+chain heads are signed one last time.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import hashlib
 import logging
+import os
 import signal
-import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from app.api.server import Api, serve_unix
 from app.auth import Accounts, Policy
-from app.config import Config
-from app.domain.clock import LaneClock
+from app.config import Config, DeviceConfig
 from app.eis.client import RestClient
 from app.eis.outbox import OutboxWorker
 from app.errors import OtolaneError
 from app.journal import Journal
+from app.lane.clock import restore_clock
 from app.lane.service import LaneService
-from app.storage.crypto import Keyring, check_private
-from app.storage.db import close_db, open_db
-from app.storage.models import LaneState
+from app.storage.crypto import check_private
+from app.storage.store import close_store, open_store
 from drivers.base import Device
 from drivers.device import ProfileDevice
 from drivers.families.modbus import ModbusDevice
@@ -33,10 +37,7 @@ from drivers.registry import PROFILES
 log = logging.getLogger("otolane.daemon")
 
 
-def make_driver(dev: object, cfg: Config) -> Device:
-    from app.config import DeviceConfig
-
-    assert isinstance(dev, DeviceConfig)
+def make_driver(dev: DeviceConfig, cfg: Config) -> Device:
     port = cfg.port(dev.port)
     profile = PROFILES.get(dev.profile)
     if profile is None or profile.kind != dev.kind:
@@ -64,38 +65,47 @@ def read_identification_key(cfg: Config) -> str:
         ) from None
 
 
-async def load_clock(cfg: Config, speed: float) -> LaneClock:
-    """The lane clock continues across restarts: its origin lives in the database."""
-    state = await LaneState.get_or_none(key="clock")
-    now = time.time()
-    if state is not None:
-        v = state.value
-        old = LaneClock(v["speed"], v["origin_wall"], v["origin_lane"])
-        if v["speed"] == speed:
-            return old
-        clock = LaneClock(speed, now, old.now())
-    else:
-        clock = LaneClock(speed, now, now)
-    value = {"speed": speed, "origin_wall": clock.origin_wall, "origin_lane": clock.origin_lane}
-    await LaneState.update_or_create(defaults={"value": value}, key="clock")
-    return clock
+@contextlib.contextmanager
+def lane_lock(cfg: Config) -> Iterator[None]:
+    """One daemon per lane: an exclusive ``flock`` on the lane's lock file, held for the daemon's life.
+    A second daemon would take over the socket, and two owners of the stands' lines and chains would
+    lose frames and journal entries (issue #7). The kernel drops the lock when the holder dies."""
+    path = cfg.path(cfg.daemon["lock_file"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
+            raise OtolaneError(
+                "lane_busy",
+                f"another laned (pid {holder}) already runs this lane: it holds {path}. Stop it first "
+                "(systemctl stop laned), or give this lane its own configuration",
+                pid=holder,
+                path=str(path),
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
 
 
 async def journal_config(cfg: Config, journal: Journal) -> None:
     """R3.15: a changed configuration is journalled (its digest), with the devices it registers."""
     digest = hashlib.sha256(cfg.file.read_bytes()).hexdigest()
-    state = await LaneState.get_or_none(key="config")
-    if state is not None and state.value.get("sha256") == digest:
+    last = await journal.last("config_installed", "config_changed")
+    if last is not None and last.details.get("sha256") == digest:
         return
     devices = [f"{d.id}:{d.profile}:{d.serial}" for d in cfg.devices]
     await journal.write(
         "laned",
-        "config_changed" if state is not None else "config_installed",
+        "config_changed" if last is not None else "config_installed",
         file=str(cfg.file),
         sha256=digest,
         devices=devices,
     )
-    await LaneState.update_or_create(defaults={"value": {"sha256": digest}}, key="config")
 
 
 class Daemon:
@@ -104,37 +114,44 @@ class Daemon:
         self.stopping = asyncio.Event()
 
     async def run(self) -> None:
+        with lane_lock(self.cfg):
+            await self._run()
+
+    async def _run(self) -> None:
         cfg = self.cfg
         speed = float(cfg.lane["clock_speed"])
-        keyring = Keyring.open_or_create(cfg.path(cfg.storage["key_file"]))
         id_key = read_identification_key(cfg)
-        await open_db(cfg.dsn)
+        drivers = {d.id: make_driver(d, cfg) for d in cfg.devices}
+        store = await open_store(cfg)
         try:
-            journal = Journal()
+            journal = store.journal
             accounts = Accounts(Policy.from_config(cfg.security), journal)
-            clock = await load_clock(cfg, speed)
-            client = RestClient(cfg.eis["url"], id_key, cfg.eis["timeout_s"])
-            outbox = OutboxWorker(client, keyring, journal, cfg.eis["environment"], lambda: None)
-            drivers = {d.id: make_driver(d, cfg) for d in cfg.devices}
-            lane = LaneService(cfg, keyring, journal, clock, outbox, drivers)
             await journal.write(
                 "laned", "daemon_started", lane=cfg.lane["name"], training=cfg.lane["training"]
             )
             await journal_config(cfg, journal)
+            clock = await restore_clock(journal, bool(cfg.lane["training"]), speed)
+            client = RestClient(cfg.eis["url"], id_key, cfg.eis["timeout_s"])
+            outbox = OutboxWorker(client, store.keyring, journal, cfg.eis["environment"], lambda: None)
+            lane = LaneService(cfg, store, clock, outbox, drivers)
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self.stopping.set)
             await lane.start()
+            api = Api(lane, accounts, journal)
             try:
-                runner = await serve_unix(Api(lane, accounts, journal).app(), cfg.socket_path)
+                runner = await serve_unix(api.app(), cfg.socket_path)
                 log.info("laned ready on %s", cfg.socket_path)
+                guard = asyncio.create_task(api.guard_sessions(), name="session-guard")
                 await self.stopping.wait()
                 log.info("laned stopping")
+                guard.cancel()
                 await runner.cleanup()
             finally:
                 await lane.stop()
                 await client.close()
             await journal.write("laned", "daemon_stopped")
+            await lane.checkpoint("daemon_stopped")
         finally:
-            await close_db()
+            await close_store()
             Path(cfg.socket_path).unlink(missing_ok=True)

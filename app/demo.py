@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import datetime as dt
 import json
 import os
 import secrets
@@ -64,7 +65,12 @@ DEMO_DEVICES = (
 QUIET = {"headlight": 86400.0}
 
 
-def device_tables(devices: tuple[DemoDevice, ...]) -> str:
+def verified_until(days: int = 365) -> dt.date:
+    """A verification date relative to today (a fixed date in the demo would expire one day)."""
+    return dt.date.today() + dt.timedelta(days=days)
+
+
+def device_tables(devices: tuple[DemoDevice, ...], until: dt.date | None = None) -> str:
     return "".join(
         f"""
 [[devices]]
@@ -74,7 +80,7 @@ profile = "{d.profile}"
 port = "dev/{d.id}"
 serial = "{d.serial}"
 model = "{d.model}"
-verified_until = 2027-03-01
+verified_until = {(until or verified_until()).isoformat()}
 certificate = "KZ-DEMO-{d.serial}"
 stale_after_s = {QUIET.get(d.kind, 3.0)}
 """
@@ -82,7 +88,14 @@ stale_after_s = {QUIET.get(d.kind, 3.0)}
     )
 
 
-def write_config(home: Path, speed: float, eis_port: int, devices: tuple[DemoDevice, ...] = (BRAKE,)) -> Path:
+def write_config(
+    home: Path,
+    speed: float,
+    eis_port: int,
+    devices: tuple[DemoDevice, ...] = (BRAKE,),
+    until: dt.date | None = None,
+) -> Path:
+    """The demo lane's config; ``until``: the stands' verification expiry (a year from today)."""
     cfg = home / "config.toml"
     cfg.write_text(
         f"""# Written by 'otolane demo' at every start: a training lane on simulators.
@@ -108,7 +121,7 @@ environment = "test"
 identification_key_file = "keys/eis-id.key"
 timeout_s = 5
 """
-        + device_tables(devices),
+        + device_tables(devices, until),
         encoding="utf-8",
     )
     return cfg
@@ -124,17 +137,17 @@ def ensure_accounts(home: Path, cfg: Path) -> dict[str, str]:
     async def create() -> None:
         from app import config as config_mod
         from app.auth import Accounts, Policy
-        from app.journal import Journal
-        from app.storage.db import close_db, open_db
+        from app.storage.store import close_store, open_store
 
         c = config_mod.load(cfg)
-        await open_db(c.dsn)
+        store = await open_store(c)
         try:
-            accounts = Accounts(Policy.from_config(c.security), Journal())
+            accounts = Accounts(Policy.from_config(c.security), store.journal)
             for role in ROLES:
                 await accounts.add(role, role, passwords[role], f"Demo {role}", by="demo")
+            await store.checkpoint("demo accounts")
         finally:
-            await close_db()
+            await close_store()
 
     asyncio.run(create())
     write_secret_file(acc, "".join(f"{k} {v}\n" for k, v in passwords.items()))

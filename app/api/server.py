@@ -22,8 +22,9 @@ from aiohttp import WSMsgType, web
 
 from app.auth import Accounts, Session
 from app.errors import Forbidden, OtolaneError
-from app.journal import Journal
+from app.journal import MAX_PAGE, Journal
 from app.lane.service import LaneService
+from app.storage.db import StorageFailed, is_storage_error
 
 log = logging.getLogger("otolane.api")
 API_VERSION = 1
@@ -68,7 +69,14 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/v1/users", (ADMIN,), "add_user", "add a user"),
     Route("POST", "/v1/users/{name}/lock", (ADMIN,), "lock_user", "lock a user"),
     Route("POST", "/v1/users/{name}/unlock", (ADMIN,), "unlock_user", "unlock a user"),
+    Route("POST", "/v1/users/{name}/role", (ADMIN,), "set_role", "change a user's role"),
 )
+#: Longest text field the API takes (a longer one is refused, never cut silently), and the deepest
+#: JSON body (deeper is refused before it can exhaust the parser).
+MAX_FIELD = 500
+MAX_DEPTH = 32
+#: How long a closing stream may take before its connection is cut (a client that never reads).
+WS_CLOSE_S = 1.0
 
 
 class Api:
@@ -76,7 +84,8 @@ class Api:
         self.lane = lane
         self.accounts = accounts
         self.journal = journal
-        self.websockets: set[web.WebSocketResponse] = set()
+        #: open streams: the socket, its session's token, its request (to cut a client that never reads)
+        self.websockets: dict[web.WebSocketResponse, tuple[str, web.Request]] = {}
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._errors, self._auth], client_max_size=64 * 1024)
@@ -98,7 +107,11 @@ class Api:
             return web.json_response(body, status=exc.status)
         except (asyncio.CancelledError, ConnectionResetError):
             raise
-        except Exception:
+        except Exception as exc:
+            if is_storage_error(exc):  # locked, full, gone: the user may try again; not a bug
+                log.error("%s %s: the database refused: %s", request.method, request.path, exc)
+                failed = StorageFailed.wrap(exc)
+                return web.json_response({"error": failed.as_dict()}, status=failed.status)
             log.exception("internal error on %s %s", request.method, request.path)
             body = {"error": {"code": "internal", "message": "internal error", "params": {}}}
             return web.json_response(body, status=500)
@@ -110,7 +123,7 @@ class Api:
             return await handler(request)
         token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         session = self.accounts.session(token) if token else None
-        if session is None:
+        if session is None or not await self.accounts.still_valid(session):
             raise OtolaneError("session_required", "log in first", status=401)
         if session.role not in route.roles:
             await self.journal.write(session.username, "access_denied", path=request.path)
@@ -127,16 +140,21 @@ class Api:
     # --- helpers ---------------------------------------------------------------
     @staticmethod
     async def _body(request: web.Request) -> dict[str, Any]:
+        raw = await request.read()
+        if _depth(raw) > MAX_DEPTH:
+            raise OtolaneError("body_too_deep", f"the request body nests deeper than {MAX_DEPTH} levels")
         try:
-            data = await request.json()
-        except (ValueError, UnicodeDecodeError):
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise OtolaneError("body_not_json", "the request body is not JSON") from None
         if not isinstance(data, dict):
             raise OtolaneError("body_not_object", "the request body must be an object")
         return data
 
     @staticmethod
-    def _field(data: dict[str, Any], name: str, typ: type, default: Any = ...) -> Any:
+    def _field(
+        data: dict[str, Any], name: str, typ: type, default: Any = ..., max_len: int = MAX_FIELD
+    ) -> Any:
         if name not in data:
             if default is ...:
                 raise OtolaneError("field_missing", f"'{name}' is missing", field=name)
@@ -144,6 +162,10 @@ class Api:
         value = data[name]
         if not isinstance(value, typ) or (typ is int and isinstance(value, bool)):
             raise OtolaneError("field_type", f"'{name}' has the wrong type", field=name)
+        if isinstance(value, str) and len(value) > max_len:
+            raise OtolaneError(
+                "field_too_long", f"'{name}' is longer than {max_len}", field=name, max=max_len
+            )
         return value
 
     @staticmethod
@@ -158,9 +180,7 @@ class Api:
 
     async def login(self, request: web.Request) -> web.Response:
         data = await self._body(request)
-        s = await self.accounts.login(
-            self._field(data, "username", str)[:64], self._field(data, "password", str)
-        )
+        s = await self.accounts.login(self._field(data, "username", str), self._field(data, "password", str))
         return web.json_response(
             {"token": s.token, "username": s.username, "role": s.role, "must_change": s.must_change}
         )
@@ -184,22 +204,24 @@ class Api:
         return web.json_response(snap)
 
     async def stream(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(heartbeat=15)
+        ws = web.WebSocketResponse(heartbeat=15, timeout=WS_CLOSE_S)
         await ws.prepare(request)
-        self.websockets.add(ws)
+        self.websockets[ws] = (self._session(request).token, request)
         sub = self.lane.subscribe()
+        sender: asyncio.Task[None] | None = None
         try:
             await ws.send_json({"type": "hello", "api": API_VERSION})
             sender = asyncio.create_task(self._pump(ws, sub.queue))
             async for msg in ws:  # the client says nothing; we only notice it leaving
                 if msg.type in (WSMsgType.ERROR, WSMsgType.CLOSE):
                     break
-            sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await sender
         finally:
+            if sender is not None:
+                sender.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await sender
             self.lane.unsubscribe(sub)
-            self.websockets.discard(ws)
+            self.websockets.pop(ws, None)
         return ws
 
     @staticmethod
@@ -212,8 +234,31 @@ class Api:
             await ws.send_str(json.dumps(batch, ensure_ascii=False))
 
     async def _close_websockets(self, app: web.Application) -> None:
-        for ws in list(self.websockets):
-            await ws.close()
+        await asyncio.gather(*(self._cut(ws) for ws in list(self.websockets)))
+
+    async def _cut(self, ws: web.WebSocketResponse) -> None:
+        """Close a stream; a client that never reads (its buffers full) is cut off after WS_CLOSE_S,
+        so neither a shutdown nor an ended session waits on it (issue #7)."""
+        entry = self.websockets.get(ws)
+        try:
+            async with asyncio.timeout(WS_CLOSE_S):
+                await ws.close(code=4401 if entry and entry[0] not in self.accounts.sessions else 1001)
+        except (TimeoutError, Exception):
+            if entry is not None and entry[1].transport is not None:
+                entry[1].transport.abort()
+
+    async def guard_sessions(self) -> None:
+        """Once a second: every session still allowed by its account (a lock, a role change, a
+        password set from the command line end it); streams of ended sessions are closed."""
+        while True:
+            await asyncio.sleep(1.0)
+            try:
+                await self.accounts.sweep()
+                for ws, (token, _) in list(self.websockets.items()):
+                    if token not in self.accounts.sessions:
+                        await self._cut(ws)
+            except Exception:
+                log.exception("session guard")
 
     async def start_inspection(self, request: web.Request) -> web.Response:
         data = await self._body(request)
@@ -286,12 +331,14 @@ class Api:
         return web.json_response(result)
 
     async def read_journal(self, request: web.Request) -> web.Response:
-        try:
-            limit = min(int(request.query.get("limit", "100")), 1000)
-            before = int(request.query["before"]) if "before" in request.query else None
-        except ValueError:
-            raise OtolaneError("query_bad", "limit and before are whole numbers") from None
-        rows = await self.journal.read(limit, before, request.query.get("action") or None)
+        limit = _query_int(request, "limit", 100, 1, MAX_PAGE)
+        before = _query_int(request, "before", None, 1, 2**63 - 1)
+        action = request.query.get("action") or None
+        if action is not None and len(action) > 40:
+            raise OtolaneError(
+                "query_bad", "'action' is at most 40 characters", field="action", low=1, high=40
+            )
+        rows = await self.journal.read(limit, before, action)
         return web.json_response(rows)
 
     async def users(self, request: web.Request) -> web.Response:
@@ -316,9 +363,57 @@ class Api:
         await self.accounts.set_disabled(request.match_info["name"], False, self._session(request).username)
         return web.json_response({"ok": True})
 
+    async def set_role(self, request: web.Request) -> web.Response:
+        data = await self._body(request)
+        await self.accounts.set_role(
+            request.match_info["name"],
+            self._field(data, "role", str, max_len=16),
+            self._session(request).username,
+        )
+        return web.json_response({"ok": True})
+
+
+def _depth(raw: bytes) -> int:
+    """How deep a JSON text nests, counted without parsing it (brackets outside strings)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for b in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif b == 0x5C:  # backslash
+                escaped = True
+            elif b == 0x22:
+                in_string = False
+        elif b == 0x22:
+            in_string = True
+        elif b in (0x5B, 0x7B):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif b in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
+
+
+def _query_int(request: web.Request, name: str, default: int | None, low: int, high: int) -> int | None:
+    if name not in request.query:
+        return default
+    try:
+        value = int(request.query[name])
+    except ValueError:
+        raise OtolaneError(
+            "query_bad", f"'{name}' is a whole number from {low} to {high}", field=name, low=low, high=high
+        ) from None
+    if not low <= value <= high:
+        raise OtolaneError(
+            "query_bad", f"'{name}' is a whole number from {low} to {high}", field=name, low=low, high=high
+        )
+    return value
+
 
 async def serve_unix(app: web.Application, path: Path) -> web.AppRunner:
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    # A stop waits at most this long for requests in flight (streams are cut by _close_websockets).
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
     await runner.setup()
     path.parent.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(FileNotFoundError):
