@@ -90,6 +90,19 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         shutil.rmtree(base, ignore_errors=True)
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """An open database, once on SQLite and once on the session's PostgreSQL server."""
+    from app.storage.db import close_db, open_db
+
+    dsn = f"sqlite://{tmp_path / 't.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_dsn")
+    await open_db(dsn)
+    try:
+        yield request.param
+    finally:
+        await close_db()
+
+
 @pytest.fixture
 def pg_dsn(postgres: str) -> str:
     """A fresh database on the session's server for each test."""

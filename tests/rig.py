@@ -21,9 +21,8 @@ from app.auth import Accounts, Policy
 from app.daemon import Daemon
 from app.demo import BRAKE, DEMO_DEVICES, DemoDevice, write_config
 from app.eis.simulator import EisSimulator
-from app.journal import Journal
 from app.storage.crypto import write_secret_file
-from app.storage.db import close_db, open_db
+from app.storage.store import close_store, open_store
 from drivers.brake.profiles import JX_BRAKE
 from drivers.registry import PROFILES, SCENARIOS
 from drivers.sim.device import ProfileSimulator
@@ -37,9 +36,13 @@ def brake_sim(port: PtyPort, scenario: str = "good", **kwargs: Any) -> ProfileSi
 
 
 def sample_card(card_id: str = "c", **overrides: Any) -> dict[str, Any]:
-    """A minimal card that the EIS contract accepts (app/eis/contract.py); overrides change fields."""
+    """A minimal card that the EIS contract accepts (app/eis/contract.py); overrides change fields.
+    Its times are relative to now: no fixed date in a fixture."""
+    import datetime as dt
+
     from app.eis.contract import CONTRACT_VERSION
 
+    end = dt.datetime.now(dt.UTC).replace(microsecond=0)
     return {
         "contract": CONTRACT_VERSION,
         "card_id": card_id,
@@ -48,8 +51,8 @@ def sample_card(card_id: str = "c", **overrides: Any) -> dict[str, Any]:
         "lane": {"name": "test"},
         "vehicle": {"plate": "123ABC02"},
         "inspector": {"username": "operator"},
-        "started": "2026-11-23T10:00:00+00:00",
-        "finished": "2026-11-23T10:20:00+00:00",
+        "started": (end - dt.timedelta(minutes=20)).isoformat(),
+        "finished": end.isoformat(),
         "duration_s": 1200,
         "verdict": "admitted",
         "items": [],
@@ -122,13 +125,14 @@ async def wait_for(pred: Callable[[], Awaitable[Any]], what: str, timeout: float
 
 
 async def create_users(cfg: config_mod.Config) -> None:
-    await open_db(cfg.dsn)
+    store = await open_store(cfg)
     try:
-        accounts = Accounts(Policy.from_config(cfg.security), Journal())
+        accounts = Accounts(Policy.from_config(cfg.security), store.journal)
         for role, pw in PASSWORDS.items():
             await accounts.add(role, role, pw, f"Test {role}")
+        await store.checkpoint("test users")
     finally:
-        await close_db()
+        await close_store()
 
 
 async def start_rig(

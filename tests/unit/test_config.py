@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +14,10 @@ from app.config import load, parse
 from app.demo import write_config
 from app.errors import ConfigError
 
-GOOD = """
+#: a verification date a year from today: no fixed date in a fixture (issue #7 item 10)
+UNTIL = (dt.date.today() + dt.timedelta(days=365)).isoformat()
+
+GOOD = f"""
 [lane]
 name = "Lane 2"
 [eis]
@@ -24,7 +29,7 @@ kind = "brake"
 profile = "jx-brake"
 port = "/dev/ttyS1"
 serial = "2231-0457"
-verified_until = 2027-03-01
+verified_until = {UNTIL}
 """
 
 
@@ -43,7 +48,7 @@ def test_a_good_file_loads_with_defaults(tmp_path: Path) -> None:
         (GOOD.replace('serial = "2231-0457"\n', ""), "devices[0].serial", "missing"),
         (GOOD + "\n[extra]\n", "extra", "unknown"),
         (
-            GOOD.replace("verified_until = 2027-03-01", 'verified_until = "soon"'),
+            GOOD.replace(f"verified_until = {UNTIL}", 'verified_until = "soon"'),
             "devices[0].verified_until",
             "str",
         ),
@@ -51,8 +56,22 @@ def test_a_good_file_loads_with_defaults(tmp_path: Path) -> None:
         (GOOD.replace("[lane]", "[lane]\nclock_speed = 60"), "lane.clock_speed", "60"),
         (GOOD.replace("[lane]", "[lane]\ntraining = true"), "eis.environment", "'production'"),
         ("[lane", "(syntax)", "Expected"),
+        # Issue #7 item 5: a clock that would break the lane for good.
+        *[
+            (GOOD.replace("[lane]", f"[lane]\ntraining = true\nclock_speed = {v}").replace(
+                '"production"', '"test"'), "lane.clock_speed", found)
+            for v, found in (("nan", "nan"), ("inf", "inf"), ("-inf", "-inf"), ("0", "0"),
+                             ("-5", "-5"), ("1e9", "1000000000"))
+        ],
+        # Issue #7 item 8: where the lane would write, refused before anything is touched.
+        (GOOD.replace("[lane]", '[storage]\ndsn = "mysql://lane@db/oto"\n[lane]'), "storage.dsn", "mysql"),
+        (GOOD.replace("[lane]", '[storage]\ndsn = "sqlite:///"\n[lane]'), "storage.dsn", "directory"),
+        (GOOD.replace("[lane]", '[daemon]\nlog_file = "/tmp"\n[lane]'), "daemon.log_file", "directory"),
+        (GOOD.replace("[lane]", '[storage]\nkey_file = "/"\n[lane]'), "storage.key_file", "directory"),
+        (GOOD.replace("[lane]", f'[daemon]\nsocket = "/tmp/{"s" * 120}.sock"\n[lane]'), "daemon.socket",
+         "bytes"),
     ],
-)
+)  # fmt: skip
 def test_bad_files_name_the_key_and_what_was_found(text: str, key: str, found: str) -> None:
     with pytest.raises(ConfigError) as err:
         parse(text, "lane.toml", Path("."))
@@ -64,7 +83,7 @@ def test_bad_files_name_the_key_and_what_was_found(text: str, key: str, found: s
 
 def test_config_check_cli_reports_without_a_traceback(tmp_path: Path) -> None:
     bad = tmp_path / "lane.toml"
-    bad.write_text(GOOD.replace("verified_until = 2027-03-01", "verified_until = 5"))
+    bad.write_text(GOOD.replace(f"verified_until = {UNTIL}", "verified_until = 5"))
     r = subprocess.run(
         [sys.executable, "-m", "app.cli", "config", "check", str(bad)], capture_output=True, text=True
     )
@@ -72,6 +91,7 @@ def test_config_check_cli_reports_without_a_traceback(tmp_path: Path) -> None:
     assert "devices[0].verified_until" in r.stderr and "expected a date" in r.stderr
     assert "Traceback" not in r.stderr
     good = write_config(tmp_path, 1.0, 8765)
+    assert f"verified_until = {UNTIL}" in good.read_text()  # the demo's dates move with today
     r = subprocess.run(
         [sys.executable, "-m", "app.cli", "config", "check", str(good)], capture_output=True, text=True
     )
@@ -95,4 +115,36 @@ def test_daemon_refuses_a_fast_clock_on_a_production_lane(tmp_path: Path) -> Non
         timeout=60,
     )
     assert r.returncode == 2
-    assert "only a training lane" in r.stderr and "Traceback" not in r.stderr
+    assert "only when lane.training = true" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("speed", ["nan", "inf", "0", "-1"])
+def test_daemon_refuses_a_speed_that_would_break_the_clock(tmp_path: Path, speed: str) -> None:
+    """Issue #7 item 5: non-finite or non-positive speeds are refused, even on a training lane."""
+    cfg = write_config(tmp_path, 10.0, 8765)
+    r = subprocess.run(
+        [sys.executable, "-m", "app.cli", "daemon", "--config", str(cfg), "--speed", speed],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 2, r.stderr
+    assert "a finite number above 0" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "otolane.db").exists()
+
+
+def test_a_directory_where_the_database_goes_is_left_as_it_was(tmp_path: Path) -> None:
+    """Issue #7 item 8: a DSN naming a directory is refused and the directory's mode stays."""
+    cfg = write_config(tmp_path, 1.0, 8765)
+    (tmp_path / "dbdir").mkdir(mode=0o755)
+    os.chmod(tmp_path / "dbdir", 0o755)
+    cfg.write_text(cfg.read_text().replace('dsn = "sqlite://otolane.db"', 'dsn = "sqlite://dbdir"'))
+    r = subprocess.run(
+        [sys.executable, "-m", "app.cli", "daemon", "--config", str(cfg)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 2 and "storage.dsn" in r.stderr and "directory" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
+    assert (tmp_path / "dbdir").stat().st_mode & 0o777 == 0o755

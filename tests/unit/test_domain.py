@@ -7,7 +7,9 @@ import pytest
 from app.domain import inspection as rules
 from app.domain.categories import CATEGORIES, min_duration_s
 from app.domain.norms import imbalance_percent, judge, specific_force_percent
+from app.domain.plates import normalise_plate
 from app.eis.contract import validate_card
+from app.errors import OtolaneError
 from tests.rig import sample_card
 
 
@@ -135,3 +137,36 @@ def test_category_rows_of_steering_and_tyre_norms() -> None:
     assert NORMS[norm_group("tyres.tread", "L3") or ""].low == 0.8
     assert NORMS[norm_group("tyres.tread", "M2") or ""].low == 2.0
     assert norm_group("steering.play", "L1") is None  # no row: no verdict, the value goes to the protocol
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("123ABC02", "123ABC02"),
+        ("123 abc 02", "123ABC02"),
+        ("123АВС02", "123ABC02"),  # Cyrillic А В С typed on a Russian layout
+        ("123авс02", "123ABC02"),
+        ("１２３ＡＢＣ０２", "123ABC02"),  # full-width
+        ("KZ-777-ОТО", "KZ777OTO"),
+    ],
+)
+def test_a_plate_is_stored_in_latin_letters(typed: str, stored: str) -> None:
+    """Issue #7 item 8: look-alikes are mapped, so one car is never two vehicles."""
+    assert normalise_plate(typed) == stored
+
+
+@pytest.mark.parametrize(
+    ("typed", "char"),
+    [("123ЖБД02", "Ж"), ("123ӘBC02", "Ә"), ("123ΑΒΓ02", "Α"), ("123ABC02;", ";"), ("12\u200b3ABC", "\u200b")],
+)
+def test_a_plate_in_another_script_is_refused_naming_the_character(typed: str, char: str) -> None:
+    with pytest.raises(OtolaneError) as err:
+        normalise_plate(typed)
+    assert err.value.code == "plate_char" and err.value.params["char"] == char
+
+
+@pytest.mark.parametrize("typed", ["", "   ", "1" * 13])
+def test_an_empty_or_long_plate_is_refused(typed: str) -> None:
+    with pytest.raises(OtolaneError) as err:
+        normalise_plate(typed)
+    assert err.value.code == "plate_bad"

@@ -3,8 +3,10 @@ chains (R3.10), accounts (R3.17). Each test runs on both."""
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -12,21 +14,13 @@ from tortoise import connections
 from tortoise.transactions import in_transaction
 
 from app.auth import DAY, Accounts, Policy
+from app.demo import write_config
 from app.errors import OtolaneError
 from app.journal import Journal
 from app.storage import chain
+from app.storage.crypto import write_secret_file
 from app.storage.db import close_db, engine_integrity, migrate, open_db
 from app.storage.models import JournalEntry, Reading, SchemaVersion, User
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    dsn = f"sqlite://{tmp_path / 't.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_dsn")
-    await open_db(dsn)
-    try:
-        yield request.param
-    finally:
-        await close_db()
 
 
 async def _readings(n: int) -> None:
@@ -111,3 +105,48 @@ async def test_repeated_failures_lock_the_account(db: str) -> None:
     assert actions.count("login_failed") == 4 and "account_locked_out" in actions
     # no secret reaches the journal
     assert all("Good-pass" not in str(e.details) for e in await JournalEntry.all())
+
+
+async def test_a_read_only_database_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
+    """Issue #7 item 8: a clear error naming the file; its mode is not changed behind the user."""
+    path = tmp_path / "lane.db"
+    await open_db(f"sqlite://{path}")
+    await close_db()
+    path.chmod(0o400)
+    with pytest.raises(OtolaneError) as err:
+        await open_db(f"sqlite://{path}")
+    assert err.value.code == "db_read_only" and str(path) in err.value.message
+    assert path.stat().st_mode & 0o777 == 0o400
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_an_unreachable_postgresql_is_a_clear_error_without_its_password() -> None:
+    dsn = f"postgres://otolane:s3cret-pw@127.0.0.1:{_free_port()}/lane"
+    with pytest.raises(OtolaneError) as err:
+        await open_db(dsn)
+    assert err.value.code == "db_unreachable"
+    assert "s3cret-pw" not in err.value.message and "otolane:***@127.0.0.1" in err.value.message
+
+
+def test_the_daemon_says_the_database_is_unreachable_without_a_traceback(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, 1.0, 8765)
+    write_secret_file(tmp_path / "keys" / "eis-id.key", "TEST-SPO-KEY\n")
+    dsn = f"postgres://otolane:s3cret-pw@127.0.0.1:{_free_port()}/lane"
+    cfg.write_text(cfg.read_text().replace('dsn = "sqlite://otolane.db"', f'dsn = "{dsn}"'))
+    r = subprocess.run(
+        [sys.executable, "-m", "app.cli", "daemon", "--config", str(cfg)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode != 0
+    assert "cannot open the database" in r.stderr and "Traceback" not in r.stderr
+    assert "s3cret-pw" not in r.stderr + r.stdout
+    assert (
+        "s3cret-pw" not in (tmp_path / "laned.log").read_text() if (tmp_path / "laned.log").exists() else True
+    )

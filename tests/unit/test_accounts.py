@@ -1,0 +1,190 @@
+"""Accounts (R3.17, issue #7 item 7): names compared after Unicode normalisation, look-alikes refused,
+weak passwords refused, lock/unlock/role changes end sessions, equal work for unknown and known users,
+and the account's record held against the journal. Each test runs on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from tortoise import connections
+
+from app import auth
+from app.auth import DAY, Accounts, Policy
+from app.errors import OtolaneError
+from app.journal import Journal
+from app.storage.models import JournalEntry, User
+
+GOOD = "Steppe-Wind-77"
+
+
+async def _refused(coro: object, code: str) -> OtolaneError:
+    with pytest.raises(OtolaneError) as err:
+        await coro  # type: ignore[misc]
+    assert err.value.code == code, err.value.code
+    return err.value
+
+
+async def test_names_are_one_after_unicode_normalisation(db: str) -> None:
+    acc = Accounts(Policy(), Journal())
+    await acc.add("Aigerim", "operator", GOOD)
+    assert await User.filter(username="aigerim").count() == 1
+    # Full-width letters and another case are the same name: refused as existing, and they log in.
+    await _refused(acc.add("ＡＩＧＥＲＩＭ", "admin", GOOD), "user_exists")
+    assert (await acc.login("AIGERIM", GOOD)).username == "aigerim"
+    assert (await acc.login("ａｉｇｅｒｉｍ", GOOD)).username == "aigerim"
+
+
+@pytest.mark.parametrize("shadow", ["аdmin", "admіn", "аdmіn"])
+async def test_a_name_in_another_script_that_looks_the_same_is_refused(db: str, shadow: str) -> None:
+    acc = Accounts(Policy(), Journal())
+    await acc.add("admin", "admin", GOOD)
+    with pytest.raises(OtolaneError) as err:
+        await acc.add(shadow, "operator", GOOD)
+    # Mixed scripts are refused as a bad name; a name all in one script as a look-alike.
+    assert err.value.code in ("username_bad", "username_confusable")
+    assert await User.all().count() == 1
+
+
+async def test_an_all_cyrillic_twin_of_a_latin_name_is_refused_as_confusable(db: str) -> None:
+    acc = Accounts(Policy(), Journal())
+    await acc.add("cop", "operator", GOOD)
+    err = await _refused(acc.add("сор", "operator", GOOD), "username_confusable")  # all Cyrillic
+    assert err.params["existing"] == "cop"
+    await acc.add("сәуле", "operator", GOOD)  # a genuinely Kazakh name is welcome
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("", "1–32"),
+        ("x" * 33, "1–32"),
+        ("1admin", "starts with a letter"),
+        ("ad min", "' ' cannot"),
+        ("ad\u202emin", "cannot"),
+        ("ἀδμιν", "Latin or Cyrillic"),
+    ],
+)
+async def test_bad_names_are_refused_with_the_reason(db: str, name: str, why: str) -> None:
+    acc = Accounts(Policy(), Journal())
+    err = await _refused(acc.add(name, "operator", GOOD), "username_bad")
+    assert why in str(err)
+    assert await User.all().count() == 0
+
+
+@pytest.mark.parametrize(
+    ("password", "code"),
+    [
+        ("          ", "password_blank"),
+        ("\t\t\t\t\t\t\t\t\t\t\t", "password_blank"),
+        ("aaaaaaaaaaaa", "password_repeated"),
+        ("abababababab1", "password_repeated"),
+        ("1111111111111", "password_repeated"),
+        ("short-1", "password_too_short"),
+        ("x" * 300 + "1-", "password_too_long"),
+        ("Good\x00pass-2026", "password_control_char"),
+        ("nodigitsornothing", "password_needs_mix"),
+        ("Aigerim-2026-x", "password_has_username"),
+    ],
+)
+async def test_weak_passwords_are_refused(db: str, password: str, code: str) -> None:
+    acc = Accounts(Policy(), Journal())
+    await _refused(acc.add("aigerim", "operator", password), code)
+    assert await User.all().count() == 0
+
+
+async def test_unknown_and_known_users_cost_the_same_to_refuse(db: str) -> None:
+    """One Argon2 operation on every refusal path, so timing tells nothing about who exists."""
+    acc = Accounts(Policy(lockout_after=100), Journal())
+    await acc.add("bolat", "technician", GOOD)
+    await acc.add("dana", "operator", GOOD)
+    await acc.set_disabled("dana", True, "admin")
+    cases = [("nobody", GOOD), ("bolat", "wrong-pass-0000"), ("dana", GOOD), ("x" * 5000, GOOD)]
+    for name, pw in cases:
+        before = auth.KDF_RUNS[0]
+        with pytest.raises(OtolaneError):
+            await acc.login(name, pw)
+        assert auth.KDF_RUNS[0] - before == 1, name[:10]
+    before = auth.KDF_RUNS[0]
+    await acc.login("bolat", GOOD)
+    assert auth.KDF_RUNS[0] - before == 1
+
+
+async def test_lock_and_role_change_end_live_sessions(db: str) -> None:
+    acc = Accounts(Policy(), Journal())
+    await acc.add("bolat", "technician", GOOD)
+    await acc.add("aigerim", "operator", GOOD)
+    s1 = await acc.login("bolat", GOOD)
+    s2 = await acc.login("aigerim", GOOD)
+    await acc.set_disabled("bolat", True, "admin")
+    assert acc.session(s1.token) is None  # gone at once, not at the next sweep
+    assert acc.session(s2.token) is not None
+    await acc.set_role("aigerim", "admin", "admin")
+    assert acc.session(s2.token) is None
+    again = await acc.login("aigerim", GOOD)
+    assert again.role == "admin"
+    actions = [e.action for e in await JournalEntry.all().order_by("seq")]
+    assert actions.count("session_ended") == 2
+    assert "user_role_changed" in actions and "user_locked" in actions
+
+
+async def test_unlock_clears_a_lock_out(db: str) -> None:
+    acc = Accounts(Policy(lockout_after=3, lockout_minutes=15), Journal())
+    await acc.add("bolat", "technician", GOOD)
+    for _ in range(3):
+        await _refused(acc.login("bolat", "wrong-pass-0000"), "login_failed")
+    await _refused(acc.login("bolat", GOOD), "account_locked")
+    await acc.set_disabled("bolat", False, "admin")
+    assert (await acc.login("bolat", GOOD)).username == "bolat"
+
+
+async def test_a_session_ends_when_the_password_changes_behind_it(db: str) -> None:
+    acc = Accounts(Policy(), Journal())
+    await acc.add("bolat", "technician", GOOD)
+    s = await acc.login("bolat", GOOD)
+    await acc.change_password("bolat", None, "Other-Pass-2026", "admin")  # an admin reset
+    assert not await acc.still_valid(s)
+    assert acc.session(s.token) is None
+
+
+async def test_an_expired_password_must_be_changed_and_history_reaches_back(db: str) -> None:
+    """R3.17: a 30-day-old password opens a session that must change it; the last five passwords
+    (not only the current one) cannot come back."""
+    acc = Accounts(Policy(history=3), Journal())
+    await acc.add("aigerim", "operator", "First-pass-2026")
+    await User.filter(username="aigerim").update(pw_changed_at=time.time() - 31 * DAY)
+    assert (await acc.login("aigerim", "First-pass-2026")).must_change
+    await User.filter(username="aigerim").update(pw_changed_at=time.time() - 29 * DAY)
+    assert not (await acc.login("aigerim", "First-pass-2026")).must_change
+    await acc.change_password("aigerim", "First-pass-2026", "Second-pass-2026", "aigerim")
+    await acc.change_password("aigerim", "Second-pass-2026", "Third-pass-2026", "aigerim")
+    await _refused(
+        acc.change_password("aigerim", "Third-pass-2026", "First-pass-2026", "aigerim"), "password_reused"
+    )
+    await acc.change_password("aigerim", "Third-pass-2026", "Fourth-pass-2026", "aigerim")
+    # history 3: First has now fallen out of it
+    await acc.change_password("aigerim", "Fourth-pass-2026", "First-pass-2026", "aigerim")
+
+
+@pytest.mark.parametrize(
+    ("sql", "problem"),
+    [
+        ("UPDATE users SET role = 'admin' WHERE username = 'aigerim'", "role"),
+        ("UPDATE users SET disabled = FALSE WHERE username = 'aigerim'", "locked"),
+        ("UPDATE users SET pw_hash = (SELECT pw_hash FROM users WHERE username = 'bolat') "
+         "WHERE username = 'aigerim'", "password"),
+    ],
+)  # fmt: skip
+async def test_an_account_edited_behind_the_software_cannot_log_in(db: str, sql: str, problem: str) -> None:
+    """Issue #7 item 3: users.role, users.disabled and the password hash are held against the
+    journal's chained account events; an edited row refuses the login and raises the alarm."""
+    acc = Accounts(Policy(), Journal())
+    await acc.add("aigerim", "operator", GOOD)
+    await acc.add("bolat", "technician", "Other-Pass-2026")
+    if "disabled" in sql:
+        await acc.set_disabled("aigerim", True, "admin")
+    await connections.get("default").execute_script(sql)
+    pw = "Other-Pass-2026" if "pw_hash" in sql else GOOD
+    await _refused(acc.login("aigerim", pw), "account_record_mismatch")
+    alarm = await JournalEntry.filter(action="integrity_alarm").first()
+    assert alarm is not None and any(problem in p for p in alarm.details["problems"])

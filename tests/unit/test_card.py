@@ -1,0 +1,115 @@
+"""The card is judged from stored readings only (R3.6, issue #7 item 1): no item from a default, no
+planned step silently left out, only the readings of a step's completed run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from app.domain import inspection as rules
+from app.lane.card import CardIncomplete, evaluate, rule_for
+
+ALL_KINDS = (
+    "brake",
+    "sideslip",
+    "suspension",
+    "gas",
+    "smoke",
+    "headlight",
+    "sound",
+    "steering",
+    "tread",
+    "glass",
+)
+HEADLIGHT = {"high": 32000.0, "low": 12000.0}
+
+
+def _plan(fuel: str) -> dict[str, dict[str, Any]]:
+    return {s.id: s.as_dict() | {"status": "done", "run": 1} for s in rules.plan("M1", 2, fuel, ALL_KINDS)}
+
+
+def _readings(steps: dict[str, dict[str, Any]], run: int = 1) -> list[dict[str, Any]]:
+    """What a good lane stores for every planned step: each final once, each live channel 6 times."""
+    out: list[dict[str, Any]] = []
+    for step, st in steps.items():
+        for ch in st["finals"]:
+            value = 25.0 if "force" in ch else 450.0 if "load" in ch else 70.0
+            if "headlight" in ch:
+                value = HEADLIGHT[ch.split(".")[2]]
+            if ch == "sideslip.result":
+                value = 1.0
+            if ch == "smoke.k_mean":
+                value = 0.8
+            out.append({"step": step, "run": run, "channel": ch, "value": value, "final": True})
+        for ch in st["channels"]:
+            value = {"gas.co": 0.3, "sound.level": 80.0, "steering.play": 5.0}.get(ch, 75.0)
+            if ch.startswith("tread."):
+                value = 5.0
+            out += [{"step": step, "run": run, "channel": ch, "value": value, "final": False}] * 6
+    return out
+
+
+@pytest.mark.parametrize("fuel", ["petrol", "diesel"])
+def test_every_planned_step_has_its_rule(fuel: str) -> None:
+    for step in _plan(fuel):
+        assert rule_for(step) is not None, step
+
+
+@pytest.mark.parametrize("fuel", ["petrol", "diesel"])
+def test_a_complete_lane_gives_every_item(fuel: str) -> None:
+    steps = _plan(fuel)
+    sheet = evaluate(steps, "M1", _readings(steps))
+    ids = {i["id"] for i in sheet.items}
+    assert {"brake.imbalance.axle1", "brake.imbalance.axle2", "brake.specific_force"} <= ids
+    assert {"steering.play", "tyres.tread.min", "glass.windscreen"} <= ids
+    assert {"headlight.left.high.intensity", "headlight.right.high.intensity"} <= ids
+    assert ("emissions.co_idle" in ids) == (fuel == "petrol")
+    protocol = {p["step"] for p in sheet.protocol}
+    assert "noise" in protocol and ("smoke" in protocol) == (fuel == "diesel")
+
+
+def _needed(steps: dict[str, dict[str, Any]]) -> list[tuple[str, str]]:
+    return [(s, ch) for s, st in steps.items() for ch in (*st["finals"], *st["channels"])]
+
+
+@pytest.mark.parametrize("fuel", ["petrol", "diesel"])
+def test_any_one_missing_reading_refuses_the_card_naming_it(fuel: str) -> None:
+    steps = _plan(fuel)
+    full = _readings(steps)
+    needed = _needed(steps)
+    assert len(needed) > 20
+    for step, channel in needed:
+        readings = [r for r in full if not (r["step"] == step and r["channel"] == channel)]
+        with pytest.raises(CardIncomplete) as err:
+            evaluate(steps, "M1", readings)
+        assert {"step": step, "channel": channel} in err.value.missing, (step, channel)
+
+
+def test_no_readings_at_all_never_gives_a_card_of_zeros() -> None:
+    steps = _plan("petrol")
+    with pytest.raises(CardIncomplete) as err:
+        evaluate(steps, "M1", [])
+    assert len(err.value.missing) == len(_needed(steps))
+
+
+def test_a_step_with_no_rule_refuses_the_card() -> None:
+    steps = _plan("petrol") | {"mystery": {"status": "done", "run": 1, "finals": [], "channels": []}}
+    with pytest.raises(CardIncomplete) as err:
+        evaluate(steps, "M1", _readings(_plan("petrol")))
+    assert err.value.missing == [{"step": "mystery", "channel": "*"}]
+
+
+def test_only_the_completed_run_of_a_step_counts() -> None:
+    """A step interrupted and run again: readings of run 1 stay in the chain, unused."""
+    steps = _plan("petrol")
+    steps["brakes_axle_1"]["run"] = 2
+    readings = _readings(steps)  # every step's readings as run 1
+    with pytest.raises(CardIncomplete) as err:
+        evaluate(steps, "M1", readings)
+    assert {m["step"] for m in err.value.missing} == {"brakes_axle_1"}
+    weak = [dict(r, value=5.0) if r["channel"] == "brake.force.left.max" else r for r in readings]
+    rerun = [dict(r, run=2) for r in _readings({"brakes_axle_1": steps["brakes_axle_1"]}, run=2)]
+    sheet = evaluate(steps, "M1", weak + rerun)
+    axle1 = next(i for i in sheet.items if i["id"] == "brake.imbalance.axle1")
+    assert axle1["value"] == 0.0  # from run 2 (25 / 25), not from run 1's 5 / 25
