@@ -67,9 +67,10 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _with_store(cfg_file: str, fn: Any, create: bool = True) -> Any:
+async def _with_store(cfg_file: str, fn: Any, create: bool = True, checkpoint: bool = True) -> Any:
     """Open the lane's store as the daemon does (the same key rules), run ``fn``, sign the chain
-    heads it moved into the checkpoint file, close."""
+    heads it moved into the checkpoint file (not after a check: what it found must not be signed
+    as the new truth), close."""
     from app import config as config_mod
     from app.auth import Accounts, Policy
     from app.storage.store import close_store, open_store
@@ -78,7 +79,8 @@ async def _with_store(cfg_file: str, fn: Any, create: bool = True) -> Any:
     store = await open_store(cfg, create=create)
     try:
         result = await fn(cfg, Accounts(Policy.from_config(cfg.security), store.journal), store)
-        await store.checkpoint("command line")
+        if checkpoint:
+            await store.checkpoint("command line")
         return result
     finally:
         await close_store()
@@ -122,7 +124,7 @@ def cmd_integrity(args: argparse.Namespace) -> int:
     async def run(cfg: Any, accounts: Any, store: Any) -> dict[str, Any]:
         return await check(cfg, store)
 
-    report = asyncio.run(_with_store(args.config, run, create=False))
+    report = asyncio.run(_with_store(args.config, run, create=False, checkpoint=False))
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
     else:

@@ -148,7 +148,10 @@ async def check(cfg: Config, store: Store) -> dict[str, Any]:
     report.lines.append(
         "result: OK" if ok else f"result: INTEGRITY FAILURE — {len(report.problems)} problem(s)"
     )
-    await store.journal.write("integrity", "integrity_checked", ok=ok, problems=report.problems[:50])
+    try:
+        await store.journal.write("integrity", "integrity_checked", ok=ok, problems=report.problems[:50])
+    except Exception as exc:  # a dropped or locked journal is already in the report; it is not a crash
+        report.lines.insert(-1, f"journal: this check could not be recorded ({type(exc).__name__})")
     breaks = [p for p in report.problems if p["where"].startswith("chain ")]
     return {"ok": ok, "engine": engine, "breaks": breaks, "problems": report.problems, "lines": report.lines}
 

@@ -20,7 +20,7 @@ from app.journal import Journal
 from app.storage import chain
 from app.storage.crypto import write_secret_file
 from app.storage.db import close_db, engine_integrity, migrate, open_db
-from app.storage.models import JournalEntry, Reading, SchemaVersion, User
+from app.storage.models import Card, JournalEntry, Reading, SchemaVersion, User
 
 
 async def _readings(n: int) -> None:
@@ -150,3 +150,65 @@ def test_the_daemon_says_the_database_is_unreachable_without_a_traceback(tmp_pat
     assert (
         "s3cret-pw" not in (tmp_path / "laned.log").read_text() if (tmp_path / "laned.log").exists() else True
     )
+
+
+def _other(value: object) -> object:
+    """A different value of the same type: what an insider writes."""
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int):
+        return value + 1000
+    if isinstance(value, float):
+        return value + 0.5
+    if isinstance(value, bytes):
+        return value + b"!"
+    if isinstance(value, dict):
+        return {**value, "tampered": True}
+    return f"{value}x"[-len(str(value)) :] if len(str(value)) == 64 else f"{value}x"
+
+
+async def _chains(n: int) -> None:
+    await _readings(n)
+    journal = Journal()
+    for k in range(n):
+        await journal.write("t", "login", k=k, who="Жақсыбеков")
+    async with in_transaction() as tx:
+        await chain.ChainWriter(Card).append(
+            [
+                {
+                    "card_id": f"card-{k}",
+                    "inspection_id": f"insp-{k}",
+                    "verdict": "admitted",
+                    "created": 2000.0 + k,
+                    "sealed": b"sealed" * 4,
+                }
+                for k in range(n)
+            ],
+            tx,
+        )
+
+
+@pytest.mark.parametrize("model", [Reading, JournalEntry, Card], ids=lambda m: m._meta.db_table)
+async def test_every_stored_column_of_the_first_and_last_row_is_in_the_chain(db: str, model: type) -> None:
+    """Issue #7 (tests that must get stronger), R3.10: a change to any column of any row is found,
+    the first and the last row included; put back, the chain is intact again."""
+    await _chains(5)
+    table = model._meta.db_table
+    for seq in (1, 5):
+        # Every column the table has, not the list the chain code keeps: a column left out is found.
+        columns = sorted(model._meta.fields_db_projection)
+        assert len(columns) >= 6
+        for col in columns:
+            if col == "seq":  # the key: moved by SQL, as an insider would
+                sql = connections.get("default").execute_script
+                await sql(f"UPDATE {table} SET seq = seq + 1000 WHERE seq = {seq}")
+                assert (await chain.verify(model))[1] is not None, f"{table}: row {seq} moved unnoticed"
+                await sql(f"UPDATE {table} SET seq = seq - 1000 WHERE seq = {seq + 1000}")
+                continue
+            (orig,) = await model.filter(seq=seq).values_list(col, flat=True)
+            await model.filter(seq=seq).update(**{col: _other(orig)})
+            _, brk = await chain.verify(model)
+            assert brk is not None, f"{table}.{col} of row {seq} changed unnoticed"
+            assert brk.seq in (seq, min(seq + 1, 5)), (col, brk)
+            await model.filter(seq=seq).update(**{col: orig})
+            assert (await chain.verify(model))[1] is None, (col, seq)
