@@ -112,6 +112,7 @@ class Daemon:
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
         self.stopping = asyncio.Event()
+        self.lane: LaneService | None = None  # while it runs (a test in the same loop reaches in)
 
     async def run(self) -> None:
         with lane_lock(self.cfg):
@@ -133,7 +134,7 @@ class Daemon:
             clock = await restore_clock(journal, bool(cfg.lane["training"]), speed)
             client = RestClient(cfg.eis["url"], id_key, cfg.eis["timeout_s"])
             outbox = OutboxWorker(client, store.keyring, journal, cfg.eis["environment"], lambda: None)
-            lane = LaneService(cfg, store, clock, outbox, drivers)
+            lane = self.lane = LaneService(cfg, store, clock, outbox, drivers)
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self.stopping.set)

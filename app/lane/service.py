@@ -534,6 +534,11 @@ class LaneService:
             "last_card": last_card,
             "storage": self.recorder.status(),
             "alarms": list(self.alarms),
+            # Open live streams and the live values slow ones lost (a frozen SSH screen).
+            "streams": {
+                "open": len(self.subscribers),
+                "dropped": sum(sub.dropped for sub in self.subscribers),
+            },
         }
 
     @staticmethod
