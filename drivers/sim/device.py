@@ -57,6 +57,7 @@ class ProfileSimulator(LineFaults):
         self._phase = 0
         self._held: dict[str, float] = {}
         self._tests = 0  # tests started so far: a tuple in the scenario gives one value per test
+        self.tests_done = 0  # tests run to their end (a test waits on this, never on a sleep)
 
     # --- frames ------------------------------------------------------------------------
     def _scenario(self, channel: str) -> float:
@@ -170,6 +171,7 @@ class ProfileSimulator(LineFaults):
         p = self.profile
         if self._test_started is not None and self._progress() >= 1.0:
             self._test_started = None
+            self.tests_done += 1
             if p.family == "jx" and p.result is None:  # the device reports its result itself
                 self.send(self.build(p.reply("result"), live=False))
             elif p.family == "jx" and any(r.name == "end" for r in p.replies):

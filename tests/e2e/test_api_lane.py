@@ -92,7 +92,12 @@ async def test_card_is_refused_when_the_brake_tester_is_disconnected(rig: Rig) -
         return st["devices"][0]["status"] == "faulted"
 
     await wait_for(faulted, "the brake tester to fault")
-    await asyncio.sleep(1.5)  # R12 minimum passes at 600× — only the device holds now
+
+    async def only_the_device_holds() -> bool:  # R12's minimum passes at 600×
+        holds = (await op.call("GET", "/v1/state"))["inspection"]["card_holds"]
+        return [h["code"] for h in holds] == ["device_not_connected"]
+
+    await wait_for(only_the_device_holds, "the minimum time to pass")
     with pytest.raises(ApiError) as err:
         await op.call("POST", f"/v1/inspections/{insp['id']}/card")
     assert [h["code"] for h in err.value.params["holds"]] == ["device_not_connected"]

@@ -1,5 +1,7 @@
 """End to end as a new user would: ``./lane demo`` in a real terminal (tmux, 80×24), log in,
-read a live force off the screen, log out, quit — and the demo's processes are gone."""
+read the idle rollers' force off the screen, start a car and run steps until the brake tester has
+measured — the force on screen rises from the idle drag to the braking force — log out, quit, and
+the demo's processes are gone."""
 
 from __future__ import annotations
 
@@ -37,11 +39,13 @@ class Tmux:
 
     def type(self, text: str) -> None:
         self("send-keys", "-t", "demo", "-l", text)
-        time.sleep(0.3)
 
     def key(self, key: str) -> None:
         self("send-keys", "-t", "demo", key)
-        time.sleep(0.3)
+
+    def brake_max(self) -> tuple[float, float] | None:
+        m = re.search(r"max (\d+\.\d\d)/(\d+\.\d\d) kN", self.screen())
+        return (float(m.group(1)), float(m.group(2))) if m else None
 
 
 def test_lane_demo_in_a_real_terminal(tmp_path: Path) -> None:
@@ -49,21 +53,37 @@ def test_lane_demo_in_a_real_terminal(tmp_path: Path) -> None:
         pytest.fail("tmux is not installed: ./lane installs it")
     home = tmp_path / "demo"
     tmux = Tmux(f"otolane-test-{os.getpid()}")
-    cmd = f"cd {ROOT} && ./lane demo --dir {home} --lang en; sleep 5"
+    cmd = f"cd {ROOT} && ./lane demo --dir {home} --lang en --speed 5; sleep 5"
     tmux("new-session", "-d", "-s", "demo", "-x", "80", "-y", "24", cmd)
     try:
         tmux.wait("Log in to the lane", timeout=120)
         accounts = dict(line.split() for line in (home / "accounts.txt").read_text().splitlines())
-        time.sleep(1)
         tmux.type("operator")
+        tmux.wait("operator")  # the field took the keys
         tmux.key("Enter")
         tmux.type(accounts["operator"])
+        tmux.wait("•" * len(accounts["operator"]))
         tmux.key("Enter")
         m = tmux.wait(r"Brake tester\s+L (\d+\.\d\d) R (\d+\.\d\d) kN", timeout=30)
-        assert 0.0 <= float(m.group(1)) < 1.0  # idle rollers: a live drag force
+        idle = float(m.group(1))
+        assert 0.0 <= idle < 1.0  # idle rollers: a live drag force
         screen = tmux.screen()
         assert "EIS ● 0 waiting" in screen and "F2  New car" in screen
-        assert len(screen.splitlines()[0]) <= 80
+        assert all(len(line) <= 80 for line in screen.splitlines())
+        tmux.key("F2")
+        tmux.wait("Plate")
+        tmux.type("777ABC01")
+        tmux.key("Enter")
+        tmux.wait("777ABC01")
+        # F5 runs the next step whenever none runs; the brake tester's turn comes after the plates.
+        deadline = time.monotonic() + 120
+        while tmux.brake_max() is None and time.monotonic() < deadline:
+            tmux.key("F5")
+            tmux.wait(r"running|✓|max", timeout=10)
+            time.sleep(0.3)  # poll interval
+        got = tmux.brake_max()
+        assert got is not None, tmux.screen()
+        assert min(got) > 1.0 > idle, f"the force did not rise on screen: idle {idle}, measured {got}"
         tmux.key("C-q")  # log out
         tmux.wait("Log in to the lane")
         tmux.key("C-q")  # quit

@@ -90,7 +90,11 @@ async def test_profile_identifies_streams_and_reports_its_result(tmp_path: Path,
         finals = [f for r in profile.replies for f in r.fields if f.final]
         if finals:
             await dev.command(profile.start or "")
-            await asyncio.sleep(0.5)  # the stand's test: 3 s of lane time at 10×
+
+            async def test_over() -> bool:  # the stand's own test: 3 s of lane time at 10×
+                return sim.tests_done >= 1
+
+            await wait_for(test_over, f"{name}: the stand's test")
             if profile.result:
                 await dev.command(profile.result)
 
