@@ -67,7 +67,8 @@ REPLIES = [
      {"brake.force.left.max": 3.42, "brake.force.right.max": 3.38,
       "brake.wheel_load.left": 520, "brake.wheel_load.right": 510}),
     # §2.5 10-byte frame, byte 2 = 0x7A: the final result, bytes 3–8 a signed ASCII decimal.
-    ("tlch10-sideslip", None, "41 0A 7A 2D 30 31 31 2E 38 16", {"sideslip.result": -11.8, "event": "test_end"}),
+    ("tlch10-sideslip", None, "41 0A 7A 2D 30 31 31 2E 38 16",
+     {"sideslip.result": -11.8, "event": "test_end"}),
     # §2.6 27-byte result: efficiencies 3–7 / 8–12, difference 13–17, static loads 18–21 / 22–25.
     ("jxxj-suspension", None,
      "41 1B 52 30 38 35 2E 30 30 38 32 2E 35 30 30 32 2E 35 30 34 35 30 30 34 34 30 D4",
