@@ -144,7 +144,7 @@ def cmd_eis_sim(args: argparse.Namespace) -> int:
         "delay_ms": args.delay_ms,
     }
     try:
-        asyncio.run(serve(args.host, args.port, args.db, **knobs))
+        asyncio.run(serve(args.host, args.port, args.db, args.seed, **knobs))
     except KeyboardInterrupt:
         pass
     return 0
@@ -294,6 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     for knob in ("fail-rate", "reject-rate", "lose-rate"):
         e.add_argument(f"--{knob}", type=float, default=0.0)
     e.add_argument("--delay-ms", type=float, default=0.0)
+    e.add_argument("--seed", type=int, default=None, help="seed of the failure knobs (repeatable runs)")
     e.set_defaults(fn=cmd_eis_sim)
 
     s = sub.add_parser("sim", help="device simulators on pseudo-terminals")

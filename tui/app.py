@@ -168,6 +168,8 @@ class OtolaneApp(App[None]):
             st["inspection"] = event["inspection"]
             if event["inspection"] is None:
                 self.run_worker(self.reload_state(), group="reload")
+        elif kind == "storage":
+            st["storage"], st["alarms"] = event["storage"], event["alarms"]
         elif kind == "outbox":
             st["outbox"] = event["outbox"]
             self.run_worker(self.reload_state(), group="reload")

@@ -104,7 +104,9 @@ class Api:
             log.info("%s %.80s refused: %s", request.method, request.path, exc.code)
             return web.json_response({"error": exc.as_dict()}, status=exc.status)
         except web.HTTPException as exc:
-            code = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}.get(exc.status, "http_error")
+            code = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}.get(
+                exc.status, "http_error"
+            )
             body = {"error": {"code": code, "message": exc.reason, "params": {}}}
             return web.json_response(body, status=exc.status)
         except (asyncio.CancelledError, ConnectionResetError):

@@ -23,7 +23,7 @@ from app.eis.contract import validate_card
 
 
 class EisSimulator:
-    def __init__(self, db_path: str | Path, **knobs: float) -> None:
+    def __init__(self, db_path: str | Path, seed: int | None = None, **knobs: float) -> None:
         self.db = sqlite3.connect(str(db_path), isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute(
@@ -39,7 +39,7 @@ class EisSimulator:
         self.knobs.update(knobs)
         self.requests = 0
         self.duplicates = 0
-        self.rng = random.Random()
+        self.rng = random.Random(seed)  # seeded: a fault test's failures and losses repeat
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=8 * 1024 * 1024)
@@ -95,9 +95,18 @@ class EisSimulator:
         return web.json_response({"status": "accepted", "receipt": receipt}, status=201)
 
     async def list_cards(self, request: web.Request) -> web.Response:
-        rows = self.db.execute("SELECT key, card_id, receipt, training FROM cards ORDER BY at").fetchall()
+        rows = self.db.execute("SELECT key, card_id, receipt, training, body FROM cards ORDER BY at")
         return web.json_response(
-            [{"key": k, "card_id": c, "receipt": r, "training": bool(t)} for k, c, r, t in rows]
+            [
+                {
+                    "key": k,
+                    "card_id": c,
+                    "inspection_id": json.loads(b).get("inspection_id"),
+                    "receipt": r,
+                    "training": bool(t),
+                }
+                for k, c, r, t, b in rows.fetchall()
+            ]
         )
 
     async def stats(self, request: web.Request) -> web.Response:
@@ -114,8 +123,8 @@ class EisSimulator:
         return web.json_response(self.knobs)
 
 
-async def serve(host: str, port: int, db_path: str, **knobs: float) -> None:
-    sim = EisSimulator(db_path, **knobs)
+async def serve(host: str, port: int, db_path: str, seed: int | None = None, **knobs: float) -> None:
+    sim = EisSimulator(db_path, seed, **knobs)
     runner = web.AppRunner(sim.app(), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)

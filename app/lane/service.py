@@ -92,6 +92,8 @@ class LaneService:
         self.current: Inspection | None = None
         #: what the lane found wrong with its own records at start (shown on every screen, journalled)
         self.alarms: list[str] = []
+        self._storage_shown: dict[str, Any] = {"ok": True}
+        self._storage_published = 0.0
         self._tasks: list[asyncio.Task[Any]] = []
         self._bg: set[asyncio.Task[Any]] = set()
         self._checkpoint_lock = asyncio.Lock()
@@ -705,6 +707,7 @@ class LaneService:
         """Finish running steps whose results are in and whose own minimum time has run."""
         while True:
             await asyncio.sleep(0.2)
+            self._publish_storage()
             insp = self.current
             if insp is None:
                 continue
@@ -712,6 +715,17 @@ class LaneService:
                 await self._tick(insp)
             except Exception:
                 log.exception("gate tick failed")
+
+    def _publish_storage(self) -> None:
+        """Screens learn at once when storing starts or stops failing, and each second while it
+        fails (how long, how much is kept)."""
+        status = self.recorder.status()
+        shown = self._storage_shown
+        if status["ok"] != shown.get("ok") or (
+            not status["ok"] and time.monotonic() - self._storage_published >= 1.0
+        ):
+            self._storage_shown, self._storage_published = status, time.monotonic()
+            self.publish({"type": "storage", "storage": status, "alarms": list(self.alarms)})
 
     async def _tick(self, insp: Inspection) -> None:
         now = self.clock.now()

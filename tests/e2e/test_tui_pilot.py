@@ -195,3 +195,41 @@ async def test_trends_of_the_running_stand_and_of_every_stand_on_a_wide_screen(t
             await wait_for(wide, "a trend beside the brake tester's forces", timeout=10)
     finally:
         await rig.close()
+
+
+async def test_a_database_that_refuses_to_store_is_on_the_header_until_it_stores_again(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Issue #7 item 1, status always on screen: the operator sees that readings are kept in memory,
+    not stored, and sees it clear when there is room again."""
+    from tortoise import connections
+
+    from tests.rig import admitted, start_rig
+
+    rig = await start_rig(tmp_path / "lane", speed=1.0)
+    conn = connections.get("default")
+    try:
+        op = await rig.client("operator")
+        await wait_for(lambda: admitted(op), "the brake tester")
+        insp = await op.call("POST", "/v1/inspections", {"plate": "555KZZ01", "category": "M1"})
+        app = make_app(rig.sock, "en")
+        async with app.run_test(size=SIZE) as pilot:
+            await login(pilot, app, "operator")
+            _, rows = await conn.execute_query("PRAGMA page_count")
+            await op.call("POST", f"/v1/inspections/{insp['id']}/steps/brakes_axle_1")
+            await conn.execute_query(f"PRAGMA max_page_count = {int(rows[0][0])}")
+
+            async def failing() -> bool:
+                await pilot.pause(0.1)
+                return "DB not storing" in text(app, "#hdr")
+
+            await wait_for(failing, "the storage alarm in the header")
+            assert "kept" in text(app, "#hdr")
+            await conn.execute_query("PRAGMA max_page_count = 1073741823")
+
+            async def stored() -> bool:
+                await pilot.pause(0.1)
+                return "DB not storing" not in text(app, "#hdr")
+
+            await wait_for(stored, "the header to clear")
+    finally:
+        await conn.execute_query("PRAGMA max_page_count = 1073741823")
+        await rig.close()

@@ -1,6 +1,8 @@
-"""Nothing lost, nothing duplicated: the daemon is killed with SIGKILL at random moments while
-inspections run and cards flow to an EIS that drops and loses answers. Every card formed is
-accepted by EIS exactly once, and the hash chains are intact (D4, R3.5, R3.10)."""
+"""Nothing lost, nothing duplicated: the daemon is killed with SIGKILL at random moments — KILLS
+times — while inspections run and cards flow to an EIS that fails and loses answers (seeded, so a
+failing run repeats). Every card formed is accepted by EIS exactly once, no inspection has two
+cards anywhere, every card is journalled once, and the integrity check passes (D4, R3.5, R3.10,
+issue #7)."""
 
 from __future__ import annotations
 
@@ -24,11 +26,14 @@ from app import config as config_mod
 from app.api.client import ApiError, LaneClient
 from app.demo import write_config
 from app.storage.crypto import write_secret_file
-from tests.rig import PASSWORDS, create_users
+from tests.rig import PASSWORDS, create_users, wait_for
 
 pytestmark = pytest.mark.slow
 SPEED = 3000.0
 CARDS = 6
+#: how many times the daemon is killed (issue #7 asks for at least 100)
+KILLS = 100
+SEED = 532
 
 
 def _port() -> int:
@@ -70,6 +75,15 @@ async def _drive(sock: str, stop: asyncio.Event) -> None:
     await c.close()
 
 
+def _journalled_cards(db: Path) -> list[str]:
+    con = sqlite3.connect(db)
+    try:
+        rows = con.execute("SELECT details FROM journal WHERE action = 'card_formed' ORDER BY seq")
+        return [json.loads(d)["card_id"] for (d,) in rows]
+    finally:
+        con.close()
+
+
 def _cards(db: Path) -> list[str]:
     con = sqlite3.connect(db)
     try:
@@ -88,28 +102,33 @@ async def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path: 
     await create_users(cfg)
     eis = _spawn(
         home, "eis-sim", "--port", str(eis_port), "--db", "eis.db", "--fail-rate", "0.2",
-        "--lose-rate", "0.3",
+        "--lose-rate", "0.3", "--seed", str(SEED),
     )  # fmt: skip
     sim = _spawn(
         home, "sim", "device", "--profile", "jx-brake", "--serial", "2231-0457",
         "--link", "dev/brake", "--speed", str(SPEED), "--rate", "20",
     )  # fmt: skip
-    rng = random.Random(532)
+    rng = random.Random(SEED)
     daemon: subprocess.Popen[bytes] | None = None
     stop = asyncio.Event()
     driver = asyncio.create_task(_drive(str(cfg.socket_path), stop))
     kills = 0
     try:
-        deadline = time.monotonic() + 150
-        while time.monotonic() < deadline:
+        deadline = time.monotonic() + 600
+        while kills < KILLS and time.monotonic() < deadline:
             daemon = _spawn(home, "daemon", "--config", str(cfg_file))
-            await asyncio.sleep(rng.uniform(0.5, 2.5))
-            if (home / "otolane.db").exists() and len(_cards(home / "otolane.db")) >= CARDS:
-                break
+            # The moment of the kill is the fault being injected, drawn from the seeded generator.
+            await asyncio.sleep(rng.uniform(0.3, 2.0))
             os.kill(daemon.pid, signal.SIGKILL)
             daemon.wait()
             kills += 1
-        assert len(_cards(home / "otolane.db")) >= CARDS, "too few cards were formed"
+        assert kills >= KILLS, f"only {kills} kills in the time allowed"
+        daemon = _spawn(home, "daemon", "--config", str(cfg_file))
+
+        async def enough() -> bool:
+            return (home / "otolane.db").exists() and len(_cards(home / "otolane.db")) >= CARDS
+
+        await wait_for(enough, f"{CARDS} cards", timeout=120)
         stop.set()
         await driver
         # Let the surviving daemon drain the outbox (EIS still fails and loses answers).
@@ -128,13 +147,20 @@ async def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path: 
             await asyncio.sleep(0.3)
         assert pending() == 0
         with urllib.request.urlopen(f"http://127.0.0.1:{eis_port}/api/v1/cards") as r:  # noqa: S310
-            accepted = [row["card_id"] for row in json.load(r)]
+            eis_rows = json.load(r)
         with urllib.request.urlopen(eis_stats) as r:  # noqa: S310
             stats = json.load(r)
-        assert kills >= 3
-        assert sorted(accepted) == sorted(formed)  # every card, once
-        assert len(set(accepted)) == len(accepted)
-        assert stats["duplicates"] >= 0
+        ids = [row["card_id"] for row in eis_rows]
+        keys = [row["key"] for row in eis_rows]
+        carded = [row["inspection_id"] for row in eis_rows]
+        assert sorted(ids) == sorted(formed), "a card formed here is missing at EIS, or one is extra"
+        assert len(set(ids)) == len(ids), "EIS holds a card twice (a retry under another key)"
+        assert len(set(keys)) == len(keys)
+        assert len(set(carded)) == len(carded), "an inspection has two cards at EIS"
+        # The answers EIS lost were retried with the same key: the duplicate path was exercised.
+        assert stats["duplicates"] > 0, stats
+        journalled = _journalled_cards(home / "otolane.db")
+        assert sorted(journalled) == sorted(formed), "a card journalled twice, or never"
     finally:
         stop.set()
         with contextlib.suppress(Exception):
@@ -150,3 +176,4 @@ async def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path: 
         text=True,
     )
     assert check.returncode == 0, check.stdout
+    print(f"kill -9: {kills} kills, {len(formed)} cards, EIS duplicates answered: {stats['duplicates']}")

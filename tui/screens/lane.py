@@ -138,6 +138,13 @@ class LaneScreen(AppMixin, Screen[None]):
         )
         training = f" [reverse]{t('app.training')}[/reverse]" if lane.get("training") else ""
         clock = dt.datetime.now().strftime("%H:%M")
+        # What must never go unseen replaces the clock: the database refusing, an integrity alarm.
+        storage = st.get("storage") or {}
+        if storage and not storage.get("ok", True):
+            kept = storage.get("pending_readings", 0) + storage.get("pending_events", 0)
+            clock = f"[red]{t('header.storage_failing', s=int(storage.get('failing_s', 0)), kept=kept)}[/red]"
+        elif st.get("alarms"):
+            clock = f"[red]{t('header.alarm', n=len(st['alarms']))}[/red]"
         langs = " ".join(
             f"[b u]{x.upper()}[/b u]" if x == self.app_.ui_lang else x.upper() for x in ("kk", "ru", "en")
         )
