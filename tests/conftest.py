@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.rig import Rig, start_rig
+from tests.rig import Rig, pg_database, start_rig
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -106,12 +106,4 @@ async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[st
 @pytest.fixture
 def pg_dsn(postgres: str) -> str:
     """A fresh database on the session's server for each test."""
-    name = f"t{time.monotonic_ns()}"
-    port = postgres.rsplit(":", 1)[1]
-    subprocess.run(
-        ["psql", "-h", "127.0.0.1", "-p", port, "-U", "otolane", "-d", "postgres", "-c",
-         f"CREATE DATABASE {name}"],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
-    return f"{postgres}/{name}"
+    return pg_database(postgres)

@@ -114,6 +114,20 @@ class Rig:
             await self.runner.cleanup()
 
 
+def pg_database(server: str, template: str | None = None) -> str:
+    """A new database on the test PostgreSQL server ``server`` (a DSN without a database), empty or
+    a copy of ``template``; its DSN."""
+    name = f"t{time.monotonic_ns()}"
+    port = server.rsplit(":", 1)[1]
+    sql = f"CREATE DATABASE {name}" + (f" TEMPLATE {template}" if template else "")
+    subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-p", port, "-U", "otolane", "-d", "postgres", "-c", sql],
+        check=True,
+        capture_output=True,
+    )
+    return f"{server}/{name}"
+
+
 async def wait_for(pred: Callable[[], Awaitable[Any]], what: str, timeout: float = 20.0) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -577,32 +577,25 @@ class LaneService:
         async with write_tx() as tx:
             last = await Inspection.all().using_db(tx).order_by("-number").first()
             number = (last.number + 1) if last else 1
+            # The facts R12 and the card rest on: in the row, and the same in the chained journal.
+            facts = {
+                "number": number,
+                "started": now,
+                "category": category,
+                "fuel": fuel,
+                "axles": axles,
+                "training": training,
+                "operator": operator,
+            }
             insp = await Inspection.create(
                 id=iid,
-                number=number,
                 sealed=self.keyring.seal_json({"plate": plate, "owner": owner}, f"inspections:{iid}"),
-                category=category,
-                fuel=fuel,
-                axles=axles,
-                operator=operator,
-                started=now,
-                training=training,
                 steps=steps,
                 using_db=tx,
+                **facts,
             )
             await self.journal.write(
-                operator,
-                "inspection_started",
-                tx,
-                inspection=number,
-                inspection_id=iid,
-                started=now,
-                category=category,
-                fuel=fuel,
-                axles=axles,
-                training=training,
-                operator=operator,
-                number=number,
+                operator, "inspection_started", tx, inspection=number, inspection_id=iid, **facts
             )
         self.current = insp
         self._results, self._recent = {}, {}

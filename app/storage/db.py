@@ -134,7 +134,10 @@ async def open_db(dsn: str) -> None:
                         "file_path": dsn.removeprefix("sqlite://"),
                         "journal_mode": "WAL",
                         "synchronous": "FULL",  # committed means on disk: nothing lost on power cut
-                        "busy_timeout": 5000,  # another writer (the CLI) holds the lock briefly
+                        # Another writer (the CLI) holds the lock briefly. Short: while a write waits,
+                        # every query of the one connection waits behind it (the screens too); the
+                        # recorder keeps its rows and tries again.
+                        "busy_timeout": 1000,
                     },
                 }
             },

@@ -337,3 +337,26 @@ async def test_the_whole_lane_runs_on_postgresql(tmp_path: Path, pg_dsn: str) ->
         assert card["verdict"] == "admitted"
     finally:
         await rig.close()
+
+
+async def test_an_expired_password_lets_the_user_do_nothing_but_change_it(rig: Rig) -> None:
+    """R3.17: after 30 days the daemon answers only /v1/password and /v1/logout until it is changed."""
+    import time
+
+    from app.auth import DAY
+    from app.storage.models import User
+
+    await User.filter(username=OP).update(pw_changed_at=time.time() - 31 * DAY)
+    op = await rig.client()
+    session = await op.login(OP, PASSWORDS[OP])
+    assert session["must_change"]
+    for method, path in (("GET", "/v1/state"), ("POST", "/v1/inspections"), ("GET", "/v1/stream")):
+        with pytest.raises(ApiError) as err:
+            if path == "/v1/stream":
+                await anext(aiter(op.stream()))
+            else:
+                await op.call(method, path, VEHICLE)
+        assert err.value.status == 403, path
+        assert err.value.code == "password_expired" or path == "/v1/stream", (path, err.value.code)
+    await op.call("POST", "/v1/password", {"old": PASSWORDS[OP], "new": "Fresh-Steppe-2031"})
+    assert (await op.call("GET", "/v1/state"))["me"]["username"] == OP

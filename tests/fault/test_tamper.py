@@ -12,7 +12,6 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from tortoise import connections
 from app.storage.chain import CHAINED, GENESIS, row_hash
 from app.storage.db import close_db, open_db
 from app.storage.models import Reading
-from tests.rig import run_to_card, start_rig, wait_for
+from tests.rig import pg_database, run_to_card, start_rig, wait_for
 
 VEHICLE = {"plate": "123ABC02", "category": "M1", "fuel": "petrol"}
 
@@ -110,16 +109,9 @@ def _copy(home: Path, dest: Path, dsn: str | None) -> tuple[Path, str]:
     if dsn is None:
         return cfg, f"sqlite://{dest / 'otolane.db'}"
     base, name = dsn.rsplit("/", 1)
-    copy = f"t{time.monotonic_ns()}"
-    port = base.rsplit(":", 1)[1]
-    subprocess.run(
-        ["psql", "-h", "127.0.0.1", "-p", port, "-U", "otolane", "-d", "postgres", "-c",
-         f"CREATE DATABASE {copy} TEMPLATE {name}"],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
-    cfg.write_text(cfg.read_text().replace(dsn, f"{base}/{copy}"))
-    return cfg, f"{base}/{copy}"
+    copy = pg_database(base, template=name)
+    cfg.write_text(cfg.read_text().replace(dsn, copy))
+    return cfg, copy
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
