@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import subprocess
 import sys
 import time
@@ -159,6 +160,7 @@ async def start_rig(
     sim_serial: str = "2231-0457",
     full_lane: bool = False,
     scenarios: dict[str, str] | None = None,
+    until: dt.date | None = None,
 ) -> Rig:
     """``full_lane``: every kind of stand of the demo lane, each on its own pty, not only the brake
     tester. ``scenarios``: device id -> scenario name of its simulator (default "good")."""
@@ -170,7 +172,7 @@ async def start_rig(
     await site.start()
     port_no = runner.addresses[0][1]
     devices: tuple[DemoDevice, ...] = DEMO_DEVICES if full_lane else (BRAKE,)
-    cfg_file = write_config(home, speed, port_no, devices)
+    cfg_file = write_config(home, speed, port_no, devices, until)
     if dsn:
         text = cfg_file.read_text().replace('dsn = "sqlite://otolane.db"', f'dsn = "{dsn}"')
         cfg_file.write_text(text)

@@ -360,3 +360,27 @@ async def test_an_expired_password_lets_the_user_do_nothing_but_change_it(rig: R
         assert err.value.code == "password_expired" or path == "/v1/stream", (path, err.value.code)
     await op.call("POST", "/v1/password", {"old": PASSWORDS[OP], "new": "Fresh-Steppe-2031"})
     assert (await op.call("GET", "/v1/state"))["me"]["username"] == OP
+
+
+async def test_a_stand_whose_verification_expired_yesterday_is_not_admitted(tmp_path: Path) -> None:
+    """R3.7/R3.15 and issue #7 item 10: dates relative to today; an expired verification refuses the
+    stand with the date, and its steps cannot run."""
+    import datetime as dt
+
+    yesterday = dt.date.today() - dt.timedelta(days=1)
+    rig = await start_rig(tmp_path / "lane", until=yesterday)
+    try:
+        op = await rig.client(OP)
+
+        async def refused() -> dict[str, Any] | None:
+            d = (await op.call("GET", "/v1/state"))["devices"][0]
+            return d if d["status"] == "connected" and not d["admitted"] else None
+
+        d = await wait_for(refused, "the stand, refused")
+        assert d["why"] == {"code": "verification_expired", "params": {"date": yesterday.isoformat()}}
+        insp = await op.call("POST", "/v1/inspections", VEHICLE)
+        with pytest.raises(ApiError) as err:
+            await op.call("POST", f"/v1/inspections/{insp['id']}/steps/brakes_axle_1")
+        assert err.value.params["holds"][0]["code"] == "device_not_admitted"
+    finally:
+        await rig.close()

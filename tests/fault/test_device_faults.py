@@ -4,6 +4,7 @@ a stand swapped for another (another serial after reconnecting), a slow line, a 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 
 from textual.widgets import Static
 
@@ -11,6 +12,10 @@ from drivers.sim.pty import PtyPort
 from tests.e2e.test_tui_pilot import login, text
 from tests.rig import Rig, admitted, brake_sim, wait_for
 from tui.app import make_app
+
+#: verification dates relative to today: no fixed date in a test (issue #7 item 10)
+UNTIL = (dt.date.today() + dt.timedelta(days=300)).isoformat()
+YESTERDAY = (dt.date.today() - dt.timedelta(days=1)).isoformat()
 
 
 async def screen(rig: Rig, role: str, lang: str = "en") -> dict[str, str]:
@@ -103,9 +108,9 @@ async def test_an_admin_adopts_the_new_stand_and_the_journal_keeps_both(rig: Rig
         from app.api.client import ApiError
 
         for body, code in (
-            ({"certificate": "KZ-1", "verified_until": "2020-01-01"}, "verification_expired"),
+            ({"certificate": "KZ-1", "verified_until": YESTERDAY}, "verification_expired"),
             ({"certificate": "KZ-1", "verified_until": "soon"}, "date_bad"),
-            ({"certificate": " ", "verified_until": "2030-01-01"}, "certificate_bad"),
+            ({"certificate": " ", "verified_until": UNTIL}, "certificate_bad"),
         ):
             try:
                 await admin.call("POST", "/v1/devices/brake/replace", body)
@@ -118,22 +123,35 @@ async def test_an_admin_adopts_the_new_stand_and_the_journal_keeps_both(rig: Rig
         async with app.run_test(size=(80, 24)) as pilot:
             await login(pilot, app, "admin")
             await pilot.press("f6")
-            await pilot.pause(0.5)
+
+            async def frames() -> bool:
+                await pilot.pause(0.05)
+                return bool(app.screen.query("#f-head"))
+
+            await wait_for(frames, "the frames screen")
             await pilot.press("a")
-            await pilot.pause(0.3)
-            shown = " ".join(str(w.content) for w in app.screen.query(Static))
-            assert "BT-5000, s/n 3300-0101" in shown  # shown for confirmation, from the hardware
-            await pilot.press(*"KZ-VER-77", "tab", *"2027-09-30", "enter")
-            await pilot.pause(0.5)
-            msg = text(app, "#msg")
-            assert "Stand s/n 3300-0101 registered" in msg
+
+            async def shown() -> bool:  # shown for confirmation, read from the hardware
+                await pilot.pause(0.05)
+                return "BT-5000, s/n 3300-0101" in " ".join(str(w.content) for w in app.screen.query(Static))
+
+            await wait_for(shown, "the new stand's identity")
+            await pilot.press(*"KZ-VER-77", "tab", *UNTIL, "enter")
+
+            async def registered() -> bool:
+                await pilot.pause(0.05)
+                return bool(app.screen.query("#msg")) and "Stand s/n 3300-0101 registered" in text(
+                    app, "#msg"
+                )
+
+            await wait_for(registered, "the registration message")
         d = await _device(rig, op)
         assert d["admitted"] and d["serial"] == "3300-0101" and d["certificate"] == "KZ-VER-77"
         entry = (await admin.call("GET", "/v1/journal?action=device_replaced"))[0]
         assert entry["actor"] == "admin"
         expected = {
             "device": "brake", "old_serial": "2231-0457", "new_serial": "3300-0101",
-            "new_model": "BT-5000", "certificate": "KZ-VER-77", "verified_until": "2027-09-30",
+            "new_model": "BT-5000", "certificate": "KZ-VER-77", "verified_until": UNTIL,
         }  # fmt: skip
         assert {k: entry["details"][k] for k in expected} == expected
     finally:
