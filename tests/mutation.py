@@ -3,7 +3,8 @@ and the survivors with their diffs (issue #7). mutmut writes one ``.meta`` file 
 under ``mutants/``; its exit codes say what became of each mutant.
 
 A timeout counts as killed (the mutant hung the code: a test noticed); "no tests" counts as
-survived (no test even reached it)."""
+survived (no test even reached it); mutants not checked yet (an interrupted run) are left out of
+the share and counted apart."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from mutmut.stats import status_by_exit_code
 
 ROOT = Path(__file__).resolve().parents[1]
 KILLED = {"killed", "timeout", "segfault", "caught by type check"}
+UNCHECKED = {"not checked", "check was interrupted by user"}
 
 
 def collect(mutants: Path) -> dict[str, Counter[str]]:
@@ -32,7 +34,7 @@ def survivors(mutants: Path) -> list[str]:
     out = []
     for meta in sorted(mutants.rglob("*.py.meta")):
         for key, code in json.loads(meta.read_text())["exit_code_by_key"].items():
-            if status_by_exit_code[code] not in KILLED:
+            if status_by_exit_code[code] not in KILLED | UNCHECKED:
                 out.append(key)
     return out
 
@@ -44,15 +46,20 @@ def main() -> int:
         print("no mutation results: run ./lane mutate", file=sys.stderr)
         return 1
     total = Counter[str]()
-    print(f"{'module':40} {'mutants':>8} {'killed':>8} {'share':>7}")
+    print(f"{'module':36} {'checked':>8} {'killed':>8} {'share':>7} {'unchecked':>10}")
+
+    def row(name: str, counts: Counter[str]) -> None:
+        checked = sum(v for k, v in counts.items() if k not in UNCHECKED)
+        killed = sum(counts[k] for k in KILLED)
+        unchecked = sum(counts[k] for k in UNCHECKED)
+        share = f"{killed / checked:7.1%}" if checked else f"{'–':>7}"
+        print(f"{name:36} {checked:8} {killed:8} {share} {unchecked:10}")
+
     for module, counts in per_module.items():
-        n = sum(counts.values())
-        killed = sum(counts[s] for s in KILLED)
-        total.update(counts)
-        print(f"{module:40} {n:8} {killed:8} {killed / n:7.1%}" if n else f"{module:40} {0:8}")
-    n = sum(total.values())
-    killed = sum(total[s] for s in KILLED)
-    print(f"{'all':40} {n:8} {killed:8} {killed / max(n, 1):7.1%}")
+        if sum(counts.values()):
+            row(module, counts)
+            total.update(counts)
+    row("all", total)
     print("by outcome:", ", ".join(f"{k} {v}" for k, v in sorted(total.items())))
     left = survivors(mutants)
     if left and "--diffs" in sys.argv:

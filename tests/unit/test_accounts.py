@@ -188,3 +188,71 @@ async def test_an_account_edited_behind_the_software_cannot_log_in(db: str, sql:
     await _refused(acc.login("aigerim", pw), "account_record_mismatch")
     alarm = await JournalEntry.filter(action="integrity_alarm").first()
     assert alarm is not None and any(problem in p for p in alarm.details["problems"])
+
+
+async def test_every_account_action_is_journalled_with_who_and_what(db: str) -> None:
+    """R10.6, R11: each account action leaves its entry — the actor, the action and its details —
+    and never a password; logging out ends the session."""
+    acc = Accounts(Policy(lockout_after=2), Journal())
+    await acc.add("aigerim", "operator", GOOD, "Aigerim S.", by="admin")
+    s = await acc.login("aigerim", GOOD)
+    await _refused(acc.login("nobody", GOOD), "login_failed")
+    await _refused(
+        acc.change_password("aigerim", "not-the-old-1", "Other-Pass-2026", "aigerim"), "password_old_wrong"
+    )
+    await acc.change_password("aigerim", GOOD, "Other-Pass-2026", "aigerim")
+    assert not s.must_change and acc.session(s.token) is not None  # one's own change keeps the session
+    await acc.logout(s.token)
+    assert acc.session(s.token) is None
+    await acc.logout(s.token)  # twice: nothing more happens
+    for _ in range(2):
+        await _refused(acc.login("aigerim", "wrong-pass-0000"), "login_failed")
+    await _refused(acc.login("aigerim", "Other-Pass-2026"), "account_locked")
+    await acc.set_disabled("aigerim", True, "admin")
+    await _refused(acc.login("aigerim", "Other-Pass-2026"), "account_disabled")
+    await acc.set_disabled("aigerim", False, "admin")
+    await acc.set_role("aigerim", "technician", "admin")
+    await acc.set_role("aigerim", "technician", "admin")  # no change: no entry
+    rows = [(e.actor, e.action, e.details) for e in await JournalEntry.all().order_by("seq")]
+    got = [
+        (a, act, {k: v for k, v in d.items() if k not in ("pw_digest", "password_expired")})
+        for a, act, d in rows
+    ]
+    assert got == [
+        ("admin", "user_added", {"username": "aigerim", "role": "operator"}),
+        ("aigerim", "login", {"role": "operator"}),
+        ("nobody", "login_failed", {"reason": "unknown user"}),
+        ("aigerim", "password_change_failed", {"username": "aigerim"}),
+        ("aigerim", "password_changed", {"username": "aigerim"}),
+        ("aigerim", "logout", {}),
+        ("aigerim", "login_failed", {"reason": "wrong password"}),
+        ("aigerim", "account_locked_out", {}),
+        ("aigerim", "login_failed", {"reason": "wrong password"}),
+        ("aigerim", "login_failed", {"reason": "locked out"}),
+        ("admin", "user_locked", {"username": "aigerim"}),
+        ("aigerim", "login_failed", {"reason": "account locked by admin"}),
+        ("admin", "user_unlocked", {"username": "aigerim"}),
+        ("admin", "user_role_changed", {"username": "aigerim", "role": "technician", "old_role": "operator"}),
+    ]
+    digests = [d["pw_digest"] for _, act, d in rows if act in ("user_added", "password_changed")]
+    assert len(set(digests)) == 2 and all(len(x) == 64 for x in digests)
+    text = str(rows)
+    assert GOOD not in text and "Other-Pass-2026" not in text and "wrong-pass" not in text
+    users = await acc.list()
+    assert [(u["username"], u["role"], u["full_name"], u["disabled"], u["locked"]) for u in users] == [
+        ("aigerim", "technician", "Aigerim S.", False, False)
+    ]
+    assert users[0]["password_days_left"] in (29, 30)
+
+
+async def test_unknown_users_and_roles_are_refused_by_name(db: str) -> None:
+    acc = Accounts(Policy(), Journal())
+    await _refused(acc.add("aigerim", "superuser", GOOD), "role_unknown")
+    await _refused(acc.set_disabled("ghost", True, "admin"), "user_unknown")
+    await _refused(acc.set_role("ghost", "admin", "admin"), "user_unknown")
+    await acc.add("aigerim", "operator", GOOD)
+    await _refused(acc.set_role("aigerim", "root", "admin"), "role_unknown")
+    await _refused(acc.add("aigerim", "operator", GOOD), "user_exists")
+    await _refused(acc.add("bolat", "operator", GOOD, "x" * 201), "field_too_long")
+    assert await User.filter(username="bolat").count() == 0
+    assert await JournalEntry.all().count() == 1
