@@ -113,3 +113,54 @@ def test_only_the_completed_run_of_a_step_counts() -> None:
     sheet = evaluate(steps, "M1", weak + rerun)
     axle1 = next(i for i in sheet.items if i["id"] == "brake.imbalance.axle1")
     assert axle1["value"] == 0.0  # from run 2 (25 / 25), not from run 1's 5 / 25
+
+
+def test_settled_is_the_median_of_the_last_six() -> None:
+    from app.lane.card import settled
+
+    assert settled([9.0, 1.0, 5.0, 2.0, 4.0, 3.0, 6.0]) == 4.0  # last six 1 5 2 4 3 6 → sorted[3]
+    assert settled([7.0]) == 7.0
+    assert settled([1.0, 2.0, 3.0]) == 2.0
+
+
+def test_the_protocol_keeps_every_value_rounded_as_measured() -> None:
+    """R3.6: the measurement protocol lists each step's values — settled live values rounded to the
+    stand's resolution, finals as sent, noise at its maximum — and the items take the same values."""
+    steps = _plan("petrol")
+    readings = _readings(steps)
+    live = {
+        "gas.co": [0.9, 0.31234, 0.31111, 0.31456, 0.31222, 0.31333, 0.31444],
+        "steering.play": [9.0, 5.126, 5.121, 5.129, 5.124, 5.123, 5.127],
+        "sound.level": [80.0, 84.5, 81.0],
+        "tread.front_left": [4.0, 3.456, 3.451, 3.459, 3.454, 3.453, 3.457],
+    }
+    readings = [r for r in readings if r["channel"] not in live] + [
+        {"step": s, "run": 1, "channel": ch, "value": v, "final": False}
+        for s, st in steps.items()
+        for ch in st["channels"]
+        if ch in live
+        for v in live[ch]
+    ]
+    readings.append(
+        {"step": "side_slip", "run": 1, "channel": "sideslip.value.extra", "value": 0.5, "final": True}
+    )
+    sheet = evaluate(steps, "M1", readings)
+    protocol = {p["step"]: p["values"] for p in sheet.protocol}
+    assert protocol["emissions"] == {"gas.co": 0.313}  # median of the last six, 3 decimals
+    assert protocol["steering"] == {"steering.play": 5.13}
+    assert protocol["noise"] == {"sound.level": 84.5}
+    assert protocol["tyres"]["tread.front_left"] == 3.46
+    assert protocol["side_slip"] == {"sideslip.result": 1.0, "sideslip.value.extra": 0.5}
+    assert protocol["headlight_left"]["headlight.left.high.intensity"] == HEADLIGHT["high"]
+    items = {i["id"]: i["value"] for i in sheet.items}
+    assert items["emissions.co_idle"] == 0.31 and items["steering.play"] == 5.13  # as the norm states it
+    assert items["tyres.tread.min"] == 3.46
+
+
+def test_a_tyre_not_measured_gives_no_tread_item_but_refuses_the_card() -> None:
+    steps = _plan("petrol")
+    readings = [r for r in _readings(steps) if r["channel"] != "tread.rear_right"]
+    with pytest.raises(CardIncomplete) as err:
+        evaluate(steps, "M1", readings)
+    assert err.value.missing == [{"step": "tyres", "channel": "tread.rear_right"}]
+    assert "tyres: tread.rear_right" in str(err.value)
