@@ -115,6 +115,29 @@ class Rig:
             await self.runner.cleanup()
 
 
+async def append_readings(n: int, seal: Callable[[int], bytes]) -> None:
+    """``n`` readings of one brake step appended to the readings chain; ``seal(k)`` is row k's value."""
+    from tortoise.transactions import in_transaction
+
+    from app.storage.chain import ChainWriter
+    from app.storage.models import Reading
+
+    rows = [
+        {
+            "inspection_id": "i1",
+            "step": "brakes_axle_1",
+            "device_id": "brake",
+            "device_serial": "2231-0457",
+            "channel": "brake.force.left",
+            "ts": 1000.0 + k,
+            "sealed": seal(k),
+        }
+        for k in range(n)
+    ]
+    async with in_transaction() as tx:
+        await ChainWriter(Reading).append(rows, tx)
+
+
 def pg_database(server: str, template: str | None = None) -> str:
     """A new database on the test PostgreSQL server ``server`` (a DSN without a database), empty or
     a copy of ``template``; its DSN."""

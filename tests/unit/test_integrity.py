@@ -11,16 +11,16 @@ from pathlib import Path
 
 import pytest
 from tortoise import connections
-from tortoise.transactions import in_transaction
 
 from app import config as config_mod
 from app.auth import Accounts, Policy
 from app.demo import write_config
 from app.integrity import check
 from app.storage.anchor import read_checkpoints, sign_heads, verify_signed_heads
-from app.storage.chain import CHAINED, GENESIS, ChainWriter, row_hash
+from app.storage.chain import CHAINED, GENESIS, row_hash
 from app.storage.models import Reading
 from app.storage.store import Store, close_store, open_store
+from tests.rig import append_readings
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -32,23 +32,7 @@ async def lane(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[
     store = await open_store(config_mod.load(cfg_file))
     try:
         await Accounts(Policy(), store.journal).add("aigerim", "operator", "Steppe-Wind-77")
-        writer = ChainWriter(Reading)
-        async with in_transaction() as tx:
-            await writer.append(
-                [
-                    {
-                        "inspection_id": "i1",
-                        "step": "brakes_axle_1",
-                        "device_id": "brake",
-                        "device_serial": "2231-0457",
-                        "channel": "brake.force.left",
-                        "ts": 1000.0 + k,
-                        "sealed": store.keyring.seal_json({"value": k}, f"r{k}"),
-                    }
-                    for k in range(12)
-                ],
-                tx,
-            )
+        await append_readings(12, lambda k: store.keyring.seal_json({"value": k}, f"r{k}"))
         assert await store.checkpoint("test") is not None
         assert await store.checkpoint("again, nothing moved") is None  # no line when nothing moved
         yield store

@@ -21,24 +21,11 @@ from app.storage import chain
 from app.storage.crypto import write_secret_file
 from app.storage.db import close_db, engine_integrity, migrate, open_db
 from app.storage.models import Card, JournalEntry, Reading, SchemaVersion, User
+from tests.rig import append_readings
 
 
 async def _readings(n: int) -> None:
-    writer = chain.ChainWriter(Reading)
-    rows = [
-        {
-            "inspection_id": "i1",
-            "step": "brakes_axle_1",
-            "device_id": "brake",
-            "device_serial": "2231-0457",
-            "channel": "brake.force.left",
-            "ts": 1000.0 + k,
-            "sealed": bytes([k % 256]) * 8,
-        }
-        for k in range(n)
-    ]
-    async with in_transaction() as tx:
-        await writer.append(rows, tx)
+    await append_readings(n, lambda k: bytes([k % 256]) * 8)
 
 
 async def test_migrations_run_once(db: str) -> None:
