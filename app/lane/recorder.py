@@ -67,13 +67,9 @@ class Recorder:
         self.events.append(self.journal.entry(actor, action, details))
         self.wake.set()
 
-    def pending(self, step: str | None = None, inspection_id: str | None = None) -> int:
-        return sum(
-            1
-            for r in self.rows
-            if (step is None or r["row"]["step"] == step)
-            and (inspection_id is None or r["row"]["inspection_id"] == inspection_id)
-        )
+    def pending(self) -> int:
+        """Readings received and not yet committed."""
+        return len(self.rows)
 
     @property
     def failing_for(self) -> float:
@@ -84,7 +80,7 @@ class Recorder:
             "ok": self.failing_since is None,
             "error": self.last_error if self.failing_since is not None else "",
             "failing_s": round(self.failing_for, 1),
-            "pending_readings": len(self.rows),
+            "pending_readings": self.pending(),
             "pending_events": len(self.events),
         }
 

@@ -38,6 +38,13 @@ def _stored(db: Path, step: str = STEP) -> list[tuple[str, float]]:
         con.close()
 
 
+async def _drained(c: LaneClient) -> bool:
+    """Storing works and the buffer is empty. The stand goes on streaming, so callers poll this
+    until a commit has emptied it rather than read it once."""
+    st = await _state(c)
+    return bool(st["storage"]["ok"] and st["storage"]["pending_readings"] == 0)
+
+
 async def _begin(rig: Rig) -> tuple[LaneClient, dict[str, Any]]:
     op = await rig.client("operator")
     await wait_for(lambda: admitted(op), "the brake tester")
@@ -73,8 +80,7 @@ async def test_a_locked_database_holds_the_step_and_loses_no_reading(tmp_path: P
             return _step(await _state(op))["status"] == "done"
 
         await wait_for(done, "the step, once storing works again")
-        st = await _state(op)
-        assert st["storage"]["ok"] and st["storage"]["pending_readings"] == 0
+        await wait_for(lambda: _drained(op), "the kept readings stored")
         rows = _stored(db)
         channels = {ch for ch, _ in rows}
         assert {"brake.force.left.max", "brake.force.right.max", "brake.wheel_load.left"} <= channels
@@ -119,12 +125,7 @@ async def test_a_full_database_sends_the_step_back_and_keeps_its_readings(tmp_pa
         except ApiError as exc:
             assert exc.code in ("card_held", "storage_failed")
         await _set_max_pages(None)
-
-        async def drained() -> bool:
-            st = await _state(op)
-            return bool(st["storage"]["ok"] and st["storage"]["pending_readings"] == 0)
-
-        await wait_for(drained, "the kept readings stored once there is room")
+        await wait_for(lambda: _drained(op), "the kept readings stored once there is room")
         assert len(_stored(db)) >= kept  # every kept reading reached the chain
         # The step runs again and completes; its new run is what the card will use.
         await op.call("POST", f"/v1/inspections/{insp['id']}/steps/{STEP}")
