@@ -238,6 +238,12 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--lang", choices=("kk", "ru", "en"), default="ru")
     m.add_argument("--faults", action="store_true", help="simulators corrupt 5 %% of their frames")
     m.add_argument("--fuel", default="petrol", choices=("petrol", "diesel", "gas"), help="headless car")
+    m.add_argument(
+        "--vehicle",
+        default=None,
+        help="headless car: good, weak-brakes, smoky-diesel, high-co (its record and the stands' "
+        "scenario; overrides --scenario and --fuel)",
+    )
     m.add_argument("--away", action="append", default=[], metavar="ID", help="leave this stand unplugged")
     m.add_argument(
         "--stand-wait",

@@ -282,10 +282,51 @@ def stands_away(devices: list[dict[str, Any]]) -> list[dict[str, str]]:
     ]
 
 
+@dataclass(frozen=True)
+class DemoVehicle:
+    """A car the headless demo brings to the lane: the stands' scenario and its vehicle record."""
+
+    scenario: str
+    fuel: str
+    make_model: str
+    vin: str
+    age_years: int  # the year of manufacture follows the lane's clock, never a fixed date
+    catalyst: bool = False
+    turbo: bool = False
+
+    def record(self, plate: str, this_year: int) -> dict[str, Any]:
+        return {
+            "plate": plate,
+            "category": "M1",
+            "fuel": self.fuel,
+            "axles": 2,
+            "year": this_year - self.age_years,
+            "vin": self.vin,
+            "make_model": self.make_model,
+            "catalyst": self.catalyst,
+            "turbo": self.turbo,
+        }
+
+
+DEMO_VEHICLES: dict[str, DemoVehicle] = {
+    "good": DemoVehicle("good", "petrol", "Toyota Camry", "JTNB11HK103456789", 9, catalyst=True),
+    "weak-brakes": DemoVehicle("weak-rear", "petrol", "LADA Granta", "XTA219010K0123456", 12),
+    "smoky-diesel": DemoVehicle("smoky", "diesel", "Hyundai Starex", "KMJWA37KBDU567890", 15),
+    "high-co": DemoVehicle("high-co", "petrol", "Volkswagen Passat", "WVWZZZ3BZWE123456", 27),
+}
+
+
 async def scripted_inspection(
-    sock: Path, password: str, timeout: float = 600, fuel: str = "petrol", stand_wait: float = 60.0
+    sock: Path,
+    password: str,
+    timeout: float = 600,
+    fuel: str = "petrol",
+    stand_wait: float = 60.0,
+    vehicle: DemoVehicle | None = None,
+    pdf_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """One inspection through the API as an operator would run it: start, brakes, card, EIS."""
+    """One inspection through the API as an operator would run it: start, every step, the card,
+    its PDF (written to ``pdf_dir``), EIS."""
     c = LaneClient(str(sock))
     deadline = time.monotonic() + timeout
 
@@ -310,11 +351,10 @@ async def scripted_inspection(
                     "stand_away", f"refused: stands not ready after {stand_wait:g} s — {said}", stands=away
                 )
             await asyncio.sleep(0.2)
-        insp = await c.call(
-            "POST",
-            "/v1/inspections",
-            {"plate": PLATE, "category": "M1", "fuel": fuel, "axles": 2},
-        )
+        record = {"plate": PLATE, "category": "M1", "fuel": fuel, "axles": 2}
+        if vehicle is not None:
+            record = vehicle.record(PLATE, dt.datetime.now(dt.UTC).year)
+        insp = await c.call("POST", "/v1/inspections", record)
         for step in insp["steps"]:
             if step["status"] != "pending":
                 continue
@@ -334,10 +374,17 @@ async def scripted_inspection(
             lambda s: s["last_card"] and s["last_card"]["eis"] in ("accepted", "rejected"),
             "EIS",
         )
+        pdf = None
+        if pdf_dir is not None:
+            pdf_dir.mkdir(parents=True, exist_ok=True)
+            pdf = pdf_dir / f"card-{insp['number']}-{card['card_id'][:8]}.pdf"
+            pdf.write_bytes(await c.download(f"/v1/cards/{card['card_id']}/pdf"))
         return {
             "inspection_id": insp["id"],
             "card_id": card["card_id"],
             "verdict": card["verdict"],
+            "failed_items": [i["id"] for i in card["items"] if not i["passed"]],
+            "pdf": str(pdf) if pdf else None,
             "eis_status": st["last_card"]["eis"],
             "readings": card["readings"],
             "duration_s": card["duration_s"],
@@ -366,8 +413,14 @@ def run_demo(args: argparse.Namespace) -> int:
     else:
         home = Path(args.dir) if args.dir else root / "var" / "demo"
     home = home.resolve()
+    if args.vehicle and args.vehicle not in DEMO_VEHICLES:
+        raise OtolaneError(
+            "vehicle_unknown", f"no demo vehicle '{args.vehicle}' (known: {', '.join(DEMO_VEHICLES)})"
+        )
+    vehicle = DEMO_VEHICLES[args.vehicle] if args.vehicle else None
+    scenario = vehicle.scenario if vehicle else args.scenario
     procs, cfg, accounts = start_lane(
-        home, speed, args.scenario, 0.05 if args.faults else 0.0, away=tuple(args.away)
+        home, speed, scenario, 0.05 if args.faults else 0.0, away=tuple(args.away)
     )
     sock = home / "laned.sock"
     try:
@@ -376,7 +429,13 @@ def run_demo(args: argparse.Namespace) -> int:
             try:
                 result = asyncio.run(
                     scripted_inspection(
-                        sock, accounts["operator"], fuel=args.fuel, stand_wait=args.stand_wait
+                        sock,
+                        accounts["operator"],
+                        fuel=args.fuel,
+                        stand_wait=args.stand_wait,
+                        vehicle=vehicle,
+                        # The PDF outlives a headless lane that is removed at the end.
+                        pdf_dir=(Path(args.dir) / "cards") if args.dir else root / "var" / "demo-cards",
                     )
                 )
             except OtolaneError as exc:

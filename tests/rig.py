@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import json
+import re
 import subprocess
 import sys
 import time
@@ -184,8 +186,10 @@ async def start_rig(
     full_lane: bool = False,
     scenarios: dict[str, str] | None = None,
     until: dt.date | None = None,
+    centre: str | None = None,
 ) -> Rig:
-    """``full_lane``: every kind of stand of the demo lane, each on its own pty, not only the brake
+    """``centre``: the inspection centre's name on the card (default: the demo's).
+    ``full_lane``: every kind of stand of the demo lane, each on its own pty, not only the brake
     tester. ``scenarios``: device id -> scenario name of its simulator (default "good")."""
     home.mkdir(parents=True, exist_ok=True)
     eis = EisSimulator(home / "eis.db")
@@ -196,9 +200,14 @@ async def start_rig(
     port_no = runner.addresses[0][1]
     devices: tuple[DemoDevice, ...] = DEMO_DEVICES if full_lane else (BRAKE,)
     cfg_file = write_config(home, speed, port_no, devices, until)
+    text = cfg_file.read_text()
     if dsn:
-        text = cfg_file.read_text().replace('dsn = "sqlite://otolane.db"', f'dsn = "{dsn}"')
-        cfg_file.write_text(text)
+        text = text.replace('dsn = "sqlite://otolane.db"', f'dsn = "{dsn}"')
+    if centre is not None:
+        text = re.sub(
+            r"(?m)^centre = .*$", lambda _: f"centre = {json.dumps(centre, ensure_ascii=False)}", text
+        )
+    cfg_file.write_text(text)
     write_secret_file(home / "keys" / "eis-id.key", "TEST-SPO-KEY\n")
     cfg = config_mod.load(cfg_file)
     await create_users(cfg)

@@ -41,10 +41,19 @@ class LaneClient:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}
 
     async def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        return await self._request(method, path, body, raw=False)
+
+    async def download(self, path: str) -> bytes:
+        """A document (the card's PDF) as bytes; errors as :meth:`call` raises them."""
+        return bytes(await self._request("GET", path, None, raw=True))
+
+    async def _request(self, method: str, path: str, body: dict[str, Any] | None, raw: bool) -> Any:
         try:
             async with self._http().request(
                 method, f"http://laned{path}", json=body, headers=self._headers()
             ) as r:
+                if raw and r.status < 400:
+                    return await r.read()
                 try:
                     data = await r.json(content_type=None)
                 except ValueError:

@@ -61,6 +61,8 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route("POST", "/v1/inspections/{iid}/card", (OPERATOR,), "form_card", "form a card"),
     Route("POST", "/v1/inspections/{iid}/abort", (OPERATOR,), "abort", "abort an inspection"),
+    Route("GET", "/v1/cards/{cid}", (OPERATOR, ADMIN), "card", "read a card"),
+    Route("GET", "/v1/cards/{cid}/pdf", (OPERATOR, ADMIN), "card_pdf", "print a card"),
     Route("GET", "/v1/devices/{dev}/frames", (TECH, ADMIN), "frames", "read raw frames"),
     Route("POST", "/v1/devices/{dev}/command", (TECH,), "device_command", "command a device"),
     Route("POST", "/v1/devices/{dev}/replace", (ADMIN,), "replace_device", "replace a device"),
@@ -273,6 +275,11 @@ class Api:
             self._field(data, "fuel", str, "petrol"),
             self._field(data, "axles", int, 2),
             self._field(data, "owner", str, ""),
+            year=self._field(data, "year", int, None),
+            vin=self._field(data, "vin", str, ""),
+            make_model=self._field(data, "make_model", str, ""),
+            catalyst=self._field(data, "catalyst", bool, False),
+            turbo=self._field(data, "turbo", bool, False),
         )
         return web.json_response(result, status=201)
 
@@ -285,6 +292,15 @@ class Api:
     async def form_card(self, request: web.Request) -> web.Response:
         result = await self.lane.form_card(self._session(request).username, request.match_info["iid"])
         return web.json_response(result, status=201)
+
+    async def card(self, request: web.Request) -> web.Response:
+        return web.json_response(await self.lane.card(request.match_info["cid"]))
+
+    async def card_pdf(self, request: web.Request) -> web.Response:
+        pdf, copy = await self.lane.card_pdf(self._session(request).username, request.match_info["cid"])
+        return web.Response(
+            body=pdf, content_type="application/pdf", headers={"X-Otolane-Copy": "1" if copy else "0"}
+        )
 
     async def abort(self, request: web.Request) -> web.Response:
         data = await self._body(request)

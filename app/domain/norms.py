@@ -1,27 +1,81 @@
-"""Norms as data, and the one small engine that judges a value against them.
+"""Norms as versioned data, and the one small engine that judges a value against them.
 
-Every norm names the clause it comes from and how sure we are of its number (the status column of
-``shared/reference/norms.md``). A verdict keeps the norm it was judged against, so a card printed
-years later shows the rule that applied then.
+Every row names the clause it comes from and how sure we are of its number (the status column of
+``shared/reference/norms.md``: SOURCED, SECONDARY, UNVERIFIED). A row applies to a vehicle by its
+category, fuel, year of manufacture and engine (catalyst, turbocharger); the first row of an item
+that applies is the norm. An item with no row for the vehicle is not judged: its value goes to the
+measurement protocol only. A verdict keeps the row it was judged against and :data:`NORMS_VERSION`,
+so a card printed years later shows the rule that applied then. ``docs/norms.md`` is this table in
+words; ``tests/unit/test_norms.py`` checks every row at, just above and just below its limit.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
-NORMS_VERSION = "2026-11-23"
+#: Raised whenever a row below changes (a new limit, a new source): cards keep the version they used.
+NORMS_VERSION = "otolane-norms/2"
+
+M_N = frozenset({"M1", "M2", "M3", "N1", "N2", "N3"})
+O_CATS = frozenset({"O1", "O2", "O3", "O4"})
+L_CATS = frozenset(f"L{i}" for i in range(1, 8))
+ALL_CATS = M_N | O_CATS | L_CATS
+ENGINE_FUELS = frozenset({"petrol", "gas", "diesel"})
+
+#: Status texts repeated by many rows.
+GOST_51709 = "UNVERIFIED: GOST R 51709-2001 Table 2 as we remember it; TR CU 018 App. 8 Table 1.3 not read"
+NOT_FOUND = "UNVERIFIED: no number found in the sources of norms.md; a usual stand-maker default"
+
+
+@dataclass(frozen=True)
+class Vehicle:
+    """What a norm's row may depend on (the vehicle record's facts, not its identity)."""
+
+    category: str
+    fuel: str = "petrol"
+    year: int | None = None
+    catalyst: bool = False
+    turbo: bool = False
+
+
+@dataclass(frozen=True)
+class Applies:
+    """The vehicles a row is for; ``None`` means any."""
+
+    categories: frozenset[str] = ALL_CATS
+    fuels: frozenset[str] | None = None
+    built_before: int | None = None  # year of manufacture < this (the year must be known)
+    catalyst: bool | None = None
+    turbo: bool | None = None
+
+    def matches(self, v: Vehicle) -> bool:
+        if v.category not in self.categories:
+            return False
+        if self.fuels is not None and v.fuel not in self.fuels:
+            return False
+        if self.built_before is not None and (v.year is None or v.year >= self.built_before):
+            return False
+        if self.catalyst is not None and v.catalyst != self.catalyst:
+            return False
+        return self.turbo is None or v.turbo == self.turbo
 
 
 @dataclass(frozen=True)
 class Norm:
-    id: str
-    title: str
+    id: str  # the row: item and the vehicles it is for
+    item: str  # what it judges; the card's catalogs name it
     unit: str
     low: float | None  # value must be >= low
     high: float | None  # value must be <= high
     clause: str
-    status: str  # SOURCED / SECONDARY / UNVERIFIED
+    status: str  # SOURCED / SECONDARY / UNVERIFIED: why
+    applies: Applies = field(default_factory=Applies)
+    decimals: int = 2  # the value is judged as it is printed
+
+    @property
+    def verified(self) -> bool:
+        return not self.status.startswith("UNVERIFIED")
 
     def describe(self) -> str:
         if self.low is not None and self.high is not None:
@@ -30,91 +84,236 @@ class Norm:
             return f"≥ {self.low:g} {self.unit}"
         return f"≤ {self.high:g} {self.unit}"
 
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["applies"] = {k: sorted(v) if isinstance(v, frozenset) else v for k, v in out["applies"].items()}
+        return out | {"text": self.describe(), "version": NORMS_VERSION}
 
-NORMS: dict[str, Norm] = {
-    n.id: n
-    for n in (
+
+def _by_category(
+    item: str,
+    unit: str,
+    rows: tuple[tuple[frozenset[str], float], ...],
+    *,
+    bound: str,
+    clause: str,
+    status: str,
+) -> tuple[Norm, ...]:
+    """One row per category group of a limit that differs by category."""
+    return tuple(
         Norm(
-            "brake.imbalance",
-            "Service brake imbalance per axle",
-            "%",
-            None,
-            20.0,
-            "TR CU 018/2011 App. 8 cl. 1.4; formula GOST 33997 A.2",
-            "UNVERIFIED: number from GOST R 51709; norms.md found the clause, not its table",
-        ),
-        Norm(
-            "brake.specific_force",
-            "Service brake specific braking force",
-            "%",
-            50.0,
-            None,
-            "TR CU 018/2011 App. 8 cl. 1.3 Table 1.3; formula GOST 33997 A.1",
-            "UNVERIFIED: table body not readable in the sources of norms.md",
-        ),
-        Norm(
-            "emissions.co_idle",
-            "CO at minimum idle speed",
-            "%",
-            None,
-            3.5,
-            "TR CU 018/2011 (M and N without exhaust after-treatment), n_min",
-            "SECONDARY: a news copy of the table [E1]; rows for catalyst vehicles not readable",
-        ),
-        *(
-            Norm(
-                f"steering.play.{group}",
-                "Total steering play",
-                "°",
-                None,
-                limit,
-                "RF list of faults cl. 2.1 (pre-2023), TR CU 018 App. 8 clause not confirmed",
-                "SECONDARY [ST1][ST2][ST3]",
-            )
-            for group, limit in (("M1N1", 10.0), ("M2M3", 20.0), ("N2N3", 25.0))
-        ),
-        *(
-            Norm(
-                f"tyres.tread.{group}",
-                "Residual tread depth",
-                "mm",
-                limit,
-                None,
-                "TR CU 018/2011 App. 8 cl. 5.6.2 (via the RF list of faults cl. 5.4)",
-                "SECONDARY [TY1][TY2][TY3]",
-            )
-            for group, limit in (("L", 0.8), ("N2N3O3O4", 1.0), ("M1N1O1O2", 1.6), ("M2M3", 2.0))
-        ),
-        Norm(
-            "headlight.high_intensity",
-            "High beam luminous intensity, headlamps of one side",
-            "cd",
-            10000.0,
-            None,
-            "a slide deck quoting an unnamed regulation [L2]",
-            "UNVERIFIED: clause numbers not confirmed",
-        ),
-        Norm(
-            "glass.transmission",
-            "Light transmission of the windscreen and front side windows",
-            "%",
-            70.0,
-            None,
-            "TR CU 018/2011 App. 8 cl. 4.3",
-            "SECONDARY: two independent copies of the text [G1][G2]",
-        ),
+            f"{item}/{'+'.join(sorted(cats))}",
+            item,
+            unit,
+            limit if bound == "low" else None,
+            limit if bound == "high" else None,
+            clause,
+            status,
+            Applies(categories=cats),
+        )
+        for cats, limit in rows
     )
-}
 
 
-def norm_group(prefix: str, category: str) -> str | None:
-    """The id of the category's row of a norm that differs by category (steering, tyres)."""
-    for norm_id in NORMS:
-        if norm_id.startswith(prefix + "."):
-            group = norm_id.rsplit(".", 1)[1]
-            if category in group or (group == "L" and category.startswith("L")):
-                return norm_id
-    return None
+def _cats(*codes: str) -> frozenset[str]:
+    return frozenset(codes)
+
+
+TABLE: tuple[Norm, ...] = (
+    # --- brakes ---------------------------------------------------------------------------
+    *_by_category(
+        "brake.service.specific_force",
+        "%",
+        (
+            (_cats("M1"), 59.0),
+            (_cats("M2", "M3"), 51.0),
+            (_cats("N1", "N2", "N3"), 50.0),
+            (O_CATS, 49.0),
+        ),
+        bound="low",
+        clause="TR CU 018/2011 App. 8 cl. 1.3 Table 1.3; formula GOST 33997 A.1",
+        status=GOST_51709,
+    ),
+    Norm(
+        "brake.service.imbalance",
+        "brake.service.imbalance",
+        "%",
+        None,
+        20.0,
+        "TR CU 018/2011 App. 8 cl. 1.4; formula GOST 33997 A.2",
+        "UNVERIFIED: number from GOST R 51709; norms.md found the clause, not its table",
+        Applies(categories=M_N | O_CATS),
+    ),
+    Norm(
+        "brake.parking.specific_force",
+        "brake.parking.specific_force",
+        "%",
+        16.0,
+        None,
+        "TR CU 018/2011 App. 8 cl. 1.6 (stand); formula GOST 33997 A.1",
+        "UNVERIFIED: 16 % is the laden-slope figure of the RF list of faults [T4][T5]; stand norm NOT FOUND",
+        Applies(categories=M_N),
+    ),
+    # --- running gear ------------------------------------------------------------------------
+    Norm(
+        "sideslip",
+        "sideslip",
+        "m/km",
+        -5.0,
+        5.0,
+        "TR CU 018/2011 App. 8 (wheel alignment) — clause not confirmed",
+        NOT_FOUND,
+        Applies(categories=M_N),
+    ),
+    Norm(
+        "suspension.efficiency",
+        "suspension.efficiency",
+        "%",
+        40.0,
+        None,
+        "EUSAMA method; TR CU 018/2011 App. 8 — clause not confirmed",
+        NOT_FOUND,
+        Applies(categories=_cats("M1", "N1")),
+    ),
+    Norm(
+        "suspension.difference",
+        "suspension.difference",
+        "%",
+        None,
+        20.0,
+        "EUSAMA method, left/right difference of one axle; clause not confirmed",
+        NOT_FOUND,
+        Applies(categories=_cats("M1", "N1")),
+    ),
+    *_by_category(
+        "steering.play",
+        "°",
+        ((_cats("M1", "N1"), 10.0), (_cats("M2", "M3"), 20.0), (_cats("N2", "N3"), 25.0)),
+        bound="high",
+        clause="RF list of faults cl. 2.1 (pre-2023), TR CU 018 App. 8 clause not confirmed",
+        status="SECONDARY [ST1][ST2][ST3]",
+    ),
+    *_by_category(
+        "tyres.tread",
+        "mm",
+        (
+            (L_CATS, 0.8),
+            (_cats("N2", "N3", "O3", "O4"), 1.0),
+            (_cats("M1", "N1", "O1", "O2"), 1.6),
+            (_cats("M2", "M3"), 2.0),
+        ),
+        bound="low",
+        clause="TR CU 018/2011 App. 8 cl. 5.6.2 (via the RF list of faults cl. 5.4)",
+        status="SECONDARY [TY1][TY2][TY3]",
+    ),
+    # --- emissions ---------------------------------------------------------------------------
+    Norm(
+        "emissions.co_idle/before-1986",
+        "emissions.co_idle",
+        "%",
+        None,
+        4.5,
+        "TR CU 018/2011 App. 8 (M and N built before 01.10.1986), n_min",
+        "SECONDARY: a news copy of the table [E1]; by year only (a 1986 car takes the next row)",
+        Applies(categories=M_N, fuels=frozenset({"petrol", "gas"}), built_before=1986),
+        decimals=3,
+    ),
+    Norm(
+        "emissions.co_idle/no-catalyst",
+        "emissions.co_idle",
+        "%",
+        None,
+        3.5,
+        "TR CU 018/2011 App. 8 (M and N without exhaust after-treatment), n_min",
+        "SECONDARY: a news copy of the table [E1]",
+        Applies(categories=M_N, fuels=frozenset({"petrol", "gas"}), catalyst=False),
+        decimals=3,
+    ),
+    Norm(
+        "emissions.co_idle/catalyst",
+        "emissions.co_idle",
+        "%",
+        None,
+        0.5,
+        "TR CU 018/2011 App. 8 (row after 'without after-treatment'), n_min",
+        "UNVERIFIED: the row's label is lost in the copy [E1]",
+        Applies(categories=M_N, fuels=frozenset({"petrol", "gas"}), catalyst=True),
+        decimals=3,
+    ),
+    Norm(
+        "emissions.lambda/catalyst",
+        "emissions.lambda",
+        "",
+        0.97,
+        1.03,
+        "TR CU 018/2011 App. 8 (vehicles with a three-way catalyst), n_elevated",
+        "UNVERIFIED: λ range NOT FOUND in norms.md; 1.00 ± 0.03 is the usual figure",
+        Applies(categories=M_N, fuels=frozenset({"petrol", "gas"}), catalyst=True),
+        decimals=3,
+    ),
+    Norm(
+        "smoke.k/natural",
+        "smoke.k",
+        "m⁻¹",
+        None,
+        2.5,
+        "TR CU 018/2011 App. 8; method GOST R 52160-2003 cl. 4.1 (free acceleration)",
+        "UNVERIFIED: limit values not visible in [E5]; 2.5 m⁻¹ naturally aspirated as we remember it",
+        Applies(categories=M_N, fuels=frozenset({"diesel"}), turbo=False),
+    ),
+    Norm(
+        "smoke.k/turbo",
+        "smoke.k",
+        "m⁻¹",
+        None,
+        3.0,
+        "TR CU 018/2011 App. 8; method GOST R 52160-2003 cl. 4.1 (free acceleration)",
+        "UNVERIFIED: limit values not visible in [E5]; 3.0 m⁻¹ turbocharged as we remember it",
+        Applies(categories=M_N, fuels=frozenset({"diesel"}), turbo=True),
+    ),
+    Norm(
+        "noise.exhaust",
+        "noise.exhaust",
+        "dB(A)",
+        None,
+        96.0,
+        "TR CU 018/2011 Table 9.2 (no value in the vehicle's documents); KZ from 01.01.2025 [N1]",
+        "UNVERIFIED: table values NOT FOUND; 96 dB(A) placeholder until App. 9.2 is read",
+        Applies(categories=M_N | L_CATS, fuels=ENGINE_FUELS),
+        decimals=1,
+    ),
+    # --- lights and glass ----------------------------------------------------------------------
+    Norm(
+        "headlight.high_intensity",
+        "headlight.high_intensity",
+        "cd",
+        10000.0,
+        None,
+        "a slide deck quoting an unnamed regulation [L2]",
+        "UNVERIFIED: clause numbers not confirmed",
+        Applies(categories=M_N | L_CATS),
+        decimals=0,
+    ),
+    Norm(
+        "glass.transmission",
+        "glass.transmission",
+        "%",
+        70.0,
+        None,
+        "TR CU 018/2011 App. 8 cl. 4.3",
+        "SECONDARY: two independent copies of the text [G1][G2]",
+        Applies(categories=M_N | L_CATS),
+        decimals=1,
+    ),
+)
+
+NORMS: dict[str, Norm] = {n.id: n for n in TABLE}
+ITEMS: tuple[str, ...] = tuple(dict.fromkeys(n.item for n in TABLE))
+
+
+def norm_for(item: str, vehicle: Vehicle) -> Norm | None:
+    """The row of ``item`` that applies to the vehicle (the first that matches), or None."""
+    return next((n for n in TABLE if n.item == item and n.applies.matches(vehicle)), None)
 
 
 G = 9.8  # GOST 33997 A.1 takes g = 9.8 m/s²
@@ -129,21 +328,26 @@ class Verdict:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "norm": asdict(self.norm) | {"text": self.norm.describe()},
+            "norm": self.norm.as_dict(),
             "value": self.value,
             "passed": self.passed,
             "deviation": self.deviation,
         }
 
 
-def judge(norm_id: str, value: float) -> Verdict:
-    norm = NORMS[norm_id]
+def judge(norm: Norm | str, value: float) -> Verdict:
+    """The value, rounded as the card prints it, against the row: a limit itself passes."""
+    if isinstance(norm, str):
+        norm = NORMS[norm]
+    shown = round(value, norm.decimals)
+    below = norm.low is not None and shown < norm.low
+    above = norm.high is not None and shown > norm.high
     dev = 0.0
-    if norm.low is not None and value < norm.low:
-        dev = round(value - norm.low, 2)
-    if norm.high is not None and value > norm.high:
-        dev = round(value - norm.high, 2)
-    return Verdict(norm, round(value, 2), dev == 0.0, dev)
+    if below and norm.low is not None:
+        dev = round(shown - norm.low, norm.decimals)
+    elif above and norm.high is not None:
+        dev = round(shown - norm.high, norm.decimals)
+    return Verdict(norm, shown, not (below or above), dev)
 
 
 def imbalance_percent(left: float, right: float) -> float:

@@ -14,15 +14,16 @@ second sheet (R3.8). Values with no norm found yet go to the measurement protoco
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from app.domain.norms import (
     NORMS_VERSION,
+    Vehicle,
     imbalance_percent,
     judge,
-    norm_group,
+    norm_for,
     specific_force_percent,
 )
 from app.storage.models import Inspection
@@ -78,15 +79,22 @@ class StepData:
 class Sheet:
     """What the step rules fill in."""
 
-    category: str
+    vehicle: Vehicle
     items: list[dict[str, Any]] = field(default_factory=list)
     protocol: list[dict[str, Any]] = field(default_factory=list)
     measurements: list[dict[str, Any]] = field(default_factory=list)
+    unjudged: list[dict[str, Any]] = field(default_factory=list)
     brake_force_kn: float = 0.0
     brake_mass_kg: float = 0.0
 
-    def item(self, item_id: str, norm_id: str, value: float, **extra: Any) -> None:
-        self.items.append({"id": item_id, **extra, **judge(norm_id, value).as_dict()})
+    def item(self, item_id: str, norm_item: str, value: float, **extra: Any) -> None:
+        """Judge ``value`` by the row of ``norm_item`` for this vehicle; with no row, the value goes
+        to the protocol marked "no norm" and is not judged."""
+        norm = norm_for(norm_item, self.vehicle)
+        if norm is None:
+            self.unjudged.append({"id": item_id, "norm_item": norm_item, "value": round(value, 3)})
+            return
+        self.items.append({"id": item_id, **extra, **judge(norm, value).as_dict()})
 
 
 def _brakes(d: StepData, sheet: Sheet, axle: int) -> None:
@@ -105,18 +113,37 @@ def _brakes(d: StepData, sheet: Sheet, axle: int) -> None:
             "wheel_load_right_kg": load_r,
         }
     )
-    sheet.item(f"brake.imbalance.axle{axle}", "brake.imbalance", imbalance_percent(left, right), axle=axle)
+    sheet.item(
+        f"brake.imbalance.axle{axle}", "brake.service.imbalance", imbalance_percent(left, right), axle=axle
+    )
 
 
-def _finals_protocol(*channels: str) -> Callable[[StepData, Sheet], None]:
-    """A step whose stand reports final values that go to the protocol (no norm found yet)."""
+def _sideslip(d: StepData, sheet: Sheet) -> None:
+    value = d.final("sideslip.result")
+    sheet.protocol.append({"step": d.step, "values": dict(d.finals)})
+    if value is not None:
+        sheet.item("sideslip", "sideslip", value)
 
+
+def _suspension(axle: int) -> Callable[[StepData, Sheet], None]:
     def rule(d: StepData, sheet: Sheet) -> None:
-        values = {ch: d.final(ch) for ch in channels}
-        extra = {ch: v for ch, v in d.finals.items() if ch not in values}
-        sheet.protocol.append({"step": d.step, "values": values | extra})
+        left = d.final("suspension.efficiency.left")
+        right = d.final("suspension.efficiency.right")
+        sheet.protocol.append({"step": d.step, "values": dict(d.finals)})
+        if left is None or right is None:
+            return
+        sheet.item(f"suspension.axle{axle}.left", "suspension.efficiency", left, axle=axle, side="left")
+        sheet.item(f"suspension.axle{axle}.right", "suspension.efficiency", right, axle=axle, side="right")
+        sheet.item(f"suspension.axle{axle}.difference", "suspension.difference", abs(left - right), axle=axle)
 
     return rule
+
+
+def _smoke(d: StepData, sheet: Sheet) -> None:
+    k = d.final("smoke.k_mean")
+    sheet.protocol.append({"step": d.step, "values": dict(d.finals)})
+    if k is not None:
+        sheet.item("smoke.k", "smoke.k", k)
 
 
 def _emissions(d: StepData, sheet: Sheet) -> None:
@@ -125,6 +152,10 @@ def _emissions(d: StepData, sheet: Sheet) -> None:
     sheet.protocol.append({"step": d.step, "values": values})
     if co is not None:
         sheet.item("emissions.co_idle", "emissions.co_idle", round(settled(co), 3))
+    if norm_for("emissions.lambda", sheet.vehicle) is not None:
+        lam = d.series("gas.lambda")  # needed only where a row judges it (catalyst cars)
+        if lam is not None:
+            sheet.item("emissions.lambda", "emissions.lambda", round(settled(lam), 3))
 
 
 def _headlight(side: str) -> Callable[[StepData, Sheet], None]:
@@ -133,15 +164,17 @@ def _headlight(side: str) -> Callable[[StepData, Sheet], None]:
         d.final(f"headlight.{side}.low.intensity")
         sheet.protocol.append({"step": d.step, "values": dict(d.finals)})
         if high is not None:
-            sheet.item(f"headlight.{side}.high.intensity", "headlight.high_intensity", high)
+            sheet.item(f"headlight.{side}.high.intensity", "headlight.high_intensity", high, side=side)
 
     return rule
 
 
 def _noise(d: StepData, sheet: Sheet) -> None:
-    for ch in d.channels:
-        d.series(ch)
+    series = {ch: d.series(ch) for ch in d.channels}
     sheet.protocol.append({"step": d.step, "values": {ch: max(v) for ch, v in d.live.items() if v}})
+    level = series.get("sound.level")
+    if level:
+        sheet.item("noise.exhaust", "noise.exhaust", max(level))
 
 
 def _gauges(d: StepData, sheet: Sheet) -> dict[str, float]:
@@ -153,21 +186,19 @@ def _gauges(d: StepData, sheet: Sheet) -> dict[str, float]:
 
 def _steering(d: StepData, sheet: Sheet) -> None:
     values = _gauges(d, sheet)
-    norm = norm_group("steering.play", sheet.category)
-    if "steering.play" in values and norm:
-        sheet.item("steering.play", norm, values["steering.play"])
+    if "steering.play" in values:
+        sheet.item("steering.play", "steering.play", values["steering.play"])
 
 
 def _tyres(d: StepData, sheet: Sheet) -> None:
     values = _gauges(d, sheet)
-    norm = norm_group("tyres.tread", sheet.category)
-    if values and len(values) == len(d.channels) and norm:
-        sheet.item("tyres.tread.min", norm, min(values.values()))
+    if values and len(values) == len(d.channels):
+        sheet.item("tyres.tread.min", "tyres.tread", min(values.values()))
 
 
 def _glass(d: StepData, sheet: Sheet) -> None:
     for ch, v in sorted(_gauges(d, sheet).items()):
-        sheet.item(ch, "glass.transmission", v)
+        sheet.item(ch, "glass.transmission", v, glass=ch.split(".", 1)[1])
 
 
 def _identification(d: StepData, sheet: Sheet) -> None:
@@ -180,7 +211,7 @@ def rule_for(step: str) -> Callable[[StepData, Sheet], None] | None:
         axle = int(step.rsplit("_", 1)[1])
         return lambda d, sheet: _brakes(d, sheet, axle)
     if step.startswith("suspension_axle_"):
-        return _finals_protocol("suspension.efficiency.left", "suspension.efficiency.right")
+        return _suspension(int(step.rsplit("_", 1)[1]))
     if step.startswith("headlight_"):
         return _headlight(step.removeprefix("headlight_"))
     return RULES.get(step)
@@ -188,8 +219,8 @@ def rule_for(step: str) -> Callable[[StepData, Sheet], None] | None:
 
 RULES: dict[str, Callable[[StepData, Sheet], None]] = {
     "identification": _identification,
-    "side_slip": _finals_protocol("sideslip.result"),
-    "smoke": _finals_protocol("smoke.k_mean"),
+    "side_slip": _sideslip,
+    "smoke": _smoke,
     "emissions": _emissions,
     "noise": _noise,
     "steering": _steering,
@@ -213,9 +244,9 @@ def step_data(step: str, state: dict[str, Any], readings: list[dict[str, Any]]) 
     return StepData(step, finals, live, tuple(state.get("channels", ())))
 
 
-def evaluate(steps: dict[str, dict[str, Any]], category: str, readings: list[dict[str, Any]]) -> Sheet:
+def evaluate(steps: dict[str, dict[str, Any]], vehicle: Vehicle, readings: list[dict[str, Any]]) -> Sheet:
     """Every planned step by its rule; raises :class:`CardIncomplete` naming what is not stored."""
-    sheet = Sheet(category)
+    sheet = Sheet(vehicle)
     missing: list[dict[str, str]] = []
     for step, state in steps.items():
         rule = rule_for(step)
@@ -230,7 +261,7 @@ def evaluate(steps: dict[str, dict[str, Any]], category: str, readings: list[dic
     if sheet.measurements:  # GOST 33997 A.1: the vehicle's specific braking force, all axles
         sheet.item(
             "brake.specific_force",
-            "brake.specific_force",
+            "brake.service.specific_force",
             specific_force_percent(sheet.brake_force_kn, sheet.brake_mass_kg),
         )
     return sheet
@@ -241,13 +272,26 @@ def assemble_card(
     contract: str,
     card_id: str,
     insp: Inspection,
-    plate: str,
+    vehicle: dict[str, Any],
     lane: dict[str, Any],
     inspector: dict[str, Any],
     finished: float,
     readings: list[dict[str, Any]],
+    devices: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
-    sheet = evaluate(insp.steps, insp.category, readings)
+    """The card as JSON (EIS contract). ``devices``: the lane's measuring instruments (model, serial,
+    verification) for the measurement protocol; only those whose kind a planned step used are kept."""
+    facts = Vehicle(
+        insp.category,
+        insp.fuel,
+        vehicle.get("year"),
+        bool(vehicle.get("catalyst", False)),
+        bool(vehicle.get("turbo", False)),
+    )
+    sheet = evaluate(insp.steps, facts, readings)
+    used = {k for st in insp.steps.values() for k in st.get("devices", ())}
+    for entry in sheet.protocol:  # which instruments made each value (the protocol names them)
+        entry["devices"] = list(insp.steps.get(entry["step"], {}).get("devices", ()))
     items = sheet.items
     verdict = "admitted" if all(i["passed"] for i in items) else "not_admitted"
     return {
@@ -263,10 +307,15 @@ def assemble_card(
             "longitude": lane["longitude"],
         },
         "vehicle": {
-            "plate": plate,
+            "plate": vehicle["plate"],
             "category": insp.category,
             "fuel": insp.fuel,
             "axles": insp.axles,
+            "year": facts.year,
+            "vin": vehicle.get("vin", ""),
+            "make_model": vehicle.get("make_model", ""),
+            "catalyst": facts.catalyst,
+            "turbo": facts.turbo,
         },
         "inspector": inspector,
         "started": _iso(insp.started),
@@ -277,6 +326,8 @@ def assemble_card(
         "failures": [i for i in items if not i["passed"]],
         "measurements": sheet.measurements,
         "protocol": sheet.protocol,
+        "unjudged": sheet.unjudged,
+        "devices": [d for d in devices if d["kind"] in used],
         "readings": len(readings),
         "norms_version": NORMS_VERSION,
         "next_inspection": None,

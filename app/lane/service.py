@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import copy
 import datetime as dt
+import hashlib
 import logging
 import time
 import uuid
@@ -24,9 +25,10 @@ from typing import Any, NoReturn
 
 from app import ledger
 from app.config import Config
+from app.documents.card_pdf import render_card
 from app.domain import inspection as rules
-from app.domain.categories import CATEGORIES, FUELS, min_duration_s
-from app.domain.plates import normalise_plate
+from app.domain.categories import min_duration_s
+from app.domain.vehicle import vehicle_record
 from app.eis.contract import CONTRACT_VERSION
 from app.eis.outbox import OutboxWorker
 from app.errors import OtolaneError, Refused
@@ -549,17 +551,26 @@ class LaneService:
         return {"inspection": insp.number, "inspection_id": insp.id}
 
     async def start_inspection(
-        self, operator: str, plate: str, category: str, fuel: str, axles: int, owner: str = ""
+        self,
+        operator: str,
+        plate: str,
+        category: str,
+        fuel: str,
+        axles: int,
+        owner: str = "",
+        **record: Any,
     ) -> dict[str, Any]:
-        plate = normalise_plate(plate)
-        if category not in CATEGORIES:
-            raise OtolaneError("category_unknown", "unknown category", category=category[:8])
-        if fuel not in FUELS:
-            raise OtolaneError("fuel_unknown", "unknown fuel", fuel=fuel[:16])
-        if not 1 <= axles <= 6:
-            raise OtolaneError("axles_bad", "axles are 1 to 6", axles=axles)
-        if len(owner) > 200:
-            raise OtolaneError("field_too_long", "'owner' is at most 200 characters", field="owner", max=200)
+        """``record``: the rest of the vehicle record (year, vin, make_model, catalyst, turbo)."""
+        vehicle = vehicle_record(
+            plate=plate,
+            category=category,
+            fuel=fuel,
+            axles=axles,
+            owner=owner,
+            this_year=dt.datetime.fromtimestamp(self.clock.now(), dt.UTC).year,
+            **record,
+        )
+        plate = vehicle.plate
         if self.current is not None:
             raise Refused(
                 "inspection_open",
@@ -589,13 +600,19 @@ class LaneService:
             }
             insp = await Inspection.create(
                 id=iid,
-                sealed=self.keyring.seal_json({"plate": plate, "owner": owner}, f"inspections:{iid}"),
+                sealed=self.keyring.seal_json(vehicle.sealed(), f"inspections:{iid}"),
                 steps=steps,
                 using_db=tx,
                 **facts,
             )
             await self.journal.write(
-                operator, "inspection_started", tx, inspection=number, inspection_id=iid, **facts
+                operator,
+                "inspection_started",
+                tx,
+                inspection=number,
+                inspection_id=iid,
+                **facts,
+                vehicle=vehicle.public(),
             )
         self.current = insp
         self._results, self._recent = {}, {}
@@ -762,6 +779,30 @@ class LaneService:
         self._spawn(self.checkpoint("step_finished"))
         return True
 
+    async def card(self, card_id: str) -> dict[str, Any]:
+        """A stored card as formed (it is never changed after)."""
+        row = await Card.get_or_none(card_id=card_id[:36])
+        if row is None:
+            raise OtolaneError("card_unknown", "no such card", status=404, card_id=card_id[:40])
+        return dict(self.keyring.open_json(row.sealed, f"cards:{row.card_id}"))
+
+    async def card_pdf(self, actor: str, card_id: str) -> tuple[bytes, bool]:
+        """The card's PDF and whether it is a copy: every issue is journalled (``card_issued``), and
+        any issue after the first is marked COPY on every page (issue #8: reprint)."""
+        card = await self.card(card_id)
+        issued = [e for e in await self.journal.events("card_issued") if e.details.get("card_id") == card_id]
+        is_copy = bool(issued)
+        pdf = await asyncio.to_thread(render_card, card, copy=is_copy)
+        await self.journal.write(
+            actor,
+            "card_issued",
+            card_id=card["card_id"],
+            inspection_id=card["inspection_id"],
+            copy=is_copy,
+            sha256=hashlib.sha256(pdf).hexdigest(),
+        )
+        return pdf, is_copy
+
     async def form_card(self, operator: str, insp_id: str) -> dict[str, Any]:
         insp = self._require_current(insp_id)
         now = self.clock.now()
@@ -787,11 +828,21 @@ class LaneService:
                 contract=CONTRACT_VERSION,
                 card_id=card_id,
                 insp=insp,
-                plate=private["plate"],
+                vehicle=private,
                 lane=self.cfg.lane,
                 inspector={"username": operator},
                 finished=now,
                 readings=readings,
+                devices=[
+                    {
+                        "id": d.id,
+                        "kind": d.kind,
+                        "model": d.model,
+                        "serial": d.serial,
+                        "verified_until": d.verified_until.isoformat(),
+                    }
+                    for d in self.cfg.devices
+                ],
             )
         except CardIncomplete as exc:
             await self._refuse_incomplete(operator, insp, exc)

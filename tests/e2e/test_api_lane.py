@@ -142,6 +142,8 @@ EXPECTED: dict[tuple[str, str], set[str] | None] = {
     ("POST", "/v1/inspections/{iid}/steps/{step}"): {OP},
     ("POST", "/v1/inspections/{iid}/card"): {OP},
     ("POST", "/v1/inspections/{iid}/abort"): {OP},
+    ("GET", "/v1/cards/{cid}"): {OP, ADMIN},
+    ("GET", "/v1/cards/{cid}/pdf"): {OP, ADMIN},
     ("GET", "/v1/devices/{dev}/frames"): {TECH, ADMIN},
     ("POST", "/v1/devices/{dev}/command"): {TECH},
     ("POST", "/v1/devices/{dev}/replace"): {ADMIN},
@@ -160,6 +162,7 @@ def _fill(path: str) -> str:
         .replace("{step}", "brakes_axle_1")
         .replace("{dev}", "brake")
         .replace("{name}", "nobody")
+        .replace("{cid}", "x")
     )
 
 

@@ -54,6 +54,11 @@ async def test_a_diesel_with_high_smoke_and_worn_suspension(tmp_path: Path) -> N
         vehicle = {"plate": "777DSL02", "category": "M1", "fuel": "diesel", "axles": 2}
         card = await run_to_card(op, vehicle)
         assert not any(i["id"] == "emissions.co_idle" for i in card["items"])  # a diesel: no CO test
+        # Issue #8: smoke and suspension carry a norm; this diesel is not admitted, on both.
+        failed = {i["id"] for i in card["items"] if not i["passed"]}
+        assert failed == {"smoke.k", "suspension.axle1.left", "suspension.axle1.difference",
+                          "suspension.axle2.left", "suspension.axle2.difference"}  # fmt: skip
+        assert card["verdict"] == "not_admitted"
 
         async def delivered() -> bool:
             return bool(rig.eis.db.execute("SELECT COUNT(*) FROM cards").fetchone()[0])

@@ -46,10 +46,21 @@ def test_a_stand_that_stays_away_is_refused_with_the_exact_reason(tmp_path: Path
     assert "gas: " in out["message"] and "after 4 s" in out["message"]
 
 
+def _pdf_pages(pdf: str) -> list[str]:
+    text = subprocess.run(["pdftotext", "-raw", pdf, "-"], check=True, capture_output=True, text=True).stdout
+    return text.split("\f")[:-1]
+
+
 def test_headless_demo_prints_one_accepted_card(tmp_path: Path) -> None:
-    out = headless(tmp_path, "--speed", "60")
+    """Issue #8: a good vehicle has no failed item and its PDF no failures sheet."""
+    out = headless(tmp_path, "--speed", "60", "--vehicle", "good")
     assert {"inspection_id", "card_id", "verdict", "eis_status", "readings", "duration_s"} <= set(out)
     assert out["verdict"] == "admitted" and out["eis_status"] == "accepted"
+    assert out["failed_items"] == []
+    assert out["pdf"] == str(tmp_path / "d" / "cards" / Path(out["pdf"]).name)
+    pages = _pdf_pages(out["pdf"])
+    assert "Toyota Camry" in pages[0]
+    assert not any("ЛИСТ НЕСООТВЕТСТВИЙ" in p for p in pages)
     assert out["readings"] > 4
     assert out["duration_s"] >= 1200  # M1: 20 minutes of lane time (R12)
     assert not list((tmp_path / "d").glob("demo.pids"))  # its processes are stopped
@@ -58,8 +69,13 @@ def test_headless_demo_prints_one_accepted_card(tmp_path: Path) -> None:
 def test_headless_demo_with_faults_still_completes_and_counts_them(tmp_path: Path) -> None:
     """Issue #4: every stand, simulators corrupting frames; per device frames_ok, frames_rejected,
     reconnects in the JSON; the inspection still completes."""
-    out = headless(tmp_path, "--speed", "120", "--faults", "--fuel", "diesel")
+    out = headless(tmp_path, "--speed", "120", "--faults", "--vehicle", "smoky-diesel")
     assert out["eis_status"] == "accepted"
+    # Issue #8: a smoky diesel is not admitted, on smoke alone; the PDF has its failures sheet.
+    assert out["verdict"] == "not_admitted" and out["failed_items"] == ["smoke.k"]
+    pages = _pdf_pages(out["pdf"])
+    assert "ЛИСТ НЕСООТВЕТСТВИЙ" in pages[-1] and "коэффициент поглощения света k" in pages[-1]
+    assert not any("ЛИСТ НЕСООТВЕТСТВИЙ" in p for p in pages[:-1])
     assert "smoke" in out["steps"] and "emissions" not in out["steps"]
     devices = out["devices"]
     assert set(devices) == {
@@ -77,3 +93,12 @@ def test_headless_demo_with_faults_still_completes_and_counts_them(tmp_path: Pat
     assert all(d["frames_ok"] > 0 for d in devices.values())
     assert sum(d["frames_rejected"] for d in devices.values()) > 0  # the faults were seen, counted
     assert all({"frames_ok", "frames_rejected", "reconnects"} <= set(d) for d in devices.values())
+
+
+def test_headless_demo_weak_brakes_fail_on_the_rear_axle(tmp_path: Path) -> None:
+    """Issue #8: ``--vehicle weak-brakes`` names its failed items; the PDF lists them with deviations."""
+    out = headless(tmp_path, "--speed", "60", "--vehicle", "weak-brakes")
+    assert out["verdict"] == "not_admitted"
+    assert out["failed_items"] == ["brake.imbalance.axle2", "brake.specific_force"]
+    pages = _pdf_pages(out["pdf"])
+    assert "ЛИСТ НЕСООТВЕТСТВИЙ" in pages[-1] and "Ось 2" in pages[-1] and "2-ось" in pages[-1]

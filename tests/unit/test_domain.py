@@ -34,10 +34,10 @@ def test_imbalance_follows_gost_33997() -> None:
 
 
 def test_a_verdict_keeps_its_norm_and_deviation() -> None:
-    v = judge("brake.imbalance", 31.0)
+    v = judge("brake.service.imbalance", 31.0)
     assert not v.passed and v.deviation == 11.0 and v.norm.high == 20.0
-    assert judge("brake.imbalance", 20.0).passed
-    low = judge("brake.specific_force", 41.5)
+    assert judge("brake.service.imbalance", 20.0).passed
+    low = judge("brake.service.specific_force/N1+N2+N3", 41.5)
     assert not low.passed and low.deviation == -8.5
     assert specific_force_percent(10.92, 1782) == pytest.approx(62.53, abs=0.01)
 
@@ -124,19 +124,6 @@ def test_values_are_stable_only_when_the_last_six_agree() -> None:
     assert not rules.stable([0.2] * 5, 0.1)
     assert rules.stable([3.0, 0.2, 0.21, 0.25, 0.22, 0.2, 0.24], 0.1)
     assert not rules.stable([0.2, 0.21, 0.25, 0.22, 0.2, 0.34], 0.1)
-
-
-def test_category_rows_of_steering_and_tyre_norms() -> None:
-    from app.domain.norms import NORMS, norm_group
-
-    assert NORMS[norm_group("steering.play", "M1") or ""].high == 10.0
-    assert NORMS[norm_group("steering.play", "M3") or ""].high == 20.0
-    assert NORMS[norm_group("steering.play", "N3") or ""].high == 25.0
-    assert NORMS[norm_group("tyres.tread", "M1") or ""].low == 1.6
-    assert NORMS[norm_group("tyres.tread", "O4") or ""].low == 1.0
-    assert NORMS[norm_group("tyres.tread", "L3") or ""].low == 0.8
-    assert NORMS[norm_group("tyres.tread", "M2") or ""].low == 2.0
-    assert norm_group("steering.play", "L1") is None  # no row: no verdict, the value goes to the protocol
 
 
 @pytest.mark.parametrize(

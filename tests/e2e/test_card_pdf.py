@@ -1,0 +1,155 @@
+"""The card on paper (issue #8; R3.6 every item with value, norm and verdict; R3.8 the failures sheet).
+
+The PDF comes from the daemon over the API, is read back with pdftotext (poppler-utils) and each
+page is rendered to PNG with pdftoppm (kept as test artefacts in the test's directory). Values on
+the paper are checked against the readings as the daemon stored them, not against the card JSON.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.api.client import ApiError, LaneClient
+from app.documents.card_pdf import card_hash
+from tests.rig import Rig, run_to_card, start_rig
+
+VEHICLE = {
+    "plate": "123ABC02",
+    "category": "M1",
+    "fuel": "petrol",
+    "axles": 2,
+    "year": 2012,
+    "vin": "XTA210990Y1234567",
+    "make_model": "LADA Granta",
+}
+KAZAKH_LETTERS = "әғқңөұүһі"
+#: A centre whose name has every letter of the Kazakh alphabet that Russian lacks.
+CENTRE = "ТКО «Шаһар Әуежай Ғұмыр Ақсұңқар Өңір» (оқу)"
+
+pytestmark = pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils not installed")
+
+
+def pdf_text(pdf: Path, page: int | None = None) -> str:
+    args = ["pdftotext", "-raw", "-enc", "UTF-8"]
+    if page is not None:
+        args += ["-f", str(page), "-l", str(page)]
+    return subprocess.run([*args, str(pdf), "-"], check=True, capture_output=True, text=True).stdout
+
+
+def pages(pdf: Path) -> int:
+    out = subprocess.run(["pdfinfo", str(pdf)], check=True, capture_output=True, text=True).stdout
+    return int(next(line.split()[1] for line in out.splitlines() if line.startswith("Pages:")))
+
+
+def render_png(pdf: Path) -> list[Path]:
+    """Every page as PNG next to the PDF: the artefact a person looks at when a test fails."""
+    subprocess.run(["pdftoppm", "-r", "50", "-png", str(pdf), str(pdf.with_suffix(""))], check=True)
+    pngs = sorted(pdf.parent.glob(pdf.stem + "-*.png"))
+    for png in pngs:
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+    return pngs
+
+
+async def _fetch(c: LaneClient, card: dict[str, Any], where: Path) -> Path:
+    where.write_bytes(await c.download(f"/v1/cards/{card['card_id']}/pdf"))
+    return where
+
+
+def _num(v: float) -> str:
+    return f"{v:g}"
+
+
+async def test_the_card_reads_back_in_kazakh_and_russian_with_the_stored_values(tmp_path: Path) -> None:
+    rig = await start_rig(tmp_path / "lane", centre=CENTRE)
+    try:
+        op = await rig.client("operator")
+        formed = await run_to_card(op, VEHICLE)
+        card = await op.call("GET", f"/v1/cards/{formed['card_id']}")
+        assert card["verdict"] == formed["verdict"] == "admitted"
+        pdf = await _fetch(op, card, tmp_path / "card.pdf")
+        text = pdf_text(pdf)
+        # Both languages, every Kazakh letter intact (upper and lower case came through the font).
+        for heading in (
+            "ДИАГНОСТИКАЛЫҚ КАРТА",
+            "ДИАГНОСТИЧЕСКАЯ КАРТА",
+            "ӨЛШЕУ ХАТТАМАСЫ",
+            "ПРОТОКОЛ ИЗМЕРЕНИЙ",
+        ):
+            assert heading in text
+        assert CENTRE in text
+        for letter in KAZAKH_LETTERS:
+            assert letter in text, letter
+        assert "ПАЙДАЛАНУҒА ЖАРАМДЫ" in text and "СООТВЕТСТВУЕТ" in text
+        assert "123ABC02" in text and "XTA210990Y1234567" in text and "LADA Granta" in text
+        # A good car: no failures sheet; the card and the protocol only.
+        assert "СӘЙКЕССІЗДІКТЕР ПАРАҒЫ" not in text and "ЛИСТ НЕСООТВЕТСТВИЙ" not in text
+        assert pages(pdf) == 2
+        # Every value on paper is the one the daemon stored (finals of the brake tester).
+        stored = await rig.daemon.lane._stored_readings(card["inspection_id"])
+        finals = [r for r in stored if r.get("final") and r["channel"].startswith("brake.")]
+        assert len(finals) >= 8
+        for r in finals:
+            assert _num(float(r["value"])) in text, r
+        for item in card["items"]:
+            assert f"{_num(item['value'])} {item['norm']['unit']}" in text, item["id"]
+        # Training lane: TRAINING on every page, in both languages.
+        for page in range(1, pages(pdf) + 1):
+            assert "ОҚУ ҮЛГІСІ" in pdf_text(pdf, page) and "УЧЕБНЫЙ ОБРАЗЕЦ" in pdf_text(pdf, page)
+        # The QR payload's hash is printed in words as well; it is the stored card's.
+        assert card_hash(card) in text.replace("\n", "")
+        assert len(render_png(pdf)) == 2
+    finally:
+        await rig.close()
+
+
+async def test_a_reprint_is_marked_copy_and_every_issue_is_journalled(tmp_path: Path) -> None:
+    rig = await start_rig(tmp_path / "lane")
+    try:
+        op = await rig.client("operator")
+        card = await run_to_card(op, VEHICLE)
+        first = await _fetch(op, card, tmp_path / "first.pdf")
+        again = await _fetch(await rig.client("admin"), card, tmp_path / "again.pdf")
+        assert "КӨШІРМЕ" not in pdf_text(first) and "КОПИЯ" not in pdf_text(first)
+        for page in range(1, pages(again) + 1):
+            assert "КӨШІРМЕ" in pdf_text(again, page) and "КОПИЯ" in pdf_text(again, page)
+        journal = await (await rig.client("admin")).call("GET", "/v1/journal?action=card_issued")
+        assert [(e["actor"], e["details"]["copy"]) for e in reversed(journal)] == [
+            ("operator", False),
+            ("admin", True),
+        ]
+        # An unknown card is a clear 404, not a blank page.
+        with pytest.raises(ApiError) as err:
+            await op.download("/v1/cards/nope/pdf")
+        assert err.value.code == "card_unknown" and err.value.status == 404
+        # The technician may not print cards (personal data).
+        with pytest.raises(ApiError) as err:
+            await (await rig.client("technician")).download(f"/v1/cards/{card['card_id']}/pdf")
+        assert err.value.status == 403
+    finally:
+        await rig.close()
+
+
+async def test_weak_brakes_add_a_failures_sheet_with_each_deviation(tmp_path: Path) -> None:
+    rig: Rig = await start_rig(tmp_path / "lane", scenario="weak-rear")
+    try:
+        op = await rig.client("operator")
+        formed = await run_to_card(op, VEHICLE)
+        card = await op.call("GET", f"/v1/cards/{formed['card_id']}")
+        assert card["verdict"] == "not_admitted"
+        pdf = await _fetch(op, card, tmp_path / "weak.pdf")
+        assert pages(pdf) == 3
+        sheet = pdf_text(pdf, 3)
+        assert "СӘЙКЕССІЗДІКТЕР ПАРАҒЫ" in sheet and "ЛИСТ НЕСООТВЕТСТВИЙ" in sheet
+        assert card["failures"]
+        for item in card["failures"]:
+            assert f"{item['deviation']:+g} {item['norm']['unit']}" in sheet, item["id"]
+        assert "2-ось" in sheet and "Ось 2" in sheet  # the rear axle, named in both languages
+        assert "ПАЙДАЛАНУҒА ЖАРАМСЫЗ" in pdf_text(pdf, 1)
+        render_png(pdf)
+    finally:
+        await rig.close()
