@@ -133,3 +133,13 @@ def test_row_ids_are_unique_and_categories_known() -> None:
     assert len(NORMS) == len(TABLE)
     for norm in TABLE:
         assert norm.applies.categories <= CATEGORIES.keys(), norm.id
+
+
+def test_docs_norms_lists_every_row_and_the_version() -> None:
+    """docs/norms.md is the table in words: a row added to the code without it fails here."""
+    from pathlib import Path
+
+    doc = (Path(__file__).parents[2] / "docs" / "norms.md").read_text(encoding="utf-8")
+    assert NORMS_VERSION in doc
+    for norm in TABLE:
+        assert f"`{norm.id}`" in doc, norm.id
