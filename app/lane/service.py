@@ -520,6 +520,9 @@ class LaneService:
                         "norm": i["norm"]["text"],
                         "passed": i["passed"],
                         "deviation": i["deviation"],
+                        # what the screen names it by: the norm's item and its axle, side or glass
+                        "item": i["norm"].get("item", i["id"]),
+                        "params": {k: i[k] for k in ("axle", "side", "glass") if k in i},
                     }
                     for i in card["items"]
                 ],

@@ -148,7 +148,7 @@ async def test_weak_brakes_add_a_failures_sheet_with_each_deviation(tmp_path: Pa
         assert card["failures"]
         for item in card["failures"]:
             assert f"{item['deviation']:+g} {item['norm']['unit']}" in sheet, item["id"]
-        assert "2-ось" in sheet and "Ось 2" in sheet  # the rear axle, named in both languages
+        assert "2-білік" in sheet and "Ось 2" in sheet  # the rear axle, named in both languages
         assert "ПАЙДАЛАНУҒА ЖАРАМСЫЗ" in pdf_text(pdf, 1)
         render_png(pdf)
     finally:

@@ -101,4 +101,4 @@ def test_headless_demo_weak_brakes_fail_on_the_rear_axle(tmp_path: Path) -> None
     assert out["verdict"] == "not_admitted"
     assert out["failed_items"] == ["brake.imbalance.axle2", "brake.specific_force"]
     pages = _pdf_pages(out["pdf"])
-    assert "ЛИСТ НЕСООТВЕТСТВИЙ" in pages[-1] and "Ось 2" in pages[-1] and "2-ось" in pages[-1]
+    assert "ЛИСТ НЕСООТВЕТСТВИЙ" in pages[-1] and "Ось 2" in pages[-1] and "2-білік" in pages[-1]

@@ -66,15 +66,16 @@ def test_a_missing_key_shows_the_key_not_a_crash() -> None:
 def test_every_card_item_and_step_has_a_name() -> None:
     """A new norm or step cannot reach the screen without its name in all three languages."""
     from app.domain import inspection as rules
+    from app.domain.norms import ITEMS
     from drivers.glass.profiles import GENERIC_MODBUS as GLASS
     from drivers.registry import KINDS
 
-    card_src = (ROOT / "app" / "lane" / "card.py").read_text()
-    items = set(re.findall(r'"id": "([a-z_.]+)"', card_src)) | {"brake.imbalance"}
-    items |= {f.channel for f in GLASS.replies[0].fields}  # glass items are named by channel
+    glass = {f"glass.{f.channel.split('.', 1)[1]}" for f in GLASS.replies[0].fields}
     for lang in LANGS:
         cat = catalog(lang)
-        assert {f"item.{i}" for i in items} <= set(cat), lang
+        assert {f"item.{i}" for i in ITEMS} <= set(cat), lang  # items are named by their norm's item
+        assert glass <= set(cat), lang  # … a window by its channel
+        assert {"side.left", "side.right"} <= set(cat), lang
         for kind in KINDS:
             assert f"dev.{kind}" in cat, (lang, kind)
         steps = rules.plan("M1", 2, "petrol", tuple(KINDS)) + rules.plan("N3", 3, "diesel", tuple(KINDS))

@@ -199,10 +199,14 @@ class LaneScreen(AppMixin, Screen[None]):
     def _item_lines(self, item: dict[str, Any]) -> list[str]:
         """One card item: its name, then measured value, norm and verdict (with the deviation)."""
         t = self.app_.t
-        base, _, axle = item["id"].partition(".axle")
+        params = dict(item.get("params", {}))
+        if "side" in params:
+            params["side"] = t(f"side.{params['side']}")
+        if "glass" in params:
+            params["glass"] = t(f"glass.{params['glass']}")
         mark = "[green]●[/green]" if item["passed"] else f"[red]✗ {item['deviation']:+g}[/red]"
         value = t("item.measured", value=f"{item['value']:g}", unit=item["unit"], norm=item["norm"])
-        return [f"{mark} {t('item.' + base, axle=axle)}", f"    {value}"]
+        return [f"{mark} {t('item.' + item['item'], **params)}", f"    {value}"]
 
     def _stands(self, st: dict[str, Any]) -> str:
         t = self.app_.t
@@ -318,10 +322,10 @@ class LaneScreen(AppMixin, Screen[None]):
             return
         self.app_.push_screen(NewInspectionScreen(), self._start_inspection)
 
-    async def _start_inspection(self, data: dict[str, Any] | None) -> None:
-        if data is None:
-            return
-        if await self._call("POST", "/v1/inspections", data) is not None:
+    async def _start_inspection(self, started: dict[str, Any] | None) -> None:
+        """The new-car screen started it (or was cancelled): show the lane as it is now."""
+        if started is not None:
+            self._message = ""
             await self.app_.reload_state()
 
     async def action_next_step(self) -> None:

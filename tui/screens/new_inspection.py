@@ -1,5 +1,9 @@
-"""A new car: plate typed by hand for now (recognition arrives with the cameras), category, fuel,
-axles. Returns the request body, or None when cancelled."""
+"""A new car: the vehicle record from the registration certificate — plate (typed by hand until the
+cameras arrive), category, fuel, axles, year, VIN, make and model, catalyst, turbocharger.
+
+The screen asks the daemon itself and stays open on a refusal: the operator sees what is wrong and
+which field, fixes it and keeps everything else typed. Returns the started inspection, or None.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +14,15 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Select, Static
+from textual.widgets import Button, Checkbox, Input, Select, Static
 
+from app.api.client import ApiError
 from tui.screens.base import AppMixin
 
 CATEGORIES = ("M1", "M2", "M3", "N1", "N2", "N3", "O1", "O2", "O3", "O4", "L1", "L3", "L5", "L7")
 FUELS = ("petrol", "diesel", "gas", "electric")
+#: The daemon's field name -> the widget that holds it (focused when the daemon refuses it).
+FIELDS = {"plate": "#plate", "axles": "#axles", "year": "#year", "vin": "#vin", "make_model": "#make"}
 
 
 class NewInspectionScreen(AppMixin, ModalScreen[dict[str, Any] | None]):
@@ -25,10 +32,21 @@ class NewInspectionScreen(AppMixin, ModalScreen[dict[str, Any] | None]):
         t = self.app_.t
         with Vertical(id="new-box"):
             yield Static(f"[b]{t('new.title')}[/b]")
-            yield Input(id="plate", placeholder=t("new.plate"), max_length=12)
-            yield Select([(c, c) for c in CATEGORIES], value="M1", id="category", allow_blank=False)
-            yield Select([(f, f) for f in FUELS], value="petrol", id="fuel", allow_blank=False)
-            yield Input(id="axles", value="2", placeholder=t("new.axles"), type="integer")
+            with Horizontal():
+                yield Input(id="plate", placeholder=t("new.plate"), max_length=12)
+                yield Select([(c, c) for c in CATEGORIES], value="M1", id="category", allow_blank=False)
+            with Horizontal():
+                yield Select(
+                    [(t(f"fuel.{f}"), f) for f in FUELS], value="petrol", id="fuel", allow_blank=False
+                )
+                yield Input(id="axles", value="2", placeholder=t("new.axles"), type="integer", max_length=1)
+            with Horizontal():
+                yield Input(id="year", placeholder=t("new.year"), type="integer", max_length=4)
+                yield Input(id="vin", placeholder=t("new.vin"), max_length=20)
+            yield Input(id="make", placeholder=t("new.make_model"), max_length=80)
+            with Horizontal():
+                yield Checkbox(t("new.catalyst"), id="catalyst")
+                yield Checkbox(t("new.turbo"), id="turbo")
             with Horizontal():
                 yield Button(t("new.start"), id="new-start", variant="primary")
                 yield Button(t("new.cancel"), id="new-cancel")
@@ -37,26 +55,51 @@ class NewInspectionScreen(AppMixin, ModalScreen[dict[str, Any] | None]):
     def on_mount(self) -> None:
         self.query_one("#plate", Input).focus()
 
-    @on(Input.Submitted)
-    @on(Button.Pressed, "#new-start")
-    def start(self) -> None:
+    def _say(self, text: str, field: str | None = None) -> None:
+        self.query_one("#new-msg", Static).update(f"[red]✗ {text}[/red]")
+        if field in FIELDS:
+            self.query_one(FIELDS[field], Input).focus()
+
+    def body(self) -> dict[str, Any] | None:
+        """The request, or None after saying which field is wrong (the daemon checks it again)."""
         plate = self.query_one("#plate", Input).value.strip().upper()
         axles = self.query_one("#axles", Input).value
+        year = self.query_one("#year", Input).value.strip()
         if not plate:
-            self.query_one("#new-msg", Static).update(f"[red]✗ {self.app_.t('error.plate_bad')}[/red]")
-            self.query_one("#plate", Input).focus()
-            return
+            self._say(self.app_.t("error.plate_bad"), "plate")
+            return None
         if not axles.isdigit() or not 1 <= int(axles) <= 6:
-            self.query_one("#new-msg", Static).update(f"[red]✗ {self.app_.t('error.axles_bad')}[/red]")
+            self._say(self.app_.t("error.axles_bad"), "axles")
+            return None
+        body: dict[str, Any] = {
+            "plate": plate,
+            "category": str(self.query_one("#category", Select).value),
+            "fuel": str(self.query_one("#fuel", Select).value),
+            "axles": int(axles),
+            "vin": self.query_one("#vin", Input).value.strip(),
+            "make_model": self.query_one("#make", Input).value.strip(),
+            "catalyst": self.query_one("#catalyst", Checkbox).value,
+            "turbo": self.query_one("#turbo", Checkbox).value,
+        }
+        if year:
+            if not year.isdigit():
+                self._say(self.app_.t("error.year_bad", year=year, low=1900, high="…"), "year")
+                return None
+            body["year"] = int(year)
+        return body
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#new-start")
+    async def start(self) -> None:
+        body = self.body()
+        if body is None:
             return
-        self.dismiss(
-            {
-                "plate": plate,
-                "category": str(self.query_one("#category", Select).value),
-                "fuel": str(self.query_one("#fuel", Select).value),
-                "axles": int(axles),
-            }
-        )
+        try:
+            result = await self.app_.client.call("POST", "/v1/inspections", body)
+        except ApiError as exc:
+            self._say(self.app_.error_text(exc), exc.params.get("field"))
+            return
+        self.dismiss(result)
 
     @on(Button.Pressed, "#new-cancel")
     def action_cancel(self) -> None:
