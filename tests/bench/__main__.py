@@ -4,7 +4,8 @@
 * frame written on the pty → reading received by a WebSocket client, p50/p99, at 50 frames/s;
 * the daemon's CPU (% of one core) and RSS while it streams;
 * outbox throughput to the loopback EIS simulator (cards/s);
-* JX decoder throughput on one core (frames/s).
+* JX decoder throughput on one core (frames/s);
+* card assembly from a full lane's readings, and its PDF (ms, p50/p99; goal ≤ 300 ms on one core).
 """
 
 from __future__ import annotations
@@ -259,11 +260,51 @@ def bench_decoder(n: int = 200_000) -> dict[str, float]:
     return {"jx_decoder_frames_per_s": round(n / dt)}
 
 
+def bench_card(n: int = 20) -> dict[str, float]:
+    """A full lane's card (every kind of stand, 2 axles) assembled from its readings, then printed."""
+    from app.documents.card_pdf import render_card
+    from app.lane.card import assemble_card
+    from app.storage.models import Inspection
+    from tests.unit.test_card import _plan, _readings
+
+    steps = _plan("petrol")
+    readings = _readings(steps) * 20  # a lane stores many live values per channel
+    insp = Inspection(
+        id="b", number=1, category="M1", fuel="petrol", axles=2, operator="op", started=0.0, training=True,
+        steps=steps,
+    )  # fmt: skip
+    lane = {"name": "lane-1", "centre": "ТКО", "latitude": 0.0, "longitude": 0.0}
+    assemble, pdf = [], []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        card = assemble_card(
+            contract="otolane-eis/1", card_id=str(uuid.uuid4()), insp=insp,
+            vehicle={"plate": "123ABC02", "year": 2015}, lane=lane,
+            inspector={"username": "op"}, finished=1500.0, readings=readings,
+        )  # fmt: skip
+        t1 = time.perf_counter()
+        render_card(card)
+        t2 = time.perf_counter()
+        assemble.append((t1 - t0) * 1000)
+        pdf.append((t2 - t1) * 1000)
+
+    def pct(xs: list[float], q: float) -> float:
+        return round(sorted(xs)[min(len(xs) - 1, int(q * len(xs)))], 1)
+
+    return {
+        "card_assemble_ms_p50": pct(assemble, 0.5),
+        "card_pdf_ms_p50": pct(pdf, 0.5),
+        "card_pdf_ms_p99": pct(pdf, 0.99),
+        "card_total_ms_p50": pct([a + b for a, b in zip(assemble, pdf, strict=True)], 0.5),
+    }
+
+
 def main() -> int:
     save = "--save" in sys.argv[1:]
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="otolane-bench-") as tmp:
         results |= bench_decoder()
+        results |= bench_card()
         results |= bench_families()
         results |= asyncio.run(bench_outbox(Path(tmp)))
         results |= asyncio.run(bench_stream(Path(tmp)))
