@@ -280,6 +280,7 @@ class Api:
             make_model=self._field(data, "make_model", str, ""),
             catalyst=self._field(data, "catalyst", bool, False),
             turbo=self._field(data, "turbo", bool, False),
+            use=self._field(data, "use", str, "private"),
         )
         return web.json_response(result, status=201)
 

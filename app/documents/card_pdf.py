@@ -147,6 +147,15 @@ def _qr(payload: str, size: float) -> Drawing:
     return d
 
 
+def _next_text(nxt: dict[str, Any] | None) -> str:
+    if not nxt:
+        return _esc(both("card:next_none"))
+    if not nxt.get("due"):
+        return _esc(both("card:next_reinspection"))
+    star = " *" if str(nxt.get("status", "")).startswith("UNVERIFIED") else ""
+    return f"<b>{_esc(nxt['due'])}</b>{star}"
+
+
 def _card_sheet(card: dict[str, Any], st: dict[str, ParagraphStyle], digest: str) -> list[Any]:
     v = card["vehicle"]
     out: list[Any] = []
@@ -169,6 +178,7 @@ def _card_sheet(card: dict[str, Any], st: dict[str, ParagraphStyle], digest: str
     ]
     out += [_grid(rows, [50 * mm, 130 * mm], header=False), Spacer(1, 2 * mm)]
     out.append(_p(_esc(both("vehicle:heading")), st["h"]))
+    use = str(v.get("use", "private"))
     fuel = " / ".join(str(catalog(lang)["fuel"].get(v["fuel"], v["fuel"])) for lang in LANGS)
     vrows = [
         [_two("vehicle:plate", st["small"]), _p(_esc(v["plate"]), st["bold"])],
@@ -178,6 +188,10 @@ def _card_sheet(card: dict[str, Any], st: dict[str, ParagraphStyle], digest: str
         [_two("vehicle:year", st["small"]), _p(_esc(v.get("year") or "—"), st["base"])],
         [_two("vehicle:fuel", st["small"]), _p(_esc(fuel), st["base"])],
         [_two("vehicle:axles", st["small"]), _p(_esc(v["axles"]), st["base"])],
+        [
+            _two("vehicle:use", st["small"]),
+            _p(_esc(" / ".join(str(catalog(lang)["use"].get(use, use)) for lang in LANGS)), st["base"]),
+        ],
     ]
     out += [_grid(vrows, [50 * mm, 130 * mm], header=False), Spacer(1, 2 * mm)]
     out.append(_p(_esc(both("items:heading")), st["h"]))
@@ -218,7 +232,7 @@ def _card_sheet(card: dict[str, Any], st: dict[str, ParagraphStyle], digest: str
             [
                 [
                     _two("card:next", st["small"]),
-                    _p(_esc(nxt) if nxt else _esc(both("card:next_none")), st["base"]),
+                    _p(_next_text(nxt), st["base"]),
                 ],
                 [_two("card:norms", st["small"]), _p(_esc(card.get("norms_version", "")), st["base"])],
                 [_two("card:hash", st["small"]), _p(_esc(digest), st["small"])],
@@ -227,7 +241,10 @@ def _card_sheet(card: dict[str, Any], st: dict[str, ParagraphStyle], digest: str
             header=False,
         )
     )
-    if any(str(i["norm"].get("status", "")).startswith("UNVERIFIED") for i in card["items"]):
+    nxt_status = str((nxt or {}).get("status", ""))
+    if nxt_status.startswith("UNVERIFIED") or any(
+        str(i["norm"].get("status", "")).startswith("UNVERIFIED") for i in card["items"]
+    ):
         out += [Spacer(1, 1 * mm), _p(_esc(both("card:unverified", sep="<br/>")), st["small"])]
     return out
 

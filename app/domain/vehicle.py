@@ -13,6 +13,7 @@ from typing import Any
 
 from app.domain.categories import CATEGORIES, FUELS
 from app.domain.norms import Vehicle
+from app.domain.periodicity import USES
 from app.domain.plates import normalise_plate
 from app.errors import OtolaneError
 
@@ -35,6 +36,7 @@ class VehicleRecord:
     catalyst: bool = False
     turbo: bool = False
     owner: str = ""
+    use: str = "private"  # taxi, bus service, dangerous goods …: the periodicity depends on it
 
     @property
     def facts(self) -> Vehicle:
@@ -49,6 +51,7 @@ class VehicleRecord:
             "year": self.year,
             "catalyst": self.catalyst,
             "turbo": self.turbo,
+            "use": self.use,
         }
 
     def sealed(self) -> dict[str, Any]:
@@ -83,6 +86,7 @@ def vehicle_record(
     catalyst: bool = False,
     turbo: bool = False,
     owner: str = "",
+    use: str = "private",
 ) -> VehicleRecord:
     """The record, checked; ``this_year`` comes from the lane clock (a car is never built next-next year)."""
     plate = normalise_plate(plate)
@@ -105,6 +109,8 @@ def vehicle_record(
             raise OtolaneError(
                 "field_too_long", f"'{name}' is at most {limit} characters", field=name, max=limit
             )
+    if use not in USES:
+        raise OtolaneError("use_unknown", "unknown use of the vehicle", field="use", use=use[:20])
     return VehicleRecord(
         plate=plate,
         category=category,
@@ -116,4 +122,5 @@ def vehicle_record(
         catalyst=catalyst,
         turbo=turbo,
         owner=owner,
+        use=use,
     )

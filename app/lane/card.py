@@ -26,6 +26,7 @@ from app.domain.norms import (
     norm_for,
     specific_force_percent,
 )
+from app.domain.periodicity import lane_date, next_inspection
 from app.storage.models import Inspection
 from drivers.brake.profiles import LOAD_LEFT, LOAD_RIGHT, MAX_LEFT, MAX_RIGHT
 
@@ -294,6 +295,13 @@ def assemble_card(
         entry["devices"] = list(insp.steps.get(entry["step"], {}).get("devices", ()))
     items = sheet.items
     verdict = "admitted" if all(i["passed"] for i in items) else "not_admitted"
+    due = next_inspection(
+        insp.category,
+        facts.year,
+        str(vehicle.get("use", "private")),
+        verdict == "admitted",
+        lane_date(finished),
+    )
     return {
         "contract": contract,
         "card_id": card_id,
@@ -316,6 +324,7 @@ def assemble_card(
             "make_model": vehicle.get("make_model", ""),
             "catalyst": facts.catalyst,
             "turbo": facts.turbo,
+            "use": vehicle.get("use", "private"),
         },
         "inspector": inspector,
         "started": _iso(insp.started),
@@ -330,5 +339,5 @@ def assemble_card(
         "devices": [d for d in devices if d["kind"] in used],
         "readings": len(readings),
         "norms_version": NORMS_VERSION,
-        "next_inspection": None,
+        "next_inspection": due.as_dict(),
     }

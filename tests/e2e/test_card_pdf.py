@@ -97,6 +97,9 @@ async def test_the_card_reads_back_in_kazakh_and_russian_with_the_stored_values(
             assert _num(float(r["value"])) in text, r
         for item in card["items"]:
             assert f"{_num(item['value'])} {item['norm']['unit']}" in text, item["id"]
+        # R3.4: the next date, from the rules, on the card (a 2012 private car: the yearly row).
+        due = card["next_inspection"]
+        assert due["rule"] == "cars" and due["due"] in text
         # Training lane: TRAINING on every page, in both languages.
         for page in range(1, pages(pdf) + 1):
             assert "ОҚУ ҮЛГІСІ" in pdf_text(pdf, page) and "УЧЕБНЫЙ ОБРАЗЕЦ" in pdf_text(pdf, page)
@@ -150,6 +153,9 @@ async def test_weak_brakes_add_a_failures_sheet_with_each_deviation(tmp_path: Pa
             assert f"{item['deviation']:+g} {item['norm']['unit']}" in sheet, item["id"]
         assert "2-білік" in sheet and "Ось 2" in sheet  # the rear axle, named in both languages
         assert "ПАЙДАЛАНУҒА ЖАРАМСЫЗ" in pdf_text(pdf, 1)
+        # Not admitted: no next date, the vehicle comes back (R3.4).
+        assert card["next_inspection"]["due"] is None
+        assert "требуется повторный осмотр" in pdf_text(pdf, 1)
         render_png(pdf)
     finally:
         await rig.close()

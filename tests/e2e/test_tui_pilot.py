@@ -274,6 +274,7 @@ async def test_a_bad_vin_is_named_in_the_new_car_form_and_nothing_typed_is_lost(
     admin = await rig.client("admin")
     entry = (await admin.call("GET", "/v1/journal?action=inspection_started"))[0]
     assert entry["details"]["vehicle"] == {
-        "category": "M1", "fuel": "petrol", "axles": 2, "year": 2012, "catalyst": True, "turbo": False
+        "category": "M1", "fuel": "petrol", "axles": 2, "year": 2012, "catalyst": True, "turbo": False,
+        "use": "private",
     }  # fmt: skip
     assert "XTA210990Y1234567" not in str(entry)  # the VIN is sealed, not journalled in clear

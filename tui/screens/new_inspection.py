@@ -21,6 +21,7 @@ from tui.screens.base import AppMixin
 
 CATEGORIES = ("M1", "M2", "M3", "N1", "N2", "N3", "O1", "O2", "O3", "O4", "L1", "L3", "L5", "L7")
 FUELS = ("petrol", "diesel", "gas", "electric")
+USES = ("private", "commercial", "taxi", "bus_service", "dangerous_goods", "driving_school")
 #: The daemon's field name -> the widget that holds it (focused when the daemon refuses it).
 FIELDS = {"plate": "#plate", "axles": "#axles", "year": "#year", "vin": "#vin", "make_model": "#make"}
 
@@ -45,6 +46,7 @@ class NewInspectionScreen(AppMixin, ModalScreen[dict[str, Any] | None]):
                 yield Input(id="vin", placeholder=t("new.vin"), max_length=20)
             yield Input(id="make", placeholder=t("new.make_model"), max_length=80)
             with Horizontal():
+                yield Select([(t(f"use.{u}"), u) for u in USES], value="private", id="use", allow_blank=False)
                 yield Checkbox(t("new.catalyst"), id="catalyst")
                 yield Checkbox(t("new.turbo"), id="turbo")
             with Horizontal():
@@ -80,6 +82,7 @@ class NewInspectionScreen(AppMixin, ModalScreen[dict[str, Any] | None]):
             "make_model": self.query_one("#make", Input).value.strip(),
             "catalyst": self.query_one("#catalyst", Checkbox).value,
             "turbo": self.query_one("#turbo", Checkbox).value,
+            "use": str(self.query_one("#use", Select).value),
         }
         if year:
             if not year.isdigit():
