@@ -358,6 +358,9 @@ async def scripted_inspection(
         for step in insp["steps"]:
             if step["status"] != "pending":
                 continue
+            if step["mode"] == "checklist":  # the operator looked: nothing found
+                await c.call("POST", f"/v1/inspections/{insp['id']}/visual", {"defects": []})
+                continue
             for _attempt in range(5):  # a stand that lost its result: the operator runs the step again
                 await c.call("POST", f"/v1/inspections/{insp['id']}/steps/{step['id']}")
 

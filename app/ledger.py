@@ -86,13 +86,18 @@ def inspection_problems(row: dict[str, Any], entries: list[Entry], has_card: boo
             f"{name}: the journal says {'a card was' if expected == 'carded' else 'no card was'} formed, "
             f"the cards chain {'has none' if not has_card else 'has one'}"
         )
-    finished = {(d.get("step"), d.get("run")) for a, d in entries if a == "step_finished"}
+    finished = {(d.get("step"), d.get("run")): d for a, d in entries if a == "step_finished"}
     for sid, st in (row.get("steps") or {}).items():
         if sid == "identification" or st.get("status") != "done":
             continue
-        if (sid, st.get("run")) not in finished:
+        said = finished.get((sid, st.get("run")))
+        if said is None:
             problems.append(
                 f"{name}: step {sid} is done, the journal never saw it finish (run {st.get('run')})"
+            )
+        elif sid == "visual" and sorted(st.get("defects") or []) != sorted(said.get("defects") or []):
+            problems.append(
+                f"{name}: visual defects are {st.get('defects')!r}, the journal says {said.get('defects')!r}"
             )
     return problems
 

@@ -263,7 +263,7 @@ async def admitted(c: LaneClient) -> bool:
 
 async def run_brake_steps(c: LaneClient, insp: dict[str, Any]) -> None:
     for step in insp["steps"]:
-        if step["status"] != "pending":
+        if step["status"] != "pending" or step["mode"] == "checklist":
             continue
         await c.call("POST", f"/v1/inspections/{insp['id']}/steps/{step['id']}")
 
@@ -274,11 +274,15 @@ async def run_brake_steps(c: LaneClient, insp: dict[str, Any]) -> None:
         await wait_for(done, f"step {step['id']}")
 
 
-async def run_to_card(c: LaneClient, vehicle: dict[str, Any]) -> dict[str, Any]:
-    """Start an inspection, run its brake steps, wait for the card gates, form the card."""
+async def run_to_card(
+    c: LaneClient, vehicle: dict[str, Any], defects: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """Start an inspection, run its brake steps, mark the visual checklist (``defects`` found), wait
+    for the card gates, form the card."""
     await wait_for(lambda: admitted(c), "the brake tester")
     insp = await c.call("POST", "/v1/inspections", vehicle)
     await run_brake_steps(c, insp)
+    await c.call("POST", f"/v1/inspections/{insp['id']}/visual", {"defects": list(defects)})
 
     async def ready() -> bool:
         return not (await c.call("GET", "/v1/state"))["inspection"]["card_holds"]

@@ -59,6 +59,7 @@ ROUTES: tuple[Route, ...] = (
         "start_step",
         "run an inspection step",
     ),
+    Route("POST", "/v1/inspections/{iid}/visual", (OPERATOR,), "visual", "mark the visual checks"),
     Route("POST", "/v1/inspections/{iid}/card", (OPERATOR,), "form_card", "form a card"),
     Route("POST", "/v1/inspections/{iid}/abort", (OPERATOR,), "abort", "abort an inspection"),
     Route("GET", "/v1/cards/{cid}", (OPERATOR, ADMIN), "card", "read a card"),
@@ -287,6 +288,16 @@ class Api:
     async def start_step(self, request: web.Request) -> web.Response:
         result = await self.lane.start_step(
             self._session(request).username, request.match_info["iid"], request.match_info["step"]
+        )
+        return web.json_response(result)
+
+    async def visual(self, request: web.Request) -> web.Response:
+        data = await self._body(request)
+        defects = self._field(data, "defects", list, [])
+        if len(defects) > 64 or not all(isinstance(d, str) and len(d) <= 64 for d in defects):
+            raise OtolaneError("field_type", "'defects' is a list of check ids", field="defects")
+        result = await self.lane.record_visual(
+            self._session(request).username, request.match_info["iid"], defects
         )
         return web.json_response(result)
 

@@ -110,10 +110,22 @@ def item_title(item: dict[str, Any], lang: str) -> str:
     return str(template).format(**params)
 
 
+def _visual(item: dict[str, Any]) -> bool:
+    return item["norm"].get("kind") == "visual"
+
+
 def _norm_text(item: dict[str, Any]) -> str:
     norm = item["norm"]
     star = "" if not str(norm.get("status", "")).startswith("UNVERIFIED") else " *"
-    return _esc(norm["text"]) + star
+    text_ = both("items:no_defect", sep="<br/>") if _visual(item) else _esc(norm["text"])
+    return text_ + star
+
+
+def _value_cell(item: dict[str, Any], st: dict[str, ParagraphStyle]) -> Paragraph:
+    """A measured value with its unit, or — for a visual check — what the operator found."""
+    if _visual(item):
+        return _two("items:defect" if item["value"] else "items:no_defect", st["base"])
+    return _p(f"{_num(item['value'])} {_esc(item['norm']['unit'])}", st["base"])
 
 
 def _grid(data: list[list[Any]], widths: list[float], header: bool = True) -> Table:
@@ -208,15 +220,7 @@ def _card_sheet(card: dict[str, Any], st: dict[str, ParagraphStyle], digest: str
         verdict = _two(
             "items:pass" if item["passed"] else "items:fail", st["base" if item["passed"] else "fail"]
         )
-        unit = item["norm"]["unit"]
-        rows.append(
-            [
-                _p(title, st["base"]),
-                _p(f"{_num(item['value'])} {_esc(unit)}", st["base"]),
-                _p(_norm_text(item), st["base"]),
-                verdict,
-            ]
-        )
+        rows.append([_p(title, st["base"]), _value_cell(item, st), _p(_norm_text(item), st["base"]), verdict])
     out += [_grid(rows, [92 * mm, 28 * mm, 32 * mm, 28 * mm]), Spacer(1, 3 * mm)]
     verdict_st = (
         st["title"]
@@ -346,15 +350,12 @@ def _failures_sheet(card: dict[str, Any], st: dict[str, ParagraphStyle]) -> list
     for item in card["failures"]:
         title = "<br/>".join(_esc(item_title(item, lang)) for lang in LANGS)
         unit = _esc(item["norm"]["unit"])
-        dev = item["deviation"]
-        rows.append(
-            [
-                _p(title, st["base"]),
-                _p(f"{_num(item['value'])} {unit}", st["base"]),
-                _p(_norm_text(item), st["base"]),
-                _p(f"{dev:+g} {unit}", st["fail"]),
-            ]
+        dev = (
+            _two("items:defect", st["fail"])
+            if _visual(item)
+            else _p(f"{item['deviation']:+g} {unit}", st["fail"])
         )
+        rows.append([_p(title, st["base"]), _value_cell(item, st), _p(_norm_text(item), st["base"]), dev])
     out.append(_grid(rows, [92 * mm, 28 * mm, 32 * mm, 28 * mm]))
     return out
 

@@ -34,7 +34,8 @@ class StepDef:
     ``mode``: ``test`` — the stand runs a test and reports final values (``finals``);
     ``stable`` — live values must settle (``stable_channel`` within ``tolerance``);
     ``window`` — live values are taken over the step's minimum time; ``channels`` are the live
-    channels it must have seen (each of them).
+    channels it must have seen (each of them); ``checklist`` — the operator marks the visual checks
+    (no stand, never "running").
     """
 
     id: str
@@ -131,6 +132,8 @@ def plan(
         steps.append(StepDef("tyres", ("tread",), 5.0, mode="window", channels=TREAD_CHANNELS))
     if category[0] in "MN" and "glass" in kinds:
         steps.append(StepDef("glass", ("glass",), 5.0, mode="window", channels=GLASS_CHANNELS))
+    # What no stand measures: the operator marks the defects on the checklist (norms.VISUAL).
+    steps.append(StepDef("visual", (), 0.0, mode="checklist"))
     return steps
 
 

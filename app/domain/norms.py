@@ -72,12 +72,15 @@ class Norm:
     status: str  # SOURCED / SECONDARY / UNVERIFIED: why
     applies: Applies = field(default_factory=Applies)
     decimals: int = 2  # the value is judged as it is printed
+    kind: str = "measured"  # or "visual": a check no stand measures, 1 = defect found, 0 = none
 
     @property
     def verified(self) -> bool:
         return not self.status.startswith("UNVERIFIED")
 
     def describe(self) -> str:
+        if self.kind == "visual":
+            return "no defect"
         if self.low is not None and self.high is not None:
             return f"{self.low:g}…{self.high:g} {self.unit}"
         if self.low is not None:
@@ -307,8 +310,47 @@ TABLE: tuple[Norm, ...] = (
     ),
 )
 
+#: The visual checks (issue #8): what no stand measures, marked by the operator on the checklist.
+#: A row judges 0 (no defect) or 1 (defect found); its clause is the section of App. 8 it belongs to.
+VISUAL_STATUS = "UNVERIFIED: App. 8 section from the structure of the RF list of faults; clause not read"
+VISUAL: tuple[tuple[str, str, frozenset[str]], ...] = (
+    ("lights", "TR CU 018/2011 App. 8 §3 (external lighting and light signalling)", ALL_CATS),
+    ("wipers", "TR CU 018/2011 App. 8 §4 (wipers and washers)", M_N),
+    ("glazing", "TR CU 018/2011 App. 8 §4 (windscreen damage in the driver's wiper zone)", M_N),
+    ("horn", "TR CU 018/2011 App. 8 §7 (sound signal)", M_N | L_CATS),
+    ("mirrors", "TR CU 018/2011 App. 8 §7 (rear-view mirrors)", M_N | L_CATS),
+    ("seat_belts", "TR CU 018/2011 App. 8 §7 (seat belts)", M_N),
+    ("leaks", "TR CU 018/2011 App. 8 §1, §6 (fuel, oil, coolant, brake fluid leaks)", M_N | L_CATS),
+    ("exhaust", "TR CU 018/2011 App. 8 §9 (exhaust system tightness)", M_N | L_CATS),
+    ("body", "TR CU 018/2011 App. 8 §7 (corrosion or damage of the load-bearing structure)", M_N | O_CATS),
+    ("wheels", "TR CU 018/2011 App. 8 §5 (wheel fastening, tyre cuts and bulges)", ALL_CATS),
+    ("plates", "TR CU 018/2011 App. 8 §7 (registration plates present and legible)", ALL_CATS),
+    ("safety_kit", "TR CU 018/2011 App. 8 §7 (first-aid kit, warning triangle, extinguisher)", M_N),
+    ("coupling", "TR CU 018/2011 App. 8 §7 (towing coupling and safety chains)", O_CATS),
+)
+TABLE += tuple(
+    Norm(
+        f"visual.{vid}",
+        f"visual.{vid}",
+        "",
+        None,
+        0.0,
+        clause,
+        VISUAL_STATUS,
+        Applies(categories=cats),
+        0,
+        "visual",
+    )
+    for vid, clause, cats in VISUAL
+)
+
 NORMS: dict[str, Norm] = {n.id: n for n in TABLE}
 ITEMS: tuple[str, ...] = tuple(dict.fromkeys(n.item for n in TABLE))
+
+
+def visual_checks(category: str) -> list[Norm]:
+    """The checklist of a vehicle of this category, in the catalogue's order."""
+    return [n for n in TABLE if n.kind == "visual" and category in n.applies.categories]
 
 
 def norm_for(item: str, vehicle: Vehicle) -> Norm | None:

@@ -25,6 +25,7 @@ from app.domain.norms import (
     judge,
     norm_for,
     specific_force_percent,
+    visual_checks,
 )
 from app.domain.periodicity import lane_date, next_inspection
 from app.storage.models import Inspection
@@ -61,6 +62,7 @@ class StepData:
     live: dict[str, list[float]]
     channels: tuple[str, ...]
     missing: list[dict[str, str]] = field(default_factory=list)
+    state: dict[str, Any] = field(default_factory=dict)  # the step's stored record (the checklist)
 
     def final(self, channel: str) -> float | None:
         if channel not in self.finals:
@@ -202,6 +204,16 @@ def _glass(d: StepData, sheet: Sheet) -> None:
         sheet.item(ch, "glass.transmission", v, glass=ch.split(".", 1)[1])
 
 
+def _visual(d: StepData, sheet: Sheet) -> None:
+    """Every check of the category is an item: 0 (no defect) passes, 1 (defect marked) fails."""
+    if "defects" not in d.state:  # done without a checklist: nothing to judge from, never a default
+        d.missing.append({"step": d.step, "channel": "defects"})
+        return
+    defects = set(d.state["defects"])
+    for norm in visual_checks(sheet.vehicle.category):
+        sheet.item(norm.id, norm.item, 1.0 if norm.id in defects else 0.0)
+
+
 def _identification(d: StepData, sheet: Sheet) -> None:
     """The plate: typed or recognised at the start (R3.2); no stand reading."""
 
@@ -220,6 +232,7 @@ def rule_for(step: str) -> Callable[[StepData, Sheet], None] | None:
 
 RULES: dict[str, Callable[[StepData, Sheet], None]] = {
     "identification": _identification,
+    "visual": _visual,
     "side_slip": _sideslip,
     "smoke": _smoke,
     "emissions": _emissions,
@@ -242,7 +255,7 @@ def step_data(step: str, state: dict[str, Any], readings: list[dict[str, Any]]) 
             finals[r["channel"]] = float(r["value"])
         else:
             live.setdefault(r["channel"], []).append(float(r["value"]))
-    return StepData(step, finals, live, tuple(state.get("channels", ())))
+    return StepData(step, finals, live, tuple(state.get("channels", ())), state=state)
 
 
 def evaluate(steps: dict[str, dict[str, Any]], vehicle: Vehicle, readings: list[dict[str, Any]]) -> Sheet:

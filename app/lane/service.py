@@ -28,6 +28,7 @@ from app.config import Config
 from app.documents.card_pdf import render_card
 from app.domain import inspection as rules
 from app.domain.categories import min_duration_s
+from app.domain.norms import visual_checks
 from app.domain.vehicle import vehicle_record
 from app.eis.contract import CONTRACT_VERSION
 from app.eis.outbox import OutboxWorker
@@ -452,6 +453,7 @@ class LaneService:
                 {
                     "id": sd.id,
                     "axle": sd.axle,
+                    "mode": sd.mode,
                     "devices": list(sd.devices),
                     "status": st.status,
                     "started": st.started,
@@ -459,6 +461,14 @@ class LaneService:
                     "holds": [h.as_dict() for h in holds],
                     "results": self._results.get(sd.id, {}),
                     "notice": insp.steps[sd.id].get("notice"),
+                    **(
+                        {
+                            "checks": [n.id for n in visual_checks(insp.category)],
+                            "defects": insp.steps[sd.id].get("defects", []),
+                        }
+                        if sd.mode == "checklist"
+                        else {}
+                    ),
                 }
             )
         card_holds = rules.card_holds(
@@ -656,6 +666,13 @@ class LaneService:
         st = insp.steps[step_id]
         if st["status"] == "done":
             raise Refused("step_done", "the step is already done")
+        if sd.mode == "checklist":
+            raise OtolaneError(
+                "step_checklist",
+                "this step is the visual checklist: send its defects",
+                step=step_id,
+                status=409,
+            )
         holds = rules.step_start_holds(sd, self._step_states(insp), self._views()) + self._storage_holds()
         if holds:
             raise Refused("step_held", "the step cannot start", [h.as_dict() for h in holds])
@@ -673,6 +690,39 @@ class LaneService:
         if sd.mode == "test":
             for slot in self._slots_of(sd.devices):
                 await self._command(slot, sd.start or slot.driver.profile.start or "start")
+        self._publish_inspection()
+        return self.inspection_dict(insp) or {}
+
+    async def record_visual(self, operator: str, insp_id: str, defects: list[str]) -> dict[str, Any]:
+        """The visual checklist (issue #8): every check of the vehicle's category is looked at; the
+        ones in ``defects`` failed. Marked once per run, journalled with the defects (the card and
+        the integrity check both read them from there)."""
+        insp = self._require_current(insp_id)
+        if "visual" not in insp.steps:
+            raise OtolaneError("step_unknown", "no such step", step="visual", status=404)
+        known = {n.id for n in visual_checks(insp.category)}
+        unknown = sorted(set(defects) - known)
+        if unknown:
+            raise OtolaneError(
+                "visual_unknown", "no such visual check for this category", check=unknown[0][:40]
+            )
+        if any(st["status"] == "running" for st in insp.steps.values()):
+            running = next(sid for sid, st in insp.steps.items() if st["status"] == "running")
+            raise Refused(
+                "step_held", "a step is running", [{"code": "step_running", "params": {"step": running}}]
+            )
+        now = self.clock.now()
+        run = int(insp.steps["visual"].get("run") or 0) + 1
+        marked = sorted(set(defects))
+
+        def change(steps: dict[str, Any]) -> None:
+            steps["visual"].update(
+                status="done", started=now, finished=now, run=run, defects=marked, notice=None
+            )
+
+        await self._save_steps(
+            insp, change, operator, "step_finished", step="visual", run=run, defects=marked
+        )
         self._publish_inspection()
         return self.inspection_dict(insp) or {}
 

@@ -85,6 +85,7 @@ async def test_card_is_refused_when_the_brake_tester_is_disconnected(rig: Rig) -
     await wait_for(lambda: admitted(op), "the brake tester")
     insp = await op.call("POST", "/v1/inspections", VEHICLE)
     await run_brake_steps(op, insp)
+    await op.call("POST", f"/v1/inspections/{insp['id']}/visual", {"defects": []})
     await rig.stop_sim()  # the cable is pulled
 
     async def faulted() -> bool:
@@ -140,6 +141,7 @@ EXPECTED: dict[tuple[str, str], set[str] | None] = {
     ("GET", "/v1/stream"): EVERYONE,
     ("POST", "/v1/inspections"): {OP},
     ("POST", "/v1/inspections/{iid}/steps/{step}"): {OP},
+    ("POST", "/v1/inspections/{iid}/visual"): {OP},
     ("POST", "/v1/inspections/{iid}/card"): {OP},
     ("POST", "/v1/inspections/{iid}/abort"): {OP},
     ("GET", "/v1/cards/{cid}"): {OP, ADMIN},
@@ -310,7 +312,8 @@ async def test_personal_data_and_results_are_not_in_the_database_file_in_clear(r
     """R7: the owner's name, the plate and measured values are encrypted at rest."""
     op = await rig.client("operator")
     await wait_for(lambda: admitted(op), "the brake tester")
-    insp = await op.call("POST", "/v1/inspections", VEHICLE | {"owner": "Жақсыбеков Ерлан"})
+    record = {"owner": "Жақсыбеков Ерлан", "vin": "XTA210990Y1234567", "make_model": "LADA Granta"}
+    insp = await op.call("POST", "/v1/inspections", VEHICLE | record)
     await run_brake_steps(op, insp)
     await rig.close()
     db = rig.home / "otolane.db"
@@ -319,7 +322,7 @@ async def test_personal_data_and_results_are_not_in_the_database_file_in_clear(r
     con.close()
     raw = b"".join(p.read_bytes() for p in rig.home.glob("otolane.db*"))
     assert b"brake.force.left" in raw  # the file is readable: channel names are in clear
-    for secret in ("Жақсыбеков", "123ABC02", '"value": 3.42'):
+    for secret in ("Жақсыбеков", "123ABC02", '"value": 3.42', "XTA210990Y1234567", "LADA Granta"):
         assert secret.encode() not in raw
     assert oct(db.stat().st_mode & 0o777) == "0o600"
     assert oct((rig.home / "keys" / "data.key").stat().st_mode & 0o777) == "0o600"

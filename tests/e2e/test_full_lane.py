@@ -28,7 +28,8 @@ async def test_a_petrol_car_goes_through_every_stand(tmp_path: Path) -> None:
         steps = [r["details"]["step"] for r in await admin.call("GET", "/v1/journal?action=step_finished")]
         assert sorted(steps) == sorted(
             ["side_slip", "suspension_axle_1", "suspension_axle_2", "brakes_axle_1", "brakes_axle_2",
-             "emissions", "headlight_left", "headlight_right", "noise", "steering", "tyres", "glass"]
+             "emissions", "headlight_left", "headlight_right", "noise", "steering", "tyres", "glass",
+             "visual"]
         )  # fmt: skip
         connected = await admin.call("GET", "/v1/journal?action=device_connected")
         assert {r["details"]["serial"] for r in connected} >= {

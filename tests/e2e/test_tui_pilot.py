@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import DataTable, Static
 
-from tests.rig import PASSWORDS, Rig, run_to_card, wait_for
+from tests.rig import PASSWORDS, Rig, admitted, run_to_card, wait_for
 from tui.app import OtolaneApp, make_app
 from tui.screens.lane import LaneScreen
 
@@ -278,3 +278,46 @@ async def test_a_bad_vin_is_named_in_the_new_car_form_and_nothing_typed_is_lost(
         "use": "private",
     }  # fmt: skip
     assert "XTA210990Y1234567" not in str(entry)  # the VIN is sealed, not journalled in clear
+
+
+async def test_the_visual_checklist_marks_a_defect_that_fails_the_card(rig: Rig) -> None:
+    """Issue #8 visual checks: F5 on the checklist step opens it; a ticked defect is journalled
+    with its check and fails the card with it (R3.6, R3.8)."""
+    from textual.widgets import Checkbox
+
+    from tests.rig import run_brake_steps
+    from tui.screens.visual import VisualScreen
+
+    op = await rig.client("operator")
+    await wait_for(lambda: admitted(op), "the brake tester")
+    insp = await op.call("POST", "/v1/inspections", {"plate": "555KZZ01", "category": "M1", "axles": 2})
+    await run_brake_steps(op, insp)
+    app = make_app(rig.sock, "ru")
+    async with app.run_test(size=SIZE) as pilot:
+        await login(pilot, app, "operator")
+        await pilot.press("f5")
+        await pilot.pause(0.3)
+        screen = app.screen
+        assert isinstance(screen, VisualScreen)
+        assert "Визуальный осмотр" in text(app, "#visual-box Static")
+        leaks = screen.query_one("#visual-leaks", Checkbox)
+        assert "Нет подтеканий жидкостей" in str(leaks.label)
+        assert screen.query_one("#visual-box").region.bottom <= SIZE[1]
+        leaks.value = True
+        await pilot.press("f9")
+
+        async def back() -> bool:
+            await pilot.pause(0.1)
+            return isinstance(app.screen, LaneScreen)
+
+        await wait_for(back, "the lane screen after sending")
+    entry = (await (await rig.client("admin")).call("GET", "/v1/journal?action=step_finished"))[0]
+    assert entry["details"]["step"] == "visual" and entry["details"]["defects"] == ["visual.leaks"]
+
+    async def ready() -> bool:
+        return not (await op.call("GET", "/v1/state"))["inspection"]["card_holds"]
+
+    await wait_for(ready, "the card gates")
+    card = await op.call("POST", f"/v1/inspections/{insp['id']}/card")
+    failed = [i["id"] for i in card["items"] if not i["passed"]]
+    assert failed == ["visual.leaks"] and card["verdict"] == "not_admitted"

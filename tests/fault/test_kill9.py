@@ -64,7 +64,9 @@ async def _drive(sock: str, stop: asyncio.Event) -> None:
                     await c.call("POST", "/v1/inspections", vehicle)
             elif not any(s["status"] == "running" for s in insp["steps"]):
                 pending = [s for s in insp["steps"] if s["status"] == "pending" and not s["holds"]]
-                if pending:
+                if pending and pending[0]["mode"] == "checklist":
+                    await c.call("POST", f"/v1/inspections/{insp['id']}/visual", {"defects": []})
+                elif pending:
                     await c.call("POST", f"/v1/inspections/{insp['id']}/steps/{pending[0]['id']}")
                 elif not insp["card_holds"]:
                     await c.call("POST", f"/v1/inspections/{insp['id']}/card")

@@ -27,8 +27,10 @@ HEADLIGHT = {"high": 32000.0, "low": 12000.0}
 M1 = Vehicle("M1")
 
 
-def _plan(fuel: str) -> dict[str, dict[str, Any]]:
-    return {s.id: s.as_dict() | {"status": "done", "run": 1} for s in rules.plan("M1", 2, fuel, ALL_KINDS)}
+def _plan(fuel: str, defects: tuple[str, ...] = ()) -> dict[str, dict[str, Any]]:
+    steps = {s.id: s.as_dict() | {"status": "done", "run": 1} for s in rules.plan("M1", 2, fuel, ALL_KINDS)}
+    steps["visual"]["defects"] = list(defects)
+    return steps
 
 
 def _readings(steps: dict[str, dict[str, Any]], run: int = 1) -> list[dict[str, Any]]:

@@ -94,7 +94,12 @@ def test_eis_contract_refuses_an_admitted_card_with_a_failed_item() -> None:
 
 
 def test_steps_of_a_two_axle_car() -> None:
-    assert [s.id for s in rules.plan("M1", 2)] == ["identification", "brakes_axle_1", "brakes_axle_2"]
+    assert [s.id for s in rules.plan("M1", 2)] == [
+        "identification",
+        "brakes_axle_1",
+        "brakes_axle_2",
+        "visual",
+    ]
 
 
 ALL = ("brake", "gas", "smoke", "sideslip", "suspension", "sound")
@@ -105,14 +110,18 @@ def test_steps_follow_the_vehicle_and_the_lanes_equipment() -> None:
     petrol = [s.id for s in rules.plan("M1", 2, "petrol", ALL)]
     assert petrol == [
         "identification", "side_slip", "suspension_axle_1", "suspension_axle_2",
-        "brakes_axle_1", "brakes_axle_2", "emissions", "noise",
+        "brakes_axle_1", "brakes_axle_2", "emissions", "noise", "visual",
     ]  # fmt: skip
     diesel_truck = [s.id for s in rules.plan("N3", 3, "diesel", ALL)]
     assert "smoke" in diesel_truck and "emissions" not in diesel_truck
     assert not any(s.startswith("suspension") for s in diesel_truck)  # EUSAMA plates: M1/N1
     trailer = [s.id for s in rules.plan("O2", 2, "none", ALL)]
-    assert trailer == ["identification", "brakes_axle_1", "brakes_axle_2"]
-    assert [s.id for s in rules.plan("M1", 1, "petrol", ("brake",))] == ["identification", "brakes_axle_1"]
+    assert trailer == ["identification", "brakes_axle_1", "brakes_axle_2", "visual"]
+    assert [s.id for s in rules.plan("M1", 1, "petrol", ("brake",))] == [
+        "identification",
+        "brakes_axle_1",
+        "visual",
+    ]
 
 
 def test_a_step_plan_survives_storage() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from app.domain.categories import CATEGORIES
-from app.domain.norms import ITEMS, NORMS, NORMS_VERSION, TABLE, Norm, Vehicle, judge, norm_for
+from app.domain.norms import ITEMS, NORMS, NORMS_VERSION, TABLE, Norm, Vehicle, judge, norm_for, visual_checks
 
 
 def _step(norm: Norm) -> float:
@@ -121,12 +121,26 @@ def test_smoke_by_engine(turbo: bool, limit: float) -> None:
     assert not judge(norm, 3.02).passed
 
 
-def test_every_item_has_a_row_for_a_passenger_car_of_its_fuel() -> None:
-    """An M1 on petrol with a catalyst and an M1 diesel together meet every item of the table."""
-    petrol = Vehicle("M1", "petrol", 2015, catalyst=True)
-    diesel = Vehicle("M1", "diesel", 2015)
-    missing = [i for i in ITEMS if norm_for(i, petrol) is None and norm_for(i, diesel) is None]
+def test_every_item_has_a_row_for_a_passenger_car_of_its_fuel_or_a_trailer() -> None:
+    """An M1 on petrol with a catalyst, an M1 diesel and a trailer together meet every item."""
+    vehicles = (
+        Vehicle("M1", "petrol", 2015, catalyst=True),
+        Vehicle("M1", "diesel", 2015),
+        Vehicle("O2", "none"),
+    )
+    missing = [i for i in ITEMS if all(norm_for(i, v) is None for v in vehicles)]
     assert missing == []
+
+
+def test_the_visual_checklist_follows_the_category() -> None:
+    """Issue #8 visual checks: from the same catalogue as the norms, each with its clause."""
+    car = [n.id for n in visual_checks("M1")]
+    assert "visual.seat_belts" in car and "visual.coupling" not in car
+    trailer = [n.id for n in visual_checks("O2")]
+    assert "visual.coupling" in trailer and "visual.seat_belts" not in trailer
+    assert all(n.clause.startswith("TR CU 018/2011 App. 8") for n in visual_checks("M1"))
+    defect = judge(NORMS["visual.leaks"], 1.0)
+    assert not defect.passed and judge(NORMS["visual.leaks"], 0.0).passed
 
 
 def test_row_ids_are_unique_and_categories_known() -> None:

@@ -205,7 +205,10 @@ class LaneScreen(AppMixin, Screen[None]):
         if "glass" in params:
             params["glass"] = t(f"glass.{params['glass']}")
         mark = "[green]●[/green]" if item["passed"] else f"[red]✗ {item['deviation']:+g}[/red]"
-        value = t("item.measured", value=f"{item['value']:g}", unit=item["unit"], norm=item["norm"])
+        if item["item"].startswith("visual."):
+            value = t("item.defect" if item["value"] else "item.no_defect")
+        else:
+            value = t("item.measured", value=f"{item['value']:g}", unit=item["unit"], norm=item["norm"])
         return [f"{mark} {t('item.' + item['item'], **params)}", f"    {value}"]
 
     def _stands(self, st: dict[str, Any]) -> str:
@@ -335,7 +338,17 @@ class LaneScreen(AppMixin, Screen[None]):
         nxt = next((s for s in insp["steps"] if s["status"] == "pending"), None)
         if nxt is None:
             return
+        if nxt.get("mode") == "checklist":  # the visual checks: marked on their own screen
+            from tui.screens.visual import VisualScreen
+
+            screen = VisualScreen(insp["id"], nxt.get("checks", []), nxt.get("defects", []))
+            self.app_.push_screen(screen, self._visual_sent)
+            return
         await self._call("POST", f"/v1/inspections/{insp['id']}/steps/{nxt['id']}")
+
+    async def _visual_sent(self, result: dict[str, Any] | None) -> None:
+        if result is not None:
+            await self.app_.reload_state()
 
     async def action_card(self) -> None:
         insp = self.app_.state.get("inspection")
