@@ -282,6 +282,7 @@ class Api:
             catalyst=self._field(data, "catalyst", bool, False),
             turbo=self._field(data, "turbo", bool, False),
             use=self._field(data, "use", str, "private"),
+            reinspection_of=self._field(data, "reinspection_of", str, ""),
         )
         return web.json_response(result, status=201)
 

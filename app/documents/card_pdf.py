@@ -188,6 +188,14 @@ def _card_sheet(card: dict[str, Any], st: dict[str, ParagraphStyle], digest: str
         [_two("card:duration", st["small"]), _p(f"{round(card['duration_s'] / 60, 1):g} min", st["base"])],
         [_two("card:operator", st["small"]), _p(_esc(card["inspector"]["username"]), st["base"])],
     ]
+    first = card.get("reinspection_of")
+    if first:
+        rows.append(
+            [
+                _two("card:reinspection", st["small"]),
+                _p(_esc(f"№ {first['number']} · {first['card_id']}"), st["bold"]),
+            ]
+        )
     out += [_grid(rows, [50 * mm, 130 * mm], header=False), Spacer(1, 2 * mm)]
     out.append(_p(_esc(both("vehicle:heading")), st["h"]))
     use = str(v.get("use", "private"))
@@ -217,6 +225,8 @@ def _card_sheet(card: dict[str, Any], st: dict[str, ParagraphStyle], digest: str
     ]
     for item in card["items"]:
         title = "<br/>".join(_esc(item_title(item, lang)) for lang in LANGS)
+        if item.get("carried"):  # not measured again: as the first card found it
+            title += "<br/>" + _esc(both("card:carried"))
         verdict = _two(
             "items:pass" if item["passed"] else "items:fail", st["base" if item["passed"] else "fail"]
         )

@@ -249,3 +249,44 @@ def card_holds(
             )
         )
     return holds
+
+
+#: A failed card item → the step that measures it again (re-inspection, issue #8).
+_ITEM_STEP = (
+    ("brake.", "brakes"),  # any brake item: every axle again (the specific force needs them all)
+    ("suspension.axle", "suspension"),
+    ("sideslip", "side_slip"),
+    ("emissions.", "emissions"),
+    ("smoke.", "smoke"),
+    ("headlight.left", "headlight_left"),
+    ("headlight.right", "headlight_right"),
+    ("noise.", "noise"),
+    ("steering.", "steering"),
+    ("tyres.", "tyres"),
+    ("glass.", "glass"),
+    ("visual.", "visual"),
+)
+
+
+def reinspection_plan(full: list[StepDef], failed_items: list[str]) -> list[StepDef]:
+    """The steps a returning vehicle runs again: identification, and those that measure a failed
+    item of its first card. A failed suspension item reruns its own axle; a failed brake item every
+    brake axle. An item no step measures any more (the lane lost a stand) keeps nothing from the
+    first card: the plan then holds no step for it, and the card says which items were not rechecked."""
+    wanted: set[str] = set()
+    for item in failed_items:
+        for prefix, step in _ITEM_STEP:
+            if item.startswith(prefix):
+                if step == "suspension":
+                    axle = item.removeprefix("suspension.axle").split(".", 1)[0]
+                    wanted.add(f"suspension_axle_{axle}")
+                else:
+                    wanted.add(step)
+                break
+    return [
+        s
+        for s in full
+        if s.id == "identification"
+        or s.id in wanted
+        or (s.id.startswith("brakes_axle_") and "brakes" in wanted)
+    ]

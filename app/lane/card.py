@@ -307,6 +307,11 @@ def assemble_card(
     for entry in sheet.protocol:  # which instruments made each value (the protocol names them)
         entry["devices"] = list(insp.steps.get(entry["step"], {}).get("devices", ()))
     items = sheet.items
+    first = vehicle.get("reinspection_of")
+    if first:
+        # A failed item of the first card that no step measured again stays failed, as it was.
+        rechecked = {i["id"] for i in items}
+        items += [f | {"carried": True} for f in first["failures"] if f["id"] not in rechecked]
     verdict = "admitted" if all(i["passed"] for i in items) else "not_admitted"
     due = next_inspection(
         insp.category,
@@ -353,4 +358,5 @@ def assemble_card(
         "readings": len(readings),
         "norms_version": NORMS_VERSION,
         "next_inspection": due.as_dict(),
+        "reinspection_of": {"card_id": first["card_id"], "number": first["number"]} if first else None,
     }

@@ -45,6 +45,9 @@ from app.storage.store import Store
 from drivers.base import Device, DeviceStatus, Event, StatusChange, Why, supervise
 from drivers.base import Reading as DeviceReading
 
+#: A failed vehicle may come back for its failed items within this many days (UNVERIFIED: the RF
+#: rules give 20 days; the KZ figure was not found — docs/norms.md).
+REINSPECTION_DAYS = 20
 log = logging.getLogger("otolane.lane")
 MAX_QUEUE = 2000
 #: A stand that sends no result this long (real seconds) after its test started has lost it (a garbled
@@ -573,7 +576,10 @@ class LaneService:
         owner: str = "",
         **record: Any,
     ) -> dict[str, Any]:
-        """``record``: the rest of the vehicle record (year, vin, make_model, catalyst, turbo)."""
+        """``record``: the rest of the vehicle record (year, vin, make_model, catalyst, turbo, use);
+        ``reinspection_of``: the failed card of a returning vehicle (only its failed items are
+        measured again)."""
+        reinspection_of = str(record.pop("reinspection_of", "") or "")
         vehicle = vehicle_record(
             plate=plate,
             category=category,
@@ -594,7 +600,11 @@ class LaneService:
         iid = str(uuid.uuid4())
         steps: dict[str, Any] = {}
         kinds = tuple(sorted({d.kind for d in self.cfg.devices}))
-        for sd in rules.plan(category, axles, fuel, kinds):
+        plan = rules.plan(category, axles, fuel, kinds)
+        first = await self._first_card(reinspection_of, vehicle.plate, now) if reinspection_of else None
+        if first is not None:
+            plan = rules.reinspection_plan(plan, [f["id"] for f in first["failures"]])
+        for sd in plan:
             steps[sd.id] = {"status": "pending", "run": 0, **sd.as_dict()}
         steps["identification"] |= {"status": "done", "started": now, "finished": now}
         training = bool(self.cfg.lane["training"])
@@ -613,7 +623,9 @@ class LaneService:
             }
             insp = await Inspection.create(
                 id=iid,
-                sealed=self.keyring.seal_json(vehicle.sealed(), f"inspections:{iid}"),
+                sealed=self.keyring.seal_json(
+                    vehicle.sealed() | ({"reinspection_of": first} if first else {}), f"inspections:{iid}"
+                ),
                 steps=steps,
                 using_db=tx,
                 **facts,
@@ -626,11 +638,41 @@ class LaneService:
                 inspection_id=iid,
                 **facts,
                 vehicle=vehicle.public(),
+                reinspection_of=first["card_id"] if first else None,
             )
         self.current = insp
         self._results, self._recent = {}, {}
         self._publish_inspection()
         return self.inspection_dict(insp) or {}
+
+    async def _first_card(self, card_id: str, plate: str, now: float) -> dict[str, Any]:
+        """The failed card a returning vehicle is re-inspected against, checked: it exists, it
+        failed, it is this vehicle's, of this lane's mode, and recent enough."""
+        row = await Card.get_or_none(card_id=card_id[:36])
+        if row is None:
+            raise OtolaneError("card_unknown", "no such card", status=404, card_id=card_id[:40])
+        card = self.keyring.open_json(row.sealed, f"cards:{row.card_id}")
+        if card["verdict"] != "not_admitted":
+            raise Refused("reinspection_not_failed", "only a failed card is re-inspected")
+        if card["vehicle"]["plate"] != plate:
+            raise OtolaneError(
+                "reinspection_plate",
+                "the card is another vehicle's",
+                field="plate",
+                card_plate=card["vehicle"]["plate"],
+            )
+        if bool(card["training"]) != bool(self.cfg.lane["training"]):
+            raise Refused("reinspection_mode", "the card was formed in the other mode (training/production)")
+        days = REINSPECTION_DAYS
+        if now - row.created > days * 86400:
+            raise OtolaneError(
+                "reinspection_expired", "the re-inspection period is over", days=days, status=409
+            )
+        return {
+            "card_id": card["card_id"],
+            "number": card["number"],
+            "failures": card["failures"],
+        }
 
     def _require_current(self, insp_id: str) -> Inspection:
         if self.current is None or self.current.id != insp_id:

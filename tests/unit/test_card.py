@@ -172,3 +172,39 @@ def test_a_tyre_not_measured_gives_no_tread_item_but_refuses_the_card() -> None:
         evaluate(steps, M1, readings)
     assert err.value.missing == [{"step": "tyres", "channel": "tread.rear_right"}]
     assert "tyres: tread.rear_right" in str(err.value)
+
+
+def test_a_failed_item_not_measured_again_stays_failed_on_the_reinspection_card() -> None:
+    """Issue #8 re-inspection: an item of the first card that no step rechecked is carried as it was
+    (marked), so a re-inspection that skipped it can never admit the vehicle."""
+    from app.domain.norms import NORMS, judge
+    from app.lane.card import assemble_card
+    from app.storage.models import Inspection
+
+    full = _plan("petrol")
+    steps = {
+        sid: st for sid, st in full.items() if sid in ("identification", "brakes_axle_1", "brakes_axle_2")
+    }
+    smoke = {"id": "smoke.k", **judge(NORMS["smoke.k/natural"], 3.4).as_dict()}
+    brake = {
+        "id": "brake.imbalance.axle2",
+        "axle": 2,
+        **judge(NORMS["brake.service.imbalance"], 41.0).as_dict(),
+    }
+    first = {"card_id": "first", "number": 7, "failures": [smoke, brake]}
+    insp = Inspection(
+        id="i2", number=8, category="M1", fuel="petrol", axles=2, operator="op", started=0.0, training=True,
+        steps=steps,
+    )  # fmt: skip
+    card = assemble_card(
+        contract="otolane-eis/1", card_id="c2", insp=insp,
+        vehicle={"plate": "123ABC02", "reinspection_of": first},
+        lane={"name": "l", "centre": "c", "latitude": 0.0, "longitude": 0.0},
+        inspector={"username": "op"}, finished=1500.0, readings=_readings(steps),
+    )  # fmt: skip
+    ids = {i["id"]: i for i in card["items"]}
+    assert (
+        ids["brake.imbalance.axle2"]["passed"] and "carried" not in ids["brake.imbalance.axle2"]
+    )  # rechecked
+    assert ids["smoke.k"]["carried"] and not ids["smoke.k"]["passed"]  # not rechecked: as it was
+    assert card["verdict"] == "not_admitted" and card["reinspection_of"] == {"card_id": "first", "number": 7}
