@@ -647,13 +647,28 @@ class LaneService:
 
     async def _first_card(self, card_id: str, plate: str, now: float) -> dict[str, Any]:
         """The failed card a returning vehicle is re-inspected against, checked: it exists, it
-        failed, it is this vehicle's, of this lane's mode, and recent enough."""
+        failed, it is this vehicle's, of this lane's mode, and recent enough. ``card_id`` may be the
+        card's number as printed (the operator types that; the journal says which card it is)."""
+        if card_id.isdigit():
+            formed = [
+                e
+                for e in await self.journal.events("card_formed")
+                if e.details.get("inspection") == int(card_id)
+            ]
+            card_id = str(formed[-1].details["card_id"]) if formed else card_id
         row = await Card.get_or_none(card_id=card_id[:36])
         if row is None:
-            raise OtolaneError("card_unknown", "no such card", status=404, card_id=card_id[:40])
+            raise OtolaneError(
+                "card_unknown", "no such card", status=404, card_id=card_id[:40], field="reinspection_of"
+            )
         card = self.keyring.open_json(row.sealed, f"cards:{row.card_id}")
         if card["verdict"] != "not_admitted":
-            raise Refused("reinspection_not_failed", "only a failed card is re-inspected")
+            raise OtolaneError(
+                "reinspection_not_failed",
+                "only a failed card is re-inspected",
+                status=409,
+                field="reinspection_of",
+            )
         if card["vehicle"]["plate"] != plate:
             raise OtolaneError(
                 "reinspection_plate",
@@ -662,7 +677,12 @@ class LaneService:
                 card_plate=card["vehicle"]["plate"],
             )
         if bool(card["training"]) != bool(self.cfg.lane["training"]):
-            raise Refused("reinspection_mode", "the card was formed in the other mode (training/production)")
+            raise OtolaneError(
+                "reinspection_mode",
+                "the card was formed in the other mode",
+                status=409,
+                field="reinspection_of",
+            )
         days = REINSPECTION_DAYS
         if now - row.created > days * 86400:
             raise OtolaneError(

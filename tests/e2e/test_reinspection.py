@@ -37,7 +37,11 @@ async def test_a_repaired_car_is_rechecked_on_its_failed_items_and_linked_to_its
         assert err.value.code == "card_unknown" and err.value.status == 404
 
         rig.sim.scenario = dict(SCENARIOS["jx-brake"]["good"])  # the rear brakes were repaired
-        insp = await op.call("POST", "/v1/inspections", VEHICLE | {"reinspection_of": first["card_id"]})
+        first_card = await op.call("GET", f"/v1/cards/{first['card_id']}")
+        # The operator types the first card's number as printed on it.
+        insp = await op.call(
+            "POST", "/v1/inspections", VEHICLE | {"reinspection_of": str(first_card["number"])}
+        )
         # Only the steps that measure a failed item: every brake axle (the specific force needs
         # them all) and the checklist; no side slip, emissions or other stands.
         assert [s["id"] for s in insp["steps"]] == [
@@ -56,7 +60,6 @@ async def test_a_repaired_car_is_rechecked_on_its_failed_items_and_linked_to_its
         second = await op.call("POST", f"/v1/inspections/{insp['id']}/card")
         assert second["verdict"] == "admitted", second["items"]
         card = await op.call("GET", f"/v1/cards/{second['card_id']}")
-        first_card = await op.call("GET", f"/v1/cards/{first['card_id']}")
         assert card["reinspection_of"] == {"card_id": first["card_id"], "number": first_card["number"]}
         assert not any(i.get("carried") for i in card["items"])
         admin = await rig.client("admin")

@@ -1,5 +1,6 @@
 """A new car: the vehicle record from the registration certificate — plate (typed by hand until the
-cameras arrive), category, fuel, axles, year, VIN, make and model, catalyst, turbocharger.
+cameras arrive), category, fuel, axles, year, VIN, make and model, use, catalyst, turbocharger —
+and, for a vehicle that failed and comes back, the number of its first card (re-inspection).
 
 The screen asks the daemon itself and stays open on a refusal: the operator sees what is wrong and
 which field, fixes it and keeps everything else typed. Returns the started inspection, or None.
@@ -23,7 +24,14 @@ CATEGORIES = ("M1", "M2", "M3", "N1", "N2", "N3", "O1", "O2", "O3", "O4", "L1", 
 FUELS = ("petrol", "diesel", "gas", "electric")
 USES = ("private", "commercial", "taxi", "bus_service", "dangerous_goods", "driving_school")
 #: The daemon's field name -> the widget that holds it (focused when the daemon refuses it).
-FIELDS = {"plate": "#plate", "axles": "#axles", "year": "#year", "vin": "#vin", "make_model": "#make"}
+FIELDS = {
+    "plate": "#plate",
+    "axles": "#axles",
+    "year": "#year",
+    "vin": "#vin",
+    "make_model": "#make",
+    "reinspection_of": "#reinsp",
+}
 
 
 class NewInspectionScreen(AppMixin, ModalScreen[dict[str, Any] | None]):
@@ -44,7 +52,9 @@ class NewInspectionScreen(AppMixin, ModalScreen[dict[str, Any] | None]):
             with Horizontal():
                 yield Input(id="year", placeholder=t("new.year"), type="integer", max_length=4)
                 yield Input(id="vin", placeholder=t("new.vin"), max_length=20)
-            yield Input(id="make", placeholder=t("new.make_model"), max_length=80)
+            with Horizontal():
+                yield Input(id="make", placeholder=t("new.make_model"), max_length=80)
+                yield Input(id="reinsp", placeholder=t("new.reinspection"), type="integer", max_length=9)
             with Horizontal():
                 yield Select([(t(f"use.{u}"), u) for u in USES], value="private", id="use", allow_blank=False)
                 yield Checkbox(t("new.catalyst"), id="catalyst")
@@ -84,6 +94,9 @@ class NewInspectionScreen(AppMixin, ModalScreen[dict[str, Any] | None]):
             "turbo": self.query_one("#turbo", Checkbox).value,
             "use": str(self.query_one("#use", Select).value),
         }
+        first = self.query_one("#reinsp", Input).value.strip()
+        if first:
+            body["reinspection_of"] = first
         if year:
             if not year.isdigit():
                 self._say(self.app_.t("error.year_bad", year=year, low=1900, high="…"), "year")
