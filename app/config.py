@@ -45,6 +45,10 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "log_file": Key(str, "laned.log", doc="Daemon log"),
         "lock_file": Key(str, "laned.lock", doc="Held by the one daemon of this lane; a second is refused"),
     },
+    "printer": {
+        "queue": Key(str, "", doc="CUPS queue the cards are printed on (lpstat -p lists them); empty: none"),
+        "server": Key(str, "", doc="CUPS server (host[:port] or socket path); empty: the system's"),
+    },
     "storage": {
         "dsn": Key(str, "sqlite://otolane.db", doc="sqlite://FILE or postgres://user@host/db"),
         "key_file": Key(str, "keys/data.key", doc="AES-256-GCM data key (0600), outside the DB"),
@@ -141,6 +145,7 @@ class Config:
     base: Path
     lane: dict[str, Any]
     daemon: dict[str, Any]
+    printer: dict[str, Any]
     storage: dict[str, Any]
     eis: dict[str, Any]
     security: dict[str, Any]

@@ -187,8 +187,10 @@ async def start_rig(
     scenarios: dict[str, str] | None = None,
     until: dt.date | None = None,
     centre: str | None = None,
+    printer: tuple[str, str] | None = None,
 ) -> Rig:
-    """``centre``: the inspection centre's name on the card (default: the demo's).
+    """``centre``: the inspection centre's name on the card (default: the demo's). ``printer``: the
+    CUPS queue and server the lane prints on.
     ``full_lane``: every kind of stand of the demo lane, each on its own pty, not only the brake
     tester. ``scenarios``: device id -> scenario name of its simulator (default "good")."""
     home.mkdir(parents=True, exist_ok=True)
@@ -207,6 +209,8 @@ async def start_rig(
         text = re.sub(
             r"(?m)^centre = .*$", lambda _: f"centre = {json.dumps(centre, ensure_ascii=False)}", text
         )
+    if printer is not None:  # (queue, CUPS server)
+        text += f'\n[printer]\nqueue = "{printer[0]}"\nserver = "{printer[1]}"\n'
     cfg_file.write_text(text)
     write_secret_file(home / "keys" / "eis-id.key", "TEST-SPO-KEY\n")
     cfg = config_mod.load(cfg_file)

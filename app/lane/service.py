@@ -26,6 +26,7 @@ from typing import Any, NoReturn
 from app import ledger
 from app.config import Config
 from app.documents.card_pdf import render_card
+from app.documents.printing import PrintJob, job_done, print_pdf
 from app.domain import inspection as rules
 from app.domain.categories import min_duration_s
 from app.domain.norms import visual_checks
@@ -904,19 +905,43 @@ class LaneService:
     async def card_pdf(self, actor: str, card_id: str) -> tuple[bytes, bool]:
         """The card's PDF and whether it is a copy: every issue is journalled (``card_issued``), and
         any issue after the first is marked COPY on every page (issue #8: reprint)."""
+        pdf, is_copy, _ = await self._issue(actor, card_id, to_printer=False)
+        return pdf, is_copy
+
+    async def print_card(self, actor: str, card_id: str) -> dict[str, Any]:
+        """The card printed on the lane's CUPS queue; journalled with the job, like a download."""
+        _, is_copy, job = await self._issue(actor, card_id, to_printer=True)
+        assert job is not None
+        return {"job": job.job, "queue": job.queue, "copy": is_copy}
+
+    async def print_status(self, job: str) -> dict[str, Any]:
+        done = await asyncio.to_thread(job_done, job[:80], self.cfg.printer["server"])
+        return {"job": job, "done": done}
+
+    async def _issue(self, actor: str, card_id: str, to_printer: bool) -> tuple[bytes, bool, PrintJob | None]:
         card = await self.card(card_id)
         issued = [e for e in await self.journal.events("card_issued") if e.details.get("card_id") == card_id]
         is_copy = bool(issued)
         pdf = await asyncio.to_thread(render_card, card, copy=is_copy)
+        job = None
+        ids = {"card_id": card["card_id"], "inspection_id": card["inspection_id"]}
+        if to_printer:
+            queue, server = self.cfg.printer["queue"], self.cfg.printer["server"]
+            title = f"card {card['number']}"
+            try:
+                job = await asyncio.to_thread(print_pdf, pdf, queue, server, title)
+            except OtolaneError as exc:
+                await self.journal.write(actor, "card_print_failed", **ids, code=exc.code, **exc.params)
+                raise
         await self.journal.write(
             actor,
             "card_issued",
-            card_id=card["card_id"],
-            inspection_id=card["inspection_id"],
+            **ids,
             copy=is_copy,
             sha256=hashlib.sha256(pdf).hexdigest(),
+            **({"queue": job.queue, "job": job.job} if job else {"download": True}),
         )
-        return pdf, is_copy
+        return pdf, is_copy, job
 
     async def form_card(self, operator: str, insp_id: str) -> dict[str, Any]:
         insp = self._require_current(insp_id)

@@ -146,6 +146,8 @@ EXPECTED: dict[tuple[str, str], set[str] | None] = {
     ("POST", "/v1/inspections/{iid}/abort"): {OP},
     ("GET", "/v1/cards/{cid}"): {OP, ADMIN},
     ("GET", "/v1/cards/{cid}/pdf"): {OP, ADMIN},
+    ("POST", "/v1/cards/{cid}/print"): {OP, ADMIN},
+    ("GET", "/v1/print-jobs/{job}"): {OP, ADMIN},
     ("GET", "/v1/devices/{dev}/frames"): {TECH, ADMIN},
     ("POST", "/v1/devices/{dev}/command"): {TECH},
     ("POST", "/v1/devices/{dev}/replace"): {ADMIN},
@@ -165,6 +167,7 @@ def _fill(path: str) -> str:
         .replace("{dev}", "brake")
         .replace("{name}", "nobody")
         .replace("{cid}", "x")
+        .replace("{job}", "x-1")
     )
 
 

@@ -97,3 +97,12 @@ def test_every_reason_a_stand_can_give_is_said_in_three_languages() -> None:
             assert text, (lang, code)
             assert set(re.findall(r"{(\w+)}", text)) <= params | {"detail"}, (lang, code)
             assert translate(lang, f"reason.{code}", **dict.fromkeys(params | {"detail"}, "x"))
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_widest_key_bar_fits_an_80_column_console(lang: str) -> None:
+    """The operator's key bar (the longest) on one 80-column line, in every language."""
+    keys = ("new", "step", "card", "print", "lang", "logout")
+    names = ("F2", "F5", "F8", "F7", "F10", "^Q")
+    bar = "  ".join(f" {k}  {translate(lang, 'keys.' + label)}" for k, label in zip(names, keys, strict=True))
+    assert len(bar) <= 80, bar

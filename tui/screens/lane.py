@@ -67,6 +67,7 @@ class LaneScreen(AppMixin, Screen[None]):
         Binding("f8", "card", show=False),
         Binding("f9", "journal", show=False),
         Binding("f6", "frames", show=False),
+        Binding("f7", "print_card", show=False),
     ]
 
     def __init__(self) -> None:
@@ -112,9 +113,9 @@ class LaneScreen(AppMixin, Screen[None]):
         role = app.client.role
         keys = [("F10", "keys.lang"), ("^Q", "keys.logout")]
         if role == "operator":
-            keys = [("F2", "keys.new"), ("F5", "keys.step"), ("F8", "keys.card"), *keys]
+            keys = [("F2", "keys.new"), ("F5", "keys.step"), ("F8", "keys.card"), ("F7", "keys.print"), *keys]
         elif role == "admin":
-            keys = [("F9", "keys.journal"), ("F6", "keys.frames"), *keys]
+            keys = [("F9", "keys.journal"), ("F6", "keys.frames"), ("F7", "keys.print"), *keys]
         elif role == "technician":
             keys = [("F6", "keys.frames"), *keys]
         self.query_one("#keys", Static).update(self.keybar(keys))
@@ -349,6 +350,16 @@ class LaneScreen(AppMixin, Screen[None]):
     async def _visual_sent(self, result: dict[str, Any] | None) -> None:
         if result is not None:
             await self.app_.reload_state()
+
+    async def action_print_card(self) -> None:
+        """The last card to the lane's printer (a reprint says COPY on paper); CUPS's answer shown."""
+        last = self.app_.state.get("last_card")
+        if not last or self.app_.client.role not in ("operator", "admin"):
+            return
+        job = await self._call("POST", f"/v1/cards/{last['card_id']}/print")
+        if job is not None:
+            key = "print.sent_copy" if job["copy"] else "print.sent"
+            self.say(self.app_.t(key, number=last.get("number"), queue=job["queue"], job=job["job"]))
 
     async def action_card(self) -> None:
         insp = self.app_.state.get("inspection")

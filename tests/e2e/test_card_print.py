@@ -1,0 +1,101 @@
+"""Printing the card through a real CUPS (issue #8): a private cupsd started by the test, one raw
+queue to a socket printer (AppSocket, port-9100 style) that keeps the bytes it receives."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from app.api.client import ApiError
+from tests.cups import cups_missing, private_cups
+from tests.rig import run_to_card, start_rig, wait_for
+
+VEHICLE = {"plate": "123ABC02", "category": "M1", "fuel": "petrol", "axles": 2}
+
+pytestmark = pytest.mark.skipif(cups_missing() is not None, reason=str(cups_missing()))
+
+
+async def test_the_card_is_printed_byte_for_byte_and_the_job_journalled(tmp_path: Path) -> None:
+    with private_cups() as cups:
+        rig = await start_rig(tmp_path / "lane", printer=(cups.queue, cups.server))
+        try:
+            op = await rig.client("operator")
+            formed = await run_to_card(op, VEHICLE)
+            job = await op.call("POST", f"/v1/cards/{formed['card_id']}/print")
+            assert job["queue"] == cups.queue and job["job"].startswith(cups.queue + "-") and not job["copy"]
+            printed = cups.printer.wait_jobs(1)
+            assert len(printed) == 1 and printed[0].startswith(b"%PDF")
+
+            async def done() -> bool:
+                return bool((await op.call("GET", f"/v1/print-jobs/{job['job']}"))["done"])
+
+            await wait_for(done, "CUPS to report the job completed")
+            # What reached the printer is the card as issued: the journal holds its hash.
+            admin = await rig.client("admin")
+            issued = (await admin.call("GET", "/v1/journal?action=card_issued"))[0]["details"]
+            assert issued["job"] == job["job"] and issued["sha256"] == hashlib.sha256(printed[0]).hexdigest()
+            # A second print is a copy, and says so on paper.
+            again = await op.call("POST", f"/v1/cards/{formed['card_id']}/print")
+            assert again["copy"]
+            assert len(cups.printer.wait_jobs(2)) == 2
+        finally:
+            await rig.close()
+
+
+async def test_a_printer_problem_is_said_and_journalled_not_hidden(tmp_path: Path) -> None:
+    with private_cups() as cups:
+        rig = await start_rig(tmp_path / "lane", printer=("no-such-queue", cups.server))
+        try:
+            op = await rig.client("operator")
+            formed = await run_to_card(op, VEHICLE)
+            with pytest.raises(ApiError) as err:
+                await op.call("POST", f"/v1/cards/{formed['card_id']}/print")
+            assert err.value.code == "printer_failed" and err.value.params["queue"] == "no-such-queue"
+            assert err.value.params["reason"]  # CUPS's own words
+            admin = await rig.client("admin")
+            failed = await admin.call("GET", "/v1/journal?action=card_print_failed")
+            assert failed and failed[0]["details"]["code"] == "printer_failed"
+            assert await admin.call("GET", "/v1/journal?action=card_issued") == []
+        finally:
+            await rig.close()
+
+
+async def test_a_lane_without_a_printer_says_so(tmp_path: Path) -> None:
+    rig = await start_rig(tmp_path / "lane")
+    try:
+        op = await rig.client("operator")
+        formed = await run_to_card(op, VEHICLE)
+        with pytest.raises(ApiError) as err:
+            await op.call("POST", f"/v1/cards/{formed['card_id']}/print")
+        assert err.value.code == "printer_none"
+    finally:
+        await rig.close()
+
+
+async def test_f7_prints_the_last_card_and_says_where(tmp_path: Path) -> None:
+    """The operator prints from the lane screen, in Kazakh on an 80×24 console; the key bar fits."""
+    from tests.e2e.test_tui_pilot import SIZE, login, text
+    from tui.app import make_app
+
+    with private_cups() as cups:
+        rig = await start_rig(tmp_path / "lane", printer=(cups.queue, cups.server))
+        try:
+            await run_to_card(await rig.client("operator"), VEHICLE)
+            app = make_app(rig.sock, "kk")
+            async with app.run_test(size=SIZE) as pilot:
+                await login(pilot, app, "operator")
+                keys = text(app, "#keys")
+                assert "F7" in keys and all(len(line) <= SIZE[0] for line in keys.splitlines())
+                await pilot.press("f7")
+
+                async def said() -> bool:
+                    await pilot.pause(0.1)
+                    return "принтеріне жіберілді" in text(app, "#msg")
+
+                await wait_for(said, "the print message")
+                assert cups.queue in text(app, "#msg")
+            assert len(cups.printer.wait_jobs(1)) == 1
+        finally:
+            await rig.close()
