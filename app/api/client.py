@@ -43,9 +43,9 @@ class LaneClient:
     async def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         return await self._request(method, path, body, raw=False)
 
-    async def download(self, path: str) -> bytes:
-        """A document (the card's PDF) as bytes; errors as :meth:`call` raises them."""
-        return bytes(await self._request("GET", path, None, raw=True))
+    async def download(self, path: str, method: str = "GET") -> bytes:
+        """A document (the card's PDF, a certificate) as bytes; errors as :meth:`call` raises them."""
+        return bytes(await self._request(method, path, None, raw=True))
 
     async def _request(self, method: str, path: str, body: dict[str, Any] | None, raw: bool) -> Any:
         try:

@@ -66,6 +66,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/v1/cards/{cid}/pdf", (OPERATOR, ADMIN), "card_pdf", "download a card"),
     Route("POST", "/v1/cards/{cid}/print", (OPERATOR, ADMIN), "print_card", "print a card"),
     Route("GET", "/v1/print-jobs/{job}", (OPERATOR, ADMIN), "print_status", "see a print job"),
+    Route("POST", "/v1/cards/{cid}/certificate", (OPERATOR, ADMIN), "certificate", "issue a certificate"),
     Route("GET", "/v1/devices/{dev}/frames", (TECH, ADMIN), "frames", "read raw frames"),
     Route("POST", "/v1/devices/{dev}/command", (TECH,), "device_command", "command a device"),
     Route("POST", "/v1/devices/{dev}/replace", (ADMIN,), "replace_device", "replace a device"),
@@ -320,6 +321,13 @@ class Api:
     async def print_card(self, request: web.Request) -> web.Response:
         result = await self.lane.print_card(self._session(request).username, request.match_info["cid"])
         return web.json_response(result, status=201)
+
+    async def certificate(self, request: web.Request) -> web.Response:
+        pdf, number, copy = await self.lane.certificate(
+            self._session(request).username, request.match_info["cid"]
+        )
+        headers = {"X-Otolane-Certificate": number, "X-Otolane-Copy": "1" if copy else "0"}
+        return web.Response(body=pdf, content_type="application/pdf", headers=headers, status=201)
 
     async def print_status(self, request: web.Request) -> web.Response:
         return web.json_response(await self.lane.print_status(request.match_info["job"]))

@@ -17,6 +17,7 @@ import hashlib
 import io
 import json
 import tomllib
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -370,28 +371,22 @@ def _failures_sheet(card: dict[str, Any], st: dict[str, ParagraphStyle]) -> list
     return out
 
 
-def render_card(card: dict[str, Any], *, copy: bool = False) -> bytes:
-    """The card's PDF. ``copy``: a reprint, marked as such on every page."""
-    _fonts()
-    st = _styles()
-    digest = card_hash(card)
+def marks_painter(card: dict[str, Any], copy: bool, footer: str) -> Callable[[Canvas, Any], None]:
+    """What every page of a document carries: the footer (what it is, the page), and TRAINING and
+    COPY in words at the top and across the page, where no one can cut them off."""
     marks = [both("card:training")] if card.get("training") else []
     if copy:
         marks.append(both("card:copy"))
 
-    def page(canvas: Canvas, doc: SimpleDocTemplate) -> None:
+    def page(canvas: Canvas, doc: Any) -> None:
         canvas.saveState()
         canvas.setFont(FONT, 7)
-        canvas.drawString(
-            15 * mm, 8 * mm, f"otolane · {card['card_id']} · {both('card:page', page=doc.page)}"
-        )
+        canvas.drawString(15 * mm, 8 * mm, f"otolane · {footer} · {both('card:page', page=doc.page)}")
         red = colors.Color(0.7, 0.05, 0.1)
         for i, mark in enumerate(marks):
-            # In words at the top, where pdftotext and a reader both find it …
             canvas.setFillColor(red)
             canvas.setFont(FONT_BOLD, 9)
             canvas.drawCentredString(A4[0] / 2, A4[1] - 7 * mm - i * 4 * mm, mark)
-            # … and across the page, where no one can cut it off.
             size = min(28.0, 170 * mm / pdfmetrics.stringWidth(mark, FONT_BOLD, 1))
             canvas.setFillColor(colors.Color(0.7, 0.05, 0.1, alpha=0.25))
             canvas.setFont(FONT_BOLD, size)
@@ -401,6 +396,16 @@ def render_card(card: dict[str, Any], *, copy: bool = False) -> bytes:
             canvas.drawCentredString(0, 0, mark)
             canvas.restoreState()
         canvas.restoreState()
+
+    return page
+
+
+def render_card(card: dict[str, Any], *, copy: bool = False) -> bytes:
+    """The card's PDF. ``copy``: a reprint, marked as such on every page."""
+    _fonts()
+    st = _styles()
+    digest = card_hash(card)
+    page = marks_painter(card, copy, str(card["card_id"]))
 
     buf = io.BytesIO()
     doc = SimpleDocTemplate(

@@ -26,10 +26,12 @@ from typing import Any, NoReturn
 from app import ledger
 from app.config import Config
 from app.documents.card_pdf import render_card
+from app.documents.certificate_pdf import render_certificate
 from app.documents.printing import PrintJob, job_done, print_pdf
 from app.domain import inspection as rules
 from app.domain.categories import min_duration_s
 from app.domain.norms import visual_checks
+from app.domain.periodicity import lane_date
 from app.domain.vehicle import vehicle_record
 from app.eis.contract import CONTRACT_VERSION
 from app.eis.outbox import OutboxWorker
@@ -917,6 +919,36 @@ class LaneService:
     async def print_status(self, job: str) -> dict[str, Any]:
         done = await asyncio.to_thread(job_done, job[:80], self.cfg.printer["server"])
         return {"job": job, "done": done}
+
+    async def certificate(self, actor: str, card_id: str) -> tuple[bytes, str, bool]:
+        """The international certificate of technical inspection for a passing card (issue #8;
+        seed 003): its own number (kept on a reprint, then marked COPY), journalled."""
+        card = await self.card(card_id)
+        due = (card.get("next_inspection") or {}).get("due")
+        if card["verdict"] != "admitted" or not due:
+            raise OtolaneError("certificate_not_admitted", "a certificate needs a passing card", status=409)
+        today = lane_date(self.clock.now()).isoformat()
+        if due <= today:
+            raise OtolaneError("certificate_expired", "the card's validity is over", due=due, status=409)
+        issued = await self.journal.events("certificate_issued")
+        before = [e for e in issued if e.details.get("card_id") == card_id]
+        if before:
+            number = str(before[0].details["number"])
+        else:
+            slug = "".join(c for c in str(self.cfg.lane["name"]).upper() if c.isascii() and c.isalnum())[:12]
+            number = f"{slug or 'LANE'}-ITC-{len({e.details.get('card_id') for e in issued}) + 1:06d}"
+        pdf = await asyncio.to_thread(render_certificate, card, number, due, copy=bool(before))
+        await self.journal.write(
+            actor,
+            "certificate_issued",
+            card_id=card["card_id"],
+            inspection_id=card["inspection_id"],
+            number=number,
+            valid_until=due,
+            copy=bool(before),
+            sha256=hashlib.sha256(pdf).hexdigest(),
+        )
+        return pdf, number, bool(before)
 
     async def _issue(self, actor: str, card_id: str, to_printer: bool) -> tuple[bytes, bool, PrintJob | None]:
         card = await self.card(card_id)

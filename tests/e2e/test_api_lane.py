@@ -148,6 +148,7 @@ EXPECTED: dict[tuple[str, str], set[str] | None] = {
     ("GET", "/v1/cards/{cid}/pdf"): {OP, ADMIN},
     ("POST", "/v1/cards/{cid}/print"): {OP, ADMIN},
     ("GET", "/v1/print-jobs/{job}"): {OP, ADMIN},
+    ("POST", "/v1/cards/{cid}/certificate"): {OP, ADMIN},
     ("GET", "/v1/devices/{dev}/frames"): {TECH, ADMIN},
     ("POST", "/v1/devices/{dev}/command"): {TECH},
     ("POST", "/v1/devices/{dev}/replace"): {ADMIN},

@@ -158,3 +158,38 @@ async def test_weak_brakes_add_a_failures_sheet_with_each_deviation(tmp_path: Pa
         render_png(pdf)
     finally:
         await rig.close()
+
+
+async def test_the_international_certificate_is_issued_for_a_passing_card_only(tmp_path: Path) -> None:
+    """Issue #8 (seed 003): on request, in the state language and Russian, its own number, journalled;
+    a reprint keeps the number and says COPY; a failed card gets none."""
+    rig = await start_rig(tmp_path / "lane")
+    try:
+        op = await rig.client("operator")
+        formed = await run_to_card(op, VEHICLE)
+        card = await op.call("GET", f"/v1/cards/{formed['card_id']}")
+        pdf = tmp_path / "cert.pdf"
+        pdf.write_bytes(await op.download(f"/v1/cards/{formed['card_id']}/certificate", method="POST"))
+        text = " ".join(pdf_text(pdf).split())  # a long title wraps
+        assert "ТЕХНИКАЛЫҚ ҚАРАП-ТЕКСЕРУДІҢ ХАЛЫҚАРАЛЫҚ СЕРТИФИКАТЫ" in text
+        assert "МЕЖДУНАРОДНЫЙ СЕРТИФИКАТ ТЕХНИЧЕСКОГО ОСМОТРА" in text
+        assert "123ABC02" in text and "XTA210990Y1234567" in text
+        assert card["next_inspection"]["due"] in text  # valid until the next inspection
+        admin = await rig.client("admin")
+        issued = (await admin.call("GET", "/v1/journal?action=certificate_issued"))[0]["details"]
+        assert issued["number"] in text and issued["card_id"] == card["card_id"] and not issued["copy"]
+        again = tmp_path / "again.pdf"
+        again.write_bytes(await op.download(f"/v1/cards/{formed['card_id']}/certificate", method="POST"))
+        assert issued["number"] in pdf_text(again) and "КОПИЯ" in pdf_text(again)
+        render_png(pdf)
+    finally:
+        await rig.close()
+    rig = await start_rig(tmp_path / "weak", scenario="weak-rear")
+    try:
+        op = await rig.client("operator")
+        failed = await run_to_card(op, VEHICLE)
+        with pytest.raises(ApiError) as err:
+            await op.download(f"/v1/cards/{failed['card_id']}/certificate", method="POST")
+        assert err.value.code == "certificate_not_admitted" and err.value.status == 409
+    finally:
+        await rig.close()
