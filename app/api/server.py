@@ -60,6 +60,7 @@ ROUTES: tuple[Route, ...] = (
         "run an inspection step",
     ),
     Route("POST", "/v1/inspections/{iid}/visual", (OPERATOR,), "visual", "mark the visual checks"),
+    Route("GET", "/v1/inspections/{iid}/preview", (OPERATOR,), "preview_card", "review a card"),
     Route("POST", "/v1/inspections/{iid}/card", (OPERATOR,), "form_card", "form a card"),
     Route("POST", "/v1/inspections/{iid}/abort", (OPERATOR,), "abort", "abort an inspection"),
     Route("GET", "/v1/cards/{cid}", (OPERATOR, ADMIN), "card", "read a card"),
@@ -304,6 +305,11 @@ class Api:
             self._session(request).username, request.match_info["iid"], defects
         )
         return web.json_response(result)
+
+    async def preview_card(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            await self.lane.preview_card(self._session(request).username, request.match_info["iid"])
+        )
 
     async def form_card(self, request: web.Request) -> web.Response:
         result = await self.lane.form_card(self._session(request).username, request.match_info["iid"])

@@ -516,6 +516,24 @@ class LaneService:
         if self.current is not None:
             self.publish({"type": "inspection", "inspection": self.inspection_dict(self.current)})
 
+    @staticmethod
+    def _screen_items(card: dict[str, Any]) -> list[dict[str, Any]]:
+        """A card's items as the screen shows them (the norm as text, the names' parameters)."""
+        return [
+            {
+                "id": i["id"],
+                "value": i["value"],
+                "unit": i["norm"]["unit"],
+                "norm": i["norm"]["text"],
+                "passed": i["passed"],
+                "deviation": i["deviation"],
+                # what the screen names it by: the norm's item and its axle, side or glass
+                "item": i["norm"].get("item", i["id"]),
+                "params": {k: i[k] for k in ("axle", "side", "glass") if k in i},
+            }
+            for i in card["items"]
+        ]
+
     async def snapshot(self) -> dict[str, Any]:
         last = await Card.all().order_by("-seq").first()
         last_card = None
@@ -528,20 +546,7 @@ class LaneService:
                 "plate": card["vehicle"]["plate"],
                 "verdict": last.verdict,
                 "eis": ob.status if ob else "",
-                "items": [
-                    {
-                        "id": i["id"],
-                        "value": i["value"],
-                        "unit": i["norm"]["unit"],
-                        "norm": i["norm"]["text"],
-                        "passed": i["passed"],
-                        "deviation": i["deviation"],
-                        # what the screen names it by: the norm's item and its axle, side or glass
-                        "item": i["norm"].get("item", i["id"]),
-                        "params": {k: i[k] for k in ("axle", "side", "glass") if k in i},
-                    }
-                    for i in card["items"]
-                ],
+                "items": self._screen_items(card),
             }
         return {
             "lane": {
@@ -975,6 +980,59 @@ class LaneService:
         )
         return pdf, is_copy, job
 
+    async def _assemble(self, insp: Inspection, operator: str, card_id: str, now: float) -> dict[str, Any]:
+        """The card from the stored readings (raises CardIncomplete); nothing is written."""
+        private = self.keyring.open_json(insp.sealed, f"inspections:{insp.id}")
+        return assemble_card(
+            contract=CONTRACT_VERSION,
+            card_id=card_id,
+            insp=insp,
+            vehicle=private,
+            lane=self.cfg.lane,
+            inspector={"username": operator},
+            finished=now,
+            readings=await self._stored_readings(insp.id),
+            devices=[
+                {
+                    "id": d.id,
+                    "kind": d.kind,
+                    "model": d.model,
+                    "serial": d.serial,
+                    "verified_until": d.verified_until.isoformat(),
+                }
+                for d in self.cfg.devices
+            ],
+        )
+
+    async def preview_card(self, operator: str, insp_id: str) -> dict[str, Any]:
+        """What the card would say if formed now — for the review before it is signed: the items
+        judged so far, the verdict, and every hold still in the way. Nothing is stored or sent."""
+        insp = self._require_current(insp_id)
+        now = self.clock.now()
+        holds = rules.card_holds(
+            insp.category, insp.started, now, self._plan(insp), self._step_states(insp), self._views()
+        )
+        done = {sid: st for sid, st in insp.steps.items() if st["status"] == "done"}
+        await self.recorder.flush()
+        partial = copy.copy(insp)
+        partial.steps = done  # judge what is measured; the holds say what is not
+        try:
+            card = await self._assemble(partial, operator, "preview", now)
+        except CardIncomplete as exc:
+            return {
+                "holds": [h.as_dict() for h in holds],
+                "missing": exc.missing,
+                "items": [],
+                "verdict": None,
+            }
+        return {
+            "holds": [h.as_dict() for h in holds],
+            "missing": [],
+            "items": self._screen_items(card),
+            "verdict": card["verdict"] if not holds else None,
+            "next_inspection": card["next_inspection"],
+        }
+
     async def form_card(self, operator: str, insp_id: str) -> dict[str, Any]:
         insp = self._require_current(insp_id)
         now = self.clock.now()
@@ -992,30 +1050,9 @@ class LaneService:
             )
             raise Refused("card_held", "the card cannot be formed now", [h.as_dict() for h in holds])
         await self.recorder.flush()  # StorageFailed (503): nothing is formed, nothing lost
-        private = self.keyring.open_json(insp.sealed, f"inspections:{insp.id}")
-        readings = await self._stored_readings(insp.id)
         card_id = str(uuid.uuid4())
         try:
-            card = assemble_card(
-                contract=CONTRACT_VERSION,
-                card_id=card_id,
-                insp=insp,
-                vehicle=private,
-                lane=self.cfg.lane,
-                inspector={"username": operator},
-                finished=now,
-                readings=readings,
-                devices=[
-                    {
-                        "id": d.id,
-                        "kind": d.kind,
-                        "model": d.model,
-                        "serial": d.serial,
-                        "verified_until": d.verified_until.isoformat(),
-                    }
-                    for d in self.cfg.devices
-                ],
-            )
+            card = await self._assemble(insp, operator, card_id, now)
         except CardIncomplete as exc:
             await self._refuse_incomplete(operator, insp, exc)
         try:

@@ -142,6 +142,7 @@ EXPECTED: dict[tuple[str, str], set[str] | None] = {
     ("POST", "/v1/inspections"): {OP},
     ("POST", "/v1/inspections/{iid}/steps/{step}"): {OP},
     ("POST", "/v1/inspections/{iid}/visual"): {OP},
+    ("GET", "/v1/inspections/{iid}/preview"): {OP},
     ("POST", "/v1/inspections/{iid}/card"): {OP},
     ("POST", "/v1/inspections/{iid}/abort"): {OP},
     ("GET", "/v1/cards/{cid}"): {OP, ADMIN},

@@ -60,13 +60,18 @@ async def test_operator_sees_live_forces_and_runs_a_step(rig: Rig) -> None:
 
         await wait_for(step_done, "the brake step done")
         assert "max 3.42/3.38 kN · Δ 1.2 %" in text(app, "#insp")
-        await pilot.press("f8")  # first F8 asks once
-        await pilot.pause()
-        assert "cannot be undone" in text(app, "#msg")
-        await pilot.press("f8")
+        await pilot.press("f8")  # F8: the review of the card as it would be formed now
+        await pilot.pause(0.5)
+        from tui.screens.review import ReviewScreen
+
+        assert isinstance(app.screen, ReviewScreen)
+        # The axle measured so far is judged on screen; what still holds the card is said in words.
+        assert "Brake imbalance, axle 1" in text(app, "#review-items")
+        assert "Steps not done yet: Brakes, axle 2" in text(app, "#review-holds")
+        await pilot.press("f8")  # forming is refused by the daemon too: the reason, no traceback
         await pilot.pause(0.3)
-        # The card is refused: a step is left; the reason is said in words, no traceback.
-        assert "The card cannot be formed now: Steps not done yet: Brakes, axle 2" in text(app, "#msg")
+        assert "The card cannot be formed now: Steps not done yet: Brakes, axle 2" in text(app, "#review-msg")
+        await pilot.press("escape")
 
 
 async def test_language_switches_at_a_key_press(rig: Rig) -> None:
@@ -321,3 +326,37 @@ async def test_the_visual_checklist_marks_a_defect_that_fails_the_card(rig: Rig)
     card = await op.call("POST", f"/v1/inspections/{insp['id']}/card")
     failed = [i["id"] for i in card["items"] if not i["passed"]]
     assert failed == ["visual.leaks"] and card["verdict"] == "not_admitted"
+
+
+async def test_the_review_shows_the_verdict_and_f8_there_forms_the_card(rig: Rig) -> None:
+    """Issue #8 review before the card; R3.6 on screen before anything is signed or sent."""
+    from tests.rig import run_brake_steps
+    from tui.screens.review import ReviewScreen
+
+    op = await rig.client("operator")
+    await wait_for(lambda: admitted(op), "the brake tester")
+    insp = await op.call("POST", "/v1/inspections", {"plate": "555KZZ01", "category": "M1", "axles": 2})
+    await run_brake_steps(op, insp)
+    await op.call("POST", f"/v1/inspections/{insp['id']}/visual", {"defects": []})
+
+    async def ready() -> bool:
+        return not (await op.call("GET", "/v1/state"))["inspection"]["card_holds"]
+
+    await wait_for(ready, "the card gates")
+    app = make_app(rig.sock, "en")
+    async with app.run_test(size=SIZE) as pilot:
+        await login(pilot, app, "operator")
+        await pilot.press("f8")
+        await pilot.pause(0.5)
+        assert isinstance(app.screen, ReviewScreen)
+        assert "The card would say: ADMITTED" in text(app, "#review-head")
+        assert "F8 forms and sends the card" in text(app, "#review-holds")
+        assert "Seat belts work" in text(app, "#review-items")  # the checklist, judged
+        await pilot.press("f8")
+
+        async def formed() -> bool:
+            await pilot.pause(0.1)
+            return isinstance(app.screen, LaneScreen) and "ADMITTED" in text(app, "#msg")
+
+        await wait_for(formed, "the card formed from the review")
+    assert (await op.call("GET", "/v1/state"))["last_card"]["verdict"] == "admitted"

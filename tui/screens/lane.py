@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import textwrap
-import time
 from typing import Any
 
 from rich.markup import escape
@@ -73,7 +72,6 @@ class LaneScreen(AppMixin, Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self._seen = -1
-        self._confirm_card = 0.0
         self._message = ""
 
     def compose(self) -> ComposeResult:
@@ -362,25 +360,23 @@ class LaneScreen(AppMixin, Screen[None]):
             self.say(self.app_.t(key, number=last.get("number"), queue=job["queue"], job=job["job"]))
 
     async def action_card(self) -> None:
+        """F8: the review of the card as it would be formed now; F8 there forms it."""
+        from tui.screens.review import ReviewScreen
+
         insp = self.app_.state.get("inspection")
         if not insp or self.app_.client.role != "operator":
             return
-        # Irreversible: ask once (a second F8 within 5 s confirms).
-        if time.monotonic() - self._confirm_card > 5:
-            self._confirm_card = time.monotonic()
-            self.say(self.app_.t("card.confirm"))
+        preview = await self._call("GET", f"/v1/inspections/{insp['id']}/preview")
+        if preview is not None:
+            self.app_.push_screen(ReviewScreen(insp, preview, self._item_lines), self._card_formed)
+
+    async def _card_formed(self, card: dict[str, Any] | None) -> None:
+        insp = self.app_.state.get("inspection")
+        if card is None or not insp:
             return
-        self._confirm_card = 0.0
-        card = await self._call("POST", f"/v1/inspections/{insp['id']}/card")
-        if card:
-            self.say(
-                self.app_.t(
-                    "card.formed",
-                    number=insp["number"],
-                    verdict=self.app_.t(f"verdict.{card['verdict']}"),
-                )
-            )
-            await self.app_.reload_state()
+        verdict = self.app_.t(f"verdict.{card['verdict']}")
+        self.say(self.app_.t("card.formed", number=insp["number"], verdict=verdict))
+        await self.app_.reload_state()
 
     def action_journal(self) -> None:
         from tui.screens.journal import JournalScreen

@@ -1,0 +1,62 @@
+"""Review before the card (issue #8; SCREENS.md "Operator — review before the card"): every item
+judged so far with value, norm and verdict, the verdict the card would carry, and what still holds
+it — in the operator's language. F8 forms the card (it cannot be undone), Esc goes back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Static
+
+from app.api.client import ApiError
+from tui.screens.base import AppMixin
+
+
+class ReviewScreen(AppMixin, ModalScreen[dict[str, Any] | None]):
+    BINDINGS = [Binding("escape", "cancel", show=False), Binding("f8", "form", show=False)]
+
+    def __init__(self, inspection: dict[str, Any], preview: dict[str, Any], item_lines: Any) -> None:
+        super().__init__()
+        self.inspection = inspection
+        self.preview = preview
+        self.item_lines = item_lines  # the lane screen's way of saying an item (one place)
+
+    def compose(self) -> ComposeResult:
+        t = self.app_.t
+        p, insp = self.preview, self.inspection
+        head = t("review.title", number=insp["number"], plate=insp["plate"])
+        if p["verdict"]:
+            head += "\n" + t("review.verdict", verdict=t(f"verdict.{p['verdict']}"))
+        with Vertical(id="review-box"):
+            yield Static(f"[b]{head}[/b]", id="review-head")
+            lines: list[str] = []
+            for item in p["items"]:
+                lines += self.item_lines(item)
+            if not lines:
+                lines = [t("review.nothing")]
+            with VerticalScroll(id="review-list"):
+                yield Static("\n".join(lines), id="review-items")
+            holds = " ".join(self.app_.hold_text(h) for h in p["holds"])
+            yield Static(f"[yellow]{holds}[/yellow]" if holds else t("review.ready"), id="review-holds")
+            with Horizontal():
+                yield Button(t("review.form"), id="review-form", variant="primary", disabled=bool(p["holds"]))
+                yield Button(t("keys.back"), id="review-back")
+            yield Static(id="review-msg")
+
+    @on(Button.Pressed, "#review-form")
+    async def action_form(self) -> None:
+        try:
+            card = await self.app_.client.call("POST", f"/v1/inspections/{self.inspection['id']}/card")
+        except ApiError as exc:
+            self.query_one("#review-msg", Static).update(f"[red]✗ {self.app_.error_text(exc)}[/red]")
+            return
+        self.dismiss(card)
+
+    @on(Button.Pressed, "#review-back")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
