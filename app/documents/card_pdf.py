@@ -143,6 +143,11 @@ def _grid(data: list[list[Any]], widths: list[float], header: bool = True) -> Ta
     return t
 
 
+def _head(st: dict[str, ParagraphStyle], *keys: str) -> list[Paragraph]:
+    """A table's header row: each column named in both languages."""
+    return [_two(k, st["bold"]) for k in keys]
+
+
 def _p(s: str, st: ParagraphStyle) -> Paragraph:
     return Paragraph(s, st)
 
@@ -216,14 +221,7 @@ def _card_sheet(card: dict[str, Any], st: dict[str, ParagraphStyle], digest: str
     ]
     out += [_grid(vrows, [50 * mm, 130 * mm], header=False), Spacer(1, 2 * mm)]
     out.append(_p(_esc(both("items:heading")), st["h"]))
-    rows = [
-        [
-            _two("items:item", st["bold"]),
-            _two("items:value", st["bold"]),
-            _two("items:norm", st["bold"]),
-            _two("items:result", st["bold"]),
-        ]
-    ]
+    rows = [_head(st, "items:item", "items:value", "items:norm", "items:result")]
     for item in card["items"]:
         title = "<br/>".join(_esc(item_title(item, lang)) for lang in LANGS)
         if item.get("carried"):  # not measured again: as the first card found it
@@ -276,14 +274,7 @@ def _protocol_sheet(card: dict[str, Any], st: dict[str, ParagraphStyle]) -> list
     serials: dict[str, str] = {}
     for d in card.get("devices", []):
         serials.setdefault(d["kind"], d["serial"])
-    rows = [
-        [
-            _two("protocol:step", st["bold"]),
-            _two("protocol:channel", st["bold"]),
-            _two("protocol:value", st["bold"]),
-            _two("protocol:serial", st["bold"]),
-        ]
-    ]
+    rows = [_head(st, "protocol:step", "protocol:channel", "protocol:value", "protocol:serial")]
     for entry in card.get("protocol", []):
         serial = ", ".join(serials.get(k, "?") for k in entry.get("devices", ()))
         for ch, value in entry["values"].items():
@@ -318,14 +309,7 @@ def _protocol_sheet(card: dict[str, Any], st: dict[str, ParagraphStyle]) -> list
             )
         out += [_grid(rows, [135 * mm, 45 * mm]), Spacer(1, 2 * mm)]
     out.append(_p(_esc(both("protocol:devices")), st["h"]))
-    rows = [
-        [
-            _two("protocol:device", st["bold"]),
-            _two("protocol:model", st["bold"]),
-            _two("protocol:serial", st["bold"]),
-            _two("protocol:verified", st["bold"]),
-        ]
-    ]
+    rows = [_head(st, "protocol:device", "protocol:model", "protocol:serial", "protocol:verified")]
     for d in card.get("devices", []):
         rows.append(
             [
@@ -350,14 +334,7 @@ def _failures_sheet(card: dict[str, Any], st: dict[str, ParagraphStyle]) -> list
         _p(_esc(both("failures:intro", sep="<br/>")), st["small"]),
         Spacer(1, 2 * mm),
     ]
-    rows = [
-        [
-            _two("items:item", st["bold"]),
-            _two("items:value", st["bold"]),
-            _two("items:norm", st["bold"]),
-            _two("failures:deviation", st["bold"]),
-        ]
-    ]
+    rows = [_head(st, "items:item", "items:value", "items:norm", "failures:deviation")]
     for item in card["failures"]:
         title = "<br/>".join(_esc(item_title(item, lang)) for lang in LANGS)
         unit = _esc(item["norm"]["unit"])
@@ -369,6 +346,21 @@ def _failures_sheet(card: dict[str, Any], st: dict[str, ParagraphStyle]) -> list
         rows.append([_p(title, st["base"]), _value_cell(item, st), _p(_norm_text(item), st["base"]), dev])
     out.append(_grid(rows, [92 * mm, 28 * mm, 32 * mm, 28 * mm]))
     return out
+
+
+def document(buf: io.BytesIO, title: str) -> SimpleDocTemplate:
+    """An A4 document of the lane; reproducible (no creation time inside: same input, same bytes)."""
+    return SimpleDocTemplate(
+        buf,
+        pagesize=A4,
+        leftMargin=15 * mm,
+        rightMargin=15 * mm,
+        topMargin=12 * mm,
+        bottomMargin=14 * mm,
+        title=title,
+        author="otolane",
+        invariant=True,
+    )
 
 
 def marks_painter(card: dict[str, Any], copy: bool, footer: str) -> Callable[[Canvas, Any], None]:
@@ -408,17 +400,7 @@ def render_card(card: dict[str, Any], *, copy: bool = False) -> bytes:
     page = marks_painter(card, copy, str(card["card_id"]))
 
     buf = io.BytesIO()
-    doc = SimpleDocTemplate(
-        buf,
-        pagesize=A4,
-        leftMargin=15 * mm,
-        rightMargin=15 * mm,
-        topMargin=12 * mm,
-        bottomMargin=14 * mm,
-        title=f"{text('kk', 'card:title')} / {text('ru', 'card:title')} {card['number']}",
-        author="otolane",
-        invariant=True,
-    )
+    doc = document(buf, f"{text('kk', 'card:title')} / {text('ru', 'card:title')} {card['number']}")
     story = _card_sheet(card, st, digest)
     story += [PageBreak(), *_protocol_sheet(card, st)]
     if card.get("failures"):

@@ -7,9 +7,8 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
+from reportlab.platypus import Paragraph, Spacer
 
 from app.documents.card_pdf import (
     LANGS,
@@ -20,6 +19,7 @@ from app.documents.card_pdf import (
     _styles,
     _two,
     both,
+    document,
     marks_painter,
     text,
 )
@@ -60,17 +60,7 @@ def render_certificate(card: dict[str, Any], number: str, valid_until: str, *, c
     story.append(_p(f"{_esc(both('certificate:issued'))}: ______________________   "
                     f"{_esc(both('certificate:signature'))}: ______________", st["base"]))  # fmt: skip
     buf = io.BytesIO()
-    doc = SimpleDocTemplate(
-        buf,
-        pagesize=A4,
-        leftMargin=15 * mm,
-        rightMargin=15 * mm,
-        topMargin=12 * mm,
-        bottomMargin=14 * mm,
-        title=f"{text('ru', 'certificate:title')} {number}",
-        author="otolane",
-        invariant=True,
-    )
+    doc = document(buf, f"{text('ru', 'certificate:title')} {number}")
     page = marks_painter(card, copy, f"{number} · {card['card_id']}")
     doc.build(story, onFirstPage=page, onLaterPages=page)
     return buf.getvalue()
