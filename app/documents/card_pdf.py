@@ -262,13 +262,20 @@ def _card_sheet(card: dict[str, Any], st: dict[str, ParagraphStyle], digest: str
     return out
 
 
-def _protocol_sheet(card: dict[str, Any], st: dict[str, ParagraphStyle]) -> list[Any]:
-    out: list[Any] = [
-        _p(f"{_esc(text('kk', 'protocol:title'))}<br/>{_esc(text('ru', 'protocol:title'))}", st["title"]),
+def _sheet_head(card: dict[str, Any], st: dict[str, ParagraphStyle], title: str) -> list[Paragraph]:
+    """A later sheet's head: its title in both languages, the card's number and the plate."""
+    return [
+        _p(f"{_esc(text('kk', title))}<br/>{_esc(text('ru', title))}", st["title"]),
         _p(
             _esc(text("kk", "card:number", number=card["number"])) + f" · {_esc(card['vehicle']['plate'])}",
             st["bold"],
         ),
+    ]
+
+
+def _protocol_sheet(card: dict[str, Any], st: dict[str, ParagraphStyle]) -> list[Any]:
+    out: list[Any] = [
+        *_sheet_head(card, st, "protocol:title"),
         Spacer(1, 2 * mm),
     ]
     serials: dict[str, str] = {}
@@ -326,11 +333,7 @@ def _protocol_sheet(card: dict[str, Any], st: dict[str, ParagraphStyle]) -> list
 
 def _failures_sheet(card: dict[str, Any], st: dict[str, ParagraphStyle]) -> list[Any]:
     out: list[Any] = [
-        _p(f"{_esc(text('kk', 'failures:title'))}<br/>{_esc(text('ru', 'failures:title'))}", st["title"]),
-        _p(
-            _esc(text("kk", "card:number", number=card["number"])) + f" · {_esc(card['vehicle']['plate'])}",
-            st["bold"],
-        ),
+        *_sheet_head(card, st, "failures:title"),
         _p(_esc(both("failures:intro", sep="<br/>")), st["small"]),
         Spacer(1, 2 * mm),
     ]
