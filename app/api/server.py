@@ -329,9 +329,14 @@ class Api:
         return web.json_response(result, status=201)
 
     async def certificate(self, request: web.Request) -> web.Response:
-        pdf, number, copy = await self.lane.certificate(
-            self._session(request).username, request.match_info["cid"]
-        )
+        """The PDF; with ``{"print": true}`` it goes to the lane's printer and the answer is JSON."""
+        data = await self._body(request) if request.can_read_body else {}
+        to_printer = bool(self._field(data, "print", bool, False))
+        user, cid = self._session(request).username, request.match_info["cid"]
+        pdf, number, copy, job = await self.lane.certificate(user, cid, to_printer)
+        if job is not None:
+            answer = {"number": number, "copy": copy, "job": job.job, "queue": job.queue}
+            return web.json_response(answer, status=201)
         headers = {"X-Otolane-Certificate": number, "X-Otolane-Copy": "1" if copy else "0"}
         return web.Response(body=pdf, content_type="application/pdf", headers=headers, status=201)
 

@@ -925,9 +925,12 @@ class LaneService:
         done = await asyncio.to_thread(job_done, job[:80], self.cfg.printer["server"])
         return {"job": job, "done": done}
 
-    async def certificate(self, actor: str, card_id: str) -> tuple[bytes, str, bool]:
+    async def certificate(
+        self, actor: str, card_id: str, to_printer: bool = False
+    ) -> tuple[bytes, str, bool, PrintJob | None]:
         """The international certificate of technical inspection for a passing card (issue #8;
-        seed 003): its own number (kept on a reprint, then marked COPY), journalled."""
+        seed 003): its own number (kept on a reprint, then marked COPY), journalled; printed on the
+        lane's queue when asked."""
         card = await self.card(card_id)
         due = (card.get("next_inspection") or {}).get("due")
         if card["verdict"] != "admitted" or not due:
@@ -943,17 +946,28 @@ class LaneService:
             slug = "".join(c for c in str(self.cfg.lane["name"]).upper() if c.isascii() and c.isalnum())[:12]
             number = f"{slug or 'LANE'}-ITC-{len({e.details.get('card_id') for e in issued}) + 1:06d}"
         pdf = await asyncio.to_thread(render_certificate, card, number, due, copy=bool(before))
+        ids = {"card_id": card["card_id"], "inspection_id": card["inspection_id"], "number": number}
+        job = await self._to_printer(actor, pdf, f"certificate {number}", ids) if to_printer else None
         await self.journal.write(
             actor,
             "certificate_issued",
-            card_id=card["card_id"],
-            inspection_id=card["inspection_id"],
-            number=number,
+            **ids,
             valid_until=due,
             copy=bool(before),
             sha256=hashlib.sha256(pdf).hexdigest(),
+            **({"queue": job.queue, "job": job.job} if job else {"download": True}),
         )
-        return pdf, number, bool(before)
+        return pdf, number, bool(before), job
+
+    async def _to_printer(self, actor: str, pdf: bytes, title: str, ids: dict[str, Any]) -> PrintJob:
+        """The PDF to the lane's CUPS queue; a refusal is journalled (``print_failed``) and raised."""
+        try:
+            return await asyncio.to_thread(
+                print_pdf, pdf, self.cfg.printer["queue"], self.cfg.printer["server"], title
+            )
+        except OtolaneError as exc:
+            await self.journal.write(actor, "card_print_failed", **ids, code=exc.code, **exc.params)
+            raise
 
     async def _issue(self, actor: str, card_id: str, to_printer: bool) -> tuple[bytes, bool, PrintJob | None]:
         card = await self.card(card_id)
@@ -963,13 +977,7 @@ class LaneService:
         job = None
         ids = {"card_id": card["card_id"], "inspection_id": card["inspection_id"]}
         if to_printer:
-            queue, server = self.cfg.printer["queue"], self.cfg.printer["server"]
-            title = f"card {card['number']}"
-            try:
-                job = await asyncio.to_thread(print_pdf, pdf, queue, server, title)
-            except OtolaneError as exc:
-                await self.journal.write(actor, "card_print_failed", **ids, code=exc.code, **exc.params)
-                raise
+            job = await self._to_printer(actor, pdf, f"card {card['number']}", ids)
         await self.journal.write(
             actor,
             "card_issued",

@@ -99,3 +99,34 @@ async def test_f7_prints_the_last_card_and_says_where(tmp_path: Path) -> None:
             assert len(cups.printer.wait_jobs(1)) == 1
         finally:
             await rig.close()
+
+
+async def test_f4_prints_the_international_certificate_for_the_admin(tmp_path: Path) -> None:
+    """Issue #8: the certificate on request, from the screen, onto the lane's printer; journalled."""
+    from tests.e2e.test_tui_pilot import SIZE, login, text
+    from tui.app import make_app
+
+    with private_cups() as cups:
+        rig = await start_rig(tmp_path / "lane", printer=(cups.queue, cups.server))
+        try:
+            await run_to_card(await rig.client("operator"), VEHICLE)
+            app = make_app(rig.sock, "ru")
+            async with app.run_test(size=SIZE) as pilot:
+                await login(pilot, app, "admin")
+                keys = text(app, "#keys")
+                assert "F4" in keys and all(len(line) <= SIZE[0] for line in keys.splitlines())
+                await pilot.press("f4")
+
+                async def said() -> bool:
+                    await pilot.pause(0.1)
+                    return "Международный сертификат" in text(app, "#msg")
+
+                await wait_for(said, "the certificate message")
+                message = text(app, "#msg")
+            printed = cups.printer.wait_jobs(1)
+            assert len(printed) == 1 and printed[0].startswith(b"%PDF")
+            admin = await rig.client("admin")
+            issued = (await admin.call("GET", "/v1/journal?action=certificate_issued"))[0]["details"]
+            assert issued["queue"] == cups.queue and issued["number"] in message
+        finally:
+            await rig.close()

@@ -67,6 +67,7 @@ class LaneScreen(AppMixin, Screen[None]):
         Binding("f9", "journal", show=False),
         Binding("f6", "frames", show=False),
         Binding("f7", "print_card", show=False),
+        Binding("f4", "certificate", show=False),
     ]
 
     def __init__(self) -> None:
@@ -113,7 +114,13 @@ class LaneScreen(AppMixin, Screen[None]):
         if role == "operator":
             keys = [("F2", "keys.new"), ("F5", "keys.step"), ("F8", "keys.card"), ("F7", "keys.print"), *keys]
         elif role == "admin":
-            keys = [("F9", "keys.journal"), ("F6", "keys.frames"), ("F7", "keys.print"), *keys]
+            keys = [
+                ("F9", "keys.journal"),
+                ("F6", "keys.frames"),
+                ("F7", "keys.print"),
+                ("F4", "keys.certificate"),
+                *keys,
+            ]
         elif role == "technician":
             keys = [("F6", "keys.frames"), *keys]
         self.query_one("#keys", Static).update(self.keybar(keys))
@@ -358,6 +365,17 @@ class LaneScreen(AppMixin, Screen[None]):
         if job is not None:
             key = "print.sent_copy" if job["copy"] else "print.sent"
             self.say(self.app_.t(key, number=last.get("number"), queue=job["queue"], job=job["job"]))
+
+    async def action_certificate(self) -> None:
+        """F4 (admin): the international certificate of the last card, printed on the lane's printer."""
+        last = self.app_.state.get("last_card")
+        if not last or self.app_.client.role != "admin":
+            return
+        done = await self._call("POST", f"/v1/cards/{last['card_id']}/certificate", {"print": True})
+        if done is not None:
+            self.say(
+                self.app_.t("print.certificate", number=done["number"], queue=done["queue"], job=done["job"])
+            )
 
     async def action_card(self) -> None:
         """F8: the review of the card as it would be formed now; F8 there forms it."""
