@@ -94,6 +94,11 @@ def _esc(s: Any) -> str:
     return str(s).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _lines(key: str) -> str:
+    """Kazakh over Russian in one paragraph, each escaped (the line break is markup, the text is not)."""
+    return "<br/>".join(_esc(text(lang, key)) for lang in LANGS)
+
+
 def _num(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:g}"
@@ -118,7 +123,7 @@ def _visual(item: dict[str, Any]) -> bool:
 def _norm_text(item: dict[str, Any]) -> str:
     norm = item["norm"]
     star = "" if not str(norm.get("status", "")).startswith("UNVERIFIED") else " *"
-    text_ = both("items:no_defect", sep="<br/>") if _visual(item) else _esc(norm["text"])
+    text_ = _lines("items:no_defect") if _visual(item) else _esc(norm["text"])
     return text_ + star
 
 
@@ -258,7 +263,7 @@ def _card_sheet(card: dict[str, Any], st: dict[str, ParagraphStyle], digest: str
     if nxt_status.startswith("UNVERIFIED") or any(
         str(i["norm"].get("status", "")).startswith("UNVERIFIED") for i in card["items"]
     ):
-        out += [Spacer(1, 1 * mm), _p(_esc(both("card:unverified", sep="<br/>")), st["small"])]
+        out += [Spacer(1, 1 * mm), _p(_lines("card:unverified"), st["small"])]
     return out
 
 
@@ -334,7 +339,7 @@ def _protocol_sheet(card: dict[str, Any], st: dict[str, ParagraphStyle]) -> list
 def _failures_sheet(card: dict[str, Any], st: dict[str, ParagraphStyle]) -> list[Any]:
     out: list[Any] = [
         *_sheet_head(card, st, "failures:title"),
-        _p(_esc(both("failures:intro", sep="<br/>")), st["small"]),
+        _p(_lines("failures:intro"), st["small"]),
         Spacer(1, 2 * mm),
     ]
     rows = [_head(st, "items:item", "items:value", "items:norm", "failures:deviation")]

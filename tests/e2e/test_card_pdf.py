@@ -151,6 +151,8 @@ async def test_weak_brakes_add_a_failures_sheet_with_each_deviation(tmp_path: Pa
         for item in card["failures"]:
             assert f"{item['deviation']:+g} {item['norm']['unit']}" in sheet, item["id"]
         assert "2-білік" in sheet and "Ось 2" in sheet  # the rear axle, named in both languages
+        everything = pdf_text(pdf)
+        assert "<br" not in everything and "&lt;" not in everything and "&amp;" not in everything  # no markup
         assert "ПАЙДАЛАНУҒА ЖАРАМСЫЗ" in pdf_text(pdf)
         # Not admitted: no next date, the vehicle comes back (R3.4).
         assert card["next_inspection"]["due"] is None

@@ -52,9 +52,14 @@ def test_the_record_separates_public_facts_from_personal_data() -> None:
     r = _record(year=2012, vin="XTA210990Y1234567", make_model="LADA 2109", owner="Ivanov", catalyst=True)
     assert r.plate == "123ABC02"
     assert r.public() == {
-        "category": "M1", "fuel": "petrol", "axles": 2, "year": 2012, "catalyst": True, "turbo": False,
+        "category": "M1",
+        "fuel": "petrol",
+        "axles": 2,
+        "year": 2012,
+        "catalyst": True,
+        "turbo": False,
         "use": "private",
-    }  # fmt: skip  (no plate, VIN, make or owner: those are sealed)
+    }  # no plate, VIN, make or owner: those are sealed
     assert r.sealed()["owner"] == "Ivanov" and r.sealed()["vin"] == "XTA210990Y1234567"
     assert r.facts.category == "M1" and r.facts.year == 2012 and r.facts.catalyst
 
