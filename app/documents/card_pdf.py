@@ -13,6 +13,7 @@ The font is DejaVu Sans (Debian ``fonts-dejavu-core``): it has every Kazakh lett
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 import json
@@ -33,6 +34,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from app.domain.periodicity import KZ_TIME
 from app.errors import OtolaneError
 
 LANGS = ("kk", "ru")
@@ -92,6 +94,15 @@ def _styles() -> dict[str, ParagraphStyle]:
 
 def _esc(s: Any) -> str:
     return str(s).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _when(iso: str) -> str:
+    """A card's time (ISO, UTC) as people in Kazakhstan read it: their day and minute, UTC+5."""
+    try:
+        moment = dt.datetime.fromisoformat(iso).astimezone(KZ_TIME)
+    except ValueError:
+        return iso
+    return moment.strftime("%Y-%m-%d %H:%M") + " (UTC+5)"
 
 
 def _lines(key: str) -> str:
@@ -194,8 +205,8 @@ def _card_sheet(card: dict[str, Any], st: dict[str, ParagraphStyle], digest: str
     rows = [
         [_two("card:centre", st["small"]), _p(_esc(lane["centre"]), st["base"])],
         [_two("card:lane", st["small"]), _p(_esc(lane["name"]), st["base"])],
-        [_two("card:started", st["small"]), _p(_esc(card["started"]), st["base"])],
-        [_two("card:finished", st["small"]), _p(_esc(card["finished"]), st["base"])],
+        [_two("card:started", st["small"]), _p(_esc(_when(card["started"])), st["base"])],
+        [_two("card:finished", st["small"]), _p(_esc(_when(card["finished"])), st["base"])],
         [_two("card:duration", st["small"]), _p(f"{round(card['duration_s'] / 60, 1):g} min", st["base"])],
         [_two("card:operator", st["small"]), _p(_esc(card["inspector"]["username"]), st["base"])],
     ]

@@ -18,6 +18,7 @@ from app.documents.card_pdf import (
     _p,
     _styles,
     _two,
+    _when,
     both,
     document,
     marks_painter,
@@ -44,7 +45,7 @@ def render_certificate(card: dict[str, Any], number: str, valid_until: str, *, c
         [_two("vehicle:make_model", st["small"]), _p(_esc(v.get("make_model") or "—"), st["base"])],
         [_two("vehicle:category", st["small"]), _p(_esc(v["category"]), st["base"])],
         [_two("vehicle:year", st["small"]), _p(_esc(v.get("year") or "—"), st["base"])],
-        [_two("certificate:inspected", st["small"]), _p(_esc(card["finished"][:10]), st["base"])],
+        [_two("certificate:inspected", st["small"]), _p(_esc(_when(card["finished"])[:10]), st["base"])],
         [_two("certificate:valid", st["small"]), _p(f"<b>{_esc(valid_until)}</b>", st["base"])],
         [
             _two("certificate:card", st["small"]),

@@ -96,6 +96,11 @@ async def test_the_card_reads_back_in_kazakh_and_russian_with_the_stored_values(
             assert _num(float(r["value"])) in text, r
         for item in card["items"]:
             assert f"{_num(item['value'])} {item['norm']['unit']}" in text, item["id"]
+        # Times as people in Kazakhstan read them (the card's JSON keeps ISO UTC).
+        import datetime as dt
+
+        started = dt.datetime.fromisoformat(card["started"]).astimezone(dt.timezone(dt.timedelta(hours=5)))
+        assert started.strftime("%Y-%m-%d %H:%M") + " (UTC+5)" in text
         # R3.4: the next date, from the rules, on the card (a 2012 private car: the yearly row).
         due = card["next_inspection"]
         assert due["rule"] == "cars" and due["due"] in text
