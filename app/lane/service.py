@@ -1012,14 +1012,18 @@ class LaneService:
             ],
         )
 
+    def _card_holds(self, insp: Inspection, now: float) -> list[rules.Hold]:
+        """Why the card cannot be formed now (R3.7, R12): the one question the review and forming ask."""
+        return rules.card_holds(
+            insp.category, insp.started, now, self._plan(insp), self._step_states(insp), self._views()
+        )
+
     async def preview_card(self, operator: str, insp_id: str) -> dict[str, Any]:
         """What the card would say if formed now — for the review before it is signed: the items
         judged so far, the verdict, and every hold still in the way. Nothing is stored or sent."""
         insp = self._require_current(insp_id)
         now = self.clock.now()
-        holds = rules.card_holds(
-            insp.category, insp.started, now, self._plan(insp), self._step_states(insp), self._views()
-        )
+        holds = self._card_holds(insp, now)
         done = {sid: st for sid, st in insp.steps.items() if st["status"] == "done"}
         await self.recorder.flush()
         partial = copy.copy(insp)
@@ -1044,14 +1048,7 @@ class LaneService:
     async def form_card(self, operator: str, insp_id: str) -> dict[str, Any]:
         insp = self._require_current(insp_id)
         now = self.clock.now()
-        holds = rules.card_holds(
-            insp.category,
-            insp.started,
-            now,
-            self._plan(insp),
-            self._step_states(insp),
-            self._views(),
-        )
+        holds = self._card_holds(insp, now)
         if holds:
             await self.journal.write(
                 operator, "card_refused", **self._ids(insp), holds=[h.code for h in holds]
