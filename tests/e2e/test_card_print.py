@@ -10,7 +10,7 @@ import pytest
 
 from app.api.client import ApiError
 from tests.cups import cups_missing, private_cups
-from tests.rig import run_to_card, start_rig, wait_for
+from tests.rig import Rig, run_to_card, start_rig, wait_for
 
 VEHICLE = {"plate": "123ABC02", "category": "M1", "fuel": "petrol", "axles": 2}
 
@@ -74,28 +74,35 @@ async def test_a_lane_without_a_printer_says_so(tmp_path: Path) -> None:
         await rig.close()
 
 
-async def test_f7_prints_the_last_card_and_says_where(tmp_path: Path) -> None:
-    """The operator prints from the lane screen, in Kazakh on an 80×24 console; the key bar fits."""
+async def _press(rig: Rig, lang: str, role: str, key: str, said: str) -> str:
+    """With a card formed: ``role`` logs in on an 80×24 screen in ``lang``, finds ``key`` on a key
+    bar that fits, presses it and waits for the message containing ``said``; the message."""
     from tests.e2e.test_tui_pilot import SIZE, login, text
     from tui.app import make_app
 
+    await run_to_card(await rig.client("operator"), VEHICLE)
+    app = make_app(rig.sock, lang)
+    async with app.run_test(size=SIZE) as pilot:
+        await login(pilot, app, role)
+        keys = text(app, "#keys")
+        assert key.upper() in keys and all(len(line) <= SIZE[0] for line in keys.splitlines())
+        await pilot.press(key)
+
+        async def shown() -> bool:
+            await pilot.pause(0.1)
+            return said in text(app, "#msg")
+
+        await wait_for(shown, f"the message after {key}")
+        return text(app, "#msg")
+
+
+async def test_f7_prints_the_last_card_and_says_where(tmp_path: Path) -> None:
+    """The operator prints from the lane screen, in Kazakh on an 80×24 console; the key bar fits."""
     with private_cups() as cups:
         rig = await start_rig(tmp_path / "lane", printer=(cups.queue, cups.server))
         try:
-            await run_to_card(await rig.client("operator"), VEHICLE)
-            app = make_app(rig.sock, "kk")
-            async with app.run_test(size=SIZE) as pilot:
-                await login(pilot, app, "operator")
-                keys = text(app, "#keys")
-                assert "F7" in keys and all(len(line) <= SIZE[0] for line in keys.splitlines())
-                await pilot.press("f7")
-
-                async def said() -> bool:
-                    await pilot.pause(0.1)
-                    return "принтеріне жіберілді" in text(app, "#msg")
-
-                await wait_for(said, "the print message")
-                assert cups.queue in text(app, "#msg")
+            message = await _press(rig, "kk", "operator", "f7", "принтеріне жіберілді")
+            assert cups.queue in message
             assert len(cups.printer.wait_jobs(1)) == 1
         finally:
             await rig.close()
@@ -103,26 +110,10 @@ async def test_f7_prints_the_last_card_and_says_where(tmp_path: Path) -> None:
 
 async def test_f4_prints_the_international_certificate_for_the_admin(tmp_path: Path) -> None:
     """Issue #8: the certificate on request, from the screen, onto the lane's printer; journalled."""
-    from tests.e2e.test_tui_pilot import SIZE, login, text
-    from tui.app import make_app
-
     with private_cups() as cups:
         rig = await start_rig(tmp_path / "lane", printer=(cups.queue, cups.server))
         try:
-            await run_to_card(await rig.client("operator"), VEHICLE)
-            app = make_app(rig.sock, "ru")
-            async with app.run_test(size=SIZE) as pilot:
-                await login(pilot, app, "admin")
-                keys = text(app, "#keys")
-                assert "F4" in keys and all(len(line) <= SIZE[0] for line in keys.splitlines())
-                await pilot.press("f4")
-
-                async def said() -> bool:
-                    await pilot.pause(0.1)
-                    return "Международный сертификат" in text(app, "#msg")
-
-                await wait_for(said, "the certificate message")
-                message = text(app, "#msg")
+            message = await _press(rig, "ru", "admin", "f4", "Международный сертификат")
             printed = cups.printer.wait_jobs(1)
             assert len(printed) == 1 and printed[0].startswith(b"%PDF")
             admin = await rig.client("admin")
