@@ -133,6 +133,52 @@ def cmd_integrity(args: argparse.Namespace) -> int:
     return 0 if report["ok"] else 1
 
 
+def cmd_eds_check(args: argparse.Namespace) -> int:
+    """``otolane eds check``: one JSON object (or lines) on a key container; exit 0 valid, 1 not."""
+    from app.eds import certs
+    from app.eds.errors import EdsError
+    from app.eds.signer import open_and_check, read_container, trust_from_config
+
+    try:
+        password = Path(args.password_file).read_text(encoding="utf-8").split("\n", 1)[0]
+    except (OSError, UnicodeDecodeError) as e:
+        raise OtolaneError("password_file", f"cannot read the password file {args.password_file}: {e}") from e
+    if args.ca or args.crl:
+        trust = certs.TrustStore.from_files(
+            [Path(p) for p in args.ca], [Path(p) for p in args.crl], require_crl=bool(args.crl)
+        )
+    elif args.config:
+        from app import config as config_mod
+
+        trust = trust_from_config(config_mod.load(args.config))
+    else:
+        raise OtolaneError("eds_no_trust", "give --ca (and --crl) or --config with an [eds] table")
+    at = None
+    if args.at:
+        from datetime import UTC, datetime
+
+        try:
+            at = datetime.fromisoformat(args.at)
+        except ValueError as e:
+            raise OtolaneError("bad_time", f"--at {args.at!r} is not an ISO date and time") from e
+        at = at if at.tzinfo else at.replace(tzinfo=UTC)
+    try:
+        verdict = open_and_check(read_container(Path(args.file)), password, trust, at).verdict
+        out = verdict.as_dict()
+    except EdsError as e:
+        out = {"valid": False, "reason": e.code.removeprefix("eds_"), "detail": e.message}
+    out = {"file": args.file, **out}
+    if args.json:
+        print(json.dumps(out, ensure_ascii=False))
+    else:
+        state = "valid" if out["valid"] else f"refused: {out['reason']} {out.get('detail', '')}".strip()
+        print(f"{args.file}: {state}")
+        for k in ("common_name", "iin", "bin", "algorithm", "not_after"):
+            if out.get(k):
+                print(f"  {k}: {out[k]}")
+    return 0 if out["valid"] else 1
+
+
 def cmd_eis_sim(args: argparse.Namespace) -> int:
     from app.eis.simulator import serve
 
@@ -292,6 +338,20 @@ def build_parser() -> argparse.ArgumentParser:
     ic.add_argument("--config", required=True)
     ic.add_argument("--json", action="store_true")
     ic.set_defaults(fn=cmd_integrity)
+
+    ed = sub.add_parser("eds", help="NCA keys and certificates (R3.1)")
+    edsub = ed.add_subparsers(dest="action", required=True)
+    ec = edsub.add_parser("check", help="open a key container and check its certificate")
+    ec.add_argument("file", help="the key container (.p12)")
+    ec.add_argument("--password-file", required=True, help="a file whose first line is the password")
+    ec.add_argument("--ca", action="append", default=[], help="a trusted NCA certificate (repeat)")
+    ec.add_argument("--crl", action="append", default=[], help="a revocation list (repeat)")
+    ec.add_argument("--config", help="use the lane's [eds] trust store instead of --ca/--crl")
+    ec.add_argument(
+        "--at", help="check as of this time (ISO 8601, UTC unless given), e.g. when a document was signed"
+    )
+    ec.add_argument("--json", action="store_true")
+    ec.set_defaults(fn=cmd_eds_check)
 
     e = sub.add_parser("eis-sim", help="run the local EIS simulator")
     e.add_argument("--host", default="127.0.0.1")

@@ -66,6 +66,20 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "identification_key_file": Key(str, "keys/eis-id.key", doc="EIS identification key (R4)"),
         "timeout_s": Key(_NUM, 10.0, doc="Timeout of one delivery attempt"),
     },
+    "eds": {
+        "ca": Key(list, [], doc="NCA root and intermediate certificates (DER or PEM files) the lane trusts"),
+        "crl": Key(list, [], doc="NCA revocation lists (files, refreshed by the site); one per issuing CA"),
+        "require_crl": Key(bool, True, doc="Refuse a key when no current CRL of its CA is installed"),
+        "key_dirs": Key(
+            list, [], doc="Folders whose key files (*.p12) may be chosen at login (USB stick, lane keys)"
+        ),
+        "centre_bin": Key(
+            str, "", doc="BIN of the centre: a key of another organisation is refused; empty: any"
+        ),
+        "login": Key(
+            str, "both", choices=("password", "eds", "both"), doc="How employees may sign in (R3.1)"
+        ),
+    },
     "security": {
         "password_max_age_days": Key(int, 30, doc="R3.17: passwords expire after this"),
         "password_history": Key(int, 5, doc="How many previous passwords cannot be reused"),
@@ -90,7 +104,13 @@ DEVICE_SCHEMA: dict[str, Key] = {
 
 
 def _typename(t: type | tuple[type, ...]) -> str:
-    names = {str: "a string", bool: "true or false", int: "a whole number", dt.date: "a date"}
+    names = {
+        str: "a string",
+        bool: "true or false",
+        int: "a whole number",
+        dt.date: "a date",
+        list: "a list of strings",
+    }
     if isinstance(t, tuple):
         return "a number"
     return names.get(t, t.__name__)
@@ -120,6 +140,8 @@ def _check_table(file: str, path: str, table: Any, keys: dict[str, Key]) -> dict
             ok = False
         if not ok:
             raise ConfigError(file, where, _typename(key.type), _found(value))
+        if key.type is list and not all(isinstance(v, str) for v in value):
+            raise ConfigError(file, where, "a list of strings", _found(value))
         if key.choices and value not in key.choices:
             raise ConfigError(file, where, f"one of {key.choices}", repr(value))
         out[name] = float(value) if key.type is _NUM else value
@@ -148,6 +170,7 @@ class Config:
     printer: dict[str, Any]
     storage: dict[str, Any]
     eis: dict[str, Any]
+    eds: dict[str, Any]
     security: dict[str, Any]
     devices: tuple[DeviceConfig, ...]
 
@@ -248,6 +271,9 @@ def _check_paths(cfg: Config) -> None:
     for key, path in files.items():
         if path.is_dir():
             raise ConfigError(file, key, "a file", f"the directory {path}")
+    centre_bin = cfg.eds["centre_bin"]
+    if centre_bin and not (centre_bin.isdigit() and len(centre_bin) == 12):
+        raise ConfigError(file, "eds.centre_bin", "12 digits (the centre's BIN)", repr(centre_bin))
     sock = cfg.socket_path
     if sock.is_dir():
         raise ConfigError(file, "daemon.socket", "a socket path", f"the directory {sock}")
