@@ -160,6 +160,16 @@ class Session:
     must_change: bool
     pw_digest: str = ""
     last_seen: float = field(default_factory=time.monotonic)
+    #: how the session was opened: "password" or "eds" (an NCA key, R3.1)
+    method: str = "password"
+    #: the employee's admitted NCA signer for an "eds" session (in memory only, never stored)
+    signer: Any = field(default=None, repr=False)
+    #: digest of the account's key binding when the session opened (a re-binding ends it)
+    binding: str = ""
+
+
+def _binding(user: User) -> str:
+    return ledger.digest(bytes(user.eds_iin).hex()) if user.eds_iin else ""
 
 
 class Accounts:
@@ -232,6 +242,7 @@ class Accounts:
             "role": user.role,
             "disabled": user.disabled,
             "pw_hash": user.pw_hash,
+            "eds_iin": user.eds_iin,
         }
         return ledger.account_problems(row, expected.get(user.username))
 
@@ -245,17 +256,7 @@ class Accounts:
         if user is None:
             await self.journal.write(name[:MAX_USERNAME], "login_failed", reason="unknown user")
             raise bad
-        if user.disabled:
-            await self.journal.write(name, "login_failed", reason="account locked by admin")
-            raise OtolaneError("account_disabled", "account locked by the administrator", status=401)
-        if user.locked_until > now:
-            await self.journal.write(name, "login_failed", reason="locked out")
-            raise OtolaneError(
-                "account_locked",
-                "too many failed logins",
-                status=401,
-                minutes=int((user.locked_until - now) / 60) + 1,
-            )
+        await self.refuse_closed(user, now)
         if not right:
             user.failed_logins += 1
             locked = user.failed_logins >= self.policy.lockout_after
@@ -268,9 +269,30 @@ class Accounts:
                     await self.journal.write(name, "account_locked_out", tx)
                 await self.journal.write(name, "login_failed", tx, reason="wrong password")
             raise bad
+        expired = now - user.pw_changed_at > self.policy.max_age_days * DAY
+        return await self.open_session(user, expired, "password", password_expired=expired)
+
+    async def refuse_closed(self, user: User, now: float) -> None:
+        """Refuse (and journal) a login to an account the administrator or a lock-out closed."""
+        if user.disabled:
+            await self.journal.write(user.username, "login_failed", reason="account locked by admin")
+            raise OtolaneError("account_disabled", "account locked by the administrator", status=401)
+        if user.locked_until > now:
+            await self.journal.write(user.username, "login_failed", reason="locked out")
+            raise OtolaneError(
+                "account_locked",
+                "too many failed logins",
+                status=401,
+                minutes=int((user.locked_until - now) / 60) + 1,
+            )
+
+    async def open_session(
+        self, user: User, must_change: bool, method: str, signer: Any = None, **details: Any
+    ) -> Session:
+        """A session for an account whose record the journal backs; the login is journalled."""
         problems = await self._record_problems(user)
         if problems:
-            await self.journal.write(name, "integrity_alarm", problems=problems)
+            await self.journal.write(user.username, "integrity_alarm", problems=problems)
             raise OtolaneError(
                 "account_record_mismatch",
                 "this account's record does not match the journal; the administrator must check the "
@@ -279,11 +301,30 @@ class Accounts:
             )
         user.failed_logins = 0
         await user.save(update_fields=["failed_logins"])
-        expired = now - user.pw_changed_at > self.policy.max_age_days * DAY
-        s = Session(secrets.token_urlsafe(32), user.username, user.role, expired, ledger.digest(user.pw_hash))
+        s = Session(
+            secrets.token_urlsafe(32),
+            user.username,
+            user.role,
+            must_change,
+            ledger.digest(user.pw_hash),
+            method=method,
+            signer=signer,
+            binding=_binding(user),
+        )
         self.sessions[s.token] = s
-        await self.journal.write(name, "login", role=user.role, password_expired=expired)
+        await self.journal.write(user.username, "login", role=user.role, method=method, **details)
         return s
+
+    async def bind_eds(self, username: str, sealed_iin: bytes, by: str) -> None:
+        """Bind an NCA key's IIN (sealed by the caller under the data key) to an account."""
+        user = await self._get(username)
+        user.eds_iin = sealed_iin
+        async with write_tx() as tx:
+            await user.save(using_db=tx)
+            await self.journal.write(
+                by, "user_eds_bound", tx, username=user.username, iin_digest=ledger.digest(sealed_iin.hex())
+            )
+        await self.sweep()
 
     def session(self, token: str) -> Session | None:
         s = self.sessions.get(token)
@@ -304,6 +345,7 @@ class Accounts:
             and not user.disabled
             and user.role == s.role
             and ledger.digest(user.pw_hash) == s.pw_digest
+            and _binding(user) == s.binding
         )
         if not ok and self.sessions.pop(s.token, None) is not None:
             await self.journal.write(s.username, "session_ended", reason="account changed")

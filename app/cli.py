@@ -106,6 +106,11 @@ def cmd_user(args: argparse.Namespace) -> int:
         elif args.action == "role":
             await accounts.set_role(args.name, args.role, by)
             print(f"user {args.name} is now {args.role} (its sessions end at once)")
+        elif args.action == "bind-eds":
+            from app.eds.login import EdsLogin
+
+            await EdsLogin(cfg, accounts, store.keyring).bind(args.name, args.iin, by)
+            print(f"user {args.name} now signs in with the NCA key of IIN {args.iin[:4]}…{args.iin[-2:]}")
         else:
             for u in await accounts.list():
                 state = "locked" if u["disabled"] or u["locked"] else "active"
@@ -314,6 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("lock", "lock an account (its sessions end at once)"),
         ("unlock", "unlock an account (also clears a lock-out after failed logins)"),
         ("role", "change a user's role (its sessions end at once)"),
+        ("bind-eds", "bind the IIN of a user's NCA key (signature login, R3.1)"),
         ("list", "list users"),
     ):
         a = usub.add_parser(name, help=hlp)
@@ -324,6 +330,8 @@ def build_parser() -> argparse.ArgumentParser:
             a.add_argument("--role", required=True, choices=("operator", "technician", "admin"))
         if name == "add":
             a.add_argument("--full-name")
+        if name == "bind-eds":
+            a.add_argument("--iin", required=True, help="the 12-digit IIN in the employee's certificate")
         if name in ("add", "passwd"):
             a.add_argument("--password-stdin", action="store_true")
         a.set_defaults(fn=cmd_user)

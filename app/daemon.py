@@ -21,6 +21,7 @@ from pathlib import Path
 from app.api.server import Api, serve_unix
 from app.auth import Accounts, Policy
 from app.config import Config, DeviceConfig
+from app.eds.login import EdsLogin
 from app.eis.client import RestClient
 from app.eis.outbox import OutboxWorker
 from app.errors import OtolaneError
@@ -139,7 +140,7 @@ class Daemon:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self.stopping.set)
             await lane.start()
-            api = Api(lane, accounts, journal)
+            api = Api(lane, accounts, journal, EdsLogin(cfg, accounts, store.keyring))
             try:
                 runner = await serve_unix(api.app(), cfg.socket_path)
                 log.info("laned ready on %s", cfg.socket_path)

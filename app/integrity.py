@@ -174,7 +174,7 @@ async def _state(report: Report, store: Store) -> None:
             report.bad("inspections", p)
     report.ok(f"inspections: {n} held against the journal")
     accounts = ledger.expected_accounts((a, d) for _, a, d in entries if a in ledger.USER_ACTIONS)
-    users = await User.all().values("username", "role", "disabled", "pw_hash")
+    users = await User.all().values("username", "role", "disabled", "pw_hash", "eds_iin")
     for u in users:
         for p in ledger.account_problems(u, accounts.get(u["username"])):
             report.bad("users", p)

@@ -29,7 +29,14 @@ INSPECTION_ACTIONS = (
 )
 #: what ``inspection_started`` records, and the inspection row must still say
 INSPECTION_FACTS = ("number", "started", "category", "fuel", "axles", "training", "operator")
-USER_ACTIONS = ("user_added", "user_role_changed", "user_locked", "user_unlocked", "password_changed")
+USER_ACTIONS = (
+    "user_added",
+    "user_role_changed",
+    "user_locked",
+    "user_unlocked",
+    "password_changed",
+    "user_eds_bound",
+)
 EIS_ACTIONS = {"eis_accepted": "accepted", "eis_rejected": "rejected", "eis_refused_training": "refused"}
 
 
@@ -119,6 +126,8 @@ def expected_accounts(entries: Iterable[Entry]) -> dict[str, dict[str, Any]]:
             out[name]["disabled"] = action == "user_locked"
         elif action == "password_changed":
             out[name]["pw_digest"] = d.get("pw_digest")
+        elif action == "user_eds_bound":
+            out[name]["iin_digest"] = d.get("iin_digest")
     return out
 
 
@@ -137,6 +146,11 @@ def account_problems(row: dict[str, Any], expected: dict[str, Any] | None) -> li
     if expected.get("pw_digest") and digest(row["pw_hash"]) != expected["pw_digest"]:
         problems.append(
             f"{name}: the password hash is not the one the journal recorded (set behind the software)"
+        )
+    sealed = row.get("eds_iin")
+    if (digest(bytes(sealed).hex()) if sealed else None) != expected.get("iin_digest"):
+        problems.append(
+            f"{name}: the NCA key binding (IIN) is not the one the journal recorded (set behind the software)"
         )
     return problems
 

@@ -188,6 +188,7 @@ async def start_rig(
     until: dt.date | None = None,
     centre: str | None = None,
     printer: tuple[str, str] | None = None,
+    extra_config: str = "",
 ) -> Rig:
     """``centre``: the inspection centre's name on the card (default: the demo's). ``printer``: the
     CUPS queue and server the lane prints on.
@@ -211,7 +212,7 @@ async def start_rig(
         )
     if printer is not None:  # (queue, CUPS server)
         text += f'\n[printer]\nqueue = "{printer[0]}"\nserver = "{printer[1]}"\n'
-    cfg_file.write_text(text)
+    cfg_file.write_text(text + extra_config)
     write_secret_file(home / "keys" / "eis-id.key", "TEST-SPO-KEY\n")
     cfg = config_mod.load(cfg_file)
     await create_users(cfg)

@@ -77,6 +77,12 @@ class LaneClient:
         self.token, self.role, self.username = data["token"], data["role"], data["username"]
         return data
 
+    async def login_eds(self, path: str, password: str) -> dict[str, Any]:
+        """Sign in with an NCA key file the daemon reads from its key folders (R3.1)."""
+        data = await self.call("POST", "/v1/login/eds", {"path": path, "password": password})
+        self.token, self.role, self.username = data["token"], data["role"], data["username"]
+        return data
+
     async def logout(self) -> None:
         if self.token:
             try:

@@ -21,6 +21,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from app.auth import Accounts, Session
+from app.eds.login import EdsLogin
 from app.errors import Forbidden, OtolaneError
 from app.journal import MAX_PAGE, Journal
 from app.lane.service import LaneService
@@ -47,6 +48,8 @@ class Route:
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/v1/version", (), "version", "read the version"),
     Route("POST", "/v1/login", (), "login", "log in"),
+    Route("GET", "/v1/eds/keys", (), "eds_keys", "list the key files"),
+    Route("POST", "/v1/login/eds", (), "login_eds", "log in with an NCA key"),
     Route("POST", "/v1/logout", ALL, "logout", "log out"),
     Route("POST", "/v1/password", ALL, "password", "change the password"),
     Route("GET", "/v1/state", ALL, "state", "see the lane"),
@@ -77,6 +80,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/v1/users/{name}/lock", (ADMIN,), "lock_user", "lock a user"),
     Route("POST", "/v1/users/{name}/unlock", (ADMIN,), "unlock_user", "unlock a user"),
     Route("POST", "/v1/users/{name}/role", (ADMIN,), "set_role", "change a user's role"),
+    Route("POST", "/v1/users/{name}/eds", (ADMIN,), "bind_eds", "bind a user's NCA key"),
 )
 #: Longest text field the API takes (a longer one is refused, never cut silently), and the deepest
 #: JSON body (deeper is refused before it can exhaust the parser).
@@ -87,10 +91,11 @@ WS_CLOSE_S = 1.0
 
 
 class Api:
-    def __init__(self, lane: LaneService, accounts: Accounts, journal: Journal) -> None:
+    def __init__(self, lane: LaneService, accounts: Accounts, journal: Journal, eds: EdsLogin) -> None:
         self.lane = lane
         self.accounts = accounts
         self.journal = journal
+        self.eds = eds
         #: open streams: the socket, its session's token, its request (to cut a client that never reads)
         self.websockets: dict[web.WebSocketResponse, tuple[str, web.Request]] = {}
 
@@ -194,6 +199,22 @@ class Api:
         s = await self.accounts.login(self._field(data, "username", str), self._field(data, "password", str))
         return web.json_response(
             {"token": s.token, "username": s.username, "role": s.role, "must_change": s.must_change}
+        )
+
+    async def eds_keys(self, request: web.Request) -> web.Response:
+        keys = await asyncio.to_thread(self.eds.key_files) if self.eds.enabled else []
+        return web.json_response({"enabled": self.eds.enabled, "keys": keys})
+
+    async def login_eds(self, request: web.Request) -> web.Response:
+        data = await self._body(request)
+        s, signer = await self.eds.login(self._field(data, "path", str), self._field(data, "password", str))
+        who = {
+            k: v
+            for k, v in signer.info.as_dict().items()
+            if k in ("common_name", "iin", "bin", "organisation", "not_after", "algorithm")
+        }
+        return web.json_response(
+            {"token": s.token, "username": s.username, "role": s.role, "must_change": False, "key": who}
         )
 
     async def logout(self, request: web.Request) -> web.Response:
@@ -422,6 +443,15 @@ class Api:
 
     async def unlock_user(self, request: web.Request) -> web.Response:
         await self.accounts.set_disabled(request.match_info["name"], False, self._session(request).username)
+        return web.json_response({"ok": True})
+
+    async def bind_eds(self, request: web.Request) -> web.Response:
+        data = await self._body(request)
+        await self.eds.bind(
+            request.match_info["name"],
+            self._field(data, "iin", str, max_len=12),
+            self._session(request).username,
+        )
         return web.json_response({"ok": True})
 
     async def set_role(self, request: web.Request) -> web.Response:

@@ -39,8 +39,21 @@ async def _v1(conn: Any) -> None:
     await Tortoise.generate_schemas(safe=True)
 
 
+async def _v2(conn: Any) -> None:
+    """users.eds_iin (issue #10). A database made by this version already has it (v1 creates the
+    tables from the current models), so the column is added only where it is missing."""
+    if conn.capabilities.dialect == "sqlite":
+        _, rows = await conn.execute_query("PRAGMA table_info(users)")
+        have = {dict(r)["name"] for r in rows}
+        if "eds_iin" not in have:
+            await conn.execute_script("ALTER TABLE users ADD COLUMN eds_iin BLOB")
+    else:
+        await conn.execute_script("ALTER TABLE users ADD COLUMN IF NOT EXISTS eds_iin BYTEA")
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Any], Awaitable[None]]]] = [
     (1, "initial schema: users, inspections, readings, journal, cards, outbox", _v1),
+    (2, "users.eds_iin: the sealed IIN of the employee's NCA key", _v2),
 ]
 
 

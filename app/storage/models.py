@@ -28,6 +28,8 @@ class User(Model):
     locked_until = fields.FloatField(default=0.0)
     disabled = fields.BooleanField(default=False)
     created_at = fields.FloatField()
+    #: the IIN of the employee's NCA key, sealed (R7); bound by an administrator (R3.1)
+    eds_iin = fields.BinaryField(null=True)
 
     class Meta:
         table = "users"

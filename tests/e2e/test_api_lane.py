@@ -135,6 +135,8 @@ EVERYONE = {OP, TECH, ADMIN}
 EXPECTED: dict[tuple[str, str], set[str] | None] = {
     ("GET", "/v1/version"): None,
     ("POST", "/v1/login"): None,
+    ("GET", "/v1/eds/keys"): None,
+    ("POST", "/v1/login/eds"): None,
     ("POST", "/v1/logout"): EVERYONE,
     ("POST", "/v1/password"): EVERYONE,
     ("GET", "/v1/state"): EVERYONE,
@@ -159,6 +161,7 @@ EXPECTED: dict[tuple[str, str], set[str] | None] = {
     ("POST", "/v1/users/{name}/lock"): {ADMIN},
     ("POST", "/v1/users/{name}/unlock"): {ADMIN},
     ("POST", "/v1/users/{name}/role"): {ADMIN},
+    ("POST", "/v1/users/{name}/eds"): {ADMIN},
 }
 
 

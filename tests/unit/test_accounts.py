@@ -220,7 +220,7 @@ async def test_every_account_action_is_journalled_with_who_and_what(db: str) -> 
     ]
     assert got == [
         ("admin", "user_added", {"username": "aigerim", "role": "operator"}),
-        ("aigerim", "login", {"role": "operator"}),
+        ("aigerim", "login", {"role": "operator", "method": "password"}),
         ("nobody", "login_failed", {"reason": "unknown user"}),
         ("aigerim", "password_change_failed", {"username": "aigerim"}),
         ("aigerim", "password_changed", {"username": "aigerim"}),

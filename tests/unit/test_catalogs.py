@@ -26,10 +26,15 @@ def test_every_error_code_the_daemon_raises_has_a_sentence() -> None:
     src = _source("app")
     codes = set(re.findall(r'OtolaneError\(\s*"([a-z_]+)"', src))
     codes |= set(re.findall(r'Refused\(\s*"([a-z_]+)"', src))
+    codes |= set(re.findall(r'EdsError\(\s*"([a-z_]+)"', src))
+    from app.eds.certs import REASONS
+
+    codes |= {f"eds_{r}" for r in REASONS}  # raised as f"eds_{reason}"
     # Said only by the command line at start-up, in English, before any screen exists:
     codes -= {"key_file_open", "key_file_missing", "key_file_bad", "profile_unknown", "kind_unknown"}
     codes -= {"eis_key_missing", "speed_refused", "demo_failed", "demo_timeout"}
     codes -= {"scenario_unknown", "password_mismatch", "sim_unreachable", "stand_away"}
+    codes -= {"password_file", "eds_no_trust", "bad_time"}  # otolane eds check
     # The store refuses to open, or the daemon to start, before any screen can connect (issue #7):
     codes -= {"data_key_missing", "data_key_wrong", "signing_key_missing", "signing_key_bad", "lane_busy"}
     codes -= {"db_path_is_dir", "db_read_only", "db_unreachable"}

@@ -30,8 +30,20 @@ async def _readings(n: int) -> None:
 
 async def test_migrations_run_once(db: str) -> None:
     assert await migrate() == 0
-    assert [v.version for v in await SchemaVersion.all()] == [1]
+    assert [v.version for v in await SchemaVersion.all()] == [1, 2]
     assert await engine_integrity() == "ok"
+
+
+async def test_a_database_made_before_key_login_gains_the_binding_column(db: str) -> None:
+    """Migration 2 (issue #10): users.eds_iin is added to a database that lacks it, and only once."""
+    from tortoise import connections
+
+    conn = connections.get("default")
+    await conn.execute_script("ALTER TABLE users DROP COLUMN eds_iin")
+    await conn.execute_script("DELETE FROM schema_version WHERE version = 2")
+    assert await migrate() == 1
+    await conn.execute_query("SELECT eds_iin FROM users")
+    assert await migrate() == 0
 
 
 async def test_an_intact_chain_verifies(db: str) -> None:

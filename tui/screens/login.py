@@ -1,38 +1,98 @@
-"""Login: user name and password. (An NCA key file arrives with signature login, R3.1.)"""
+"""Login: a user name and password, or the employee's NCA key file and its password (R3.1).
+
+F2 switches between the two. In key mode the screen lists the key files the daemon finds in the
+lane's key folders (a USB stick, the lane's key folder; F5 looks again) — the daemon reads the file
+itself, checks the certificate and names whose key a refusal is about (name, IIN) and why.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Center, Vertical
 from textual.screen import Screen
-from textual.widgets import Button, Input, Static
+from textual.widgets import Button, Input, Select, Static
 
 from app.api.client import ApiError
 from tui.screens.base import AppMixin
 
 
 class LoginScreen(AppMixin, Screen[None]):
+    BINDINGS = [Binding("f2", "toggle_mode", show=False), Binding("f5", "find_keys", show=False)]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.key_mode = False
+        self.keys: list[dict[str, Any]] = []
+
     def compose(self) -> ComposeResult:
         with Center(), Vertical(id="login-box"):
             yield Static(id="login-title")
+            yield Static(id="login-mode")
             yield Input(id="username")
+            yield Select[str]([], id="key-file", allow_blank=True)
             yield Input(id="password", password=True)
             yield Button(id="login-submit", variant="primary")
             yield Static(id="login-msg")
             yield Static(id="login-hint")
 
     def on_mount(self) -> None:
+        self.query_one("#key-file", Select).display = False
         self.refresh_texts()
         self.query_one("#username", Input).focus()
 
     def refresh_texts(self) -> None:
         t = self.app_.t
         self.query_one("#login-title", Static).update(f"[b]otolane[/b] · {t('login.title')}")
+        mode = t("login.mode_key") if self.key_mode else t("login.mode_password")
+        other = t("login.mode_password") if self.key_mode else t("login.mode_key")
+        self.query_one("#login-mode", Static).update(f"[b]{mode}[/b]  ·  F2: {other}")
         self.query_one("#username", Input).placeholder = t("login.username")
-        self.query_one("#password", Input).placeholder = t("login.password")
-        self.query_one("#login-submit", Button).label = t("login.submit")
-        self.query_one("#login-hint", Static).update(t("login.hint"))
+        self.query_one("#key-file", Select).prompt = t("login.key_file")
+        self.query_one("#password", Input).placeholder = t(
+            "login.key_password" if self.key_mode else "login.password"
+        )
+        self.query_one("#login-submit", Button).label = t(
+            "login.key_submit" if self.key_mode else "login.submit"
+        )
+        self.query_one("#login-hint", Static).update(t("login.key_hint" if self.key_mode else "login.hint"))
+
+    async def action_toggle_mode(self) -> None:
+        self.key_mode = not self.key_mode
+        self.query_one("#username", Input).display = not self.key_mode
+        self.query_one("#key-file", Select).display = self.key_mode
+        self.query_one("#password", Input).value = ""
+        self.query_one("#login-msg", Static).update("")
+        self.refresh_texts()
+        if self.key_mode:
+            await self.action_find_keys()
+        else:
+            self.query_one("#username", Input).focus()
+
+    async def action_find_keys(self) -> None:
+        if not self.key_mode:
+            return
+        msg = self.query_one("#login-msg", Static)
+        try:
+            data = await self.app_.client.call("GET", "/v1/eds/keys")
+        except ApiError as exc:
+            msg.update(f"[red]✗ {self.app_.error_text(exc)}[/red]")
+            return
+        if not data.get("enabled"):
+            msg.update(f"[red]✗ {self.app_.t('error.eds_login_off')}[/red]")
+            return
+        self.keys = list(data.get("keys", []))
+        select = self.query_one("#key-file", Select)
+        select.set_options([(k["name"], k["path"]) for k in self.keys])
+        if self.keys:
+            select.value = self.keys[0]["path"]
+            msg.update("")
+            self.query_one("#password", Input).focus()
+        else:
+            msg.update(f"[yellow]{self.app_.t('login.no_keys')}[/yellow]")
 
     @on(Input.Submitted, "#username")
     def next_field(self) -> None:
@@ -42,14 +102,27 @@ class LoginScreen(AppMixin, Screen[None]):
     @on(Button.Pressed, "#login-submit")
     async def submit(self) -> None:
         msg = self.query_one("#login-msg", Static)
-        user = self.query_one("#username", Input).value.strip()
         password = self.query_one("#password", Input).value
-        if not user or not password:
-            self.query_one("#username" if not user else "#password", Input).focus()
-            return
-        msg.update(self.app_.t("login.working"))
+        if self.key_mode:
+            path = self.query_one("#key-file", Select).value
+            if not isinstance(path, str) or not password:
+                (
+                    self.query_one("#password", Input)
+                    if password == ""
+                    else self.query_one("#key-file", Select)
+                ).focus()
+                return
+            msg.update(self.app_.t("login.key_working"))
+            call = self.app_.client.login_eds(path, password)
+        else:
+            user = self.query_one("#username", Input).value.strip()
+            if not user or not password:
+                self.query_one("#username" if not user else "#password", Input).focus()
+                return
+            msg.update(self.app_.t("login.working"))
+            call = self.app_.client.login(user, password)
         try:
-            data = await self.app_.client.login(user, password)
+            data = await call
         except ApiError as exc:
             msg.update(f"[red]✗ {self.app_.error_text(exc)}[/red]")
             self.query_one("#password", Input).value = ""

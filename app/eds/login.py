@@ -1,0 +1,151 @@
+"""Signature login (R3.1): an employee signs in with their own NCA key file and its password.
+
+The daemon reads the key file itself — only from the folders ``[eds] key_dirs`` names (a USB stick's
+mount point, the lane's key folder) — opens it, checks the certificate against the lane's trust
+store at real time, proves possession by signing a fresh challenge, and finds the account the
+administrator bound to the certificate's IIN. The password and the key stay in the daemon's memory;
+neither is logged nor journalled (the journal keeps the certificate's serial and issuer). The IIN is
+personal data: an account keeps it sealed (R7), and the journal keeps only a digest of the seal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from app.auth import Accounts, Session
+from app.eds.certs import TrustStore
+from app.eds.errors import EdsError
+from app.eds.signer import Signer, open_and_check, read_container, trust_from_config
+from app.storage.crypto import Keyring
+from app.storage.models import User
+
+IIN = re.compile(r"^\d{12}$")
+MAX_KEY_FILES = 200
+
+
+def _aad(username: str) -> str:
+    return f"user-iin:{username}"
+
+
+class EdsLogin:
+    def __init__(self, cfg: Any, accounts: Accounts, keyring: Keyring) -> None:
+        self.cfg = cfg
+        self.accounts = accounts
+        self.keyring = keyring
+        self._trust: TrustStore | None = None
+
+    # --- configuration ------------------------------------------------------------
+    @property
+    def enabled(self) -> bool:
+        return self.cfg.eds["login"] in ("eds", "both")
+
+    def trust(self) -> TrustStore:
+        """Loaded on first use (and re-read after the site replaces a CRL: see :meth:`reload`)."""
+        if self._trust is None:
+            self._trust = trust_from_config(self.cfg)
+        return self._trust
+
+    def reload(self) -> None:
+        self._trust = None
+
+    def key_dirs(self) -> list[Path]:
+        return [self.cfg.path(p).resolve() for p in self.cfg.eds["key_dirs"]]
+
+    def key_files(self) -> list[dict[str, str]]:
+        """The key files a user may choose: ``*.p12`` in the key folders (names only)."""
+        out: list[dict[str, str]] = []
+        for d in self.key_dirs():
+            try:
+                files = sorted(p for p in d.iterdir() if p.suffix.lower() == ".p12" and p.is_file())
+            except OSError:
+                continue  # a stick that is not inserted is not an error
+            out.extend({"path": str(p), "name": p.name, "dir": str(d)} for p in files)
+        return out[:MAX_KEY_FILES]
+
+    def _allowed(self, path: str) -> Path:
+        p = Path(path).resolve()
+        if not any(p.is_relative_to(d) for d in self.key_dirs()):
+            raise EdsError(
+                "eds_path_refused",
+                "key files are read only from the lane's key folders ([eds] key_dirs)",
+                path=path[:200],
+            )
+        return p
+
+    # --- binding --------------------------------------------------------------------
+    async def bind(self, username: str, iin: str, by: str) -> None:
+        if not IIN.match(iin):
+            raise EdsError("eds_iin_bad", "an IIN is 12 digits", field="iin")
+        for user in await User.filter(eds_iin__not_isnull=True):
+            if user.username != username and self._iin_of(user) == iin:
+                raise EdsError(
+                    "eds_iin_taken", f"this IIN is bound to the user {user.username}", username=user.username
+                )
+        name = (await self.accounts._get(username)).username
+        await self.accounts.bind_eds(name, self.keyring.seal(iin.encode(), _aad(name)), by)
+
+    def _iin_of(self, user: User) -> str | None:
+        if not user.eds_iin:
+            return None
+        try:
+            return self.keyring.open(bytes(user.eds_iin), _aad(user.username)).decode()
+        except Exception:  # noqa: BLE001 - a seal that does not open binds no one (the ledger names it)
+            return None
+
+    async def user_for(self, iin: str) -> User | None:
+        for user in await User.filter(eds_iin__not_isnull=True):
+            if self._iin_of(user) == iin:
+                return user
+        return None
+
+    # --- login ----------------------------------------------------------------------
+    async def login(self, path: str, password: str) -> tuple[Session, Signer]:
+        journal = self.accounts.journal
+        if not self.enabled:
+            raise EdsError("eds_login_off", "this lane signs in with passwords only ([eds] login)")
+        key_file = self._allowed(path)
+        data = read_container(key_file)
+        trust = self.trust()
+        # GOST arithmetic takes ~0.15 s: off the event loop, so screens and stands keep moving
+        try:
+            signer = await asyncio.to_thread(open_and_check, data, password, trust)
+        except EdsError as e:
+            await journal.write("-", "login_failed", method="eds", reason=e.code, file=key_file.name)
+            raise
+        facts = signer.info
+        who = {"common_name": facts.common_name, "iin": facts.iin or "", "serial": facts.serial}
+        if not signer.verdict.valid:
+            reason = signer.verdict.reason or "untrusted"
+            await journal.write(
+                "-", "login_failed", method="eds", reason=reason, serial=facts.serial, issuer=facts.issuer
+            )
+            raise EdsError(
+                f"eds_{reason}", f"the key is refused: {reason} {signer.verdict.detail}".strip(), **who
+            )
+        centre = self.cfg.eds["centre_bin"]
+        if centre and facts.bin != centre:
+            await journal.write("-", "login_failed", method="eds", reason="not_employee", serial=facts.serial)
+            raise EdsError(
+                "eds_not_employee", "the key is not an employee key of this centre (its BIN differs)", **who
+            )
+        user = await self.user_for(facts.iin or "")
+        if user is None:
+            await journal.write(
+                "-", "login_failed", method="eds", reason="iin_not_registered", serial=facts.serial
+            )
+            raise EdsError("eds_iin_not_registered", "no user of this lane is bound to this key's IIN", **who)
+        await self.accounts.refuse_closed(user, time.time())
+        session = await self.accounts.open_session(
+            user,
+            False,
+            "eds",
+            signer=signer,
+            serial=facts.serial,
+            issuer=facts.issuer,
+            algorithm=facts.algorithm,
+        )
+        return session, signer

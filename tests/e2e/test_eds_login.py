@@ -1,0 +1,196 @@
+"""Signature login through the real daemon (issue #10; R3.1, G3): an employee signs in with their own
+NCA GOST key file and its password; every refusal is named; the binding of a key's IIN to an account
+is journalled, sealed, and cannot be moved behind the software."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app.api.client import ApiError
+from tests.eds_pki import container, employee, issue, make_pki, revocation_list
+from tests.rig import Rig, start_rig, wait_for
+
+PASSWORD = "Key-Pass-2026"
+IIN_OP = "900101300123"
+CENTRE_BIN = "123456789021"
+
+
+@pytest.fixture
+async def lane(tmp_path: Path) -> Rig:
+    pki = make_pki()
+    other_root = make_pki()
+    keys = {
+        "operator.p12": issue(employee(IIN_OP), pki.ca),
+        "revoked.p12": issue(employee("900101300124"), pki.ca),
+        "expired.p12": issue(employee("900101300125"), pki.ca, days=(-400, -1)),
+        "other-ca.p12": issue(employee(IIN_OP), other_root.ca),
+        "other-bin.p12": issue(employee("900101300126", bin_="999999999999"), pki.ca),
+        "unbound.p12": issue(employee("900101300127"), pki.ca),
+    }
+    pki.crl = revocation_list(pki.ca, [keys["revoked.p12"]])
+    root, ca, crl = pki.write(tmp_path / "home" / "pki")
+    usb = tmp_path / "home" / "usb"
+    usb.mkdir(parents=True)
+    for name, who in keys.items():
+        (usb / name).write_bytes(container(who, PASSWORD, [pki.ca]))
+    extra = (
+        f'\n[eds]\nca = ["{root}", "{ca}"]\ncrl = ["{crl}"]\nkey_dirs = ["usb"]\n'
+        f'centre_bin = "{CENTRE_BIN}"\n'
+    )
+    rig = await start_rig(tmp_path / "home", extra_config=extra)
+    admin = await rig.client("admin")
+    await admin.call("POST", "/v1/users/operator/eds", {"iin": IIN_OP})
+    yield rig
+    await rig.close()
+
+
+async def test_an_employee_signs_in_with_their_own_gost_key(lane: Rig) -> None:
+    """R3.1: the key file is chosen from the key folder, the certificate checked, the IIN bound."""
+    anon = await lane.client()
+    listing = await anon.call("GET", "/v1/eds/keys")
+    assert listing["enabled"] is True
+    assert {k["name"] for k in listing["keys"]} >= {"operator.p12", "revoked.p12"}
+    path = next(k["path"] for k in listing["keys"] if k["name"] == "operator.p12")
+    c = await lane.client()
+    data = await c.login_eds(path, PASSWORD)
+    assert (data["username"], data["role"]) == ("operator", "operator")
+    assert data["key"]["iin"] == IIN_OP and data["key"]["algorithm"] == "gost2015_512"
+    state = await c.call("GET", "/v1/state")
+    assert state["me"]["username"] == "operator"
+    admin = await lane.client("admin")
+    logins = await admin.call("GET", "/v1/journal?action=login&limit=20")
+    eds = [e for e in logins if e["details"].get("method") == "eds"]
+    assert eds and eds[0]["actor"] == "operator" and eds[0]["details"]["algorithm"] == "gost2015_512"
+    journal = json.dumps(await admin.call("GET", "/v1/journal?limit=500"), ensure_ascii=False)
+    assert PASSWORD not in journal
+    assert IIN_OP not in journal  # personal data: the journal keeps a digest of the seal only
+
+
+@pytest.mark.parametrize(
+    ("name", "password", "code"),
+    [
+        ("operator.p12", "wrong-password", "eds_wrong_password"),
+        ("revoked.p12", PASSWORD, "eds_revoked"),
+        ("expired.p12", PASSWORD, "eds_expired"),
+        ("other-ca.p12", PASSWORD, "eds_untrusted"),
+        ("other-bin.p12", PASSWORD, "eds_not_employee"),
+        ("unbound.p12", PASSWORD, "eds_iin_not_registered"),
+    ],
+)
+async def test_each_refusal_is_named_and_journalled(lane: Rig, name: str, password: str, code: str) -> None:
+    c = await lane.client()
+    with pytest.raises(ApiError) as err:
+        await c.login_eds(str(lane.home / "usb" / name), password)
+    assert (err.value.status, err.value.code) == (401, code)
+    if code != "eds_wrong_password":
+        assert err.value.params["common_name"] == "ТЕСТОВ ТЕСТ"  # the screen says whose key it is
+    admin = await lane.client("admin")
+    failed = await admin.call("GET", "/v1/journal?action=login_failed&limit=5")
+    assert failed[0]["details"]["method"] == "eds"
+    assert failed[0]["details"]["reason"] in (code, code.removeprefix("eds_"))
+
+
+async def test_a_key_file_outside_the_key_folders_is_never_read(lane: Rig) -> None:
+    c = await lane.client()
+    for path in (
+        "/etc/passwd",
+        str(lane.home / "usb" / ".." / "config.toml"),
+        str(lane.home / "keys" / "data.key"),
+    ):
+        with pytest.raises(ApiError) as err:
+            await c.login_eds(path, PASSWORD)
+        assert err.value.code == "eds_path_refused", path
+
+
+async def test_rebinding_the_iin_ends_the_key_session(lane: Rig) -> None:
+    c = await lane.client()
+    await c.login_eds(str(lane.home / "usb" / "operator.p12"), PASSWORD)
+    admin = await lane.client("admin")
+    await admin.call("POST", "/v1/users/operator/eds", {"iin": "900101300199"})
+    with pytest.raises(ApiError) as err:
+        await c.call("GET", "/v1/state")
+    assert err.value.status == 401
+    with pytest.raises(ApiError) as err:
+        await admin.call("POST", "/v1/users/admin/eds", {"iin": "900101300199"})
+    assert err.value.code == "eds_iin_taken"
+    with pytest.raises(ApiError) as err:
+        await admin.call("POST", "/v1/users/admin/eds", {"iin": "12345"})
+    assert err.value.code == "eds_iin_bad"
+
+
+async def test_an_insider_cannot_move_a_key_binding_with_sqlite(lane: Rig) -> None:
+    """Issue #7 item 3 for the new state: the binding is cross-checked against the journal."""
+    db = lane.cfg.dsn.removeprefix("sqlite://")
+    with sqlite3.connect(db) as con:
+        con.execute(
+            "UPDATE users SET eds_iin = (SELECT eds_iin FROM users WHERE username='operator') "
+            "WHERE username='admin'"
+        )
+    c = await lane.client()
+    data = await c.login_eds(str(lane.home / "usb" / "operator.p12"), PASSWORD)
+    assert data["username"] == "operator"  # a copied seal opens for no one else
+    r = await asyncio.to_thread(
+        subprocess.run,
+        [
+            sys.executable,
+            "-m",
+            "app.cli",
+            "integrity",
+            "check",
+            "--config",
+            str(lane.home / "config.toml"),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    report = json.loads(r.stdout)
+    assert r.returncode == 1
+    assert any("user admin" in line and "NCA key binding" in line for line in report["lines"]), report[
+        "lines"
+    ]
+
+
+async def test_the_login_screen_signs_in_with_a_key_and_says_why_a_key_is_refused(lane: Rig) -> None:
+    """SCREENS.md Login: the key file and its password; whose key it is and why it is refused."""
+    from textual.widgets import Select
+
+    from tests.e2e.test_tui_pilot import SIZE, text
+    from tui.app import make_app
+    from tui.screens.lane import LaneScreen
+
+    app = make_app(lane.sock, "ru")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("f2")
+
+        async def listed() -> bool:
+            await pilot.pause(0.05)
+            return app.screen.query_one("#key-file", Select).value == str(lane.home / "usb" / "expired.p12")
+
+        await wait_for(listed, "the key files listed")
+        assert "Ключ НУЦ" in text(app, "#login-mode")
+        await pilot.press(*PASSWORD, "enter")
+
+        async def said() -> str:
+            await pilot.pause(0.05)
+            return text(app, "#login-msg") if text(app, "#login-msg").startswith("✗") else ""
+
+        msg = await wait_for(said, "the refusal")
+        assert "ТЕСТОВ ТЕСТ" in msg and "900101300125" in msg and "истёк" in msg
+        app.screen.query_one("#key-file", Select).value = str(lane.home / "usb" / "operator.p12")
+        await pilot.press(*PASSWORD, "enter")
+
+        async def in_lane() -> bool:
+            await pilot.pause(0.05)
+            return isinstance(app.screen, LaneScreen)
+
+        await wait_for(in_lane, "the lane screen after a key login")
