@@ -37,6 +37,19 @@ class Tmux:
             time.sleep(0.3)
         raise AssertionError(f"'{pattern}' never appeared; screen:\n{self.screen()}")
 
+    def cursor_on(self, placeholder: str, timeout: float = 30) -> None:
+        """Wait until the empty field showing ``placeholder`` has the cursor: its first letter is
+        drawn in a style of its own (the cursor cell). Keys typed before focus has moved would go to
+        the previous field, so the test waits as a person's eyes would."""
+        head, rest = re.escape(placeholder[0]), re.escape(placeholder[1:])
+        pattern = re.compile(rf"(?:\x1b\[[0-9;]*m)+{head}(?:\x1b\[[0-9;]*m)+{rest}")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if pattern.search(self("capture-pane", "-e", "-p", "-t", "demo")):
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"the cursor never reached the field '{placeholder}'; screen:\n{self.screen()}")
+
     def type(self, text: str) -> None:
         self("send-keys", "-t", "demo", "-l", text)
 
@@ -61,6 +74,7 @@ def test_lane_demo_in_a_real_terminal(tmp_path: Path) -> None:
         tmux.type("operator")
         tmux.wait("operator")  # the field took the keys
         tmux.key("Enter")
+        tmux.cursor_on("Password")
         tmux.type(accounts["operator"])
         tmux.wait("•" * len(accounts["operator"]))
         tmux.key("Enter")
