@@ -299,12 +299,66 @@ def bench_card(n: int = 20) -> dict[str, float]:
     }
 
 
+def bench_eds(n: int = 20) -> dict[str, float]:
+    """GOST 2015-512 sign and verify (ours and gostcrypto's affine arithmetic, the baseline we left),
+    and opening + checking a key container as signature login does (container, chain, CRL, challenge)."""
+    from gostcrypto import gostsignature
+
+    from app.eds import certs, gost
+    from app.eds.signer import open_and_check
+    from tests.eds_pki import container, employee, issue, make_pki
+
+    c = gost.PARAMSET_A_512
+    d = (12345678901234567890).to_bytes(64, "little")
+    pub = gost.nca_public(c, d)
+    sign, verify = [], []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        sig = gost.nca_sign(c, d, b"card")
+        t1 = time.perf_counter()
+        gost.nca_verify(c, pub, b"card", sig)
+        t2 = time.perf_counter()
+        sign.append((t1 - t0) * 1000)
+        verify.append((t2 - t1) * 1000)
+    ref = gostsignature.new(gostsignature.MODE_512, gostsignature.CURVES_R_1323565_1_024_2019[c.name])
+    h = bytearray(64)
+    h[0] = 1
+    t0 = time.perf_counter()
+    rsig = ref.sign(bytearray(d[::-1]), h)
+    t1 = time.perf_counter()
+    ref.verify(ref.public_key_generate(bytearray(d[::-1])), h, rsig)
+    t2 = time.perf_counter()
+    pki = make_pki()
+    who = issue(employee("900101300123"), pki.ca)
+    data = container(who, "pw", [pki.ca])
+    with tempfile.TemporaryDirectory() as tmp:
+        root, ca, crl = pki.write(Path(tmp))
+        trust = certs.TrustStore.from_files([root, ca], [crl])
+        login = []
+        for _ in range(5):
+            t3 = time.perf_counter()
+            assert open_and_check(data, "pw", trust).verdict.valid
+            login.append((time.perf_counter() - t3) * 1000)
+
+    def pct(xs: list[float], q: float) -> float:
+        return round(sorted(xs)[min(len(xs) - 1, int(q * len(xs)))], 1)
+
+    return {
+        "gost_sign_ms_p50": pct(sign, 0.5),
+        "gost_verify_ms_p50": pct(verify, 0.5),
+        "gostcrypto_sign_ms": round((t1 - t0) * 1000, 1),
+        "gostcrypto_verify_ms": round((t2 - t1) * 1000, 1),
+        "eds_open_and_check_ms_p50": pct(login, 0.5),
+    }
+
+
 def main() -> int:
     save = "--save" in sys.argv[1:]
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="otolane-bench-") as tmp:
         results |= bench_decoder()
         results |= bench_card()
+        results |= bench_eds()
         results |= bench_families()
         results |= asyncio.run(bench_outbox(Path(tmp)))
         results |= asyncio.run(bench_stream(Path(tmp)))
