@@ -115,6 +115,13 @@ log_file = "logs/laned.log"
 dsn = "sqlite://otolane.db"
 key_file = "keys/data.key"
 
+[eds]
+# a training PKI made by the demo (pki/, keys/usb/operator.p12): F2 on the login screen
+ca = ["pki/root.cer", "pki/ca.cer"]
+crl = ["pki/ca.crl"]
+key_dirs = ["keys/usb"]
+centre_bin = "123456789021"
+
 [eis]
 url = "http://127.0.0.1:{eis_port}/api/v1"
 environment = "test"
@@ -133,10 +140,14 @@ def ensure_accounts(home: Path, cfg: Path) -> dict[str, str]:
         pairs = [line.split() for line in acc.read_text().splitlines() if line.strip()]
         return {name: pw for name, pw in pairs}
     passwords = {role: f"Demo-{secrets.token_hex(4)}" for role in ROLES}
+    # the operator's NCA key (training PKI): F2 on the login screen, keys/usb/operator.p12
+    passwords["operator-key"] = f"Key-{secrets.token_hex(4)}"
 
     async def create() -> None:
         from app import config as config_mod
         from app.auth import Accounts, Policy
+        from app.eds.login import EdsLogin
+        from app.eds.training import DEMO_IIN, ensure_demo_keys
         from app.storage.store import close_store, open_store
 
         c = config_mod.load(cfg)
@@ -145,6 +156,8 @@ def ensure_accounts(home: Path, cfg: Path) -> dict[str, str]:
             accounts = Accounts(Policy.from_config(c.security), store.journal)
             for role in ROLES:
                 await accounts.add(role, role, passwords[role], f"Demo {role}", by="demo")
+            ensure_demo_keys(home, passwords["operator-key"])
+            await EdsLogin(c, accounts, store.keyring).bind("operator", DEMO_IIN, "demo")
             await store.checkpoint("demo accounts")
         finally:
             await close_store()

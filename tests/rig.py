@@ -212,6 +212,8 @@ async def start_rig(
         )
     if printer is not None:  # (queue, CUPS server)
         text += f'\n[printer]\nqueue = "{printer[0]}"\nserver = "{printer[1]}"\n'
+    if "[eds]" in extra_config:  # the test's own trust store instead of the demo's training PKI
+        text = re.sub(r"(?ms)^\[eds\]\n.*?(?=^\[)", "", text)
     cfg_file.write_text(text + extra_config)
     write_secret_file(home / "keys" / "eis-id.key", "TEST-SPO-KEY\n")
     cfg = config_mod.load(cfg_file)

@@ -306,7 +306,7 @@ def bench_eds(n: int = 20) -> dict[str, float]:
 
     from app.eds import certs, gost
     from app.eds.signer import open_and_check
-    from tests.eds_pki import container, employee, issue, make_pki
+    from app.eds.training import container, employee, issue, make_pki
 
     c = gost.PARAMSET_A_512
     d = (12345678901234567890).to_bytes(64, "little")

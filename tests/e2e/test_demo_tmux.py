@@ -100,6 +100,15 @@ def test_lane_demo_in_a_real_terminal(tmp_path: Path) -> None:
         assert min(got) > 1.0 > idle, f"the force did not rise on screen: idle {idle}, measured {got}"
         tmux.key("C-q")  # log out
         tmux.wait("Log in to the lane")
+        # R3.1: the operator signs in again with the NCA key the demo put on its "USB stick"
+        tmux.key("F2")
+        tmux.wait("operator.p12")
+        tmux.cursor_on("Key password")
+        tmux.type(accounts["operator-key"])
+        tmux.key("Enter")
+        tmux.wait(r"F2\s+New car", timeout=30)
+        tmux.key("C-q")  # log out
+        tmux.wait("Log in to the lane")
         tmux.key("C-q")  # quit
         deadline = time.monotonic() + 30
         while (home / "demo.pids").exists() and time.monotonic() < deadline:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from app.api.client import ApiError
-from tests.eds_pki import container, employee, issue, make_pki, revocation_list
+from app.eds.training import container, employee, issue, make_pki, revocation_list
 from tests.rig import Rig, start_rig, wait_for
 
 PASSWORD = "Key-Pass-2026"

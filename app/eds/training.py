@@ -1,8 +1,8 @@
-"""A GOST 2015 test PKI made on the spot, shaped as NCA makes its own (reference/nca-test): a root, an
-issuing CA, employee certificates with IIN and BIN, a CRL, and PKCS#12 containers encrypted the
-legacy way (SHA-1 MAC, 3DES bags). Dates are relative to now, so a test means the same on any day;
-NCA's real test files (tests/data/nca-test) carry fixed dates and are checked at a time taken from
-their own CRL instead (tests/unit/test_eds_certs.py)."""
+"""A training PKI, shaped as NCA makes its own (reference/nca-test): a root, an issuing CA, employee
+certificates with IIN and BIN, a CRL, and PKCS#12 containers encrypted the legacy way (SHA-1 MAC,
+3DES bags). The demo signs its operator in with it and the tests make fresh ones (dates relative to
+now). Its CA names say TRAINING: no production lane's ``[eds] ca`` should ever list it.
+"""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def _spki(d_le: bytes) -> keys.PublicKeyInfo:
 
 
 def _ski(d_le: bytes) -> bytes:
-    return hashlib.sha1(gost.nca_public(CURVE, d_le)).digest()
+    return hashlib.sha1(gost.nca_public(CURVE, d_le), usedforsecurity=False).digest()  # RFC 5280 key id
 
 
 def issue(
@@ -105,7 +105,9 @@ def issue(
     return Issued(x509.Certificate.load(cert.dump()), d)
 
 
-def revocation_list(issuer: Issued, revoked: list[Issued], reason: str = "certificate_hold") -> bytes:
+def revocation_list(
+    issuer: Issued, revoked: list[Issued], reason: str = "certificate_hold", days: int = 7
+) -> bytes:
     now = datetime.now(UTC).replace(microsecond=0)
     tbs = crl.TbsCertList(
         {
@@ -113,7 +115,7 @@ def revocation_list(issuer: Issued, revoked: list[Issued], reason: str = "certif
             "signature": _SIG_ALG,
             "issuer": issuer.cert.subject,
             "this_update": x509.Time({"utc_time": now - timedelta(hours=1)}),
-            "next_update": x509.Time({"utc_time": now + timedelta(days=7)}),
+            "next_update": x509.Time({"utc_time": now + timedelta(days=days)}),
             "revoked_certificates": [
                 {
                     "user_certificate": r.cert.serial_number,
@@ -158,7 +160,7 @@ def container(who: Issued, password: str, chain: list[Issued] = ()) -> bytes:  #
         }
     )
     alg, ct = _encrypt_3des(password, info.dump())
-    local_id = [{"type": "local_key_id", "values": [hashlib.sha1(who.der).digest()]}]
+    local_id = [{"type": "local_key_id", "values": [hashlib.sha1(who.der, usedforsecurity=False).digest()]}]
     key_bag = pkcs12.SafeBag(
         {
             "bag_id": "pkcs8_shrouded_key_bag",
@@ -242,9 +244,35 @@ def employee(iin: str, bin_: str = "123456789021", name: str = "ТЕСТОВ Т�
 
 def make_pki(revoked: list[Issued] | None = None) -> Pki:
     root = issue(
-        {"common_name": "ROOT (GOST) TEST OTOLANE", "country_name": "KZ"}, None, ca=True, days=(-365, 3650)
+        {"common_name": "OTOLANE TRAINING ROOT (GOST) — NOT NCA", "country_name": "KZ"},
+        None,
+        ca=True,
+        days=(-365, 3650),
     )
     ca = issue(
-        {"common_name": "NCA (GOST) TEST OTOLANE", "country_name": "KZ"}, root, ca=True, days=(-300, 3000)
+        {"common_name": "OTOLANE TRAINING CA (GOST) — NOT NCA", "country_name": "KZ"},
+        root,
+        ca=True,
+        days=(-300, 3000),
     )
     return Pki(root, ca, revocation_list(ca, revoked or []))
+
+
+#: the demo's operator key: IIN and BIN of NCA's own test identities' shape
+DEMO_IIN = "900101300123"
+DEMO_BIN = "123456789021"
+
+
+def ensure_demo_keys(home: Path, password: str) -> None:
+    """The demo lane's training PKI and its operator's key file (``keys/usb/operator.p12``), made once."""
+    pki_dir, usb = home / "pki", home / "keys" / "usb"
+    if (usb / "operator.p12").exists() and (pki_dir / "ca.crl").exists():
+        return
+    pki = make_pki()
+    pki.crl = revocation_list(pki.ca, [], days=3650)
+    pki.write(pki_dir)
+    who = issue(employee(DEMO_IIN, DEMO_BIN, "ОПЕРАТОР ДЕМО"), pki.ca, days=(-1, 5 * 365))
+    usb.mkdir(parents=True, exist_ok=True)
+    path = usb / "operator.p12"
+    path.write_bytes(container(who, password, [pki.ca]))
+    path.chmod(0o600)
