@@ -165,21 +165,25 @@ def open_container(data: bytes, password: str) -> Container:
     """The key and certificate of a container, or an :class:`EdsError` that says what is wrong."""
     asn1.register()
     try:
-        pfx = pkcs12.Pfx.load(data)
-        content = pfx["auth_safe"]["content"].native
-        if not isinstance(content, bytes):
-            raise ValueError("no data content")
-        _check_mac(pfx, password, content)
-        bags = _bags(pfx, password)
+        return _open(data, password)
     except EdsError:
         raise
-    except (ValueError, TypeError, KeyError, IndexError, OverflowError) as e:
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError, AttributeError) as e:
+        # asn1crypto parses lazily: a damaged part fails where it is first read, anywhere below
         raise EdsError(
             "eds_corrupt", f"this file is not a readable key container ({type(e).__name__})"
         ) from e
+
+
+def _open(data: bytes, password: str) -> Container:
+    pfx = pkcs12.Pfx.load(data)
+    content = pfx["auth_safe"]["content"].native
+    if not isinstance(content, bytes):
+        raise ValueError("no data content")
+    _check_mac(pfx, password, content)
     key: PrivateKey | None = None
     certs: list[x509.Certificate] = []
-    for bag in bags:
+    for bag in _bags(pfx, password):
         kind = bag["bag_id"].native
         value: Any = bag["bag_value"]
         try:
@@ -189,13 +193,14 @@ def open_container(data: bytes, password: str) -> Container:
             elif kind == "key_bag":
                 key = load_private_key(value)
             elif kind == "cert_bag" and value["cert_id"].native == "x509":
-                certs.append(x509.Certificate.load(value["cert_value"].parsed.dump()))
+                cert = x509.Certificate.load(value["cert_value"].parsed.dump())
+                cert.native  # noqa: B018 - parse it whole now, inside this reader's error handling
+                certs.append(cert)
         except EdsError as e:
             if e.code == "eds_corrupt" and pfx["mac_data"].native is None:
-                raise EdsError("eds_wrong_password", "wrong password for this key container") from e
+                # without a MAC, a wrong password shows only as a bag that does not decrypt
+                raise EdsError("eds_wrong_password", "the password does not open this key container") from e
             raise
-        except (ValueError, TypeError, KeyError) as e:
-            raise EdsError("eds_corrupt", f"the key container is damaged ({type(e).__name__})") from e
     if key is None:
         raise EdsError("eds_no_key", "the container holds no private key")
     own = [c for c in certs if key.public_bytes() == asn1.public_key_bytes(c)]
