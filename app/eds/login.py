@@ -44,9 +44,20 @@ class EdsLogin:
         return self.cfg.eds["login"] in ("eds", "both")
 
     def trust(self) -> TrustStore:
-        """Loaded on first use (and re-read after the site replaces a CRL: see :meth:`reload`)."""
+        """Loaded on first use (and re-read after the site replaces a CRL: see :meth:`reload`).
+        A missing or unreadable CA or CRL file is the lane's set-up, not the user's key: it is
+        refused as ``eds_trust_bad`` naming the file, for the administrator."""
         if self._trust is None:
-            self._trust = trust_from_config(self.cfg)
+            if not self.cfg.eds["ca"]:
+                raise EdsError("eds_trust_bad", "no NCA root is configured ([eds] ca)", file="[eds] ca")
+            try:
+                self._trust = trust_from_config(self.cfg)
+            except EdsError as e:
+                raise EdsError(
+                    "eds_trust_bad",
+                    f"the lane's NCA trust store cannot be read: {e.message}",
+                    file=e.params.get("path", ""),
+                ) from e
         return self._trust
 
     def reload(self) -> None:
@@ -109,7 +120,13 @@ class EdsLogin:
             raise EdsError("eds_login_off", "this lane signs in with passwords only ([eds] login)")
         key_file = self._allowed(path)
         data = read_container(key_file)
-        trust = self.trust()
+        try:
+            trust = self.trust()
+        except EdsError as e:
+            await journal.write(
+                "-", "login_failed", method="eds", reason=e.code, file=e.params.get("file", "")
+            )
+            raise
         # GOST arithmetic takes ~0.15 s: off the event loop, so screens and stands keep moving
         try:
             signer = await asyncio.to_thread(open_and_check, data, password, trust)

@@ -194,3 +194,22 @@ async def test_the_login_screen_signs_in_with_a_key_and_says_why_a_key_is_refuse
             return isinstance(app.screen, LaneScreen)
 
         await wait_for(in_lane, "the lane screen after a key login")
+
+
+async def test_a_missing_crl_file_is_named_as_the_lanes_set_up_not_the_users_key(tmp_path: Path) -> None:
+    pki = make_pki()
+    who = issue(employee(IIN_OP), pki.ca)
+    root, ca, _ = pki.write(tmp_path / "home" / "pki")
+    usb = tmp_path / "home" / "usb"
+    usb.mkdir(parents=True)
+    (usb / "k.p12").write_bytes(container(who, PASSWORD, [pki.ca]))
+    extra = f'\n[eds]\nca = ["{root}", "{ca}"]\ncrl = ["pki/gone.crl"]\nkey_dirs = ["usb"]\n'
+    rig = await start_rig(tmp_path / "home", extra_config=extra)
+    try:
+        c = await rig.client()
+        with pytest.raises(ApiError) as err:
+            await c.login_eds(str(usb / "k.p12"), PASSWORD)
+        assert err.value.code == "eds_trust_bad"
+        assert err.value.params["file"].endswith("gone.crl")
+    finally:
+        await rig.close()
