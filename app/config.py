@@ -79,6 +79,10 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "login": Key(
             str, "both", choices=("password", "eds", "both"), doc="How employees may sign in (R3.1)"
         ),
+        "ncalayer_url": Key(
+            str, "", doc="NCALayer for keys on tokens, e.g. wss://127.0.0.1:13579; empty: none"
+        ),
+        "ncalayer_ca": Key(str, "", doc="Certificate NCALayer's TLS is trusted by (empty: the system's)"),
     },
     "security": {
         "password_max_age_days": Key(int, 30, doc="R3.17: passwords expire after this"),

@@ -83,6 +83,12 @@ class LaneClient:
         self.token, self.role, self.username = data["token"], data["role"], data["username"]
         return data
 
+    async def login_ncalayer(self, storage: str = "PKCS12") -> dict[str, Any]:
+        """Sign in with a key held by NCALayer (token, ID card); NCALayer asks for the PIN itself."""
+        data = await self.call("POST", "/v1/login/ncalayer", {"storage": storage})
+        self.token, self.role, self.username = data["token"], data["role"], data["username"]
+        return data
+
     async def logout(self) -> None:
         if self.token:
             try:

@@ -50,6 +50,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/v1/login", (), "login", "log in"),
     Route("GET", "/v1/eds/keys", (), "eds_keys", "list the key files"),
     Route("POST", "/v1/login/eds", (), "login_eds", "log in with an NCA key"),
+    Route("POST", "/v1/login/ncalayer", (), "login_ncalayer", "log in with a key in NCALayer"),
     Route("POST", "/v1/logout", ALL, "logout", "log out"),
     Route("POST", "/v1/password", ALL, "password", "change the password"),
     Route("GET", "/v1/state", ALL, "state", "see the lane"),
@@ -208,13 +209,27 @@ class Api:
     async def login_eds(self, request: web.Request) -> web.Response:
         data = await self._body(request)
         s, signer = await self.eds.login(self._field(data, "path", str), self._field(data, "password", str))
-        who = {
-            k: v
-            for k, v in signer.info.as_dict().items()
-            if k in ("common_name", "iin", "bin", "organisation", "not_after", "algorithm")
-        }
         return web.json_response(
-            {"token": s.token, "username": s.username, "role": s.role, "must_change": False, "key": who}
+            {
+                "token": s.token,
+                "username": s.username,
+                "role": s.role,
+                "must_change": False,
+                "key": _key_facts(signer.info),
+            }
+        )
+
+    async def login_ncalayer(self, request: web.Request) -> web.Response:
+        data = await self._body(request)
+        s, info = await self.eds.login_ncalayer(self._field(data, "storage", str, "PKCS12", max_len=40))
+        return web.json_response(
+            {
+                "token": s.token,
+                "username": s.username,
+                "role": s.role,
+                "must_change": False,
+                "key": _key_facts(info),
+            }
         )
 
     async def logout(self, request: web.Request) -> web.Response:
@@ -462,6 +477,12 @@ class Api:
             self._session(request).username,
         )
         return web.json_response({"ok": True})
+
+
+def _key_facts(info: Any) -> dict[str, Any]:
+    """What a login answer says of the key: whose it is, never the key."""
+    keep = ("common_name", "iin", "bin", "organisation", "not_after", "algorithm")
+    return {k: v for k, v in info.as_dict().items() if k in keep}
 
 
 def _depth(raw: bytes) -> int:

@@ -60,8 +60,8 @@ def _digest(alg: str, data: bytes) -> bytes:
     raise EdsError("eds_unknown_algorithm", f"digest {alg} is not supported", algorithm=alg)
 
 
-def sign_detached(signer: Signer, data: bytes, at: datetime | None = None) -> bytes:
-    """DER of a ContentInfo(SignedData) over ``data``, the content left out."""
+def sign_detached(signer: Signer, data: bytes, at: datetime | None = None, attach: bool = False) -> bytes:
+    """DER of a ContentInfo(SignedData) over ``data``, the content left out (or kept: ``attach``)."""
     _register()
     sig_alg = signer.algorithm
     dig_alg = _DIGEST[sig_alg]
@@ -98,12 +98,27 @@ def sign_detached(signer: Signer, data: bytes, at: datetime | None = None) -> by
         {
             "version": "v1",
             "digest_algorithms": [{"algorithm": dig_alg}],
-            "encap_content_info": {"content_type": "data"},
+            "encap_content_info": {"content_type": "data", "content": data if attach else None},
             "certificates": [cert],
             "signer_infos": [info],
         }
     )
     return cms.ContentInfo({"content_type": "signed_data", "content": signed}).dump()
+
+
+def verify_attached(der: bytes) -> tuple[x509.Certificate, bytes]:
+    """The signer's certificate and the content of an attached signature (what NCALayer's
+    ``createCAdESFromBase64`` with attach returns)."""
+    _register()
+    try:
+        content = cms.ContentInfo.load(der)["content"]["encap_content_info"]["content"].native
+    except (ValueError, TypeError, KeyError, IndexError) as e:
+        raise EdsError(
+            "eds_signature_invalid", "the signature does not match the message or its certificate"
+        ) from e
+    if not isinstance(content, bytes):
+        raise EdsError("eds_signature_invalid", "the signature carries no content")
+    return verify_detached(der, content), content
 
 
 def verify_detached(der: bytes, data: bytes) -> x509.Certificate:

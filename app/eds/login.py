@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import re
+import secrets
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from app.auth import Accounts, Session
+from app.eds import certs, ncalayer
 from app.eds.certs import TrustStore
+from app.eds.cms import verify_attached
 from app.eds.errors import EdsError
 from app.eds.signer import Signer, open_and_check, read_container, trust_from_config
 from app.storage.crypto import Keyring
@@ -133,36 +137,64 @@ class EdsLogin:
         except EdsError as e:
             await journal.write("-", "login_failed", method="eds", reason=e.code, file=key_file.name)
             raise
-        facts = signer.info
+        return await self._admit(signer.verdict, signer, "eds"), signer
+
+    async def login_ncalayer(self, storage: str) -> tuple[Session, certs.CertInfo]:
+        """Sign in with a key held by NCALayer (a token, an ID card): it signs a fresh challenge."""
+        url = self.cfg.eds["ncalayer_url"]
+        if not self.enabled or not url:
+            raise EdsError("eds_ncalayer_off", "this lane does not use NCALayer ([eds] ncalayer_url)")
+        journal = self.accounts.journal
+        try:
+            trust = self.trust()
+            challenge = b"otolane-login:" + secrets.token_bytes(32)
+            cafile = str(self.cfg.path(self.cfg.eds["ncalayer_ca"])) if self.cfg.eds["ncalayer_ca"] else None
+            der = await ncalayer.sign_challenge(url, storage, challenge, cafile=cafile)
+            cert, content = await asyncio.to_thread(verify_attached, der)
+            if content != challenge:
+                raise EdsError(
+                    "eds_signature_invalid", "NCALayer signed something other than the lane's challenge"
+                )
+        except EdsError as e:
+            await journal.write("-", "login_failed", method="ncalayer", reason=e.code)
+            raise
+        verdict = await asyncio.to_thread(certs.check, cert, trust, datetime.now(UTC))
+        return await self._admit(verdict, None, "ncalayer"), verdict.info
+
+    async def _admit(self, verdict: certs.Verdict, signer: Signer | None, method: str) -> Session:
+        """The lane's rules after the certificate check: valid, of this centre, bound to an account."""
+        journal = self.accounts.journal
+        facts = verdict.info
         who = {"common_name": facts.common_name, "iin": facts.iin or "", "serial": facts.serial}
-        if not signer.verdict.valid:
-            reason = signer.verdict.reason or "untrusted"
-            await journal.write(
-                "-", "login_failed", method="eds", reason=reason, serial=facts.serial, issuer=facts.issuer
+        refused = None
+        if not verdict.valid:
+            reason = verdict.reason or "untrusted"
+            refused = EdsError(
+                f"eds_{reason}", f"the key is refused: {reason} {verdict.detail}".strip(), **who
             )
-            raise EdsError(
-                f"eds_{reason}", f"the key is refused: {reason} {signer.verdict.detail}".strip(), **who
-            )
-        centre = self.cfg.eds["centre_bin"]
-        if centre and facts.bin != centre:
-            await journal.write("-", "login_failed", method="eds", reason="not_employee", serial=facts.serial)
-            raise EdsError(
+        elif self.cfg.eds["centre_bin"] and facts.bin != self.cfg.eds["centre_bin"]:
+            refused = EdsError(
                 "eds_not_employee", "the key is not an employee key of this centre (its BIN differs)", **who
             )
-        user = await self.user_for(facts.iin or "")
-        if user is None:
-            await journal.write(
-                "-", "login_failed", method="eds", reason="iin_not_registered", serial=facts.serial
+        user = None if refused else await self.user_for(facts.iin or "")
+        if refused is None and user is None:
+            refused = EdsError(
+                "eds_iin_not_registered", "no user of this lane is bound to this key's IIN", **who
             )
-            raise EdsError("eds_iin_not_registered", "no user of this lane is bound to this key's IIN", **who)
+        if refused is not None or user is None:
+            refused = refused or EdsError("eds_iin_not_registered", "no user is bound to this IIN", **who)
+            reason = refused.code.removeprefix("eds_")
+            await journal.write(
+                "-", "login_failed", method=method, reason=reason, serial=facts.serial, issuer=facts.issuer
+            )
+            raise refused
         await self.accounts.refuse_closed(user, time.time())
-        session = await self.accounts.open_session(
+        return await self.accounts.open_session(
             user,
             False,
-            "eds",
+            method,
             signer=signer,
             serial=facts.serial,
             issuer=facts.issuer,
             algorithm=facts.algorithm,
         )
-        return session, signer

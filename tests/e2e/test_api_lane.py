@@ -137,6 +137,7 @@ EXPECTED: dict[tuple[str, str], set[str] | None] = {
     ("POST", "/v1/login"): None,
     ("GET", "/v1/eds/keys"): None,
     ("POST", "/v1/login/eds"): None,
+    ("POST", "/v1/login/ncalayer"): None,
     ("POST", "/v1/logout"): EVERYONE,
     ("POST", "/v1/password"): EVERYONE,
     ("GET", "/v1/state"): EVERYONE,

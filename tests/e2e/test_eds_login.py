@@ -213,3 +213,56 @@ async def test_a_missing_crl_file_is_named_as_the_lanes_set_up_not_the_users_key
         assert err.value.params["file"].endswith("gone.crl")
     finally:
         await rig.close()
+
+
+async def test_a_key_on_a_token_signs_in_through_ncalayer(tmp_path: Path) -> None:
+    """R3.1 for keys on tokens: NCALayer signs the lane's fresh challenge; the CMS, its content and
+    the certificate are checked; a cancel, a signature over other content, or no NCALayer are named."""
+    from aiohttp import web
+
+    from app.eds import certs
+    from app.eds.signer import open_and_check
+    from tests.ncalayer_sim import NcaLayerSim
+
+    pki = make_pki()
+    who = issue(employee(IIN_OP), pki.ca)
+    root, ca, crl = pki.write(tmp_path / "home" / "pki")
+    token = open_and_check(
+        container(who, "pin", [pki.ca]), "pin", certs.TrustStore.from_files([root, ca], [crl])
+    )
+    sim = NcaLayerSim(token)
+    runner = web.AppRunner(sim.app())
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    extra = (
+        f'\n[eds]\nca = ["{root}", "{ca}"]\ncrl = ["{crl}"]\ncentre_bin = "{CENTRE_BIN}"\n'
+        f'ncalayer_url = "ws://127.0.0.1:{port}/"\n'
+    )
+    rig = await start_rig(tmp_path / "home", extra_config=extra)
+    try:
+        admin = await rig.client("admin")
+        await admin.call("POST", "/v1/users/operator/eds", {"iin": IIN_OP})
+        c = await rig.client()
+        data = await c.login_ncalayer("AKKaztokenStore")
+        assert (data["username"], data["key"]["iin"]) == ("operator", IIN_OP)
+        assert sim.requests[-1]["module"] == "kz.gov.pki.knca.commonUtils"
+        assert sim.requests[-1]["args"][:2] == ["AKKaztokenStore", "SIGNATURE"]
+        for mode, code in (("cancel", "eds_ncalayer_canceled"), ("other-content", "eds_signature_invalid")):
+            sim.mode = mode
+            with pytest.raises(ApiError) as err:
+                await (await rig.client()).login_ncalayer()
+            assert err.value.code == code, mode
+        with pytest.raises(ApiError) as err:
+            await (await rig.client()).login_ncalayer("SomethingElse")
+        assert err.value.code == "eds_ncalayer_storage"
+        await runner.cleanup()
+        with pytest.raises(ApiError) as err:
+            await (await rig.client()).login_ncalayer()
+        assert err.value.code == "eds_ncalayer_unreachable"
+        failed = await admin.call("GET", "/v1/journal?action=login_failed&limit=5")
+        assert {e["details"]["method"] for e in failed} == {"ncalayer"}
+    finally:
+        await runner.cleanup()
+        await rig.close()

@@ -21,7 +21,11 @@ from tui.screens.base import AppMixin
 
 
 class LoginScreen(AppMixin, Screen[None]):
-    BINDINGS = [Binding("f2", "toggle_mode", show=False), Binding("f5", "find_keys", show=False)]
+    BINDINGS = [
+        Binding("f2", "toggle_mode", show=False),
+        Binding("f3", "token", show=False),
+        Binding("f5", "find_keys", show=False),
+    ]
 
     def __init__(self) -> None:
         super().__init__()
@@ -58,7 +62,8 @@ class LoginScreen(AppMixin, Screen[None]):
         self.query_one("#login-submit", Button).label = t(
             "login.key_submit" if self.key_mode else "login.submit"
         )
-        self.query_one("#login-hint", Static).update(t("login.key_hint" if self.key_mode else "login.hint"))
+        hint = f"{t('login.key_hint')}\n{t('login.token_hint')}" if self.key_mode else t("login.hint")
+        self.query_one("#login-hint", Static).update(hint)
 
     async def action_toggle_mode(self) -> None:
         self.key_mode = not self.key_mode
@@ -93,6 +98,20 @@ class LoginScreen(AppMixin, Screen[None]):
             self.query_one("#password", Input).focus()
         else:
             msg.update(f"[yellow]{self.app_.t('login.no_keys')}[/yellow]")
+
+    async def action_token(self) -> None:
+        """A key on a token or ID card: NCALayer shows its own dialog for the key and the PIN."""
+        if not self.key_mode:
+            return
+        msg = self.query_one("#login-msg", Static)
+        msg.update(self.app_.t("login.token_working"))
+        try:
+            data = await self.app_.client.login_ncalayer()
+        except ApiError as exc:
+            msg.update(f"[red]✗ {self.app_.error_text(exc)}[/red]")
+            return
+        msg.update("")
+        await self.app_.after_login(bool(data.get("must_change")))
 
     @on(Input.Submitted, "#username")
     def next_field(self) -> None:
