@@ -13,6 +13,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from asn1crypto import cms, core, crl, keys, pkcs12, x509
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
@@ -276,3 +277,16 @@ def ensure_demo_keys(home: Path, password: str) -> None:
     path = usb / "operator.p12"
     path.write_bytes(container(who, password, [pki.ca]))
     path.chmod(0o600)
+
+
+def training_signer(folder: Path, iin: str = DEMO_IIN) -> Any:
+    """An admitted signer of a fresh training PKI written to ``folder`` (for tests and benchmarks)."""
+    from app.eds import certs
+    from app.eds.signer import open_and_check
+
+    pki = make_pki()
+    who = issue(employee(iin), pki.ca)
+    root, ca, crl = pki.write(folder)
+    secret = "training"  # noqa: S105 - the throw-away container of a training key
+    trust = certs.TrustStore.from_files([root, ca], [crl])
+    return open_and_check(container(who, secret, [pki.ca]), secret, trust)

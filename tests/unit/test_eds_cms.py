@@ -14,19 +14,14 @@ from app.eds import certs
 from app.eds import cms as ecms
 from app.eds.errors import EdsError
 from app.eds.signer import Signer, open_and_check
-from app.eds.training import container, employee, issue, make_pki
+from app.eds.training import training_signer
 
 NCA = Path(__file__).parents[1] / "data" / "nca-test"
 
 
 @pytest.fixture(scope="module")
 def gost_signer(tmp_path_factory: pytest.TempPathFactory) -> Signer:
-    pki = make_pki()
-    who = issue(employee("900101300123"), pki.ca)
-    root, ca, crl = pki.write(tmp_path_factory.mktemp("pki"))
-    return open_and_check(
-        container(who, "pw", [pki.ca]), "pw", certs.TrustStore.from_files([root, ca], [crl])
-    )
+    return training_signer(tmp_path_factory.mktemp("pki"))
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from lxml import etree
 from app.eds import certs, xmldsig
 from app.eds.errors import EdsError
 from app.eds.signer import Signer, open_and_check
-from app.eds.training import container, employee, issue, make_pki
+from app.eds.training import training_signer
 
 NCA = Path(__file__).parents[1] / "data" / "nca-test"
 ENVELOPE = (
@@ -35,12 +35,7 @@ def rsa_signer() -> Signer:
 
 @pytest.fixture(scope="module")
 def gost_signer(tmp_path_factory: pytest.TempPathFactory) -> Signer:
-    pki = make_pki()
-    who = issue(employee("900101300123"), pki.ca)
-    root, ca, crl = pki.write(tmp_path_factory.mktemp("pki"))
-    return open_and_check(
-        container(who, "pw", [pki.ca]), "pw", certs.TrustStore.from_files([root, ca], [crl])
-    )
+    return training_signer(tmp_path_factory.mktemp("pki"))
 
 
 def _xmlsec(signed: bytes, cert: bytes, tmp: Path) -> subprocess.CompletedProcess[str]:
