@@ -83,6 +83,11 @@ SCHEMA: dict[str, dict[str, Key]] = {
             str, "", doc="NCALayer for keys on tokens, e.g. wss://127.0.0.1:13579; empty: none"
         ),
         "ncalayer_ca": Key(str, "", doc="Certificate NCALayer's TLS is trusted by (empty: the system's)"),
+        "ocsp_url": Key(
+            str,
+            "",
+            doc="OCSP responder asked at each key login (NCA: http://ocsp.pki.gov.kz/); empty: CRL only",
+        ),
     },
     "security": {
         "password_max_age_days": Key(int, 30, doc="R3.17: passwords expire after this"),

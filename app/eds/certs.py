@@ -172,6 +172,8 @@ class Verdict:
     info: CertInfo
     detail: str = ""
     chain: tuple[str, ...] = ()
+    #: the certificates of the chain, leaf first (for OCSP: the issuer is ``links[1]``)
+    links: tuple[x509.Certificate, ...] = field(default=(), compare=False, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
         d = self.info.as_dict()
@@ -268,7 +270,7 @@ def check(
     chain, reason, detail = _chain(cert, trust, others)
     names = tuple(info(c).common_name for c in chain)
     if reason:
-        return Verdict(False, reason, facts, detail, names)
+        return Verdict(False, reason, facts, detail, names, tuple(chain))
     for c in chain:
         if c.not_valid_after < at:
             return Verdict(
@@ -293,9 +295,11 @@ def check(
         if reason == "revocation_unknown" and child is not cert:
             reason = None  # a CRL for an intermediate is used when present, not required
         if reason:
-            return Verdict(False, reason, facts, detail, names)
+            return Verdict(False, reason, facts, detail, names, tuple(chain))
     if "digital_signature" not in (cert.key_usage_value.native if cert.key_usage_value else set()):
-        return Verdict(False, "wrong_usage", facts, "the key may not make digital signatures", names)
+        return Verdict(
+            False, "wrong_usage", facts, "the key may not make digital signatures", names, tuple(chain)
+        )
     if facts.iin is None:
-        return Verdict(False, "no_iin", facts, "the certificate names no IIN", names)
-    return Verdict(True, None, facts, "", names)
+        return Verdict(False, "no_iin", facts, "the certificate names no IIN", names, tuple(chain))
+    return Verdict(True, None, facts, "", names, tuple(chain))

@@ -11,6 +11,7 @@ personal data: an account keeps it sealed (R7), and the journal keeps only a dig
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 import secrets
 import time
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from app.auth import Accounts, Session
-from app.eds import certs, ncalayer
+from app.eds import certs, ncalayer, ocsp
 from app.eds.certs import TrustStore
 from app.eds.cms import verify_attached
 from app.eds.errors import EdsError
@@ -167,6 +168,17 @@ class EdsLogin:
         facts = verdict.info
         who = {"common_name": facts.common_name, "iin": facts.iin or "", "serial": facts.serial}
         refused = None
+        ocsp_url = self.cfg.eds["ocsp_url"]
+        if verdict.valid and ocsp_url and len(verdict.links) > 1:
+            try:
+                state, detail = await ocsp.status(
+                    ocsp_url, verdict.links[0], verdict.links[1], datetime.now(UTC)
+                )
+            except EdsError as e:
+                state, detail = "unreachable", e.message
+            if state != "good":
+                reason = "revoked" if state == "revoked" else "revocation_unknown"
+                verdict = dataclasses.replace(verdict, valid=False, reason=reason, detail=detail)
         if not verdict.valid:
             reason = verdict.reason or "untrusted"
             refused = EdsError(

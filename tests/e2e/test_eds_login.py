@@ -266,3 +266,49 @@ async def test_a_key_on_a_token_signs_in_through_ncalayer(tmp_path: Path) -> Non
     finally:
         await runner.cleanup()
         await rig.close()
+
+
+async def test_an_ocsp_responder_is_asked_when_configured(tmp_path: Path) -> None:
+    """Issue #10: revocation from OCSP when configured — a key revoked after the CRL was published is
+    refused; an answer signed by another key, an error status, an old answer or another nonce is not
+    trusted (revocation_unknown)."""
+    from aiohttp import web
+
+    from tests.ocsp_sim import OcspSim
+
+    pki = make_pki()
+    who = issue(employee(IIN_OP), pki.ca)
+    root, ca, crl = pki.write(tmp_path / "home" / "pki")
+    usb = tmp_path / "home" / "usb"
+    usb.mkdir(parents=True)
+    (usb / "k.p12").write_bytes(container(who, PASSWORD, [pki.ca]))
+    sim = OcspSim(pki.ca)
+    runner = web.AppRunner(sim.app())
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}/"
+    extra = f'\n[eds]\nca = ["{root}", "{ca}"]\ncrl = ["{crl}"]\nkey_dirs = ["usb"]\nocsp_url = "{url}"\n'
+    rig = await start_rig(tmp_path / "home", extra_config=extra)
+    try:
+        admin = await rig.client("admin")
+        await admin.call("POST", "/v1/users/operator/eds", {"iin": IIN_OP})
+        data = await (await rig.client()).login_eds(str(usb / "k.p12"), PASSWORD)
+        assert data["username"] == "operator" and sim.asked == 1
+        for mode in ("other-key", "unauthorized", "stale", "other-nonce"):
+            sim.mode = mode
+            with pytest.raises(ApiError) as err:
+                await (await rig.client()).login_eds(str(usb / "k.p12"), PASSWORD)
+            assert err.value.code == "eds_revocation_unknown", mode
+        sim.mode = "honest"
+        sim.revoked.add(who.cert.serial_number)
+        with pytest.raises(ApiError) as err:
+            await (await rig.client()).login_eds(str(usb / "k.p12"), PASSWORD)
+        assert err.value.code == "eds_revoked"
+        await runner.cleanup()
+        with pytest.raises(ApiError) as err:
+            await (await rig.client()).login_eds(str(usb / "k.p12"), PASSWORD)
+        assert err.value.code == "eds_revocation_unknown"
+    finally:
+        await runner.cleanup()
+        await rig.close()

@@ -99,3 +99,17 @@ def test_the_cms_reader_is_total(data: bytes) -> None:
         ecms.verify_detached(data, b"x")
     except EdsError as e:
         assert e.code == "eds_signature_invalid"
+
+
+@settings(max_examples=80, deadline=None)
+@given(data=st.binary(max_size=400))
+def test_the_ocsp_reader_is_total(data: bytes) -> None:
+    from datetime import UTC, datetime
+
+    from app.eds.ocsp import read_response
+
+    cert = x509.Certificate.load(CERT)
+    try:
+        read_response(data, cert, cert, b"n" * 16, datetime.now(UTC))
+    except EdsError as e:
+        assert e.code == "eds_revocation_unknown"
