@@ -5,9 +5,11 @@ the demo's processes are gone."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -116,3 +118,8 @@ def test_lane_demo_in_a_real_terminal(tmp_path: Path) -> None:
         assert not (home / "demo.pids").exists(), "the demo's processes were not stopped"
     finally:
         tmux("kill-server")
+        # a failed run must not leave the demo's stands and daemon running (they would load the next tests)
+        pids = home / "demo.pids"
+        for pid in pids.read_text().split() if pids.exists() else []:
+            with contextlib.suppress(ValueError, ProcessLookupError, PermissionError):
+                os.kill(int(pid), signal.SIGTERM)
