@@ -352,6 +352,36 @@ def bench_eds(n: int = 20) -> dict[str, float]:
     }
 
 
+async def bench_eds_login(tmp: Path, n: int = 10) -> dict[str, float]:
+    """Signature login end to end: the API call through the daemon's socket to the session."""
+    from app.eds.training import container, employee, issue, make_pki
+    from tests.rig import start_rig
+
+    pki = make_pki()
+    who = issue(employee("900101300123"), pki.ca)
+    home = tmp / "eds-lane"
+    root, ca, crl = pki.write(home / "pki")
+    (home / "usb").mkdir(parents=True)
+    (home / "usb" / "k.p12").write_bytes(container(who, "Key-Pass-1", [pki.ca]))
+    extra = f'\n[eds]\nca = ["{root}", "{ca}"]\ncrl = ["{crl}"]\nkey_dirs = ["usb"]\n'
+    rig = await start_rig(home, extra_config=extra)
+    times = []
+    try:
+        admin = await rig.client("admin")
+        await admin.call("POST", "/v1/users/operator/eds", {"iin": "900101300123"})
+        for _ in range(n):
+            c = await rig.client()
+            t0 = time.perf_counter()
+            await c.login_eds(str(home / "usb" / "k.p12"), "Key-Pass-1")
+            times.append((time.perf_counter() - t0) * 1000)
+    finally:
+        await rig.close()
+    return {
+        "eds_login_api_ms_p50": round(statistics.median(times), 1),
+        "eds_login_api_ms_max": round(max(times), 1),
+    }
+
+
 def main() -> int:
     save = "--save" in sys.argv[1:]
     results: dict[str, Any] = {}
@@ -359,6 +389,7 @@ def main() -> int:
         results |= bench_decoder()
         results |= bench_card()
         results |= bench_eds()
+        results |= asyncio.run(bench_eds_login(Path(tmp)))
         results |= bench_families()
         results |= asyncio.run(bench_outbox(Path(tmp)))
         results |= asyncio.run(bench_stream(Path(tmp)))
