@@ -184,6 +184,49 @@ def cmd_eds_check(args: argparse.Namespace) -> int:
     return 0 if out["valid"] else 1
 
 
+def cmd_eis_key(args: argparse.Namespace) -> int:
+    """``otolane eis key install|status`` (R4, R5): the key is read from the terminal (hidden) or
+    stdin, sealed under the lane's data key; only its fingerprint and expiry are ever printed."""
+    import time
+
+    from app.eis import idkey
+
+    async def run(cfg: Any, accounts: Any, store: Any) -> dict[str, Any]:
+        path = cfg.path(cfg.eis["identification_key_file"])
+        if args.action == "status":
+            key, _ = idkey.read(path, store.keyring)
+            return key.state(time.time())
+        if args.key_stdin:
+            value = sys.stdin.readline().strip()
+        else:
+            value = getpass.getpass("EIS identification key (not shown): ").strip()
+        problem = idkey.key_problem(value)
+        if problem:
+            raise OtolaneError("eis_key_bad", f"an identification key is {problem}")
+        if not 1 <= args.valid_days <= 366:
+            raise OtolaneError("eis_key_bad", "--valid-days must be 1 to 366")
+        now = time.time()
+        key = idkey.IdKey(value, now, now + args.valid_days * idkey.DAY)
+        idkey.write(path, store.keyring, key)
+        by = f"cli:{getpass.getuser()}"
+        await store.journal.write(
+            by, "eis_key_installed", fingerprint=key.fingerprint, valid_until=key.valid_until
+        )
+        return key.state(now)
+
+    state = asyncio.run(_with_store(args.config, run, checkpoint=args.action == "install"))
+    if args.json:
+        print(json.dumps(state))
+    else:
+        from datetime import UTC, datetime
+
+        until = datetime.fromtimestamp(state["valid_until"], UTC).strftime("%Y-%m-%d %H:%M UTC")
+        verb = "installed" if args.action == "install" else "expired" if state["expired"] else "valid"
+        left = state["days_left"]
+        print(f"EIS identification key {state['fingerprint']}: {verb}, until {until} ({left} days)")
+    return 1 if state["expired"] else 0
+
+
 def cmd_eis_sim(args: argparse.Namespace) -> int:
     from app.eis.simulator import serve
 
@@ -360,6 +403,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ec.add_argument("--json", action="store_true")
     ec.set_defaults(fn=cmd_eds_check)
+
+    ek = sub.add_parser("eis", help="EIS: the identification key (R4, R5)")
+    eksub = ek.add_subparsers(dest="group", required=True)
+    key = eksub.add_parser("key", help="install or check the identification key").add_subparsers(
+        dest="action", required=True
+    )
+    for name, hlp in (
+        ("install", "install or replace the key (the daemon takes it at once)"),
+        ("status", "fingerprint and expiry"),
+    ):
+        a = key.add_parser(name, help=hlp)
+        a.add_argument("--config", required=True)
+        a.add_argument("--json", action="store_true")
+        if name == "install":
+            a.add_argument("--key-stdin", action="store_true", help="read the key from standard input")
+            a.add_argument("--valid-days", type=int, default=60, help="validity from now (R5: two months)")
+        a.set_defaults(fn=cmd_eis_key)
 
     e = sub.add_parser("eis-sim", help="run the local EIS simulator")
     e.add_argument("--host", default="127.0.0.1")

@@ -22,13 +22,15 @@ from app.api.server import Api, serve_unix
 from app.auth import Accounts, Policy
 from app.config import Config, DeviceConfig
 from app.eds.login import EdsLogin
+from app.eis import idkey
 from app.eis.client import RestClient
+from app.eis.idkey import IdKeySource
 from app.eis.outbox import OutboxWorker
 from app.errors import OtolaneError
 from app.journal import Journal
 from app.lane.clock import restore_clock
 from app.lane.service import LaneService
-from app.storage.crypto import check_private
+from app.storage.crypto import Keyring, check_private
 from app.storage.store import close_store, open_store
 from drivers.base import Device
 from drivers.device import ProfileDevice
@@ -53,17 +55,29 @@ def make_driver(dev: DeviceConfig, cfg: Config) -> Device:
     return ProfileDevice(dev.id, port, profile)
 
 
-def read_identification_key(cfg: Config) -> str:
+def check_identification_key(cfg: Config) -> None:
+    """Before anything opens: the key file is there and private (its content is read with the store)."""
     path = cfg.path(cfg.eis["identification_key_file"])
     try:
         check_private(path)
-        return path.read_text(encoding="ascii").strip()
     except FileNotFoundError:
         raise OtolaneError(
             "eis_key_missing",
-            f"EIS identification key {path} not found: the administrator installs it",
+            f"EIS identification key {path} not found: install it with otolane eis key install",
             path=str(path),
         ) from None
+
+
+async def identification_key(cfg: Config, keyring: Keyring, journal: Journal) -> IdKeySource:
+    """The key source of the outbox; a plain key file of an older installation is sealed in place."""
+    path = cfg.path(cfg.eis["identification_key_file"])
+    key, plain = idkey.read(path, keyring)
+    if plain:
+        idkey.write(path, keyring, key)
+        await journal.write(
+            "laned", "eis_key_sealed", fingerprint=key.fingerprint, valid_until=key.valid_until
+        )
+    return IdKeySource(path, keyring)
 
 
 @contextlib.contextmanager
@@ -122,7 +136,7 @@ class Daemon:
     async def _run(self) -> None:
         cfg = self.cfg
         speed = float(cfg.lane["clock_speed"])
-        id_key = read_identification_key(cfg)
+        check_identification_key(cfg)
         drivers = {d.id: make_driver(d, cfg) for d in cfg.devices}
         store = await open_store(cfg)
         try:
@@ -133,8 +147,11 @@ class Daemon:
             )
             await journal_config(cfg, journal)
             clock = await restore_clock(journal, bool(cfg.lane["training"]), speed)
-            client = RestClient(cfg.eis["url"], id_key, cfg.eis["timeout_s"])
-            outbox = OutboxWorker(client, store.keyring, journal, cfg.eis["environment"], lambda: None)
+            keys = await identification_key(cfg, store.keyring, journal)
+            client = RestClient(cfg.eis["url"], lambda: keys.current().value, cfg.eis["timeout_s"])
+            outbox = OutboxWorker(
+                client, store.keyring, journal, cfg.eis["environment"], lambda: None, key_source=keys
+            )
             lane = self.lane = LaneService(cfg, store, clock, outbox, drivers)
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):

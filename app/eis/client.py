@@ -4,6 +4,7 @@ plugs in beside it when its signer arrives (R3.1, G3)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,9 +19,10 @@ class Delivery:
 
 
 class RestClient:
-    def __init__(self, base_url: str, identification_key: str, timeout_s: float) -> None:
+    def __init__(self, base_url: str, identification_key: str | Callable[[], str], timeout_s: float) -> None:
         self.base_url = base_url.rstrip("/")
-        self._key = identification_key
+        # a callable: the current key at each message (R5: replaced while the daemon runs)
+        self._key = identification_key if callable(identification_key) else (lambda: identification_key)
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._session: aiohttp.ClientSession | None = None
 
@@ -32,7 +34,7 @@ class RestClient:
     async def submit_card(self, card: dict[str, Any], idempotency_key: str) -> Delivery:
         headers = {
             "Idempotency-Key": idempotency_key,
-            "X-SPO-Key": self._key,  # R4: the software's identification key, on every card
+            "X-SPO-Key": self._key(),  # R4: the software's identification key, on every card
             "Content-Type": "application/json",
         }
         body = json.dumps(card, ensure_ascii=False)

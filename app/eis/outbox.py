@@ -20,6 +20,7 @@ from typing import Any
 
 from app import ledger
 from app.eis.client import RestClient
+from app.eis.idkey import IdKeySource
 from app.journal import Journal
 from app.storage.crypto import Keyring
 from app.storage.db import write_tx
@@ -41,6 +42,7 @@ class OutboxWorker:
         journal: Journal,
         environment: str,
         on_change: Callable[[], None],
+        key_source: IdKeySource | None = None,
     ) -> None:
         self.client = client
         self.keyring = keyring
@@ -48,6 +50,26 @@ class OutboxWorker:
         self.environment = environment
         self.on_change = on_change
         self.wake = asyncio.Event()
+        self.key_source = key_source
+        self._key_expired_said = ""  # the fingerprint whose expiry is journalled (once per key)
+
+    def key_state(self) -> dict[str, Any]:
+        return self.key_source.state() if self.key_source else {}
+
+    async def _key_usable(self) -> bool:
+        """R5: an expired identification key stops delivery (cards wait); journalled once per key."""
+        if self.key_source is None:
+            return True
+        state = self.key_source.state()
+        if not state["expired"]:
+            self._key_expired_said = ""
+            return True
+        if self._key_expired_said != state["fingerprint"]:
+            self._key_expired_said = state["fingerprint"]
+            await self.journal.write("laned", "eis_key_expired", fingerprint=state["fingerprint"])
+            log.warning("EIS identification key %s expired: cards wait in the outbox", state["fingerprint"])
+            self.on_change()
+        return False
 
     async def counts(self) -> dict[str, int]:
         out = {"pending": 0, "accepted": 0, "rejected": 0, "refused": 0}
@@ -123,6 +145,8 @@ class OutboxWorker:
     async def deliver_due(self) -> float:
         """Send what is due; return how long to sleep until the next due item."""
         now = time.time()
+        if not await self._key_usable():
+            return 5.0  # look again soon: a new key may be installed at any moment
         due = await Outbox.filter(status="pending", next_attempt__lte=now).order_by("id").limit(20)
         for item in due:
             await self._deliver(item)

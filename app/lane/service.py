@@ -559,6 +559,7 @@ class LaneService:
             "devices": [s.as_dict() for s in self.slots.values()],
             "inspection": self.inspection_dict(self.current),
             "outbox": self.outbox_counts,
+            "eis_key": self.outbox.key_state(),
             "last_card": last_card,
             "storage": self.recorder.status(),
             "alarms": list(self.alarms),

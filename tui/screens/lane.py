@@ -151,6 +151,11 @@ class LaneScreen(AppMixin, Screen[None]):
             clock = f"[red]{t('header.storage_failing', s=int(storage.get('failing_s', 0)), kept=kept)}[/red]"
         elif st.get("alarms"):
             clock = f"[red]{t('header.alarm', n=len(st['alarms']))}[/red]"
+        elif (st.get("eis_key") or {}).get("expired"):
+            clock = f"[red]{t('header.key_expired')}[/red]"
+        elif (st.get("eis_key") or {}).get("warn"):  # R5: 14, 7 and 1 day before
+            days = st["eis_key"].get("days_left", 0)
+            clock = f"[{'red' if days <= 1 else 'yellow'}]{t('header.key_warn', days=days)}[/]"
         langs = " ".join(
             f"[b u]{x.upper()}[/b u]" if x == self.app_.ui_lang else x.upper() for x in ("kk", "ru", "en")
         )

@@ -1,0 +1,90 @@
+"""The EIS identification key through the real daemon (R4, R5; issue #11): sealed at start, an
+expired key holds the cards in the outbox with the state on screen and in the journal, and a key
+installed with ``otolane eis key install`` while the daemon runs is used at once — nothing lost."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from app.eis import idkey
+from app.storage.crypto import Keyring
+from tests.rig import Rig, run_to_card, start_rig, wait_for
+
+VEHICLE = {"plate": "123ABC02", "category": "M1", "fuel": "petrol", "axles": 2}
+
+
+def _cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args], input=stdin, capture_output=True, text=True, timeout=60
+    )
+
+
+async def test_an_expired_key_holds_cards_until_a_new_key_is_installed(tmp_path: Path) -> None:
+    rig: Rig = await start_rig(tmp_path / "lane")
+    try:
+        path = rig.home / "keys" / "eis-id.key"
+        assert b"TEST-SPO-KEY" not in path.read_bytes()  # the plain key of the set-up, sealed at start
+        admin = await rig.client("admin")
+        sealed = await admin.call("GET", "/v1/journal?action=eis_key_sealed")
+        assert sealed and "TEST-SPO-KEY" not in str(sealed)
+        # the key runs out (written as the lane would, valid until a moment ago)
+        keyring = Keyring.load(rig.home / "keys" / "data.key")
+        now = time.time()
+        idkey.write(path, keyring, idkey.IdKey("TEST-SPO-KEY", now - 61 * idkey.DAY, now - 1))
+        op = await rig.client("operator")
+        card = await run_to_card(op, VEHICLE)
+
+        async def held() -> dict:
+            st = await op.call("GET", "/v1/state")
+            return st if st["eis_key"].get("expired") and st["outbox"]["pending"] == 1 else {}
+
+        st = await wait_for(held, "the card held by the expired key")
+        assert st["outbox"]["accepted"] == 0
+        assert await admin.call("GET", "/v1/journal?action=eis_key_expired")
+        cfg = str(rig.home / "config.toml")
+        r = await asyncio.to_thread(
+            _cli, "eis", "key", "install", "--config", cfg, "--key-stdin", stdin="NEW-SPO-KEY-2\n"
+        )
+        assert r.returncode == 0, r.stderr
+        assert "NEW-SPO-KEY-2" not in r.stdout + r.stderr  # only its fingerprint is printed
+
+        async def delivered() -> bool:
+            return (await op.call("GET", "/v1/state"))["outbox"]["accepted"] == 1
+
+        await wait_for(delivered, "delivery with the new key", timeout=30)
+        rows = rig.eis.db.execute("SELECT card_id, spo_key FROM cards").fetchall()
+        assert rows == [(card["card_id"], "NEW-SPO-KEY-2")]
+        state = (await op.call("GET", "/v1/state"))["eis_key"]
+        assert state["days_left"] == 60 and not state["warn"] and "NEW-SPO" not in str(state)
+        r = await asyncio.to_thread(_cli, "eis", "key", "status", "--config", cfg, "--json")
+        assert r.returncode == 0 and '"days_left": 60' in r.stdout
+    finally:
+        await rig.close()
+
+
+async def test_the_header_warns_before_the_key_expires(tmp_path: Path) -> None:
+    """R5: the lane screen warns 14, 7 and 1 day before the identification key expires."""
+    from tests.e2e.test_tui_pilot import SIZE, login, text
+    from tui.app import make_app
+
+    rig = await start_rig(tmp_path / "lane")
+    try:
+        keyring = Keyring.load(rig.home / "keys" / "data.key")
+        now = time.time()
+        path = rig.home / "keys" / "eis-id.key"
+        idkey.write(path, keyring, idkey.IdKey("TEST-SPO-KEY", now, now + 7 * idkey.DAY - 60))
+        app = make_app(rig.sock, "en")
+        async with app.run_test(size=SIZE) as pilot:
+            await login(pilot, app, "operator")
+
+            async def warned() -> bool:
+                await pilot.pause(0.1)
+                return "EIS key: 7 d left" in text(app, "#hdr")
+
+            await wait_for(warned, "the key warning in the header")
+    finally:
+        await rig.close()
