@@ -204,7 +204,8 @@ class Api:
 
     async def eds_keys(self, request: web.Request) -> web.Response:
         keys = await asyncio.to_thread(self.eds.key_files) if self.eds.enabled else []
-        return web.json_response({"enabled": self.eds.enabled, "keys": keys})
+        ncalayer = self.eds.enabled and bool(self.eds.cfg.eds["ncalayer_url"])
+        return web.json_response({"enabled": self.eds.enabled, "keys": keys, "ncalayer": ncalayer})
 
     async def login_eds(self, request: web.Request) -> web.Response:
         data = await self._body(request)

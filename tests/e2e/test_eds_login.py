@@ -55,7 +55,7 @@ async def test_an_employee_signs_in_with_their_own_gost_key(lane: Rig) -> None:
     """R3.1: the key file is chosen from the key folder, the certificate checked, the IIN bound."""
     anon = await lane.client()
     listing = await anon.call("GET", "/v1/eds/keys")
-    assert listing["enabled"] is True
+    assert listing["enabled"] is True and listing["ncalayer"] is False
     assert {k["name"] for k in listing["keys"]} >= {"operator.p12", "revoked.p12"}
     path = next(k["path"] for k in listing["keys"] if k["name"] == "operator.p12")
     c = await lane.client()

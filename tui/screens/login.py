@@ -31,6 +31,7 @@ class LoginScreen(AppMixin, Screen[None]):
         super().__init__()
         self.key_mode = False
         self.keys: list[dict[str, Any]] = []
+        self.ncalayer = False  # the lane has NCALayer for keys on tokens (F3)
 
     def compose(self) -> ComposeResult:
         with Center(), Vertical(id="login-box"):
@@ -62,7 +63,9 @@ class LoginScreen(AppMixin, Screen[None]):
         self.query_one("#login-submit", Button).label = t(
             "login.key_submit" if self.key_mode else "login.submit"
         )
-        hint = f"{t('login.key_hint')}\n{t('login.token_hint')}" if self.key_mode else t("login.hint")
+        hint = t("login.key_hint") if self.key_mode else t("login.hint")
+        if self.key_mode and self.ncalayer:
+            hint += "\n" + t("login.token_hint")
         self.query_one("#login-hint", Static).update(hint)
 
     async def action_toggle_mode(self) -> None:
@@ -90,6 +93,8 @@ class LoginScreen(AppMixin, Screen[None]):
             msg.update(f"[red]✗ {self.app_.t('error.eds_login_off')}[/red]")
             return
         self.keys = list(data.get("keys", []))
+        self.ncalayer = bool(data.get("ncalayer"))
+        self.refresh_texts()
         select = self.query_one("#key-file", Select)
         select.set_options([(k["name"], k["path"]) for k in self.keys])
         if self.keys:
@@ -101,7 +106,7 @@ class LoginScreen(AppMixin, Screen[None]):
 
     async def action_token(self) -> None:
         """A key on a token or ID card: NCALayer shows its own dialog for the key and the PIN."""
-        if not self.key_mode:
+        if not self.key_mode or not self.ncalayer:
             return
         msg = self.query_one("#login-msg", Static)
         msg.update(self.app_.t("login.token_working"))
