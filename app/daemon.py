@@ -30,7 +30,7 @@ from app.errors import OtolaneError
 from app.journal import Journal
 from app.lane.clock import restore_clock
 from app.lane.service import LaneService
-from app.storage.crypto import Keyring, check_private
+from app.storage.crypto import Keyring
 from app.storage.store import close_store, open_store
 from drivers.base import Device
 from drivers.device import ProfileDevice
@@ -57,15 +57,7 @@ def make_driver(dev: DeviceConfig, cfg: Config) -> Device:
 
 def check_identification_key(cfg: Config) -> None:
     """Before anything opens: the key file is there and private (its content is read with the store)."""
-    path = cfg.path(cfg.eis["identification_key_file"])
-    try:
-        check_private(path)
-    except FileNotFoundError:
-        raise OtolaneError(
-            "eis_key_missing",
-            f"EIS identification key {path} not found: install it with otolane eis key install",
-            path=str(path),
-        ) from None
+    idkey.check_file(cfg.path(cfg.eis["identification_key_file"]))
 
 
 async def identification_key(cfg: Config, keyring: Keyring, journal: Journal) -> IdKeySource:

@@ -73,17 +73,27 @@ def write(path: Path, keyring: Keyring, key: IdKey) -> None:
     write_secret_file(path, f"{HEADER}\n{blob}\n")
 
 
-def read(path: Path, keyring: Keyring) -> tuple[IdKey, bool]:
-    """The key and whether the file was a plain one (to be sealed by the caller)."""
+def check_file(path: Path) -> None:
+    """The key file is there and private (read before anything else opens, and at every read)."""
     try:
         check_private(path)
-        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise OtolaneError(
             "eis_key_missing",
             f"EIS identification key {path} not found: install it with otolane eis key install",
             path=str(path),
         ) from None
+
+
+def read(path: Path, keyring: Keyring) -> tuple[IdKey, bool]:
+    """The key and whether the file was a plain one (to be sealed by the caller)."""
+    check_file(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise OtolaneError(
+            "eis_key_bad", f"EIS identification key {path}: {e.strerror}", path=str(path)
+        ) from e
     lines = text.split("\n")
     if lines[0] == HEADER:
         try:

@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -196,13 +197,19 @@ async def test_the_login_screen_signs_in_with_a_key_and_says_why_a_key_is_refuse
         await wait_for(in_lane, "the lane screen after a key login")
 
 
-async def test_a_missing_crl_file_is_named_as_the_lanes_set_up_not_the_users_key(tmp_path: Path) -> None:
+def _one_key(tmp_path: Path) -> tuple[Any, Any, tuple[Path, Path, Path], Path]:
+    """A training PKI in ``home/pki`` and the operator's key file ``home/usb/k.p12``."""
     pki = make_pki()
     who = issue(employee(IIN_OP), pki.ca)
-    root, ca, _ = pki.write(tmp_path / "home" / "pki")
+    files = pki.write(tmp_path / "home" / "pki")
     usb = tmp_path / "home" / "usb"
     usb.mkdir(parents=True)
     (usb / "k.p12").write_bytes(container(who, PASSWORD, [pki.ca]))
+    return pki, who, files, usb
+
+
+async def test_a_missing_crl_file_is_named_as_the_lanes_set_up_not_the_users_key(tmp_path: Path) -> None:
+    pki, who, (root, ca, _), usb = _one_key(tmp_path)
     extra = f'\n[eds]\nca = ["{root}", "{ca}"]\ncrl = ["pki/gone.crl"]\nkey_dirs = ["usb"]\n'
     rig = await start_rig(tmp_path / "home", extra_config=extra)
     try:
@@ -276,12 +283,7 @@ async def test_an_ocsp_responder_is_asked_when_configured(tmp_path: Path) -> Non
 
     from tests.ocsp_sim import OcspSim
 
-    pki = make_pki()
-    who = issue(employee(IIN_OP), pki.ca)
-    root, ca, crl = pki.write(tmp_path / "home" / "pki")
-    usb = tmp_path / "home" / "usb"
-    usb.mkdir(parents=True)
-    (usb / "k.p12").write_bytes(container(who, PASSWORD, [pki.ca]))
+    pki, who, (root, ca, crl), usb = _one_key(tmp_path)
     sim = OcspSim(pki.ca)
     runner = web.AppRunner(sim.app())
     await runner.setup()
