@@ -42,16 +42,30 @@ class EdsLogin:
         self.accounts = accounts
         self.keyring = keyring
         self._trust: TrustStore | None = None
+        self._stamp: tuple[tuple[int, int], ...] = ()
 
     # --- configuration ------------------------------------------------------------
     @property
     def enabled(self) -> bool:
         return self.cfg.eds["login"] in ("eds", "both")
 
+    def _files_stamp(self) -> tuple[tuple[int, int], ...]:
+        stamps = []
+        for p in (*self.cfg.eds["ca"], *self.cfg.eds["crl"]):
+            try:
+                st = self.cfg.path(p).stat()
+                stamps.append((st.st_mtime_ns, st.st_size))
+            except OSError:
+                stamps.append((-1, -1))
+        return tuple(stamps)
+
     def trust(self) -> TrustStore:
-        """Loaded on first use (and re-read after the site replaces a CRL: see :meth:`reload`).
-        A missing or unreadable CA or CRL file is the lane's set-up, not the user's key: it is
-        refused as ``eds_trust_bad`` naming the file, for the administrator."""
+        """Loaded on first use and read again whenever a CA or CRL file changes (the site refreshes
+        the CRL; a key revoked since is refused without a restart). A missing or unreadable file is
+        the lane's set-up, not the user's key: ``eds_trust_bad`` naming the file, for the admin."""
+        stamp = self._files_stamp()
+        if stamp != self._stamp:
+            self._trust, self._stamp = None, stamp
         if self._trust is None:
             if not self.cfg.eds["ca"]:
                 raise EdsError("eds_trust_bad", "no NCA root is configured ([eds] ca)", file="[eds] ca")
@@ -64,9 +78,6 @@ class EdsLogin:
                     file=e.params.get("path", ""),
                 ) from e
         return self._trust
-
-    def reload(self) -> None:
-        self._trust = None
 
     def key_dirs(self) -> list[Path]:
         return [self.cfg.path(p).resolve() for p in self.cfg.eds["key_dirs"]]

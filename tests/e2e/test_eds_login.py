@@ -314,3 +314,20 @@ async def test_an_ocsp_responder_is_asked_when_configured(tmp_path: Path) -> Non
     finally:
         await runner.cleanup()
         await rig.close()
+
+
+async def test_a_refreshed_crl_is_taken_without_a_restart(tmp_path: Path) -> None:
+    """The site refreshes the CRL file: a key revoked since is refused at the next login."""
+    pki, who, (root, ca, crl), usb = _one_key(tmp_path)
+    extra = f'\n[eds]\nca = ["{root}", "{ca}"]\ncrl = ["{crl}"]\nkey_dirs = ["usb"]\n'
+    rig = await start_rig(tmp_path / "home", extra_config=extra)
+    try:
+        admin = await rig.client("admin")
+        await admin.call("POST", "/v1/users/operator/eds", {"iin": IIN_OP})
+        assert (await (await rig.client()).login_eds(str(usb / "k.p12"), PASSWORD))["username"] == "operator"
+        crl.write_bytes(revocation_list(pki.ca, [who]))
+        with pytest.raises(ApiError) as err:
+            await (await rig.client()).login_eds(str(usb / "k.p12"), PASSWORD)
+        assert err.value.code == "eds_revoked"
+    finally:
+        await rig.close()
