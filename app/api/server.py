@@ -349,7 +349,8 @@ class Api:
         )
 
     async def form_card(self, request: web.Request) -> web.Response:
-        result = await self.lane.form_card(self._session(request).username, request.match_info["iid"])
+        s = self._session(request)
+        result = await self.lane.form_card(s.username, request.match_info["iid"], s.signer)
         return web.json_response(result, status=201)
 
     async def card(self, request: web.Request) -> web.Response:

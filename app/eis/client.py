@@ -10,6 +10,9 @@ from typing import Any
 
 import aiohttp
 
+from app.eis.contract import SIGNATURE_HEADER
+from app.eis.contract import body as contract_body
+
 
 @dataclass(frozen=True)
 class Delivery:
@@ -31,13 +34,17 @@ class RestClient:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
         return self._session
 
-    async def submit_card(self, card: dict[str, Any], idempotency_key: str) -> Delivery:
+    async def submit_card(
+        self, card: dict[str, Any], idempotency_key: str, signature: str | None = None
+    ) -> Delivery:
         headers = {
             "Idempotency-Key": idempotency_key,
             "X-SPO-Key": self._key(),  # R4: the software's identification key, on every card
             "Content-Type": "application/json",
         }
-        body = json.dumps(card, ensure_ascii=False)
+        if signature:  # G3: signed by the employee who formed the card (detached CMS, base64)
+            headers[SIGNATURE_HEADER] = signature
+        body = contract_body(card)
         try:
             http = await self._http()
             async with http.post(f"{self.base_url}/cards", data=body, headers=headers) as r:

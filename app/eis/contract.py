@@ -7,9 +7,20 @@ specification. Both the client and the local simulator validate against :func:`v
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 CONTRACT_VERSION = "otolane-eis/1"
+#: G3: the employee's detached CMS signature of the body, base64, in this header (REST route)
+SIGNATURE_HEADER = "X-Signature"
+
+
+def body(card: dict[str, Any]) -> bytes:
+    """The exact bytes a card travels as: the employee signs these, the client sends these. Keys
+    sorted, so the body does not depend on the order a dict was built or read back in."""
+    return json.dumps(card, ensure_ascii=False, sort_keys=True).encode()
+
+
 VERDICTS = ("admitted", "not_admitted")
 
 _REQUIRED: dict[str, type | tuple[type, ...]] = {

@@ -27,6 +27,9 @@ from app.storage.db import write_tx
 from app.storage.models import Card, Outbox
 
 log = logging.getLogger("otolane.outbox")
+#: what a delivery attempt changes in its row, and nothing else (the card's key and signature stay
+#: as they were stored when the card was formed)
+DELIVERY_FIELDS = ("status", "attempts", "next_attempt", "last_error", "receipt", "updated")
 
 
 def backoff_s(attempts: int, rng: random.Random = random._inst) -> float:  # type: ignore[attr-defined]
@@ -164,7 +167,7 @@ class OutboxWorker:
             self.on_change()
             return
         item.attempts += 1
-        result = await self.client.submit_card(payload, item.idempotency_key)
+        result = await self.client.submit_card(payload, item.idempotency_key, item.signature)
         # G2: every exchange is traceable: card, key, attempt, outcome, what EIS said.
         log.info(
             "EIS card %s key %s attempt %d: %s %s %s",
@@ -185,12 +188,12 @@ class OutboxWorker:
         else:
             item.next_attempt = time.time() + backoff_s(item.attempts)
             item.last_error = result.detail
-            await item.save()
+            await item.save(update_fields=list(DELIVERY_FIELDS))
         self.on_change()
 
     async def _settle(self, item: Outbox, action: str, **details: Any) -> None:
         """A delivery's outcome and its journal entry, in one transaction (the ledger holds one to
         the other)."""
         async with write_tx() as tx:
-            await item.save(using_db=tx)
+            await item.save(update_fields=list(DELIVERY_FIELDS), using_db=tx)
             await self.journal.write("eis", action, tx, card_id=item.card_id, **details)

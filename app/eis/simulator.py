@@ -8,6 +8,7 @@ Endpoints: ``POST /api/v1/cards`` (the contract), ``GET /api/v1/stats``, ``GET /
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import json
 import random
@@ -19,7 +20,9 @@ from typing import Any
 
 from aiohttp import web
 
-from app.eis.contract import validate_card
+from app.eds.cms import verify_detached
+from app.eds.errors import EdsError
+from app.eis.contract import SIGNATURE_HEADER, validate_card
 
 
 class EisSimulator:
@@ -30,6 +33,8 @@ class EisSimulator:
             "CREATE TABLE IF NOT EXISTS cards (key TEXT PRIMARY KEY, digest TEXT, receipt TEXT,"
             " card_id TEXT, spo_key TEXT, training INTEGER, body TEXT, at REAL)"
         )
+        # G3: who signed a card (the subject's serialNumber: IIN…), by idempotency key
+        self.db.execute("CREATE TABLE IF NOT EXISTS signatures (key TEXT PRIMARY KEY, signer TEXT)")
         self.knobs: dict[str, float] = {
             "fail_rate": 0.0,
             "reject_rate": 0.0,
@@ -67,6 +72,14 @@ class EisSimulator:
         errors = validate_card(card)
         if errors:
             return web.json_response({"errors": errors}, status=422)
+        signed = request.headers.get(SIGNATURE_HEADER)
+        signer = ""
+        if signed:  # G3: the employee's detached CMS signature of this very body
+            try:
+                cert = verify_detached(base64.b64decode(signed, validate=True), raw)
+                signer = str(cert.subject.native.get("serial_number", ""))
+            except (EdsError, ValueError):
+                return web.json_response({"errors": ["signature does not verify"]}, status=422)
         if self.rng.random() < self.knobs["reject_rate"]:
             return web.json_response({"errors": ["rejected by simulator knob"]}, status=422)
         digest = hashlib.sha256(raw).hexdigest()
@@ -77,6 +90,8 @@ class EisSimulator:
                 return web.json_response({"errors": ["idempotency key reused"]}, status=409)
             return web.json_response({"status": "duplicate", "receipt": row[1]}, status=200)
         receipt = "EIS-" + uuid.uuid4().hex[:12].upper()
+        if signer:
+            self.db.execute("INSERT OR REPLACE INTO signatures VALUES (?,?)", (key, signer))
         self.db.execute(
             "INSERT INTO cards VALUES (?,?,?,?,?,?,?,?)",
             (

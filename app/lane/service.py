@@ -13,6 +13,7 @@ entry are; the card carries the chain heads it was formed on, signed by the lane
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import copy
 import datetime as dt
@@ -33,7 +34,9 @@ from app.domain.categories import min_duration_s
 from app.domain.norms import visual_checks
 from app.domain.periodicity import lane_date
 from app.domain.vehicle import vehicle_record
+from app.eds.cms import sign_detached
 from app.eis.contract import CONTRACT_VERSION
+from app.eis.contract import body as card_body
 from app.eis.outbox import OutboxWorker
 from app.errors import OtolaneError, Refused
 from app.lane.card import CardIncomplete, assemble_card
@@ -1046,7 +1049,8 @@ class LaneService:
             "next_inspection": card["next_inspection"],
         }
 
-    async def form_card(self, operator: str, insp_id: str) -> dict[str, Any]:
+    async def form_card(self, operator: str, insp_id: str, signer: Any = None) -> dict[str, Any]:
+        """``signer``: the operator's NCA key of a key session (G3): the card body is signed by it."""
         insp = self._require_current(insp_id)
         now = self.clock.now()
         holds = self._card_holds(insp, now)
@@ -1065,6 +1069,12 @@ class LaneService:
             async with write_tx() as tx:
                 # The heads the card was formed on, signed: EIS keeps them, no insider can rewrite them.
                 card["anchor"] = sign_heads(self.store.key, await self.store.heads(tx), card_id)
+                # G3: the employee signs the exact body EIS receives (Streebog over ~20 KB: a thread)
+                signature = (
+                    base64.b64encode(await asyncio.to_thread(sign_detached, signer, card_body(card))).decode()
+                    if signer is not None
+                    else None
+                )
                 await self.cards.append(
                     [
                         {
@@ -1082,6 +1092,7 @@ class LaneService:
                     idempotency_key=card_id,
                     training=insp.training,
                     updated=time.time(),
+                    signature=signature,
                     using_db=tx,
                 )
                 insp.status, insp.finished = "carded", now
@@ -1094,6 +1105,7 @@ class LaneService:
                     card_id=card_id,
                     verdict=card["verdict"],
                     training=insp.training,
+                    signed_by=signer.info.serial if signer is not None else None,
                 )
         except Exception as exc:
             insp.status, insp.finished = "open", None

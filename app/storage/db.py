@@ -39,21 +39,29 @@ async def _v1(conn: Any) -> None:
     await Tortoise.generate_schemas(safe=True)
 
 
-async def _v2(conn: Any) -> None:
-    """users.eds_iin (issue #10). A database made by this version already has it (v1 creates the
-    tables from the current models), so the column is added only where it is missing."""
+async def _add_column(conn: Any, table: str, column: str, sqlite_type: str, pg_type: str) -> None:
+    """A column a later model added. A database made by this version already has it (v1 creates the
+    tables from the current models), so it is added only where it is missing."""
     if conn.capabilities.dialect == "sqlite":
-        _, rows = await conn.execute_query("PRAGMA table_info(users)")
-        have = {dict(r)["name"] for r in rows}
-        if "eds_iin" not in have:
-            await conn.execute_script("ALTER TABLE users ADD COLUMN eds_iin BLOB")
+        _, rows = await conn.execute_query(f"PRAGMA table_info({table})")
+        if column not in {dict(r)["name"] for r in rows}:
+            await conn.execute_script(f"ALTER TABLE {table} ADD COLUMN {column} {sqlite_type}")
     else:
-        await conn.execute_script("ALTER TABLE users ADD COLUMN IF NOT EXISTS eds_iin BYTEA")
+        await conn.execute_script(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {pg_type}")
+
+
+async def _v2(conn: Any) -> None:
+    await _add_column(conn, "users", "eds_iin", "BLOB", "BYTEA")  # issue #10
+
+
+async def _v3(conn: Any) -> None:
+    await _add_column(conn, "outbox", "signature", "TEXT", "TEXT")  # G3
 
 
 MIGRATIONS: list[tuple[int, str, Callable[[Any], Awaitable[None]]]] = [
     (1, "initial schema: users, inspections, readings, journal, cards, outbox", _v1),
     (2, "users.eds_iin: the sealed IIN of the employee's NCA key", _v2),
+    (3, "outbox.signature: the employee's signature of the card (G3)", _v3),
 ]
 
 

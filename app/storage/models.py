@@ -109,6 +109,8 @@ class Outbox(Model):
     last_error = fields.CharField(max_length=500, default="")
     receipt = fields.CharField(max_length=100, default="")
     updated = fields.FloatField(default=0.0)
+    #: G3: the forming employee's detached CMS signature of the card body (base64), when signed
+    signature = fields.TextField(null=True)
 
     class Meta:
         table = "outbox"

@@ -331,3 +331,46 @@ async def test_a_refreshed_crl_is_taken_without_a_restart(tmp_path: Path) -> Non
         assert err.value.code == "eds_revoked"
     finally:
         await rig.close()
+
+
+async def test_a_card_formed_in_a_key_session_reaches_eis_signed_by_the_employee(lane: Rig) -> None:
+    """G3, R3.1: every card the employee forms goes to EIS with their detached CMS signature of the
+    very body sent; EIS (the simulator) verifies it and knows the signer's IIN."""
+    from tests.rig import run_to_card
+
+    c = await lane.client()
+    await c.login_eds(str(lane.home / "usb" / "operator.p12"), PASSWORD)
+    card = await run_to_card(c, {"plate": "123ABC02", "category": "M1", "fuel": "petrol", "axles": 2})
+
+    async def accepted() -> bool:
+        return (await c.call("GET", "/v1/state"))["outbox"]["accepted"] == 1
+
+    await wait_for(accepted, "EIS acceptance of the signed card")
+    row = lane.eis.db.execute(
+        "SELECT s.signer FROM cards c JOIN signatures s ON s.key = c.key WHERE c.card_id = ?",
+        (card["card_id"],),
+    ).fetchone()
+    assert row == (f"IIN{IIN_OP}",)
+    admin = await lane.client("admin")
+    formed = await admin.call("GET", "/v1/journal?action=card_formed")
+    assert formed[0]["details"]["signed_by"]  # the certificate's serial, in the journal
+
+
+async def test_a_signature_changed_behind_the_software_is_refused_by_eis(lane: Rig) -> None:
+    """An insider who swaps the stored signature gets the card rejected and shown, never accepted."""
+    from tests.rig import run_to_card
+
+    c = await lane.client()
+    await c.login_eds(str(lane.home / "usb" / "operator.p12"), PASSWORD)
+    lane.eis.knobs["fail_rate"] = 1.0  # EIS unavailable: the card waits in the outbox
+    card = await run_to_card(c, {"plate": "777AAA01", "category": "M1", "fuel": "petrol", "axles": 2})
+    with sqlite3.connect(lane.cfg.dsn.removeprefix("sqlite://")) as con:
+        con.execute("PRAGMA busy_timeout = 5000")
+        con.execute("UPDATE outbox SET signature = ? WHERE card_id = ?", ("AAAA", card["card_id"]))
+    lane.eis.knobs["fail_rate"] = 0.0
+
+    async def rejected() -> bool:
+        return (await c.call("GET", "/v1/state"))["outbox"].get("rejected", 0) == 1
+
+    await wait_for(rejected, "EIS refusing the swapped signature", timeout=90)
+    assert lane.eis.db.execute("SELECT count(*) FROM cards").fetchone() == (0,)
