@@ -76,6 +76,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/v1/devices/{dev}/command", (TECH,), "device_command", "command a device"),
     Route("POST", "/v1/devices/{dev}/replace", (ADMIN,), "replace_device", "replace a device"),
     Route("GET", "/v1/journal", (ADMIN,), "read_journal", "read the journal"),
+    Route("GET", "/v1/eis/exchanges", (ADMIN,), "eis_exchanges", "read the EIS exchanges"),
     Route("GET", "/v1/users", (ADMIN,), "users", "list users"),
     Route("POST", "/v1/users", (ADMIN,), "add_user", "add a user"),
     Route("POST", "/v1/users/{name}/lock", (ADMIN,), "lock_user", "lock a user"),
@@ -439,6 +440,13 @@ class Api:
             )
         rows = await self.journal.read(limit, before, action)
         return web.json_response(rows)
+
+    async def eis_exchanges(self, request: web.Request) -> web.Response:
+        limit = _query_int(request, "limit", 100, 1, MAX_PAGE)
+        card = request.query.get("card") or None
+        if card is not None and len(card) > 36:
+            raise OtolaneError("query_bad", "'card' is a card id", field="card", low=1, high=36)
+        return web.json_response(await self.lane.outbox.exchanges(card, limit))
 
     async def users(self, request: web.Request) -> web.Response:
         return web.json_response(await self.accounts.list())

@@ -3,7 +3,9 @@ plugs in beside it when its signer arrives (R3.1, G3)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +21,12 @@ class Delivery:
     outcome: str  # accepted / rejected / retry
     receipt: str = ""
     detail: str = ""
+    # G2: what the exchange was, for the exchange journal
+    route: str = "rest"
+    http_status: int = 0
+    duration_ms: float = 0.0
+    request_digest: str = ""
+    response: str = ""
 
 
 class RestClient:
@@ -45,18 +53,25 @@ class RestClient:
         if signature:  # G3: signed by the employee who formed the card (detached CMS, base64)
             headers[SIGNATURE_HEADER] = signature
         body = contract_body(card)
+        facts = {"request_digest": hashlib.sha256(body).hexdigest()}
+        t0 = time.monotonic()
+
+        def ms() -> float:
+            return round((time.monotonic() - t0) * 1000, 1)
+
         try:
             http = await self._http()
             async with http.post(f"{self.base_url}/cards", data=body, headers=headers) as r:
                 text = await r.text()
+                got = facts | {"http_status": r.status, "duration_ms": ms(), "response": text[:2000]}
                 if r.status in (200, 201):
                     data = json.loads(text)
-                    return Delivery("accepted", str(data.get("receipt", "")))
+                    return Delivery("accepted", str(data.get("receipt", "")), **got)
                 if r.status in (400, 409, 422):
-                    return Delivery("rejected", detail=f"HTTP {r.status}: {text[:300]}")
-                return Delivery("retry", detail=f"HTTP {r.status}")
+                    return Delivery("rejected", detail=f"HTTP {r.status}: {text[:300]}", **got)
+                return Delivery("retry", detail=f"HTTP {r.status}", **got)
         except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
-            return Delivery("retry", detail=f"{type(exc).__name__}: {exc}"[:300])
+            return Delivery("retry", detail=f"{type(exc).__name__}: {exc}"[:300], duration_ms=ms(), **facts)
 
     async def close(self) -> None:
         if self._session is not None:

@@ -19,12 +19,12 @@ from collections.abc import Callable
 from typing import Any
 
 from app import ledger
-from app.eis.client import RestClient
+from app.eis.client import Delivery, RestClient
 from app.eis.idkey import IdKeySource
 from app.journal import Journal
 from app.storage.crypto import Keyring
 from app.storage.db import write_tx
-from app.storage.models import Card, Outbox
+from app.storage.models import Card, EisExchange, Outbox
 
 log = logging.getLogger("otolane.outbox")
 #: what a delivery attempt changes in its row, and nothing else (the card's key and signature stay
@@ -179,6 +179,7 @@ class OutboxWorker:
             result.detail,
         )
         item.updated = time.time()
+        await self._record_exchange(item, result)
         if result.outcome == "accepted":
             item.status, item.receipt, item.last_error = "accepted", result.receipt, ""
             await self._settle(item, "eis_accepted", receipt=result.receipt)
@@ -190,6 +191,37 @@ class OutboxWorker:
             item.last_error = result.detail
             await item.save(update_fields=list(DELIVERY_FIELDS))
         self.on_change()
+
+    async def _record_exchange(self, item: Outbox, result: Delivery) -> None:
+        """G2: the exchange, written before its outcome is acted on (a crash in between leaves the
+        trace and a retry, never an outcome without its trace)."""
+        async with write_tx() as tx:
+            await self._write_exchange(item, result, tx)
+
+    async def _write_exchange(self, item: Outbox, result: Delivery, tx: Any) -> None:
+        row = await EisExchange.create(
+            using_db=tx,
+            ts=time.time(),
+            route=result.route,
+            card_id=item.card_id,
+            idempotency_key=item.idempotency_key,
+            attempt=item.attempts,
+            request_digest=result.request_digest,
+            http_status=result.http_status,
+            outcome=result.outcome,
+            duration_ms=result.duration_ms,
+            error=result.detail[:300] if result.outcome != "accepted" else "",
+        )
+        if result.response:
+            row.sealed_response = self.keyring.seal(result.response.encode(), f"eis-exchange:{row.id}")
+            await row.save(update_fields=["sealed_response"], using_db=tx)
+
+    async def exchanges(self, card_id: str | None, limit: int) -> list[dict[str, Any]]:
+        """G2: the trace of the exchanges, newest first (the answers' text stays sealed)."""
+        q = EisExchange.filter(card_id=card_id) if card_id else EisExchange.all()
+        fields = ("ts", "route", "card_id", "attempt", "request_digest", "http_status", "outcome")
+        rows = await q.order_by("-id").limit(limit).values(*fields, "duration_ms", "error")
+        return list(rows)
 
     async def _settle(self, item: Outbox, action: str, **details: Any) -> None:
         """A delivery's outcome and its journal entry, in one transaction (the ledger holds one to

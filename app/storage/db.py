@@ -58,10 +58,15 @@ async def _v3(conn: Any) -> None:
     await _add_column(conn, "outbox", "signature", "TEXT", "TEXT")  # G3
 
 
+async def _v4(conn: Any) -> None:
+    await Tortoise.generate_schemas(safe=True)  # creates the new table only (issue #11, G2)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Any], Awaitable[None]]]] = [
     (1, "initial schema: users, inspections, readings, journal, cards, outbox", _v1),
     (2, "users.eds_iin: the sealed IIN of the employee's NCA key", _v2),
     (3, "outbox.signature: the employee's signature of the card (G3)", _v3),
+    (4, "eis_exchanges: every request to EIS and its answer (G2)", _v4),
 ]
 
 

@@ -116,5 +116,26 @@ class Outbox(Model):
         table = "outbox"
 
 
+class EisExchange(Model):
+    """G2: one request to EIS and its answer — traceable without a debugger. The answer's text may
+    carry personal data: it is sealed (R7); the rest is plain so the admin can read the trace."""
+
+    id = fields.IntField(primary_key=True)
+    ts = fields.FloatField(db_index=True)
+    route = fields.CharField(max_length=8)
+    card_id = fields.CharField(max_length=36, db_index=True)
+    idempotency_key = fields.CharField(max_length=64)
+    attempt = fields.IntField()
+    request_digest = fields.CharField(max_length=64)
+    http_status = fields.IntField()
+    outcome = fields.CharField(max_length=12)
+    duration_ms = fields.FloatField()
+    error = fields.CharField(max_length=300, default="")
+    sealed_response = fields.BinaryField(null=True)
+
+    class Meta:
+        table = "eis_exchanges"
+
+
 #: The append-only, hash-chained tables, in the order the integrity check walks them.
 CHAINED_MODELS: tuple[type[Chained], ...] = (Reading, JournalEntry, Card)

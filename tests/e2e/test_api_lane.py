@@ -157,6 +157,7 @@ EXPECTED: dict[tuple[str, str], set[str] | None] = {
     ("POST", "/v1/devices/{dev}/command"): {TECH},
     ("POST", "/v1/devices/{dev}/replace"): {ADMIN},
     ("GET", "/v1/journal"): {ADMIN},
+    ("GET", "/v1/eis/exchanges"): {ADMIN},
     ("GET", "/v1/users"): {ADMIN},
     ("POST", "/v1/users"): {ADMIN},
     ("POST", "/v1/users/{name}/lock"): {ADMIN},

@@ -88,3 +88,48 @@ async def test_the_header_warns_before_the_key_expires(tmp_path: Path) -> None:
             await wait_for(warned, "the key warning in the header")
     finally:
         await rig.close()
+
+
+async def test_every_exchange_with_eis_is_traced_without_the_key(tmp_path: Path) -> None:
+    """G2: each request and answer — time, route, card, attempt, digest, status, duration, error — is
+    kept so a failure can be traced; the identification key is in none of it; answers are sealed."""
+    import hashlib
+    import json
+
+    from app.eis.contract import body
+
+    rig = await start_rig(tmp_path / "lane")
+    try:
+        rig.eis.knobs["fail_rate"] = 1.0  # EIS unavailable first
+        op = await rig.client("operator")
+        card = await run_to_card(op, VEHICLE)
+        admin = await rig.client("admin")
+
+        async def failed_twice() -> list:
+            rows = await admin.call("GET", f"/v1/eis/exchanges?card={card['card_id']}")
+            return rows if len(rows) >= 2 else []
+
+        await wait_for(failed_twice, "two failed attempts traced", timeout=30)
+        rig.eis.knobs["fail_rate"] = 0.0
+
+        async def done() -> list:
+            rows = await admin.call("GET", f"/v1/eis/exchanges?card={card['card_id']}")
+            return rows if rows and rows[0]["outcome"] == "accepted" else []
+
+        rows = await wait_for(done, "the accepted attempt traced", timeout=60)
+        assert [r["attempt"] for r in rows] == list(range(len(rows), 0, -1))
+        assert rows[0]["http_status"] == 201 and rows[-1]["http_status"] == 503
+        assert all(r["route"] == "rest" and r["duration_ms"] >= 0 for r in rows)
+        sent = rig.eis.db.execute("SELECT body FROM cards").fetchone()[0].encode()
+        assert rows[0]["request_digest"] == hashlib.sha256(sent).hexdigest()
+        assert json.loads(sent)["card_id"] == card["card_id"] and body(json.loads(sent)) == sent
+        db = rig.cfg.dsn.removeprefix("sqlite://")
+        import sqlite3
+
+        with sqlite3.connect(db) as con:
+            dump = "\n".join(con.iterdump())
+            answers = [r[0] for r in con.execute("SELECT sealed_response FROM eis_exchanges")]
+        assert "TEST-SPO-KEY" not in dump  # the identification key is nowhere in the database
+        assert answers and all(a and b"receipt" not in a for a in answers)  # answers sealed (R7)
+    finally:
+        await rig.close()
