@@ -133,3 +133,37 @@ async def test_every_exchange_with_eis_is_traced_without_the_key(tmp_path: Path)
         assert answers and all(a and b"receipt" not in a for a in answers)  # answers sealed (R7)
     finally:
         await rig.close()
+
+
+async def test_the_admin_reads_the_exchanges_on_screen(tmp_path: Path) -> None:
+    """G2 on screen: F9 (journal), then E shows every exchange with EIS: attempt, HTTP status, outcome."""
+    from textual.widgets import DataTable
+
+    from tests.e2e.test_tui_pilot import SIZE, login, text
+    from tui.app import make_app
+
+    rig = await start_rig(tmp_path / "lane")
+    try:
+        op = await rig.client("operator")
+        await run_to_card(op, VEHICLE)
+
+        async def accepted() -> bool:
+            return (await op.call("GET", "/v1/state"))["outbox"]["accepted"] == 1
+
+        await wait_for(accepted, "EIS acceptance")
+        app = make_app(rig.sock, "en")
+        async with app.run_test(size=SIZE) as pilot:
+            await login(pilot, app, "admin")
+            await pilot.press("f9")
+            await pilot.pause(0.3)
+            await pilot.press("e")
+
+            async def shown() -> bool:
+                await pilot.pause(0.1)
+                table = app.screen.query_one(DataTable)
+                cells = [str(c) for row in range(table.row_count) for c in table.get_row_at(row)]
+                return "EIS exchanges" in text(app, "#j-title") and "201" in cells and "accepted" in cells
+
+            await wait_for(shown, "the exchanges on the admin's screen")
+    finally:
+        await rig.close()

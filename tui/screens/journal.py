@@ -1,4 +1,4 @@
-"""The audit journal, newest first (R3.15), for the administrator."""
+"""The audit journal, newest first (R3.15), and — E — every exchange with EIS (G2), for the administrator."""
 
 from __future__ import annotations
 
@@ -15,7 +15,12 @@ from tui.screens.base import AppMixin
 
 
 class JournalScreen(AppMixin, Screen[None]):
-    BINDINGS = [Binding("escape", "back", show=False), Binding("f9", "back", show=False)]
+    BINDINGS = [
+        Binding("escape", "back", show=False),
+        Binding("f9", "back", show=False),
+        Binding("e", "toggle", show=False),
+    ]
+    view = "journal"  # or "eis"
 
     def compose(self) -> ComposeResult:
         yield Static(id="j-title")
@@ -28,23 +33,51 @@ class JournalScreen(AppMixin, Screen[None]):
 
     def refresh_texts(self) -> None:
         t = self.app_.t
-        self.query_one("#j-title", Static).update(f"[b]{t('journal.title')}[/b]")
-        self.query_one("#keys", Static).update(self.keybar([("Esc", "keys.back"), ("F10", "keys.lang")]))
+        title = t("journal.eis_title") if self.view == "eis" else t("journal.title")
+        self.query_one("#j-title", Static).update(f"[b]{title}[/b]")
+        other = "keys.journal" if self.view == "eis" else "keys.eis_exchanges"
+        self.query_one("#keys", Static).update(
+            self.keybar([("Esc", "keys.back"), ("E", other), ("F10", "keys.lang")])
+        )
+
+    async def action_toggle(self) -> None:
+        self.view = "journal" if self.view == "eis" else "eis"
+        self.refresh_texts()
+        await self.load()
 
     async def load(self) -> None:
         t = self.app_.t
         table = self.query_one(DataTable)
         table.clear(columns=True)
-        table.add_columns(t("journal.time"), t("journal.actor"), t("journal.action"), t("journal.details"))
+        eis = self.view == "eis"
+        if eis:
+            names = ("time", "card", "attempt", "status", "outcome", "ms", "error")
+        else:
+            names = ("time", "actor", "action", "details")
+        table.add_columns(*(t(f"journal.{n}") for n in names))
         try:
-            rows = await self.app_.client.call("GET", "/v1/journal?limit=300")
+            rows = await self.app_.client.call(
+                "GET", "/v1/eis/exchanges?limit=300" if eis else "/v1/journal?limit=300"
+            )
         except ApiError as exc:
             self.query_one("#j-title", Static).update(f"[red]✗ {self.app_.error_text(exc)}[/red]")
             return
         for r in rows:
             when = dt.datetime.fromtimestamp(r["ts"]).strftime("%m-%d %H:%M:%S")
-            details = json.dumps(r["details"], ensure_ascii=False)[:80]
-            table.add_row(when, r["actor"], r["action"], details)
+            if eis:
+                status = str(r["http_status"] or "—")
+                cells = (
+                    r["card_id"][:8],
+                    str(r["attempt"]),
+                    status,
+                    r["outcome"],
+                    f"{r['duration_ms']:.0f}",
+                    r["error"][:60],
+                )
+                table.add_row(when, *cells)
+            else:
+                details = json.dumps(r["details"], ensure_ascii=False)[:80]
+                table.add_row(when, r["actor"], r["action"], details)
         table.focus()
 
     def action_back(self) -> None:
