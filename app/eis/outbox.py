@@ -179,28 +179,29 @@ class OutboxWorker:
             result.detail,
         )
         item.updated = time.time()
-        await self._record_exchange(item, result)
+        exchange = self._exchange(item, result)
         if result.outcome == "accepted":
             item.status, item.receipt, item.last_error = "accepted", result.receipt, ""
-            await self._settle(item, "eis_accepted", receipt=result.receipt)
+            await self._settle(item, "eis_accepted", exchange, receipt=result.receipt)
         elif result.outcome == "rejected":
             item.status, item.last_error = "rejected", result.detail
-            await self._settle(item, "eis_rejected", detail=result.detail)
+            await self._settle(item, "eis_rejected", exchange, detail=result.detail)
         else:
             item.next_attempt = time.time() + backoff_s(item.attempts)
             item.last_error = result.detail
-            await item.save(update_fields=list(DELIVERY_FIELDS))
+            async with write_tx() as tx:
+                await item.save(update_fields=list(DELIVERY_FIELDS), using_db=tx)
+                await exchange.save(using_db=tx)
         self.on_change()
 
-    async def _record_exchange(self, item: Outbox, result: Delivery) -> None:
-        """G2: the exchange, written before its outcome is acted on (a crash in between leaves the
-        trace and a retry, never an outcome without its trace)."""
-        async with write_tx() as tx:
-            await self._write_exchange(item, result, tx)
-
-    async def _write_exchange(self, item: Outbox, result: Delivery, tx: Any) -> None:
-        row = await EisExchange.create(
-            using_db=tx,
+    def _exchange(self, item: Outbox, result: Delivery) -> EisExchange:
+        """G2: the trace of one attempt, stored in the same transaction as its outcome (one write per
+        attempt; a crash before it leaves the row pending and the attempt is made again)."""
+        sealed = None
+        if result.response:
+            aad = f"eis-exchange:{item.idempotency_key}:{item.attempts}"
+            sealed = self.keyring.seal(result.response.encode(), aad)
+        return EisExchange(
             ts=time.time(),
             route=result.route,
             card_id=item.card_id,
@@ -211,10 +212,8 @@ class OutboxWorker:
             outcome=result.outcome,
             duration_ms=result.duration_ms,
             error=result.detail[:300] if result.outcome != "accepted" else "",
+            sealed_response=sealed,
         )
-        if result.response:
-            row.sealed_response = self.keyring.seal(result.response.encode(), f"eis-exchange:{row.id}")
-            await row.save(update_fields=["sealed_response"], using_db=tx)
 
     async def exchanges(self, card_id: str | None, limit: int) -> list[dict[str, Any]]:
         """G2: the trace of the exchanges, newest first (the answers' text stays sealed)."""
@@ -223,9 +222,13 @@ class OutboxWorker:
         rows = await q.order_by("-id").limit(limit).values(*fields, "duration_ms", "error")
         return list(rows)
 
-    async def _settle(self, item: Outbox, action: str, **details: Any) -> None:
-        """A delivery's outcome and its journal entry, in one transaction (the ledger holds one to
-        the other)."""
+    async def _settle(
+        self, item: Outbox, action: str, exchange: EisExchange | None = None, **details: Any
+    ) -> None:
+        """A delivery's outcome, its exchange and its journal entry, in one transaction (the ledger
+        holds one to the other)."""
         async with write_tx() as tx:
             await item.save(update_fields=list(DELIVERY_FIELDS), using_db=tx)
+            if exchange is not None:
+                await exchange.save(using_db=tx)
             await self.journal.write("eis", action, tx, card_id=item.card_id, **details)
