@@ -185,7 +185,8 @@ class Accounts:
                 weak, "password rejected", min_length=self.policy.min_length, distinct=MIN_DISTINCT
             )
 
-    async def _get(self, username: str) -> User:
+    async def get(self, username: str) -> User:
+        """The account of a user name (normalised as at login), or ``user_unknown``."""
         user = await User.get_or_none(username=normalise_username(username)[: MAX_USERNAME + 1])
         if user is None:
             raise OtolaneError("user_unknown", "no such user", username=username[:MAX_USERNAME])
@@ -317,7 +318,7 @@ class Accounts:
 
     async def bind_eds(self, username: str, sealed_iin: bytes, by: str) -> None:
         """Bind an NCA key's IIN (sealed by the caller under the data key) to an account."""
-        user = await self._get(username)
+        user = await self.get(username)
         user.eds_iin = sealed_iin
         async with write_tx() as tx:
             await user.save(using_db=tx)
@@ -365,7 +366,7 @@ class Accounts:
             await self.journal.write(s.username, "logout")
 
     async def change_password(self, username: str, old: str | None, new: str, by: str) -> None:
-        user = await self._get(username)
+        user = await self.get(username)
         if old is not None and not check_password(old[:MAX_PASSWORD], user.pw_hash):
             await self.journal.write(by, "password_change_failed", username=user.username)
             raise OtolaneError("password_old_wrong", "the current password is wrong")
@@ -390,7 +391,7 @@ class Accounts:
 
     async def set_disabled(self, username: str, disabled: bool, by: str) -> None:
         """Lock (ends the user's sessions at once) or unlock (also clears a lock-out)."""
-        user = await self._get(username)
+        user = await self.get(username)
         user.disabled = disabled
         if not disabled:
             user.locked_until, user.failed_logins = 0.0, 0
@@ -405,7 +406,7 @@ class Accounts:
     async def set_role(self, username: str, role: str, by: str) -> None:
         if role not in ROLES:
             raise OtolaneError("role_unknown", f"unknown role {role[:16]}", role=role[:16])
-        user = await self._get(username)
+        user = await self.get(username)
         if user.role == role:
             return
         old, user.role = user.role, role

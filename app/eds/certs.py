@@ -269,25 +269,17 @@ def check(
     facts = info(cert)
     chain, reason, detail = _chain(cert, trust, others)
     names = tuple(info(c).common_name for c in chain)
+
+    def refuse(why: str, text: str) -> Verdict:
+        return Verdict(False, why, facts, text, names, tuple(chain))
+
     if reason:
-        return Verdict(False, reason, facts, detail, names, tuple(chain))
-    for c in chain:
+        return refuse(reason, detail)
+    for c, name in zip(chain, names, strict=True):
         if c.not_valid_after < at:
-            return Verdict(
-                False,
-                "expired",
-                facts,
-                f"{info(c).common_name}: valid until {c.not_valid_after.isoformat()}",
-                names,
-            )
+            return refuse("expired", f"{name}: valid until {c.not_valid_after.isoformat()}")
         if c.not_valid_before > at:
-            return Verdict(
-                False,
-                "not_yet_valid",
-                facts,
-                f"{info(c).common_name}: valid from {c.not_valid_before.isoformat()}",
-                names,
-            )
+            return refuse("not_yet_valid", f"{name}: valid from {c.not_valid_before.isoformat()}")
     for child, issuer in zip(chain, chain[1:], strict=False):
         if trust.is_root(child):
             break
@@ -295,11 +287,9 @@ def check(
         if reason == "revocation_unknown" and child is not cert:
             reason = None  # a CRL for an intermediate is used when present, not required
         if reason:
-            return Verdict(False, reason, facts, detail, names, tuple(chain))
+            return refuse(reason, detail)
     if "digital_signature" not in (cert.key_usage_value.native if cert.key_usage_value else set()):
-        return Verdict(
-            False, "wrong_usage", facts, "the key may not make digital signatures", names, tuple(chain)
-        )
+        return refuse("wrong_usage", "the key may not make digital signatures")
     if facts.iin is None:
-        return Verdict(False, "no_iin", facts, "the certificate names no IIN", names, tuple(chain))
+        return refuse("no_iin", "the certificate names no IIN")
     return Verdict(True, None, facts, "", names, tuple(chain))

@@ -112,7 +112,7 @@ class EdsLogin:
                 raise EdsError(
                     "eds_iin_taken", f"this IIN is bound to the user {user.username}", username=user.username
                 )
-        name = (await self.accounts._get(username)).username
+        name = (await self.accounts.get(username)).username
         await self.accounts.bind_eds(name, self.keyring.seal(iin.encode(), _aad(name)), by)
 
     def _iin_of(self, user: User) -> str | None:
@@ -130,24 +130,22 @@ class EdsLogin:
         return None
 
     # --- login ----------------------------------------------------------------------
+    async def _failed(self, method: str, error: EdsError, **details: Any) -> None:
+        """One journal entry per refused key login (never the password, the key or the IIN)."""
+        reason = error.code.removeprefix("eds_")
+        await self.accounts.journal.write("-", "login_failed", method=method, reason=reason, **details)
+
     async def login(self, path: str, password: str) -> tuple[Session, Signer]:
-        journal = self.accounts.journal
         if not self.enabled:
             raise EdsError("eds_login_off", "this lane signs in with passwords only ([eds] login)")
         key_file = self._allowed(path)
         data = read_container(key_file)
         try:
             trust = self.trust()
-        except EdsError as e:
-            await journal.write(
-                "-", "login_failed", method="eds", reason=e.code, file=e.params.get("file", "")
-            )
-            raise
-        # GOST arithmetic takes ~0.15 s: off the event loop, so screens and stands keep moving
-        try:
+            # GOST arithmetic takes ~0.1 s: off the event loop, so screens and stands keep moving
             signer = await asyncio.to_thread(open_and_check, data, password, trust)
         except EdsError as e:
-            await journal.write("-", "login_failed", method="eds", reason=e.code, file=key_file.name)
+            await self._failed("eds", e, file=e.params.get("file") or key_file.name)
             raise
         return await self._admit(signer.verdict, signer, "eds"), signer
 
@@ -156,7 +154,6 @@ class EdsLogin:
         url = self.cfg.eds["ncalayer_url"]
         if not self.enabled or not url:
             raise EdsError("eds_ncalayer_off", "this lane does not use NCALayer ([eds] ncalayer_url)")
-        journal = self.accounts.journal
         try:
             trust = self.trust()
             challenge = b"otolane-login:" + secrets.token_bytes(32)
@@ -168,28 +165,31 @@ class EdsLogin:
                     "eds_signature_invalid", "NCALayer signed something other than the lane's challenge"
                 )
         except EdsError as e:
-            await journal.write("-", "login_failed", method="ncalayer", reason=e.code)
+            await self._failed("ncalayer", e)
             raise
         verdict = await asyncio.to_thread(certs.check, cert, trust, datetime.now(UTC))
         return await self._admit(verdict, None, "ncalayer"), verdict.info
 
+    async def _with_ocsp(self, verdict: certs.Verdict) -> certs.Verdict:
+        """A valid verdict asked again of the OCSP responder, when the lane has one."""
+        url = self.cfg.eds["ocsp_url"]
+        if not (verdict.valid and url and len(verdict.links) > 1):
+            return verdict
+        try:
+            state, detail = await ocsp.status(url, verdict.links[0], verdict.links[1], datetime.now(UTC))
+        except EdsError as e:
+            state, detail = "unreachable", e.message
+        if state == "good":
+            return verdict
+        reason = "revoked" if state == "revoked" else "revocation_unknown"
+        return dataclasses.replace(verdict, valid=False, reason=reason, detail=detail)
+
     async def _admit(self, verdict: certs.Verdict, signer: Signer | None, method: str) -> Session:
         """The lane's rules after the certificate check: valid, of this centre, bound to an account."""
-        journal = self.accounts.journal
+        verdict = await self._with_ocsp(verdict)
         facts = verdict.info
         who = {"common_name": facts.common_name, "iin": facts.iin or "", "serial": facts.serial}
-        refused = None
-        ocsp_url = self.cfg.eds["ocsp_url"]
-        if verdict.valid and ocsp_url and len(verdict.links) > 1:
-            try:
-                state, detail = await ocsp.status(
-                    ocsp_url, verdict.links[0], verdict.links[1], datetime.now(UTC)
-                )
-            except EdsError as e:
-                state, detail = "unreachable", e.message
-            if state != "good":
-                reason = "revoked" if state == "revoked" else "revocation_unknown"
-                verdict = dataclasses.replace(verdict, valid=False, reason=reason, detail=detail)
+        user = None
         if not verdict.valid:
             reason = verdict.reason or "untrusted"
             refused = EdsError(
@@ -199,17 +199,13 @@ class EdsLogin:
             refused = EdsError(
                 "eds_not_employee", "the key is not an employee key of this centre (its BIN differs)", **who
             )
-        user = None if refused else await self.user_for(facts.iin or "")
-        if refused is None and user is None:
+        else:
+            user = await self.user_for(facts.iin or "")
             refused = EdsError(
                 "eds_iin_not_registered", "no user of this lane is bound to this key's IIN", **who
             )
-        if refused is not None or user is None:
-            refused = refused or EdsError("eds_iin_not_registered", "no user is bound to this IIN", **who)
-            reason = refused.code.removeprefix("eds_")
-            await journal.write(
-                "-", "login_failed", method=method, reason=reason, serial=facts.serial, issuer=facts.issuer
-            )
+        if user is None:
+            await self._failed(method, refused, serial=facts.serial, issuer=facts.issuer)
             raise refused
         await self.accounts.refuse_closed(user, time.time())
         return await self.accounts.open_session(

@@ -60,8 +60,8 @@ def _unknown(why: str) -> EdsError:
 
 def _responder(basic: ocsp.BasicOCSPResponse, issuer: x509.Certificate, at: datetime) -> x509.Certificate:
     rid = basic["tbs_response_data"]["responder_id"]
-    candidates = [issuer, *[c for c in basic["certs"]]] if basic["certs"].native else [issuer]
-    for c in candidates:
+    included = list(basic["certs"]) if basic["certs"].native else []
+    for c in [issuer, *included]:
         named = (rid.name == "by_key" and rid.chosen.native == key_hash(c)) or (
             rid.name == "by_name" and rid.chosen == c.subject
         )
