@@ -231,17 +231,68 @@ def cmd_eis_sim(args: argparse.Namespace) -> int:
     from app.eis.simulator import serve
 
     _setup_logging(None, args.verbose)
+    from app.eis.simulator import tls_context
+
     knobs = {
         "fail_rate": args.fail_rate,
         "reject_rate": args.reject_rate,
         "lose_rate": args.lose_rate,
         "delay_ms": args.delay_ms,
+        "fault_rate": args.fault_rate,
+        "require_signature": 1.0 if args.require_signature else 0.0,
     }
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise OtolaneError("tls_incomplete", "--tls-cert and --tls-key go together")
+    tls = tls_context(args.tls_cert, args.tls_key) if args.tls_cert else None
     try:
-        asyncio.run(serve(args.host, args.port, args.db, args.seed, **knobs))
+        asyncio.run(serve(args.host, args.port, args.db, args.seed, tls, **knobs))
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def cmd_journal_export(args: argparse.Namespace) -> int:
+    """``otolane journal export``: the signed journal of a period, as a 0600 file (R3.19)."""
+    from app.eis import history
+
+    start = history.parse_time(args.start, "--from")
+    end = history.parse_time(args.end, "--to")
+
+    async def run(cfg: Any, accounts: Any, store: Any) -> tuple[dict[str, Any], Path]:
+        doc = await history.export(store.key, cfg.lane["name"], start, end)
+        folder = Path(args.out) if args.out else cfg.path(cfg.eis["exports_dir"])
+        return doc, history.save(doc, folder)
+
+    doc, path = asyncio.run(_with_store(args.config, run, create=False, checkpoint=False))
+    if args.json:
+        print(
+            json.dumps(
+                {"file": str(path), "entries": len(doc["entries"]), "from": doc["from"], "to": doc["to"]}
+            )
+        )
+    else:
+        print(f"{len(doc['entries'])} journal entries from {doc['from']} to {doc['to']}: {path}")
+    return 0
+
+
+def cmd_journal_verify(args: argparse.Namespace) -> int:
+    """``otolane journal verify``: exit 0 when the export's schema, chain and signature hold."""
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    from app.eis import history
+
+    try:
+        doc = json.loads(Path(args.file).read_text(encoding="utf-8"))
+        public = load_pem_public_key(Path(args.public_key).read_bytes()) if args.public_key else None
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise OtolaneError("export_unreadable", f"cannot read {e.filename or args.file}: {e}") from e
+    found = history.verify(doc, public)  # type: ignore[arg-type]
+    if args.json:
+        print(json.dumps({"file": args.file, "valid": not found, "problems": found}, ensure_ascii=False))
+    else:
+        for line in found or [f"{args.file}: valid ({len(doc['entries'])} entries, signature holds)"]:
+            print(line)
+    return 0 if not found else 1
 
 
 def cmd_sim_fault(args: argparse.Namespace) -> int:
@@ -428,8 +479,32 @@ def build_parser() -> argparse.ArgumentParser:
     for knob in ("fail-rate", "reject-rate", "lose-rate"):
         e.add_argument(f"--{knob}", type=float, default=0.0)
     e.add_argument("--delay-ms", type=float, default=0.0)
+    e.add_argument(
+        "--fault-rate",
+        type=float,
+        default=0.0,
+        help="share of requests that fail in a random way: 503, garbage, answer lost, connection cut, slow",
+    )
+    e.add_argument("--require-signature", action="store_true", help="refuse messages no employee signed")
+    e.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM) …")
+    e.add_argument("--tls-key", help="… and this key (PEM)")
     e.add_argument("--seed", type=int, default=None, help="seed of the failure knobs (repeatable runs)")
     e.set_defaults(fn=cmd_eis_sim)
+
+    jo = sub.add_parser("journal", help="the journal's log history (R3.19)")
+    josub = jo.add_subparsers(dest="action", required=True)
+    je = josub.add_parser("export", help="write the signed journal of a period (otolane-journal-export/1)")
+    je.add_argument("--config", required=True)
+    je.add_argument("--from", dest="start", required=True, help="first day (or ISO time), e.g. 2026-11-01")
+    je.add_argument("--to", dest="end", required=True, help="the day after the last (or ISO time)")
+    je.add_argument("--out", help="folder to write into (default: the lane's eis.exports_dir)")
+    je.add_argument("--json", action="store_true")
+    je.set_defaults(fn=cmd_journal_export)
+    jv = josub.add_parser("verify", help="check an export: its schema, its hash chain and its signature")
+    jv.add_argument("file")
+    jv.add_argument("--public-key", help="the lane's public key (PEM: keys/lane-sign.key.pub) to hold it to")
+    jv.add_argument("--json", action="store_true")
+    jv.set_defaults(fn=cmd_journal_verify)
 
     s = sub.add_parser("sim", help="device simulators on pseudo-terminals")
     ssub = s.add_subparsers(dest="device", required=True)

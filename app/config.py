@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from app.eis.endpoint import loopback, production_url
 from app.errors import ConfigError
 from drivers.registry import KINDS
 
@@ -62,9 +63,17 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "eis": {
         "url": Key(str, required=True, doc="Base URL of the EIS endpoint (or ВШЭП route)"),
         "environment": Key(str, "test", choices=("test", "production"), doc="Endpoint kind"),
-        "transport": Key(str, "rest", choices=("rest",), doc="rest (JSON); soap arrives later"),
+        "transport": Key(
+            str, "rest", choices=("rest", "soap"), doc="rest (JSON + CMS) or soap (XML + WS-Security, ВШЭП)"
+        ),
         "identification_key_file": Key(str, "keys/eis-id.key", doc="EIS identification key (R4)"),
         "timeout_s": Key(_NUM, 10.0, doc="Timeout of one delivery attempt"),
+        "ca_file": Key(str, "", doc="CA certificates (PEM) the EIS server's certificate is checked against"),
+        "production_hosts": Key(
+            list, [], doc="More domains of production endpoints (state domains are known already)"
+        ),
+        "poll_s": Key(_NUM, 60.0, doc="How often the lane asks EIS for the operator's requests (R3.19)"),
+        "exports_dir": Key(str, "exports", doc="Where journal exports are written (0600 files)"),
     },
     "eds": {
         "ca": Key(list, [], doc="NCA root and intermediate certificates (DER or PEM files) the lane trusts"),
@@ -237,6 +246,19 @@ def parse(text: str, file: str, base: Path) -> Config:
             "'test' on a training lane (training cards never reach production)",
             "'production'",
         )
+    eis = tables["eis"]
+    if lane["training"] and production_url(eis["url"], eis["production_hosts"]):
+        raise ConfigError(
+            file,
+            "eis.url",
+            "a test endpoint on a training lane (this host is a production EIS)",
+            repr(eis["url"]),
+        )
+    if not str(eis["url"]).startswith(("http://", "https://")):
+        raise ConfigError(file, "eis.url", "an http:// or https:// URL", repr(eis["url"]))
+    if str(eis["url"]).startswith("http://") and not loopback(eis["url"]):
+        # cards carry personal data and the identification key: plain HTTP only to this machine
+        raise ConfigError(file, "eis.url", "https:// (plain http:// only to this machine)", repr(eis["url"]))
     cfg = Config(Path(file), base, devices=tuple(devices), **tables)
     _check_paths(cfg)
     return cfg
@@ -275,6 +297,10 @@ def _check_paths(cfg: Config) -> None:
         "storage.anchor_file": cfg.path(cfg.storage["anchor_file"]),
         "eis.identification_key_file": cfg.path(cfg.eis["identification_key_file"]),
     }
+    if cfg.eis["ca_file"] and not cfg.path(cfg.eis["ca_file"]).is_file():
+        raise ConfigError(
+            file, "eis.ca_file", "a PEM file of CA certificates", str(cfg.path(cfg.eis["ca_file"]))
+        )
     if dsn.startswith("sqlite://") and dsn != "sqlite://:memory:":
         files["storage.dsn"] = Path(cfg.dsn.removeprefix("sqlite://"))
     for key, path in files.items():

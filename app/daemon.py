@@ -17,13 +17,14 @@ import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from app.api.server import Api, serve_unix
 from app.auth import Accounts, Policy
 from app.config import Config, DeviceConfig
 from app.eds.login import EdsLogin
-from app.eis import idkey
-from app.eis.client import RestClient
+from app.eis import history, idkey
+from app.eis.client import make_client
 from app.eis.idkey import IdKeySource
 from app.eis.outbox import OutboxWorker
 from app.errors import OtolaneError
@@ -140,9 +141,21 @@ class Daemon:
             await journal_config(cfg, journal)
             clock = await restore_clock(journal, bool(cfg.lane["training"]), speed)
             keys = await identification_key(cfg, store.keyring, journal)
-            client = RestClient(cfg.eis["url"], lambda: keys.current().value, cfg.eis["timeout_s"])
+            ca_file = str(cfg.path(cfg.eis["ca_file"])) if cfg.eis["ca_file"] else None
+            client = make_client(cfg.eis, lambda: keys.current().value, ca_file)
+
+            async def exporter(start: float, end: float, request: str | None) -> dict[str, Any]:
+                return await history.export(store.key, cfg.lane["name"], start, end, request)
+
             outbox = OutboxWorker(
-                client, store.keyring, journal, cfg.eis["environment"], lambda: None, key_source=keys
+                client,
+                store.keyring,
+                journal,
+                cfg.eis["environment"],
+                lambda: None,
+                key_source=keys,
+                exporter=exporter,
+                poll_s=float(cfg.eis["poll_s"]),
             )
             lane = self.lane = LaneService(cfg, store, clock, outbox, drivers)
             loop = asyncio.get_running_loop()

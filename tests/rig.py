@@ -8,6 +8,7 @@ import contextlib
 import datetime as dt
 import json
 import re
+import ssl
 import subprocess
 import sys
 import time
@@ -189,16 +190,19 @@ async def start_rig(
     centre: str | None = None,
     printer: tuple[str, str] | None = None,
     extra_config: str = "",
+    eis_options: str = "",
+    eis_tls: ssl.SSLContext | None = None,
 ) -> Rig:
     """``centre``: the inspection centre's name on the card (default: the demo's). ``printer``: the
     CUPS queue and server the lane prints on.
     ``full_lane``: every kind of stand of the demo lane, each on its own pty, not only the brake
-    tester. ``scenarios``: device id -> scenario name of its simulator (default "good")."""
+    tester. ``scenarios``: device id -> scenario name of its simulator (default "good").
+    ``eis_options``: more keys of the ``[eis]`` table; ``eis_tls``: the simulator serves HTTPS."""
     home.mkdir(parents=True, exist_ok=True)
     eis = EisSimulator(home / "eis.db")
     runner = web.AppRunner(eis.app(), access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=eis_tls)
     await site.start()
     port_no = runner.addresses[0][1]
     devices: tuple[DemoDevice, ...] = DEMO_DEVICES if full_lane else (BRAKE,)
@@ -210,6 +214,9 @@ async def start_rig(
         text = re.sub(
             r"(?m)^centre = .*$", lambda _: f"centre = {json.dumps(centre, ensure_ascii=False)}", text
         )
+    if eis_tls is not None:
+        text = text.replace('url = "http://127.0.0.1', 'url = "https://127.0.0.1')
+    text = text.replace("timeout_s = 5\n", "timeout_s = 5\n" + eis_options)
     if printer is not None:  # (queue, CUPS server)
         text += f'\n[printer]\nqueue = "{printer[0]}"\nserver = "{printer[1]}"\n'
     if "[eds]" in extra_config:  # the test's own trust store instead of the demo's training PKI
@@ -296,3 +303,34 @@ async def run_to_card(
 
     await wait_for(ready, "the card gates (R12 minimum time)")
     return dict(await c.call("POST", f"/v1/inspections/{insp['id']}/card"))
+
+
+KEY_PASSWORD = "Key-Pass-2026"
+IIN_OP = "900101300123"
+CENTRE_BIN = "123456789021"
+
+
+async def start_key_rig(
+    home: Path, more_keys: Callable[[Any], dict[str, Any]] | None = None, **kw: Any
+) -> Rig:
+    """A lane whose operator signs in with an NCA-shaped GOST key (``usb/operator.p12``, bound to the
+    operator's account) from a training PKI of its own. ``more_keys(pki)``: more key files by name;
+    those named ``revoked*`` are on the CRL."""
+    from app.eds.training import container, employee, issue, make_pki, revocation_list
+
+    pki = make_pki()
+    keys = {"operator.p12": issue(employee(IIN_OP), pki.ca)} | (more_keys(pki) if more_keys else {})
+    pki.crl = revocation_list(pki.ca, [who for name, who in keys.items() if name.startswith("revoked")])
+    root, ca, crl = pki.write(home / "pki")
+    usb = home / "usb"
+    usb.mkdir(parents=True, exist_ok=True)
+    for name, who in keys.items():
+        (usb / name).write_bytes(container(who, KEY_PASSWORD, [pki.ca]))
+    extra = (
+        f'\n[eds]\nca = ["{root}", "{ca}"]\ncrl = ["{crl}"]\nkey_dirs = ["usb"]\n'
+        f'centre_bin = "{CENTRE_BIN}"\n'
+    )
+    rig = await start_rig(home, extra_config=extra, **kw)
+    admin = await rig.client("admin")
+    await admin.call("POST", "/v1/users/operator/eds", {"iin": IIN_OP})
+    return rig

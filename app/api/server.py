@@ -22,6 +22,7 @@ from aiohttp import WSMsgType, web
 
 from app.auth import Accounts, Session
 from app.eds.login import EdsLogin
+from app.eis import history
 from app.errors import Forbidden, OtolaneError
 from app.journal import MAX_PAGE, Journal
 from app.lane.service import LaneService
@@ -77,6 +78,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/v1/devices/{dev}/replace", (ADMIN,), "replace_device", "replace a device"),
     Route("GET", "/v1/journal", (ADMIN,), "read_journal", "read the journal"),
     Route("GET", "/v1/eis/exchanges", (ADMIN,), "eis_exchanges", "read the EIS exchanges"),
+    Route("POST", "/v1/journal/export", (ADMIN,), "export_journal", "export the journal"),
     Route("GET", "/v1/users", (ADMIN,), "users", "list users"),
     Route("POST", "/v1/users", (ADMIN,), "add_user", "add a user"),
     Route("POST", "/v1/users/{name}/lock", (ADMIN,), "lock_user", "lock a user"),
@@ -440,6 +442,26 @@ class Api:
             )
         rows = await self.journal.read(limit, before, action)
         return web.json_response(rows)
+
+    async def export_journal(self, request: web.Request) -> web.Response:
+        """R3.19: the signed journal of a period, written as a 0600 file in ``eis.exports_dir``."""
+        data = await self._body(request)
+        start = history.parse_time(self._field(data, "from", str), "from")
+        end = history.parse_time(self._field(data, "to", str), "to")
+        cfg = self.lane.cfg
+        doc = await history.export(self.lane.store.key, cfg.lane["name"], start, end)
+        path = await asyncio.to_thread(history.save, doc, cfg.path(cfg.eis["exports_dir"]))
+        await self.journal.write(
+            self._session(request).username,
+            "journal_exported",
+            file=path.name,
+            entries=len(doc["entries"]),
+            start=doc["from"],
+            end=doc["to"],
+        )
+        return web.json_response(
+            {"file": str(path), "entries": len(doc["entries"]), "from": doc["from"], "to": doc["to"]}
+        )
 
     async def eis_exchanges(self, request: web.Request) -> web.Response:
         limit = _query_int(request, "limit", 100, 1, MAX_PAGE)

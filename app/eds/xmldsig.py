@@ -13,6 +13,7 @@ finding in the reference; UNVERIFIED against a live gateway). RSA signatures are
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import uuid
 
@@ -62,8 +63,9 @@ def _q(ns: str, name: str) -> str:
     return f"{{{ns}}}{name}"
 
 
-def sign_soap(envelope: bytes, signer: Signer) -> bytes:
-    """The envelope with its Body signed in a WS-Security header."""
+def sign_soap(envelope: bytes, signer: Signer, created: dt.datetime | None = None) -> bytes:
+    """The envelope with its Body and a ``wsu:Timestamp`` (when it was signed) signed in a
+    WS-Security header. The Timestamp has no Expires: a card may wait in the outbox for days (R5)."""
     try:
         root = _parse(envelope)
     except etree.XMLSyntaxError as e:
@@ -80,16 +82,21 @@ def sign_soap(envelope: bytes, signer: Signer) -> bytes:
         root.insert(0, header)
     security = etree.SubElement(header, _q(WSSE, "Security"), nsmap={"wsse": WSSE, "wsu": WSU})
     security.set(_q(SOAP, "mustUnderstand"), "1")
+    stamp = etree.SubElement(security, _q(WSU, "Timestamp"))
+    stamp.set(_q(WSU, "Id"), f"ts-{uuid.uuid4()}")
+    when = (created or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    etree.SubElement(stamp, _q(WSU, "Created")).text = when.strftime("%Y-%m-%dT%H:%M:%SZ")
     sig = etree.SubElement(security, _q(DS, "Signature"), nsmap={"ds": DS})
     info = etree.SubElement(sig, _q(DS, "SignedInfo"))
     etree.SubElement(info, _q(DS, "CanonicalizationMethod"), Algorithm=EXC_C14N)
     etree.SubElement(info, _q(DS, "SignatureMethod"), Algorithm=sig_uri)
-    ref = etree.SubElement(info, _q(DS, "Reference"), URI=f"#{body_id}")
-    transforms = etree.SubElement(ref, _q(DS, "Transforms"))
-    etree.SubElement(transforms, _q(DS, "Transform"), Algorithm=EXC_C14N)
-    etree.SubElement(ref, _q(DS, "DigestMethod"), Algorithm=dig_uri)
-    digest = _DIGESTS[dig_uri](_c14n(body))
-    etree.SubElement(ref, _q(DS, "DigestValue")).text = base64.b64encode(digest).decode()
+    for part in (body, stamp):
+        ref = etree.SubElement(info, _q(DS, "Reference"), URI=f"#{part.get(_q(WSU, 'Id'))}")
+        transforms = etree.SubElement(ref, _q(DS, "Transforms"))
+        etree.SubElement(transforms, _q(DS, "Transform"), Algorithm=EXC_C14N)
+        etree.SubElement(ref, _q(DS, "DigestMethod"), Algorithm=dig_uri)
+        digest = _DIGESTS[dig_uri](_c14n(part))
+        etree.SubElement(ref, _q(DS, "DigestValue")).text = base64.b64encode(digest).decode()
     value = signer.sign(_c14n(info))
     etree.SubElement(sig, _q(DS, "SignatureValue")).text = base64.b64encode(value).decode()
     key_info = etree.SubElement(sig, _q(DS, "KeyInfo"))
@@ -100,25 +107,33 @@ def sign_soap(envelope: bytes, signer: Signer) -> bytes:
 
 
 def verify_soap(envelope: bytes) -> x509.Certificate:
-    """The signer's certificate when the Body is the one signed and the signature holds; otherwise
-    ``eds_signature_invalid``. (Whether that certificate may sign is :func:`app.eds.certs.check`'s.)"""
+    """The signer's certificate when the Body (and the Timestamp, when there is one) are the ones
+    signed and the signature holds; otherwise ``eds_signature_invalid``. (Whether that certificate
+    may sign is :func:`app.eds.certs.check`'s.)"""
     asn1.register()
     bad = EdsError("eds_signature_invalid", "the signature does not match the message or its certificate")
     try:
         root = _parse(envelope)
-        sig = root.find(f"{_q(SOAP, 'Header')}/{_q(WSSE, 'Security')}/{_q(DS, 'Signature')}")
+        security = root.find(f"{_q(SOAP, 'Header')}/{_q(WSSE, 'Security')}")
+        sig = security.find(_q(DS, "Signature"))
         body = root.find(_q(SOAP, "Body"))
         if sig is None or body is None:
             raise bad
+        stamp = security.find(_q(WSU, "Timestamp"))
+        # every signed part must be covered: the Body always, the Timestamp when it is there
+        parts = {p.get(_q(WSU, "Id")): p for p in (body, stamp) if p is not None}
         info = sig.find(_q(DS, "SignedInfo"))
-        ref = info.find(_q(DS, "Reference"))
-        if ref.get("URI") != f"#{body.get(_q(WSU, 'Id'))}":
-            raise bad  # the signature must cover this Body, not another element
+        refs = info.findall(_q(DS, "Reference"))
+        if sorted(r.get("URI") for r in refs) != sorted(f"#{i}" for i in parts) or None in parts:
+            raise bad  # the signature must cover these elements, not others
         sig_uri = info.find(_q(DS, "SignatureMethod")).get("Algorithm")
-        dig_uri = ref.find(_q(DS, "DigestMethod")).get("Algorithm")
-        alg = next(oid for oid, (s, d) in ALGORITHMS.items() if s == sig_uri and d == dig_uri)
-        if base64.b64decode(ref.findtext(_q(DS, "DigestValue"))) != _DIGESTS[dig_uri](_c14n(body)):
-            raise bad
+        dig_uris = {r.find(_q(DS, "DigestMethod")).get("Algorithm") for r in refs}
+        alg = next(oid for oid, (s, d) in ALGORITHMS.items() if s == sig_uri and {d} == dig_uris)
+        for ref in refs:
+            part = parts[ref.get("URI")[1:]]
+            dig_uri = ref.find(_q(DS, "DigestMethod")).get("Algorithm")
+            if base64.b64decode(ref.findtext(_q(DS, "DigestValue"))) != _DIGESTS[dig_uri](_c14n(part)):
+                raise bad
         kid = sig.find(
             f"{_q(DS, 'KeyInfo')}/{_q(WSSE, 'SecurityTokenReference')}/{_q(WSSE, 'KeyIdentifier')}"
         )

@@ -15,18 +15,22 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from app import ledger
-from app.eis.client import Delivery, RestClient
+from app.eis.client import Delivery, EisClient
 from app.eis.idkey import IdKeySource
+from app.errors import OtolaneError
 from app.journal import Journal
 from app.storage.crypto import Keyring
 from app.storage.db import write_tx
 from app.storage.models import Card, EisExchange, Outbox
 
 log = logging.getLogger("otolane.outbox")
+#: (start, end, request id) → the signed journal export of that period (app/eis/history.py)
+Exporter = Callable[[float, float, str | None], Awaitable[dict[str, Any]]]
 #: what a delivery attempt changes in its row, and nothing else (the card's key and signature stay
 #: as they were stored when the card was formed)
 DELIVERY_FIELDS = ("status", "attempts", "next_attempt", "last_error", "receipt", "updated")
@@ -40,12 +44,14 @@ def backoff_s(attempts: int, rng: random.Random = random._inst) -> float:  # typ
 class OutboxWorker:
     def __init__(
         self,
-        client: RestClient,
+        client: EisClient,
         keyring: Keyring,
         journal: Journal,
         environment: str,
         on_change: Callable[[], None],
         key_source: IdKeySource | None = None,
+        exporter: Exporter | None = None,
+        poll_s: float = 60.0,
     ) -> None:
         self.client = client
         self.keyring = keyring
@@ -55,6 +61,10 @@ class OutboxWorker:
         self.wake = asyncio.Event()
         self.key_source = key_source
         self._key_expired_said = ""  # the fingerprint whose expiry is journalled (once per key)
+        # R3.19: the EIS operator's requests for the log history, asked for every poll_s
+        self.exporter = exporter
+        self.poll_s = poll_s
+        self._next_poll = 0.0
 
     def key_state(self) -> dict[str, Any]:
         return self.key_source.state() if self.key_source else {}
@@ -153,19 +163,70 @@ class OutboxWorker:
         due = await Outbox.filter(status="pending", next_attempt__lte=now).order_by("id").limit(20)
         for item in due:
             await self._deliver(item)
+        if self.exporter is not None and time.time() >= self._next_poll:
+            self._next_poll = time.time() + self.poll_s
+            await self.answer_requests()
+        wait = self._next_poll - time.time() if self.exporter is not None else 30.0
         nxt = await Outbox.filter(status="pending").order_by("next_attempt").first()
         if nxt is None:
-            return 30.0
-        return max(0.05, nxt.next_attempt - time.time())
+            return max(0.05, min(30.0, wait))
+        return max(0.05, min(nxt.next_attempt - time.time(), wait))
+
+    async def answer_requests(self) -> int:
+        """R3.19: ask EIS for its operator's requests; answer each request for the log history with
+        the signed export of its period, once (the journal says which were answered). Returns how
+        many were answered now."""
+        asked = await self.client.send("requests", {"contract": "otolane-eis/1"}, f"requests-{uuid.uuid4()}")
+        await self._trace("requests", "", asked, 1)
+        if asked.outcome != "accepted" or not isinstance(asked.data, dict):
+            return 0
+        answered = {str(e.details.get("request")) for e in await Journal.events("eis_log_sent")}
+        sent = 0
+        for req in asked.data.get("requests", []):
+            rid = str(req.get("id", ""))
+            if req.get("kind") != "log_history" or not rid or rid in answered:
+                continue
+            try:
+                start, end = float(req["from"]), float(req["to"])
+                doc = await self.exporter(start, end, rid)  # type: ignore[misc]
+            except (KeyError, TypeError, ValueError, OtolaneError) as exc:
+                await self.journal.write("eis", "eis_log_request_bad", request=rid, detail=str(exc)[:200])
+                continue
+            result = await self.client.send("history", doc, f"history-{rid}")
+            await self._trace("history", "", result, 1, f"history-{rid}")
+            if result.outcome == "accepted":
+                sent += 1
+                await self.journal.write(
+                    "eis", "eis_log_sent", request=rid, entries=len(doc["entries"]), receipt=result.receipt
+                )
+            else:
+                log.warning("the log history for request %s was not taken: %s", rid, result.detail)
+        return sent
+
+    async def _trace(self, kind: str, card_id: str, result: Delivery, attempt: int, key: str = "") -> None:
+        """G2 for a message that is not a card: its exchange in a write of its own."""
+        async with write_tx() as tx:
+            await self._exchange_row(kind, card_id, key, attempt, result).save(using_db=tx)
 
     async def _deliver(self, item: Outbox) -> None:
         card = await Card.get(card_id=item.card_id)
         payload: dict[str, Any] = self.keyring.open_json(card.sealed, f"cards:{card.card_id}")
-        if (item.training or payload.get("training")) and self.environment == "production":
-            item.status, item.last_error = "refused", "training card, production endpoint"
-            await self._settle(item, "eis_refused_training")
-            self.on_change()
-            return
+        if item.training or payload.get("training"):
+            # never to production, whatever the configuration calls the endpoint (URL, certificate)
+            production = True if self.environment == "production" else await self.client.production()
+            if production is None:  # the endpoint cannot be told now: the card waits
+                item.next_attempt = time.time() + backoff_s(item.attempts + 1)
+                item.last_error = (
+                    f"cannot tell whether the endpoint is production: {self.client.production_error}"
+                )
+                async with write_tx() as tx:
+                    await item.save(update_fields=list(DELIVERY_FIELDS), using_db=tx)
+                return
+            if production:
+                item.status, item.last_error = "refused", "training card, production endpoint"
+                await self._settle(item, "eis_refused_training", endpoint=self.client.base_url)
+                self.on_change()
+                return
         item.attempts += 1
         result = await self.client.submit_card(payload, item.idempotency_key, item.signature)
         # G2: every exchange is traceable: card, key, attempt, outcome, what EIS said.
@@ -197,16 +258,19 @@ class OutboxWorker:
     def _exchange(self, item: Outbox, result: Delivery) -> EisExchange:
         """G2: the trace of one attempt, stored in the same transaction as its outcome (one write per
         attempt; a crash before it leaves the row pending and the attempt is made again)."""
+        return self._exchange_row("card", item.card_id, item.idempotency_key, item.attempts, result)
+
+    def _exchange_row(self, kind: str, card_id: str, key: str, attempt: int, result: Delivery) -> EisExchange:
         sealed = None
         if result.response:
-            aad = f"eis-exchange:{item.idempotency_key}:{item.attempts}"
-            sealed = self.keyring.seal(result.response.encode(), aad)
+            sealed = self.keyring.seal(result.response.encode(), f"eis-exchange:{key}:{attempt}")
         return EisExchange(
             ts=time.time(),
             route=result.route,
-            card_id=item.card_id,
-            idempotency_key=item.idempotency_key,
-            attempt=item.attempts,
+            kind=kind,
+            card_id=card_id,
+            idempotency_key=key,
+            attempt=attempt,
             request_digest=result.request_digest,
             http_status=result.http_status,
             outcome=result.outcome,
@@ -218,7 +282,7 @@ class OutboxWorker:
     async def exchanges(self, card_id: str | None, limit: int) -> list[dict[str, Any]]:
         """G2: the trace of the exchanges, newest first (the answers' text stays sealed)."""
         q = EisExchange.filter(card_id=card_id) if card_id else EisExchange.all()
-        fields = ("ts", "route", "card_id", "attempt", "request_digest", "http_status", "outcome")
+        fields = ("ts", "route", "kind", "card_id", "attempt", "request_digest", "http_status", "outcome")
         rows = await q.order_by("-id").limit(limit).values(*fields, "duration_ms", "error")
         return list(rows)
 

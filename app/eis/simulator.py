@@ -1,8 +1,12 @@
-"""A local EIS: the same contract, with validation, duplicate refusal by idempotency key, and knobs
-to fail, delay, reject or lose the answer of a share of requests. Serves the demo and the tests.
+"""A local EIS: the whole contract (docs/eis-contract.md) on both routes, over HTTP or HTTPS, with
+schema and signature checks, duplicate refusal by idempotency key, the EIS operator's requests for a
+lane's log history (R3.19), and knobs to fail, delay, reject or lose the answer of a share of
+requests. Serves the demo and the tests.
 
-Endpoints: ``POST /api/v1/cards`` (the contract), ``GET /api/v1/stats``, ``GET /api/v1/cards``,
-``POST /api/v1/control`` (set ``fail_rate``, ``reject_rate``, ``lose_rate``, ``delay_ms``).
+Endpoints (under ``/api/v1``): ``POST /cards``, ``POST /requests``, ``POST /history`` (REST route);
+``POST /soap`` (SOAP route, the same messages in envelopes); and for tests and the demo
+``GET /cards``, ``GET /history``, ``GET /stats``, ``POST /control`` (set a knob),
+``POST /control/log-request`` (the EIS operator asks for a period: ``{"from": ts, "to": ts}``).
 """
 
 from __future__ import annotations
@@ -13,8 +17,10 @@ import hashlib
 import json
 import random
 import sqlite3
+import ssl
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +28,28 @@ from aiohttp import web
 
 from app.eds.cms import verify_detached
 from app.eds.errors import EdsError
-from app.eis.contract import SIGNATURE_HEADER, validate_card
+from app.eds.xmldsig import verify_soap
+from app.eis import history, soap
+from app.eis.contract import KEY_HEADER, SIGNATURE_HEADER, body, problems
+
+#: what a fault of ``fault_rate`` may be, each as likely (``--eis-faults``)
+FAULTS = ("unavailable", "garbage", "lose", "drop", "slow")
+
+
+@dataclass
+class Answer:
+    """What the simulator answers, whichever route asked: accepted (with content) or refused."""
+
+    status: int
+    content: dict[str, Any]
+
+    @property
+    def fault(self) -> str:
+        return "Client" if 400 <= self.status < 500 else "Server"
+
+
+def _refused(status: int, *errors: str) -> Answer:
+    return Answer(status, {"errors": list(errors)})
 
 
 class EisSimulator:
@@ -33,65 +60,156 @@ class EisSimulator:
             "CREATE TABLE IF NOT EXISTS cards (key TEXT PRIMARY KEY, digest TEXT, receipt TEXT,"
             " card_id TEXT, spo_key TEXT, training INTEGER, body TEXT, at REAL)"
         )
-        # G3: who signed a card (the subject's serialNumber: IIN…), by idempotency key
+        # G3: who signed a message (the subject's serialNumber: IIN…), by idempotency key, and how
         self.db.execute("CREATE TABLE IF NOT EXISTS signatures (key TEXT PRIMARY KEY, signer TEXT)")
+        self.db.execute("CREATE TABLE IF NOT EXISTS routes (key TEXT PRIMARY KEY, route TEXT)")
+        # R3.19: the operator's requests for a lane's journal, and the exports that answered them
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS requests (id TEXT PRIMARY KEY, start REAL, end REAL, asked REAL,"
+            " answered REAL)"
+        )
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS histories (request TEXT PRIMARY KEY, entries INTEGER, valid INTEGER,"
+            " problems TEXT, body TEXT, at REAL)"
+        )
         self.knobs: dict[str, float] = {
             "fail_rate": 0.0,
             "reject_rate": 0.0,
             "lose_rate": 0.0,
             "delay_ms": 0.0,
+            "fault_rate": 0.0,  # a share of requests meets one of FAULTS, chosen at random
+            "require_signature": 0.0,  # 1: an unsigned message is refused (G3)
         }
         self.knobs.update(knobs)
         self.requests = 0
         self.duplicates = 0
+        self.faults: dict[str, int] = dict.fromkeys(FAULTS, 0)
         self.rng = random.Random(seed)  # seeded: a fault test's failures and losses repeat
 
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=8 * 1024 * 1024)
-        app.router.add_post("/api/v1/cards", self.post_card)
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_post("/api/v1/cards", self.rest("card"))
+        app.router.add_post("/api/v1/requests", self.rest("requests"))
+        app.router.add_post("/api/v1/history", self.rest("history"))
+        app.router.add_post("/api/v1/soap", self.soap)
         app.router.add_get("/api/v1/cards", self.list_cards)
+        app.router.add_get("/api/v1/history", self.list_histories)
         app.router.add_get("/api/v1/stats", self.stats)
         app.router.add_post("/api/v1/control", self.control)
+        app.router.add_post("/api/v1/control/log-request", self.log_request)
         return app
 
-    async def post_card(self, request: web.Request) -> web.Response:
+    # -- the two routes: each reads its envelope, then one handler of the message ------------------
+
+    def rest(self, kind: str) -> Any:
+        async def handler(request: web.Request) -> web.StreamResponse:
+            raw = await request.read()
+            if (early := await self._fault(request)) is not None:
+                return early
+            try:
+                message = json.loads(raw)
+            except ValueError:
+                return _json(_refused(400, "body is not JSON"))
+            signer = ""
+            signed = request.headers.get(SIGNATURE_HEADER)
+            if signed:  # G3: the employee's detached CMS signature of this very body
+                try:
+                    cert = verify_detached(base64.b64decode(signed, validate=True), raw)
+                    signer = str(cert.subject.native.get("serial_number", ""))
+                except (EdsError, ValueError):
+                    return _json(_refused(422, "signature does not verify"))
+            answer = self.handle(kind, message, request.headers, signer, "rest")
+            return self._answer(request, answer, _json)
+
+        return handler
+
+    async def soap(self, request: web.Request) -> web.StreamResponse:
+        raw = await request.read()
+        if (early := await self._fault(request)) is not None:
+            return early
+        try:
+            kind, message, signed = soap.read(raw)
+        except soap.SoapError as e:
+            return _soap(_refused(400, e.message))
+        signer = ""
+        if signed:
+            try:
+                signer = str(verify_soap(raw).subject.native.get("serial_number", ""))
+            except EdsError:
+                return _soap(_refused(422, "signature does not verify"))
+        answer = self.handle(kind, message, request.headers, signer, "soap")
+        return self._answer(request, answer, _soap)
+
+    async def _fault(self, request: web.Request) -> web.StreamResponse | None:
+        """The failure knobs that strike before a message is read (the server never saw it)."""
         self.requests += 1
         if self.knobs["delay_ms"]:
             await asyncio.sleep(self.knobs["delay_ms"] / 1000)
         if self.rng.random() < self.knobs["fail_rate"]:
             return web.json_response({"error": "service unavailable"}, status=503)
-        key = request.headers.get("Idempotency-Key", "")
-        spo_key = request.headers.get("X-SPO-Key", "")
+        if self.rng.random() >= self.knobs["fault_rate"]:
+            return None
+        fault = self.rng.choice(FAULTS)
+        self.faults[fault] += 1
+        if fault == "unavailable":
+            return web.json_response({"error": "service unavailable"}, status=503)
+        if fault == "garbage":
+            return web.Response(text="<html>502 Bad Gateway</html>", status=502, content_type="text/html")
+        if fault == "drop":  # the connection is cut with no answer
+            if request.transport is not None:
+                request.transport.abort()
+            return web.Response(status=500)  # never reaches the lane
+        if fault == "slow":
+            await asyncio.sleep(self.rng.uniform(0.2, 1.0))
+            return web.json_response({"error": "gateway timeout"}, status=504)
+        request["lose"] = True  # "lose": the message is taken, then its answer is lost (_answer)
+        return None
+
+    def _answer(self, request: web.Request, answer: Answer, render: Any) -> web.StreamResponse:
+        lost = request.get("lose") or self.rng.random() < self.knobs["lose_rate"]
+        if answer.status < 300 and lost:  # stored, but the answer never reaches the lane
+            return web.json_response({"error": "answer lost"}, status=504)
+        return render(answer)
+
+    # -- the messages --------------------------------------------------------------------------
+
+    def handle(self, kind: str, message: Any, headers: Any, signer: str, route: str) -> Answer:
+        key = headers.get("Idempotency-Key", "")
+        spo_key = headers.get(KEY_HEADER, "")
         if not key or not spo_key:
-            return web.json_response({"errors": ["Idempotency-Key and X-SPO-Key required"]}, status=400)
-        raw = await request.read()
-        try:
-            card = json.loads(raw)
-        except ValueError:
-            return web.json_response({"errors": ["body is not JSON"]}, status=400)
-        errors = validate_card(card)
+            return _refused(400, f"Idempotency-Key and {KEY_HEADER} required")
+        if self.knobs["require_signature"] and not signer and kind != "requests":
+            return _refused(422, "the message is not signed by an employee (G3)")
+        if kind == "card":
+            return self._card(message, key, spo_key, signer, route)
+        if kind == "requests":
+            rows = self.db.execute(
+                "SELECT id, start, end FROM requests WHERE answered IS NULL ORDER BY asked"
+            )
+            return Answer(
+                200, {"requests": [{"id": i, "kind": "log_history", "from": s, "to": e} for i, s, e in rows]}
+            )
+        if kind == "history":
+            return self._history(message)
+        return _refused(400, f"unknown message kind {kind!r}")
+
+    def _card(self, card: Any, key: str, spo_key: str, signer: str, route: str) -> Answer:
+        errors = problems("card", card)
         if errors:
-            return web.json_response({"errors": errors}, status=422)
-        signed = request.headers.get(SIGNATURE_HEADER)
-        signer = ""
-        if signed:  # G3: the employee's detached CMS signature of this very body
-            try:
-                cert = verify_detached(base64.b64decode(signed, validate=True), raw)
-                signer = str(cert.subject.native.get("serial_number", ""))
-            except (EdsError, ValueError):
-                return web.json_response({"errors": ["signature does not verify"]}, status=422)
+            return _refused(422, *errors)
         if self.rng.random() < self.knobs["reject_rate"]:
-            return web.json_response({"errors": ["rejected by simulator knob"]}, status=422)
-        digest = hashlib.sha256(raw).hexdigest()
+            return _refused(422, "rejected by simulator knob")
+        digest = hashlib.sha256(body(card)).hexdigest()
         row = self.db.execute("SELECT digest, receipt FROM cards WHERE key=?", (key,)).fetchone()
         if row:
             self.duplicates += 1
             if row[0] != digest:
-                return web.json_response({"errors": ["idempotency key reused"]}, status=409)
-            return web.json_response({"status": "duplicate", "receipt": row[1]}, status=200)
+                return _refused(409, "idempotency key reused")
+            return Answer(200, {"status": "duplicate", "receipt": row[1]})
         receipt = "EIS-" + uuid.uuid4().hex[:12].upper()
         if signer:
             self.db.execute("INSERT OR REPLACE INTO signatures VALUES (?,?)", (key, signer))
+        self.db.execute("INSERT OR REPLACE INTO routes VALUES (?,?)", (key, route))
         self.db.execute(
             "INSERT INTO cards VALUES (?,?,?,?,?,?,?,?)",
             (
@@ -101,16 +219,32 @@ class EisSimulator:
                 card["card_id"],
                 spo_key,
                 int(card["training"]),
-                raw.decode(),
+                body(card).decode(),
                 time.time(),
             ),
         )
-        if self.rng.random() < self.knobs["lose_rate"]:
-            return web.json_response({"error": "answer lost"}, status=504)
-        return web.json_response({"status": "accepted", "receipt": receipt}, status=201)
+        return Answer(201, {"status": "accepted", "receipt": receipt})
+
+    def _history(self, doc: Any) -> Answer:
+        errors = history.verify(doc)
+        request = doc.get("request") if isinstance(doc, dict) else None
+        known = self.db.execute("SELECT 1 FROM requests WHERE id=?", (request,)).fetchone()
+        if errors or not known:
+            return _refused(422, *(errors or [f"request: no request {request!r} was made"]))
+        self.db.execute(
+            "INSERT OR IGNORE INTO histories VALUES (?,?,?,?,?,?)",
+            (request, len(doc["entries"]), 1, "", json.dumps(doc, ensure_ascii=False), time.time()),
+        )
+        self.db.execute("UPDATE requests SET answered=? WHERE id=?", (time.time(), request))
+        return Answer(200, {"status": "accepted", "receipt": f"LOG-{request}"})
+
+    # -- for tests and the demo ----------------------------------------------------------------
 
     async def list_cards(self, request: web.Request) -> web.Response:
-        rows = self.db.execute("SELECT key, card_id, receipt, training, body FROM cards ORDER BY at")
+        rows = self.db.execute(
+            "SELECT c.key, card_id, receipt, training, body, route FROM cards c"
+            " LEFT JOIN routes r ON r.key = c.key ORDER BY at"
+        )
         return web.json_response(
             [
                 {
@@ -119,30 +253,70 @@ class EisSimulator:
                     "inspection_id": json.loads(b).get("inspection_id"),
                     "receipt": r,
                     "training": bool(t),
+                    "route": route or "rest",
                 }
-                for k, c, r, t, b in rows.fetchall()
+                for k, c, r, t, b, route in rows.fetchall()
             ]
         )
+
+    async def list_histories(self, request: web.Request) -> web.Response:
+        rows = self.db.execute("SELECT request, entries, body FROM histories ORDER BY at").fetchall()
+        return web.json_response([{"request": r, "entries": n, "export": json.loads(b)} for r, n, b in rows])
+
+    async def log_request(self, request: web.Request) -> web.Response:
+        """The EIS operator asks for a lane's journal of a period (R3.19)."""
+        asked: dict[str, Any] = await request.json()
+        rid = uuid.uuid4().hex[:12]
+        self.db.execute(
+            "INSERT INTO requests VALUES (?,?,?,?,NULL)",
+            (rid, float(asked["from"]), float(asked["to"]), time.time()),
+        )
+        return web.json_response({"id": rid})
 
     async def stats(self, request: web.Request) -> web.Response:
         (n,) = self.db.execute("SELECT COUNT(*) FROM cards").fetchone()
         return web.json_response(
-            {"accepted": n, "requests": self.requests, "duplicates": self.duplicates} | self.knobs
+            {"accepted": n, "requests": self.requests, "duplicates": self.duplicates, "faults": self.faults}
+            | self.knobs
         )
 
     async def control(self, request: web.Request) -> web.Response:
-        body: dict[str, Any] = await request.json()
-        for k, v in body.items():
+        knobs: dict[str, Any] = await request.json()
+        for k, v in knobs.items():
             if k in self.knobs:
                 self.knobs[k] = float(v)
         return web.json_response(self.knobs)
 
 
-async def serve(host: str, port: int, db_path: str, seed: int | None = None, **knobs: float) -> None:
+def _json(answer: Answer) -> web.Response:
+    return web.json_response(answer.content, status=answer.status)
+
+
+def _soap(answer: Answer) -> web.Response:
+    if answer.status < 300:
+        return web.Response(body=soap.answer(answer.content), status=200, content_type="text/xml")
+    reason = "; ".join(answer.content.get("errors", [])) or "refused"
+    return web.Response(body=soap.fault(answer.fault, reason), status=500, content_type="text/xml")
+
+
+def tls_context(cert: str | Path, key: str | Path) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(str(cert), str(key))
+    return ctx
+
+
+async def serve(
+    host: str,
+    port: int,
+    db_path: str,
+    seed: int | None = None,
+    tls: ssl.SSLContext | None = None,
+    **knobs: float,
+) -> None:
     sim = EisSimulator(db_path, seed, **knobs)
     runner = web.AppRunner(sim.app(), access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
+    site = web.TCPSite(runner, host, port, ssl_context=tls)
     await site.start()
     try:
         await asyncio.Event().wait()

@@ -13,7 +13,6 @@ entry are; the card carries the chain heads it was formed on, signed by the lane
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import copy
 import datetime as dt
@@ -34,9 +33,7 @@ from app.domain.categories import min_duration_s
 from app.domain.norms import visual_checks
 from app.domain.periodicity import lane_date
 from app.domain.vehicle import vehicle_record
-from app.eds.cms import sign_detached
 from app.eis.contract import CONTRACT_VERSION
-from app.eis.contract import body as card_body
 from app.eis.outbox import OutboxWorker
 from app.errors import OtolaneError, Refused
 from app.lane.card import CardIncomplete, assemble_card
@@ -549,6 +546,8 @@ class LaneService:
                 "plate": card["vehicle"]["plate"],
                 "verdict": last.verdict,
                 "eis": ob.status if ob else "",
+                "eis_attempts": ob.attempts if ob else 0,
+                "eis_error": ob.last_error if ob else "",
                 "items": self._screen_items(card),
             }
         return {
@@ -1070,8 +1069,9 @@ class LaneService:
                 # The heads the card was formed on, signed: EIS keeps them, no insider can rewrite them.
                 card["anchor"] = sign_heads(self.store.key, await self.store.heads(tx), card_id)
                 # G3: the employee signs the exact body EIS receives (Streebog over ~20 KB: a thread)
+                # in the form the configured route carries it: detached CMS (REST) or WS-Security (SOAP)
                 signature = (
-                    base64.b64encode(await asyncio.to_thread(sign_detached, signer, card_body(card))).decode()
+                    await asyncio.to_thread(self.outbox.client.sign, card, signer)
                     if signer is not None
                     else None
                 )

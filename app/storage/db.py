@@ -62,11 +62,17 @@ async def _v4(conn: Any) -> None:
     await Tortoise.generate_schemas(safe=True)  # creates the new table only (issue #11, G2)
 
 
+async def _v5(conn: Any) -> None:
+    kind = "VARCHAR(12) NOT NULL DEFAULT 'card'"
+    await _add_column(conn, "eis_exchanges", "kind", kind, kind)  # issue #11: not only cards travel
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Any], Awaitable[None]]]] = [
     (1, "initial schema: users, inspections, readings, journal, cards, outbox", _v1),
     (2, "users.eds_iin: the sealed IIN of the employee's NCA key", _v2),
     (3, "outbox.signature: the employee's signature of the card (G3)", _v3),
     (4, "eis_exchanges: every request to EIS and its answer (G2)", _v4),
+    (5, "eis_exchanges.kind: which message of the contract (card, requests, history)", _v5),
 ]
 
 

@@ -123,7 +123,8 @@ class EisExchange(Model):
     id = fields.IntField(primary_key=True)
     ts = fields.FloatField(db_index=True)
     route = fields.CharField(max_length=8)
-    card_id = fields.CharField(max_length=36, db_index=True)
+    kind = fields.CharField(max_length=12, default="card")  # card / requests / history
+    card_id = fields.CharField(max_length=36, db_index=True)  # the card, or "" for other messages
     idempotency_key = fields.CharField(max_length=64)
     attempt = fields.IntField()
     request_digest = fields.CharField(max_length=64)

@@ -16,38 +16,24 @@ import pytest
 
 from app.api.client import ApiError
 from app.eds.training import container, employee, issue, make_pki, revocation_list
-from tests.rig import Rig, start_rig, wait_for
+from tests.rig import CENTRE_BIN, IIN_OP, KEY_PASSWORD, Rig, start_key_rig, start_rig, wait_for
 
-PASSWORD = "Key-Pass-2026"
-IIN_OP = "900101300123"
-CENTRE_BIN = "123456789021"
+PASSWORD = KEY_PASSWORD
 
 
 @pytest.fixture
 async def lane(tmp_path: Path) -> Rig:
-    pki = make_pki()
-    other_root = make_pki()
-    keys = {
-        "operator.p12": issue(employee(IIN_OP), pki.ca),
-        "revoked.p12": issue(employee("900101300124"), pki.ca),
-        "expired.p12": issue(employee("900101300125"), pki.ca, days=(-400, -1)),
-        "other-ca.p12": issue(employee(IIN_OP), other_root.ca),
-        "other-bin.p12": issue(employee("900101300126", bin_="999999999999"), pki.ca),
-        "unbound.p12": issue(employee("900101300127"), pki.ca),
-    }
-    pki.crl = revocation_list(pki.ca, [keys["revoked.p12"]])
-    root, ca, crl = pki.write(tmp_path / "home" / "pki")
-    usb = tmp_path / "home" / "usb"
-    usb.mkdir(parents=True)
-    for name, who in keys.items():
-        (usb / name).write_bytes(container(who, PASSWORD, [pki.ca]))
-    extra = (
-        f'\n[eds]\nca = ["{root}", "{ca}"]\ncrl = ["{crl}"]\nkey_dirs = ["usb"]\n'
-        f'centre_bin = "{CENTRE_BIN}"\n'
-    )
-    rig = await start_rig(tmp_path / "home", extra_config=extra)
-    admin = await rig.client("admin")
-    await admin.call("POST", "/v1/users/operator/eds", {"iin": IIN_OP})
+    def keys(pki: Any) -> dict[str, Any]:
+        other_root = make_pki()
+        return {
+            "revoked.p12": issue(employee("900101300124"), pki.ca),
+            "expired.p12": issue(employee("900101300125"), pki.ca, days=(-400, -1)),
+            "other-ca.p12": issue(employee(IIN_OP), other_root.ca),
+            "other-bin.p12": issue(employee("900101300126", bin_="999999999999"), pki.ca),
+            "unbound.p12": issue(employee("900101300127"), pki.ca),
+        }
+
+    rig = await start_key_rig(tmp_path / "home", keys)
     yield rig
     await rig.close()
 

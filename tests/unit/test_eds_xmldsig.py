@@ -4,6 +4,7 @@ signature moved to another element or a changed certificate are refused."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -48,6 +49,8 @@ def _xmlsec(signed: bytes, cert: bytes, tmp: Path) -> subprocess.CompletedProces
         str(tmp / "c.der"),
         "--id-attr:Id",
         "Body",
+        "--id-attr:Id",
+        "Timestamp",
         str(tmp / "m.xml"),
     ]
     return subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -64,6 +67,10 @@ def test_an_rsa_signed_envelope_verifies_with_xmlsec1_and_a_changed_body_does_no
     assert xmldsig.verify_soap(signed).dump() == rsa_signer.certificate.dump()
     changed = signed.replace(b"<card>42</card>", b"<card>43</card>")
     assert _xmlsec(changed, rsa_signer.certificate.dump(), tmp_path).returncode != 0
+    # the Timestamp is signed too (WS-Security: body and time), and xmlsec1 holds us to it
+    assert b"<wsu:Timestamp" in signed and b'URI="#ts-' in signed
+    later = re.sub(rb"<wsu:Created>[^<]*<", b"<wsu:Created>2000-01-01T00:00:00Z<", signed)
+    assert _xmlsec(later, rsa_signer.certificate.dump(), tmp_path).returncode != 0
     with pytest.raises(EdsError):
         xmldsig.verify_soap(changed)
 
@@ -84,6 +91,8 @@ def test_tampering_is_refused(gost_signer: Signer) -> None:
         signed.replace(b"<card>42</card>", b"<card>43</card>"),  # the Body
         signed.replace(b"m-1", b"m-2"),
         signed.replace(b'URI="#id-', b'URI="#other-'),  # the reference no longer names this Body
+        re.sub(rb"<wsu:Created>[^<]*<", b"<wsu:Created>2000-01-01T00:00:00Z<", signed),  # the time
+        re.sub(rb"<ds:Reference URI=\"#ts-.*?</ds:Reference>", b"", signed, flags=re.S),  # time unsigned
         b"<not-soap/>",
         b"not xml",
         b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "a">]>' + signed.split(b"?>", 1)[1],

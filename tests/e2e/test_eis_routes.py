@@ -1,0 +1,184 @@
+"""The EIS contract end to end through the real daemon (issue #11): the SOAP/WS-Security route and the
+REST route over HTTPS on loopback, signed by the employee (G3); a training card never reaches an
+endpoint that is production by its certificate, whatever the configuration says; the EIS operator's
+request for the log history is answered with a signed export (R3.19)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from app.api.client import LaneClient
+from app.eis import history
+from tests.rig import IIN_OP, KEY_PASSWORD, Rig, run_to_card, start_key_rig, start_rig, wait_for
+from tests.tls import make_server_tls
+
+CAR = {"plate": "123ABC02", "category": "M1", "fuel": "petrol", "axles": 2}
+
+
+async def _outbox(c: LaneClient, status: str, n: int = 1) -> bool:
+    return (await c.call("GET", "/v1/state"))["outbox"].get(status, 0) == n
+
+
+async def test_a_signed_card_travels_the_soap_route_over_https(tmp_path: Path) -> None:
+    """G1, G3: transport = "soap": the card goes as XML in a SOAP envelope whose Body and Timestamp
+    the employee signed (WS-Security); the simulator checks the server certificate's chain (HTTPS
+    with the lane's eis.ca_file), the schema and the signature, and knows the signer."""
+    tls = make_server_tls(tmp_path / "tls")
+    rig = await start_key_rig(
+        tmp_path / "home",
+        eis_tls=tls.context(),
+        eis_options=f'transport = "soap"\nca_file = "{tls.ca_file}"\n',
+    )
+    try:
+        rig.eis.knobs["require_signature"] = 1.0  # an unsigned card would be refused
+        c = await rig.client()
+        await c.login_eds(str(rig.home / "usb" / "operator.p12"), KEY_PASSWORD)
+        card = await run_to_card(c, CAR)
+        await wait_for(lambda: _outbox(c, "accepted"), "EIS acceptance over SOAP", timeout=60)
+        row = rig.eis.db.execute(
+            "SELECT r.route, s.signer FROM cards c JOIN routes r ON r.key = c.key"
+            " JOIN signatures s ON s.key = c.key WHERE c.card_id = ?",
+            (card["card_id"],),
+        ).fetchone()
+        assert row == ("soap", f"IIN{IIN_OP}")
+        admin = await rig.client("admin")
+        trace = await admin.call("GET", f"/v1/eis/exchanges?card={card['card_id']}")
+        assert trace[0]["route"] == "soap" and trace[0]["kind"] == "card" and trace[0]["http_status"] == 200
+    finally:
+        await rig.close()
+
+
+async def test_an_unsigned_card_is_rejected_by_an_eis_that_wants_signatures(tmp_path: Path) -> None:
+    """G3: a password session forms an unsigned card; an EIS that requires the employee's signature
+    rejects it, and the lane marks it rejected with EIS's reason instead of retrying for ever."""
+    rig = await start_rig(tmp_path / "home", eis_options='transport = "soap"\n')
+    try:
+        rig.eis.knobs["require_signature"] = 1.0
+        c = await rig.client("operator")
+        await run_to_card(c, CAR)
+        await wait_for(lambda: _outbox(c, "rejected"), "the rejection", timeout=60)
+        last = (await c.call("GET", "/v1/state"))["last_card"]
+        assert last["eis"] == "rejected" and "not signed" in last["eis_error"]
+        assert rig.eis.db.execute("SELECT count(*) FROM cards").fetchone() == (0,)
+    finally:
+        await rig.close()
+
+
+async def test_a_server_the_lane_does_not_trust_gets_no_card(tmp_path: Path) -> None:
+    """HTTPS: a server whose certificate does not chain to eis.ca_file is never sent the card (the
+    identification key and personal data stay home); the card waits, with the reason."""
+    good, other = make_server_tls(tmp_path / "good"), make_server_tls(tmp_path / "other")
+    rig = await start_rig(
+        tmp_path / "home", eis_tls=good.context(), eis_options=f'ca_file = "{other.ca_file}"\n'
+    )
+    try:
+        c = await rig.client("operator")
+        await run_to_card(c, CAR)
+
+        async def said() -> bool:
+            last = (await c.call("GET", "/v1/state"))["last_card"]
+            return "certificate verify failed" in last["eis_error"].lower()
+
+        await wait_for(said, "the certificate refusal", timeout=30)
+        assert rig.eis.requests == 0 and (await c.call("GET", "/v1/state"))["last_card"]["eis"] == "pending"
+    finally:
+        await rig.close()
+
+
+async def test_a_training_card_never_reaches_a_server_whose_certificate_is_production(tmp_path: Path) -> None:
+    """Issue #11: the configuration says "test" and names 127.0.0.1, but the server's certificate
+    names a state domain (eis.nitec.kz): the training card is refused, journalled, never sent."""
+    tls = make_server_tls(tmp_path / "tls", dns=("eis.nitec.kz",))
+    rig = await start_rig(
+        tmp_path / "home", eis_tls=tls.context(), eis_options=f'ca_file = "{tls.ca_file}"\n'
+    )
+    try:
+        c = await rig.client("operator")
+        await run_to_card(c, CAR)
+        await wait_for(lambda: _outbox(c, "refused"), "the refusal", timeout=30)
+        assert rig.eis.db.execute("SELECT count(*) FROM cards").fetchone() == (0,)
+        admin = await rig.client("admin")
+        said = await admin.call("GET", "/v1/journal?action=eis_refused_training")
+        assert said and said[0]["details"]["endpoint"].startswith("https://127.0.0.1")
+    finally:
+        await rig.close()
+
+
+async def test_the_eis_operator_gets_the_log_history_it_asks_for_signed(tmp_path: Path) -> None:
+    """R3.19: EIS asks for the lane's journal of a period; the lane answers with the signed export
+    of exactly that period; the simulator verifies chain and signature; the request is answered
+    once, and the lane's public key (keys/lane-sign.key.pub) checks it offline too."""
+    rig = await start_rig(tmp_path / "home", eis_options="poll_s = 0.2\n")
+    try:
+        c = await rig.client("operator")
+        await c.logout()
+        start, end = time.time() - 3600, time.time() + 5
+        rid = await _ask(rig, start, end)
+
+        async def answered() -> list[dict]:
+            rows = rig.eis.db.execute("SELECT body FROM histories WHERE request = ?", (rid,)).fetchall()
+            return [json.loads(b) for (b,) in rows]
+
+        (doc,) = await wait_for(answered, "the log history", timeout=30)
+        assert doc["request"] == rid and history.verify(doc) == []
+        actions = [e["action"] for e in doc["entries"]]
+        assert "daemon_started" in actions and "login" in actions and "logout" in actions
+        assert all(start <= e["ts"] < end for e in doc["entries"])
+        pub = rig.home / "keys" / "lane-sign.key.pub"
+        (rig.home / "export.json").write_text(json.dumps(doc))
+        ok = subprocess.run(
+            [sys.executable, "-m", "app.cli", "journal", "verify", "export.json", "--public-key", str(pub)],
+            cwd=rig.home,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert ok.returncode == 0, ok.stdout + ok.stderr
+        admin = await rig.client("admin")
+        await wait_for(lambda: admin.call("GET", "/v1/journal?action=eis_log_sent"), "the journal entry")
+        # further polls must not answer the same request again
+        polls = rig.eis.requests
+        await wait_for(lambda: _more_polls(rig, polls + 3), "three more polls")
+        assert rig.eis.db.execute("SELECT count(*) FROM histories").fetchone() == (1,)
+        assert len(await admin.call("GET", "/v1/journal?action=eis_log_sent")) == 1
+    finally:
+        await rig.close()
+
+
+async def _ask(rig: Rig, start: float, end: float) -> str:
+    import aiohttp
+
+    url = rig.cfg.eis["url"]
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(f"{url}/control/log-request", json={"from": start, "to": end}) as r,
+    ):
+        return str((await r.json())["id"])
+
+
+async def _more_polls(rig: Rig, n: int) -> bool:
+    return rig.eis.requests >= n
+
+
+async def test_the_admin_exports_the_journal_of_a_period(tmp_path: Path) -> None:
+    """R3.19: the admin exports a period from the daemon: a 0600 file in eis.exports_dir that
+    ``otolane journal verify`` accepts; an entry changed in the file is found and named."""
+    rig = await start_rig(tmp_path / "home")
+    try:
+        admin = await rig.client("admin")
+        day = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 86400))
+        got = await admin.call("POST", "/v1/journal/export", {"from": "2000-01-01", "to": day})
+        path = Path(got["file"])
+        assert path.parent == rig.home / "exports" and path.stat().st_mode & 0o777 == 0o600
+        doc = json.loads(path.read_text())
+        assert got["entries"] == len(doc["entries"]) > 0 and history.verify(doc) == []
+        doc["entries"][0]["actor"] = "someone-else"
+        assert any("entries[0]: its hash" in p for p in history.verify(doc))
+        exported = await admin.call("GET", "/v1/journal?action=journal_exported")
+        assert exported[0]["details"]["file"] == path.name
+    finally:
+        await rig.close()
