@@ -376,6 +376,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     m = sub.add_parser("demo", help="a training lane with simulated stands and EIS")
     m.add_argument("--headless", action="store_true", help="run one scripted inspection, no TUI")
+    m.add_argument(
+        "--eis-faults",
+        type=float,
+        default=0.0,
+        help="share of EIS calls that fail in a random way (0.3: 30 %%); the card still gets through",
+    )
     m.add_argument("--speed", type=float, default=None, help="lane clock speed (training lane)")
     m.add_argument("--json", action="store_true", help="print the result as one JSON object")
     m.add_argument("--dir", default=None, help="where the demo lives (default var/demo)")

@@ -127,6 +127,7 @@ url = "http://127.0.0.1:{eis_port}/api/v1"
 environment = "test"
 identification_key_file = "keys/eis-id.key"
 timeout_s = 5
+poll_s = 2
 """
         + device_tables(devices, until),
         encoding="utf-8",
@@ -236,9 +237,15 @@ async def wait_ready(sock: Path, procs: Processes, timeout: float = 30.0) -> Non
 
 
 def start_lane(
-    home: Path, speed: float, scenario: str, garble: float = 0.0, away: tuple[str, ...] = ()
+    home: Path,
+    speed: float,
+    scenario: str,
+    garble: float = 0.0,
+    away: tuple[str, ...] = (),
+    eis_faults: float = 0.0,
 ) -> tuple[Processes, Path, dict[str, str]]:
-    """The demo lane's processes; the stands in ``away`` get no simulator (a cable that is out)."""
+    """The demo lane's processes; the stands in ``away`` get no simulator (a cable that is out);
+    ``eis_faults``: the share of EIS calls that fail in a random way."""
     known = sorted({name for d in DEMO_DEVICES for name in SCENARIOS[d.profile]})
     if scenario not in known:
         raise OtolaneError(
@@ -253,7 +260,8 @@ def start_lane(
         write_secret_file(id_key, f"DEMO-{secrets.token_hex(16)}\n")
     accounts = ensure_accounts(home, cfg)
     procs = Processes(home)
-    procs.start("eis-sim", "eis-sim", "--port", str(eis_port), "--db", "eis-sim.db")
+    faults = ("--fault-rate", str(eis_faults)) if eis_faults else ()
+    procs.start("eis-sim", "eis-sim", "--port", str(eis_port), "--db", "eis-sim.db", *faults)
     unknown = set(away) - {d.id for d in DEMO_DEVICES}
     if unknown:
         ids = ", ".join(d.id for d in DEMO_DEVICES)
@@ -402,6 +410,7 @@ async def scripted_inspection(
             "failed_items": [i["id"] for i in card["items"] if not i["passed"]],
             "pdf": str(pdf) if pdf else None,
             "eis_status": st["last_card"]["eis"],
+            "eis_attempts": st["last_card"]["eis_attempts"],
             "readings": card["readings"],
             "duration_s": card["duration_s"],
             "steps": [s["id"] for s in insp["steps"]],
@@ -435,8 +444,10 @@ def run_demo(args: argparse.Namespace) -> int:
         )
     vehicle = DEMO_VEHICLES[args.vehicle] if args.vehicle else None
     scenario = vehicle.scenario if vehicle else args.scenario
+    if not 0.0 <= args.eis_faults <= 1.0:
+        raise OtolaneError("eis_faults_bad", f"--eis-faults is a share from 0 to 1, not {args.eis_faults:g}")
     procs, cfg, accounts = start_lane(
-        home, speed, scenario, 0.05 if args.faults else 0.0, away=tuple(args.away)
+        home, speed, scenario, 0.05 if args.faults else 0.0, away=tuple(args.away), eis_faults=args.eis_faults
     )
     sock = home / "laned.sock"
     try:

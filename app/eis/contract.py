@@ -85,6 +85,8 @@ def _say(error: Any) -> str:
             if v == "enum"
             else f"expected {error.validator_value!r}"
         )
+    if v == "pattern":
+        return f"does not match {error.validator_value}"
     if v == "format":
         return f"not a {error.validator_value} with a time zone"
     return str(error.message)[:160]

@@ -84,6 +84,8 @@ class EisSimulator:
         self.requests = 0
         self.duplicates = 0
         self.faults: dict[str, int] = dict.fromkeys(FAULTS, 0)
+        self.fault_kinds: tuple[str, ...] = FAULTS  # which faults fault_rate chooses from
+        self._lose: set[int] = set()  # requests whose answer is to be lost
         self.rng = random.Random(seed)  # seeded: a fault test's failures and losses repeat
 
     def app(self) -> web.Application:
@@ -149,7 +151,7 @@ class EisSimulator:
             return web.json_response({"error": "service unavailable"}, status=503)
         if self.rng.random() >= self.knobs["fault_rate"]:
             return None
-        fault = self.rng.choice(FAULTS)
+        fault = self.rng.choice(self.fault_kinds)
         self.faults[fault] += 1
         if fault == "unavailable":
             return web.json_response({"error": "service unavailable"}, status=503)
@@ -162,11 +164,12 @@ class EisSimulator:
         if fault == "slow":
             await asyncio.sleep(self.rng.uniform(0.2, 1.0))
             return web.json_response({"error": "gateway timeout"}, status=504)
-        request["lose"] = True  # "lose": the message is taken, then its answer is lost (_answer)
+        self._lose.add(id(request))  # "lose": the message is taken, then its answer is lost (_answer)
         return None
 
     def _answer(self, request: web.Request, answer: Answer, render: Any) -> web.StreamResponse:
-        lost = request.get("lose") or self.rng.random() < self.knobs["lose_rate"]
+        lost = id(request) in self._lose or self.rng.random() < self.knobs["lose_rate"]
+        self._lose.discard(id(request))
         if answer.status < 300 and lost:  # stored, but the answer never reaches the lane
             return web.json_response({"error": "answer lost"}, status=504)
         return render(answer)

@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from app.api.client import LaneClient
 from app.eis import history
 from tests.rig import IIN_OP, KEY_PASSWORD, Rig, run_to_card, start_key_rig, start_rig, wait_for
@@ -180,5 +182,34 @@ async def test_the_admin_exports_the_journal_of_a_period(tmp_path: Path) -> None
         assert any("entries[0]: its hash" in p for p in history.verify(doc))
         exported = await admin.call("GET", "/v1/journal?action=journal_exported")
         assert exported[0]["details"]["file"] == path.name
+    finally:
+        await rig.close()
+
+
+@pytest.mark.parametrize("fault", ["unavailable", "garbage", "lose", "drop", "slow"])
+@pytest.mark.parametrize("transport", ["rest", "soap"])
+async def test_each_way_eis_fails_ends_in_one_accepted_card(
+    tmp_path: Path, fault: str, transport: str
+) -> None:
+    """Issue #11: every fault the simulator can make (``--eis-faults``) — 503, a garbage page, the
+    answer lost after the card is stored, the connection cut, a slow 504 — leaves the card pending
+    with the reason; once EIS recovers it is accepted exactly once, on both routes."""
+    rig = await start_rig(tmp_path / "home", eis_options=f'transport = "{transport}"\n')
+    try:
+        rig.eis.fault_kinds, rig.eis.knobs["fault_rate"] = (fault,), 1.0
+        c = await rig.client("operator")
+        card = await run_to_card(c, CAR)
+
+        async def failed_once() -> bool:
+            last = (await c.call("GET", "/v1/state"))["last_card"]
+            return last["eis_attempts"] >= 1 and last["eis"] == "pending" and bool(last["eis_error"])
+
+        await wait_for(failed_once, f"a failed attempt ({fault})", timeout=30)
+        assert rig.eis.faults[fault] >= 1
+        rig.eis.knobs["fault_rate"] = 0.0
+        await wait_for(lambda: _outbox(c, "accepted"), "the acceptance after the fault", timeout=60)
+        rows = rig.eis.db.execute("SELECT card_id FROM cards").fetchall()
+        assert rows == [(card["card_id"],)]
+        assert (await c.call("GET", "/v1/state"))["last_card"]["eis_attempts"] >= 2
     finally:
         await rig.close()

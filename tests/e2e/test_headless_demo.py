@@ -52,10 +52,11 @@ def _pdf_pages(pdf: str) -> list[str]:
 
 
 def test_headless_demo_prints_one_accepted_card(tmp_path: Path) -> None:
-    """Issue #8: a good vehicle has no failed item and its PDF no failures sheet."""
-    out = headless(tmp_path, "--speed", "60", "--vehicle", "good")
+    """Issue #8: a good vehicle has no failed item and its PDF no failures sheet. Issue #11: with 30 %
+    of EIS calls failing in random ways the card is still accepted, and the attempts are counted."""
+    out = headless(tmp_path, "--speed", "60", "--vehicle", "good", "--eis-faults", "0.3")
     assert {"inspection_id", "card_id", "verdict", "eis_status", "readings", "duration_s"} <= set(out)
-    assert out["verdict"] == "admitted" and out["eis_status"] == "accepted"
+    assert out["verdict"] == "admitted" and out["eis_status"] == "accepted" and out["eis_attempts"] >= 1
     assert out["failed_items"] == []
     assert out["pdf"] == str(tmp_path / "d" / "cards" / Path(out["pdf"]).name)
     pages = _pdf_pages(out["pdf"])

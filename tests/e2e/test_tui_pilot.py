@@ -130,6 +130,37 @@ async def test_admin_reads_the_journal(rig: Rig) -> None:
         assert {"login", "daemon_started", "device_connected"} <= actions
 
 
+async def test_admin_exports_the_journal_of_a_period_in_russian(rig: Rig) -> None:
+    """R3.19 on screen: X in the journal offers the last 30 days; Enter writes the signed export
+    and says where, in the admin's language; a bad date is said, not a traceback."""
+    import json
+    from pathlib import Path
+
+    from app.eis import history
+
+    app = make_app(rig.sock, "ru")
+    async with app.run_test(size=SIZE) as pilot:
+        await login(pilot, app, "admin")
+        await pilot.press("f9")
+        await pilot.pause(0.3)
+        await pilot.press("x")
+        await pilot.pause(0.2)
+        assert "Выгрузка журнала" in text(app, "#ex-title")
+        await pilot.press("enter")
+
+        async def done() -> str:
+            await pilot.pause(0.1)
+            return "Записей:" in text(app, "#ex-msg") and text(app, "#ex-msg")
+
+        said = await wait_for(done, "the export")
+        path = Path(said.split("файл ", 1)[1].strip().replace("\n", ""))
+        assert history.verify(json.loads(path.read_text())) == []
+        app.screen.query_one("#ex-from").value = "31.12.2026"
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        assert "Неверный период" in text(app, "#ex-msg")
+
+
 async def test_daemon_loss_is_shown_in_the_header_not_as_a_crash(rig: Rig) -> None:
     app = make_app(rig.sock, "en")
     async with app.run_test(size=SIZE) as pilot:

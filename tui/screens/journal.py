@@ -1,4 +1,5 @@
-"""The audit journal, newest first (R3.15), and — E — every exchange with EIS (G2), for the administrator."""
+"""The audit journal, newest first (R3.15); E: every exchange with EIS (G2); X: export a period,
+signed (R3.19). For the administrator."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from textual.widgets import DataTable, Static
 
 from app.api.client import ApiError
 from tui.screens.base import AppMixin
+from tui.screens.export import ExportScreen
 
 
 class JournalScreen(AppMixin, Screen[None]):
@@ -19,6 +21,7 @@ class JournalScreen(AppMixin, Screen[None]):
         Binding("escape", "back", show=False),
         Binding("f9", "back", show=False),
         Binding("e", "toggle", show=False),
+        Binding("x", "export", show=False),
     ]
     view = "journal"  # or "eis"
 
@@ -37,7 +40,7 @@ class JournalScreen(AppMixin, Screen[None]):
         self.query_one("#j-title", Static).update(f"[b]{title}[/b]")
         other = "keys.journal" if self.view == "eis" else "keys.eis_exchanges"
         self.query_one("#keys", Static).update(
-            self.keybar([("Esc", "keys.back"), ("E", other), ("F10", "keys.lang")])
+            self.keybar([("Esc", "keys.back"), ("E", other), ("X", "keys.export"), ("F10", "keys.lang")])
         )
 
     async def action_toggle(self) -> None:
@@ -51,7 +54,7 @@ class JournalScreen(AppMixin, Screen[None]):
         table.clear(columns=True)
         eis = self.view == "eis"
         if eis:
-            names = ("time", "card", "attempt", "status", "outcome", "ms", "error")
+            names = ("time", "kind", "card", "attempt", "status", "outcome", "ms", "error")
         else:
             names = ("time", "actor", "action", "details")
         table.add_columns(*(t(f"journal.{n}") for n in names))
@@ -67,6 +70,7 @@ class JournalScreen(AppMixin, Screen[None]):
             if eis:
                 status = str(r["http_status"] or "—")
                 cells = (
+                    r["kind"],
                     r["card_id"][:8],
                     str(r["attempt"]),
                     status,
@@ -79,6 +83,9 @@ class JournalScreen(AppMixin, Screen[None]):
                 details = json.dumps(r["details"], ensure_ascii=False)[:80]
                 table.add_row(when, r["actor"], r["action"], details)
         table.focus()
+
+    def action_export(self) -> None:
+        self.app_.push_screen(ExportScreen())
 
     def action_back(self) -> None:
         self.app_.pop_screen()
