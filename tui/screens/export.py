@@ -42,7 +42,7 @@ class ExportScreen(AppMixin, ModalScreen[None]):
     @on(Button.Pressed, "#ex-submit")
     async def submit(self) -> None:
         msg = self.query_one("#ex-msg", Static)
-        period = {"from": self.query_one("#ex-from", Input).value, "to": self.query_one("#ex-to", Input).value}
+        period = {k: self.query_one(f"#ex-{k}", Input).value for k in ("from", "to")}
         msg.update(self.app_.t("export.working"))
         try:
             got = await self.app_.client.call("POST", "/v1/journal/export", period)
