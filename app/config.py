@@ -72,6 +72,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "production_hosts": Key(
             list, [], doc="More domains of production endpoints (state domains are known already)"
         ),
+        "events": Key(bool, True, doc="Send each inspection's events to EIS as they happen (R3.5, R9)"),
         "poll_s": Key(_NUM, 60.0, doc="How often the lane asks EIS for the operator's requests (R3.19)"),
         "exports_dir": Key(str, "exports", doc="Where journal exports are written (0600 files)"),
     },

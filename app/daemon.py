@@ -156,6 +156,9 @@ class Daemon:
                 key_source=keys,
                 exporter=exporter,
                 poll_s=float(cfg.eis["poll_s"]),
+                lane=cfg.lane["name"],
+                training=bool(cfg.lane["training"]),
+                events_on=bool(cfg.eis["events"]),
             )
             lane = self.lane = LaneService(cfg, store, clock, outbox, drivers)
             loop = asyncio.get_running_loop()

@@ -216,7 +216,9 @@ async def start_rig(
         )
     if eis_tls is not None:
         text = text.replace('url = "http://127.0.0.1', 'url = "https://127.0.0.1')
-    text = text.replace("timeout_s = 5\n", "timeout_s = 5\n" + eis_options)
+    for key in re.findall(r"(?m)^(\w+) =", eis_options):  # the test's value replaces the demo's
+        text = re.sub(rf"(?m)^{key} = .*\n", "", text)
+    text = text.replace("[eis]\n", "[eis]\n" + eis_options)
     if printer is not None:  # (queue, CUPS server)
         text += f'\n[printer]\nqueue = "{printer[0]}"\nserver = "{printer[1]}"\n'
     if "[eds]" in extra_config:  # the test's own trust store instead of the demo's training PKI

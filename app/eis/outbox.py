@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from app import ledger
+from app.eis import events
 from app.eis.client import Delivery, EisClient
 from app.eis.idkey import IdKeySource
 from app.errors import OtolaneError
@@ -31,6 +32,8 @@ from app.storage.models import Card, EisExchange, Outbox
 log = logging.getLogger("otolane.outbox")
 #: (start, end, request id) → the signed journal export of that period (app/eis/history.py)
 Exporter = Callable[[float, float, str | None], Awaitable[dict[str, Any]]]
+
+
 #: what a delivery attempt changes in its row, and nothing else (the card's key and signature stay
 #: as they were stored when the card was formed)
 DELIVERY_FIELDS = ("status", "attempts", "next_attempt", "last_error", "receipt", "updated")
@@ -52,6 +55,9 @@ class OutboxWorker:
         key_source: IdKeySource | None = None,
         exporter: Exporter | None = None,
         poll_s: float = 60.0,
+        lane: str = "",
+        training: bool = False,
+        events_on: bool = False,
     ) -> None:
         self.client = client
         self.keyring = keyring
@@ -65,6 +71,12 @@ class OutboxWorker:
         self.exporter = exporter
         self.poll_s = poll_s
         self._next_poll = 0.0
+        self.lane, self.training = lane, training
+        # R3.5, R9: the inspections' events as they happen (off: the lane sends cards only)
+        self.events_on = events_on
+        self._events_attempts = 0  # of the batch being sent
+        self._events_next = 0.0  # no attempt before (back-off)
+        self._events_single_until = 0  # one event per message below this seq (after a rejection)
 
     def key_state(self) -> dict[str, Any]:
         return self.key_source.state() if self.key_source else {}
@@ -83,6 +95,15 @@ class OutboxWorker:
             log.warning("EIS identification key %s expired: cards wait in the outbox", state["fingerprint"])
             self.on_change()
         return False
+
+    async def production(self) -> bool | None:
+        """Whether the endpoint is production: by the configured label, or by its URL or certificate
+        whatever the label says; None when it cannot be told now."""
+        return True if self.environment == "production" else await self.client.production()
+
+    async def _may_talk(self) -> bool:
+        """A training lane says nothing to a production endpoint, nor to one it cannot tell."""
+        return not self.training or await self.production() is False
 
     async def counts(self) -> dict[str, int]:
         out = {"pending": 0, "accepted": 0, "rejected": 0, "refused": 0}
@@ -160,17 +181,66 @@ class OutboxWorker:
         now = time.time()
         if not await self._key_usable():
             return 5.0  # look again soon: a new key may be installed at any moment
+        # A card goes after every event before it (per inspection order): only when the feed is level.
+        level = await self.send_events() if self.events_on else True
         due = await Outbox.filter(status="pending", next_attempt__lte=now).order_by("id").limit(20)
-        for item in due:
+        for item in due if level else ():
             await self._deliver(item)
-        if self.exporter is not None and time.time() >= self._next_poll:
+        if not level:
+            return max(0.05, min(self._events_next - time.time(), 5.0))
+        if self.exporter is not None and time.time() >= self._next_poll and await self._may_talk():
             self._next_poll = time.time() + self.poll_s
             await self.answer_requests()
         wait = self._next_poll - time.time() if self.exporter is not None else 30.0
+        if self.events_on:
+            wait = min(wait, 1.0)  # events go out within a second of their entry (R3.5)
         nxt = await Outbox.filter(status="pending").order_by("next_attempt").first()
         if nxt is None:
             return max(0.05, min(30.0, wait))
         return max(0.05, min(nxt.next_attempt - time.time(), wait))
+
+    async def send_events(self) -> bool:
+        """Send the events that are due, in the journal's order; True when the feed is level with
+        the journal (nothing left to send now)."""
+        if time.time() < self._events_next:
+            return False
+        if not await self._may_talk():
+            return True  # a training lane's events never go to production (nor to an unknown endpoint)
+        pos = await events.position()
+        batch = await events.due(pos, 1 if pos < self._events_single_until else events.BATCH)
+        if not batch:
+            moved = await events.skipped_to(pos)
+            if moved > pos:
+                async with write_tx() as tx:
+                    await events.advance(moved, tx)
+            return not await events.due(moved)
+        key = events.batch_key(batch)
+        msg = await events.message(batch, self.lane, self.training, self.keyring)
+        self._events_attempts += 1
+        result = await self.client.send("events", msg, key)
+        exchange = self._exchange_row("events", "", key, self._events_attempts, result)
+        single_rejected = result.outcome == "rejected" and len(batch) == 1
+        async with write_tx() as tx:
+            await exchange.save(using_db=tx)
+            if result.outcome == "accepted" or single_rejected:
+                await events.advance(batch[-1].seq, tx)
+            if single_rejected:  # said and shown to the admin, then passed: never retried for ever
+                await self.journal.write(
+                    "eis",
+                    "eis_event_rejected",
+                    tx,
+                    seq=batch[0].seq,
+                    event=batch[0].action,
+                    detail=result.detail,
+                )
+        if result.outcome == "rejected" and not single_rejected:
+            self._events_single_until = batch[-1].seq + 1  # find the bad one: one event at a time
+            return False
+        if result.outcome == "retry":
+            self._events_next = time.time() + backoff_s(self._events_attempts)
+            return False
+        self._events_attempts = 0
+        return not await events.due(batch[-1].seq)
 
     async def answer_requests(self) -> int:
         """R3.19: ask EIS for its operator's requests; answer each request for the log history with
@@ -213,7 +283,7 @@ class OutboxWorker:
         payload: dict[str, Any] = self.keyring.open_json(card.sealed, f"cards:{card.card_id}")
         if item.training or payload.get("training"):
             # never to production, whatever the configuration calls the endpoint (URL, certificate)
-            production = True if self.environment == "production" else await self.client.production()
+            production = await self.production()
             if production is None:  # the endpoint cannot be told now: the card waits
                 item.next_attempt = time.time() + backoff_s(item.attempts + 1)
                 item.last_error = (

@@ -63,6 +63,11 @@ class EisSimulator:
         # G3: who signed a message (the subject's serialNumber: IIN…), by idempotency key, and how
         self.db.execute("CREATE TABLE IF NOT EXISTS signatures (key TEXT PRIMARY KEY, signer TEXT)")
         self.db.execute("CREATE TABLE IF NOT EXISTS routes (key TEXT PRIMARY KEY, route TEXT)")
+        # R3.5: the inspections' events in the order they arrived
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS events (n INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT UNIQUE,"
+            " seq INTEGER, inspection_id TEXT, action TEXT, readings INTEGER, body TEXT, at REAL)"
+        )
         # R3.19: the operator's requests for a lane's journal, and the exports that answered them
         self.db.execute(
             "CREATE TABLE IF NOT EXISTS requests (id TEXT PRIMARY KEY, start REAL, end REAL, asked REAL,"
@@ -86,6 +91,7 @@ class EisSimulator:
         self.faults: dict[str, int] = dict.fromkeys(FAULTS, 0)
         self.fault_kinds: tuple[str, ...] = FAULTS  # which faults fault_rate chooses from
         self._lose: set[int] = set()  # requests whose answer is to be lost
+        self.reject_actions: set[str] = set()  # events of these actions are refused as invalid
         self.rng = random.Random(seed)  # seeded: a fault test's failures and losses repeat
 
     def app(self) -> web.Application:
@@ -93,9 +99,11 @@ class EisSimulator:
         app.router.add_post("/api/v1/cards", self.rest("card"))
         app.router.add_post("/api/v1/requests", self.rest("requests"))
         app.router.add_post("/api/v1/history", self.rest("history"))
+        app.router.add_post("/api/v1/events", self.rest("events"))
         app.router.add_post("/api/v1/soap", self.soap)
         app.router.add_get("/api/v1/cards", self.list_cards)
         app.router.add_get("/api/v1/history", self.list_histories)
+        app.router.add_get("/api/v1/events", self.list_events)
         app.router.add_get("/api/v1/stats", self.stats)
         app.router.add_post("/api/v1/control", self.control)
         app.router.add_post("/api/v1/control/log-request", self.log_request)
@@ -194,6 +202,8 @@ class EisSimulator:
             )
         if kind == "history":
             return self._history(message)
+        if kind == "events":
+            return self._events(message)
         return _refused(400, f"unknown message kind {kind!r}")
 
     def _card(self, card: Any, key: str, spo_key: str, signer: str, route: str) -> Answer:
@@ -227,6 +237,36 @@ class EisSimulator:
             ),
         )
         return Answer(201, {"status": "accepted", "receipt": receipt})
+
+    def _events(self, batch: Any) -> Answer:
+        """Each event once, by its id, whichever batch it came in (all of a batch or none)."""
+        errors = problems("events", batch)
+        if errors:
+            return _refused(422, *errors)
+        refused = [e["seq"] for e in batch["events"] if e["action"] in self.reject_actions]
+        if refused:
+            return _refused(422, f"events: seq {refused[0]}: this action is refused here")
+        taken = 0
+        for event in batch["events"]:
+            key = event["event_id"]
+            if self.db.execute("SELECT 1 FROM events WHERE key=?", (key,)).fetchone():
+                self.duplicates += 1
+                continue
+            taken += 1
+            self.db.execute(
+                "INSERT INTO events (key, seq, inspection_id, action, readings, body, at)"
+                " VALUES (?,?,?,?,?,?,?)",
+                (
+                    key,
+                    event["seq"],
+                    event["inspection_id"],
+                    event["action"],
+                    len(event.get("readings", [])),
+                    body(event).decode(),
+                    time.time(),
+                ),
+            )
+        return Answer(201, {"status": "accepted", "taken": taken, "receipt": f"EV-{taken}"})
 
     def _history(self, doc: Any) -> Answer:
         errors = history.verify(doc)
@@ -265,6 +305,12 @@ class EisSimulator:
     async def list_histories(self, request: web.Request) -> web.Response:
         rows = self.db.execute("SELECT request, entries, body FROM histories ORDER BY at").fetchall()
         return web.json_response([{"request": r, "entries": n, "export": json.loads(b)} for r, n, b in rows])
+
+    async def list_events(self, request: web.Request) -> web.Response:
+        """The events in the order they arrived."""
+        rows = self.db.execute("SELECT key, seq, inspection_id, action, readings FROM events ORDER BY n")
+        keys = ("event_id", "seq", "inspection_id", "action", "readings")
+        return web.json_response([dict(zip(keys, r, strict=True)) for r in rows.fetchall()])
 
     async def log_request(self, request: web.Request) -> web.Response:
         """The EIS operator asks for a lane's journal of a period (R3.19)."""

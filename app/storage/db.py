@@ -58,8 +58,8 @@ async def _v3(conn: Any) -> None:
     await _add_column(conn, "outbox", "signature", "TEXT", "TEXT")  # G3
 
 
-async def _v4(conn: Any) -> None:
-    await Tortoise.generate_schemas(safe=True)  # creates the new table only (issue #11, G2)
+async def _new_tables(conn: Any) -> None:
+    await Tortoise.generate_schemas(safe=True)  # creates the new tables only (issue #11)
 
 
 async def _v5(conn: Any) -> None:
@@ -71,8 +71,9 @@ MIGRATIONS: list[tuple[int, str, Callable[[Any], Awaitable[None]]]] = [
     (1, "initial schema: users, inspections, readings, journal, cards, outbox", _v1),
     (2, "users.eds_iin: the sealed IIN of the employee's NCA key", _v2),
     (3, "outbox.signature: the employee's signature of the card (G3)", _v3),
-    (4, "eis_exchanges: every request to EIS and its answer (G2)", _v4),
+    (4, "eis_exchanges: every request to EIS and its answer (G2)", _new_tables),
     (5, "eis_exchanges.kind: which message of the contract (card, requests, history)", _v5),
+    (6, "eis_feed: where the feed of inspection events to EIS stands (R3.5)", _new_tables),
 ]
 
 

@@ -98,6 +98,18 @@ class Card(Chained):
         table = "cards"
 
 
+class EisFeed(Model):
+    """Where a feed to EIS stands in the journal (``app/eis/events.py``): the seq of the last entry
+    EIS has. Moved in the transaction that stores the accepting exchange."""
+
+    name = fields.CharField(max_length=20, primary_key=True)
+    last_seq = fields.BigIntField(default=0)
+    updated = fields.FloatField(default=0.0)
+
+    class Meta:
+        table = "eis_feed"
+
+
 class Outbox(Model):
     id = fields.IntField(primary_key=True)
     card_id = fields.CharField(max_length=36, unique=True)

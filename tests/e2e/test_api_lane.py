@@ -276,6 +276,7 @@ async def test_a_training_card_never_reaches_a_production_endpoint(tmp_path: Pat
         op = await rig.client(OP)
         assert rig.daemon.lane is not None
         rig.daemon.lane.outbox.environment = "production"  # as if the configuration were bypassed
+        before = rig.eis.requests  # (the lane asked for EIS's requests once at start, as "test")
         card = await run_to_card(op, VEHICLE)
 
         async def refused() -> bool:
@@ -283,7 +284,7 @@ async def test_a_training_card_never_reaches_a_production_endpoint(tmp_path: Pat
 
         await wait_for(refused, "the outbox to refuse the training card")
         assert rig.eis.db.execute("SELECT COUNT(*) FROM cards").fetchone()[0] == 0
-        assert rig.eis.requests == 0
+        assert rig.eis.requests == before  # nor its events, nor a poll for requests
         admin = await rig.client(ADMIN)
         rows = await admin.call("GET", "/v1/journal?action=eis_refused_training")
         assert rows and rows[0]["details"]["card_id"] == card["card_id"]

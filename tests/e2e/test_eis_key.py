@@ -98,7 +98,8 @@ async def test_every_exchange_with_eis_is_traced_without_the_key(tmp_path: Path)
 
     from app.eis.contract import body
 
-    rig = await start_rig(tmp_path / "lane")
+    # the card's own exchanges: with events on, a failing EIS would hold the card behind them
+    rig = await start_rig(tmp_path / "lane", eis_options="events = false\n")
     try:
         rig.eis.knobs["fail_rate"] = 1.0  # EIS unavailable first
         op = await rig.client("operator")

@@ -192,24 +192,115 @@ async def test_each_way_eis_fails_ends_in_one_accepted_card(
     tmp_path: Path, fault: str, transport: str
 ) -> None:
     """Issue #11: every fault the simulator can make (``--eis-faults``) — 503, a garbage page, the
-    answer lost after the card is stored, the connection cut, a slow 504 — leaves the card pending
-    with the reason; once EIS recovers it is accepted exactly once, on both routes."""
+    answer lost after the message is stored, the connection cut, a slow 504 — leaves the card
+    pending, each failure traced; once EIS recovers the events and the card arrive exactly once,
+    on both routes."""
     rig = await start_rig(tmp_path / "home", eis_options=f'transport = "{transport}"\n')
     try:
         rig.eis.fault_kinds, rig.eis.knobs["fault_rate"] = (fault,), 1.0
         c = await rig.client("operator")
         card = await run_to_card(c, CAR)
 
-        async def failed_once() -> bool:
-            last = (await c.call("GET", "/v1/state"))["last_card"]
-            return last["eis_attempts"] >= 1 and last["eis"] == "pending" and bool(last["eis_error"])
+        async def failed_twice() -> bool:
+            return rig.eis.faults[fault] >= 2
 
-        await wait_for(failed_once, f"a failed attempt ({fault})", timeout=30)
-        assert rig.eis.faults[fault] >= 1
+        await wait_for(failed_twice, f"failed attempts ({fault})", timeout=30)
+        assert (await c.call("GET", "/v1/state"))["last_card"]["eis"] == "pending"
         rig.eis.knobs["fault_rate"] = 0.0
         await wait_for(lambda: _outbox(c, "accepted"), "the acceptance after the fault", timeout=60)
         rows = rig.eis.db.execute("SELECT card_id FROM cards").fetchall()
         assert rows == [(card["card_id"],)]
-        assert (await c.call("GET", "/v1/state"))["last_card"]["eis_attempts"] >= 2
+        keys = [k for (k,) in rig.eis.db.execute("SELECT key FROM events")]
+        assert len(keys) == len(set(keys)) > 5  # the events too: each once
+        admin = await rig.client("admin")
+        trace = await admin.call("GET", "/v1/eis/exchanges?limit=500")
+        assert sum(1 for x in trace if x["outcome"] == "retry") >= 2  # each failure traced (G2)
+    finally:
+        await rig.close()
+
+
+@pytest.mark.parametrize("transport", ["rest", "soap"])
+async def test_the_inspection_reaches_eis_as_it_happens_in_order_then_its_card(
+    tmp_path: Path, transport: str
+) -> None:
+    """R3.5, R9: every journal entry of the inspection goes to EIS as an event while it runs, in the
+    journal's order, each step's readings as one batch with it; the card goes after its events."""
+    rig = await start_rig(tmp_path / "home", eis_options=f'transport = "{transport}"\n')
+    try:
+        c = await rig.client("operator")
+        insp = await c.call("POST", "/v1/inspections", CAR | {"plate": "555KZZ01"})
+
+        async def started() -> list:
+            rows = rig.eis.db.execute("SELECT action FROM events WHERE inspection_id = ?", (insp["id"],))
+            return [a for (a,) in rows if a == "inspection_started"]
+
+        await wait_for(started, "the start event, before the card", timeout=10)
+        await c.call("POST", f"/v1/inspections/{insp['id']}/abort", {"reason": "a test"})
+        card = await run_to_card(c, CAR)
+        await wait_for(lambda: _outbox(c, "accepted"), "the card", timeout=60)
+        sent = rig.eis.db.execute(
+            "SELECT seq, action, readings, at, key FROM events WHERE inspection_id = ? ORDER BY n",
+            (card_insp := (await c.call("GET", f"/v1/cards/{card['card_id']}"))["inspection_id"],),
+        ).fetchall()
+        seqs = [s for s, *_ in sent]
+        assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+        actions = [a for _, a, *_ in sent]
+        assert actions[0] == "inspection_started" and actions[-1] == "card_formed"
+        assert {"step_started", "step_finished"} <= set(actions)
+        brake = [n for _, a, n, *_ in sent if a == "step_finished"]
+        assert max(brake) > 0  # the brake steps carried their readings
+        (card_at,) = rig.eis.db.execute("SELECT at FROM cards").fetchone()
+        assert card_at >= max(at for *_, at, _ in sent)
+        admin = await rig.client("admin")
+        journal = await admin.call("GET", "/v1/journal?limit=500")
+        mine = [e for e in journal if e["details"].get("inspection_id") == card_insp]
+        assert sorted(e["seq"] for e in mine) == seqs  # every entry of the inspection, none twice
+    finally:
+        await rig.close()
+
+
+async def test_a_card_waits_for_the_events_before_it(tmp_path: Path) -> None:
+    """Per-inspection order: while EIS fails the events, the card is not sent ahead of them; once EIS
+    recovers, the events go first, then the card, each once."""
+    rig = await start_rig(tmp_path / "home")
+    try:
+        rig.eis.fault_kinds, rig.eis.knobs["fault_rate"] = ("unavailable",), 1.0
+        c = await rig.client("operator")
+        card = await run_to_card(c, CAR)
+        n = rig.eis.requests + 3
+        await wait_for(lambda: _more_polls(rig, n), "failed event attempts", timeout=30)
+        assert rig.eis.db.execute("SELECT count(*) FROM cards").fetchone() == (0,)
+        rig.eis.knobs["fault_rate"] = 0.0
+        await wait_for(lambda: _outbox(c, "accepted"), "the card", timeout=60)
+        (last_event,) = rig.eis.db.execute("SELECT max(at) FROM events").fetchone()
+        (card_at,) = rig.eis.db.execute(
+            "SELECT at FROM cards WHERE card_id = ?", (card["card_id"],)
+        ).fetchone()
+        assert card_at >= last_event
+        keys = [k for (k,) in rig.eis.db.execute("SELECT key FROM events")]
+        assert len(keys) == len(set(keys)) > 5
+    finally:
+        await rig.close()
+
+
+async def test_an_event_eis_refuses_is_said_and_passed_the_rest_still_go(tmp_path: Path) -> None:
+    """A batch EIS rejects as invalid is sent again one event at a time: only the bad event is
+    journalled (eis_event_rejected) and passed; every other event and the card still arrive."""
+    rig = await start_rig(tmp_path / "home")
+    try:
+        rig.eis.reject_actions = {"step_started"}
+        c = await rig.client("operator")
+        await run_to_card(c, CAR)
+        await wait_for(lambda: _outbox(c, "accepted"), "the card", timeout=60)
+        admin = await rig.client("admin")
+        said = await admin.call("GET", "/v1/journal?action=eis_event_rejected")
+        started = await admin.call("GET", "/v1/journal?action=step_started")
+        assert sorted(e["details"]["seq"] for e in said) == sorted(e["seq"] for e in started)
+        assert all("refused here" in e["details"]["detail"] for e in said)
+        actions = {a for (a,) in rig.eis.db.execute("SELECT action FROM events")}
+        assert (
+            "step_started" not in actions
+            and {"inspection_started", "step_finished", "card_formed"} <= actions
+        )
     finally:
         await rig.close()

@@ -1,8 +1,8 @@
 """Nothing lost, nothing duplicated: the daemon is killed with SIGKILL at random moments — KILLS
 times — while inspections run and cards flow to an EIS that fails and loses answers (seeded, so a
 failing run repeats). Every card formed is accepted by EIS exactly once, no inspection has two
-cards anywhere, every card is journalled once, and the integrity check passes (D4, R3.5, R3.10,
-issue #7)."""
+cards anywhere, every card is journalled once, every inspection's events reach EIS once and in order,
+and the integrity check passes (D4, R3.5, R3.10, issues #7 and #11)."""
 
 from __future__ import annotations
 
@@ -86,6 +86,25 @@ def _journalled_cards(db: Path) -> list[str]:
         con.close()
 
 
+def _inspection_entries(db: Path) -> dict[int, str]:
+    """journal seq → inspection id of every entry that names an inspection (what goes out as events)."""
+    con = sqlite3.connect(db)
+    try:
+        rows = con.execute("SELECT seq, details FROM journal ORDER BY seq")
+        return {seq: d["inspection_id"] for seq, raw in rows if (d := json.loads(raw)).get("inspection_id")}
+    finally:
+        con.close()
+
+
+def _feed_position(db: Path) -> int:
+    con = sqlite3.connect(db)
+    try:
+        row = con.execute("SELECT last_seq FROM eis_feed WHERE name = 'events'").fetchone()
+        return int(row[0]) if row else 0
+    finally:
+        con.close()
+
+
 def _cards(db: Path) -> list[str]:
     con = sqlite3.connect(db)
     try:
@@ -145,9 +164,11 @@ async def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path: 
                 con.close()
 
         end = time.monotonic() + 120
-        while pending() and time.monotonic() < end:
+        db = home / "otolane.db"
+        while (pending() or _feed_position(db) < max(_inspection_entries(db))) and time.monotonic() < end:
             await asyncio.sleep(0.3)
         assert pending() == 0
+        assert _feed_position(db) >= max(_inspection_entries(db)), "events left behind"
         with urllib.request.urlopen(f"http://127.0.0.1:{eis_port}/api/v1/cards") as r:  # noqa: S310
             eis_rows = json.load(r)
         with urllib.request.urlopen(eis_stats) as r:  # noqa: S310
@@ -163,6 +184,14 @@ async def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path: 
         assert stats["duplicates"] > 0, stats
         journalled = _journalled_cards(home / "otolane.db")
         assert sorted(journalled) == sorted(formed), "a card journalled twice, or never"
+        # R3.5: every inspection's events at EIS exactly once, each inspection's in its order
+        with urllib.request.urlopen(f"http://127.0.0.1:{eis_port}/api/v1/events") as r:  # noqa: S310
+            got = json.load(r)
+        entries = _inspection_entries(db)
+        assert sorted(e["seq"] for e in got) == sorted(entries), "an event missing at EIS, or one twice"
+        for insp in set(entries.values()):
+            arrived = [e["seq"] for e in got if e["inspection_id"] == insp]
+            assert arrived == sorted(arrived), f"the events of inspection {insp} arrived out of order"
     finally:
         stop.set()
         with contextlib.suppress(Exception):
@@ -178,4 +207,7 @@ async def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path: 
         text=True,
     )
     assert check.returncode == 0, check.stdout
-    print(f"kill -9: {kills} kills, {len(formed)} cards, EIS duplicates answered: {stats['duplicates']}")
+    print(
+        f"kill -9: {kills} kills, {len(formed)} cards, {len(got)} events,"
+        f" EIS duplicates answered: {stats['duplicates']}"
+    )
