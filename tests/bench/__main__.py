@@ -3,7 +3,8 @@
 
 * frame written on the pty → reading received by a WebSocket client, p50/p99, at 50 frames/s;
 * the daemon's CPU (% of one core) and RSS while it streams;
-* outbox throughput to the loopback EIS simulator (cards/s);
+* outbox throughput to the loopback EIS simulator (cards/s, REST and SOAP; goal ≥ 200 REST), events/s
+  through the feed, and what signing one card costs by route (GOST 2015-512; issue #11);
 * JX decoder throughput on one core (frames/s);
 * card assembly from a full lane's readings, and its PDF (ms, p50/p99; goal ≤ 300 ms on one core).
 """
@@ -29,7 +30,6 @@ from tortoise.transactions import in_transaction
 from app import config as config_mod
 from app.api.client import LaneClient
 from app.demo import DemoDevice, write_config
-from app.eis.client import RestClient
 from app.eis.outbox import OutboxWorker
 from app.eis.simulator import EisSimulator
 from app.journal import Journal
@@ -178,16 +178,23 @@ async def bench_tui(sock: str, presses: int = 30) -> dict[str, float]:
     }
 
 
-async def bench_outbox(tmp: Path, n: int = 300) -> dict[str, float]:
-    eis = EisSimulator(tmp / "eis.db")
+async def bench_outbox(tmp: Path, n: int = 300, route: str = "rest", events: int = 0) -> dict[str, float]:
+    """Cards delivered per second to the loopback simulator by one route; with ``events``, that many
+    inspection events sent through the feed first (events/s)."""
+    from app.eis.client import ROUTES
+
+    folder = tmp / f"outbox-{route}"
+    folder.mkdir()
+    eis = EisSimulator(folder / "eis.db")
     runner = web.AppRunner(eis.app(), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     url = f"http://127.0.0.1:{runner.addresses[0][1]}/api/v1"
-    await open_db(f"sqlite://{tmp / 'outbox.db'}")
-    keyring = Keyring.create(tmp / "data.key")
+    await open_db(f"sqlite://{folder / 'outbox.db'}")
+    keyring = Keyring.create(folder / "data.key")
     writer = ChainWriter(Card)
+    journal = Journal()
     for _ in range(n):
         cid = str(uuid.uuid4())
         card = sample_card(cid, lane={"name": "bench"})
@@ -201,8 +208,20 @@ async def bench_outbox(tmp: Path, n: int = 300) -> dict[str, float]:
             }
             await writer.append([row], tx)
             await Outbox.create(card_id=cid, idempotency_key=cid, training=True, using_db=tx)
-    client = RestClient(url, "BENCH", 10)
-    worker = OutboxWorker(client, keyring, Journal(), "test", lambda: None)
+    for i in range(events):
+        await journal.write(
+            "operator", "step_started", inspection_id=f"insp-{i // 30}", inspection=1, step="x"
+        )
+    client = ROUTES[route](url, "BENCH", 10)
+    worker = OutboxWorker(
+        client, keyring, journal, "test", lambda: None, lane="bench", events_on=bool(events)
+    )
+    out: dict[str, float] = {}
+    if events:
+        t0 = time.perf_counter()
+        while not await worker.send_events():
+            pass
+        out[f"events_{route}_per_s"] = round(events / (time.perf_counter() - t0), 1)
     t0 = time.perf_counter()
     while await Outbox.filter(status="pending").count():
         await worker.deliver_due()
@@ -210,7 +229,44 @@ async def bench_outbox(tmp: Path, n: int = 300) -> dict[str, float]:
     await client.close()
     await close_db()
     await runner.cleanup()
-    return {"outbox_cards_per_s": round(n / dt, 1)}
+    key = "outbox_cards_per_s" if route == "rest" else f"outbox_{route}_cards_per_s"
+    return out | {key: round(n / dt, 1)}
+
+
+def bench_signing(n: int = 10) -> dict[str, float]:
+    """What signing one card costs the employee's session (G3), by route, GOST 2015-512: a detached
+    CMS of the body (REST) and a WS-Security envelope (SOAP); and the simulator's check of each."""
+    from app.eds.cms import verify_detached
+    from app.eds.training import training_signer
+    from app.eds.xmldsig import verify_soap
+    from app.eis.client import RestClient, SoapClient
+    from app.eis.contract import body
+
+    card = sample_card(
+        "bench",
+        items=[{"id": f"i{k}", "value": k / 3, "norm": {"max": 20}, "passed": True} for k in range(40)],
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        signer = training_signer(Path(tmp))
+    out: dict[str, float] = {"card_body_kib": round(len(body(card)) / 1024, 1)}
+    for route, cls in (("rest", RestClient), ("soap", SoapClient)):
+        client = cls("http://127.0.0.1:1", "k", 1)
+        signs, checks = [], []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            sig = client.sign(card, signer)
+            t1 = time.perf_counter()
+            if route == "rest":
+                import base64
+
+                verify_detached(base64.b64decode(sig), body(card))
+            else:
+                verify_soap(sig.encode())
+            checks.append((time.perf_counter() - t1) * 1000)
+            signs.append((t1 - t0) * 1000)
+        out[f"sign_{route}_gost_ms_p50"] = round(statistics.median(signs), 1)
+        out[f"verify_{route}_gost_ms_p50"] = round(statistics.median(checks), 1)
+    return out
 
 
 def bench_families(n: int = 50_000) -> dict[str, float]:
@@ -391,7 +447,9 @@ def main() -> int:
         results |= bench_eds()
         results |= asyncio.run(bench_eds_login(Path(tmp)))
         results |= bench_families()
+        results |= bench_signing()
         results |= asyncio.run(bench_outbox(Path(tmp)))
+        results |= asyncio.run(bench_outbox(Path(tmp), route="soap", events=600))
         results |= asyncio.run(bench_stream(Path(tmp)))
         results |= asyncio.run(bench_stream(Path(tmp), devices=6, with_tui=False))
     base = json.loads(BASELINE.read_text()) if BASELINE.exists() else {}
