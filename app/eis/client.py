@@ -141,6 +141,11 @@ class EisClient:
             await self._session.close()
 
 
+#: EIS refuses the identification key (unknown, expired): not the message's fault — it waits for a
+#: new key, and is never marked rejected
+KEY_REFUSED = 401
+
+
 class RestClient(EisClient):
     route = "rest"
 
@@ -159,6 +164,8 @@ class RestClient(EisClient):
     def _outcome(self, status: int, text: str) -> tuple[str, Any, str]:
         if status in (200, 201):
             return "accepted", json.loads(text), ""
+        if status == KEY_REFUSED:
+            return "retry", None, f"EIS refused the identification key (HTTP 401): {text[:200]}"
         if status in (400, 409, 422):
             return "rejected", None, f"HTTP {status}: {text[:300]}"
         return "retry", None, f"HTTP {status}"
@@ -185,6 +192,8 @@ class SoapClient(EisClient):
             return "retry", None, f"HTTP {status}: {e.message}"
         if code == "ok" and status == 200:
             return "accepted", data, ""
+        if status == KEY_REFUSED:
+            return "retry", None, f"EIS refused the identification key (HTTP 401): {data}"[:300]
         if code == "Client":
             return "rejected", None, f"HTTP {status}: {data}"[:300]
         return "retry", None, f"HTTP {status}: {data}"[:300]

@@ -21,7 +21,7 @@ from typing import Any
 
 from app import ledger
 from app.eis import events
-from app.eis.client import Delivery, EisClient
+from app.eis.client import KEY_REFUSED, Delivery, EisClient
 from app.eis.idkey import IdKeySource
 from app.errors import OtolaneError
 from app.journal import Journal
@@ -67,6 +67,7 @@ class OutboxWorker:
         self.wake = asyncio.Event()
         self.key_source = key_source
         self._key_expired_said = ""  # the fingerprint whose expiry is journalled (once per key)
+        self._key_refused = ""  # the fingerprint EIS refused (until a message passes)
         # R3.19: the EIS operator's requests for the log history, asked for every poll_s
         self.exporter = exporter
         self.poll_s = poll_s
@@ -79,7 +80,23 @@ class OutboxWorker:
         self._events_single_until = 0  # one event per message below this seq (after a rejection)
 
     def key_state(self) -> dict[str, Any]:
-        return self.key_source.state() if self.key_source else {}
+        state = self.key_source.state() if self.key_source else {}
+        return state | {"refused": bool(self._key_refused)} if state else state
+
+    async def _note_key_refusal(self, result: Delivery) -> None:
+        """R5: EIS refused the identification key (not issued, or expired on its side): messages wait
+        for a new key; said once per key in the journal, and on the screen until a message passes."""
+        if result.http_status != KEY_REFUSED:
+            if result.outcome == "accepted":
+                self._key_refused = ""
+            return
+        fingerprint = self.key_state().get("fingerprint", "?")
+        if self._key_refused != fingerprint:
+            self._key_refused = fingerprint
+            detail = result.detail[:200]
+            await self.journal.write("eis", "eis_key_refused", fingerprint=fingerprint, detail=detail)
+            log.warning("EIS refuses identification key %s: messages wait for a new key", fingerprint)
+            self.on_change()
 
     async def _key_usable(self) -> bool:
         """R5: an expired identification key stops delivery (cards wait); journalled once per key."""
@@ -218,6 +235,7 @@ class OutboxWorker:
         msg = await events.message(batch, self.lane, self.training, self.keyring)
         self._events_attempts += 1
         result = await self.client.send("events", msg, key)
+        await self._note_key_refusal(result)
         exchange = self._exchange_row("events", "", key, self._events_attempts, result)
         single_rejected = result.outcome == "rejected" and len(batch) == 1
         async with write_tx() as tx:
@@ -299,6 +317,7 @@ class OutboxWorker:
                 return
         item.attempts += 1
         result = await self.client.submit_card(payload, item.idempotency_key, item.signature)
+        await self._note_key_refusal(result)
         # G2: every exchange is traceable: card, key, attempt, outcome, what EIS said.
         log.info(
             "EIS card %s key %s attempt %d: %s %s %s",

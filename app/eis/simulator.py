@@ -6,7 +6,9 @@ requests. Serves the demo and the tests.
 Endpoints (under ``/api/v1``): ``POST /cards``, ``POST /requests``, ``POST /history`` (REST route);
 ``POST /soap`` (SOAP route, the same messages in envelopes); and for tests and the demo
 ``GET /cards``, ``GET /history``, ``GET /stats``, ``POST /control`` (set a knob),
-``POST /control/log-request`` (the EIS operator asks for a period: ``{"from": ts, "to": ts}``).
+``POST /control/log-request`` (the EIS operator asks for a period: ``{"from": ts, "to": ts}``),
+``POST /control/key`` (the EIS operator issues an identification key: ``{"key", "valid_until"}``;
+once one is issued, an unknown or expired key is refused with 401).
 """
 
 from __future__ import annotations
@@ -68,6 +70,8 @@ class EisSimulator:
             "CREATE TABLE IF NOT EXISTS events (n INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT UNIQUE,"
             " seq INTEGER, inspection_id TEXT, action TEXT, readings INTEGER, body TEXT, at REAL)"
         )
+        # R4, R5: the identification keys EIS issued, with their expiry (none registered: any key)
+        self.db.execute("CREATE TABLE IF NOT EXISTS spo_keys (digest TEXT PRIMARY KEY, valid_until REAL)")
         # R3.19: the operator's requests for a lane's journal, and the exports that answered them
         self.db.execute(
             "CREATE TABLE IF NOT EXISTS requests (id TEXT PRIMARY KEY, start REAL, end REAL, asked REAL,"
@@ -107,6 +111,7 @@ class EisSimulator:
         app.router.add_get("/api/v1/stats", self.stats)
         app.router.add_post("/api/v1/control", self.control)
         app.router.add_post("/api/v1/control/log-request", self.log_request)
+        app.router.add_post("/api/v1/control/key", self.register_key)
         return app
 
     # -- the two routes: each reads its envelope, then one handler of the message ------------------
@@ -189,6 +194,8 @@ class EisSimulator:
         spo_key = headers.get(KEY_HEADER, "")
         if not key or not spo_key:
             return _refused(400, f"Idempotency-Key and {KEY_HEADER} required")
+        if (refused := self._key_refusal(spo_key)) is not None:
+            return _refused(401, refused)
         if self.knobs["require_signature"] and not signer and kind != "requests":
             return _refused(422, "the message is not signed by an employee (G3)")
         if kind == "card":
@@ -205,6 +212,22 @@ class EisSimulator:
         if kind == "events":
             return self._events(message)
         return _refused(400, f"unknown message kind {kind!r}")
+
+    def _key_refusal(self, spo_key: str) -> str | None:
+        """R5: an identification key EIS did not issue, or whose two months are over, is refused."""
+        if not self.db.execute("SELECT 1 FROM spo_keys LIMIT 1").fetchone():
+            return None
+        digest = hashlib.sha256(spo_key.encode()).hexdigest()
+        row = self.db.execute("SELECT valid_until FROM spo_keys WHERE digest=?", (digest,)).fetchone()
+        if row is None:
+            return "identification key unknown"
+        if row[0] < time.time():
+            return "identification key expired"
+        return None
+
+    def issue_key(self, spo_key: str, valid_until: float) -> None:
+        digest = hashlib.sha256(spo_key.encode()).hexdigest()
+        self.db.execute("INSERT OR REPLACE INTO spo_keys VALUES (?,?)", (digest, valid_until))
 
     def _card(self, card: Any, key: str, spo_key: str, signer: str, route: str) -> Answer:
         errors = problems("card", card)
@@ -322,6 +345,12 @@ class EisSimulator:
         )
         return web.json_response({"id": rid})
 
+    async def register_key(self, request: web.Request) -> web.Response:
+        """The EIS operator issues a lane's identification key: ``{"key", "valid_until": ts}``."""
+        issued: dict[str, Any] = await request.json()
+        self.issue_key(str(issued["key"]), float(issued["valid_until"]))
+        return web.json_response({"ok": True})
+
     async def stats(self, request: web.Request) -> web.Response:
         (n,) = self.db.execute("SELECT COUNT(*) FROM cards").fetchone()
         return web.json_response(
@@ -345,7 +374,8 @@ def _soap(answer: Answer) -> web.Response:
     if answer.status < 300:
         return web.Response(body=soap.answer(answer.content), status=200, content_type="text/xml")
     reason = "; ".join(answer.content.get("errors", [])) or "refused"
-    return web.Response(body=soap.fault(answer.fault, reason), status=500, content_type="text/xml")
+    status = 401 if answer.status == 401 else 500  # a refused key is said by HTTP, as on REST
+    return web.Response(body=soap.fault(answer.fault, reason), status=status, content_type="text/xml")
 
 
 def tls_context(cert: str | Path, key: str | Path) -> ssl.SSLContext:

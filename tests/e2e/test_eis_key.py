@@ -66,6 +66,52 @@ async def test_an_expired_key_holds_cards_until_a_new_key_is_installed(tmp_path:
         await rig.close()
 
 
+async def test_a_key_eis_no_longer_takes_holds_cards_and_says_so_until_a_new_one(tmp_path: Path) -> None:
+    """R5 on EIS's side: the lane still believes its key valid, but EIS says it expired (401). The card
+    waits (never marked rejected), the journal says so once, the header says so; a key EIS issued
+    and the admin installs takes the card — once."""
+    rig: Rig = await start_rig(tmp_path / "lane")
+    try:
+        rig.eis.issue_key("TEST-SPO-KEY", time.time() - 1)  # expired at EIS
+        rig.eis.issue_key("NEW-SPO-KEY-3", time.time() + 60 * idkey.DAY)
+        op = await rig.client("operator")
+        card = await run_to_card(op, VEHICLE)
+
+        async def refused() -> dict:
+            st = await op.call("GET", "/v1/state")
+            return st if st["eis_key"].get("refused") and st["last_card"] else {}
+
+        st = await wait_for(refused, "EIS refusing the key", timeout=30)
+        assert st["last_card"]["eis"] == "pending"  # waits; the events before it are refused too
+        admin = await rig.client("admin")
+        said = await admin.call("GET", "/v1/journal?action=eis_key_refused")
+        assert len(said) == 1 and "identification key expired" in said[0]["details"]["detail"]
+        assert "TEST-SPO-KEY" not in str(said)
+        r = await asyncio.to_thread(
+            _cli,
+            "eis",
+            "key",
+            "install",
+            "--config",
+            str(rig.cfg.file),
+            "--key-stdin",
+            stdin="NEW-SPO-KEY-3\n",
+        )
+        assert r.returncode == 0, r.stderr
+
+        async def delivered() -> dict:
+            st = await op.call("GET", "/v1/state")
+            return st if st["outbox"]["accepted"] == 1 else {}
+
+        st = await wait_for(delivered, "delivery with the issued key", timeout=30)
+        assert not st["eis_key"]["refused"]
+        assert rig.eis.db.execute("SELECT card_id, spo_key FROM cards").fetchall() == [
+            (card["card_id"], "NEW-SPO-KEY-3")
+        ]
+    finally:
+        await rig.close()
+
+
 async def test_the_header_warns_before_the_key_expires(tmp_path: Path) -> None:
     """R5: the lane screen warns 14, 7 and 1 day before the identification key expires."""
     from tests.e2e.test_tui_pilot import SIZE, login, text

@@ -153,6 +153,8 @@ class LaneScreen(AppMixin, Screen[None]):
             clock = f"[red]{t('header.alarm', n=len(st['alarms']))}[/red]"
         elif (st.get("eis_key") or {}).get("expired"):
             clock = f"[red]{t('header.key_expired')}[/red]"
+        elif (st.get("eis_key") or {}).get("refused"):  # R5: EIS says the key is unknown or expired
+            clock = f"[red]{t('header.key_refused')}[/red]"
         elif (st.get("eis_key") or {}).get("warn"):  # R5: 14, 7 and 1 day before
             days = st["eis_key"].get("days_left", 0)
             clock = f"[{'red' if days <= 1 else 'yellow'}]{t('header.key_warn', days=days)}[/]"
