@@ -195,6 +195,26 @@ async def test_the_last_card_is_shown_item_by_item(rig: Rig) -> None:
         assert "● Service brake efficiency" in shown and "norm ≥ 59 %" in shown
 
 
+async def test_the_operator_is_told_when_eis_does_not_take_the_card(rig: Rig) -> None:
+    """Issue #11, D4: a card EIS rejects is not retried for ever; the operator reads why on the lane
+    screen, in their language, without waiting on the network."""
+    rig.eis.knobs["require_signature"] = 1.0  # a password session's card is unsigned
+    op = await rig.client("operator")
+    await run_to_card(op, {"plate": "555KZZ01", "category": "M1", "fuel": "petrol", "axles": 2})
+
+    async def rejected() -> bool:
+        return (await op.call("GET", "/v1/state"))["last_card"]["eis"] == "rejected"
+
+    await wait_for(rejected, "the rejection", timeout=60)
+    app = make_app(rig.sock, "ru")
+    async with app.run_test(size=SIZE) as pilot:
+        await login(pilot, app, "operator")
+        await pilot.pause(0.3)
+        shown = text(app, "#insp")
+        assert "ЕИС не принял карту" in shown
+        assert "not signed" in shown  # EIS's own reason, as it said it
+
+
 async def test_trends_of_the_running_stand_and_of_every_stand_on_a_wide_screen(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Issue #4: a sparkline where a trend helps — under the running step (the gas analyser's CO and
     λ at 80×24) and beside each stand's values when the terminal is wide enough (technician SSH)."""

@@ -179,6 +179,10 @@ class LaneScreen(AppMixin, Screen[None]):
                         eis=t(f"eis.{last['eis']}"),
                     ),
                 ]
+                if last.get("eis_error") and last["eis"] != "accepted":  # D4: told, never waiting on it
+                    key = "lane.eis_retrying" if last["eis"] == "pending" else "lane.eis_refused"
+                    reason = escape(last["eis_error"][:120])
+                    lines.append(f"[yellow]{t(key, attempts=last.get('eis_attempts', 0), reason=reason)}[/]")
                 for item in last.get("items", []):
                     lines += self._item_lines(item)
             return "\n".join(lines)
