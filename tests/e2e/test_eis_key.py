@@ -186,7 +186,7 @@ async def test_the_admin_reads_the_exchanges_on_screen(tmp_path: Path) -> None:
     """G2 on screen: F9 (journal), then E shows every exchange with EIS: attempt, HTTP status, outcome."""
     from textual.widgets import DataTable
 
-    from tests.e2e.test_tui_pilot import SIZE, login, text
+    from tests.e2e.test_tui_pilot import SIZE, open_journal, text
     from tui.app import make_app
 
     rig = await start_rig(tmp_path / "lane")
@@ -200,9 +200,7 @@ async def test_the_admin_reads_the_exchanges_on_screen(tmp_path: Path) -> None:
         await wait_for(accepted, "EIS acceptance")
         app = make_app(rig.sock, "en")
         async with app.run_test(size=SIZE) as pilot:
-            await login(pilot, app, "admin")
-            await pilot.press("f9")
-            await pilot.pause(0.3)
+            await open_journal(pilot, app)
             await pilot.press("e")
 
             async def shown() -> bool:

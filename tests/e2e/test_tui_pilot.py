@@ -28,6 +28,22 @@ async def login(pilot, app: OtolaneApp, role: str, password: str | None = None) 
             return
 
 
+async def open_journal(pilot, app: OtolaneApp) -> None:  # type: ignore[no-untyped-def]
+    """The administrator signs in and opens the journal (F9)."""
+    await login(pilot, app, "admin")
+    await pilot.press("f9")
+    await pilot.pause(0.3)
+
+
+async def lane_text(rig: Rig, lang: str) -> str:
+    """What the operator's lane screen says about the inspection (or the last card), at 80×24."""
+    app = make_app(rig.sock, lang)
+    async with app.run_test(size=SIZE) as pilot:
+        await login(pilot, app, "operator")
+        await pilot.pause(0.3)
+        return text(app, "#insp")
+
+
 async def test_operator_sees_live_forces_and_runs_a_step(rig: Rig) -> None:
     """D1, D2: live stand readings and status on the operator's screen; R9 live values."""
     app = make_app(rig.sock, "en")
@@ -122,9 +138,7 @@ async def test_admin_reads_the_journal(rig: Rig) -> None:
     """R3.15: the administrator reads the journal in the TUI."""
     app = make_app(rig.sock, "en")
     async with app.run_test(size=SIZE) as pilot:
-        await login(pilot, app, "admin")
-        await pilot.press("f9")
-        await pilot.pause(0.5)
+        await open_journal(pilot, app)
         table = app.screen.query_one(DataTable)
         actions = {str(table.get_row_at(i)[2]) for i in range(table.row_count)}
         assert {"login", "daemon_started", "device_connected"} <= actions
@@ -140,9 +154,7 @@ async def test_admin_exports_the_journal_of_a_period_in_russian(rig: Rig) -> Non
 
     app = make_app(rig.sock, "ru")
     async with app.run_test(size=SIZE) as pilot:
-        await login(pilot, app, "admin")
-        await pilot.press("f9")
-        await pilot.pause(0.3)
+        await open_journal(pilot, app)
         await pilot.press("x")
         await pilot.pause(0.2)
         assert "Выгрузка журнала" in text(app, "#ex-title")
@@ -185,14 +197,10 @@ async def test_the_last_card_is_shown_item_by_item(rig: Rig) -> None:
     """R3.6/R3.8 on screen: each item with measured value, norm and verdict."""
     op = await rig.client("operator")
     await run_to_card(op, {"plate": "555KZZ01", "category": "M1", "fuel": "petrol", "axles": 2})
-    app = make_app(rig.sock, "en")
-    async with app.run_test(size=SIZE) as pilot:
-        await login(pilot, app, "operator")
-        await pilot.pause(0.3)
-        shown = text(app, "#insp")
-        assert "Last card №1 555KZZ01: ADMITTED" in shown
-        assert "● Brake imbalance, axle 1" in shown and "norm ≤ 20 %" in shown
-        assert "● Service brake efficiency" in shown and "norm ≥ 59 %" in shown
+    shown = await lane_text(rig, "en")
+    assert "Last card №1 555KZZ01: ADMITTED" in shown
+    assert "● Brake imbalance, axle 1" in shown and "norm ≤ 20 %" in shown
+    assert "● Service brake efficiency" in shown and "norm ≥ 59 %" in shown
 
 
 async def test_the_operator_is_told_when_eis_does_not_take_the_card(rig: Rig) -> None:
@@ -206,13 +214,9 @@ async def test_the_operator_is_told_when_eis_does_not_take_the_card(rig: Rig) ->
         return (await op.call("GET", "/v1/state"))["last_card"]["eis"] == "rejected"
 
     await wait_for(rejected, "the rejection", timeout=60)
-    app = make_app(rig.sock, "ru")
-    async with app.run_test(size=SIZE) as pilot:
-        await login(pilot, app, "operator")
-        await pilot.pause(0.3)
-        shown = text(app, "#insp")
-        assert "ЕИС не принял карту" in shown
-        assert "not signed" in shown  # EIS's own reason, as it said it
+    shown = await lane_text(rig, "ru")
+    assert "ЕИС не принял карту" in shown
+    assert "not signed" in shown  # EIS's own reason, as it said it
 
 
 async def test_trends_of_the_running_stand_and_of_every_stand_on_a_wide_screen(tmp_path) -> None:  # type: ignore[no-untyped-def]
