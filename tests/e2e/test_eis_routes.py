@@ -110,11 +110,14 @@ async def test_a_training_card_never_reaches_a_server_whose_certificate_is_produ
         await rig.close()
 
 
-async def test_the_eis_operator_gets_the_log_history_it_asks_for_signed(tmp_path: Path) -> None:
+@pytest.mark.parametrize("transport", ["rest", "soap"])
+async def test_the_eis_operator_gets_the_log_history_it_asks_for_signed(
+    tmp_path: Path, transport: str
+) -> None:
     """R3.19: EIS asks for the lane's journal of a period; the lane answers with the signed export
     of exactly that period; the simulator verifies chain and signature; the request is answered
     once, and the lane's public key (keys/lane-sign.key.pub) checks it offline too."""
-    rig = await start_rig(tmp_path / "home", eis_options="poll_s = 0.2\n")
+    rig = await start_rig(tmp_path / "home", eis_options=f'poll_s = 0.2\ntransport = "{transport}"\n')
     try:
         c = await rig.client("operator")
         await c.logout()
