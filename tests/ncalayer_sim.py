@@ -14,9 +14,10 @@ from app.eds.signer import Signer
 
 
 class NcaLayerSim:
-    def __init__(self, signer: Signer) -> None:
+    def __init__(self, signer: Signer, other: Signer | None = None) -> None:
         self.signer = signer
-        self.mode = "sign"  # "sign" | "cancel" | "other-content"
+        self.other = other  # a second key on the token ("other-key")
+        self.mode = "sign"  # "sign" | "cancel" | "other-content" | "other-key"
         self.requests: list[dict] = []
 
     def app(self) -> web.Application:
@@ -42,6 +43,7 @@ class NcaLayerSim:
             content = base64.b64decode(req["args"][2])
             if self.mode == "other-content":
                 content = b"something else"
-            cms = sign_detached(self.signer, content, attach=bool(req["args"][3]))
+            key = self.other if self.mode == "other-key" and self.other else self.signer
+            cms = sign_detached(key, content, attach=bool(req["args"][3]))
             await ws.send_str(json.dumps({"code": "200", "responseObject": base64.b64encode(cms).decode()}))
         return ws

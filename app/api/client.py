@@ -21,6 +21,10 @@ class ApiError(Exception):
         self.status = status
 
 
+#: how long a call may wait on a person: NCALayer's PIN dialog (its own limit is 120 s)
+PERSON_WAIT_S = 150.0
+
+
 class LaneClient:
     def __init__(self, socket_path: str, timeout_s: float = 10.0) -> None:
         self.socket_path = socket_path
@@ -40,17 +44,23 @@ class LaneClient:
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}
 
-    async def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        return await self._request(method, path, body, raw=False)
+    async def call(
+        self, method: str, path: str, body: dict[str, Any] | None = None, timeout_s: float | None = None
+    ) -> Any:
+        """``timeout_s``: for a call that waits on a person (a PIN typed in NCALayer's dialog)."""
+        return await self._request(method, path, body, raw=False, timeout_s=timeout_s)
 
     async def download(self, path: str, method: str = "GET") -> bytes:
         """A document (the card's PDF, a certificate) as bytes; errors as :meth:`call` raises them."""
         return bytes(await self._request(method, path, None, raw=True))
 
-    async def _request(self, method: str, path: str, body: dict[str, Any] | None, raw: bool) -> Any:
+    async def _request(
+        self, method: str, path: str, body: dict[str, Any] | None, raw: bool, timeout_s: float | None = None
+    ) -> Any:
+        timeout = aiohttp.ClientTimeout(total=timeout_s) if timeout_s else None
         try:
             async with self._http().request(
-                method, f"http://laned{path}", json=body, headers=self._headers()
+                method, f"http://laned{path}", json=body, headers=self._headers(), timeout=timeout
             ) as r:
                 if raw and r.status < 400:
                     return await r.read()
@@ -85,7 +95,7 @@ class LaneClient:
 
     async def login_ncalayer(self, storage: str = "PKCS12") -> dict[str, Any]:
         """Sign in with a key held by NCALayer (token, ID card); NCALayer asks for the PIN itself."""
-        data = await self.call("POST", "/v1/login/ncalayer", {"storage": storage})
+        data = await self.call("POST", "/v1/login/ncalayer", {"storage": storage}, timeout_s=PERSON_WAIT_S)
         self.token, self.role, self.username = data["token"], data["role"], data["username"]
         return data
 

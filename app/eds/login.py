@@ -168,7 +168,8 @@ class EdsLogin:
             await self._failed("ncalayer", e)
             raise
         verdict = await asyncio.to_thread(certs.check, cert, trust, datetime.now(UTC))
-        return await self._admit(verdict, None, "ncalayer"), verdict.info
+        token = ncalayer.TokenSigner(url, storage, cafile, cert, verdict.info)  # signs the cards (G3)
+        return await self._admit(verdict, token, "ncalayer"), verdict.info
 
     async def _with_ocsp(self, verdict: certs.Verdict) -> certs.Verdict:
         """A valid verdict asked again of the OCSP responder, when the lane has one."""
@@ -184,7 +185,9 @@ class EdsLogin:
         reason = "revoked" if state == "revoked" else "revocation_unknown"
         return dataclasses.replace(verdict, valid=False, reason=reason, detail=detail)
 
-    async def _admit(self, verdict: certs.Verdict, signer: Signer | None, method: str) -> Session:
+    async def _admit(
+        self, verdict: certs.Verdict, signer: Signer | ncalayer.TokenSigner, method: str
+    ) -> Session:
         """The lane's rules after the certificate check: valid, of this centre, bound to an account."""
         verdict = await self._with_ocsp(verdict)
         facts = verdict.info

@@ -14,10 +14,14 @@ import asyncio
 import base64
 import json
 import ssl
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+from asn1crypto import x509
 
+from app.eds import certs
+from app.eds.cms import verify_detached
 from app.eds.errors import EdsError
 
 MODULE = "kz.gov.pki.knca.commonUtils"
@@ -43,12 +47,19 @@ async def sign_challenge(
     url: str, storage: str, challenge: bytes, timeout: float = 120.0, cafile: str | None = None
 ) -> bytes:
     """DER of the attached CMS NCALayer returns over ``challenge``, or an :class:`EdsError`."""
+    return await create_cades(url, storage, challenge, True, timeout, cafile)
+
+
+async def create_cades(
+    url: str, storage: str, data: bytes, attach: bool, timeout: float = 120.0, cafile: str | None = None
+) -> bytes:
+    """DER of the CMS NCALayer makes of ``data`` (attached or detached), or an :class:`EdsError`."""
     if storage not in STORAGES:
         raise EdsError("eds_ncalayer_storage", f"unknown key storage {storage[:40]}", storage=storage[:40])
     request = {
         "module": MODULE,
         "method": "createCAdESFromBase64",
-        "args": [storage, "SIGNATURE", base64.b64encode(challenge).decode(), True],
+        "args": [storage, "SIGNATURE", base64.b64encode(data).decode(), attach],
     }
     try:
         async with (
@@ -79,3 +90,24 @@ async def sign_challenge(
         return base64.b64decode(answer["responseObject"], validate=True)
     except ValueError as e:
         raise EdsError("eds_ncalayer_failed", "NCALayer's signature is not base64") from e
+
+
+@dataclass(frozen=True)
+class TokenSigner:
+    """The signer of an NCALayer session (G3): the key stays on the token; each signature is asked
+    of NCALayer (the person confirms it with the PIN) and must come from the key that signed in."""
+
+    url: str
+    storage: str
+    cafile: str | None
+    certificate: x509.Certificate
+    info: certs.CertInfo
+
+    async def cms_detached(self, data: bytes) -> bytes:
+        der = await create_cades(self.url, self.storage, data, False, cafile=self.cafile)
+        cert = await asyncio.to_thread(verify_detached, der, data)
+        if cert.dump() != self.certificate.dump():
+            raise EdsError(
+                "eds_signature_invalid", "NCALayer signed with another key than the one that signed in"
+            )
+        return der

@@ -10,6 +10,7 @@ message waits (R5) does not break its signature.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -22,6 +23,7 @@ from typing import Any
 import aiohttp
 
 from app.eds.cms import sign_detached
+from app.eds.ncalayer import TokenSigner
 from app.eds.signer import Signer
 from app.eds.xmldsig import sign_soap
 from app.eis import endpoint, soap
@@ -97,8 +99,20 @@ class EisClient:
         return found
 
     def sign(self, message: dict[str, Any], signer: Signer, kind: str = "card") -> str:
-        """The employee's signature of a message as this route carries it (G3)."""
+        """The employee's signature of a message as this route carries it (G3), by a key in memory."""
         raise NotImplementedError
+
+    async def sign_by(
+        self, message: dict[str, Any], signer: Signer | TokenSigner, kind: str = "card"
+    ) -> str | None:
+        """The same by whichever signer the session has: a key file's (in a thread: Streebog over a
+        card takes tens of ms) or a token's through NCALayer (the person confirms with the PIN).
+        None: this route cannot carry a token's signature (NCALayer makes no WS-Security)."""
+        if isinstance(signer, TokenSigner):
+            if self.route != "rest":
+                return None
+            return base64.b64encode(await signer.cms_detached(contract_body(message))).decode()
+        return await asyncio.to_thread(self.sign, message, signer, kind)
 
     def _request(
         self, kind: str, message: dict[str, Any], signature: str | None

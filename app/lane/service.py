@@ -33,6 +33,7 @@ from app.domain.categories import min_duration_s
 from app.domain.norms import visual_checks
 from app.domain.periodicity import lane_date
 from app.domain.vehicle import vehicle_record
+from app.eds.errors import EdsError
 from app.eis.contract import CONTRACT_VERSION
 from app.eis.outbox import OutboxWorker
 from app.errors import OtolaneError, Refused
@@ -113,6 +114,7 @@ class LaneService:
         #: step -> channel -> recent live values of a running step (stability and window gates)
         self._recent: dict[str, dict[str, list[float]]] = {}
         self._asked_result: dict[str, float] = {}
+        self._forming = asyncio.Lock()  # one card formed at a time (its signing may wait on a person)
         self._started_real: dict[str, float] = {}
         outbox.on_change = lambda: self._spawn(self.refresh_outbox())
 
@@ -1049,32 +1051,61 @@ class LaneService:
         }
 
     async def form_card(self, operator: str, insp_id: str, signer: Any = None) -> dict[str, Any]:
-        """``signer``: the operator's NCA key of a key session (G3): the card body is signed by it."""
-        insp = self._require_current(insp_id)
-        now = self.clock.now()
-        holds = self._card_holds(insp, now)
-        if holds:
-            await self.journal.write(
-                operator, "card_refused", **self._ids(insp), holds=[h.code for h in holds]
-            )
-            raise Refused("card_held", "the card cannot be formed now", [h.as_dict() for h in holds])
-        await self.recorder.flush()  # StorageFailed (503): nothing is formed, nothing lost
-        card_id = str(uuid.uuid4())
-        try:
-            card = await self._assemble(insp, operator, card_id, now)
-        except CardIncomplete as exc:
-            await self._refuse_incomplete(operator, insp, exc)
+        """``signer``: the operator's NCA key of a key session, or their token through NCALayer (G3):
+        the card is signed before the write, so no one waits on the lane's write lock while a person
+        types a PIN; one card is formed at a time."""
+        async with self._forming:
+            insp = self._require_current(insp_id)
+            now = self.clock.now()
+            holds = self._card_holds(insp, now)
+            if holds:
+                await self.journal.write(
+                    operator, "card_refused", **self._ids(insp), holds=[h.code for h in holds]
+                )
+                raise Refused("card_held", "the card cannot be formed now", [h.as_dict() for h in holds])
+            await self.recorder.flush()  # StorageFailed (503): nothing is formed, nothing lost
+            card_id = str(uuid.uuid4())
+            try:
+                card = await self._assemble(insp, operator, card_id, now)
+            except CardIncomplete as exc:
+                await self._refuse_incomplete(operator, insp, exc)
+            # The heads the card was formed on, signed: EIS keeps them, no insider can rewrite them
+            # (rows only append, so heads read now name rows that stay).
+            card["anchor"] = sign_heads(self.store.key, await self.store.heads(), card_id)
+            # G3: the employee signs the exact body EIS receives, in the form the route carries it
+            try:
+                signature = await self.outbox.client.sign_by(card, signer) if signer is not None else None
+            except EdsError as e:  # the PIN dialog cancelled, NCALayer gone: nothing formed, try again
+                raise OtolaneError(e.code, e.message, status=409, **e.params) from e
+            if self.current is not insp:  # aborted while the person was signing
+                raise OtolaneError("inspection_unknown", "no such open inspection", status=404)
+            await self._store_card(operator, insp, card, now, signature, signer if signature else None)
+            self.current = None
+        self._spawn(self.checkpoint("card_formed"))
+        self.outbox.wake.set()
+        await self.refresh_outbox()
+        self.publish({"type": "inspection", "inspection": None})
+        return {
+            "card_id": card_id,
+            "verdict": card["verdict"],
+            "items": card["items"],
+            "readings": card["readings"],
+            "duration_s": card["duration_s"],
+        }
+
+    async def _store_card(
+        self,
+        operator: str,
+        insp: Inspection,
+        card: dict[str, Any],
+        now: float,
+        signature: str | None,
+        signer: Any,
+    ) -> None:
+        """The card, its outbox row, the inspection's end and the journal entry: one transaction."""
+        card_id = card["card_id"]
         try:
             async with write_tx() as tx:
-                # The heads the card was formed on, signed: EIS keeps them, no insider can rewrite them.
-                card["anchor"] = sign_heads(self.store.key, await self.store.heads(tx), card_id)
-                # G3: the employee signs the exact body EIS receives (Streebog over ~20 KB: a thread)
-                # in the form the configured route carries it: detached CMS (REST) or WS-Security (SOAP)
-                signature = (
-                    await asyncio.to_thread(self.outbox.client.sign, card, signer)
-                    if signer is not None
-                    else None
-                )
                 await self.cards.append(
                     [
                         {
@@ -1111,18 +1142,6 @@ class LaneService:
             insp.status, insp.finished = "open", None
             log.error("forming the card of inspection %d failed: %s", insp.number, exc)
             raise StorageFailed.wrap(exc) from exc
-        self.current = None
-        self._spawn(self.checkpoint("card_formed"))
-        self.outbox.wake.set()
-        await self.refresh_outbox()
-        self.publish({"type": "inspection", "inspection": None})
-        return {
-            "card_id": card_id,
-            "verdict": card["verdict"],
-            "items": card["items"],
-            "readings": card["readings"],
-            "duration_s": card["duration_s"],
-        }
 
     async def _refuse_incomplete(self, operator: str, insp: Inspection, exc: CardIncomplete) -> NoReturn:
         """A step marked done whose readings are not stored runs again; the card is refused."""

@@ -16,7 +16,7 @@ import pytest
 
 from app.api.client import ApiError
 from app.eds.training import container, employee, issue, make_pki, revocation_list
-from tests.rig import CENTRE_BIN, IIN_OP, KEY_PASSWORD, Rig, start_key_rig, start_rig, wait_for
+from tests.rig import CENTRE_BIN, IIN_OP, KEY_PASSWORD, Rig, admitted, start_key_rig, start_rig, wait_for
 
 PASSWORD = KEY_PASSWORD
 
@@ -256,6 +256,75 @@ async def test_a_key_on_a_token_signs_in_through_ncalayer(tmp_path: Path) -> Non
         assert err.value.code == "eds_ncalayer_unreachable"
         failed = await admin.call("GET", "/v1/journal?action=login_failed&limit=5")
         assert {e["details"]["method"] for e in failed} == {"ncalayer"}
+    finally:
+        await runner.cleanup()
+        await rig.close()
+
+
+async def test_a_card_formed_with_a_key_on_a_token_is_signed_through_ncalayer(tmp_path: Path) -> None:
+    """G3 for tokens: the card formed in an NCALayer session is signed by NCALayer (detached CMS of
+    the exact body; the person confirms with the PIN in NCALayer's dialog) and reaches EIS with the
+    employee's IIN; a cancel or a signature by another key forms nothing, and the card can be formed
+    again."""
+    from aiohttp import web
+
+    from app.eds import certs
+    from app.eds.signer import open_and_check
+    from tests.ncalayer_sim import NcaLayerSim
+    from tests.rig import run_brake_steps
+
+    pki = make_pki()
+    root, ca, crl = pki.write(tmp_path / "home" / "pki")
+    trust = certs.TrustStore.from_files([root, ca], [crl])
+    token, other = (
+        open_and_check(container(issue(employee(iin), pki.ca), "pin", [pki.ca]), "pin", trust)
+        for iin in (IIN_OP, "900101300199")
+    )
+    sim = NcaLayerSim(token, other)
+    runner = web.AppRunner(sim.app())
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    extra = (
+        f'\n[eds]\nca = ["{root}", "{ca}"]\ncrl = ["{crl}"]\ncentre_bin = "{CENTRE_BIN}"\n'
+        f'ncalayer_url = "ws://127.0.0.1:{runner.addresses[0][1]}/"\n'
+    )
+    rig = await start_rig(tmp_path / "home", extra_config=extra)
+    try:
+        admin = await rig.client("admin")
+        await admin.call("POST", "/v1/users/operator/eds", {"iin": IIN_OP})
+        c = await rig.client()
+        await c.login_ncalayer("AKKaztokenStore")
+        await wait_for(lambda: admitted(c), "the brake tester")
+        insp = await c.call(
+            "POST", "/v1/inspections", {"plate": "123ABC02", "category": "M1", "fuel": "petrol", "axles": 2}
+        )
+        await run_brake_steps(c, insp)
+        await c.call("POST", f"/v1/inspections/{insp['id']}/visual", {"defects": []})
+
+        async def ready() -> bool:
+            return not (await c.call("GET", "/v1/state"))["inspection"]["card_holds"]
+
+        await wait_for(ready, "the card gates")
+        for mode, code in (("cancel", "eds_ncalayer_canceled"), ("other-key", "eds_signature_invalid")):
+            sim.mode = mode
+            with pytest.raises(ApiError) as err:
+                await c.call("POST", f"/v1/inspections/{insp['id']}/card")
+            assert err.value.code == code and err.value.status == 409, mode
+        assert (await c.call("GET", "/v1/state"))["inspection"]["id"] == insp["id"]  # still open
+        sim.mode = "sign"
+        card = await c.call("POST", f"/v1/inspections/{insp['id']}/card")
+        assert sim.requests[-1]["args"][3] is False  # detached: the body travels apart
+
+        async def accepted() -> bool:
+            return (await c.call("GET", "/v1/state"))["outbox"]["accepted"] == 1
+
+        await wait_for(accepted, "EIS acceptance of the token-signed card")
+        row = rig.eis.db.execute(
+            "SELECT s.signer FROM cards c JOIN signatures s ON s.key = c.key WHERE c.card_id = ?",
+            (card["card_id"],),
+        ).fetchone()
+        assert row == (f"IIN{IIN_OP}",)
+        assert len(await admin.call("GET", "/v1/journal?action=card_formed")) == 1
     finally:
         await runner.cleanup()
         await rig.close()

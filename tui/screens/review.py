@@ -13,7 +13,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-from app.api.client import ApiError
+from app.api.client import PERSON_WAIT_S, ApiError
 from tui.screens.base import AppMixin
 
 
@@ -51,7 +51,9 @@ class ReviewScreen(AppMixin, ModalScreen[dict[str, Any] | None]):
     @on(Button.Pressed, "#review-form")
     async def action_form(self) -> None:
         try:
-            card = await self.app_.client.call("POST", f"/v1/inspections/{self.inspection['id']}/card")
+            # a key on a token signs the card in NCALayer's own dialog: the person may take a while
+            path = f"/v1/inspections/{self.inspection['id']}/card"
+            card = await self.app_.client.call("POST", path, timeout_s=PERSON_WAIT_S)
         except ApiError as exc:
             self.query_one("#review-msg", Static).update(f"[red]✗ {self.app_.error_text(exc)}[/red]")
             return
