@@ -79,6 +79,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/v1/journal", (ADMIN,), "read_journal", "read the journal"),
     Route("GET", "/v1/eis/exchanges", (ADMIN,), "eis_exchanges", "read the EIS exchanges"),
     Route("POST", "/v1/journal/export", (ADMIN,), "export_journal", "export the journal"),
+    Route("GET", "/v1/eis/outbox", (OPERATOR, ADMIN), "eis_outbox", "see the EIS queue"),
     Route("GET", "/v1/users", (ADMIN,), "users", "list users"),
     Route("POST", "/v1/users", (ADMIN,), "add_user", "add a user"),
     Route("POST", "/v1/users/{name}/lock", (ADMIN,), "lock_user", "lock a user"),
@@ -462,6 +463,9 @@ class Api:
         return web.json_response(
             {"file": str(path), "entries": len(doc["entries"]), "from": doc["from"], "to": doc["to"]}
         )
+
+    async def eis_outbox(self, request: web.Request) -> web.Response:
+        return web.json_response(await self.lane.outbox.queue(_query_int(request, "limit", 50, 1, MAX_PAGE)))
 
     async def eis_exchanges(self, request: web.Request) -> web.Response:
         limit = _query_int(request, "limit", 100, 1, MAX_PAGE)

@@ -368,6 +368,30 @@ class OutboxWorker:
             sealed_response=sealed,
         )
 
+    async def queue(self, limit: int) -> list[dict[str, Any]]:
+        """D4: each card's state with EIS, newest first — what the operator and the admin see."""
+        rows = await Outbox.all().order_by("-id").limit(limit)
+        cards = {c.card_id: c for c in await Card.filter(card_id__in=[r.card_id for r in rows])}
+        out = []
+        for r in rows:
+            card = cards.get(r.card_id)
+            facts = self.keyring.open_json(card.sealed, f"cards:{card.card_id}") if card else {}
+            out.append(
+                {
+                    "card_id": r.card_id,
+                    "number": facts.get("number"),
+                    "plate": (facts.get("vehicle") or {}).get("plate", ""),
+                    "verdict": card.verdict if card else "",
+                    "status": r.status,
+                    "attempts": r.attempts,
+                    "error": r.last_error,
+                    "receipt": r.receipt,
+                    "updated": r.updated,
+                    "signed": bool(r.signature),
+                }
+            )
+        return out
+
     async def exchanges(self, card_id: str | None, limit: int) -> list[dict[str, Any]]:
         """G2: the trace of the exchanges, newest first (the answers' text stays sealed)."""
         q = EisExchange.filter(card_id=card_id) if card_id else EisExchange.all()

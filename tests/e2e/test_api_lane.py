@@ -159,6 +159,7 @@ EXPECTED: dict[tuple[str, str], set[str] | None] = {
     ("GET", "/v1/journal"): {ADMIN},
     ("GET", "/v1/eis/exchanges"): {ADMIN},
     ("POST", "/v1/journal/export"): {ADMIN},
+    ("GET", "/v1/eis/outbox"): {OP, ADMIN},
     ("GET", "/v1/users"): {ADMIN},
     ("POST", "/v1/users"): {ADMIN},
     ("POST", "/v1/users/{name}/lock"): {ADMIN},

@@ -84,7 +84,7 @@ def test_lane_demo_in_a_real_terminal(tmp_path: Path) -> None:
         idle = float(m.group(1))
         assert 0.0 <= idle < 1.0  # idle rollers: a live drag force
         screen = tmux.screen()
-        assert "EIS ● 0 waiting" in screen and "F2  New car" in screen
+        assert "EIS ● 0 waiting" in screen and "F2 New car" in screen
         assert all(len(line) <= 80 for line in screen.splitlines())
         tmux.key("F2")
         tmux.wait("Plate")

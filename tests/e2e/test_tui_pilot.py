@@ -58,7 +58,7 @@ async def test_operator_sees_live_forces_and_runs_a_step(rig: Rig) -> None:
         await wait_for(live, "a live force on screen")
         assert "● Brake tester" in text(app, "#stands")
         assert "EIS ● 0 waiting · 0 sent" in text(app, "#hdr")
-        assert "F2  New car" in text(app, "#keys")
+        assert "F2 New car" in text(app, "#keys")
         await pilot.press("f2")
         await pilot.pause()
         await pilot.press(*"123abc02", "enter")
@@ -94,7 +94,7 @@ async def test_language_switches_at_a_key_press(rig: Rig) -> None:
     app = make_app(rig.sock, "ru")
     async with app.run_test(size=SIZE) as pilot:
         await login(pilot, app, "technician")
-        assert "ЕИС" in text(app, "#hdr") and "F6  Кадры" in text(app, "#keys")
+        assert "ЕИС" in text(app, "#hdr") and "F6 Кадры" in text(app, "#keys")
         await pilot.press("f10")
         await pilot.pause(0.3)
         assert "EIS" in text(app, "#hdr") and "Frames" in text(app, "#keys")
@@ -124,7 +124,7 @@ async def test_technician_sees_raw_frames_and_counters(rig: Rig) -> None:
         await wait_for(frames, "raw frames on screen")
         head = text(app, "#f-head")
         assert "s/n 2231-0457" in head and "frames ok" in head and "never editable" in head
-        assert "1  zero" in text(app, "#keys")
+        assert "1 zero" in text(app, "#keys")
         await pilot.press("1")  # the profile's service command: zeroing, never a value
         await pilot.pause(0.3)
         assert "'zero' sent" in text(app, "#msg")
@@ -217,6 +217,48 @@ async def test_the_operator_is_told_when_eis_does_not_take_the_card(rig: Rig) ->
     shown = await lane_text(rig, "ru")
     assert "ЕИС не принял карту" in shown
     assert "not signed" in shown  # EIS's own reason, as it said it
+
+
+async def test_the_operator_sees_each_cards_state_with_eis(rig: Rig) -> None:
+    """D4, issue #11: F3 lists every card with its EIS state, tries and receipt or reason, newest
+    first, at 80×24 in the operator's language; it follows the outbox while open."""
+    op = await rig.client("operator")
+    await run_to_card(op, {"plate": "555KZZ01", "category": "M1", "fuel": "petrol", "axles": 2})
+
+    async def accepted() -> bool:
+        return (await op.call("GET", "/v1/state"))["outbox"]["accepted"] == 1
+
+    await wait_for(accepted, "the first card at EIS")
+    rig.eis.knobs["fail_rate"] = 1.0  # EIS down: the second card waits
+    await run_to_card(op, {"plate": "777AAA01", "category": "M1", "fuel": "petrol", "axles": 2})
+    app = make_app(rig.sock, "kk")
+    async with app.run_test(size=SIZE) as pilot:
+        await login(pilot, app, "operator")
+        await pilot.pause(0.3)
+        keys = text(app, "#keys")
+        assert len(keys) <= SIZE[0] and keys.endswith("Шығу")  # every key on one line, the last too
+        await pilot.press("f3")
+
+        def rows() -> list[list[str]]:
+            table = app.screen.query_one(DataTable)
+            return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+
+        async def both() -> list[list[str]]:
+            await pilot.pause(0.2)
+            return rows() if len(rows()) == 2 else []
+
+        shown = await wait_for(both, "both cards in the queue")
+        assert "Карталар және БАЖ" in text(app, "#q-title")
+        assert shown[0][1] == "777AAA01" and shown[0][3].startswith("…")
+        assert shown[1][1] == "555KZZ01" and shown[1][3].startswith("✓") and shown[1][5].startswith("EIS-")
+        assert app.screen.query_one("#keys").region.bottom <= SIZE[1]
+        rig.eis.knobs["fail_rate"] = 0.0
+
+        async def delivered() -> bool:
+            await pilot.pause(0.3)
+            return rows()[0][3].startswith("✓")
+
+        await wait_for(delivered, "the queue to follow the delivery", timeout=60)
 
 
 async def test_trends_of_the_running_stand_and_of_every_stand_on_a_wide_screen(tmp_path) -> None:  # type: ignore[no-untyped-def]

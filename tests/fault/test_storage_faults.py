@@ -139,3 +139,49 @@ async def test_a_full_database_sends_the_step_back_and_keeps_its_readings(tmp_pa
     finally:
         await _set_max_pages(None)
         await rig.close()
+
+
+async def test_a_card_on_a_full_disk_is_refused_cleanly_and_formed_once_after(tmp_path: Path) -> None:
+    """Issue #11: queuing a card for EIS on a full disk is refused with a clear error (503,
+    storage_failed): no card, no outbox row, no journal entry is half-written, the inspection stays
+    open; once there is room the same card is formed and reaches EIS exactly once."""
+    from tests.rig import run_brake_steps
+
+    rig = await start_rig(tmp_path / "lane")
+    db = rig.home / "otolane.db"
+    try:
+        op, insp = await _begin(rig)
+        await run_brake_steps(op, insp)
+        await op.call("POST", f"/v1/inspections/{insp['id']}/visual", {"defects": []})
+
+        async def ready() -> bool:
+            return not (await _state(op))["inspection"]["card_holds"]
+
+        await wait_for(ready, "the card gates")
+        conn = connections.get("default")
+        _, rows = await conn.execute_query("PRAGMA page_count")
+        await _set_max_pages(int(rows[0][0]))
+        try:
+            await op.call("POST", f"/v1/inspections/{insp['id']}/card")
+            raise AssertionError("a card was queued on a full disk")
+        except ApiError as exc:
+            assert exc.code == "storage_failed" and exc.status == 503
+        con = sqlite3.connect(db)
+        try:
+            counts = [con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("cards", "outbox")]
+            formed = con.execute("SELECT count(*) FROM journal WHERE action = 'card_formed'").fetchone()[0]
+        finally:
+            con.close()
+        assert counts == [0, 0] and formed == 0
+        assert (await _state(op))["inspection"]["id"] == insp["id"]  # still open, nothing lost
+        await _set_max_pages(None)
+        card = await op.call("POST", f"/v1/inspections/{insp['id']}/card")
+
+        async def accepted() -> bool:
+            return (await _state(op))["outbox"]["accepted"] == 1
+
+        await wait_for(accepted, "EIS acceptance once there is room", timeout=60)
+        assert rig.eis.db.execute("SELECT card_id FROM cards").fetchall() == [(card["card_id"],)]
+    finally:
+        await _set_max_pages(None)
+        await rig.close()

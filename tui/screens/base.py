@@ -14,4 +14,5 @@ class AppMixin:
         return cast("OtolaneApp", self.app)  # type: ignore[attr-defined]
 
     def keybar(self, keys: list[tuple[str, str]]) -> str:
-        return "  ".join(f"[b reverse] {k} [/b reverse] {self.app_.t(label)}" for k, label in keys)
+        # compact: every key of a role fits one line of an 80-column console in every language
+        return " ".join(f"[b reverse]{k}[/b reverse] {self.app_.t(label)}" for k, label in keys)

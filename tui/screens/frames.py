@@ -47,11 +47,7 @@ class FramesScreen(AppMixin, Screen[None]):
             keys = [("A", "keys.adopt"), *keys]
         bar = self.keybar(keys)
         if self.app_.client.role == "technician" and self.service:
-            bar = (
-                "  ".join(f"[b reverse] {n} [/b reverse] {c}" for n, c in enumerate(self.service, 1))
-                + "  "
-                + bar
-            )
+            bar = self.keybar([(str(n), c) for n, c in enumerate(self.service, 1)]) + " " + bar
         self.query_one("#keys", Static).update(bar)
 
     def action_device(self, step: int) -> None:

@@ -68,6 +68,7 @@ class LaneScreen(AppMixin, Screen[None]):
         Binding("f6", "frames", show=False),
         Binding("f7", "print_card", show=False),
         Binding("f4", "certificate", show=False),
+        Binding("f3", "queue", show=False),
     ]
 
     def __init__(self) -> None:
@@ -112,10 +113,18 @@ class LaneScreen(AppMixin, Screen[None]):
         role = app.client.role
         keys = [("F10", "keys.lang"), ("^Q", "keys.logout")]
         if role == "operator":
-            keys = [("F2", "keys.new"), ("F5", "keys.step"), ("F8", "keys.card"), ("F7", "keys.print"), *keys]
+            keys = [
+                ("F2", "keys.new"),
+                ("F5", "keys.step"),
+                ("F8", "keys.card"),
+                ("F7", "keys.print"),
+                ("F3", "keys.queue"),
+                *keys,
+            ]
         elif role == "admin":
             keys = [
                 ("F9", "keys.journal"),
+                ("F3", "keys.queue"),
                 ("F6", "keys.frames"),
                 ("F7", "keys.print"),
                 ("F4", "keys.certificate"),
@@ -406,6 +415,12 @@ class LaneScreen(AppMixin, Screen[None]):
         verdict = self.app_.t(f"verdict.{card['verdict']}")
         self.say(self.app_.t("card.formed", number=insp["number"], verdict=verdict))
         await self.app_.reload_state()
+
+    def action_queue(self) -> None:
+        from tui.screens.queue import QueueScreen
+
+        if self.app_.client.role in ("operator", "admin"):
+            self.app_.push_screen(QueueScreen())
 
     def action_journal(self) -> None:
         from tui.screens.journal import JournalScreen
