@@ -75,6 +75,10 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "events": Key(bool, True, doc="Send each inspection's events to EIS as they happen (R3.5, R9)"),
         "poll_s": Key(_NUM, 60.0, doc="How often the lane asks EIS for the operator's requests (R3.19)"),
         "exports_dir": Key(str, "exports", doc="Where journal exports are written (0600 files)"),
+        "system_key": Key(
+            str, "", doc="The centre's NCA key file: the transport signature of messages no employee signs"
+        ),
+        "system_key_password_file": Key(str, "", doc="File (0600) whose first line is that key's password"),
     },
     "eds": {
         "ca": Key(list, [], doc="NCA root and intermediate certificates (DER or PEM files) the lane trusts"),
@@ -298,6 +302,10 @@ def _check_paths(cfg: Config) -> None:
         "storage.anchor_file": cfg.path(cfg.storage["anchor_file"]),
         "eis.identification_key_file": cfg.path(cfg.eis["identification_key_file"]),
     }
+    if bool(cfg.eis["system_key"]) != bool(cfg.eis["system_key_password_file"]):
+        raise ConfigError(
+            file, "eis.system_key_password_file", "set with eis.system_key (both or neither)", "one"
+        )
     if cfg.eis["ca_file"] and not cfg.path(cfg.eis["ca_file"]).is_file():
         raise ConfigError(
             file, "eis.ca_file", "a PEM file of CA certificates", str(cfg.path(cfg.eis["ca_file"]))

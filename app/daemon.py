@@ -23,7 +23,7 @@ from app.api.server import Api, serve_unix
 from app.auth import Accounts, Policy
 from app.config import Config, DeviceConfig
 from app.eds.login import EdsLogin
-from app.eis import history, idkey
+from app.eis import history, idkey, system_key
 from app.eis.client import make_client
 from app.eis.idkey import IdKeySource
 from app.eis.outbox import OutboxWorker
@@ -147,6 +147,7 @@ class Daemon:
             async def exporter(start: float, end: float, request: str | None) -> dict[str, Any]:
                 return await history.export(store.key, cfg.lane["name"], start, end, request)
 
+            system_signer = await system_key.load(cfg, journal)
             outbox = OutboxWorker(
                 client,
                 store.keyring,
@@ -159,6 +160,7 @@ class Daemon:
                 lane=cfg.lane["name"],
                 training=bool(cfg.lane["training"]),
                 events_on=bool(cfg.eis["events"]),
+                system_signer=system_signer,
             )
             lane = self.lane = LaneService(cfg, store, clock, outbox, drivers)
             loop = asyncio.get_running_loop()

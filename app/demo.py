@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from app.api.client import ApiError, LaneClient
+from app.eds.training import CENTRE_KEY, CENTRE_KEY_PASSWORD, ensure_demo_keys
 from app.errors import OtolaneError
 from app.storage.crypto import write_secret_file
 from drivers.registry import SCENARIOS
@@ -94,6 +95,7 @@ def write_config(
     eis_port: int,
     devices: tuple[DemoDevice, ...] = (BRAKE,),
     until: dt.date | None = None,
+    centre_key: bool = False,
 ) -> Path:
     """The demo lane's config; ``until``: the stands' verification expiry (a year from today)."""
     cfg = home / "config.toml"
@@ -129,6 +131,12 @@ identification_key_file = "keys/eis-id.key"
 timeout_s = 5
 poll_s = 2
 """
+        + (
+            f'system_key = "{CENTRE_KEY}"  # the centre\'s key: signs what no employee signs\n'
+            f'system_key_password_file = "{CENTRE_KEY_PASSWORD}"\n'
+            if centre_key
+            else ""
+        )
         + device_tables(devices, until),
         encoding="utf-8",
     )
@@ -148,7 +156,7 @@ def ensure_accounts(home: Path, cfg: Path) -> dict[str, str]:
         from app import config as config_mod
         from app.auth import Accounts, Policy
         from app.eds.login import EdsLogin
-        from app.eds.training import DEMO_IIN, ensure_demo_keys
+        from app.eds.training import DEMO_IIN
         from app.storage.store import close_store, open_store
 
         c = config_mod.load(cfg)
@@ -254,11 +262,13 @@ def start_lane(
     home.mkdir(parents=True, exist_ok=True)
     home.chmod(0o700)
     eis_port = _free_port()
-    cfg = write_config(home, speed, eis_port, DEMO_DEVICES)
+    cfg = write_config(home, speed, eis_port, DEMO_DEVICES, centre_key=True)
     id_key = home / "keys" / "eis-id.key"
     if not id_key.exists():
         write_secret_file(id_key, f"DEMO-{secrets.token_hex(16)}\n")
     accounts = ensure_accounts(home, cfg)
+    if "operator-key" in accounts:  # a demo folder of an older version gets the centre's key
+        ensure_demo_keys(home, accounts["operator-key"])
     procs = Processes(home)
     faults = ("--fault-rate", str(eis_faults)) if eis_faults else ()
     procs.start("eis-sim", "eis-sim", "--port", str(eis_port), "--db", "eis-sim.db", *faults)

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, modes
 
 from app.eds import asn1, gost
 from app.eds.container import pkcs12_kdf
+from app.storage.crypto import write_secret_file
 
 CURVE = gost.PARAMSET_A_512
 _KEY_PARAMS = bytes.fromhex("3016060a2a830e030a010102020106082a830e030a010303")  # NCA's, verbatim
@@ -262,12 +263,20 @@ def make_pki(revoked: list[Issued] | None = None) -> Pki:
 #: the demo's operator key: IIN and BIN of NCA's own test identities' shape
 DEMO_IIN = "900101300123"
 DEMO_BIN = "123456789021"
+#: the demo centre's head, whose key signs for the centre
+DEMO_HEAD_IIN = "800101300111"
+
+
+#: the demo centre's own key (the transport signature of messages no employee signs) and its password
+CENTRE_KEY, CENTRE_KEY_PASSWORD = "keys/centre.p12", "keys/centre.pw"
 
 
 def ensure_demo_keys(home: Path, password: str) -> None:
-    """The demo lane's training PKI and its operator's key file (``keys/usb/operator.p12``), made once."""
+    """The demo lane's training PKI, its operator's key file (``keys/usb/operator.p12``) and the
+    centre's key (``keys/centre.p12``, its password in ``keys/centre.pw``), made once."""
     pki_dir, usb = home / "pki", home / "keys" / "usb"
-    if (usb / "operator.p12").exists() and (pki_dir / "ca.crl").exists():
+    made = (usb / "operator.p12", pki_dir / "ca.crl", home / CENTRE_KEY, home / CENTRE_KEY_PASSWORD)
+    if all(p.exists() for p in made):
         return
     pki = make_pki()
     pki.crl = revocation_list(pki.ca, [], days=3650)
@@ -277,6 +286,11 @@ def ensure_demo_keys(home: Path, password: str) -> None:
     path = usb / "operator.p12"
     path.write_bytes(container(who, password, [pki.ca]))
     path.chmod(0o600)
+    centre = issue(employee(DEMO_HEAD_IIN, DEMO_BIN, "ДИРЕКТОР ДЕМО"), pki.ca, days=(-1, 5 * 365))
+    secret = secrets.token_hex(8)
+    (home / CENTRE_KEY).write_bytes(container(centre, secret, [pki.ca]))
+    (home / CENTRE_KEY).chmod(0o600)
+    write_secret_file(home / CENTRE_KEY_PASSWORD, secret + "\n")
 
 
 def training_signer(folder: Path, iin: str = DEMO_IIN) -> Any:

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from app import ledger
+from app.eds.signer import Signer
 from app.eis import events
 from app.eis.client import KEY_REFUSED, Delivery, EisClient
 from app.eis.idkey import IdKeySource
@@ -58,6 +59,7 @@ class OutboxWorker:
         lane: str = "",
         training: bool = False,
         events_on: bool = False,
+        system_signer: Signer | None = None,
     ) -> None:
         self.client = client
         self.keyring = keyring
@@ -75,6 +77,8 @@ class OutboxWorker:
         self.lane, self.training = lane, training
         # R3.5, R9: the inspections' events as they happen (off: the lane sends cards only)
         self.events_on = events_on
+        # G1, G3: the centre's key signs what no employee signed (app/eis/system_key.py)
+        self.system_signer = system_signer
         self._events_attempts = 0  # of the batch being sent
         self._events_next = 0.0  # no attempt before (back-off)
         self._events_single_until = 0  # one event per message below this seq (after a rejection)
@@ -117,6 +121,12 @@ class OutboxWorker:
         """Whether the endpoint is production: by the configured label, or by its URL or certificate
         whatever the label says; None when it cannot be told now."""
         return True if self.environment == "production" else await self.client.production()
+
+    async def _transport_signature(self, message: dict[str, Any], kind: str) -> str | None:
+        """The centre's signature of a message no employee signed, as the route carries it."""
+        if self.system_signer is None:
+            return None
+        return await self.client.sign_by(message, self.system_signer, kind)
 
     async def _may_talk(self) -> bool:
         """A training lane says nothing to a production endpoint, nor to one it cannot tell."""
@@ -234,7 +244,7 @@ class OutboxWorker:
         key = events.batch_key(batch)
         msg = await events.message(batch, self.lane, self.training, self.keyring)
         self._events_attempts += 1
-        result = await self.client.send("events", msg, key)
+        result = await self.client.send("events", msg, key, await self._transport_signature(msg, "events"))
         await self._note_key_refusal(result)
         exchange = self._exchange_row("events", "", key, self._events_attempts, result)
         single_rejected = result.outcome == "rejected" and len(batch) == 1
@@ -264,7 +274,10 @@ class OutboxWorker:
         """R3.19: ask EIS for its operator's requests; answer each request for the log history with
         the signed export of its period, once (the journal says which were answered). Returns how
         many were answered now."""
-        asked = await self.client.send("requests", {"contract": "otolane-eis/1"}, f"requests-{uuid.uuid4()}")
+        ask = {"contract": "otolane-eis/1"}
+        asked = await self.client.send(
+            "requests", ask, f"requests-{uuid.uuid4()}", await self._transport_signature(ask, "requests")
+        )
         await self._trace("requests", "", asked, 1)
         if asked.outcome != "accepted" or not isinstance(asked.data, dict):
             return 0
@@ -280,7 +293,8 @@ class OutboxWorker:
             except (KeyError, TypeError, ValueError, OtolaneError) as exc:
                 await self.journal.write("eis", "eis_log_request_bad", request=rid, detail=str(exc)[:200])
                 continue
-            result = await self.client.send("history", doc, f"history-{rid}")
+            signature = await self._transport_signature(doc, "history")
+            result = await self.client.send("history", doc, f"history-{rid}", signature)
             await self._trace("history", "", result, 1, f"history-{rid}")
             if result.outcome == "accepted":
                 sent += 1
@@ -316,7 +330,8 @@ class OutboxWorker:
                 self.on_change()
                 return
         item.attempts += 1
-        result = await self.client.submit_card(payload, item.idempotency_key, item.signature)
+        signature = item.signature or await self._transport_signature(payload, "card")
+        result = await self.client.submit_card(payload, item.idempotency_key, signature)
         await self._note_key_refusal(result)
         # G2: every exchange is traceable: card, key, attempt, outcome, what EIS said.
         log.info(

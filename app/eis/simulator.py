@@ -198,8 +198,14 @@ class EisSimulator:
             return _refused(401, refused)
         if self.knobs["require_signature"] and not signer and kind != "requests":
             return _refused(422, "the message is not signed by an employee (G3)")
+        answer = self._message(kind, message, key, spo_key, route)
+        if signer and answer.status < 300:  # G3: who signed what EIS took
+            self.db.execute("INSERT OR REPLACE INTO signatures VALUES (?,?)", (key, signer))
+        return answer
+
+    def _message(self, kind: str, message: Any, key: str, spo_key: str, route: str) -> Answer:
         if kind == "card":
-            return self._card(message, key, spo_key, signer, route)
+            return self._card(message, key, spo_key, route)
         if kind == "requests":
             rows = self.db.execute(
                 "SELECT id, start, end FROM requests WHERE answered IS NULL ORDER BY asked"
@@ -229,7 +235,7 @@ class EisSimulator:
         digest = hashlib.sha256(spo_key.encode()).hexdigest()
         self.db.execute("INSERT OR REPLACE INTO spo_keys VALUES (?,?)", (digest, valid_until))
 
-    def _card(self, card: Any, key: str, spo_key: str, signer: str, route: str) -> Answer:
+    def _card(self, card: Any, key: str, spo_key: str, route: str) -> Answer:
         errors = problems("card", card)
         if errors:
             return _refused(422, *errors)
@@ -243,8 +249,6 @@ class EisSimulator:
                 return _refused(409, "idempotency key reused")
             return Answer(200, {"status": "duplicate", "receipt": row[1]})
         receipt = "EIS-" + uuid.uuid4().hex[:12].upper()
-        if signer:
-            self.db.execute("INSERT OR REPLACE INTO signatures VALUES (?,?)", (key, signer))
         self.db.execute("INSERT OR REPLACE INTO routes VALUES (?,?)", (key, route))
         self.db.execute(
             "INSERT INTO cards VALUES (?,?,?,?,?,?,?,?)",

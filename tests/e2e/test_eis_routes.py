@@ -307,3 +307,68 @@ async def test_an_event_eis_refuses_is_said_and_passed_the_rest_still_go(tmp_pat
         )
     finally:
         await rig.close()
+
+
+HEAD_IIN = "800101300111"
+
+
+async def _centre_rig(tmp_path: Path, bin_: str = "123456789021") -> Rig:
+    """A SOAP lane whose centre key (``usb/centre.p12``, of BIN ``bin_``) signs what no employee signs."""
+    from app.eds.training import employee, issue
+    from app.storage.crypto import write_secret_file
+
+    home = tmp_path / "home"
+    write_secret_file(home / "keys" / "centre.pw", f"{KEY_PASSWORD}\n")
+    options = (
+        'transport = "soap"\nsystem_key = "usb/centre.p12"\nsystem_key_password_file = "keys/centre.pw"\n'
+    )
+    return await start_key_rig(
+        home,
+        lambda pki: {"centre.p12": issue(employee(HEAD_IIN, bin_, "ДИРЕКТОР"), pki.ca)},
+        eis_options=options,
+    )
+
+
+async def test_the_centres_key_signs_every_message_no_employee_signed(tmp_path: Path) -> None:
+    """G1, G3: on the ВШЭП route every message carries a WS-Security signature by an NCA key: a card
+    formed in a password session, the events and the requests are signed by the centre's key (an
+    EIS that wants signatures takes them all); a card formed in a key session keeps its employee's."""
+    rig = await _centre_rig(tmp_path)
+    try:
+        rig.eis.knobs["require_signature"] = 1.0
+        c = await rig.client("operator")  # a password session: no employee key
+        card = await run_to_card(c, CAR)
+        await wait_for(lambda: _outbox(c, "accepted"), "the card signed by the centre", timeout=60)
+        signers = dict(rig.eis.db.execute("SELECT key, signer FROM signatures").fetchall())
+        assert signers[card["card_id"]] == f"IIN{HEAD_IIN}"
+        event_keys = [k for k in signers if k.startswith("events-")]
+        assert event_keys and {signers[k] for k in event_keys} == {f"IIN{HEAD_IIN}"}
+        assert rig.eis.db.execute("SELECT count(*) FROM events").fetchone()[0] > 5
+        admin = await rig.client("admin")
+        (said,) = await admin.call("GET", "/v1/journal?action=eis_system_key")
+        assert said["details"]["bin"] == "123456789021"
+        k = await rig.client()
+        await k.login_eds(str(rig.home / "usb" / "operator.p12"), KEY_PASSWORD)
+        second = await run_to_card(k, CAR | {"plate": "777AAA01"})
+        await wait_for(lambda: _outbox(k, "accepted", 2), "the employee-signed card", timeout=60)
+        (who,) = rig.eis.db.execute(
+            "SELECT signer FROM signatures WHERE key = ?", (second["card_id"],)
+        ).fetchone()
+        assert who == f"IIN{IIN_OP}"
+    finally:
+        await rig.close()
+
+
+async def test_a_centre_key_of_another_organisation_is_refused_and_the_lane_still_runs(
+    tmp_path: Path,
+) -> None:
+    """The centre's key is checked like an employee's: a key of another BIN is journalled with the
+    reason; the daemon runs, and its messages go unsigned (an EIS that wants signatures says so)."""
+    rig = await _centre_rig(tmp_path, bin_="999999999999")
+    try:
+        admin = await rig.client("admin")
+        (said,) = await admin.call("GET", "/v1/journal?action=eis_system_key_refused")
+        assert said["details"]["code"] == "eds_not_employee" and "999999999999" in said["details"]["reason"]
+        assert not await admin.call("GET", "/v1/journal?action=eis_system_key")
+    finally:
+        await rig.close()
