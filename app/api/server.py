@@ -328,6 +328,7 @@ class Api:
             turbo=self._field(data, "turbo", bool, False),
             use=self._field(data, "use", str, "private"),
             reinspection_of=self._field(data, "reinspection_of", str, ""),
+            plate_confirmed=self._field(data, "plate_confirmed", bool, False),
         )
         return web.json_response(result, status=201)
 

@@ -4,13 +4,17 @@ Kazakh plates carry Latin letters only (see ``shared/reference/norms.md``), but 
 Russian or Kazakh keyboard layout comes in Cyrillic look-alikes (А В Е К М Н О Р С Т У Х): those
 are mapped to the Latin letter they show, so ``123АВС02`` and ``123ABC02`` are one car. Any other
 letter — Cyrillic with no Latin twin (Ж, Ә …), Greek, Arabic … — is refused with the character, so
-two spellings of one plate can never make two vehicles. (The grammar of plate formats and region
-codes arrives with plate recognition.)
+two spellings of one plate can never make two vehicles.
+
+The grammar of plate formats and region codes (:data:`FORMATS`, each with its source and status)
+checks a plate typed by hand: one in no known format needs the operator's confirmation.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
+from dataclasses import dataclass
 
 from app.errors import OtolaneError
 
@@ -39,3 +43,102 @@ def normalise_plate(text: str) -> str:
             char=bad,
         )
     return plate
+
+
+# --- the grammar of Kazakh plates (shared/reference/norms.md §4; issue #9) -------------------------
+
+SECONDARY, UNVERIFIED = "SECONDARY", "UNVERIFIED"
+
+#: region codes of the 2012+ plates (norms.md §4.3: 01–17 SECONDARY, 18–20 from one source)
+REGIONS: dict[str, str] = {
+    "01": "Astana",
+    "02": "Almaty",
+    "03": "Akmola",
+    "04": "Aktobe",
+    "05": "Almaty region",
+    "06": "Atyrau",
+    "07": "West Kazakhstan",
+    "08": "Zhambyl",
+    "09": "Karaganda",
+    "10": "Kostanay",
+    "11": "Kyzylorda",
+    "12": "Mangystau",
+    "13": "Turkestan",
+    "14": "Pavlodar",
+    "15": "North Kazakhstan",
+    "16": "East Kazakhstan",
+    "17": "Shymkent",
+    "18": "Abai",
+    "19": "Jetisu",
+    "20": "Ulytau",
+}
+#: region letters of the 1993 plates, still valid until worn out (norms.md §4.3, old-letter column)
+OLD_REGION_LETTERS = frozenset("ZACOWDBVELHKMPNRXSTFU")
+_REGION = "|".join(sorted(REGIONS))
+_OLD = "[" + "".join(sorted(OLD_REGION_LETTERS)) + "]"
+
+
+@dataclass(frozen=True)
+class PlateFormat:
+    """One format of plate, with where it comes from and how sure that is."""
+
+    id: str
+    pattern: re.Pattern[str]
+    example: str
+    status: str
+    source: str
+
+    def region(self, plate: str) -> str | None:
+        """The plate's region code (2012+) or old region letter (1993), when the format has one."""
+        m = self.pattern.match(plate)
+        return m.groupdict().get("region") if m else None
+
+
+def _f(id_: str, regex: str, example: str, status: str, source: str) -> PlateFormat:
+    return PlateFormat(id_, re.compile(f"^{regex}$"), example, status, source)
+
+
+FORMATS: tuple[PlateFormat, ...] = (
+    _f(
+        "kz2012",
+        rf"\d{{3}}[A-Z]{{3}}(?P<region>{_REGION})",
+        "123ABC02",
+        SECONDARY,
+        "ST RK 986-2012/2022",
+    ),
+    _f(
+        "kz2012_legal",
+        rf"\d{{3}}[A-Z]{{2}}(?P<region>{_REGION})",
+        "123AB02",
+        SECONDARY,
+        "ST RK 986-2012",
+    ),
+    _f("kz1993", rf"(?P<region>{_OLD})\d{{3}}[A-Z]{{3}}", "A585CUO", SECONDARY, "1993 standard"),
+    _f("kz1993_legal", rf"(?P<region>{_OLD})\d{{3}}[A-Z]{{2}}", "A001AA", SECONDARY, "1993 standard"),
+    _f("foreign", rf"[FH]\d{{4}}(?P<region>{_REGION})", "F123402", UNVERIFIED, "MVD Order 1040"),
+    _f("diplomatic", r"[DT]\d{3,6}", "D12345", UNVERIFIED, "MVD Order 1040"),
+)
+
+
+def plate_format(plate: str) -> PlateFormat | None:
+    """The format a stored plate (see :func:`normalise_plate`) is written in, or None."""
+    return next((f for f in FORMATS if f.pattern.match(plate)), None)
+
+
+def check_format(plate: str, confirmed: bool = False) -> str:
+    """The plate's format id. A plate in no known format is not rejected outright — transit,
+    military and special series are not in the grammar (norms.md §4.4: flag, do not reject) — but
+    the operator must confirm it is written so on the plate (``plate_format_unknown`` otherwise)."""
+    found = plate_format(plate)
+    if found is not None:
+        return found.id
+    if confirmed:
+        return "unknown_confirmed"
+    raise OtolaneError(
+        "plate_format_unknown",
+        f"{plate} is in no Kazakh plate format (e.g. 123ABC02, 123AB02, A585CUO): check it; if it is"
+        " written so on the plate (a foreign, transit or special plate), confirm it",
+        plate=plate,
+        field="plate",
+        status=409,
+    )

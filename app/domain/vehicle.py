@@ -14,7 +14,7 @@ from typing import Any
 from app.domain.categories import CATEGORIES, FUELS
 from app.domain.norms import Vehicle
 from app.domain.periodicity import USES
-from app.domain.plates import normalise_plate
+from app.domain.plates import check_format, normalise_plate
 from app.errors import OtolaneError
 
 #: ISO 3779: 17 characters, digits and capitals except I, O and Q (they read as 1 and 0).
@@ -37,6 +37,8 @@ class VehicleRecord:
     turbo: bool = False
     owner: str = ""
     use: str = "private"  # taxi, bus service, dangerous goods …: the periodicity depends on it
+    #: the plate's format in the grammar (``app/domain/plates.py``), or "unknown_confirmed"
+    plate_format: str = ""
 
     @property
     def facts(self) -> Vehicle:
@@ -52,6 +54,7 @@ class VehicleRecord:
             "catalyst": self.catalyst,
             "turbo": self.turbo,
             "use": self.use,
+            "plate_format": self.plate_format,
         }
 
     def sealed(self) -> dict[str, Any]:
@@ -87,9 +90,12 @@ def vehicle_record(
     turbo: bool = False,
     owner: str = "",
     use: str = "private",
+    plate_confirmed: bool = False,
 ) -> VehicleRecord:
-    """The record, checked; ``this_year`` comes from the lane clock (a car is never built next-next year)."""
+    """The record, checked; ``this_year`` comes from the lane clock (a car is never built next-next year).
+    ``plate_confirmed``: the operator confirmed a plate in no known format is written so."""
     plate = normalise_plate(plate)
+    plate_format = check_format(plate, plate_confirmed)
     if category not in CATEGORIES:
         raise OtolaneError("category_unknown", "unknown category", category=category[:8])
     if fuel not in FUELS:
@@ -123,4 +129,5 @@ def vehicle_record(
         turbo=turbo,
         owner=owner,
         use=use,
+        plate_format=plate_format,
     )

@@ -338,6 +338,34 @@ async def test_a_database_that_refuses_to_store_is_on_the_header_until_it_stores
         await rig.close()
 
 
+async def test_a_plate_in_no_known_format_is_said_and_confirmed_by_a_second_enter(rig: Rig) -> None:
+    """Issue #9: the plate grammar checks a plate typed by hand. ``ZZZ`` is said to be in no Kazakh
+    format, in the operator's language, with the field kept; Enter again on the same plate confirms
+    it, and the journal keeps that it was confirmed."""
+    from tui.screens.new_inspection import NewInspectionScreen
+
+    app = make_app(rig.sock, "ru")
+    async with app.run_test(size=SIZE) as pilot:
+        await login(pilot, app, "operator")
+        await pilot.press("f2")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, NewInspectionScreen)
+        await pilot.press(*"zzz", "enter")
+        await pilot.pause(0.3)
+        assert app.screen is screen
+        assert "ZZZ не соответствует ни одному формату" in text(app, "#new-msg")
+        await pilot.press("enter")
+
+        async def started() -> bool:
+            await pilot.pause(0.1)
+            return isinstance(app.screen, LaneScreen)
+
+        await wait_for(started, "the inspection after the confirmation")
+    (entry,) = await (await rig.client("admin")).call("GET", "/v1/journal?action=inspection_started")
+    assert entry["details"]["vehicle"]["plate_format"] == "unknown_confirmed"
+
+
 async def test_a_bad_vin_is_named_in_the_new_car_form_and_nothing_typed_is_lost(rig: Rig) -> None:
     """Issue #8 vehicle record; bad input gets a clear error in the user's language, in place."""
     from textual.widgets import Checkbox, Input

@@ -59,6 +59,7 @@ def test_the_record_separates_public_facts_from_personal_data() -> None:
         "catalyst": True,
         "turbo": False,
         "use": "private",
+        "plate_format": "kz2012",
     }  # no plate, VIN, make or owner: those are sealed
     assert r.sealed()["owner"] == "Ivanov" and r.sealed()["vin"] == "XTA210990Y1234567"
     assert r.facts.category == "M1" and r.facts.year == 2012 and r.facts.catalyst
@@ -79,3 +80,37 @@ def test_every_bad_field_is_named(over: dict[str, Any], code: str) -> None:
     with pytest.raises(OtolaneError) as exc:
         _record(**over)
     assert exc.value.code == code
+
+
+@pytest.mark.parametrize(
+    ("plate", "fmt", "region"),
+    [
+        ("123ABC02", "kz2012", "02"),
+        ("001AA17", "kz2012_legal", "17"),
+        ("777kzz 20", "kz2012", "20"),
+        ("A585CUO", "kz1993", "A"),
+        ("Z001AA", "kz1993_legal", "Z"),
+        ("F123402", "foreign", "02"),
+        ("D12345", "diplomatic", None),
+    ],
+)
+def test_each_plate_format_is_known_with_its_region(plate: str, fmt: str, region: str | None) -> None:
+    """Issue #9: the grammar of Kazakh plates (norms.md §4) — 2012+ (individuals, legal entities),
+    1993 (still valid), foreign and diplomatic series — with the region code or old region letter."""
+    from app.domain.plates import FORMATS, normalise_plate, plate_format
+
+    found = plate_format(normalise_plate(plate))
+    assert found is not None and found.id == fmt
+    assert found.region(normalise_plate(plate)) == region
+    assert all(f.pattern.match(f.example) for f in FORMATS)  # each format's example is its own
+
+
+@pytest.mark.parametrize("plate", ["ZZZ", "123ABC00", "123ABC21", "Q585CUO", "1234ABC02", "ABC12302"])
+def test_a_plate_in_no_format_needs_the_operators_confirmation(plate: str) -> None:
+    """Issue #9: ``ZZZ`` was accepted as a plate; now a plate in no known format is refused until the
+    operator confirms it is written so (transit, military and special series are not in the grammar:
+    norms.md §4.4 says flag them, do not reject them)."""
+    with pytest.raises(OtolaneError) as e:
+        _record(plate=plate)
+    assert e.value.code == "plate_format_unknown" and e.value.params["field"] == "plate"
+    assert _record(plate=plate, plate_confirmed=True).plate_format == "unknown_confirmed"

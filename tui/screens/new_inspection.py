@@ -36,6 +36,8 @@ FIELDS = {
 
 class NewInspectionScreen(AppMixin, ModalScreen[dict[str, Any] | None]):
     BINDINGS = [Binding("escape", "cancel", show=False)]
+    #: a plate the daemon said is in no known format: Enter again on it confirms it
+    _unusual_plate = ""
 
     def compose(self) -> ComposeResult:
         t = self.app_.t
@@ -97,6 +99,8 @@ class NewInspectionScreen(AppMixin, ModalScreen[dict[str, Any] | None]):
         first = self.query_one("#reinsp", Input).value.strip()
         if first:
             body["reinspection_of"] = first
+        if plate == self._unusual_plate:  # said once, and Enter pressed again on the same plate
+            body["plate_confirmed"] = True
         if year:
             if not year.isdigit():
                 self._say(self.app_.t("error.year_bad", year=year, low=1900, high="…"), "year")
@@ -113,6 +117,8 @@ class NewInspectionScreen(AppMixin, ModalScreen[dict[str, Any] | None]):
         try:
             result = await self.app_.client.call("POST", "/v1/inspections", body)
         except ApiError as exc:
+            if exc.code == "plate_format_unknown":
+                self._unusual_plate = body["plate"]
             self._say(self.app_.error_text(exc), exc.params.get("field"))
             return
         self.dismiss(result)
