@@ -142,3 +142,75 @@ def check_format(plate: str, confirmed: bool = False) -> str:
         field="plate",
         status=409,
     )
+
+
+# --- reading a plate from recognised text (ANPR, issue #9) ------------------------------------------
+
+#: what a recogniser confuses: a letter read where a digit belongs, and the other way round
+AS_DIGIT = str.maketrans("OQDUIJLZSBGTA", "0000111258674")
+AS_LETTER = str.maketrans("01258674", "OIZSBGTA")
+#: how likely each format is on a lane, before the text is read (most cars carry 2012+ plates)
+PRIOR = {
+    "kz2012": 1.0,
+    "kz2012_legal": 0.9,
+    "kz1993": 0.8,
+    "kz1993_legal": 0.7,
+    "foreign": 0.5,
+    "diplomatic": 0.4,
+}
+#: the shape of each format: D a digit, L a letter, R a region code digit (checked as a whole)
+_SHAPES: dict[str, tuple[str, ...]] = {
+    "kz2012": ("DDDLLLRR",),
+    "kz2012_legal": ("DDDLLRR",),
+    "kz1993": ("LDDDLLL",),
+    "kz1993_legal": ("LDDDLL",),
+    "foreign": ("LDDDDRR",),
+}
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A plate read from recognised text: the corrected plate, its format, and how sure we are
+    (the share of characters taken as read, times the format's prior)."""
+
+    plate: str
+    format: str
+    score: float
+    corrected: int  # characters changed to fit the format
+
+
+def _fit(text: str, shape: str) -> tuple[str, int] | None:
+    if len(text) != len(shape):
+        return None
+    out, changed = [], 0
+    for ch, kind in zip(text, shape, strict=True):
+        want_digit = kind in "DR"
+        fixed = ch.translate(AS_DIGIT) if want_digit else ch.translate(AS_LETTER)
+        if fixed.isdigit() != want_digit:
+            return None
+        changed += fixed != ch
+        out.append(fixed)
+    return "".join(out), changed
+
+
+def readings(text: str) -> list[Reading]:
+    """Every way the recognised ``text`` fits a plate format, best first. Look-alikes are corrected
+    to the kind of character the format wants at each place (``O`` → ``0`` among the digits,
+    ``8`` → ``B`` among the letters); a plate that then fits no format is not offered."""
+    raw = "".join(
+        ch for ch in unicodedata.normalize("NFKC", text).upper().translate(CYRILLIC_TWINS) if ch.isalnum()
+    )
+    found: dict[str, Reading] = {}
+    for fmt in FORMATS:
+        for shape in _SHAPES.get(fmt.id, ()):
+            fit = _fit(raw, shape)
+            if fit is None or not fmt.pattern.match(fit[0]):
+                continue
+            plate, changed = fit
+            score = PRIOR[fmt.id] * (1 - changed / len(plate))
+            if plate not in found or found[plate].score < score:
+                found[plate] = Reading(plate, fmt.id, round(score, 3), changed)
+    if raw and plate_format(raw) is not None and raw not in found:  # formats without a fixed shape
+        fmt_id = plate_format(raw).id  # type: ignore[union-attr]
+        found[raw] = Reading(raw, fmt_id, PRIOR[fmt_id], 0)
+    return sorted(found.values(), key=lambda r: -r.score)

@@ -114,3 +114,33 @@ def test_a_plate_in_no_format_needs_the_operators_confirmation(plate: str) -> No
         _record(plate=plate)
     assert e.value.code == "plate_format_unknown" and e.value.params["field"] == "plate"
     assert _record(plate=plate, plate_confirmed=True).plate_format == "unknown_confirmed"
+
+
+@pytest.mark.parametrize(
+    ("text", "plate", "changed"),
+    [
+        ("123ABC02", "123ABC02", 0),
+        ("I23A8C02", "123ABC02", 2),  # I read for 1 among the digits, 8 for B among the letters
+        ("123 ABC O2", "123ABC02", 1),  # spaces and an O in the region
+        ("l23abcO2", "123ABC02", 2),
+        ("123АВС02", "123ABC02", 0),  # Cyrillic twins
+        ("A585CU0", "A585CUO", 1),
+        ("123AB02", "123AB02", 0),
+    ],
+)
+def test_recognised_text_is_fitted_to_a_plate_format_with_look_alikes_corrected(
+    text: str, plate: str, changed: int
+) -> None:
+    """Issue #9: the grammar corrects look-alike characters and scores the candidates; the best
+    reading is the plate, and a correction lowers its score."""
+    from app.domain.plates import readings
+
+    best = readings(text)[0]
+    assert (best.plate, best.corrected) == (plate, changed)
+    assert (best.score < 1.0) == (changed > 0 or best.format != "kz2012")
+
+
+def test_text_that_fits_no_format_gives_no_plate() -> None:
+    from app.domain.plates import readings
+
+    assert readings("ZZZ") == [] and readings("") == [] and readings("123ABC99") == []
