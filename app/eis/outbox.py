@@ -23,6 +23,7 @@ from app import ledger
 from app.eds.signer import Signer
 from app.eis import events
 from app.eis.client import KEY_REFUSED, Delivery, EisClient
+from app.eis.contract import CONTRACT_VERSION
 from app.eis.idkey import IdKeySource
 from app.errors import OtolaneError
 from app.journal import Journal
@@ -274,14 +275,15 @@ class OutboxWorker:
         """R3.19: ask EIS for its operator's requests; answer each request for the log history with
         the signed export of its period, once (the journal says which were answered). Returns how
         many were answered now."""
-        ask = {"contract": "otolane-eis/1"}
-        asked = await self.client.send(
-            "requests", ask, f"requests-{uuid.uuid4()}", await self._transport_signature(ask, "requests")
-        )
-        await self._trace("requests", "", asked, 1)
+        ask, key = {"contract": CONTRACT_VERSION}, f"requests-{uuid.uuid4()}"
+        asked = await self.client.send("requests", ask, key, await self._transport_signature(ask, "requests"))
+        await self._trace("requests", "", asked, 1, key)
         if asked.outcome != "accepted" or not isinstance(asked.data, dict):
             return 0
-        answered = {str(e.details.get("request")) for e in await Journal.events("eis_log_sent")}
+        # answered, or found wrong (said once in the journal, not at every poll)
+        answered = {
+            str(e.details.get("request")) for e in await Journal.events("eis_log_sent", "eis_log_request_bad")
+        }
         sent = 0
         for req in asked.data.get("requests", []):
             rid = str(req.get("id", ""))
