@@ -295,6 +295,34 @@ def cmd_journal_verify(args: argparse.Namespace) -> int:
     return 0 if not found else 1
 
 
+def cmd_anpr(args: argparse.Namespace) -> int:
+    """``otolane anpr IMAGE…``: one JSON object per image (file, plate, confidence, bbox, ms)."""
+    import cv2
+
+    from app.anpr.recognise import Recogniser
+
+    _setup_logging(None, args.verbose)
+    recogniser = Recogniser(threads=args.threads)
+    found = 0
+    for file in args.images:
+        image = cv2.imread(file, cv2.IMREAD_COLOR) if Path(file).is_file() else None
+        if image is None:
+            out: dict[str, Any] = {
+                "file": file,
+                "plate": None,
+                "error": "not an image this lane can read (JPEG, PNG)",
+            }
+        else:
+            out = {"file": file} | recogniser.read(image).as_dict()
+            found += out["plate"] is not None
+        if args.json:
+            print(json.dumps(out, ensure_ascii=False), flush=True)
+        else:
+            said = out.get("error") or f"{out['plate'] or '—'} {out['confidence']}"
+            print(f"{file}: {said}")
+    return 0 if found == len(args.images) else 1
+
+
 def cmd_sim_fault(args: argparse.Namespace) -> int:
     from drivers.sim.control import send_order
 
@@ -496,6 +524,12 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--tls-key", help="… and this key (PEM)")
     e.add_argument("--seed", type=int, default=None, help="seed of the failure knobs (repeatable runs)")
     e.set_defaults(fn=cmd_eis_sim)
+
+    an = sub.add_parser("anpr", help="read the plate on images (R3.2)")
+    an.add_argument("images", nargs="+", metavar="IMAGE")
+    an.add_argument("--json", action="store_true", help="one JSON object per image")
+    an.add_argument("--threads", type=int, default=1, help="cores the recogniser may use (default 1)")
+    an.set_defaults(fn=cmd_anpr)
 
     jo = sub.add_parser("journal", help="the journal's log history (R3.19)")
     josub = jo.add_subparsers(dest="action", required=True)

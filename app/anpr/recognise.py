@@ -1,0 +1,201 @@
+"""Plate recognition (R3.2): PP-OCR text detection and recognition, run by onnxruntime from the models
+the ``rapidocr`` wheel ships (nothing is fetched at run time: a model that is not in the wheel is a
+clear error, never a download), then the grammar of Kazakh plates (``app/domain/plates.py``) picks
+the plate among the texts read and corrects look-alike characters.
+
+One :class:`Recogniser` per process (loading the models takes a second); :meth:`Recogniser.read`
+takes a BGR image (OpenCV's order) and answers a :class:`PlateResult`. The engine runs on one thread
+by default: the lane's kiosk has two slow cores and the screen must stay responsive.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.domain.plates import readings
+from app.errors import OtolaneError
+
+#: the models the rapidocr wheel carries (PP-OCRv6 small detection and recognition)
+MODELS = {"Det": "PP-OCRv6_det_small.onnx", "Rec": "PP-OCRv6_rec_small.onnx"}
+#: the detector sees the frame at most this wide or high (a 1280×720 frame at half size) …
+DETECT_SIDE = 640
+#: … and, when that read no plate (a small region code missed, a far plate), once more at this size
+SECOND_SIDE = 960
+#: boxes on one line joined into one text, at most (``123`` ``ABC`` ``02``)
+MAX_JOIN = 3
+#: a quick reading read as is with the recogniser this confident is taken without the detector
+SURE = 0.9
+#: plate-like regions the quick way reads, at most
+REGIONS = 4
+
+
+def locate(image: np.ndarray, n: int = REGIONS) -> list[tuple[int, int, int, int]]:
+    """Plate-like regions (x, y, w, h), largest first: dark characters on a light band, found on the
+    frame at half size by a black-hat, the horizontal gradient, and a closing into text lines."""
+    import cv2
+
+    height, width = image.shape[:2]
+    f = 2 if width >= 960 else 1
+    small = cv2.resize(image, (width // f, height // f)) if f > 1 else image
+    gray = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (13, 5))
+    black = cv2.morphologyEx(gray, cv2.MORPH_BLACKHAT, kernel)
+    gx = np.absolute(cv2.Sobel(black, cv2.CV_32F, 1, 0, ksize=-1))
+    gx = (255 * (gx - gx.min()) / (gx.max() - gx.min() + 1e-6)).astype(np.uint8)
+    gx = cv2.morphologyEx(cv2.GaussianBlur(gx, (5, 5), 0), cv2.MORPH_CLOSE, kernel)
+    _, mask = cv2.threshold(gx, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    mask = cv2.dilate(cv2.erode(mask, None, iterations=1), None, iterations=2)
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    found = []
+    for c in contours:
+        x, y, w, h = cv2.boundingRect(c)
+        if h >= 8 and w >= 30 and 2.0 <= w / h <= 10:  # a plate's text line: wide, not tiny
+            found.append((w * h, x * f, y * f, w * f, h * f))
+    found.sort(reverse=True)
+    return [(x, y, w, h) for _, x, y, w, h in found[:n]]
+
+
+@dataclass(frozen=True)
+class PlateResult:
+    plate: str | None  # upper case, no spaces, e.g. 123ABC02; None when no plate was read
+    confidence: float  # 0…1: the recogniser's own confidence × how well the text fits a format
+    bbox: tuple[int, int, int, int] | None  # x, y, w, h in the image
+    ms: float
+    text: str = ""  # what was read, before the grammar
+    format: str = ""
+    candidates: list[tuple[str, float]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "plate": self.plate,
+            "confidence": round(self.confidence, 3),
+            "bbox": list(self.bbox) if self.bbox else None,
+            "ms": round(self.ms, 1),
+        }
+
+
+def _model(name: str) -> str:
+    path = Path(str(resources.files("rapidocr").joinpath("models", name)))
+    if not path.is_file():
+        raise OtolaneError(
+            "anpr_model_missing",
+            f"the recognition model {name} is not in the installed rapidocr package; reinstall it"
+            " (./lane installs it): models are never downloaded at run time",
+            model=name,
+        )
+    return str(path)
+
+
+class Recogniser:
+    def __init__(self, threads: int = 1, side: int = DETECT_SIDE, second: int | None = SECOND_SIDE) -> None:
+        self.engine = _engine(threads, side)
+        self.second = _engine(threads, second) if second else None
+
+    def read(self, image: np.ndarray) -> PlateResult:
+        """The fast way first — OpenCV finds plate-like regions, the recogniser reads only those
+        (tens of ms); when that gives no sure plate, the text detector looks at the whole frame."""
+        t0 = time.perf_counter()
+        got, sure = self._quick(image)
+        if not sure:
+            got = max(got, self._read(self.engine, image), key=lambda r: r.confidence)
+        if got.plate is None and self.second is not None:  # a missed region code, a small plate
+            got = self._read(self.second, image)
+        return dataclasses.replace(got, ms=(time.perf_counter() - t0) * 1000)
+
+    def _quick(self, image: np.ndarray) -> tuple[PlateResult, bool]:
+        """The best plate read in the plate-like regions, and whether it is sure: read as is (no
+        look-alike corrected) with the recogniser's confidence at least SURE."""
+        best, sure = PlateResult(None, 0.0, None, 0.0), False
+        for x, y, w, h in locate(image):
+            pad = int(h * 0.4)
+            crop = image[max(0, y - pad) : y + h + pad, max(0, x - pad) : x + w + pad]
+            out = self.engine(crop, use_det=False, use_cls=False, use_rec=True)
+            text = "".join(out.txts or ())
+            conf = float(out.scores[0]) if out.scores else 0.0
+            for r in readings(text)[:1]:
+                if r.score * conf > best.confidence:
+                    best = PlateResult(r.plate, r.score * conf, (x, y, w, h), 0.0, text, r.format)
+                    sure = r.corrected == 0 and conf >= SURE
+        return best, sure
+
+    @staticmethod
+    def _read(engine: Any, image: np.ndarray) -> PlateResult:
+        out = engine(
+            image, use_det=True, use_cls=False, use_rec=True
+        )  # flags each call: the engine keeps the last
+        boxes = [] if out.boxes is None else [np.asarray(b) for b in out.boxes]
+        texts = list(out.txts or ())
+        scores = [float(s) for s in (out.scores or ())]
+        best: tuple[float, str, str, str, tuple[int, int, int, int]] | None = None
+        tried: list[tuple[str, float]] = []
+        for text, conf, box in _lines(boxes, texts, scores):
+            for r in readings(text)[:1]:
+                score = r.score * conf
+                tried.append((r.plate, round(score, 3)))
+                if best is None or score > best[0]:
+                    best = (score, r.plate, r.format, text, box)
+        if best is None:
+            return PlateResult(None, 0.0, None, 0.0, " ".join(texts), candidates=tried)
+        score, plate, fmt, text, box = best
+        return PlateResult(plate, score, box, 0.0, text, fmt, sorted(tried, key=lambda c: -c[1])[:5])
+
+
+def _engine(threads: int, side: int) -> Any:
+    from rapidocr import RapidOCR  # loaded with the recogniser only: the daemon starts without it
+
+    params: dict[str, Any] = {
+        "Global.use_cls": False,  # plates are upright
+        "Global.log_level": "error",  # "no text found" is an answer here, not a warning
+        "Global.text_score": 0.3,
+        "Det.model_path": _model(MODELS["Det"]),
+        "Rec.model_path": _model(MODELS["Rec"]),
+        "Det.limit_side_len": side,
+        "Det.limit_type": "max",
+        "EngineConfig.onnxruntime.intra_op_num_threads": threads,
+        "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+    }
+    return RapidOCR(params=params)
+
+
+def _lines(
+    boxes: list[np.ndarray], texts: list[str], scores: list[float]
+) -> list[tuple[str, float, tuple[int, int, int, int]]]:
+    """Each text box, and runs of up to MAX_JOIN boxes side by side on one line joined left to right
+    (a plate is often read as ``123`` ``ABC`` ``02``), with the mean confidence and the joint box."""
+    items = []
+    for b, t, s in zip(boxes, texts, scores, strict=False):
+        x0, y0 = b.min(axis=0)
+        x1, y1 = b.max(axis=0)
+        items.append((float(x0), float(y0), float(x1), float(y1), t, s))
+    items.sort(key=lambda i: i[0])
+    out = []
+    for i, first in enumerate(items):
+        run = [first]
+        out.append(_joined(run))
+        for nxt in items[i + 1 :]:
+            last = run[-1]
+            height = max(last[3] - last[1], 1.0)
+            same_line = abs((nxt[1] + nxt[3]) / 2 - (last[1] + last[3]) / 2) < height / 2
+            close = nxt[0] - last[2] < height * 1.5
+            if not (same_line and close) or len(run) == MAX_JOIN:
+                break
+            run.append(nxt)
+            out.append(_joined(run))
+    return out
+
+
+def _joined(
+    run: list[tuple[float, float, float, float, str, float]],
+) -> tuple[str, float, tuple[int, int, int, int]]:
+    x0, y0 = min(r[0] for r in run), min(r[1] for r in run)
+    x1, y1 = max(r[2] for r in run), max(r[3] for r in run)
+    text = "".join(r[4] for r in run)
+    conf = sum(r[5] for r in run) / len(run)
+    return text, conf, (int(x0), int(y0), int(x1 - x0), int(y1 - y0))
