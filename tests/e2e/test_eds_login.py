@@ -208,14 +208,33 @@ async def test_a_missing_crl_file_is_named_as_the_lanes_set_up_not_the_users_key
         await rig.close()
 
 
+async def _ncalayer_lane(
+    tmp_path: Path, trust: tuple[Path, Path, Path], token: Any, other: Any = None
+) -> Any:
+    """A lane that trusts ``trust`` (root, CA, CRL) and reaches a local NCALayer holding ``token``
+    (and ``other``, a second key on it): the rig, the NCALayer endpoint and its runner."""
+    from aiohttp import web
+
+    from tests.ncalayer_sim import NcaLayerSim
+
+    root, ca, crl = trust
+    sim = NcaLayerSim(token, other)
+    runner = web.AppRunner(sim.app())
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    extra = (
+        f'\n[eds]\nca = ["{root}", "{ca}"]\ncrl = ["{crl}"]\ncentre_bin = "{CENTRE_BIN}"\n'
+        f'ncalayer_url = "ws://127.0.0.1:{runner.addresses[0][1]}/"\n'
+    )
+    return await start_rig(tmp_path / "home", extra_config=extra), sim, runner
+
+
 async def test_a_key_on_a_token_signs_in_through_ncalayer(tmp_path: Path) -> None:
     """R3.1 for keys on tokens: NCALayer signs the lane's fresh challenge; the CMS, its content and
     the certificate are checked; a cancel, a signature over other content, or no NCALayer are named."""
-    from aiohttp import web
 
     from app.eds import certs
     from app.eds.signer import open_and_check
-    from tests.ncalayer_sim import NcaLayerSim
 
     pki = make_pki()
     who = issue(employee(IIN_OP), pki.ca)
@@ -223,17 +242,7 @@ async def test_a_key_on_a_token_signs_in_through_ncalayer(tmp_path: Path) -> Non
     token = open_and_check(
         container(who, "pin", [pki.ca]), "pin", certs.TrustStore.from_files([root, ca], [crl])
     )
-    sim = NcaLayerSim(token)
-    runner = web.AppRunner(sim.app())
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    extra = (
-        f'\n[eds]\nca = ["{root}", "{ca}"]\ncrl = ["{crl}"]\ncentre_bin = "{CENTRE_BIN}"\n'
-        f'ncalayer_url = "ws://127.0.0.1:{port}/"\n'
-    )
-    rig = await start_rig(tmp_path / "home", extra_config=extra)
+    rig, sim, runner = await _ncalayer_lane(tmp_path, (root, ca, crl), token)
     try:
         admin = await rig.client("admin")
         await admin.call("POST", "/v1/users/operator/eds", {"iin": IIN_OP})
@@ -266,11 +275,9 @@ async def test_a_card_formed_with_a_key_on_a_token_is_signed_through_ncalayer(tm
     the exact body; the person confirms with the PIN in NCALayer's dialog) and reaches EIS with the
     employee's IIN; a cancel or a signature by another key forms nothing, and the card can be formed
     again."""
-    from aiohttp import web
 
     from app.eds import certs
     from app.eds.signer import open_and_check
-    from tests.ncalayer_sim import NcaLayerSim
     from tests.rig import run_brake_steps
 
     pki = make_pki()
@@ -280,15 +287,7 @@ async def test_a_card_formed_with_a_key_on_a_token_is_signed_through_ncalayer(tm
         open_and_check(container(issue(employee(iin), pki.ca), "pin", [pki.ca]), "pin", trust)
         for iin in (IIN_OP, "900101300199")
     )
-    sim = NcaLayerSim(token, other)
-    runner = web.AppRunner(sim.app())
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    extra = (
-        f'\n[eds]\nca = ["{root}", "{ca}"]\ncrl = ["{crl}"]\ncentre_bin = "{CENTRE_BIN}"\n'
-        f'ncalayer_url = "ws://127.0.0.1:{runner.addresses[0][1]}/"\n'
-    )
-    rig = await start_rig(tmp_path / "home", extra_config=extra)
+    rig, sim, runner = await _ncalayer_lane(tmp_path, (root, ca, crl), token, other)
     try:
         admin = await rig.client("admin")
         await admin.call("POST", "/v1/users/operator/eds", {"iin": IIN_OP})

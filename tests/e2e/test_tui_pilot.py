@@ -35,6 +35,17 @@ async def open_journal(pilot, app: OtolaneApp) -> None:  # type: ignore[no-untyp
     await pilot.pause(0.3)
 
 
+async def new_car_form(pilot, app: OtolaneApp):  # type: ignore[no-untyped-def]
+    """The operator signs in and opens the new car form (F2)."""
+    from tui.screens.new_inspection import NewInspectionScreen
+
+    await login(pilot, app, "operator")
+    await pilot.press("f2")
+    await pilot.pause()
+    assert isinstance(app.screen, NewInspectionScreen)
+    return app.screen
+
+
 async def lane_text(rig: Rig, lang: str) -> str:
     """What the operator's lane screen says about the inspection (or the last card), at 80×24."""
     app = make_app(rig.sock, lang)
@@ -342,15 +353,10 @@ async def test_a_plate_in_no_known_format_is_said_and_confirmed_by_a_second_ente
     """Issue #9: the plate grammar checks a plate typed by hand. ``ZZZ`` is said to be in no Kazakh
     format, in the operator's language, with the field kept; Enter again on the same plate confirms
     it, and the journal keeps that it was confirmed."""
-    from tui.screens.new_inspection import NewInspectionScreen
 
     app = make_app(rig.sock, "ru")
     async with app.run_test(size=SIZE) as pilot:
-        await login(pilot, app, "operator")
-        await pilot.press("f2")
-        await pilot.pause()
-        screen = app.screen
-        assert isinstance(screen, NewInspectionScreen)
+        screen = await new_car_form(pilot, app)
         await pilot.press(*"zzz", "enter")
         await pilot.pause(0.3)
         assert app.screen is screen
@@ -370,15 +376,9 @@ async def test_a_bad_vin_is_named_in_the_new_car_form_and_nothing_typed_is_lost(
     """Issue #8 vehicle record; bad input gets a clear error in the user's language, in place."""
     from textual.widgets import Checkbox, Input
 
-    from tui.screens.new_inspection import NewInspectionScreen
-
     app = make_app(rig.sock, "ru")
     async with app.run_test(size=SIZE) as pilot:
-        await login(pilot, app, "operator")
-        await pilot.press("f2")
-        await pilot.pause()
-        screen = app.screen
-        assert isinstance(screen, NewInspectionScreen)
+        screen = await new_car_form(pilot, app)
         # Every field of the record fits the 80×24 console.
         for widget in screen.query("#new-box Input, #new-box Select, #new-box Checkbox, #new-box Button"):
             assert widget.region.height > 0 and widget.region.bottom <= SIZE[1], widget.id
