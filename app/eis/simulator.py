@@ -94,7 +94,6 @@ class EisSimulator:
         self.duplicates = 0
         self.faults: dict[str, int] = dict.fromkeys(FAULTS, 0)
         self.fault_kinds: tuple[str, ...] = FAULTS  # which faults fault_rate chooses from
-        self._lose: set[int] = set()  # requests whose answer is to be lost
         self.reject_actions: set[str] = set()  # events of these actions are refused as invalid
         self.rng = random.Random(seed)  # seeded: a fault test's failures and losses repeat
 
@@ -119,7 +118,8 @@ class EisSimulator:
     def rest(self, kind: str) -> Any:
         async def handler(request: web.Request) -> web.StreamResponse:
             raw = await request.read()
-            if (early := await self._fault(request)) is not None:
+            early, lose = await self._fault(request)
+            if early is not None:
                 return early
             try:
                 message = json.loads(raw)
@@ -134,13 +134,14 @@ class EisSimulator:
                 except (EdsError, ValueError):
                     return _json(_refused(422, "signature does not verify"))
             answer = self.handle(kind, message, request.headers, signer, "rest")
-            return self._answer(request, answer, _json)
+            return self._answer(answer, _json, lose)
 
         return handler
 
     async def soap(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()
-        if (early := await self._fault(request)) is not None:
+        early, lose = await self._fault(request)
+        if early is not None:
             return early
         try:
             kind, message, signed = soap.read(raw)
@@ -153,36 +154,36 @@ class EisSimulator:
             except EdsError:
                 return _soap(_refused(422, "signature does not verify"))
         answer = self.handle(kind, message, request.headers, signer, "soap")
-        return self._answer(request, answer, _soap)
+        return self._answer(answer, _soap, lose)
 
-    async def _fault(self, request: web.Request) -> web.StreamResponse | None:
-        """The failure knobs that strike before a message is read (the server never saw it)."""
+    async def _fault(self, request: web.Request) -> tuple[web.StreamResponse | None, bool]:
+        """The failure knobs: an answer that strikes before the message is read (the server never
+        saw it), or None; and whether the answer to this message is to be lost once it is taken."""
         self.requests += 1
         if self.knobs["delay_ms"]:
             await asyncio.sleep(self.knobs["delay_ms"] / 1000)
         if self.rng.random() < self.knobs["fail_rate"]:
-            return web.json_response({"error": "service unavailable"}, status=503)
+            return web.json_response({"error": "service unavailable"}, status=503), False
         if self.rng.random() >= self.knobs["fault_rate"]:
-            return None
+            return None, False
         fault = self.rng.choice(self.fault_kinds)
         self.faults[fault] += 1
         if fault == "unavailable":
-            return web.json_response({"error": "service unavailable"}, status=503)
+            return web.json_response({"error": "service unavailable"}, status=503), False
         if fault == "garbage":
-            return web.Response(text="<html>502 Bad Gateway</html>", status=502, content_type="text/html")
+            page = web.Response(text="<html>502 Bad Gateway</html>", status=502, content_type="text/html")
+            return page, False
         if fault == "drop":  # the connection is cut with no answer
             if request.transport is not None:
                 request.transport.abort()
-            return web.Response(status=500)  # never reaches the lane
+            return web.Response(status=500), False  # never reaches the lane
         if fault == "slow":
             await asyncio.sleep(self.rng.uniform(0.2, 1.0))
-            return web.json_response({"error": "gateway timeout"}, status=504)
-        self._lose.add(id(request))  # "lose": the message is taken, then its answer is lost (_answer)
-        return None
+            return web.json_response({"error": "gateway timeout"}, status=504), False
+        return None, True  # "lose": the message is taken, then its answer is lost
 
-    def _answer(self, request: web.Request, answer: Answer, render: Any) -> web.StreamResponse:
-        lost = id(request) in self._lose or self.rng.random() < self.knobs["lose_rate"]
-        self._lose.discard(id(request))
+    def _answer(self, answer: Answer, render: Any, lose: bool) -> web.StreamResponse:
+        lost = lose or self.rng.random() < self.knobs["lose_rate"]
         if answer.status < 300 and lost:  # stored, but the answer never reaches the lane
             return web.json_response({"error": "answer lost"}, status=504)
         return render(answer)
