@@ -80,13 +80,17 @@ _OLD = "[" + "".join(sorted(OLD_REGION_LETTERS)) + "]"
 
 @dataclass(frozen=True)
 class PlateFormat:
-    """One format of plate, with where it comes from and how sure that is."""
+    """One format of plate, with where it comes from and how sure that is; ``shape`` (D a digit, L a
+    letter, R a region-code digit) lets recognised text be fitted to it, ``prior`` is how likely
+    the format is on a lane before the text is read (most cars carry 2012+ plates)."""
 
     id: str
     pattern: re.Pattern[str]
     example: str
     status: str
     source: str
+    shape: str  # empty: no fixed shape (the text must match as it is)
+    prior: float
 
     def region(self, plate: str) -> str | None:
         """The plate's region code (2012+) or old region letter (1993), when the format has one."""
@@ -94,29 +98,26 @@ class PlateFormat:
         return m.groupdict().get("region") if m else None
 
 
-def _f(id_: str, regex: str, example: str, status: str, source: str) -> PlateFormat:
-    return PlateFormat(id_, re.compile(f"^{regex}$"), example, status, source)
+def _f(id_: str, regex: str, example: str, status: str, source: str, shape: str, prior: float) -> PlateFormat:
+    return PlateFormat(id_, re.compile(f"^{regex}$"), example, status, source, shape, prior)
 
 
+_2012, _1993, _MVD = "ST RK 986-2012/2022", "1993 standard", "MVD Order 1040"
 FORMATS: tuple[PlateFormat, ...] = (
-    _f(
-        "kz2012",
-        rf"\d{{3}}[A-Z]{{3}}(?P<region>{_REGION})",
-        "123ABC02",
-        SECONDARY,
-        "ST RK 986-2012/2022",
-    ),
+    _f("kz2012", rf"\d{{3}}[A-Z]{{3}}(?P<region>{_REGION})", "123ABC02", SECONDARY, _2012, "DDDLLLRR", 1.0),
     _f(
         "kz2012_legal",
         rf"\d{{3}}[A-Z]{{2}}(?P<region>{_REGION})",
         "123AB02",
         SECONDARY,
-        "ST RK 986-2012",
+        _2012,
+        "DDDLLRR",
+        0.9,
     ),
-    _f("kz1993", rf"(?P<region>{_OLD})\d{{3}}[A-Z]{{3}}", "A585CUO", SECONDARY, "1993 standard"),
-    _f("kz1993_legal", rf"(?P<region>{_OLD})\d{{3}}[A-Z]{{2}}", "A001AA", SECONDARY, "1993 standard"),
-    _f("foreign", rf"[FH]\d{{4}}(?P<region>{_REGION})", "F123402", UNVERIFIED, "MVD Order 1040"),
-    _f("diplomatic", r"[DT]\d{3,6}", "D12345", UNVERIFIED, "MVD Order 1040"),
+    _f("kz1993", rf"(?P<region>{_OLD})\d{{3}}[A-Z]{{3}}", "A585CUO", SECONDARY, _1993, "LDDDLLL", 0.8),
+    _f("kz1993_legal", rf"(?P<region>{_OLD})\d{{3}}[A-Z]{{2}}", "A001AA", SECONDARY, _1993, "LDDDLL", 0.7),
+    _f("foreign", rf"[FH]\d{{4}}(?P<region>{_REGION})", "F123402", UNVERIFIED, _MVD, "LDDDDRR", 0.5),
+    _f("diplomatic", r"[DT]\d{3,6}", "D12345", UNVERIFIED, _MVD, "", 0.4),
 )
 
 
@@ -149,23 +150,6 @@ def check_format(plate: str, confirmed: bool = False) -> str:
 #: what a recogniser confuses: a letter read where a digit belongs, and the other way round
 AS_DIGIT = str.maketrans("OQDUIJLZSBGTA", "0000111258674")
 AS_LETTER = str.maketrans("01258674", "OIZSBGTA")
-#: how likely each format is on a lane, before the text is read (most cars carry 2012+ plates)
-PRIOR = {
-    "kz2012": 1.0,
-    "kz2012_legal": 0.9,
-    "kz1993": 0.8,
-    "kz1993_legal": 0.7,
-    "foreign": 0.5,
-    "diplomatic": 0.4,
-}
-#: the shape of each format: D a digit, L a letter, R a region code digit (checked as a whole)
-_SHAPES: dict[str, tuple[str, ...]] = {
-    "kz2012": ("DDDLLLRR",),
-    "kz2012_legal": ("DDDLLRR",),
-    "kz1993": ("LDDDLLL",),
-    "kz1993_legal": ("LDDDLL",),
-    "foreign": ("LDDDDRR",),
-}
 
 
 @dataclass(frozen=True)
@@ -202,15 +186,11 @@ def readings(text: str) -> list[Reading]:
     )
     found: dict[str, Reading] = {}
     for fmt in FORMATS:
-        for shape in _SHAPES.get(fmt.id, ()):
-            fit = _fit(raw, shape)
-            if fit is None or not fmt.pattern.match(fit[0]):
-                continue
-            plate, changed = fit
-            score = PRIOR[fmt.id] * (1 - changed / len(plate))
-            if plate not in found or found[plate].score < score:
-                found[plate] = Reading(plate, fmt.id, round(score, 3), changed)
-    if raw and plate_format(raw) is not None and raw not in found:  # formats without a fixed shape
-        fmt_id = plate_format(raw).id  # type: ignore[union-attr]
-        found[raw] = Reading(raw, fmt_id, PRIOR[fmt_id], 0)
+        fit = _fit(raw, fmt.shape) if fmt.shape else (raw, 0)  # no shape: the text as it is
+        if fit is None or not fmt.pattern.match(fit[0]):
+            continue
+        plate, changed = fit
+        score = fmt.prior * (1 - changed / len(plate))
+        if plate not in found or found[plate].score < score:
+            found[plate] = Reading(plate, fmt.id, round(score, 3), changed)
     return sorted(found.values(), key=lambda r: -r.score)
