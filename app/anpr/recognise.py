@@ -95,8 +95,10 @@ def _model(name: str) -> str:
 
 class Recogniser:
     def __init__(self, threads: int = 1, side: int = DETECT_SIDE, second: int | None = SECOND_SIDE) -> None:
+        self.threads = threads
         self.engine = _engine(threads, side)
-        self.second = _engine(threads, second) if second else None
+        self.second_side = second
+        self._second: Any = None  # made at its first use: most frames never need it
 
     def read(self, image: np.ndarray) -> PlateResult:
         """The fast way first — OpenCV finds plate-like regions, the recogniser reads only those
@@ -105,8 +107,10 @@ class Recogniser:
         got, sure = self._quick(image)
         if not sure:
             got = max(got, self._read(self.engine, image), key=lambda r: r.confidence)
-        if got.plate is None and self.second is not None:  # a missed region code, a small plate
-            got = self._read(self.second, image)
+        if got.plate is None and self.second_side:  # a missed region code, a small plate
+            if self._second is None:
+                self._second = _engine(self.threads, self.second_side)
+            got = self._read(self._second, image)
         return dataclasses.replace(got, ms=(time.perf_counter() - t0) * 1000)
 
     def _quick(self, image: np.ndarray) -> tuple[PlateResult, bool]:

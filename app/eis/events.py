@@ -46,26 +46,14 @@ async def advance(seq: int, tx: Any) -> None:
         await row.save(update_fields=["last_seq", "updated"], using_db=tx)
 
 
-async def due(after: int, limit: int = BATCH) -> list[JournalEntry]:
-    """The next journal entries that name an inspection. Entries that do not are passed over."""
+async def due(after: int, limit: int = BATCH) -> tuple[list[JournalEntry], int]:
+    """The next journal entries after ``after`` that name an inspection (at most ``limit``), and how
+    far the feed may stand without sending anything: just before the first of them, or, when there
+    is none, the last entry looked at (entries that name no inspection are passed over)."""
     rows = await JournalEntry.filter(seq__gt=after).order_by("seq").limit(limit * 4)
-    return [r for r in rows if isinstance(r.details, dict) and r.details.get("inspection_id")][:limit]
-
-
-async def skipped_to(after: int, limit: int = BATCH) -> int:
-    """Where the feed stands once the entries after ``after`` that name no inspection are passed."""
-    rows = (
-        await JournalEntry.filter(seq__gt=after)
-        .order_by("seq")
-        .limit(limit * 4)
-        .values_list("seq", "details")
-    )
-    last = after
-    for seq, details in rows:
-        if isinstance(details, dict) and details.get("inspection_id"):
-            break
-        last = seq
-    return last
+    named = [r for r in rows if isinstance(r.details, dict) and r.details.get("inspection_id")][:limit]
+    quiet = named[0].seq - 1 if named else (rows[-1].seq if rows else after)
+    return named, max(quiet, after)
 
 
 async def message(entries: list[JournalEntry], lane: str, training: bool, keyring: Keyring) -> dict[str, Any]:

@@ -235,13 +235,12 @@ class OutboxWorker:
         if not await self._may_talk():
             return True  # a training lane's events never go to production (nor to an unknown endpoint)
         pos = await events.position()
-        batch = await events.due(pos, 1 if pos < self._events_single_until else events.BATCH)
+        batch, quiet = await events.due(pos, 1 if pos < self._events_single_until else events.BATCH)
         if not batch:
-            moved = await events.skipped_to(pos)
-            if moved > pos:
+            if quiet > pos:  # entries that name no inspection: passed, the place kept
                 async with write_tx() as tx:
-                    await events.advance(moved, tx)
-            return not await events.due(moved)
+                    await events.advance(quiet, tx)
+            return quiet == pos  # level, or more entries to look at on the next pass
         key = events.batch_key(batch)
         msg = await events.message(batch, self.lane, self.training, self.keyring)
         self._events_attempts += 1
@@ -269,7 +268,7 @@ class OutboxWorker:
             self._events_next = time.time() + backoff_s(self._events_attempts)
             return False
         self._events_attempts = 0
-        return not await events.due(batch[-1].seq)
+        return not (await events.due(batch[-1].seq))[0]
 
     async def answer_requests(self) -> int:
         """R3.19: ask EIS for its operator's requests; answer each request for the log history with
