@@ -258,20 +258,15 @@ def cmd_journal_export(args: argparse.Namespace) -> int:
     start = history.parse_time(args.start, "--from")
     end = history.parse_time(args.end, "--to")
 
-    async def run(cfg: Any, accounts: Any, store: Any) -> tuple[dict[str, Any], Path]:
-        doc = await history.export(store.key, cfg.lane["name"], start, end)
+    async def run(cfg: Any, accounts: Any, store: Any) -> dict[str, Any]:
         folder = Path(args.out) if args.out else cfg.path(cfg.eis["exports_dir"])
-        return doc, history.save(doc, folder)
+        return await history.export_to(folder, store.key, cfg.lane["name"], start, end)
 
-    doc, path = asyncio.run(_with_store(args.config, run, create=False, checkpoint=False))
+    made = asyncio.run(_with_store(args.config, run, create=False, checkpoint=False))
     if args.json:
-        print(
-            json.dumps(
-                {"file": str(path), "entries": len(doc["entries"]), "from": doc["from"], "to": doc["to"]}
-            )
-        )
+        print(json.dumps(made))
     else:
-        print(f"{len(doc['entries'])} journal entries from {doc['from']} to {doc['to']}: {path}")
+        print(f"{made['entries']} journal entries from {made['from']} to {made['to']}: {made['file']}")
     return 0
 
 
@@ -283,9 +278,12 @@ def cmd_journal_verify(args: argparse.Namespace) -> int:
 
     try:
         doc = json.loads(Path(args.file).read_text(encoding="utf-8"))
-        public = load_pem_public_key(Path(args.public_key).read_bytes()) if args.public_key else None
     except (OSError, UnicodeDecodeError, ValueError) as e:
-        raise OtolaneError("export_unreadable", f"cannot read {e.filename or args.file}: {e}") from e
+        raise OtolaneError("export_unreadable", f"{args.file} is not a journal export: {e}") from e
+    try:
+        public = load_pem_public_key(Path(args.public_key).read_bytes()) if args.public_key else None
+    except (OSError, ValueError) as e:
+        raise OtolaneError("export_unreadable", f"{args.public_key} is not a PEM public key: {e}") from e
     found = history.verify(doc, public)  # type: ignore[arg-type]
     if args.json:
         print(json.dumps({"file": args.file, "valid": not found, "problems": found}, ensure_ascii=False))

@@ -451,19 +451,17 @@ class Api:
         start = history.parse_time(self._field(data, "from", str), "from")
         end = history.parse_time(self._field(data, "to", str), "to")
         cfg = self.lane.cfg
-        doc = await history.export(self.lane.store.key, cfg.lane["name"], start, end)
-        path = await asyncio.to_thread(history.save, doc, cfg.path(cfg.eis["exports_dir"]))
+        folder = cfg.path(cfg.eis["exports_dir"])
+        made = await history.export_to(folder, self.lane.store.key, cfg.lane["name"], start, end)
         await self.journal.write(
             self._session(request).username,
             "journal_exported",
-            file=path.name,
-            entries=len(doc["entries"]),
-            start=doc["from"],
-            end=doc["to"],
+            file=Path(made["file"]).name,
+            entries=made["entries"],
+            start=made["from"],
+            end=made["to"],
         )
-        return web.json_response(
-            {"file": str(path), "entries": len(doc["entries"]), "from": doc["from"], "to": doc["to"]}
-        )
+        return web.json_response(made)
 
     async def eis_outbox(self, request: web.Request) -> web.Response:
         return web.json_response(await self.lane.outbox.queue(_query_int(request, "limit", 50, 1, MAX_PAGE)))

@@ -10,6 +10,7 @@ the card anchors). :func:`verify` is that check; docs/eis-contract.md writes it 
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import time
@@ -120,3 +121,10 @@ def save(doc: dict[str, Any], folder: Path) -> Path:
     path = folder / name
     write_secret_file(path, json.dumps(doc, ensure_ascii=False, indent=1) + "\n")
     return path
+
+
+async def export_to(folder: Path, key: LaneKey, lane: str, start: float, end: float) -> dict[str, Any]:
+    """The signed journal of ``[start, end)`` written in ``folder`` (0600); what was written."""
+    doc = await export(key, lane, start, end)
+    path = await asyncio.to_thread(save, doc, folder)
+    return {"file": str(path), "entries": len(doc["entries"]), "from": doc["from"], "to": doc["to"]}

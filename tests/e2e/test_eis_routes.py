@@ -372,3 +372,22 @@ async def test_a_centre_key_of_another_organisation_is_refused_and_the_lane_stil
         assert not await admin.call("GET", "/v1/journal?action=eis_system_key")
     finally:
         await rig.close()
+
+
+def test_journal_verify_says_what_is_wrong_with_a_file_that_is_no_export(tmp_path: Path) -> None:
+    """Bad input to ``otolane journal verify`` gets a sentence naming the file, never a traceback."""
+    (tmp_path / "x.json").write_text("not json")
+    (tmp_path / "list.json").write_text("[]")
+    for args, said, rc in (
+        (["x.json"], "x.json is not a journal export", 2),
+        (["list.json", "--public-key", "x.json"], "x.json is not a PEM public key", 2),
+        (["list.json"], "history: expected an object", 1),
+    ):
+        r = subprocess.run(
+            [sys.executable, "-m", "app.cli", "journal", "verify", *args],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert r.returncode == rc and said in r.stdout + r.stderr and "Traceback" not in r.stderr, args
