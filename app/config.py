@@ -59,6 +59,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "anchor_file": Key(
             str, "anchors.log", doc="Append-only file of signed chain-head checkpoints, outside the DB"
         ),
+        "photos_dir": Key(str, "photos", doc="Vehicle photos, each encrypted (R7) in a file of its own"),
     },
     "eis": {
         "url": Key(str, required=True, doc="Base URL of the EIS endpoint (or ВШЭП route)"),
@@ -126,6 +127,36 @@ DEVICE_SCHEMA: dict[str, Key] = {
 }
 
 
+CAMERA_KINDS = ("rtsp", "mjpeg", "jpeg", "v4l2")
+CAMERA_ROLES = ("photo", "plate")
+#: what each kind's address must look like
+CAMERA_URLS = {
+    "rtsp": ("rtsp://", "rtsps://"),
+    "mjpeg": ("http://", "https://"),
+    "jpeg": ("http://", "https://"),
+    "v4l2": ("/dev/",),
+}
+
+CAMERA_SCHEMA: dict[str, Key] = {
+    "id": Key(str, required=True, doc="Camera id on this lane, e.g. 'front'"),
+    "kind": Key(
+        str, required=True, choices=CAMERA_KINDS, doc="rtsp (IP), mjpeg or jpeg (web), v4l2 (analog)"
+    ),
+    "url": Key(str, required=True, doc="rtsp://…, http(s)://… of the stream or snapshot, or /dev/videoN"),
+    "onvif": Key(str, "", doc="ONVIF device service URL: the identity is read from it (else the stream's)"),
+    "make": Key(str, "", doc="Registered make (as the camera reports it)"),
+    "model": Key(str, "", doc="Registered model"),
+    "serial": Key(
+        str, required=True, doc="Registered serial (ONVIF) or stream fingerprint: another is refused"
+    ),
+    "roles": Key(
+        list, ["photo", "plate"], doc="photo: the card's photo at the brake test; plate: recognition"
+    ),
+    "fps": Key(_NUM, 2.0, doc="Snapshots per second (kind jpeg)"),
+    "stale_after_s": Key(_NUM, 3.0, doc="No frame for this long: stale"),
+}
+
+
 def _typename(t: type | tuple[type, ...]) -> str:
     names = {
         str: "a string",
@@ -185,6 +216,20 @@ class DeviceConfig:
 
 
 @dataclass(frozen=True)
+class CameraConfig:
+    id: str
+    kind: str
+    url: str
+    onvif: str
+    make: str
+    model: str
+    serial: str
+    roles: list[str]
+    fps: float
+    stale_after_s: float
+
+
+@dataclass(frozen=True)
 class Config:
     file: Path
     base: Path
@@ -196,6 +241,7 @@ class Config:
     eds: dict[str, Any]
     security: dict[str, Any]
     devices: tuple[DeviceConfig, ...]
+    cameras: tuple[CameraConfig, ...] = ()
 
     def port(self, p: str) -> str:
         """A device's line: a serial port path (relative to this file) or a ``socket://host:port``
@@ -225,8 +271,8 @@ def parse(text: str, file: str, base: Path) -> Config:
         raise ConfigError(file, "(syntax)", "valid TOML", str(exc)) from None
     tables: dict[str, dict[str, Any]] = {}
     for name in data:
-        if name not in SCHEMA and name != "devices":
-            raise ConfigError(file, name, f"one of {', '.join([*SCHEMA, 'devices'])}", "unknown")
+        if name not in SCHEMA and name not in ("devices", "cameras"):
+            raise ConfigError(file, name, f"one of {', '.join([*SCHEMA, 'devices', 'cameras'])}", "unknown")
     for name, keys in SCHEMA.items():
         tables[name] = _check_table(file, name, data.get(name, {}), keys)
     raw_devices = data.get("devices", [])
@@ -264,9 +310,36 @@ def parse(text: str, file: str, base: Path) -> Config:
     if str(eis["url"]).startswith("http://") and not loopback(eis["url"]):
         # cards carry personal data and the identification key: plain HTTP only to this machine
         raise ConfigError(file, "eis.url", "https:// (plain http:// only to this machine)", repr(eis["url"]))
-    cfg = Config(Path(file), base, devices=tuple(devices), **tables)
+    cameras = _cameras(file, data.get("cameras", []))
+    cfg = Config(Path(file), base, devices=tuple(devices), cameras=cameras, **tables)
     _check_paths(cfg)
     return cfg
+
+
+def _cameras(file: str, raw: Any) -> tuple[CameraConfig, ...]:
+    if not isinstance(raw, list):
+        raise ConfigError(file, "cameras", "an array of tables [[cameras]]", _found(raw))
+    out: list[CameraConfig] = []
+    for i, c in enumerate(raw):
+        checked = _check_table(file, f"cameras[{i}]", c, CAMERA_SCHEMA)
+        if checked["id"] in {x.id for x in out}:
+            raise ConfigError(file, f"cameras[{i}].id", "a unique id", repr(checked["id"]))
+        if not str(checked["url"]).startswith(CAMERA_URLS[checked["kind"]]):
+            want = " or ".join(CAMERA_URLS[checked["kind"]])
+            raise ConfigError(
+                file, f"cameras[{i}].url", f"{want}… for a {checked['kind']} camera", repr(checked["url"])
+            )
+        if checked["onvif"] and not str(checked["onvif"]).startswith(("http://", "https://")):
+            raise ConfigError(file, f"cameras[{i}].onvif", "an http(s):// URL", repr(checked["onvif"]))
+        bad = [r for r in checked["roles"] if r not in CAMERA_ROLES]
+        if bad:
+            raise ConfigError(file, f"cameras[{i}].roles", f"some of {CAMERA_ROLES}", repr(bad[0]))
+        if not 0 < checked["fps"] <= 30 or not 0 < checked["stale_after_s"] <= 600:
+            raise ConfigError(
+                file, f"cameras[{i}].fps", "0 < fps ≤ 30 and 0 < stale_after_s ≤ 600", "out of range"
+            )
+        out.append(CameraConfig(**checked))
+    return tuple(out)
 
 
 #: A training clock may run this much faster than real time, no more (a 20-minute M1 in 0.12 s).
@@ -315,6 +388,9 @@ def _check_paths(cfg: Config) -> None:
     for key, path in files.items():
         if path.is_dir():
             raise ConfigError(file, key, "a file", f"the directory {path}")
+    photos = cfg.path(cfg.storage["photos_dir"])
+    if photos.exists() and not photos.is_dir():
+        raise ConfigError(file, "storage.photos_dir", "a directory", f"the file {photos}")
     centre_bin = cfg.eds["centre_bin"]
     if centre_bin and not (centre_bin.isdigit() and len(centre_bin) == 12):
         raise ConfigError(file, "eds.centre_bin", "12 digits (the centre's BIN)", repr(centre_bin))

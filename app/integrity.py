@@ -11,6 +11,7 @@ In order, each problem named with its table and row:
 5. the state tables against the chained journal (``app/ledger.py``): inspections (start time, the
    facts R12 and the card rest on, status, done steps), accounts (role, lock, password), the outbox
    (a row per card, its status as the journal says, its idempotency key).
+6. every photo's encrypted file against the hashes chained when it was taken (R3.10).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 from app import ledger
 from app.config import Config
 from app.errors import OtolaneError
+from app.lane.photos import Photos, Place
 from app.storage import chain
 from app.storage.anchor import read_checkpoints, verify_signed_heads
 from app.storage.db import engine_integrity
@@ -144,6 +146,10 @@ async def check(cfg: Config, store: Store) -> dict[str, Any]:
         await _state(report, store)
     except Exception as exc:  # a dropped state table: named, the report goes on
         report.bad("state tables", f"cannot be read ({type(exc).__name__}: {str(exc)[:120]})")
+    try:
+        await _photos(report, cfg, store)
+    except Exception as exc:  # a dropped photos table is named by the walk above
+        report.bad("photos", f"cannot be read ({type(exc).__name__}: {str(exc)[:120]})")
     ok = not report.problems
     report.lines.append(
         "result: OK" if ok else f"result: INTEGRITY FAILURE — {len(report.problems)} problem(s)"
@@ -194,6 +200,15 @@ async def _state(report: Report, store: Store) -> None:
     for p in ledger.outbox_problems(cards, rows, ledger.eis_outcomes((a, d) for _, a, d in entries)):
         report.bad("outbox", p)
     report.ok(f"outbox: {len(rows)} rows held against the cards and the journal")
+
+
+async def _photos(report: Report, cfg: Config, store: Store) -> None:
+    """Every chained photo against its encrypted file (R3.10): missing, changed or unreadable."""
+    photos = Photos(cfg.path(cfg.storage["photos_dir"]), store.keyring, store.journal, Place(0.0, 0.0))
+    n, problems = await photos.check_files()
+    for photo_id, problem in problems:
+        report.bad(f"photo {photo_id}", problem)
+    report.ok(f"photos: {n} held against their files")
 
 
 def _when(ts: float) -> str:

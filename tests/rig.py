@@ -20,6 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from app import config as config_mod
+from app.anpr.scenes import camera_frames
 from app.api.client import LaneClient
 from app.auth import Accounts, Policy
 from app.daemon import Daemon
@@ -28,6 +29,8 @@ from app.eis.simulator import EisSimulator
 from app.storage.crypto import write_secret_file
 from app.storage.store import close_store, open_store
 from drivers.brake.profiles import JX_BRAKE
+from drivers.camera.base import CameraIdentity
+from drivers.camera.sim import CameraSim
 from drivers.registry import PROFILES, SCENARIOS
 from drivers.sim.device import ProfileSimulator
 from drivers.sim.pty import PtyPort
@@ -81,6 +84,7 @@ class Rig:
     clients: list[LaneClient] = field(default_factory=list)
     ports: list[PtyPort] = field(default_factory=list)
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    cameras: list[CameraSim] = field(default_factory=list)
 
     @property
     def sock(self) -> str:
@@ -116,6 +120,8 @@ class Rig:
                 proc.wait(10)
         if self.runner:
             await self.runner.cleanup()
+        for cam in self.cameras:
+            await cam.stop()
 
 
 async def append_readings(n: int, seal: Callable[[int], bytes]) -> None:
@@ -192,12 +198,16 @@ async def start_rig(
     extra_config: str = "",
     eis_options: str = "",
     eis_tls: ssl.SSLContext | None = None,
+    cameras: tuple[str, ...] = (),
+    camera_serials: tuple[str, ...] = (),
 ) -> Rig:
     """``centre``: the inspection centre's name on the card (default: the demo's). ``printer``: the
     CUPS queue and server the lane prints on.
     ``full_lane``: every kind of stand of the demo lane, each on its own pty, not only the brake
     tester. ``scenarios``: device id -> scenario name of its simulator (default "good").
-    ``eis_options``: more keys of the ``[eis]`` table; ``eis_tls``: the simulator serves HTTPS."""
+    ``eis_options``: more keys of the ``[eis]`` table; ``eis_tls``: the simulator serves HTTPS.
+    ``cameras``: the kinds of simulated cameras on the lane (rtsp, mjpeg, jpeg), each registered with
+    its simulator's identity, or with ``camera_serials[i]`` where given."""
     home.mkdir(parents=True, exist_ok=True)
     eis = EisSimulator(home / "eis.db")
     runner = web.AppRunner(eis.app(), access_log=None)
@@ -223,14 +233,15 @@ async def start_rig(
         text += f'\n[printer]\nqueue = "{printer[0]}"\nserver = "{printer[1]}"\n'
     if "[eds]" in extra_config:  # the test's own trust store instead of the demo's training PKI
         text = re.sub(r"(?ms)^\[eds\]\n.*?(?=^\[)", "", text)
-    cfg_file.write_text(text + extra_config)
+    sims, tables = await camera_sims(cameras, camera_serials)
+    cfg_file.write_text(text + extra_config + tables)
     write_secret_file(home / "keys" / "eis-id.key", "TEST-SPO-KEY\n")
     cfg = config_mod.load(cfg_file)
     await create_users(cfg)
     pty = PtyPort(home / "dev" / "brake")
     sim = brake_sim(pty, scenario, speed=speed, garble=garble, serial=sim_serial, seed=1)
     daemon = Daemon(cfg)
-    rig = Rig(home, cfg, eis, sim, pty, daemon, runner=runner)
+    rig = Rig(home, cfg, eis, sim, pty, daemon, runner=runner, cameras=sims)
     rig.tasks.append(asyncio.create_task(sim.run(rig.sim_stop)))
     daemon_task = asyncio.create_task(asyncio.sleep(0))  # placeholder keeps tasks[1] the daemon
     rig.tasks.append(daemon_task)
@@ -270,6 +281,36 @@ async def start_rig(
 
     await wait_for(up, "the daemon socket")
     return rig
+
+
+CAMERA_MAKE, CAMERA_MODEL = "Hikvision", "DS-2CD2043G2-I"
+
+
+async def camera_sims(kinds: tuple[str, ...], serials: tuple[str, ...] = ()) -> tuple[list[CameraSim], str]:
+    """Simulated cameras of these kinds, started, and their ``[[cameras]]`` tables."""
+    sims: list[CameraSim] = []
+    tables = ""
+    for i, kind in enumerate(kinds):
+        ident = CameraIdentity(CAMERA_MAKE, CAMERA_MODEL, f"DS-{kind.upper()}-{i:04d}", "V5.7.3")
+        cam = CameraSim(camera_frames, ident, plate="123ABC02")
+        await cam.start(rtsp_port=free_port() if kind == "rtsp" else None)
+        sims.append(cam)
+        url = {"rtsp": cam.rtsp_url, "mjpeg": cam.http_url + "/mjpeg", "jpeg": cam.http_url + "/snapshot.jpg"}
+        serial = serials[i] if i < len(serials) else ident.serial
+        tables += (
+            f'\n[[cameras]]\nid = "{kind}{i}"\nkind = "{kind}"\nurl = "{url[kind]}"\n'
+            f'onvif = "{cam.http_url}/onvif/device_service"\nmake = "{CAMERA_MAKE}"\n'
+            f'model = "{CAMERA_MODEL}"\nserial = "{serial}"\nfps = 5\n'
+        )
+    return sims, tables
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 async def admitted(c: LaneClient) -> bool:

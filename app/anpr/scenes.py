@@ -171,3 +171,9 @@ def evaluation_set(n_per_condition: int = 20, seed: int = 0) -> list[Scene]:
         for condition in CONDITIONS
         for i in range(n_per_condition)
     ]
+
+
+def camera_frames(plate: str, n: int = 2) -> list[np.ndarray]:
+    """What a simulated lane camera shows: ``n`` BGR frames of a car with ``plate`` (an empty lane's
+    plate-less car when none is given)."""
+    return [render_scene(plate or "000AAA01", "clean", seed=i).image for i in range(n)]

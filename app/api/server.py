@@ -76,6 +76,9 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/v1/devices/{dev}/frames", (TECH, ADMIN), "frames", "read raw frames"),
     Route("POST", "/v1/devices/{dev}/command", (TECH,), "device_command", "command a device"),
     Route("POST", "/v1/devices/{dev}/replace", (ADMIN,), "replace_device", "replace a device"),
+    Route("GET", "/v1/cameras", ALL, "cameras", "see the cameras"),
+    Route("POST", "/v1/cameras/{cam}/register", (ADMIN,), "register_camera", "register a camera"),
+    Route("POST", "/v1/anpr", (OPERATOR,), "recognise_plate", "recognise a plate"),
     Route("GET", "/v1/journal", (ADMIN,), "read_journal", "read the journal"),
     Route("GET", "/v1/eis/exchanges", (ADMIN,), "eis_exchanges", "read the EIS exchanges"),
     Route("POST", "/v1/journal/export", (ADMIN,), "export_journal", "export the journal"),
@@ -329,6 +332,7 @@ class Api:
             use=self._field(data, "use", str, "private"),
             reinspection_of=self._field(data, "reinspection_of", str, ""),
             plate_confirmed=self._field(data, "plate_confirmed", bool, False),
+            recognition=self._field(data, "recognition", str, ""),
         )
         return web.json_response(result, status=201)
 
@@ -432,6 +436,18 @@ class Api:
             self._field(data, "certificate", str),
             self._field(data, "verified_until", str),
         )
+        return web.json_response(result)
+
+    async def cameras(self, request: web.Request) -> web.Response:
+        return web.json_response({"cameras": self.lane.cameras.as_list()})
+
+    async def register_camera(self, request: web.Request) -> web.Response:
+        result = await self.lane.cameras.register(self._session(request).username, request.match_info["cam"])
+        return web.json_response(result)
+
+    async def recognise_plate(self, request: web.Request) -> web.Response:
+        data = await self._body(request)
+        result = await self.lane.recognise_plate(self._field(data, "camera", str, ""))
         return web.json_response(result)
 
     async def read_journal(self, request: web.Request) -> web.Response:

@@ -37,6 +37,7 @@ from app.eds.errors import EdsError
 from app.eis.contract import CONTRACT_VERSION
 from app.eis.outbox import OutboxWorker
 from app.errors import OtolaneError, Refused
+from app.lane.cameras import Cameras
 from app.lane.card import CardIncomplete, assemble_card
 from app.lane.clock import ClockStart
 from app.lane.recorder import Recorder, StorageFailed, reading_aad
@@ -98,6 +99,7 @@ class LaneService:
         self.slots = {d.id: Slot(d, drivers[d.id]) for d in cfg.devices}
         self.recorder = Recorder(store.keyring, store.journal)
         self.cards = ChainWriter(Card)
+        self.cameras = Cameras.of(cfg, store, self.recorder.add_event, self.publish)
         self.subscribers: set[Subscriber] = set()
         self.current: Inspection | None = None
         #: what the lane found wrong with its own records at start (shown on every screen, journalled)
@@ -116,6 +118,8 @@ class LaneService:
         self._asked_result: dict[str, float] = {}
         self._forming = asyncio.Lock()  # one card formed at a time (its signing may wait on a person)
         self._started_real: dict[str, float] = {}
+        self._cameras_published = 0.0
+        self._recognitions: dict[str, dict[str, Any]] = {}  # recognition id -> the lane's reading
         outbox.on_change = lambda: self._spawn(self.refresh_outbox())
 
     # --- life cycle ---------------------------------------------------------------
@@ -194,6 +198,7 @@ class LaneService:
             asyncio.create_task(self._checkpointer(), name="checkpointer"),
             asyncio.create_task(self.outbox.run(), name="outbox"),
         ]
+        await self.cameras.start()
 
     async def _check_open_inspection(self) -> None:
         """The open inspection is trusted only as its journal entries have it (its start time is what
@@ -252,6 +257,7 @@ class LaneService:
         await insp.save(update_fields=["steps"])
 
     async def stop(self) -> None:
+        await self.cameras.stop()
         tasks = [s.task for s in self.slots.values() if s.task] + self._tasks
         for _ in range(3):
             # Cancel, and cancel again: on Python 3.11 asyncio.wait_for can swallow a cancellation
@@ -407,6 +413,30 @@ class LaneService:
             st.setdefault("got", [])
             if r.channel not in st["got"]:
                 st["got"].append(r.channel)
+        if st.get("photo"):  # the brake test of this step takes the photo (R3.9)
+            insp = self.current
+            task = self.cameras.on_brake(
+                self._ids(insp),
+                step,
+                st,
+                step,
+                (r.channel, r.value, r.final),
+                lambda record, why: self._photo_taken(insp, step, record, why),
+            )
+            if task is not None:
+                self._bg.add(task)
+                task.add_done_callback(self._bg.discard)
+
+    def _photo_taken(self, insp: Inspection, step: str, record: dict[str, Any] | None, why: str) -> None:
+        st = insp.steps.get(step, {})
+        if insp is not self.current or record is None and st.get("status") != "running":
+            return
+        if record is None:
+            self._send_back(insp, step, "photo_failed", "photo_failed", reason=why[:300])
+        elif record["run"] == st.get("run"):
+            st["photo_run"], st["photo_at"] = record["run"], record["taken"]
+            self._spawn(self._save_quietly(insp))
+        self._publish_inspection()
 
     # --- inspections --------------------------------------------------------------
     def _plan(self, insp: Inspection) -> list[rules.StepDef]:
@@ -414,6 +444,8 @@ class LaneService:
 
     def _results_in(self, sd: rules.StepDef, st: dict[str, Any]) -> bool:
         """Has the stand given what this step needs? (by the step's mode, see StepDef)"""
+        if st.get("photo") and st.get("photo_run") != st.get("run"):
+            return False  # its photo is not stored yet (R3.9)
         if sd.mode == "test":
             return set(sd.finals) <= set(st.get("got", []))
         recent = self._recent.get(sd.id, {})
@@ -561,6 +593,7 @@ class LaneService:
             },
             "clock": self.clock.now(),
             "devices": [s.as_dict() for s in self.slots.values()],
+            "cameras": self.cameras.as_list(),
             "inspection": self.inspection_dict(self.current),
             "outbox": self.outbox_counts,
             "eis_key": self.outbox.key_state(),
@@ -593,6 +626,7 @@ class LaneService:
         ``reinspection_of``: the failed card of a returning vehicle (only its failed items are
         measured again)."""
         reinspection_of = str(record.pop("reinspection_of", "") or "")
+        recognition = self._recognition(str(record.pop("recognition", "") or ""))
         vehicle = vehicle_record(
             plate=plate,
             category=category,
@@ -619,6 +653,9 @@ class LaneService:
             plan = rules.reinspection_plan(plan, [f["id"] for f in first["failures"]])
         for sd in plan:
             steps[sd.id] = {"status": "pending", "run": 0, **sd.as_dict()}
+        photo = self.cameras.trigger_step(category, axles)
+        if photo in steps:
+            steps[photo]["photo"] = True  # fixed with the plan: its brake test takes the photo
         steps["identification"] |= {"status": "done", "started": now, "finished": now}
         training = bool(self.cfg.lane["training"])
         async with write_tx() as tx:
@@ -637,7 +674,10 @@ class LaneService:
             insp = await Inspection.create(
                 id=iid,
                 sealed=self.keyring.seal_json(
-                    vehicle.sealed() | ({"reinspection_of": first} if first else {}), f"inspections:{iid}"
+                    vehicle.sealed()
+                    | ({"reinspection_of": first} if first else {})
+                    | ({"recognition": recognition} if recognition else {}),
+                    f"inspections:{iid}",
                 ),
                 steps=steps,
                 using_db=tx,
@@ -653,10 +693,45 @@ class LaneService:
                 vehicle=vehicle.public(),
                 reinspection_of=first["card_id"] if first else None,
             )
+            if recognition and recognition["plate"] != vehicle.plate:
+                # R3.2: both texts are stored (sealed, with the inspection); the correction is journalled
+                await self.journal.write(
+                    operator,
+                    "plate_corrected",
+                    tx,
+                    inspection=number,
+                    inspection_id=iid,
+                    confidence=recognition["confidence"],
+                    camera=recognition["camera"],
+                    recognised=bool(recognition["plate"]),
+                )
         self.current = insp
         self._results, self._recent = {}, {}
         self._publish_inspection()
         return self.inspection_dict(insp) or {}
+
+    async def recognise_plate(self, camera: str = "") -> dict[str, Any]:
+        """R3.2: the plate on a plate camera's frame now; kept by its id for the inspection it starts."""
+        result = await self.cameras.recognise(camera)
+        rid = str(uuid.uuid4())
+        self._recognitions[rid] = {
+            "plate": result["plate"] or "",
+            "confidence": result["confidence"],
+            "camera": result["camera"],
+            "at": time.time(),
+        }
+        while len(self._recognitions) > 20:
+            self._recognitions.pop(next(iter(self._recognitions)))
+        return result | {"recognition": rid}
+
+    def _recognition(self, rid: str) -> dict[str, Any] | None:
+        """The lane's own recognition result an inspection names (a client cannot make one up)."""
+        if not rid:
+            return None
+        found = self._recognitions.get(rid)
+        if found is None or time.time() - found["at"] > 600:
+            raise OtolaneError("recognition_unknown", "read the plate again: that reading is gone")
+        return found
 
     async def _first_card(self, card_id: str, plate: str, now: float) -> dict[str, Any]:
         """The failed card a returning vehicle is re-inspected against, checked: it exists, it
@@ -847,6 +922,13 @@ class LaneService:
             await asyncio.sleep(0.2)
             self._publish_storage()
             insp = self.current
+            self.cameras.arm(
+                insp is not None
+                and any(st.get("photo") and st["status"] == "running" for st in insp.steps.values())
+            )
+            if time.monotonic() - self._cameras_published >= 1.0:
+                self._cameras_published = time.monotonic()
+                self.cameras.publish_all()  # fps, age of the last frame (D2)
             if insp is None:
                 continue
             try:
@@ -996,7 +1078,7 @@ class LaneService:
     async def _assemble(self, insp: Inspection, operator: str, card_id: str, now: float) -> dict[str, Any]:
         """The card from the stored readings (raises CardIncomplete); nothing is written."""
         private = self.keyring.open_json(insp.sealed, f"inspections:{insp.id}")
-        return assemble_card(
+        card = assemble_card(
             contract=CONTRACT_VERSION,
             card_id=card_id,
             insp=insp,
@@ -1016,6 +1098,14 @@ class LaneService:
                 for d in self.cfg.devices
             ],
         )
+        trigger = next((sid for sid, st in insp.steps.items() if st.get("photo")), None)
+        if trigger is not None:
+            # R3.7, R3.9: the photo of the brake test, from a camera registered as it was then
+            photos = await self.cameras.photos_for_card(insp.id, trigger)
+            if not photos:
+                raise CardIncomplete([{"step": trigger, "channel": "photo"}])
+            card["photos"] = photos
+        return card
 
     def _card_holds(self, insp: Inspection, now: float) -> list[rules.Hold]:
         """Why the card cannot be formed now (R3.7, R12): the one question the review and forming ask."""
@@ -1091,6 +1181,7 @@ class LaneService:
             "items": card["items"],
             "readings": card["readings"],
             "duration_s": card["duration_s"],
+            "photos": [{k: v for k, v in p.items() if k != "jpeg"} for p in card.get("photos", [])],
         }
 
     async def _store_card(

@@ -34,6 +34,17 @@ CHAINED: dict[str, tuple[str, ...]] = {
     ),
     "journal": ("seq", "ts", "actor", "action", "details", "prev_hash"),
     "cards": ("seq", "card_id", "inspection_id", "verdict", "created", "sealed", "prev_hash"),
+    "photos": (
+        "seq",
+        "photo_id",
+        "inspection_id",
+        "step",
+        "camera_id",
+        "taken",
+        "file_sha256",
+        "sealed",
+        "prev_hash",
+    ),
 }
 
 

@@ -74,6 +74,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Any], Awaitable[None]]]] = [
     (4, "eis_exchanges: every request to EIS and its answer (G2)", _new_tables),
     (5, "eis_exchanges.kind: which message of the contract (card, requests, history)", _v5),
     (6, "eis_feed: where the feed of inspection events to EIS stands (R3.5)", _new_tables),
+    (7, "photos: the vehicle photos' chain (R3.9, R3.10, R3.18)", _new_tables),
 ]
 
 

@@ -98,6 +98,22 @@ class Card(Chained):
         table = "cards"
 
 
+class Photo(Chained):
+    """A vehicle photo (R3.9, R3.18): its file is encrypted apart (``storage.photos_dir``); the row
+    binds the file's hashes into the chain at capture, so a changed or missing file is found (R3.10)."""
+
+    photo_id = fields.CharField(max_length=36, unique=True)
+    inspection_id = fields.CharField(max_length=36, db_index=True)
+    step = fields.CharField(max_length=40)
+    camera_id = fields.CharField(max_length=40)
+    taken = fields.FloatField()  # wall time of the frame
+    file_sha256 = fields.CharField(max_length=64)  # of the encrypted file as written
+    sealed = fields.BinaryField()  # camera identity, geolocation, size, the image's own sha256
+
+    class Meta:
+        table = "photos"
+
+
 class EisFeed(Model):
     """Where a feed to EIS stands in the journal (``app/eis/events.py``): the seq of the last entry
     EIS has. Moved in the transaction that stores the accepting exchange."""
@@ -151,4 +167,4 @@ class EisExchange(Model):
 
 
 #: The append-only, hash-chained tables, in the order the integrity check walks them.
-CHAINED_MODELS: tuple[type[Chained], ...] = (Reading, JournalEntry, Card)
+CHAINED_MODELS: tuple[type[Chained], ...] = (Reading, JournalEntry, Card, Photo)

@@ -1,0 +1,380 @@
+"""The lane's cameras as the service sees them (R3.7, R3.9, R3.16, R3.18, R3.2, D2).
+
+* A slot per configured camera (``[[cameras]]``) with its supervisor (``drivers/camera``).
+* **Admitted cameras (R3.7).** A camera is admitted only when the identity it reports on connect
+  (ONVIF device information, or its stream's fingerprint) is the registered one: the config
+  entry, replaced by the administrator's ``camera_registered`` acts as the chained journal records
+  them. Every connect is journalled (``camera_connected`` / ``camera_refused``); a frame asked of a
+  camera that is not admitted is refused and journalled (``camera_frame_refused``). No route takes
+  a picture from a file: photos come only from :meth:`Cameras.grab`.
+* **The photo (R3.9, R3.18).** When a brake reading of the trigger step arrives
+  (``app/domain/photo.py: triggers``), every admitted ``photo`` camera's newest frame is taken,
+  judged (R6) and stored (``app/lane/photos.py``); the step cannot finish before (``photo_done``),
+  and goes back with the reason when no camera gave one.
+* **The plate (R3.2).** :meth:`Cameras.recognise` reads the plate off a ``plate`` camera's frame
+  in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import cv2
+
+from app.config import CameraConfig, Config
+from app.domain import photo as photo_rules
+from app.errors import OtolaneError
+from app.journal import Journal
+from app.lane.photos import PhotoRefused, Photos, Place, judged
+from app.storage.db import StorageFailed
+from drivers.camera.base import Camera, CameraError, CameraIdentity, CameraStatus, Frame
+from drivers.camera.stream import make_camera
+
+log = logging.getLogger("otolane.cameras")
+
+#: a frame older than this is no photo of the moment (R3.9)
+PHOTO_MAX_AGE_S = 1.0
+
+
+def redact(url: str) -> str:
+    """A camera URL without its password (URLs may carry ``user:password@``): logs and screens."""
+    u = urlsplit(url)
+    if u.password is None:
+        return url
+    host = u.hostname or ""
+    if u.port:
+        host += f":{u.port}"
+    return urlunsplit((u.scheme, f"{u.username}:***@{host}", u.path, u.query, u.fragment))
+
+
+def admit(reg: CameraConfig, ident: CameraIdentity) -> tuple[bool, dict[str, Any]]:
+    """R3.7: the registered serial (and make and model, where registered)."""
+    for key in ("serial", "make", "model"):
+        want = getattr(reg, key)
+        got = getattr(ident, key)
+        if (want or key == "serial") and got != want:
+            return False, {"code": "camera_identity_changed", "params": {key: got, "registered": want}}
+    return True, {"code": "", "params": {}}
+
+
+@dataclass
+class CameraSlot:
+    cfg: CameraConfig
+    cam: Camera
+    admitted: bool = False
+    why: dict[str, Any] = field(default_factory=lambda: {"code": "", "params": {}})
+    judged_identity: CameraIdentity | None = None
+    status: CameraStatus = CameraStatus.CONNECTING
+    task: asyncio.Task[None] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.cam.as_dict() | {
+            "url": redact(self.cfg.url),
+            "roles": list(self.cfg.roles),
+            "admitted": self.admitted,
+            "why": self.why,
+            "registered": {"make": self.cfg.make, "model": self.cfg.model, "serial": self.cfg.serial},
+        }
+
+
+def registered(cfg: CameraConfig, details: dict[str, Any]) -> CameraConfig:
+    import dataclasses
+
+    return dataclasses.replace(
+        cfg, make=str(details["make"]), model=str(details["model"]), serial=str(details["serial"])
+    )
+
+
+class Cameras:
+    def __init__(
+        self,
+        cfg: Config,
+        photos: Photos,
+        journal: Journal,
+        add_event: Callable[..., None],
+        publish: Callable[[dict[str, Any]], None],
+    ) -> None:
+        self.photos = photos
+        self.journal = journal
+        self.add_event = add_event
+        self.publish = publish
+        self.slots = {
+            c.id: CameraSlot(
+                c,
+                make_camera(c.kind, c.id, c.url, onvif_url=c.onvif, stale_after_s=c.stale_after_s)
+                if c.kind != "jpeg"
+                else make_camera(
+                    c.kind, c.id, c.url, onvif_url=c.onvif, stale_after_s=c.stale_after_s, fps=c.fps
+                ),
+            )
+            for c in cfg.cameras
+        }
+        self._ocr: Any = None
+        self._ocr_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="anpr")
+        self._taking: set[tuple[str, int]] = set()
+
+    @classmethod
+    def of(
+        cls,
+        cfg: Config,
+        store: Any,
+        add_event: Callable[..., None],
+        publish: Callable[[dict[str, Any]], None],
+    ) -> Cameras:
+        place = Place(float(cfg.lane["latitude"]), float(cfg.lane["longitude"]))
+        photos = Photos(cfg.path(cfg.storage["photos_dir"]), store.keyring, store.journal, place)
+        return cls(cfg, photos, store.journal, add_event, publish)
+
+    @property
+    def photo_cameras(self) -> list[CameraSlot]:
+        return [s for s in self.slots.values() if "photo" in s.cfg.roles]
+
+    # --- life ------------------------------------------------------------------------------
+    async def start(self) -> None:
+        if not self.slots:
+            return
+        self.photos.ensure_folder()
+        for e in await self.journal.events("camera_registered"):
+            slot = self.slots.get(e.details.get("camera", ""))
+            if slot is not None:
+                slot.cfg = registered(slot.cfg, e.details)
+        for slot in self.slots.values():
+            slot.task = asyncio.create_task(slot.cam.run(self._on_change), name=f"camera:{slot.cfg.id}")
+
+    async def stop(self) -> None:
+        for slot in self.slots.values():
+            slot.cam.stop()
+            if slot.task is not None:
+                slot.task.cancel()
+        self._ocr_pool.shutdown(wait=False, cancel_futures=True)
+
+    def _on_change(self, cam: Camera) -> None:
+        slot = self.slots[cam.id]
+        before = slot.status
+        slot.status = cam.status
+        if (
+            cam.status == CameraStatus.CONNECTING
+            and cam.identity is not None
+            and cam.identity != slot.judged_identity
+        ):
+            self._judge(slot, cam.identity)
+        elif cam.status == CameraStatus.FAULTED:
+            if before in (CameraStatus.CONNECTED, CameraStatus.STALE):
+                self.add_event("laned", "camera_disconnected", camera=cam.id, reason=cam.reason)
+            slot.judged_identity = None  # the next connect is judged (and journalled) again
+        self.publish({"type": "camera", "camera": slot.as_dict()})
+
+    def _judge(self, slot: CameraSlot, ident: CameraIdentity) -> None:
+        slot.judged_identity = ident
+        slot.admitted, slot.why = admit(slot.cfg, ident)
+        self.add_event(
+            "laned",
+            "camera_connected" if slot.admitted else "camera_refused",
+            camera=slot.cfg.id,
+            kind=slot.cfg.kind,
+            make=ident.make,
+            model=ident.model,
+            serial=ident.serial,
+            firmware=ident.firmware,
+            registered=slot.cfg.serial,
+        )
+
+    def as_list(self) -> list[dict[str, Any]]:
+        return [s.as_dict() for s in self.slots.values()]
+
+    def publish_all(self) -> None:
+        for slot in self.slots.values():
+            self.publish({"type": "camera", "camera": slot.as_dict()})
+
+    def arm(self, on: bool) -> None:
+        """Decode every frame of the photo cameras while their moment may come (else key frames)."""
+        for slot in self.photo_cameras:
+            slot.cam.armed = on
+
+    # --- frames --------------------------------------------------------------------------
+    def grab(self, slot: CameraSlot, max_age_s: float = PHOTO_MAX_AGE_S) -> Frame:
+        """The newest frame of an admitted camera (R3.7); anything else is refused and journalled."""
+        ident = slot.cam.identity
+        if not slot.admitted or ident is None or ident != slot.judged_identity:
+            self.add_event(
+                "laned",
+                "camera_frame_refused",
+                camera=slot.cfg.id,
+                serial=ident.serial if ident else "",
+                registered=slot.cfg.serial,
+            )
+            raise OtolaneError(
+                "camera_not_admitted",
+                f"camera {slot.cfg.id} is not the registered one: its frames are refused",
+                status=409,
+                camera=slot.cfg.id,
+            )
+        try:
+            return slot.cam.grab(max_age_s)
+        except CameraError as exc:
+            raise OtolaneError(
+                "camera_no_frame",
+                f"camera {slot.cfg.id} gives no frame: {exc}",
+                status=409,
+                camera=slot.cfg.id,
+                reason=str(exc)[:200],
+            ) from None
+
+    # --- the photo (R3.9) ------------------------------------------------------------------
+    def trigger_step(self, category: str, axles: int) -> str | None:
+        return photo_rules.photo_step(category, axles) if self.photo_cameras else None
+
+    def photo_done(self, step: str, st: dict[str, Any], trigger: str | None) -> bool:
+        """A trigger step is done only with its run's photo stored."""
+        return step != trigger or st.get("photo_run") == st.get("run")
+
+    def on_brake(
+        self,
+        ids: dict[str, Any],
+        step: str,
+        st: dict[str, Any],
+        trigger: str | None,
+        reading: tuple[str, float, bool],
+        done: Callable[[dict[str, Any] | None, str], None],
+    ) -> asyncio.Task[Any] | None:
+        """A brake reading of a running step: the photo's moment when it triggers (once a run)."""
+        channel, value, final = reading
+        run = int(st.get("run") or 0)
+        key = (step, run)
+        if trigger is None or st.get("photo_run") == run or key in self._taking:
+            return None
+        if not photo_rules.triggers(step, trigger, channel, value, final):
+            return None
+        self._taking.add(key)
+        return asyncio.create_task(self._take(ids, step, run, done, key))
+
+    async def _take(
+        self,
+        ids: dict[str, Any],
+        step: str,
+        run: int,
+        done: Callable[[dict[str, Any] | None, str], None],
+        key: tuple[str, int],
+    ) -> None:
+        reasons: list[str] = []
+        taken: list[dict[str, Any]] = []
+        try:
+            for slot in self.photo_cameras:
+                try:
+                    frame = self.grab(slot)
+                    ident = slot.cam.identity
+                    assert ident is not None
+                    jpeg, facts = await asyncio.to_thread(
+                        judged, frame, ident, slot.cfg.id, self.photos.place
+                    )
+                    record = await self.photos.store(jpeg, facts, frame.ts, ids, step, "laned")
+                    taken.append(record | {"run": run})
+                except PhotoRefused as exc:
+                    reasons.append(f"{slot.cfg.id}: {exc.code}")
+                    self.add_event(
+                        "laned", "photo_refused", **ids, camera=slot.cfg.id, reason=exc.code, **exc.params
+                    )
+                except (OtolaneError, StorageFailed) as exc:
+                    log.warning("camera %s gave no photo: %s", slot.cfg.id, exc.message)
+                    reasons.append(f"{slot.cfg.id}: {exc.code}")
+            done(taken[0] if taken else None, "; ".join(reasons))
+        finally:
+            self._taking.discard(key)
+
+    async def photos_for_card(self, inspection_id: str, trigger: str | None) -> list[dict[str, Any]]:
+        """The trigger step's photos, each from a camera registered now as it was when taken."""
+        if trigger is None:
+            return []
+        out = []
+        for p in await self.photos.of_inspection(inspection_id, trigger):
+            slot = self.slots.get(p["camera"]["id"])
+            if slot is not None and slot.cfg.serial == p["camera"]["serial"]:
+                out.append(p)
+        return out
+
+    # --- registration (admin) ---------------------------------------------------------------
+    async def register(self, admin: str, camera_id: str) -> dict[str, Any]:
+        """The identity the camera reports now becomes its registration: a journalled admin act."""
+        slot = self.slots.get(camera_id)
+        if slot is None:
+            raise OtolaneError("camera_unknown", "no such camera", status=404, camera=camera_id[:40])
+        ident = slot.cam.identity
+        if ident is None or slot.cam.status not in (
+            CameraStatus.CONNECTING,
+            CameraStatus.CONNECTED,
+            CameraStatus.STALE,
+        ):
+            raise OtolaneError(
+                "camera_no_identity",
+                "connect the camera first: its identity is read from it",
+                camera=camera_id,
+            )
+        details = {
+            "camera": camera_id,
+            "old_serial": slot.cfg.serial,
+            "make": ident.make,
+            "model": ident.model,
+            "serial": ident.serial,
+            "firmware": ident.firmware,
+            "source": ident.source,
+        }
+        await self.journal.write(admin, "camera_registered", **details)
+        slot.cfg = registered(slot.cfg, details)
+        self._judge(slot, ident)
+        self.publish({"type": "camera", "camera": slot.as_dict()})
+        return slot.as_dict()
+
+    # --- the plate (R3.2) ------------------------------------------------------------------------
+    async def recognise(self, camera_id: str = "") -> dict[str, Any]:
+        slots = [
+            s
+            for s in self.slots.values()
+            if "plate" in s.cfg.roles and (not camera_id or s.cfg.id == camera_id)
+        ]
+        if not slots:
+            raise OtolaneError("camera_none", "no camera of this lane reads plates", status=404)
+        admitted = [s for s in slots if s.admitted] or slots
+        frame = self.grab(admitted[0], max_age_s=3.0)
+        t0 = time.monotonic()
+        result, preview = await asyncio.get_running_loop().run_in_executor(self._ocr_pool, self._read, frame)
+        return result | {
+            "camera": admitted[0].cfg.id,
+            "ms_total": round((time.monotonic() - t0) * 1000, 1),
+            "preview": preview,
+        }
+
+    def _read(self, frame: Frame) -> tuple[dict[str, Any], dict[str, Any]]:
+        if self._ocr is None:
+            from app.anpr.recognise import Recogniser
+
+            self._ocr = Recogniser(threads=1)  # one core: the screen keeps the other
+        rgb = frame.rgb()
+        bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+        res = self._ocr.read(bgr).as_dict()
+        return res, preview(rgb, res.get("bbox"))
+
+
+PREVIEW_W, PREVIEW_H = 48, 12  # pixels: 48 columns × 6 rows of half blocks
+
+
+def preview(rgb: Any, bbox: Any) -> dict[str, Any]:
+    """A tiny RGB picture of the plate (or of the frame when no plate was found) for the screen's
+    half-block rendering: width, height and the bytes, base64."""
+    h, w = rgb.shape[:2]
+    if bbox:
+        x, y, bw, bh = (int(v) for v in bbox)
+        pad_x, pad_y = bw // 8, bh // 4
+        crop = rgb[max(0, y - pad_y) : min(h, y + bh + pad_y), max(0, x - pad_x) : min(w, x + bw + pad_x)]
+        size = (PREVIEW_W, PREVIEW_H)
+    else:
+        crop, size = rgb, (PREVIEW_W, 28)
+    small = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
+    return {"width": size[0], "height": size[1], "rgb": base64.b64encode(small.tobytes()).decode()}

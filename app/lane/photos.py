@@ -1,0 +1,281 @@
+"""Vehicle photos (R3.9, R3.18, R6, R7, R3.10): a frame grabbed from an admitted camera's live stream
+becomes the card's photo here.
+
+1. The frame is judged by the photo rules (``app/domain/photo.py``: size, format, RGB, not grey).
+2. Its JPEG gets an EXIF block: the lane's geolocation (GPS IFD), the capture time and the camera's
+   make, model and serial. A camera's own JPEG is kept as it came (the EXIF is spliced in, nothing
+   re-encoded); a decoded H.264 frame is encoded once.
+3. The image is encrypted (AES-256-GCM, bound to the photo's id) into a file of its own (0600,
+   fsynced, renamed into place), then its row — the file's and the image's SHA-256, camera, time,
+   geolocation — is appended to the ``photos`` chain with the journal's ``photo_taken`` in one
+   transaction. A write the database refuses removes the file: no photo is half-taken.
+
+``otolane integrity check`` holds every row against its file (:func:`check_files`).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import os
+import uuid
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from app.domain import photo as rules
+from app.errors import OtolaneError
+from app.storage.chain import ChainWriter
+from app.storage.crypto import Keyring
+from app.storage.db import StorageFailed, write_tx
+from app.storage.models import Photo
+from drivers.camera.base import CameraIdentity, Frame
+
+SUFFIX = ".jpg.sealed"
+
+
+class PhotoRefused(OtolaneError):
+    """A frame that may not be the card's photo (R6, R3.7); the code says why."""
+
+    status = 409
+
+
+@dataclass(frozen=True)
+class Place:
+    latitude: float
+    longitude: float
+
+
+def chroma(rgb: np.ndarray) -> float:
+    """Mean |R−G| and |G−B| over every 4th pixel: 0 for a grey picture in RGB."""
+    s = rgb[::4, ::4].astype(np.int16)
+    return float((np.abs(s[..., 0] - s[..., 1]).mean() + np.abs(s[..., 1] - s[..., 2]).mean()) / 2)
+
+
+def _rational(x: float) -> Fraction:
+    return Fraction(x).limit_denominator(1_000_000)
+
+
+def _dms(deg: float) -> tuple[Fraction, Fraction, Fraction]:
+    a = abs(deg)
+    d = int(a)
+    m = int((a - d) * 60)
+    s = (a - d - m / 60) * 3600
+    return Fraction(d), Fraction(m), _rational(round(s, 4))
+
+
+def exif_block(ident: CameraIdentity, camera_id: str, taken: float, place: Place) -> bytes:
+    """The APP1 payload (``Exif\\0\\0`` + TIFF) with the capture time, camera and GPS position."""
+    when = dt.datetime.fromtimestamp(taken).strftime("%Y:%m:%d %H:%M:%S")
+    exif = Image.Exif()
+    exif[0x010F] = ident.make or "-"  # Make
+    exif[0x0110] = ident.model or "-"  # Model
+    exif[0x0132] = when  # DateTime
+    exif[0x010E] = f"otolane camera {camera_id}"  # ImageDescription
+    sub = exif.get_ifd(0x8769)
+    sub[0x9003] = when  # DateTimeOriginal
+    sub[0x9010] = dt.datetime.fromtimestamp(taken).astimezone().strftime("%z")[:3] + ":00"  # OffsetTime
+    sub[0xA431] = ident.serial  # BodySerialNumber
+    gps = exif.get_ifd(0x8825)
+    gps[0x0000] = b"\x02\x03\x00\x00"  # GPSVersionID
+    gps[0x0001] = "N" if place.latitude >= 0 else "S"
+    gps[0x0002] = _dms(place.latitude)
+    gps[0x0003] = "E" if place.longitude >= 0 else "W"
+    gps[0x0004] = _dms(place.longitude)
+    gps[0x001D] = dt.datetime.fromtimestamp(taken, dt.UTC).strftime("%Y:%m:%d")  # GPSDateStamp
+    return exif.tobytes()
+
+
+def with_exif(jpeg: bytes, exif: bytes) -> bytes:
+    """The JPEG with ``exif`` as its one APP1 Exif segment, placed after SOI; the image data is
+    untouched (no re-encoding)."""
+    if not jpeg.startswith(b"\xff\xd8"):
+        raise ValueError("not a JPEG")
+    out = [b"\xff\xd8", b"\xff\xe1", (len(exif) + 2).to_bytes(2, "big"), exif]
+    i = 2
+    while i + 4 <= len(jpeg) and jpeg[i] == 0xFF:
+        marker = jpeg[i + 1]
+        if marker in (0xDA, 0xD9):  # start of scan: the rest is image data
+            break
+        length = int.from_bytes(jpeg[i + 2 : i + 4], "big")
+        segment = jpeg[i : i + 2 + length]
+        if not (marker == 0xE1 and segment[4:10] == b"Exif\x00\x00"):
+            out.append(segment)  # every other header kept; a camera's own Exif replaced
+        i += 2 + length
+    out.append(jpeg[i:])
+    return b"".join(out)
+
+
+def read_gps(jpeg: bytes) -> tuple[float, float] | None:
+    """(latitude, longitude) from a JPEG's EXIF, or None (for tests and the integrity check)."""
+    import io
+
+    gps = Image.open(io.BytesIO(jpeg)).getexif().get_ifd(0x8825)
+    if 2 not in gps or 4 not in gps:
+        return None
+
+    def deg(v: Any, ref: str, neg: str) -> float:
+        d, m, s = (float(x) for x in v)
+        x = d + m / 60 + s / 3600
+        return -x if ref == neg else x
+
+    return deg(gps[2], gps.get(1, "N"), "S"), deg(gps[4], gps.get(3, "E"), "W")
+
+
+def judged(frame: Frame, ident: CameraIdentity, camera_id: str, place: Place) -> tuple[bytes, dict[str, Any]]:
+    """The frame as the photo's JPEG (with EXIF) and its facts, or :class:`PhotoRefused` (R6).
+    CPU work: run it off the event loop."""
+    rgb = frame.rgb()
+    channels = rgb.shape[2] if rgb.ndim == 3 else 1
+    fmt = "jpeg" if frame.encoded in ("", "jpeg") else frame.encoded
+    problems = rules.problems(
+        frame.width, frame.height, fmt, channels, 8, chroma(rgb) if channels == 3 else 0.0
+    )
+    if problems:
+        code, params = problems[0]
+        raise PhotoRefused(code, f"the frame of camera {camera_id} cannot be the photo: {code}", **params)
+    if frame.encoded == "jpeg" and frame.data:
+        jpeg = frame.data
+    else:
+        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92])
+        if not ok:
+            raise PhotoRefused("photo_format", "the frame cannot be encoded as JPEG", format="?")
+        jpeg = buf.tobytes()
+    jpeg = with_exif(jpeg, exif_block(ident, camera_id, frame.ts, place))
+    facts = {
+        "width": frame.width,
+        "height": frame.height,
+        "format": "jpeg",
+        "sha256": hashlib.sha256(jpeg).hexdigest(),
+        "latitude": place.latitude,
+        "longitude": place.longitude,
+        "camera": {"id": camera_id} | ident.as_dict(),
+    }
+    return jpeg, facts
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    tmp = path.with_name("." + path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    dfd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dfd)  # the rename itself survives a power cut
+    finally:
+        os.close(dfd)
+
+
+class Photos:
+    def __init__(self, folder: Path, keyring: Keyring, journal: Any, place: Place) -> None:
+        self.folder = folder
+        self.keyring = keyring
+        self.journal = journal
+        self.place = place
+        self.writer = ChainWriter(Photo)
+
+    def ensure_folder(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.folder.chmod(0o700)
+
+    def file(self, photo_id: str) -> Path:
+        return self.folder / f"{photo_id}{SUFFIX}"
+
+    async def store(
+        self, jpeg: bytes, facts: dict[str, Any], taken: float, ids: dict[str, Any], step: str, actor: str
+    ) -> dict[str, Any]:
+        """Encrypt, write, chain and journal one photo (see the module's text); its record."""
+        photo_id = str(uuid.uuid4())
+        blob = self.keyring.seal(jpeg, f"photos:{photo_id}")
+        path = self.file(photo_id)
+        try:
+            _write_file(path, blob)
+        except OSError as exc:
+            raise StorageFailed(f"the photo file cannot be written: {exc.strerror or exc}") from None
+        record = facts | {"photo_id": photo_id, "step": step, "taken": taken}
+        try:
+            async with write_tx() as tx:
+                await self.writer.append(
+                    [
+                        {
+                            "photo_id": photo_id,
+                            "inspection_id": ids["inspection_id"],
+                            "step": step,
+                            "camera_id": facts["camera"]["id"],
+                            "taken": taken,
+                            "file_sha256": hashlib.sha256(blob).hexdigest(),
+                            "sealed": self.keyring.seal_json(record, f"photos:{photo_id}:row"),
+                        }
+                    ],
+                    tx,
+                )
+                await self.journal.write(
+                    actor,
+                    "photo_taken",
+                    tx,
+                    **ids,
+                    photo_id=photo_id,
+                    step=step,
+                    camera=facts["camera"]["id"],
+                    serial=facts["camera"]["serial"],
+                    sha256=facts["sha256"],
+                    latitude=facts["latitude"],
+                    longitude=facts["longitude"],
+                )
+        except Exception as exc:
+            path.unlink(missing_ok=True)  # not chained: not a photo
+            raise StorageFailed.wrap(exc) from exc
+        return record
+
+    async def of_inspection(self, inspection_id: str, step: str) -> list[dict[str, Any]]:
+        """The newest photo of each camera taken in ``step``, each with its image (base64 JPEG),
+        read back from its file and checked against the chained hashes."""
+        newest: dict[str, Photo] = {}
+        for row in await Photo.filter(inspection_id=inspection_id, step=step).order_by("seq"):
+            newest[row.camera_id] = row
+        out = []
+        for row in newest.values():
+            record, jpeg = self.load(row)
+            out.append(record | {"jpeg": base64.b64encode(jpeg).decode()})
+        return out
+
+    def load(self, row: Photo) -> tuple[dict[str, Any], bytes]:
+        """A photo's record and image; a missing or changed file is an OtolaneError naming it."""
+        path = self.file(row.photo_id)
+        try:
+            blob = path.read_bytes()
+        except OSError:
+            raise OtolaneError(
+                "photo_missing_file", "the photo's file is missing", photo=row.photo_id
+            ) from None
+        if hashlib.sha256(blob).hexdigest() != row.file_sha256:
+            raise OtolaneError("photo_changed", "the photo's file was changed", photo=row.photo_id)
+        record = self.keyring.open_json(row.sealed, f"photos:{row.photo_id}:row")
+        jpeg = self.keyring.open(blob, f"photos:{row.photo_id}")
+        if hashlib.sha256(jpeg).hexdigest() != record["sha256"]:
+            raise OtolaneError("photo_changed", "the photo's file was changed", photo=row.photo_id)
+        return record, jpeg
+
+    async def check_files(self) -> tuple[int, list[tuple[str, str]]]:
+        """Every chained photo against its file: (photos checked, [(photo id, problem)])."""
+        problems: list[tuple[str, str]] = []
+        n = 0
+        for row in await Photo.all().order_by("seq"):
+            n += 1
+            try:
+                self.load(row)
+            except OtolaneError as exc:
+                problems.append((row.photo_id, exc.message))
+            except Exception as exc:  # a key that does not open it: changed, too
+                problems.append((row.photo_id, f"cannot be opened ({type(exc).__name__})"))
+        return n, problems

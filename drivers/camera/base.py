@@ -1,0 +1,244 @@
+"""One camera, whatever its kind: a stream kept open, the newest frame kept (and decoded to pixels
+only when someone grabs it), the identity it reports, and its status.
+
+The supervisor (:meth:`Camera.run`) connects, asks the camera who it is, streams, and after any
+failure waits with exponential back-off and starts again — forever, as the stands' supervisor does.
+A kiosk has two slow cores: an H.264 stream is decoded (P-frames need it) but converted to RGB only
+on a grab; an MJPEG stream keeps the newest JPEG bytes and decodes nothing until a grab; while no
+one is about to grab (not *armed*), an H.264 stream decodes its key frames only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import time
+from abc import ABC, abstractmethod
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+log = logging.getLogger("otolane.camera")
+
+BACKOFF_FIRST_S = 0.5
+BACKOFF_MAX_S = 10.0
+
+
+class CameraStatus(enum.Enum):
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    STALE = "stale"  # connected, but no frame for a while
+    FAULTED = "faulted"
+
+
+class CameraError(Exception):
+    """The camera cannot be reached or said something we cannot use; the text says what."""
+
+
+@dataclass(frozen=True)
+class CameraIdentity:
+    """What the camera says it is: ONVIF's GetDeviceInformation, or for a camera without ONVIF the
+    stream's fingerprint (an RTSP/HTTP server's name, a V4L2 card's name) in ``serial``."""
+
+    make: str
+    model: str
+    serial: str
+    firmware: str = ""
+    source: str = "onvif"  # onvif | stream
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "make": self.make,
+            "model": self.model,
+            "serial": self.serial,
+            "firmware": self.firmware,
+            "source": self.source,
+        }
+
+
+@dataclass
+class Frame:
+    """One received frame: when it came, its size, and how to get its pixels (RGB, H×W×3 uint8)."""
+
+    ts: float  # wall time it was received
+    width: int
+    height: int
+    decode: Callable[[], np.ndarray]
+    encoded: str = ""  # "jpeg" when the camera sent it as a JPEG (kept as it came)
+    data: bytes = b""
+
+    def rgb(self) -> np.ndarray:
+        return self.decode()
+
+
+@dataclass
+class Counters:
+    frames: int = 0
+    reconnects: int = 0
+    bad_frames: int = 0
+    times: deque[float] = field(default_factory=lambda: deque(maxlen=30))
+
+    def fps(self, now: float) -> float:
+        t = [x for x in self.times if now - x < 5.0]
+        if len(t) < 2:
+            return 0.0
+        return (len(t) - 1) / (t[-1] - t[0]) if t[-1] > t[0] else 0.0
+
+
+class Camera(ABC):
+    """A camera of any kind. Subclasses implement :meth:`_stream` (connect and keep
+    :attr:`latest` fresh until the stream fails) and :meth:`_stream_identity`."""
+
+    kind = ""
+
+    def __init__(
+        self,
+        camera_id: str,
+        url: str,
+        *,
+        onvif_url: str = "",
+        stale_after_s: float = 3.0,
+        timeout_s: float = 5.0,
+        identify_every_s: float = 30.0,
+    ) -> None:
+        self.id = camera_id
+        self.url = url
+        self.onvif_url = onvif_url
+        self.stale_after_s = stale_after_s
+        self.timeout_s = timeout_s
+        self.identify_every_s = identify_every_s
+        self.generation = 0  # one per connection: a decoder of an older one ends
+        self.status = CameraStatus.CONNECTING
+        self.reason = ""
+        self.identity: CameraIdentity | None = None
+        self.latest: Frame | None = None
+        self.counters = Counters()
+        self.armed = False  # someone is about to grab: decode every frame
+        self._stop = False
+        self._on_change: Callable[[Camera], None] = lambda _c: None
+
+    # --- what subclasses provide ----------------------------------------------------
+    @abstractmethod
+    async def _stream(self) -> None:
+        """Open the stream and keep :attr:`latest` fresh (through :meth:`_got`) until it fails
+        (raise :class:`CameraError`) or :attr:`_stop` is set."""
+
+    @abstractmethod
+    async def _stream_identity(self) -> CameraIdentity:
+        """The fingerprint of a camera that has no ONVIF service."""
+
+    # --- the supervisor ----------------------------------------------------------------
+    async def identify(self) -> CameraIdentity:
+        if self.onvif_url:
+            from drivers.camera.onvif import device_information
+
+            return await device_information(self.onvif_url, self.timeout_s)
+        return await self._stream_identity()
+
+    async def run(self, on_change: Callable[[Camera], None]) -> None:
+        self._on_change = on_change
+        delay = BACKOFF_FIRST_S
+        watch = asyncio.create_task(self._watch_stale())
+        try:
+            while not self._stop:
+                self._set(CameraStatus.CONNECTING, "")
+                started = time.monotonic()
+                try:
+                    self.identity = await self.identify()
+                    self._on_change(self)  # the identity is judged before any frame is used
+                    await self._checked_stream()
+                    if self._stop:
+                        break
+                    raise CameraError("the stream ended")
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # any failure of a camera is a status, never a crash
+                    text = str(exc) or type(exc).__name__
+                    self.latest = None
+                    self.counters.reconnects += 1
+                    self._set(CameraStatus.FAULTED, text[:200])
+                    log.warning("camera %s: %s", self.id, text)
+                if time.monotonic() - started > 30:
+                    delay = BACKOFF_FIRST_S  # it worked for a while: start the back-off again
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, BACKOFF_MAX_S)
+        finally:
+            watch.cancel()
+
+    def stop(self) -> None:
+        self._stop = True
+
+    async def _checked_stream(self) -> None:
+        """Stream, and ask the camera who it is every ``identify_every_s``: a camera swapped behind
+        the same address (R3.7) ends the connection, and the next one is judged again."""
+        self.generation += 1
+        stream = asyncio.create_task(self._stream())
+        try:
+            while True:
+                done, _ = await asyncio.wait({stream}, timeout=self.identify_every_s)
+                if done:
+                    return stream.result()
+                ident = await self.identify()
+                if ident != self.identity:
+                    raise CameraError(f"the camera's identity changed (serial {ident.serial})")
+        finally:
+            self.generation += 1
+            stream.cancel()
+            with contextlib.suppress(BaseException):
+                await stream
+
+    def _set(self, status: CameraStatus, reason: str) -> None:
+        if status != self.status or reason != self.reason:
+            self.status, self.reason = status, reason
+            self._on_change(self)
+
+    def _got(self, frame: Frame) -> None:
+        """A new frame (called from the stream's loop or its decoding thread)."""
+        self.latest = frame
+        self.counters.frames += 1
+        self.counters.times.append(frame.ts)
+
+    async def _watch_stale(self) -> None:
+        while True:
+            await asyncio.sleep(0.25)
+            age = self.age()
+            if self.status == CameraStatus.CONNECTED and (age is None or age > self.stale_after_s):
+                self._set(CameraStatus.STALE, f"no frame for {self.stale_after_s:g} s")
+            elif self.status in (CameraStatus.STALE, CameraStatus.CONNECTING) and age is not None:
+                if age <= self.stale_after_s:
+                    self._set(CameraStatus.CONNECTED, "")
+
+    # --- what the lane asks ------------------------------------------------------------
+    def age(self) -> float | None:
+        f = self.latest
+        return None if f is None else max(0.0, time.time() - f.ts)
+
+    def grab(self, max_age_s: float = 1.0) -> Frame:
+        """The newest frame, if it is fresh; the pixels are decoded by the caller (``frame.rgb()``)."""
+        f = self.latest
+        if f is None or self.status not in (CameraStatus.CONNECTED, CameraStatus.STALE):
+            raise CameraError(self.reason or "no frame from the camera yet")
+        if time.time() - f.ts > max_age_s:
+            raise CameraError(f"the newest frame is {time.time() - f.ts:.1f} s old")
+        return f
+
+    def as_dict(self) -> dict[str, object]:
+        f = self.latest
+        age = self.age()
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "status": self.status.value,
+            "reason": self.reason,
+            "fps": round(self.counters.fps(time.time()), 1),
+            "width": f.width if f else 0,
+            "height": f.height if f else 0,
+            "age_s": None if age is None else round(age, 2),
+            "frames": self.counters.frames,
+            "reconnects": self.counters.reconnects,
+            "identity": self.identity.as_dict() if self.identity else None,
+        }

@@ -1,0 +1,118 @@
+"""IP cameras over RTSP and analog cameras behind a V4L2 capture card (R3.16), both through PyAV
+(FFmpeg). Decoding runs in a thread of its own, so the lane's event loop never waits on it. A frame
+is kept as FFmpeg decoded it; its conversion to RGB happens only when it is grabbed. While the
+camera is not armed, the decoder skips every frame but the key frames (the stream stays open and
+its status true, at a fraction of the CPU).
+
+A V4L2 device (``/dev/video0``) is opened with FFmpeg's ``v4l2`` input; its identity without ONVIF
+is the card's name from sysfs (``/sys/class/video4linux/videoN/name``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import av
+
+from drivers.camera.base import Camera, CameraError, CameraIdentity, Frame, log
+
+
+def rtsp_server_name(url: str, timeout_s: float) -> str:
+    """The ``Server`` header of the camera's answer to RTSP ``OPTIONS`` (RFC 2326 §10.1)."""
+    u = urlsplit(url)
+    host, port = u.hostname or "", u.port or 554
+    request = f"OPTIONS {url} RTSP/1.0\r\nCSeq: 1\r\nUser-Agent: otolane\r\n\r\n".encode()
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s) as s:
+            s.sendall(request)
+            answer = b""
+            while b"\r\n\r\n" not in answer and len(answer) < 8192:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                answer += chunk
+    except OSError as exc:
+        raise CameraError(f"RTSP server {host}:{port} does not answer ({type(exc).__name__})") from None
+    head = answer.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+    if not head.startswith("RTSP/1.0"):
+        raise CameraError("the camera does not speak RTSP")
+    for line in head.split("\r\n")[1:]:
+        name, _, value = line.partition(":")
+        if name.strip().lower() == "server":
+            return value.strip()[:64]
+    return ""
+
+
+class StreamCamera(Camera):
+    """``kind = "rtsp"`` (URL ``rtsp://…``) or ``kind = "v4l2"`` (a device path)."""
+
+    def __init__(self, camera_id: str, url: str, *, kind: str = "rtsp", **kw: Any) -> None:
+        super().__init__(camera_id, url, **kw)
+        self.kind = kind
+
+    async def _stream_identity(self) -> CameraIdentity:
+        if self.kind == "v4l2":
+            name_file = Path("/sys/class/video4linux") / Path(self.url).name / "name"
+            try:
+                name = name_file.read_text(encoding="utf-8", errors="replace").strip()[:64]
+            except OSError:
+                raise CameraError(f"no capture device {self.url}") from None
+            return CameraIdentity("", name, "v4l2:" + name, source="stream")
+        server = await asyncio.to_thread(rtsp_server_name, self.url, self.timeout_s)
+        if not server:
+            raise CameraError("the RTSP server names itself not: register the camera with ONVIF")
+        return CameraIdentity("", server, "server:" + server, source="stream")
+
+    def _open(self) -> Any:
+        t = self.timeout_s
+        if self.kind == "v4l2":
+            return av.open(self.url, format="v4l2", timeout=(t, t))
+        return av.open(self.url, options={"rtsp_transport": "tcp"}, timeout=(t, t))
+
+    def _decode(self, container: Any) -> None:
+        generation = self.generation
+        try:
+            stream = container.streams.video[0]
+            skipping = None
+            for packet in container.demux(stream):
+                if self._stop or self.generation != generation:
+                    return
+                if skipping != (not self.armed):
+                    skipping = not self.armed
+                    stream.codec_context.skip_frame = "NONKEY" if skipping else "DEFAULT"
+                try:
+                    frames = packet.decode()
+                except av.error.InvalidDataError:
+                    self.counters.bad_frames += 1  # a damaged packet: counted, the stream goes on
+                    log.warning("camera %s: a damaged packet skipped", self.id)
+                    continue
+                for f in frames:
+                    self._got(
+                        Frame(time.time(), f.width, f.height, lambda fr=f: fr.to_ndarray(format="rgb24"))
+                    )
+        finally:
+            container.close()  # here, by the thread that reads it, even when the lane stops
+
+    async def _stream(self) -> None:
+        try:
+            container = await asyncio.to_thread(self._open)
+        except (av.error.FFmpegError, OSError) as exc:
+            raise CameraError(f"cannot open {self.url} ({str(exc)[:100]})") from None
+        try:
+            await asyncio.to_thread(self._decode, container)
+        except (av.error.FFmpegError, OSError) as exc:
+            raise CameraError(f"the stream broke ({str(exc)[:100]})") from None
+
+
+def make_camera(kind: str, camera_id: str, url: str, **kw: Any) -> Camera:
+    """The camera for a configured kind: rtsp, v4l2 (PyAV); mjpeg, jpeg (HTTP)."""
+    if kind in ("rtsp", "v4l2"):
+        return StreamCamera(camera_id, url, kind=kind, **kw)
+    from drivers.camera.web import WebCamera
+
+    return WebCamera(camera_id, url, kind=kind, **kw)

@@ -1,0 +1,146 @@
+"""Web cameras over HTTP (R3.16): an MJPEG stream (``multipart/x-mixed-replace``, one JPEG per
+part) or, for a camera that only serves stills, a JPEG snapshot polled at ``fps``. The newest JPEG
+is kept as it came; it is decoded only when a frame is grabbed. A part that is not a JPEG is counted
+and logged, and the stream goes on."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+
+import aiohttp
+import cv2
+import numpy as np
+
+from drivers.camera.base import Camera, CameraError, CameraIdentity, CameraStatus, Frame, log
+
+#: a JPEG's start-of-frame markers (baseline, extended, progressive …): height and width follow
+_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+MAX_PART = 8 * 1024 * 1024
+
+
+def jpeg_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) of a JPEG from its SOF header, without decoding it; None if not a JPEG."""
+    if not data.startswith(b"\xff\xd8"):
+        return None
+    i = 2
+    n = len(data)
+    while i + 4 <= n:
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+            i += 2
+            continue
+        length = int.from_bytes(data[i + 2 : i + 4], "big")
+        if length < 2:
+            return None
+        if marker in _SOF:
+            if i + 9 > n:
+                return None
+            h = int.from_bytes(data[i + 5 : i + 7], "big")
+            w = int.from_bytes(data[i + 7 : i + 9], "big")
+            return (w, h) if w and h else None
+        i += 2 + length
+    return None
+
+
+def decode_image(data: bytes) -> np.ndarray:
+    """RGB pixels of a JPEG or PNG (a greyscale file gives three equal channels)."""
+    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise CameraError("the frame cannot be decoded")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+class WebCamera(Camera):
+    """``kind = "mjpeg"``: a multipart stream; ``kind = "jpeg"``: snapshots polled ``fps`` times a
+    second."""
+
+    def __init__(
+        self, camera_id: str, url: str, *, kind: str = "mjpeg", fps: float = 2.0, **kw: object
+    ) -> None:
+        super().__init__(camera_id, url, **kw)  # type: ignore[arg-type]
+        self.kind = kind
+        self.poll_fps = fps
+        self._server = ""
+        self._fingerprint = ""
+
+    def _frame(self, data: bytes) -> None:
+        size = jpeg_size(data)
+        if size is None:
+            self.counters.bad_frames += 1
+            log.warning("camera %s: a part that is not a JPEG (%d bytes) skipped", self.id, len(data))
+            return
+        self._got(
+            Frame(time.time(), size[0], size[1], lambda d=data: decode_image(d), encoded="jpeg", data=data)
+        )
+
+    def _note_server(self, resp: aiohttp.ClientResponse) -> None:
+        self._server = resp.headers.get("Server", "")[:64]
+        ssl_obj = resp.connection.transport.get_extra_info("ssl_object") if resp.connection else None
+        der = ssl_obj.getpeercert(binary_form=True) if ssl_obj is not None else None
+        self._fingerprint = "sha256:" + hashlib.sha256(der).hexdigest() if der else ""
+
+    async def _stream_identity(self) -> CameraIdentity:
+        timeout = aiohttp.ClientTimeout(total=self.timeout_s)
+        try:
+            async with aiohttp.ClientSession(timeout=timeout) as http, http.head(self.url) as resp:
+                self._note_server(resp)
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise CameraError(f"{self.url} does not answer ({type(exc).__name__})") from None
+        stamp = self._fingerprint or ("server:" + self._server if self._server else "")
+        if not stamp:
+            raise CameraError("the camera names no server and has no certificate: register it with ONVIF")
+        return CameraIdentity("", self._server, stamp, source="stream")
+
+    async def _stream(self) -> None:
+        timeout = aiohttp.ClientTimeout(total=None, connect=self.timeout_s, sock_read=self.timeout_s)
+        async with aiohttp.ClientSession(timeout=timeout) as http:
+            if self.kind == "jpeg":
+                await self._poll(http)
+            else:
+                await self._multipart(http)
+
+    async def _multipart(self, http: aiohttp.ClientSession) -> None:
+        try:
+            async with http.get(self.url) as resp:
+                if resp.status != 200:
+                    raise CameraError(f"HTTP {resp.status} from {self.url}")
+                ctype = resp.headers.get("Content-Type", "")
+                if not ctype.startswith("multipart/"):
+                    raise CameraError(f"not an MJPEG stream (Content-Type {ctype[:60]!r})")
+                reader = aiohttp.MultipartReader(resp.headers, resp.content)
+                while not self._stop:
+                    part = await reader.next()
+                    if part is None:
+                        raise CameraError("the stream ended")
+                    data = await part.read()  # type: ignore[union-attr]
+                    if len(data) > MAX_PART:
+                        self.counters.bad_frames += 1
+                        continue
+                    self._frame(bytes(data))
+        except (aiohttp.ClientError, TimeoutError, ValueError, OSError) as exc:
+            raise CameraError(f"MJPEG stream broke ({type(exc).__name__}: {str(exc)[:80]})") from None
+
+    async def _poll(self, http: aiohttp.ClientSession) -> None:
+        period = 1.0 / max(self.poll_fps, 0.1)
+        while not self._stop:
+            t0 = time.monotonic()
+            try:
+                async with http.get(self.url) as resp:
+                    if resp.status != 200:
+                        raise CameraError(f"HTTP {resp.status} from {self.url}")
+                    if (resp.content_length or 0) > MAX_PART:
+                        raise CameraError(f"a snapshot of {resp.content_length} bytes is too large")
+                    data = await resp.read()
+            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+                raise CameraError(f"snapshot failed ({type(exc).__name__})") from None
+            self._frame(data)
+            if self.status == CameraStatus.FAULTED:
+                break
+            await asyncio.sleep(max(0.0, period - (time.monotonic() - t0)))

@@ -1,0 +1,111 @@
+"""Cameras on a whole lane (issue #9): real MJPEG / RTSP streams on loopback from the camera
+simulator, the lane daemon, the brake simulator on a pty, the EIS simulator."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.api.client import ApiError
+from app.lane.photos import read_gps
+from tests.rig import Rig, admitted, run_to_card, start_rig, wait_for
+
+VEHICLE = {"plate": "123ABC02", "category": "M1", "fuel": "petrol", "axles": 2}
+
+
+async def journal(rig: Rig, *actions: str) -> list[dict[str, Any]]:
+    admin = await rig.client("admin")
+    entries = (await admin.call("GET", "/v1/journal?limit=500"))
+    return [e for e in reversed(entries) if e["action"] in actions]
+
+
+async def cameras_admitted(c: Any) -> bool:
+    st = await c.call("GET", "/v1/state")
+    return bool(st["cameras"]) and all(cam["admitted"] and cam["status"] == "connected" for cam in st["cameras"])
+
+
+async def test_front_axle_brake_test_takes_the_photo_with_the_lanes_geolocation(tmp_path: Path) -> None:
+    """R3.9: the photo is taken by the front axle's brake test, not by the operator; R3.18: grabbed
+    from the live stream, the lane's coordinates in the database and in the JPEG's EXIF; R6; the
+    card carries it to EIS."""
+    rig = await start_rig(tmp_path / "lane", cameras=("mjpeg",))
+    try:
+        op = await rig.client("operator")
+        await wait_for(lambda: cameras_admitted(op), "the camera admitted")
+        card = await run_to_card(op, VEHICLE)
+        assert len(card["photos"]) == 1
+        photo = card["photos"][0]
+        assert photo["step"] == "brakes_axle_1"
+        assert photo["camera"]["serial"] == "DS-MJPEG-0000" and photo["camera"]["source"] == "onvif"
+        assert (photo["width"], photo["height"]) == (1280, 720)
+        stored = await op.call("GET", f"/v1/cards/{card['card_id']}")
+        assert stored["photos"][0]["sha256"] == photo["sha256"]
+        jpeg = base64.b64decode(stored["photos"][0]["jpeg"])
+        lat, lon = read_gps(jpeg)  # type: ignore[misc]
+        assert lat == pytest.approx(rig.cfg.lane["latitude"], abs=1e-5)
+        assert lon == pytest.approx(rig.cfg.lane["longitude"], abs=1e-5)
+        # taken while the front axle's test ran: after its start, before it finished, once
+        entries = await journal(rig, "step_started", "photo_taken", "step_finished")
+        order = [(e["action"], e["details"].get("step")) for e in entries]
+        i = order.index(("photo_taken", "brakes_axle_1"))
+        assert order[i - 1] == ("step_started", "brakes_axle_1")
+        assert ("step_finished", "brakes_axle_1") in order[i:]
+        assert [a for a, _ in order].count("photo_taken") == 1  # the rear axle takes none
+
+        async def delivered() -> bool:
+            return bool(rig.eis.db.execute("SELECT COUNT(*) FROM cards").fetchone()[0])
+
+        await wait_for(delivered, "the card at EIS")
+        body = json.loads(rig.eis.db.execute("SELECT body FROM cards").fetchone()[0])
+        assert body["photos"][0]["sha256"] == photo["sha256"]
+        # encrypted at rest (R7): the file is not a JPEG, and it is 0600
+        files = list((rig.home / "photos").iterdir())
+        assert len(files) == 1 and not files[0].read_bytes().startswith(b"\xff\xd8")
+        assert files[0].stat().st_mode & 0o777 == 0o600
+    finally:
+        await rig.close()
+
+
+async def test_a_camera_that_is_not_the_registered_one_gives_no_photo_and_no_card(tmp_path: Path) -> None:
+    """R3.7: a camera reporting another serial is refused and journalled; the brake step cannot take
+    its photo and goes back; no card is formed. The administrator's registration admits it."""
+    rig = await start_rig(tmp_path / "lane", cameras=("mjpeg",), camera_serials=("SOME-OTHER",))
+    try:
+        op = await rig.client("operator")
+
+        async def refused() -> bool:
+            return bool(await journal(rig, "camera_refused"))
+
+        await wait_for(refused, "camera_refused in the journal")
+        st = await op.call("GET", "/v1/state")
+        assert st["cameras"][0]["admitted"] is False
+        assert st["cameras"][0]["why"]["code"] == "camera_identity_changed"
+        await wait_for(lambda: admitted(op), "the brake tester")
+        insp = await op.call("POST", "/v1/inspections", VEHICLE)
+        await op.call("POST", f"/v1/inspections/{insp['id']}/steps/brakes_axle_1")
+
+        async def sent_back() -> dict[str, Any] | None:
+            st = await op.call("GET", "/v1/state")
+            step = next(s for s in st["inspection"]["steps"] if s["id"] == "brakes_axle_1")
+            return step if step["status"] == "pending" and step.get("notice") == "photo_failed" else None
+
+        await wait_for(sent_back, "the front axle sent back for want of a photo")
+        assert await journal(rig, "camera_frame_refused")
+        with pytest.raises(ApiError) as err:
+            await op.call("POST", f"/v1/inspections/{insp['id']}/card")
+        assert err.value.status in (409, 422)
+        # the administrator registers the camera now on the line
+        admin = await rig.client("admin")
+        got = await admin.call("POST", "/v1/cameras/mjpeg0/register")
+        assert got["admitted"] is True and got["registered"]["serial"] == "DS-MJPEG-0000"
+        (reg,) = await journal(rig, "camera_registered")
+        assert reg["details"]["old_serial"] == "SOME-OTHER"
+        with pytest.raises(ApiError) as err:
+            await op.call("POST", "/v1/cameras/mjpeg0/register")
+        assert err.value.status == 403  # only the administrator registers
+    finally:
+        await rig.close()
