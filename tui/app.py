@@ -164,6 +164,10 @@ class OtolaneApp(App[None]):
             st["devices"] = [
                 event["device"] if d["id"] == event["device"]["id"] else d for d in st.get("devices", [])
             ]
+        elif kind == "camera":
+            st["cameras"] = [
+                event["camera"] if c["id"] == event["camera"]["id"] else c for c in st.get("cameras", [])
+            ]
         elif kind == "inspection":
             st["inspection"] = event["inspection"]
             if event["inspection"] is None:

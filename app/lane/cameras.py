@@ -61,8 +61,13 @@ def admit(reg: CameraConfig, ident: CameraIdentity) -> tuple[bool, dict[str, Any
         want = getattr(reg, key)
         got = getattr(ident, key)
         if (want or key == "serial") and got != want:
-            return False, {"code": "camera_identity_changed", "params": {key: got, "registered": want}}
-    return True, {"code": "", "params": {}}
+            return False, reason("camera_identity_changed", serial=got, field=key, registered=want)
+    return True, reason("")
+
+
+def reason(code: str, **params: Any) -> dict[str, Any]:
+    """Why a camera is not admitted, as the screens say it (``[reason]`` of the catalogs)."""
+    return {"code": code, "params": params}
 
 
 @dataclass
@@ -70,7 +75,7 @@ class CameraSlot:
     cfg: CameraConfig
     cam: Camera
     admitted: bool = False
-    why: dict[str, Any] = field(default_factory=lambda: {"code": "", "params": {}})
+    why: dict[str, Any] = field(default_factory=lambda: reason(""))
     judged_identity: CameraIdentity | None = None
     status: CameraStatus = CameraStatus.CONNECTING
     task: asyncio.Task[None] | None = None
@@ -109,11 +114,7 @@ class Cameras:
         self.slots = {
             c.id: CameraSlot(
                 c,
-                make_camera(c.kind, c.id, c.url, onvif_url=c.onvif, stale_after_s=c.stale_after_s)
-                if c.kind != "jpeg"
-                else make_camera(
-                    c.kind, c.id, c.url, onvif_url=c.onvif, stale_after_s=c.stale_after_s, fps=c.fps
-                ),
+                make_camera(c.kind, c.id, c.url, onvif_url=c.onvif, stale_after_s=c.stale_after_s, fps=c.fps),
             )
             for c in cfg.cameras
         }
@@ -362,7 +363,7 @@ class Cameras:
         return res, preview(rgb, res.get("bbox"))
 
 
-PREVIEW_W, PREVIEW_H = 48, 12  # pixels: 48 columns × 6 rows of half blocks
+PREVIEW_W, PREVIEW_H = 40, 8  # pixels: 40 columns × 4 rows of half blocks
 
 
 def preview(rgb: Any, bbox: Any) -> dict[str, Any]:
@@ -375,6 +376,6 @@ def preview(rgb: Any, bbox: Any) -> dict[str, Any]:
         crop = rgb[max(0, y - pad_y) : min(h, y + bh + pad_y), max(0, x - pad_x) : min(w, x + bw + pad_x)]
         size = (PREVIEW_W, PREVIEW_H)
     else:
-        crop, size = rgb, (PREVIEW_W, 28)
+        crop, size = rgb, (PREVIEW_W // 2, PREVIEW_H)
     small = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
     return {"width": size[0], "height": size[1], "rgb": base64.b64encode(small.tobytes()).decode()}

@@ -501,6 +501,10 @@ class LaneService:
                     "holds": [h.as_dict() for h in holds],
                     "results": self._results.get(sd.id, {}),
                     "notice": insp.steps[sd.id].get("notice"),
+                    "photo": bool(insp.steps[sd.id].get("photo")),  # this step's brake test takes it
+                    "photo_at": insp.steps[sd.id].get("photo_at")
+                    if insp.steps[sd.id].get("photo_run") == insp.steps[sd.id].get("run")
+                    else None,
                     **(
                         {
                             "checks": [n.id for n in visual_checks(insp.category)],

@@ -7,7 +7,7 @@ scenes are drawn by ``app/anpr/scenes.py``, which this package may not import). 
 changes the plate, makes the picture grey or small (to test R6), or swaps the camera's identity
 (R3.7)::
 
-    POST /control/scene     {"plate": "123ABC02", "look": "clean" | "grey" | "small"}
+    POST /control/scene     {"plate": "123ABC02", "look": "clean" | "grey" | "small", "garbage": 3}
     POST /control/identity  {"make": …, "model": …, "serial": …}
 """
 
@@ -83,6 +83,8 @@ class CameraSim:
         self.look = "clean"
         self.jpegs: list[bytes] = []
         self.clients = 0
+        self._closing = False
+        self.garbage = 0  # the next parts of the MJPEG stream that are not JPEGs (a damaged stream)
         self.served = 0
         self._runner: web.AppRunner | None = None
         self._rtsp: subprocess.Popen[bytes] | None = None
@@ -132,8 +134,11 @@ class CameraSim:
         self.clients += 1
         i = 0
         try:
-            while True:
+            while not self._closing:
                 data = self.jpegs[i % len(self.jpegs)]
+                if self.garbage > 0:
+                    self.garbage -= 1
+                    data = bytes(range(256)) * 8
                 head = f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(data)}\r\n\r\n"
                 await resp.write(head.encode() + data + b"\r\n")
                 self.served += 1
@@ -159,7 +164,8 @@ class CameraSim:
 
     async def _control_scene(self, request: web.Request) -> web.Response:
         data: dict[str, Any] = await request.json()
-        look = str(data.get("look", "clean"))
+        self.garbage = max(0, min(100, int(data.get("garbage", 0))))
+        look = str(data.get("look", self.look))
         if look not in LOOKS:
             raise web.HTTPBadRequest(text=f"look: one of {', '.join(LOOKS)}")
         await asyncio.to_thread(self._set_scene, str(data.get("plate", self.plate))[:12], look)
@@ -177,6 +183,7 @@ class CameraSim:
 
     # --- life -------------------------------------------------------------------------------
     async def start(self, port: int = 0, rtsp_port: int | None = None) -> None:
+        self._closing = False
         self._runner = web.AppRunner(self.app(), access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", port)
@@ -223,5 +230,6 @@ class CameraSim:
             shutil.rmtree(self._frames_dir, ignore_errors=True)
             self._frames_dir = None
         if self._runner is not None:
+            self._closing = True  # open streams end, so the server stops at once
             await self._runner.cleanup()
             self._runner = None

@@ -112,6 +112,7 @@ class StreamCamera(Camera):
 def make_camera(kind: str, camera_id: str, url: str, **kw: Any) -> Camera:
     """The camera for a configured kind: rtsp, v4l2 (PyAV); mjpeg, jpeg (HTTP)."""
     if kind in ("rtsp", "v4l2"):
+        kw.pop("fps", None)  # a stream comes at the camera's own rate
         return StreamCamera(camera_id, url, kind=kind, **kw)
     from drivers.camera.web import WebCamera
 

@@ -89,8 +89,8 @@ class WebCamera(Camera):
     async def _stream_identity(self) -> CameraIdentity:
         timeout = aiohttp.ClientTimeout(total=self.timeout_s)
         try:
-            async with aiohttp.ClientSession(timeout=timeout) as http, http.head(self.url) as resp:
-                self._note_server(resp)
+            async with aiohttp.ClientSession(timeout=timeout) as http, http.get(self.url) as resp:
+                self._note_server(resp)  # the headers only: the body is left unread
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise CameraError(f"{self.url} does not answer ({type(exc).__name__})") from None
         stamp = self._fingerprint or ("server:" + self._server if self._server else "")

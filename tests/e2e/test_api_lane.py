@@ -166,6 +166,9 @@ EXPECTED: dict[tuple[str, str], set[str] | None] = {
     ("POST", "/v1/users/{name}/unlock"): {ADMIN},
     ("POST", "/v1/users/{name}/role"): {ADMIN},
     ("POST", "/v1/users/{name}/eds"): {ADMIN},
+    ("GET", "/v1/cameras"): EVERYONE,
+    ("POST", "/v1/cameras/{cam}/register"): {ADMIN},
+    ("POST", "/v1/anpr"): {OP},
 }
 
 
@@ -177,6 +180,7 @@ def _fill(path: str) -> str:
         .replace("{name}", "nobody")
         .replace("{cid}", "x")
         .replace("{job}", "x-1")
+        .replace("{cam}", "front")
     )
 
 

@@ -19,13 +19,15 @@ VEHICLE = {"plate": "123ABC02", "category": "M1", "fuel": "petrol", "axles": 2}
 
 async def journal(rig: Rig, *actions: str) -> list[dict[str, Any]]:
     admin = await rig.client("admin")
-    entries = (await admin.call("GET", "/v1/journal?limit=500"))
+    entries = await admin.call("GET", "/v1/journal?limit=500")
     return [e for e in reversed(entries) if e["action"] in actions]
 
 
 async def cameras_admitted(c: Any) -> bool:
     st = await c.call("GET", "/v1/state")
-    return bool(st["cameras"]) and all(cam["admitted"] and cam["status"] == "connected" for cam in st["cameras"])
+    return bool(st["cameras"]) and all(
+        cam["admitted"] and cam["status"] == "connected" for cam in st["cameras"]
+    )
 
 
 async def test_front_axle_brake_test_takes_the_photo_with_the_lanes_geolocation(tmp_path: Path) -> None:

@@ -30,7 +30,7 @@ async def _readings(n: int) -> None:
 
 async def test_migrations_run_once(db: str) -> None:
     assert await migrate() == 0
-    assert [v.version for v in await SchemaVersion.all()] == [1, 2, 3, 4, 5, 6]
+    assert [v.version for v in await SchemaVersion.all()] == [1, 2, 3, 4, 5, 6, 7]
     assert await engine_integrity() == "ok"
 
 
@@ -47,17 +47,19 @@ async def test_a_database_made_before_key_login_gains_the_binding_column(db: str
 
 
 async def test_a_database_made_before_the_event_feed_gains_it(db: str) -> None:
-    """Migrations 5 and 6 (issue #11): eis_exchanges.kind and the eis_feed table are added to a
-    database that lacks them, existing exchanges counted as cards."""
+    """Migrations 5, 6 and 7 (issues #11, #9): eis_exchanges.kind, the eis_feed and photos tables
+    are added to a database that lacks them, existing exchanges counted as cards."""
     from tortoise import connections
 
     conn = connections.get("default")
     await conn.execute_script("ALTER TABLE eis_exchanges DROP COLUMN kind")
     await conn.execute_script("DROP TABLE eis_feed")
+    await conn.execute_script("DROP TABLE photos")
     await conn.execute_script("DELETE FROM schema_version WHERE version >= 5")
-    assert await migrate() == 2
+    assert await migrate() == 3
     await conn.execute_query("SELECT kind, card_id FROM eis_exchanges")
     await conn.execute_query("SELECT name, last_seq FROM eis_feed")
+    await conn.execute_query("SELECT photo_id, file_sha256 FROM photos")
     assert await migrate() == 0
 
 

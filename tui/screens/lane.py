@@ -268,7 +268,30 @@ class LaneScreen(AppMixin, Screen[None]):
             # Model and serial are on the technician screen; a problem is here, on two lines at most.
             for part in textwrap.wrap(reason, max(20, width - 3))[:2]:
                 lines.append(f"   [yellow]{escape(part)}[/yellow]")
+        cameras = st.get("cameras", [])
+        if cameras:
+            lines.append(f"[b]{t('lane.cameras')}[/b]")
+        for c in cameras:  # D2: every camera's state, frames per second, size and the last frame's age
+            lines.append(self._camera_line(c, width))
         return "\n".join(lines)
+
+    def _camera_line(self, c: dict[str, Any], width: int) -> str:
+        t = self.app_.t
+        sym = SYMBOL.get(c["status"], "○")
+        head = f"{escape(c['id'][:8]):<8} {c['kind'].upper():<5}"
+        if c["status"] in ("connected", "stale") and not c["admitted"]:
+            why = self.app_.reason_text(c.get("why"), "")
+            said = escape(why)[: max(0, width - 30)]
+            return f"[red]✗[/red] {head} [red]{escape(t('dev.not_admitted'))}[/red] {said}"
+        if c["status"] in ("connected", "stale"):
+            age = c.get("age_s")
+            facts = t(
+                "lane.camera_facts", fps=f"{c['fps']:g}", w=c["width"], h=c["height"], age=f"{age or 0:.1f}"
+            )
+            return f"{sym} {head} {facts}"
+        state = t(f"dev.{c['status']}")
+        reason = f": {escape(c['reason'][: max(0, width - 30)])}" if c.get("reason") else ""
+        return f"{sym} {head} {state}{reason}"
 
     def _live(self, st: dict[str, Any]) -> str:
         """The stand of the running step: bars for the brakes, a trend of each value for the others."""
@@ -288,10 +311,18 @@ class LaneScreen(AppMixin, Screen[None]):
         full = max(5.0, left, right)
         larger = max(left, right)
         imb = 0.0 if larger <= 0.3 else 100 * (larger - min(left, right)) / larger
+        photo = ""
+        if running and running.get("photo"):  # R3.9: this axle's brake test takes the photo
+            at = running.get("photo_at")
+            photo = "   " + (
+                t("lane.photo_taken", time=dt.datetime.fromtimestamp(at).strftime("%H:%M:%S"))
+                if at
+                else t("lane.photo_waiting")
+            )
         return (
-            f"{t('dev.left'):<6}{bar(left, full)} {left:5.2f} kN\n"
-            f"{t('dev.right'):<6}{bar(right, full)} {right:5.2f} kN   "
-            f"{t('dev.imbalance')} {imb:.1f} %"
+            f"{t('dev.left'):<6}{bar(left, full)} {left:5.2f} kN   "
+            f"{t('dev.imbalance')} {imb:.1f} %\n"
+            f"{t('dev.right'):<6}{bar(right, full)} {right:5.2f} kN{photo}"
         )
 
     def _trend_lines(self, d: dict[str, Any]) -> str:

@@ -1,6 +1,8 @@
-"""A new car: the vehicle record from the registration certificate — plate (typed by hand until the
-cameras arrive), category, fuel, axles, year, VIN, make and model, use, catalyst, turbocharger —
-and, for a vehicle that failed and comes back, the number of its first card (re-inspection).
+"""A new car: the vehicle record from the registration certificate — plate (read by the lane's
+plate camera when it has one, R3.2: shown with its confidence and a picture of the plate; the
+operator confirms or corrects it, F6 reads it again), category, fuel, axles, year, VIN, make and
+model, use, catalyst, turbocharger — and, for a vehicle that failed and comes back, the number of
+its first card (re-inspection).
 
 The screen asks the daemon itself and stays open on a refusal: the operator sees what is wrong and
 which field, fixes it and keeps everything else typed. Returns the started inspection, or None.
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.markup import escape
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -19,6 +22,7 @@ from textual.widgets import Button, Checkbox, Input, Select, Static
 
 from app.api.client import ApiError
 from tui.screens.base import AppMixin
+from tui.widgets.halfblock import halfblock
 
 CATEGORIES = ("M1", "M2", "M3", "N1", "N2", "N3", "O1", "O2", "O3", "O4", "L1", "L3", "L5", "L7")
 FUELS = ("petrol", "diesel", "gas", "electric")
@@ -35,14 +39,19 @@ FIELDS = {
 
 
 class NewInspectionScreen(AppMixin, ModalScreen[dict[str, Any] | None]):
-    BINDINGS = [Binding("escape", "cancel", show=False)]
+    BINDINGS = [Binding("escape", "cancel", show=False), Binding("f6", "read_plate", show=False)]
     #: a plate the daemon said is in no known format: Enter again on it confirms it
     _unusual_plate = ""
+    #: the lane's reading of the plate this form started from (its id goes with the inspection)
+    _recognition: dict[str, Any] | None = None
 
     def compose(self) -> ComposeResult:
         t = self.app_.t
         with Vertical(id="new-box"):
             yield Static(f"[b]{t('new.title')}[/b]")
+            with Horizontal(id="plate-read-row"):
+                yield Static(id="plate-pic")
+                yield Static(id="plate-read")
             with Horizontal():
                 yield Input(id="plate", placeholder=t("new.plate"), max_length=12)
                 yield Select([(c, c) for c in CATEGORIES], value="M1", id="category", allow_blank=False)
@@ -68,6 +77,40 @@ class NewInspectionScreen(AppMixin, ModalScreen[dict[str, Any] | None]):
 
     def on_mount(self) -> None:
         self.query_one("#plate", Input).focus()
+        cameras = self.app_.state.get("cameras", [])
+        if any("plate" in c.get("roles", ()) for c in cameras):
+            self.action_read_plate()
+        else:
+            self.query_one("#plate-read-row").display = False
+
+    def action_read_plate(self) -> None:
+        self.query_one("#plate-read", Static).update(self.app_.t("new.reading_plate"))
+        self.run_worker(self._read_plate(), group="anpr", exclusive=True)
+
+    async def _read_plate(self) -> None:
+        """R3.2: the plate off the camera; filled in only where the operator has typed nothing."""
+        out = self.query_one("#plate-read", Static)
+        try:
+            got = await self.app_.client.call("POST", "/v1/anpr", {}, timeout_s=30)
+        except ApiError as exc:
+            out.update(f"[yellow]{self.app_.error_text(exc)}[/yellow]")
+            return
+        self._recognition = got
+        pv = got.get("preview") or {}
+        self.query_one("#plate-pic", Static).update(
+            halfblock(pv.get("width", 0), pv.get("height", 0), pv.get("rgb", ""))
+        )
+        t = self.app_.t
+        if not got.get("plate"):
+            out.update(f"[yellow]{t('new.plate_unread', camera=got['camera'])}[/yellow]")
+            return
+        pct = round(100 * float(got["confidence"]))
+        colour = "green" if pct >= 90 else "yellow"
+        said = t("new.plate_read", plate=got["plate"], confidence=pct, camera=got["camera"])
+        out.update(f"[{colour}]{escape(said)}[/{colour}]")
+        box = self.query_one("#plate", Input)
+        if not box.value.strip():
+            box.value = got["plate"]
 
     def _say(self, text: str, field: str | None = None) -> None:
         self.query_one("#new-msg", Static).update(f"[red]✗ {text}[/red]")
@@ -101,6 +144,8 @@ class NewInspectionScreen(AppMixin, ModalScreen[dict[str, Any] | None]):
             body["reinspection_of"] = first
         if plate == self._unusual_plate:  # said once, and Enter pressed again on the same plate
             body["plate_confirmed"] = True
+        if self._recognition is not None:  # the daemon stores its reading beside the confirmed plate
+            body["recognition"] = self._recognition["recognition"]
         if year:
             if not year.isdigit():
                 self._say(self.app_.t("error.year_bad", year=year, low=1900, high="…"), "year")
