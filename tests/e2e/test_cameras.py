@@ -111,3 +111,95 @@ async def test_a_camera_that_is_not_the_registered_one_gives_no_photo_and_no_car
         assert err.value.status == 403  # only the administrator registers
     finally:
         await rig.close()
+
+
+async def _start_front_axle(rig: Rig, op: Any) -> dict[str, Any]:
+    await wait_for(lambda: admitted(op), "the brake tester")
+    await wait_for(lambda: cameras_admitted(op), "the camera admitted")
+    insp = await op.call("POST", "/v1/inspections", VEHICLE)
+    await op.call("POST", f"/v1/inspections/{insp['id']}/steps/brakes_axle_1")
+    return dict(insp)
+
+
+async def test_a_grey_frame_is_refused_as_the_photo_with_its_reason(tmp_path: Path) -> None:
+    """R6: the camera gives a grey picture: no photo, the reason journalled, the step goes back."""
+    rig = await start_rig(tmp_path / "lane", cameras=("mjpeg",))
+    try:
+        await rig.cameras[0].stop()  # (restarted below with a grey picture)
+        await rig.cameras[0].start(int(rig.cameras[0].http_url.rsplit(":", 1)[1]))
+        rig.cameras[0]._set_scene("123ABC02", "grey")
+        op = await rig.client("operator")
+        await _start_front_axle(rig, op)
+
+        async def refused() -> list[dict[str, Any]]:
+            return await journal(rig, "photo_refused")
+
+        (entry,) = await wait_for(refused, "photo_refused")
+        assert entry["details"]["reason"] == "photo_greyscale"
+        (back,) = await wait_for(lambda: journal(rig, "photo_failed"), "the step sent back")
+        assert "photo_greyscale" in back["details"]["reason"]
+        assert not list((rig.home / "photos").iterdir())
+    finally:
+        await rig.close()
+
+
+async def test_integrity_check_finds_a_changed_or_missing_photo_file(tmp_path: Path) -> None:
+    """R3.10: the photo's hashes enter the chain at capture; the check names a changed or a missing
+    file by its photo id."""
+    import subprocess
+    import sys
+
+    rig = await start_rig(tmp_path / "lane", cameras=("mjpeg",))
+    try:
+        op = await rig.client("operator")
+        await wait_for(lambda: cameras_admitted(op), "the camera admitted")
+        await run_to_card(op, VEHICLE)
+    finally:
+        await rig.close()
+
+    def check() -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "app.cli", "integrity", "check", "--config", str(rig.cfg.file)]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+
+    ok = check()
+    assert ok.returncode == 0 and "photos: 1 held against their files" in ok.stdout, ok.stdout
+    (path,) = list((rig.home / "photos").iterdir())
+    photo_id = path.name.split(".")[0]
+    blob = bytearray(path.read_bytes())
+    blob[100] ^= 1
+    path.write_bytes(bytes(blob))
+    bad = check()
+    assert bad.returncode == 1 and f"photo {photo_id}: the photo's file was changed" in bad.stdout, bad.stdout
+    path.unlink()
+    gone = check()
+    assert f"photo {photo_id}: the photo's file is missing" in gone.stdout, gone.stdout
+
+
+async def test_the_operator_confirms_or_corrects_the_recognised_plate(tmp_path: Path) -> None:
+    """R3.2: the plate is read off the camera's frame with its confidence; the operator's plate and
+    the lane's reading are both stored; a correction is journalled (no plate text in the journal)."""
+    rig = await start_rig(tmp_path / "lane", cameras=("mjpeg",))
+    try:
+        op = await rig.client("operator")
+        await wait_for(lambda: cameras_admitted(op), "the camera admitted")
+        await wait_for(lambda: admitted(op), "the brake tester")
+        got = await op.call("POST", "/v1/anpr", {}, timeout_s=60)
+        assert got["plate"] == "123ABC02" and got["confidence"] > 0.8
+        assert got["camera"] == "mjpeg0" and got["preview"]["width"] == 40
+        assert not await journal(rig, "plate_corrected")
+        insp = await op.call(
+            "POST", "/v1/inspections", VEHICLE | {"plate": "123ABD02", "recognition": got["recognition"]}
+        )
+        (fixed,) = await journal(rig, "plate_corrected")
+        assert fixed["details"]["inspection_id"] == insp["id"] and "123AB" not in json.dumps(fixed)
+        from app.storage.models import Inspection
+
+        row = await Inspection.get(id=insp["id"])
+        sealed = rig.daemon.lane.keyring.open_json(row.sealed, f"inspections:{row.id}")
+        assert sealed["plate"] == "123ABD02" and sealed["recognition"]["plate"] == "123ABC02"
+        with pytest.raises(ApiError) as err:  # a reading the lane did not make is refused
+            await op.call("POST", f"/v1/inspections/{insp['id']}/abort", {"reason": "test"})
+            await op.call("POST", "/v1/inspections", VEHICLE | {"recognition": "made-up"})
+        assert err.value.code == "recognition_unknown"
+    finally:
+        await rig.close()

@@ -1,0 +1,110 @@
+"""The vehicle photo's rules (R6, R3.9) and its EXIF (R3.18), as pure functions."""
+
+from __future__ import annotations
+
+import io
+import time
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from app.anpr.scenes import camera_frames
+from app.domain import photo
+from app.lane.photos import PhotoRefused, Place, chroma, judged, read_gps, with_exif
+from drivers.camera.base import CameraIdentity, Frame
+from drivers.camera.web import decode_image
+
+IDENT = CameraIdentity("Hikvision", "DS-2CD2043G2-I", "DS-0001", "V5.7.3")
+ASTANA = Place(51.1801, 71.4460)
+
+
+def _frame(img_bgr: np.ndarray) -> Frame:
+    data = cv2.imencode(".jpg", img_bgr)[1].tobytes()
+    h, w = img_bgr.shape[:2]
+    return Frame(time.time(), w, h, lambda: decode_image(data), encoded="jpeg", data=data)
+
+
+@pytest.mark.parametrize(
+    ("category", "axles", "step"),
+    [
+        ("M1", 2, "brakes_axle_1"),
+        ("N3", 3, "brakes_axle_1"),
+        ("O4", 3, "brakes_axle_3"),
+        ("O1", 1, "brakes_axle_1"),
+    ],
+)
+def test_the_photo_is_taken_at_the_front_axle_or_a_trailers_rear_axle(
+    category: str, axles: int, step: str
+) -> None:
+    """R3.9 (Requirements p. 3.9): front axle; for a trailer (O1–O4) its rear axle."""
+    assert photo.photo_step(category, axles) == step
+
+
+def test_the_brake_test_itself_triggers_the_photo_not_idle_rollers() -> None:
+    """R3.9: a braked wheel's force in the trigger step; drag of idle rollers does not; another
+    axle's test does not."""
+    t = photo.triggers
+    assert t("brakes_axle_1", "brakes_axle_1", "brake.force.left", 0.8, False)
+    assert not t("brakes_axle_1", "brakes_axle_1", "brake.force.left", 0.07, False)
+    assert not t("brakes_axle_2", "brakes_axle_1", "brake.force.left", 3.0, False)
+    assert t("brakes_axle_1", "brakes_axle_1", "brake.force.right.max", 3.4, True)
+    assert not t("brakes_axle_1", "brakes_axle_1", "brake.wheel_load.left", 520, True)
+
+
+@pytest.mark.parametrize(
+    ("w", "h", "fmt", "channels", "chroma_", "code"),
+    [
+        (1280, 720, "jpeg", 3, 20.0, None),
+        (1920, 1080, "png", 3, 20.0, None),
+        (1279, 720, "jpeg", 3, 20.0, "photo_too_small"),
+        (1280, 719, "jpeg", 3, 20.0, "photo_too_small"),
+        (1280, 720, "bmp", 3, 20.0, "photo_format"),
+        (1280, 720, "jpeg", 1, 0.0, "photo_not_rgb"),
+        (1280, 720, "jpeg", 3, 0.2, "photo_greyscale"),
+    ],
+)
+def test_photo_rules_of_r6(w: int, h: int, fmt: str, channels: int, chroma_: float, code: str | None) -> None:
+    """R6: at least 1280×720, JPEG or PNG, RGB, no greyscale."""
+    got = photo.problems(w, h, fmt, channels, 8, chroma_)
+    assert [c for c, _ in got][:1] == ([code] if code else [])
+
+
+def test_a_grey_picture_stored_as_rgb_is_greyscale_and_a_lane_scene_is_not() -> None:
+    """R6: a grey picture in three equal channels is refused; a camera's colour scene passes."""
+    scene = camera_frames("123ABC02", 1)[0]
+    grey = cv2.cvtColor(cv2.cvtColor(scene, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+    assert chroma(decode_image(cv2.imencode(".jpg", grey)[1].tobytes())) < photo.GREY_CHROMA
+    assert chroma(decode_image(cv2.imencode(".jpg", scene)[1].tobytes())) > photo.GREY_CHROMA
+    with pytest.raises(PhotoRefused) as err:
+        judged(_frame(grey), IDENT, "front", ASTANA)
+    assert err.value.code == "photo_greyscale"
+    with pytest.raises(PhotoRefused) as err:
+        judged(_frame(cv2.resize(scene, (640, 360))), IDENT, "front", ASTANA)
+    assert err.value.code == "photo_too_small" and err.value.params["size"] == "640×360"
+
+
+def test_the_photo_carries_the_lanes_position_time_and_camera_in_its_exif() -> None:
+    """R3.18: the geolocation in the image's EXIF (read back by Pillow), with the camera and time;
+    the camera's own JPEG data is kept as it came (nothing re-encoded)."""
+    frame = _frame(camera_frames("123ABC02", 1)[0])
+    jpeg, facts = judged(frame, IDENT, "front", Place(-33.8688, 151.2093))
+    lat, lon = read_gps(jpeg)  # type: ignore[misc]
+    assert lat == pytest.approx(-33.8688, abs=1e-6) and lon == pytest.approx(151.2093, abs=1e-6)
+    exif = Image.open(io.BytesIO(jpeg)).getexif()
+    assert exif[0x010F] == "Hikvision" and exif[0x0110] == "DS-2CD2043G2-I"
+    assert exif.get_ifd(0x8769)[0xA431] == "DS-0001"
+    assert exif[0x0132] == time.strftime("%Y:%m:%d %H:%M:%S", time.localtime(frame.ts))
+    scan = frame.data[frame.data.index(b"\xff\xda") :]
+    assert jpeg.endswith(scan)  # the image data itself untouched
+    assert facts["latitude"] == -33.8688 and facts["camera"]["serial"] == "DS-0001"
+
+
+def test_a_cameras_own_exif_is_replaced_not_doubled() -> None:
+    jpeg = cv2.imencode(".jpg", camera_frames("123ABC02", 1)[0])[1].tobytes()
+    once = with_exif(jpeg, b"Exif\x00\x00" + b"A" * 20)
+    twice = with_exif(once, b"Exif\x00\x00" + b"B" * 20)
+    assert twice.count(b"Exif\x00\x00") == 1 and b"BBBB" in twice
+    with pytest.raises(ValueError):
+        with_exif(b"PNG", b"Exif\x00\x00")
