@@ -251,6 +251,32 @@ def cmd_eis_sim(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_camera_sim(args: argparse.Namespace) -> int:
+    """A simulated lane camera (MJPEG, JPEG snapshot, ONVIF, and RTSP with --rtsp-port) until killed."""
+    import signal
+
+    from app.anpr.scenes import camera_frames
+    from drivers.camera.base import CameraIdentity
+    from drivers.camera.sim import CameraSim
+
+    _setup_logging(None, args.verbose)
+
+    async def run() -> None:
+        ident = CameraIdentity(args.make, args.model, args.serial, args.firmware)
+        sim = CameraSim(camera_frames, ident, plate=args.plate, fps=args.fps)
+        await sim.start(args.port, args.rtsp_port)
+        print(f"ready {sim.http_url} {sim.rtsp_url}".rstrip(), flush=True)
+        done = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, done.set)
+        await done.wait()
+        await sim.stop()
+
+    asyncio.run(run())
+    return 0
+
+
 def cmd_journal_export(args: argparse.Namespace) -> int:
     """``otolane journal export``: the signed journal of a period, as a 0600 file (R3.19)."""
     from app.eis import history
@@ -522,6 +548,19 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--tls-key", help="… and this key (PEM)")
     e.add_argument("--seed", type=int, default=None, help="seed of the failure knobs (repeatable runs)")
     e.set_defaults(fn=cmd_eis_sim)
+
+    cs = sub.add_parser("camera-sim", help="run a simulated lane camera (MJPEG, JPEG, ONVIF, RTSP)")
+    cs.add_argument(
+        "--port", type=int, default=0, help="HTTP port: /mjpeg, /snapshot.jpg, /onvif/device_service"
+    )
+    cs.add_argument("--rtsp-port", type=int, default=None, help="also stream RTSP (GStreamer) on this port")
+    cs.add_argument("--make", default="Hikvision")
+    cs.add_argument("--model", default="DS-2CD2043G2-I")
+    cs.add_argument("--serial", default="DS-DEMO-0001")
+    cs.add_argument("--firmware", default="V5.7.3")
+    cs.add_argument("--plate", default="123ABC02", help="the plate on the car it shows")
+    cs.add_argument("--fps", type=float, default=10.0)
+    cs.set_defaults(fn=cmd_camera_sim)
 
     an = sub.add_parser("anpr", help="read the plate on images (R3.2)")
     an.add_argument("images", nargs="+", metavar="IMAGE")

@@ -28,6 +28,7 @@ from app.api.client import ApiError, LaneClient
 from app.eds.training import CENTRE_KEY, CENTRE_KEY_PASSWORD, ensure_demo_keys
 from app.errors import OtolaneError
 from app.storage.crypto import write_secret_file
+from drivers.camera.sim import rtsp_available
 from drivers.registry import SCENARIOS
 
 ROLES = ("operator", "technician", "admin")
@@ -96,6 +97,8 @@ def write_config(
     devices: tuple[DemoDevice, ...] = (BRAKE,),
     until: dt.date | None = None,
     centre_key: bool = False,
+    cameras: dict[str, tuple[int, int]] | None = None,
+    rtsp: bool = True,
 ) -> Path:
     """The demo lane's config; ``until``: the stands' verification expiry (a year from today)."""
     cfg = home / "config.toml"
@@ -137,10 +140,45 @@ poll_s = 2
             if centre_key
             else ""
         )
-        + device_tables(devices, until),
+        + device_tables(devices, until)
+        + (camera_tables(cameras, rtsp) if cameras else ""),
         encoding="utf-8",
     )
     return cfg
+
+
+@dataclass(frozen=True)
+class DemoCamera:
+    id: str
+    kind: str
+    model: str
+    serial: str
+    roles: tuple[str, ...]
+
+
+CAMERA_MAKE = "Hikvision"
+#: the demo lane's cameras (SCREENS.md): an IP camera in front (the photo and the plate), a web
+#: camera behind (a second photo)
+DEMO_CAMERAS = (
+    DemoCamera("front", "rtsp", "DS-2CD2043G2-I", "DS-2CD2043G2-20230914AAWRJ41", ("photo", "plate")),
+    DemoCamera("rear", "mjpeg", "DS-2CD1023G0E-I", "DS-2CD1023G0E-20220301AAWRF77", ("photo",)),
+)
+
+
+def camera_tables(ports: dict[str, tuple[int, int]], rtsp: bool = True) -> str:
+    """``[[cameras]]`` of the demo lane: each camera simulator's HTTP and RTSP port."""
+    out = ""
+    for c in DEMO_CAMERAS:
+        http, rtsp_port = ports[c.id]
+        kind = c.kind if c.kind != "rtsp" or rtsp else "mjpeg"
+        url = f"rtsp://127.0.0.1:{rtsp_port}/lane" if kind == "rtsp" else f"http://127.0.0.1:{http}/mjpeg"
+        roles = ", ".join(f'"{r}"' for r in c.roles)
+        out += (
+            f'\n[[cameras]]\nid = "{c.id}"\nkind = "{kind}"\nurl = "{url}"\n'
+            f'onvif = "http://127.0.0.1:{http}/onvif/device_service"\n'
+            f'make = "{CAMERA_MAKE}"\nmodel = "{c.model}"\nserial = "{c.serial}"\nroles = [{roles}]\n'
+        )
+    return out
 
 
 def ensure_accounts(home: Path, cfg: Path) -> dict[str, str]:
@@ -262,7 +300,11 @@ def start_lane(
     home.mkdir(parents=True, exist_ok=True)
     home.chmod(0o700)
     eis_port = _free_port()
-    cfg = write_config(home, speed, eis_port, DEMO_DEVICES, centre_key=True)
+    cam_ports = {c.id: (_free_port(), _free_port()) for c in DEMO_CAMERAS}
+    rtsp_ok = not rtsp_available()
+    if not rtsp_ok:
+        print(f"otolane demo: no RTSP camera simulator here (missing: {rtsp_available()}); MJPEG instead")
+    cfg = write_config(home, speed, eis_port, DEMO_DEVICES, centre_key=True, cameras=cam_ports, rtsp=rtsp_ok)
     id_key = home / "keys" / "eis-id.key"
     if not id_key.exists():
         write_secret_file(id_key, f"DEMO-{secrets.token_hex(16)}\n")
@@ -296,6 +338,13 @@ def start_lane(
         scenarios = SCENARIOS[d.profile]
         own = scenario if scenario in scenarios else "good"  # --scenario names a scenario of some stand
         procs.start(f"sim-{d.id}", "sim", "device", "--profile", d.profile, "--scenario", own, *common)
+    for cam in DEMO_CAMERAS:
+        kind = cam.kind if cam.kind != "rtsp" or rtsp_ok else "mjpeg"
+        rtsp = ("--rtsp-port", str(cam_ports[cam.id][1])) if kind == "rtsp" else ()
+        procs.start(
+            f"camera-{cam.id}", "camera-sim", "--port", str(cam_ports[cam.id][0]), "--serial", cam.serial,
+            "--make", CAMERA_MAKE, "--model", cam.model, "--plate", PLATE, *rtsp,
+        )  # fmt: skip
     procs.start("laned", "daemon", "--config", str(cfg))
     return procs, cfg, accounts
 
@@ -347,6 +396,17 @@ DEMO_VEHICLES: dict[str, DemoVehicle] = {
 }
 
 
+async def read_plate(c: LaneClient, until: Any) -> dict[str, Any] | None:
+    """The plate camera's reading, once the cameras are admitted; None on a lane without one."""
+    st = await c.call("GET", "/v1/state")
+    if not any("plate" in cam["roles"] for cam in st.get("cameras", [])):
+        return None
+    await until(
+        lambda s: all(cam["admitted"] and cam["status"] == "connected" for cam in s["cameras"]), "the cameras"
+    )
+    return dict(await c.call("POST", "/v1/anpr", {}, timeout_s=60))
+
+
 async def scripted_inspection(
     sock: Path,
     password: str,
@@ -385,6 +445,9 @@ async def scripted_inspection(
         record = {"plate": PLATE, "category": "M1", "fuel": fuel, "axles": 2}
         if vehicle is not None:
             record = vehicle.record(PLATE, dt.datetime.now(dt.UTC).year)
+        read = await read_plate(c, until)
+        if read is not None:  # the operator confirms the camera's reading (R3.2)
+            record["recognition"] = read["recognition"]
         insp = await c.call("POST", "/v1/inspections", record)
         for step in insp["steps"]:
             if step["status"] != "pending":
@@ -424,6 +487,10 @@ async def scripted_inspection(
             "readings": card["readings"],
             "duration_s": card["duration_s"],
             "steps": [s["id"] for s in insp["steps"]],
+            "plate_read": {k: read[k] for k in ("plate", "confidence", "camera")} if read else None,
+            "photos": [
+                {k: p[k] for k in ("camera", "width", "height", "sha256")} for p in card.get("photos", [])
+            ],
             "devices": {
                 d["id"]: {
                     "status": d["status"],

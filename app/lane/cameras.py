@@ -31,6 +31,7 @@ import cv2
 
 from app.config import CameraConfig, Config
 from app.domain import photo as photo_rules
+from app.domain.inspection import DeviceView
 from app.errors import OtolaneError
 from app.journal import Journal
 from app.lane.photos import PhotoRefused, Photos, Place, judged
@@ -42,6 +43,8 @@ log = logging.getLogger("otolane.cameras")
 
 #: a frame older than this is no photo of the moment (R3.9)
 PHOTO_MAX_AGE_S = 1.0
+#: the kind the gates know the photo cameras by (a trigger step's equipment)
+CAMERA_KIND = "camera"
 
 
 def redact(url: str) -> str:
@@ -121,6 +124,7 @@ class Cameras:
         self._ocr: Any = None
         self._ocr_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="anpr")
         self._taking: set[tuple[str, int]] = set()
+        self.on_lost: Callable[[str, str], None] = lambda _camera, _reason: None
 
     @classmethod
     def of(
@@ -143,6 +147,9 @@ class Cameras:
         if not self.slots:
             return
         self.photos.ensure_folder()
+        removed = await self.photos.sweep()
+        if removed:
+            await self.journal.write("laned", "photo_files_removed", files=removed, why="no row: a cut capture")
         for e in await self.journal.events("camera_registered"):
             slot = self.slots.get(e.details.get("camera", ""))
             if slot is not None:
@@ -170,6 +177,8 @@ class Cameras:
         elif cam.status == CameraStatus.FAULTED:
             if before in (CameraStatus.CONNECTED, CameraStatus.STALE):
                 self.add_event("laned", "camera_disconnected", camera=cam.id, reason=cam.reason)
+                if "photo" in slot.cfg.roles:
+                    self.on_lost(cam.id, cam.reason)
             slot.judged_identity = None  # the next connect is judged (and journalled) again
         self.publish({"type": "camera", "camera": slot.as_dict()})
 
@@ -187,6 +196,24 @@ class Cameras:
             firmware=ident.firmware,
             registered=slot.cfg.serial,
         )
+
+    def views(self) -> list[DeviceView]:
+        """The photo cameras as the gates see equipment (R3.7)."""
+        out = []
+        for s in self.photo_cameras:
+            connected = (
+                s.cam.status in (CameraStatus.CONNECTED, CameraStatus.STALE) and s.cam.latest is not None
+            )
+            reason = s.cam.reason or ("" if connected else s.cam.status.value)
+            if connected and not s.admitted:
+                p = s.why["params"]
+                reason = f"the camera reports {p.get('serial')}, the registered one is {p.get('registered')}"
+            out.append(
+                DeviceView(
+                    s.cfg.id, CAMERA_KIND, connected, s.admitted, reason, why=s.why if not s.admitted else {}
+                )
+            )
+        return out
 
     def as_list(self) -> list[dict[str, Any]]:
         return [s.as_dict() for s in self.slots.values()]

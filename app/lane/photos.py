@@ -237,6 +237,20 @@ class Photos:
             raise StorageFailed.wrap(exc) from exc
         return record
 
+    async def sweep(self) -> int:
+        """At start: files a capture left when the daemon died between writing the file and its
+        row (never acknowledged, never in a card) are removed, so nothing is kept twice."""
+        if not self.folder.is_dir():
+            return 0
+        known = set(await Photo.all().values_list("photo_id", flat=True))
+        removed = 0
+        for path in self.folder.iterdir():
+            pid = path.name.removesuffix(SUFFIX)
+            if path.name.endswith(".tmp") or (path.name.endswith(SUFFIX) and pid not in known):
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
     async def of_inspection(self, inspection_id: str, step: str) -> list[dict[str, Any]]:
         """The newest photo of each camera taken in ``step``, each with its image (base64 JPEG),
         read back from its file and checked against the chained hashes."""

@@ -37,7 +37,7 @@ from app.eds.errors import EdsError
 from app.eis.contract import CONTRACT_VERSION
 from app.eis.outbox import OutboxWorker
 from app.errors import OtolaneError, Refused
-from app.lane.cameras import Cameras
+from app.lane.cameras import CAMERA_KIND, Cameras
 from app.lane.card import CardIncomplete, assemble_card
 from app.lane.clock import ClockStart
 from app.lane.recorder import Recorder, StorageFailed, reading_aad
@@ -100,6 +100,7 @@ class LaneService:
         self.recorder = Recorder(store.keyring, store.journal)
         self.cards = ChainWriter(Card)
         self.cameras = Cameras.of(cfg, store, self.recorder.add_event, self.publish)
+        self.cameras.on_lost = self._camera_lost
         self.subscribers: set[Subscriber] = set()
         self.current: Inspection | None = None
         #: what the lane found wrong with its own records at start (shown on every screen, journalled)
@@ -427,6 +428,16 @@ class LaneService:
                 self._bg.add(task)
                 task.add_done_callback(self._bg.discard)
 
+    def _camera_lost(self, camera_id: str, reason: str) -> None:
+        """A photo camera lost while its step waits for the photo: the step goes back (R3.7)."""
+        insp = self.current
+        for sid, st in (insp.steps if insp else {}).items():
+            if st["status"] == "running" and st.get("photo") and st.get("photo_run") != st.get("run"):
+                self._send_back(
+                    insp, sid, "photo_failed", "photo_failed", reason=f"{camera_id}: {reason}"[:300]
+                )
+        self._publish_inspection()
+
     def _photo_taken(self, insp: Inspection, step: str, record: dict[str, Any] | None, why: str) -> None:
         st = insp.steps.get(step, {})
         if insp is not self.current or record is None and st.get("status") != "running":
@@ -468,7 +479,7 @@ class LaneService:
         ]
 
     def _views(self) -> list[rules.DeviceView]:
-        return [s.view() for s in self.slots.values()]
+        return [s.view() for s in self.slots.values()] + self.cameras.views()
 
     def _storage_holds(self) -> list[rules.Hold]:
         if self.recorder.failing_since is None:
@@ -659,7 +670,10 @@ class LaneService:
             steps[sd.id] = {"status": "pending", "run": 0, **sd.as_dict()}
         photo = self.cameras.trigger_step(category, axles)
         if photo in steps:
-            steps[photo]["photo"] = True  # fixed with the plan: its brake test takes the photo
+            # fixed with the plan: its brake test takes the photo, so its cameras are its equipment
+            # (held until they are connected and admitted, R3.7)
+            steps[photo]["photo"] = True
+            steps[photo]["devices"] = [*steps[photo]["devices"], CAMERA_KIND]
         steps["identification"] |= {"status": "done", "started": now, "finished": now}
         training = bool(self.cfg.lane["training"])
         async with write_tx() as tx:

@@ -220,8 +220,10 @@ class Camera(ABC):
     def grab(self, max_age_s: float = 1.0) -> Frame:
         """The newest frame, if it is fresh; the pixels are decoded by the caller (``frame.rgb()``)."""
         f = self.latest
-        if f is None or self.status not in (CameraStatus.CONNECTED, CameraStatus.STALE):
-            raise CameraError(self.reason or "no frame from the camera yet")
+        if self.status == CameraStatus.FAULTED:
+            raise CameraError(self.reason or "the camera is not connected")
+        if f is None:
+            raise CameraError("no frame from the camera yet")
         if time.time() - f.ts > max_age_s:
             raise CameraError(f"the newest frame is {time.time() - f.ts:.1f} s old")
         return f

@@ -8,7 +8,11 @@
 * JX decoder throughput on one core (frames/s);
 * card assembly from a full lane's readings, and its PDF (ms, p50/p99; goal ≤ 300 ms on one core);
 * plate recognition on the rendered evaluation set: exact plates and characters right, per condition,
-  ms per frame on one core (goals ≥ 95 %, ≤ 150 ms), beside Debian's tesseract on the same images.
+  ms per frame on one core (goals ≥ 95 %, ≤ 150 ms), beside Debian's tesseract on the same images;
+* cameras (issue #9): the CPU one camera's stream costs the lane (RTSP idle = key frames only, RTSP
+  armed, MJPEG), and the photo's trigger → stored latency (grab, R6 check, EXIF, encryption, file
+  fsync, chained row; goal ≤ 200 ms);
+* the lane screen at 80×24 while the daemon recognises plates without pause (R3.2 on a kiosk).
 """
 
 from __future__ import annotations
@@ -137,6 +141,148 @@ async def bench_stream(tmp: Path, devices: int = 1, with_tui: bool = True) -> di
         f"daemon{tag}_cpu_percent_of_core": round(cpu, 1),
         f"daemon{tag}_rss_mib": round(rss / 2**20, 1),
     } | tui
+
+
+def _camera_sim(home: Path, rtsp: bool) -> tuple[subprocess.Popen[bytes], str, str]:
+    """A camera simulator in its own process (its CPU is not the lane's): (process, http, rtsp)."""
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "app.cli",
+            "camera-sim",
+            *(["--rtsp-port", str(_free_port())] if rtsp else []),
+        ],
+        cwd=home,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    assert proc.stdout is not None
+    words = proc.stdout.readline().decode().split()
+    return proc, words[1], words[2] if len(words) > 2 else ""
+
+
+def _free_port() -> int:
+    from tests.rig import free_port
+
+    return free_port()
+
+
+async def bench_cameras(tmp: Path, seconds: float = 10.0, photos: int = 30) -> dict[str, float]:
+    """CPU of one camera's stream in this process, by kind and state; trigger → photo stored."""
+    from app.lane.photos import Photos, Place, judged
+    from app.storage.store import close_store, open_store
+    from drivers.camera.base import Camera, CameraStatus
+    from drivers.camera.stream import make_camera
+
+    home = tmp / "cameras"
+    home.mkdir()
+    proc, http, rtsp = _camera_sim(home, rtsp=True)
+    me = psutil.Process()
+    out: dict[str, float] = {}
+
+    async def cpu_of(cam: Camera, armed: bool) -> float:
+        cam.armed = armed
+        task = asyncio.create_task(cam.run(lambda c: None))
+        while cam.status != CameraStatus.CONNECTED:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(1.0)
+        c0, t0 = me.cpu_times(), time.perf_counter()
+        await asyncio.sleep(seconds)
+        c1, dt = me.cpu_times(), time.perf_counter() - t0
+        cam.stop()
+        task.cancel()
+        return round((c1.user + c1.system - c0.user - c0.system) / dt * 100, 1)
+
+    try:
+        out["camera_rtsp_idle_cpu_percent"] = await cpu_of(make_camera("rtsp", "a", rtsp), False)
+        out["camera_rtsp_armed_cpu_percent"] = await cpu_of(make_camera("rtsp", "b", rtsp), True)
+        out["camera_mjpeg_cpu_percent"] = await cpu_of(make_camera("mjpeg", "c", http + "/mjpeg"), True)
+        # trigger → stored: what the lane does when the brake reading triggers (app/lane/cameras.py)
+        cfg_file = write_config(home, 1.0, 9)
+        write_secret_file(home / "keys" / "eis-id.key", "BENCH\n")
+        cfg = config_mod.load(cfg_file)
+        store = await open_store(cfg)
+        photos_ = Photos(home / "photos", store.keyring, store.journal, Place(51.18, 71.45))
+        photos_.ensure_folder()
+        for kind, url in (("rtsp", rtsp), ("mjpeg", http + "/mjpeg")):
+            cam = make_camera(kind, kind, url, onvif_url=http + "/onvif/device_service")
+            cam.armed = True
+            task = asyncio.create_task(cam.run(lambda c: None))
+            while cam.status != CameraStatus.CONNECTED:
+                await asyncio.sleep(0.05)
+            lat = []
+            for _ in range(photos):
+                await asyncio.sleep(0.2)
+                t0 = time.perf_counter()
+                frame = cam.grab()
+                assert cam.identity is not None
+                jpeg, facts = await asyncio.to_thread(judged, frame, cam.identity, kind, photos_.place)
+                ids = {"inspection": 1, "inspection_id": "bench"}
+                await photos_.store(jpeg, facts, frame.ts, ids, "brakes_axle_1", "bench")
+                lat.append((time.perf_counter() - t0) * 1000)
+            cam.stop()
+            task.cancel()
+            q = statistics.quantiles(lat, n=20)
+            out[f"photo_{kind}_trigger_to_stored_p50_ms"] = round(statistics.median(lat), 1)
+            out[f"photo_{kind}_trigger_to_stored_p95_ms"] = round(q[18], 1)
+        await close_store()
+    finally:
+        proc.terminate()
+        proc.wait()
+    return out
+
+
+async def bench_tui_anpr(tmp: Path) -> dict[str, float]:
+    """The lane screen at 80×24 while the daemon reads plates off its camera without pause."""
+    home = tmp / "tui-anpr"
+    home.mkdir()
+    proc, http, _ = _camera_sim(home, rtsp=False)
+    cfg_file = write_config(home, 1.0, 9)
+    cfg_file.write_text(
+        cfg_file.read_text() + f'\n[[cameras]]\nid = "front"\nkind = "mjpeg"\nurl = "{http}/mjpeg"\n'
+        f'onvif = "{http}/onvif/device_service"\nserial = "DS-DEMO-0001"\n'
+    )
+    write_secret_file(home / "keys" / "eis-id.key", "BENCH\n")
+    cfg = config_mod.load(cfg_file)
+    await create_users(cfg)
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "daemon", "--config", str(cfg_file)],
+        cwd=home,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    reads: list[float] = []
+    stop = asyncio.Event()
+
+    async def recognise() -> None:
+        c = LaneClient(str(cfg.socket_path))
+        await c.login("operator", PASSWORDS["operator"])
+        while not stop.is_set():
+            try:
+                t0 = time.perf_counter()
+                await c.call("POST", "/v1/anpr", {}, timeout_s=30)
+                reads.append((time.perf_counter() - t0) * 1000)
+            except Exception:  # the camera not admitted yet
+                await asyncio.sleep(0.2)
+        await c.close()
+
+    try:
+        while not cfg.socket_path.exists():
+            await asyncio.sleep(0.1)
+        task = asyncio.create_task(recognise())
+        tui = await bench_tui(str(cfg.socket_path))
+        stop.set()
+        await task
+    finally:
+        daemon.terminate()
+        daemon.wait()
+        proc.terminate()
+        proc.wait()
+    return {
+        "anpr_api_reads": float(len(reads)),
+        "anpr_api_p50_ms": round(statistics.median(reads), 1) if reads else 0.0,
+    } | {k.replace("tui_", "tui_anpr_"): v for k, v in tui.items()}
 
 
 async def bench_tui(sock: str, presses: int = 30) -> dict[str, float]:
@@ -514,6 +660,8 @@ def main() -> int:
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="otolane-bench-") as tmp:
         results |= bench_anpr()
+        results |= asyncio.run(bench_cameras(Path(tmp)))
+        results |= asyncio.run(bench_tui_anpr(Path(tmp)))
         results |= bench_decoder()
         results |= bench_card()
         results |= bench_eds()

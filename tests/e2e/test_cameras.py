@@ -73,8 +73,9 @@ async def test_front_axle_brake_test_takes_the_photo_with_the_lanes_geolocation(
 
 
 async def test_a_camera_that_is_not_the_registered_one_gives_no_photo_and_no_card(tmp_path: Path) -> None:
-    """R3.7: a camera reporting another serial is refused and journalled; the brake step cannot take
-    its photo and goes back; no card is formed. The administrator's registration admits it."""
+    """R3.7: a camera reporting another serial is refused and journalled; the brake step that takes
+    the photo holds (its camera is its equipment), a frame asked of it is refused and journalled, and
+    no card is formed. The administrator's registration admits it."""
     rig = await start_rig(tmp_path / "lane", cameras=("mjpeg",), camera_serials=("SOME-OTHER",))
     try:
         op = await rig.client("operator")
@@ -83,32 +84,43 @@ async def test_a_camera_that_is_not_the_registered_one_gives_no_photo_and_no_car
             return bool(await journal(rig, "camera_refused"))
 
         await wait_for(refused, "camera_refused in the journal")
-        st = await op.call("GET", "/v1/state")
+
+        async def streaming() -> dict[str, Any]:
+            st = await op.call("GET", "/v1/state")
+            return st if st["cameras"][0]["status"] == "connected" else {}
+
+        st = await wait_for(streaming, "the refused camera streaming")
         assert st["cameras"][0]["admitted"] is False
         assert st["cameras"][0]["why"]["code"] == "camera_identity_changed"
+        assert st["cameras"][0]["why"]["params"]["serial"] == "DS-MJPEG-0000"
         await wait_for(lambda: admitted(op), "the brake tester")
         insp = await op.call("POST", "/v1/inspections", VEHICLE)
-        await op.call("POST", f"/v1/inspections/{insp['id']}/steps/brakes_axle_1")
-
-        async def sent_back() -> dict[str, Any] | None:
-            st = await op.call("GET", "/v1/state")
-            step = next(s for s in st["inspection"]["steps"] if s["id"] == "brakes_axle_1")
-            return step if step["status"] == "pending" and step.get("notice") == "photo_failed" else None
-
-        await wait_for(sent_back, "the front axle sent back for want of a photo")
+        step = next(s for s in insp["steps"] if s["id"] == "brakes_axle_1")
+        assert {"code": "device_not_admitted", "device": "mjpeg0"} in [
+            {"code": h["code"], "device": h["params"].get("device")} for h in step["holds"]
+        ]
+        with pytest.raises(ApiError) as err:
+            await op.call("POST", f"/v1/inspections/{insp['id']}/steps/brakes_axle_1")
+        assert err.value.status == 409
+        with pytest.raises(ApiError) as err:  # no frame of it is taken, for any purpose
+            await op.call("POST", "/v1/anpr", {})
+        assert err.value.code == "camera_not_admitted"
         assert await journal(rig, "camera_frame_refused")
         with pytest.raises(ApiError) as err:
             await op.call("POST", f"/v1/inspections/{insp['id']}/card")
         assert err.value.status in (409, 422)
-        # the administrator registers the camera now on the line
+        assert not list((rig.home / "photos").iterdir())
+        # the administrator registers the camera now on the line; the step may start
         admin = await rig.client("admin")
+        with pytest.raises(ApiError) as err:
+            await op.call("POST", "/v1/cameras/mjpeg0/register")
+        assert err.value.status == 403  # only the administrator registers
         got = await admin.call("POST", "/v1/cameras/mjpeg0/register")
         assert got["admitted"] is True and got["registered"]["serial"] == "DS-MJPEG-0000"
         (reg,) = await journal(rig, "camera_registered")
         assert reg["details"]["old_serial"] == "SOME-OTHER"
-        with pytest.raises(ApiError) as err:
-            await op.call("POST", "/v1/cameras/mjpeg0/register")
-        assert err.value.status == 403  # only the administrator registers
+        await op.call("POST", f"/v1/inspections/{insp['id']}/steps/brakes_axle_1")
+        await wait_for(lambda: journal(rig, "photo_taken"), "the photo once admitted")
     finally:
         await rig.close()
 

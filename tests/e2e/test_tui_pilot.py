@@ -485,3 +485,50 @@ async def test_the_review_shows_the_verdict_and_f8_there_forms_the_card(rig: Rig
 
         await wait_for(formed, "the card formed from the review")
     assert (await op.call("GET", "/v1/state"))["last_card"]["verdict"] == "admitted"
+
+
+async def test_cameras_on_the_dashboard_and_the_plate_read_into_the_new_car_form(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """D2: every camera's state, fps, size and the age of its last frame on the operator's screen at
+    80×24; R3.2: the new-car form reads the plate off the camera with its confidence and a picture,
+    the operator confirms it with Enter; R3.9: the brake bars say when the photo was taken."""
+    from tests.rig import start_rig
+
+    rig = await start_rig(tmp_path / "lane", cameras=("mjpeg",))
+    try:
+        app = make_app(rig.sock, "en")
+        async with app.run_test(size=SIZE) as pilot:
+            await login(pilot, app, "operator")
+
+            async def camera_line() -> bool:
+                await pilot.pause(0.1)
+                return "fps 1280×720" in text(app, "#stands")
+
+            await wait_for(camera_line, "the camera's line")
+            stands = text(app, "#stands")
+            assert "Cameras" in stands and "● mjpeg0   MJPEG" in stands
+            await pilot.press("f2")
+
+            async def read() -> bool:
+                await pilot.pause(0.1)
+                return "123ABC02" in text(app, "#plate-read")
+
+            await wait_for(read, "the plate read", timeout=60)
+            assert "Camera mjpeg0: 123ABC02 ·" in text(app, "#plate-read")
+            assert len(text(app, "#plate-pic").splitlines()) == 4  # the plate in half blocks
+            await pilot.press("enter")  # the plate field holds the reading: Enter confirms it
+
+            async def started() -> bool:
+                await pilot.pause(0.1)
+                return "123ABC02 · M1 · petrol" in text(app, "#insp")
+
+            await wait_for(started, "the inspection")
+            await pilot.press("f5")
+
+            async def photo() -> bool:
+                await pilot.pause(0.1)
+                return "photo taken" in text(app, "#live") or "✓ 2 Brakes, axle 1" in text(app, "#insp")
+
+            await wait_for(photo, "the photo of the front axle")
+        assert not await (await rig.client("admin")).call("GET", "/v1/journal?action=plate_corrected")
+    finally:
+        await rig.close()

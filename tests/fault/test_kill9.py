@@ -2,7 +2,9 @@
 times — while inspections run and cards flow to an EIS that fails and loses answers (seeded, so a
 failing run repeats). Every card formed is accepted by EIS exactly once, no inspection has two
 cards anywhere, every card is journalled once, every inspection's events reach EIS once and in order,
-and the integrity check passes (D4, R3.5, R3.10, issues #7 and #11)."""
+every card carries the photo of its front axle's brake test, each photo is chained once with its
+file, no file is left without its row, and the integrity check passes (D4, R3.5, R3.10, issues
+#7, #9 and #11)."""
 
 from __future__ import annotations
 
@@ -118,6 +120,13 @@ async def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path: 
     home.mkdir()
     eis_port = _port()
     cfg_file = write_config(home, SPEED, eis_port)
+    cam_port = _port()
+    cfg_file.write_text(
+        cfg_file.read_text()
+        + f'\n[[cameras]]\nid = "front"\nkind = "mjpeg"\nurl = "http://127.0.0.1:{cam_port}/mjpeg"\n'
+        f'onvif = "http://127.0.0.1:{cam_port}/onvif/device_service"\nserial = "DS-KILL-0001"\n'
+        'roles = ["photo"]\n'
+    )
     write_secret_file(home / "keys" / "eis-id.key", "TEST-SPO-KEY\n")
     cfg = config_mod.load(cfg_file)
     await create_users(cfg)
@@ -129,6 +138,7 @@ async def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path: 
         home, "sim", "device", "--profile", "jx-brake", "--serial", "2231-0457",
         "--link", "dev/brake", "--speed", str(SPEED), "--rate", "20",
     )  # fmt: skip
+    camera = _spawn(home, "camera-sim", "--port", str(cam_port), "--serial", "DS-KILL-0001")
     rng = random.Random(SEED)
     daemon: subprocess.Popen[bytes] | None = None
     stop = asyncio.Event()
@@ -196,7 +206,7 @@ async def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path: 
         stop.set()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(driver, 5)
-        for p in (daemon, sim, eis):
+        for p in (daemon, sim, eis, camera):
             if p is not None and p.poll() is None:
                 p.terminate()
                 with contextlib.suppress(subprocess.TimeoutExpired):
@@ -207,6 +217,24 @@ async def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path: 
         text=True,
     )
     assert check.returncode == 0, check.stdout
+    assert "photos: " in check.stdout, check.stdout
+    con = sqlite3.connect(home / "otolane.db")
+    try:
+        rows = [r[0] for r in con.execute("SELECT photo_id FROM photos")]
+        taken = [
+            json.loads(d)["photo_id"]
+            for (d,) in con.execute("SELECT details FROM journal WHERE action = 'photo_taken'")
+        ]
+        with_photo = {r[0] for r in con.execute("SELECT inspection_id FROM photos")}
+        carded = [r[0] for r in con.execute("SELECT inspection_id FROM cards")]
+    finally:
+        con.close()
+    assert sorted(rows) == sorted(taken) and len(set(rows)) == len(rows), (
+        "a photo chained twice or unjournalled"
+    )
+    assert set(carded) <= with_photo, "a card formed without the photo of its brake test"
+    files = sorted(p.name.split(".")[0] for p in (home / "photos").iterdir())
+    assert files == sorted(rows), "a photo file without its row, or a row without its file"
     print(
         f"kill -9: {kills} kills, {len(formed)} cards, {len(got)} events,"
         f" EIS duplicates answered: {stats['duplicates']}"
