@@ -532,3 +532,48 @@ async def test_cameras_on_the_dashboard_and_the_plate_read_into_the_new_car_form
         assert not await (await rig.client("admin")).call("GET", "/v1/journal?action=plate_corrected")
     finally:
         await rig.close()
+
+
+async def test_the_administrator_registers_the_camera_now_on_the_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """R3.7: a camera that reports another serial shows as not admitted with both serials; A shows
+    what will be registered, A again registers it; the technician sees the list but cannot."""
+    from tests.rig import start_rig
+
+    rig = await start_rig(tmp_path / "lane", cameras=("mjpeg",), camera_serials=("OLD-SERIAL",))
+    try:
+        app = make_app(rig.sock, "en")
+        async with app.run_test(size=SIZE) as pilot:
+            await login(pilot, app, "admin")
+            await pilot.press("f6")  # the equipment: stands, and F11 their cameras
+            await pilot.pause(0.3)
+            assert "F11 Cameras" in text(app, "#keys")
+            await pilot.press("f11")
+
+            async def listed() -> bool:
+                await pilot.pause(0.2)
+                return "not admitted" in str(app.screen.query_one("#c-table", DataTable).get_row_at(0))
+
+            await wait_for(listed, "the refused camera listed")
+            assert "DS-MJPEG-0000" in text(app, "#c-detail") and "OLD-SERIAL" in text(app, "#c-detail")
+            await pilot.press("a")
+            await pilot.pause(0.1)
+            assert "Press A again to confirm" in text(app, "#c-msg")
+            await pilot.press("a")
+
+            async def registered() -> bool:
+                await pilot.pause(0.1)
+                return "registered with serial DS-MJPEG-0000" in text(app, "#c-msg")
+
+            await wait_for(registered, "the registration said")
+        (entry,) = await (await rig.client("admin")).call("GET", "/v1/journal?action=camera_registered")
+        assert entry["details"]["serial"] == "DS-MJPEG-0000" and entry["actor"] == "admin"
+        app = make_app(rig.sock, "en")
+        async with app.run_test(size=SIZE) as pilot:
+            await login(pilot, app, "technician")
+            await pilot.press("f11")
+            await pilot.pause(0.5)
+            await pilot.press("a", "a")
+            await pilot.pause(0.5)
+            assert "✗" in text(app, "#c-msg")  # refused by the daemon, said in words
+    finally:
+        await rig.close()

@@ -17,6 +17,7 @@ from tui.screens.base import AppMixin
 
 class FramesScreen(AppMixin, Screen[None]):
     BINDINGS = [
+        Binding("f11", "cameras", show=False),
         Binding("escape", "back", show=False),
         Binding("f6", "back", show=False),
         Binding("right", "device(1)", show=False),
@@ -44,11 +45,16 @@ class FramesScreen(AppMixin, Screen[None]):
     def refresh_texts(self) -> None:
         keys = [("←→", "keys.device"), ("Esc", "keys.back"), ("F10", "keys.lang")]
         if self.app_.client.role == "admin":
-            keys = [("A", "keys.adopt"), *keys]
+            keys = [("A", "keys.adopt"), ("F11", "keys.cameras"), *keys]
         bar = self.keybar(keys)
         if self.app_.client.role == "technician" and self.service:
             bar = self.keybar([(str(n), c) for n, c in enumerate(self.service, 1)]) + " " + bar
         self.query_one("#keys", Static).update(bar)
+
+    def action_cameras(self) -> None:
+        from tui.screens.cameras import CamerasScreen
+
+        self.app_.push_screen(CamerasScreen())
 
     def action_device(self, step: int) -> None:
         ids = [d["id"] for d in self.app_.state.get("devices", [])]

@@ -69,6 +69,7 @@ class LaneScreen(AppMixin, Screen[None]):
         Binding("f7", "print_card", show=False),
         Binding("f4", "certificate", show=False),
         Binding("f3", "queue", show=False),
+        Binding("f11", "cameras", show=False),
     ]
 
     def __init__(self) -> None:
@@ -128,10 +129,10 @@ class LaneScreen(AppMixin, Screen[None]):
                 ("F6", "keys.frames"),
                 ("F7", "keys.print"),
                 ("F4", "keys.certificate"),
-                *keys,
+                *keys,  # F11 (cameras) is on the F6 screen's bar: this one is full at 80 columns
             ]
         elif role == "technician":
-            keys = [("F6", "keys.frames"), *keys]
+            keys = [("F6", "keys.frames"), ("F11", "keys.cameras"), *keys]
         self.query_one("#keys", Static).update(self.keybar(keys))
 
     def _header(self, st: dict[str, Any]) -> str:
@@ -452,6 +453,11 @@ class LaneScreen(AppMixin, Screen[None]):
 
         if self.app_.client.role in ("operator", "admin"):
             self.app_.push_screen(QueueScreen())
+
+    def action_cameras(self) -> None:
+        from tui.screens.cameras import CamerasScreen
+
+        self.app_.push_screen(CamerasScreen())
 
     def action_journal(self) -> None:
         from tui.screens.journal import JournalScreen
