@@ -40,6 +40,10 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "clock_speed": Key(_NUM, 1.0, doc="Lane clock speed; other than 1 only on a training lane"),
         "latitude": Key(_NUM, 0.0, doc="Lane coordinates, stored with photos (R3.18)"),
         "longitude": Key(_NUM, 0.0, doc="Lane coordinates"),
+        "gnss_port": Key(
+            str, "", doc="Serial port of a GNSS receiver (NMEA 0183): its fix is the photos' position"
+        ),
+        "gnss_baudrate": Key(int, 9600, doc="The GNSS receiver's speed"),
     },
     "daemon": {
         "socket": Key(str, "laned.sock", doc="Unix socket of the local API (mode 0660)"),

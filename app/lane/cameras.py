@@ -38,6 +38,7 @@ from app.lane.photos import PhotoRefused, Photos, Place, judged
 from app.storage.db import StorageFailed
 from drivers.camera.base import Camera, CameraError, CameraIdentity, CameraStatus, Frame
 from drivers.camera.stream import make_camera
+from drivers.gnss import Receiver
 
 log = logging.getLogger("otolane.cameras")
 
@@ -125,6 +126,8 @@ class Cameras:
         self._ocr_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="anpr")
         self._taking: set[tuple[str, int]] = set()
         self.on_lost: Callable[[str, str], None] = lambda _camera, _reason: None
+        self.gnss: Receiver | None = None
+        self._gnss_task: asyncio.Task[None] | None = None
 
     @classmethod
     def of(
@@ -136,7 +139,17 @@ class Cameras:
     ) -> Cameras:
         place = Place(float(cfg.lane["latitude"]), float(cfg.lane["longitude"]))
         photos = Photos(cfg.path(cfg.storage["photos_dir"]), store.keyring, store.journal, place)
-        return cls(cfg, photos, store.journal, add_event, publish)
+        cams = cls(cfg, photos, store.journal, add_event, publish)
+        if cfg.lane["gnss_port"]:
+            cams.gnss = Receiver(cfg.port(cfg.lane["gnss_port"]), cfg.lane["gnss_baudrate"])
+        return cams
+
+    def place(self) -> Place:
+        """Where the photo is taken (R3.18): the GNSS receiver's fresh fix, else the configured place."""
+        fix = self.gnss.current() if self.gnss is not None else None
+        if fix is not None:
+            return Place(round(fix.latitude, 7), round(fix.longitude, 7), "gnss")
+        return self.photos.place
 
     @property
     def photo_cameras(self) -> list[CameraSlot]:
@@ -144,12 +157,16 @@ class Cameras:
 
     # --- life ------------------------------------------------------------------------------
     async def start(self) -> None:
+        if self.gnss is not None:
+            self._gnss_task = asyncio.create_task(self.gnss.run(), name="gnss")
         if not self.slots:
             return
         self.photos.ensure_folder()
         removed = await self.photos.sweep()
         if removed:
-            await self.journal.write("laned", "photo_files_removed", files=removed, why="no row: a cut capture")
+            await self.journal.write(
+                "laned", "photo_files_removed", files=removed, why="no row: a cut capture"
+            )
         for e in await self.journal.events("camera_registered"):
             slot = self.slots.get(e.details.get("camera", ""))
             if slot is not None:
@@ -158,6 +175,8 @@ class Cameras:
             slot.task = asyncio.create_task(slot.cam.run(self._on_change), name=f"camera:{slot.cfg.id}")
 
     async def stop(self) -> None:
+        if self._gnss_task is not None:
+            self._gnss_task.cancel()
         for slot in self.slots.values():
             slot.cam.stop()
             if slot.task is not None:
@@ -300,9 +319,7 @@ class Cameras:
                     frame = self.grab(slot)
                     ident = slot.cam.identity
                     assert ident is not None
-                    jpeg, facts = await asyncio.to_thread(
-                        judged, frame, ident, slot.cfg.id, self.photos.place
-                    )
+                    jpeg, facts = await asyncio.to_thread(judged, frame, ident, slot.cfg.id, self.place())
                     record = await self.photos.store(jpeg, facts, frame.ts, ids, step, "laned")
                     taken.append(record | {"run": run})
                 except PhotoRefused as exc:

@@ -50,6 +50,7 @@ class PhotoRefused(OtolaneError):
 class Place:
     latitude: float
     longitude: float
+    source: str = "config"  # config | gnss
 
 
 def chroma(rgb: np.ndarray) -> float:
@@ -155,6 +156,7 @@ def judged(frame: Frame, ident: CameraIdentity, camera_id: str, place: Place) ->
         "sha256": hashlib.sha256(jpeg).hexdigest(),
         "latitude": place.latitude,
         "longitude": place.longitude,
+        "position": place.source,
         "camera": {"id": camera_id} | ident.as_dict(),
     }
     return jpeg, facts
