@@ -25,7 +25,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import cv2
 
@@ -36,7 +35,7 @@ from app.errors import OtolaneError
 from app.journal import Journal
 from app.lane.photos import PhotoRefused, Photos, Place, judged
 from app.storage.db import StorageFailed
-from drivers.camera.base import Camera, CameraError, CameraIdentity, CameraStatus, Frame
+from drivers.camera.base import Camera, CameraError, CameraIdentity, CameraStatus, Frame, redact
 from drivers.camera.stream import make_camera
 from drivers.gnss import Receiver
 
@@ -46,17 +45,6 @@ log = logging.getLogger("otolane.cameras")
 PHOTO_MAX_AGE_S = 1.0
 #: the kind the gates know the photo cameras by (a trigger step's equipment)
 CAMERA_KIND = "camera"
-
-
-def redact(url: str) -> str:
-    """A camera URL without its password (URLs may carry ``user:password@``): logs and screens."""
-    u = urlsplit(url)
-    if u.password is None:
-        return url
-    host = u.hostname or ""
-    if u.port:
-        host += f":{u.port}"
-    return urlunsplit((u.scheme, f"{u.username}:***@{host}", u.path, u.query, u.fragment))
 
 
 def admit(reg: CameraConfig, ident: CameraIdentity) -> tuple[bool, dict[str, Any]]:

@@ -19,6 +19,7 @@ from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
@@ -26,6 +27,17 @@ log = logging.getLogger("otolane.camera")
 
 BACKOFF_FIRST_S = 0.5
 BACKOFF_MAX_S = 10.0
+
+
+def redact(url: str) -> str:
+    """A camera URL without its password (URLs may carry ``user:password@``): logs and screens."""
+    u = urlsplit(url)
+    if u.password is None:
+        return url
+    host = u.hostname or ""
+    if u.port:
+        host += f":{u.port}"
+    return urlunsplit((u.scheme, f"{u.username}:***@{host}", u.path, u.query, u.fragment))
 
 
 class CameraStatus(enum.Enum):
@@ -107,6 +119,7 @@ class Camera(ABC):
     ) -> None:
         self.id = camera_id
         self.url = url
+        self.shown_url = redact(url)  # for messages and logs: never the password
         self.onvif_url = onvif_url
         self.stale_after_s = stale_after_s
         self.timeout_s = timeout_s
@@ -130,6 +143,14 @@ class Camera(ABC):
     @abstractmethod
     async def _stream_identity(self) -> CameraIdentity:
         """The fingerprint of a camera that has no ONVIF service."""
+
+    def said(self, exc: BaseException, limit: int = 100) -> str:
+        """An error's text without the URL's password (FFmpeg and aiohttp quote the URL)."""
+        text = str(exc).replace(self.url, self.shown_url)
+        password = urlsplit(self.url).password
+        if password:
+            text = text.replace(password, "***")
+        return text[:limit]
 
     # --- the supervisor ----------------------------------------------------------------
     async def identify(self) -> CameraIdentity:
@@ -157,7 +178,7 @@ class Camera(ABC):
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # any failure of a camera is a status, never a crash
-                    text = str(exc) or type(exc).__name__
+                    text = self.said(exc, 200) or type(exc).__name__
                     self.latest = None
                     self.counters.reconnects += 1
                     self._set(CameraStatus.FAULTED, text[:200])

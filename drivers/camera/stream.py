@@ -61,7 +61,7 @@ class StreamCamera(Camera):
             try:
                 name = name_file.read_text(encoding="utf-8", errors="replace").strip()[:64]
             except OSError:
-                raise CameraError(f"no capture device {self.url}") from None
+                raise CameraError(f"no capture device {self.shown_url}") from None
             return CameraIdentity("", name, "v4l2:" + name, source="stream")
         server = await asyncio.to_thread(rtsp_server_name, self.url, self.timeout_s)
         if not server:
@@ -102,11 +102,11 @@ class StreamCamera(Camera):
         try:
             container = await asyncio.to_thread(self._open)
         except (av.error.FFmpegError, OSError) as exc:
-            raise CameraError(f"cannot open {self.url} ({str(exc)[:100]})") from None
+            raise CameraError(f"cannot open {self.shown_url} ({self.said(exc)})") from None
         try:
             await asyncio.to_thread(self._decode, container)
         except (av.error.FFmpegError, OSError) as exc:
-            raise CameraError(f"the stream broke ({str(exc)[:100]})") from None
+            raise CameraError(f"the stream broke ({self.said(exc)})") from None
 
 
 def make_camera(kind: str, camera_id: str, url: str, **kw: Any) -> Camera:

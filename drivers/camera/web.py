@@ -92,7 +92,7 @@ class WebCamera(Camera):
             async with aiohttp.ClientSession(timeout=timeout) as http, http.get(self.url) as resp:
                 self._note_server(resp)  # the headers only: the body is left unread
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            raise CameraError(f"{self.url} does not answer ({type(exc).__name__})") from None
+            raise CameraError(f"{self.shown_url} does not answer ({type(exc).__name__})") from None
         stamp = self._fingerprint or ("server:" + self._server if self._server else "")
         if not stamp:
             raise CameraError("the camera names no server and has no certificate: register it with ONVIF")
@@ -110,7 +110,7 @@ class WebCamera(Camera):
         try:
             async with http.get(self.url) as resp:
                 if resp.status != 200:
-                    raise CameraError(f"HTTP {resp.status} from {self.url}")
+                    raise CameraError(f"HTTP {resp.status} from {self.shown_url}")
                 ctype = resp.headers.get("Content-Type", "")
                 if not ctype.startswith("multipart/"):
                     raise CameraError(f"not an MJPEG stream (Content-Type {ctype[:60]!r})")
@@ -125,7 +125,7 @@ class WebCamera(Camera):
                         continue
                     self._frame(bytes(data))
         except (aiohttp.ClientError, TimeoutError, ValueError, OSError) as exc:
-            raise CameraError(f"MJPEG stream broke ({type(exc).__name__}: {str(exc)[:80]})") from None
+            raise CameraError(f"MJPEG stream broke ({type(exc).__name__}: {self.said(exc, 80)})") from None
 
     async def _poll(self, http: aiohttp.ClientSession) -> None:
         period = 1.0 / max(self.poll_fps, 0.1)
@@ -134,7 +134,7 @@ class WebCamera(Camera):
             try:
                 async with http.get(self.url) as resp:
                     if resp.status != 200:
-                        raise CameraError(f"HTTP {resp.status} from {self.url}")
+                        raise CameraError(f"HTTP {resp.status} from {self.shown_url}")
                     if (resp.content_length or 0) > MAX_PART:
                         raise CameraError(f"a snapshot of {resp.content_length} bytes is too large")
                     data = await resp.read()

@@ -108,3 +108,19 @@ def test_a_cameras_own_exif_is_replaced_not_doubled() -> None:
     assert twice.count(b"Exif\x00\x00") == 1 and b"BBBB" in twice
     with pytest.raises(ValueError):
         with_exif(b"PNG", b"Exif\x00\x00")
+
+
+def test_a_cameras_password_is_never_shown() -> None:
+    from drivers.camera.base import redact
+    from drivers.camera.stream import make_camera
+
+    assert (
+        redact("rtsp://lane:s3cret@10.0.5.21:554/Streaming/101")
+        == "rtsp://lane:***@10.0.5.21:554/Streaming/101"
+    )
+    assert redact("http://10.0.5.22/mjpeg") == "http://10.0.5.22/mjpeg"
+    cam = make_camera("rtsp", "front", "rtsp://lane:s3cret@127.0.0.1:9/x")
+    assert "s3cret" not in cam.shown_url and "s3cret" not in str(cam.as_dict())
+    assert cam.said(OSError("cannot open 'rtsp://lane:s3cret@127.0.0.1:9/x'")) == (
+        "cannot open 'rtsp://lane:***@127.0.0.1:9/x'"
+    )
