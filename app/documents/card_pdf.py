@@ -13,6 +13,7 @@ The font is DejaVu Sans (Debian ``fonts-dejavu-core``): it has every Kazakh lett
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import io
@@ -32,7 +33,7 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Image, PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from app.domain.periodicity import KZ_TIME
 from app.errors import OtolaneError
@@ -236,6 +237,7 @@ def _card_sheet(card: dict[str, Any], st: dict[str, ParagraphStyle], digest: str
         ],
     ]
     out += [_grid(vrows, [50 * mm, 130 * mm], header=False), Spacer(1, 2 * mm)]
+    out += _photos(card.get("photos", []), st)
     out.append(_p(_esc(both("items:heading")), st["h"]))
     rows = [_head(st, "items:item", "items:value", "items:norm", "items:result")]
     for item in card["items"]:
@@ -276,6 +278,31 @@ def _card_sheet(card: dict[str, Any], st: dict[str, ParagraphStyle], digest: str
     ):
         out += [Spacer(1, 1 * mm), _p(_lines("card:unverified"), st["small"])]
     return out
+
+
+def _photos(photos: list[dict[str, Any]], st: dict[str, ParagraphStyle]) -> list[Any]:
+    """The vehicle's photos of the brake test (R3.18: fixed in the card), side by side, each with its
+    camera, time and position."""
+    if not photos:
+        return []
+    width = 88 * mm
+    cells, captions = [], []
+    for ph in photos[:2]:
+        img = Image(io.BytesIO(base64.b64decode(ph["jpeg"])), width, width * ph["height"] / ph["width"])
+        cells.append(img)
+        when = dt.datetime.fromtimestamp(ph["taken"], KZ_TIME).strftime("%Y-%m-%d %H:%M:%S") + " (UTC+5)"
+        cam = ph["camera"]
+        captions.append(
+            _p(
+                _esc(f"{cam.get('id', '')} · {cam.get('make', '')} {cam.get('model', '')} · {cam['serial']}")
+                + "<br/>"
+                + _esc(f"{when} · {ph['latitude']:.6f}, {ph['longitude']:.6f}"),
+                st["small"],
+            )
+        )
+    t = Table([cells, captions], colWidths=[width + 2 * mm] * len(cells))
+    t.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0)]))
+    return [_p(_esc(both("vehicle:photo")), st["h"]), t, Spacer(1, 2 * mm)]
 
 
 def _sheet_head(card: dict[str, Any], st: dict[str, ParagraphStyle], title: str) -> list[Paragraph]:

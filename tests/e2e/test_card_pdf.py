@@ -16,7 +16,7 @@ import pytest
 
 from app.api.client import ApiError, LaneClient
 from app.documents.card_pdf import card_hash
-from tests.rig import Rig, run_to_card, start_rig
+from tests.rig import Rig, run_to_card, start_rig, wait_for
 
 VEHICLE = {
     "plate": "123ABC02",
@@ -200,3 +200,33 @@ async def test_the_international_certificate_is_issued_for_a_passing_card_only(t
         assert err.value.code == "certificate_not_admitted" and err.value.status == 409
     finally:
         await rig.close()
+
+
+async def test_the_card_shows_the_photo_of_the_brake_test_with_camera_time_and_position(
+    tmp_path: Path,
+) -> None:
+    """R3.18: the photo is fixed in the diagnostic card — the image itself (pdfimages lists it at the
+    camera's size), with its camera, time and the lane's position under it (pdftotext)."""
+    from tests.rig import start_rig
+
+    rig = await start_rig(tmp_path / "lane", cameras=("mjpeg",))
+    try:
+        op = await rig.client("operator")
+
+        async def camera_ready() -> bool:
+            st = await op.call("GET", "/v1/state")
+            return all(c["admitted"] and c["status"] == "connected" for c in st["cameras"])
+
+        await wait_for(camera_ready, "the camera")
+        card = await run_to_card(op, {"plate": "123ABC02", "category": "M1", "fuel": "petrol", "axles": 2})
+        pdf = await _fetch(op, card, tmp_path / "card.pdf")
+    finally:
+        await rig.close()
+    first = pdf_text(pdf, 1)
+    assert "Фотография ТС при проверке тормозов" in first
+    assert "DS-MJPEG-0000" in first and f"{rig.cfg.lane['latitude']:.6f}" in first
+    listed = subprocess.run(
+        ["pdfimages", "-list", str(pdf)], check=True, capture_output=True, text=True
+    ).stdout
+    assert any(line.split()[3:5] == ["1280", "720"] for line in listed.splitlines()[2:]), listed
+    render_png(pdf)
