@@ -108,6 +108,15 @@ SCHEMA: dict[str, dict[str, Key]] = {
             doc="OCSP responder asked at each key login (NCA: http://ocsp.pki.gov.kz/); empty: CRL only",
         ),
     },
+    "anpr": {
+        "engine": Key(
+            str,
+            "rapidocr",
+            choices=("rapidocr", "paddleocr"),
+            doc="Plate recognition engine (rapidocr: built in)",
+        ),
+        "model_dir": Key(str, "", doc="paddleocr only: the folder holding its det/ and rec/ models"),
+    },
     "security": {
         "password_max_age_days": Key(int, 30, doc="R3.17: passwords expire after this"),
         "password_history": Key(int, 5, doc="How many previous passwords cannot be reused"),
@@ -244,6 +253,7 @@ class Config:
     eis: dict[str, Any]
     eds: dict[str, Any]
     security: dict[str, Any]
+    anpr: dict[str, Any]
     devices: tuple[DeviceConfig, ...]
     cameras: tuple[CameraConfig, ...] = ()
 

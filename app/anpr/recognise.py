@@ -6,6 +6,10 @@ the plate among the texts read and corrects look-alike characters.
 One :class:`Recogniser` per process (loading the models takes a second); :meth:`Recogniser.read`
 takes a BGR image (OpenCV's order) and answers a :class:`PlateResult`. The engine runs on one thread
 by default: the lane's kiosk has two slow cores and the screen must stay responsive.
+
+The engine is behind one call — ``engine(image, use_det=, use_cls=, use_rec=)`` answering ``boxes``,
+``txts``, ``scores`` — so a site that installs ``paddleocr`` and its models locally may use it instead
+(``[anpr] engine = "paddleocr"``, :class:`PaddleEngine`); rapidocr's models stay the default.
 """
 
 from __future__ import annotations
@@ -94,9 +98,24 @@ def _model(name: str) -> str:
 
 
 class Recogniser:
-    def __init__(self, threads: int = 1, side: int = DETECT_SIDE, second: int | None = SECOND_SIDE) -> None:
+    def __init__(
+        self,
+        threads: int = 1,
+        side: int = DETECT_SIDE,
+        second: int | None = SECOND_SIDE,
+        engine: str = "rapidocr",
+        model_dir: str = "",
+    ) -> None:
         self.threads = threads
-        self.engine = _engine(threads, side)
+        if engine == "paddleocr":
+            self.engine: Any = PaddleEngine(model_dir, threads)
+            second = None  # its detector is not sized by us
+        elif engine == "rapidocr":
+            self.engine = _engine(threads, side)
+        else:
+            raise OtolaneError(
+                "anpr_engine_unknown", f"no plate recognition engine {engine!r}", engine=engine
+            )
         self.second_side = second
         self._second: Any = None  # made at its first use: most frames never need it
 
@@ -166,6 +185,62 @@ def _engine(threads: int, side: int) -> Any:
         "EngineConfig.onnxruntime.inter_op_num_threads": 1,
     }
     return RapidOCR(params=params)
+
+
+@dataclass
+class EngineOutput:
+    """What an engine answers: text boxes (4 points each, or None without detection), texts, scores."""
+
+    boxes: list[np.ndarray] | None
+    txts: tuple[str, ...]
+    scores: tuple[float, ...]
+
+
+class PaddleEngine:
+    """PaddleOCR (2.x API) with detection and recognition models installed on the site
+    (``model_dir/det`` and ``model_dir/rec``: PaddleOCR's inference folders). It is never downloaded:
+    a site without the package or the models gets a clear error."""
+
+    def __init__(self, model_dir: str, threads: int = 1) -> None:
+        try:
+            from paddleocr import PaddleOCR
+        except ImportError:
+            raise OtolaneError(
+                "anpr_engine_missing",
+                "the paddleocr engine is chosen but paddleocr is not installed (pip install paddleocr);"
+                " the default engine needs nothing more",
+                engine="paddleocr",
+            ) from None
+        base = Path(model_dir)
+        for part in ("det", "rec"):
+            if not (base / part).is_dir():
+                raise OtolaneError(
+                    "anpr_model_missing",
+                    f"PaddleOCR's {part} model is not in {base / part}: install it there (never downloaded)",
+                    model=str(base / part),
+                )
+        self.ocr = PaddleOCR(
+            det_model_dir=str(base / "det"),
+            rec_model_dir=str(base / "rec"),
+            use_angle_cls=False,
+            show_log=False,
+            cpu_threads=threads,
+        )
+
+    def __call__(self, image: np.ndarray, use_det: bool, use_cls: bool, use_rec: bool) -> EngineOutput:
+        return from_paddle(self.ocr.ocr(image, det=use_det, rec=use_rec, cls=False), use_det)
+
+
+def from_paddle(result: Any, det: bool) -> EngineOutput:
+    """PaddleOCR 2.x's answer for one image — ``[[[box, (text, score)], …]]`` with detection,
+    ``[[(text, score), …]]`` without — as the engine call answers."""
+    lines = (result or [None])[0] or []
+    if det:
+        boxes = [np.asarray(box, dtype=np.float32) for box, _ in lines]
+        return EngineOutput(
+            boxes, tuple(str(t) for _, (t, _) in lines), tuple(float(c) for _, (_, c) in lines)
+        )
+    return EngineOutput(None, tuple(str(t) for t, _ in lines), tuple(float(c) for _, c in lines))
 
 
 def _lines(

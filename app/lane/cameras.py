@@ -100,6 +100,7 @@ class Cameras:
         publish: Callable[[dict[str, Any]], None],
     ) -> None:
         self.photos = photos
+        self.anpr = {"engine": cfg.anpr["engine"], "model_dir": str(cfg.path(cfg.anpr["model_dir"]))}
         self.journal = journal
         self.add_event = add_event
         self.publish = publish
@@ -388,7 +389,8 @@ class Cameras:
         if self._ocr is None:
             from app.anpr.recognise import Recogniser
 
-            self._ocr = Recogniser(threads=1)  # one core: the screen keeps the other
+            # one core: the screen keeps the other
+            self._ocr = Recogniser(threads=1, engine=self.anpr["engine"], model_dir=self.anpr["model_dir"])
         rgb = frame.rgb()
         bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
         res = self._ocr.read(bgr).as_dict()

@@ -87,3 +87,33 @@ def test_every_condition_is_rendered() -> None:
     assert {render_scene("123ABC02", c, 0).condition for c in CONDITIONS} == set(CONDITIONS)
     with pytest.raises(ValueError):
         render_scene("123ABC02", "fog")
+
+
+def test_paddleocr_answers_are_read_as_the_engines_own() -> None:
+    """The optional engine (issue #9): PaddleOCR 2.x's answer shapes, with and without detection."""
+    from app.anpr.recognise import from_paddle
+
+    box = [[10, 20], [110, 20], [110, 50], [10, 50]]
+    out = from_paddle([[[box, ("123ABC", 0.97)], [box, ("02", 0.91)]]], det=True)
+    assert out.txts == ("123ABC", "02") and out.scores == (0.97, 0.91)
+    assert out.boxes is not None and out.boxes[0].shape == (4, 2)
+    rec = from_paddle([[("123ABC02", 0.99)]], det=False)
+    assert rec.boxes is None and rec.txts == ("123ABC02",)
+    assert from_paddle([None], det=True).txts == ()
+
+
+def test_choosing_paddleocr_without_it_installed_says_so(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import importlib.util
+
+    import pytest
+
+    from app.anpr.recognise import Recogniser
+    from app.errors import OtolaneError
+
+    with pytest.raises(OtolaneError) as err:
+        Recogniser(engine="paddleocr", model_dir=str(tmp_path))
+    want = "anpr_engine_missing" if importlib.util.find_spec("paddleocr") is None else "anpr_model_missing"
+    assert err.value.code == want
+    with pytest.raises(OtolaneError) as err:
+        Recogniser(engine="tesseract")
+    assert err.value.code == "anpr_engine_unknown"
