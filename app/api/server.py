@@ -78,6 +78,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/v1/devices/{dev}/replace", (ADMIN,), "replace_device", "replace a device"),
     Route("GET", "/v1/cameras", ALL, "cameras", "see the cameras"),
     Route("POST", "/v1/cameras/{cam}/register", (ADMIN,), "register_camera", "register a camera"),
+    Route("GET", "/v1/cameras/{cam}/preview", ALL, "camera_preview", "see a camera"),
     Route("POST", "/v1/anpr", (OPERATOR,), "recognise_plate", "recognise a plate"),
     Route("GET", "/v1/journal", (ADMIN,), "read_journal", "read the journal"),
     Route("GET", "/v1/eis/exchanges", (ADMIN,), "eis_exchanges", "read the EIS exchanges"),
@@ -443,6 +444,12 @@ class Api:
 
     async def register_camera(self, request: web.Request) -> web.Response:
         result = await self.lane.cameras.register(self._session(request).username, request.match_info["cam"])
+        return web.json_response(result)
+
+    async def camera_preview(self, request: web.Request) -> web.Response:
+        width = _query_int(request, "w", 48, 8, 160)
+        height = _query_int(request, "h", 24, 4, 96)
+        result = await self.lane.cameras.thumbnail(request.match_info["cam"], width, height)
         return web.json_response(result)
 
     async def recognise_plate(self, request: web.Request) -> web.Response:

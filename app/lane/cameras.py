@@ -366,6 +366,33 @@ class Cameras:
         self.publish({"type": "camera", "camera": slot.as_dict()})
         return slot.as_dict()
 
+    async def thumbnail(self, camera_id: str, width: int = 48, height: int = 24) -> dict[str, Any]:
+        """A small live picture of an admitted camera for the screens (D2), never stored. A camera
+        that is not admitted shows nothing (its frames are refused; looking is not journalled)."""
+        slot = self.slots.get(camera_id)
+        if slot is None:
+            raise OtolaneError("camera_unknown", "no such camera", status=404, camera=camera_id[:40])
+        if not slot.admitted:
+            raise OtolaneError(
+                "camera_not_admitted", "the camera is not the registered one", status=409, camera=camera_id
+            )
+        try:
+            frame = slot.cam.grab(max_age_s=5.0)
+        except CameraError as exc:
+            raise OtolaneError(
+                "camera_no_frame",
+                f"camera {camera_id} gives no frame: {exc}",
+                status=409,
+                camera=camera_id,
+                reason=str(exc)[:200],
+            ) from None
+
+        def small() -> bytes:
+            return bytes(cv2.resize(frame.rgb(), (width, height), interpolation=cv2.INTER_AREA).tobytes())
+
+        data = await asyncio.to_thread(small)
+        return {"camera": camera_id, "width": width, "height": height, "rgb": base64.b64encode(data).decode()}
+
     # --- the plate (R3.2) ------------------------------------------------------------------------
     async def recognise(self, camera_id: str = "") -> dict[str, Any]:
         slots = [

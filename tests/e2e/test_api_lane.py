@@ -168,6 +168,7 @@ EXPECTED: dict[tuple[str, str], set[str] | None] = {
     ("POST", "/v1/users/{name}/eds"): {ADMIN},
     ("GET", "/v1/cameras"): EVERYONE,
     ("POST", "/v1/cameras/{cam}/register"): {ADMIN},
+    ("GET", "/v1/cameras/{cam}/preview"): EVERYONE,
     ("POST", "/v1/anpr"): {OP},
 }
 

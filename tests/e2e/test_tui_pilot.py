@@ -565,6 +565,12 @@ async def test_the_administrator_registers_the_camera_now_on_the_line(tmp_path) 
                 return "registered with serial DS-MJPEG-0000" in text(app, "#c-msg")
 
             await wait_for(registered, "the registration said")
+
+            async def picture() -> bool:  # D2: a live look at the camera now that it is admitted
+                await pilot.pause(0.2)
+                return len(text(app, "#c-pic").splitlines()) >= 4
+
+            await wait_for(picture, "the camera's picture")
         (entry,) = await (await rig.client("admin")).call("GET", "/v1/journal?action=camera_registered")
         assert entry["details"]["serial"] == "DS-MJPEG-0000" and entry["actor"] == "admin"
         app = make_app(rig.sock, "en")

@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Static
 
 from app.api.client import ApiError
 from tui.screens.base import AppMixin
+from tui.widgets.halfblock import halfblock
 
 
 class CamerasScreen(AppMixin, Screen[None]):
@@ -33,6 +34,7 @@ class CamerasScreen(AppMixin, Screen[None]):
         yield Static(id="c-title")
         yield DataTable(id="c-table", zebra_stripes=True, cursor_type="row")
         yield Static(id="c-detail")
+        yield Static(id="c-pic")
         yield Static(id="c-msg")
         yield Static(id="keys")
 
@@ -48,6 +50,23 @@ class CamerasScreen(AppMixin, Screen[None]):
         await self.load()
         self.set_interval(2.0, self.load)
         table.focus()
+
+    async def _picture(self) -> None:
+        """A live look at the highlighted camera in half blocks (where the terminal has room)."""
+        c = self._selected()
+        pic = self.query_one("#c-pic", Static)
+        rows = self.size.height - 4 - len(self.rows) - 6  # what the table, detail and bars leave
+        if c is None or rows < 4 or not c["admitted"]:
+            pic.update("")
+            return
+        h = min(24, rows * 2)
+        w = min(self.size.width - 2, h * 16 // 9)  # two pixels a cell, one over the other: square
+        try:
+            got = await self.app_.client.call("GET", f"/v1/cameras/{c['id']}/preview?w={w}&h={h}")
+        except ApiError:
+            pic.update("")
+            return
+        pic.update(halfblock(got["width"], got["height"], got["rgb"]))
 
     async def load(self) -> None:
         t = self.app_.t
@@ -75,6 +94,7 @@ class CamerasScreen(AppMixin, Screen[None]):
         if self.rows:
             table.move_cursor(row=min(row, len(self.rows) - 1))
         self.show_detail()
+        self.run_worker(self._picture(), group="picture", exclusive=True)
 
     def on_data_table_row_highlighted(self, _: DataTable.RowHighlighted) -> None:
         self._confirm = ""
