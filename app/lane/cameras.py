@@ -424,7 +424,7 @@ class Cameras:
         return res, preview(rgb, res.get("bbox"))
 
 
-PREVIEW_W, PREVIEW_H = 40, 8  # pixels: 40 columns × 4 rows of half blocks
+PREVIEW_W, PREVIEW_H = 32, 6  # pixels: 32 columns × 3 rows of half blocks
 
 
 def preview(rgb: Any, bbox: Any) -> dict[str, Any]:

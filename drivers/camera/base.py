@@ -131,6 +131,7 @@ class Camera(ABC):
         self.latest: Frame | None = None
         self.counters = Counters()
         self.armed = False  # someone is about to grab: decode every frame
+        self.stream_fps = 0.0  # the rate the camera sends at, where the stream says it (H.264)
         self._stop = False
         self._on_change: Callable[[Camera], None] = lambda _c: None
 
@@ -257,7 +258,8 @@ class Camera(ABC):
             "kind": self.kind,
             "status": self.status.value,
             "reason": self.reason,
-            "fps": round(self.counters.fps(time.time()), 1),
+            "fps": round(self.counters.fps(time.time()), 1),  # frames decoded per second
+            "stream_fps": round(self.stream_fps, 1),
             "width": f.width if f else 0,
             "height": f.height if f else 0,
             "age_s": None if age is None else round(age, 2),

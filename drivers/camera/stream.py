@@ -78,6 +78,7 @@ class StreamCamera(Camera):
         generation = self.generation
         try:
             stream = container.streams.video[0]
+            self.stream_fps = float(stream.average_rate or stream.guessed_rate or 0)
             skipping = None
             for packet in container.demux(stream):
                 if self._stop or self.generation != generation:

@@ -197,7 +197,7 @@ async def test_the_operator_confirms_or_corrects_the_recognised_plate(tmp_path: 
         await wait_for(lambda: admitted(op), "the brake tester")
         got = await op.call("POST", "/v1/anpr", {}, timeout_s=60)
         assert got["plate"] == "123ABC02" and got["confidence"] > 0.8
-        assert got["camera"] == "mjpeg0" and got["preview"]["width"] == 40
+        assert got["camera"] == "mjpeg0" and got["preview"]["width"] == 32
         assert not await journal(rig, "plate_corrected")
         insp = await op.call(
             "POST", "/v1/inspections", VEHICLE | {"plate": "123ABD02", "recognition": got["recognition"]}

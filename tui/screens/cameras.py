@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Static
 
 from app.api.client import ApiError
 from tui.screens.base import AppMixin
+from tui.screens.lane import camera_facts
 from tui.widgets.halfblock import halfblock
 
 
@@ -122,15 +123,7 @@ class CamerasScreen(AppMixin, Screen[None]):
             ),
         ]
         if c["status"] in ("connected", "stale"):
-            lines.append(
-                t(
-                    "lane.camera_facts",
-                    fps=f"{c['fps']:g}",
-                    w=c["width"],
-                    h=c["height"],
-                    age=f"{c['age_s'] or 0:.1f}",
-                )
-            )
+            lines.append(camera_facts(t, c))
         elif c.get("reason"):
             lines.append(f"[yellow]{escape(c['reason'])}[/yellow]")
         if not c["admitted"] and c.get("why", {}).get("code"):

@@ -54,6 +54,21 @@ def mmss(seconds: float) -> str:
     return f"{seconds // 60:02d}:{seconds % 60:02d}"
 
 
+def camera_facts(t: Any, c: dict[str, Any]) -> str:
+    """A connected camera's rate, size and the age of its newest frame (D2). An idle IP camera
+    decodes key frames only, so its rate is the stream's own where the stream says it."""
+    fps = c.get("stream_fps") or c["fps"]
+    return str(
+        t(
+            "lane.camera_facts",
+            fps=f"{fps:.0f}",
+            w=c["width"],
+            h=c["height"],
+            age=f"{c.get('age_s') or 0:.1f}",
+        )
+    )
+
+
 def bar(value: float, full: float) -> str:
     n = 0 if full <= 0 else max(0, min(BAR, round(BAR * value / full)))
     return "█" * n + "░" * (BAR - n)
@@ -279,17 +294,14 @@ class LaneScreen(AppMixin, Screen[None]):
     def _camera_line(self, c: dict[str, Any], width: int) -> str:
         t = self.app_.t
         sym = SYMBOL.get(c["status"], "○")
-        head = f"{escape(c['id'][:8]):<8} {c['kind'].upper():<5}"
+        kind = {"mjpeg": "MJPG"}.get(c["kind"], c["kind"].upper())
+        head = f"{escape(c['id'][:6]):<6} {kind:<4}"
         if c["status"] in ("connected", "stale") and not c["admitted"]:
             why = self.app_.reason_text(c.get("why"), "")
             said = escape(why)[: max(0, width - 30)]
             return f"[red]✗[/red] {head} [red]{escape(t('dev.not_admitted'))}[/red] {said}"
         if c["status"] in ("connected", "stale"):
-            age = c.get("age_s")
-            facts = t(
-                "lane.camera_facts", fps=f"{c['fps']:g}", w=c["width"], h=c["height"], age=f"{age or 0:.1f}"
-            )
-            return f"{sym} {head} {facts}"
+            return f"{sym} {head} {camera_facts(t, c)}"
         state = t(f"dev.{c['status']}")
         reason = f": {escape(c['reason'][: max(0, width - 30)])}" if c.get("reason") else ""
         return f"{sym} {head} {state}{reason}"

@@ -16,7 +16,7 @@ from rich.markup import escape
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Select, Static
 
@@ -47,7 +47,7 @@ class NewInspectionScreen(AppMixin, ModalScreen[dict[str, Any] | None]):
 
     def compose(self) -> ComposeResult:
         t = self.app_.t
-        with Vertical(id="new-box"):
+        with VerticalScroll(id="new-box"):
             yield Static(f"[b]{t('new.title')}[/b]")
             with Horizontal(id="plate-read-row"):
                 yield Static(id="plate-pic")
