@@ -114,7 +114,7 @@ async def test_a_key_eis_no_longer_takes_holds_cards_and_says_so_until_a_new_one
 
 async def test_the_header_warns_before_the_key_expires(tmp_path: Path) -> None:
     """R5: the lane screen warns 14, 7 and 1 day before the identification key expires."""
-    from tests.e2e.test_tui_pilot import SIZE, login, text
+    from tests.e2e.test_tui_pilot import SIZE, login, until_shown
     from tui.app import make_app
 
     rig = await start_rig(tmp_path / "lane")
@@ -127,11 +127,7 @@ async def test_the_header_warns_before_the_key_expires(tmp_path: Path) -> None:
         async with app.run_test(size=SIZE) as pilot:
             await login(pilot, app, "operator")
 
-            async def warned() -> bool:
-                await pilot.pause(0.1)
-                return "EIS key: 7 d left" in text(app, "#hdr")
-
-            await wait_for(warned, "the key warning in the header")
+            await until_shown(pilot, app, "#hdr", "EIS key: 7 d left")
     finally:
         await rig.close()
 

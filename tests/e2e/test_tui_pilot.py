@@ -17,6 +17,16 @@ def text(app: OtolaneApp, selector: str) -> str:
     return content.plain if isinstance(content, Text) else Text.from_markup(str(content)).plain
 
 
+async def until_shown(pilot, app: OtolaneApp, selector: str, needle: str, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+    """Wait (polling, never a fixed sleep) until ``needle`` is in the widget ``selector``."""
+
+    async def shown() -> bool:
+        await pilot.pause(0.1)
+        return needle in text(app, selector)
+
+    await wait_for(shown, f"{needle!r} in {selector}", timeout)
+
+
 async def login(pilot, app: OtolaneApp, role: str, password: str | None = None) -> None:  # type: ignore[no-untyped-def]
     await pilot.pause()
     await pilot.click("#username")
@@ -74,18 +84,10 @@ async def test_operator_sees_live_forces_and_runs_a_step(rig: Rig) -> None:
         await pilot.pause()
         await pilot.press(*"123abc02", "enter")
 
-        async def started() -> bool:
-            await pilot.pause(0.1)
-            return "123ABC02 · M1 · petrol" in text(app, "#insp")
-
-        await wait_for(started, "the inspection on screen")
+        await until_shown(pilot, app, "#insp", "123ABC02 · M1 · petrol")
         await pilot.press("f5")
 
-        async def step_done() -> bool:
-            await pilot.pause(0.1)
-            return "✓ 2 Brakes, axle 1" in text(app, "#insp")
-
-        await wait_for(step_done, "the brake step done")
+        await until_shown(pilot, app, "#insp", "✓ 2 Brakes, axle 1")
         assert "max 3.42/3.38 kN · Δ 1.2 %" in text(app, "#insp")
         await pilot.press("f8")  # F8: the review of the card as it would be formed now
         await pilot.pause(0.5)
@@ -191,11 +193,7 @@ async def test_daemon_loss_is_shown_in_the_header_not_as_a_crash(rig: Rig) -> No
         rig.daemon.stopping.set()
         await rig.tasks[1]
 
-        async def offline() -> bool:
-            await pilot.pause(0.1)
-            return "no connection to the lane daemon" in text(app, "#hdr")
-
-        await wait_for(offline, "the offline header")
+        await until_shown(pilot, app, "#hdr", "no connection to the lane daemon")
         await pilot.press("f2")
         await pilot.pause()
         await pilot.press(*"777AAA01", "enter")
@@ -331,11 +329,7 @@ async def test_a_database_that_refuses_to_store_is_on_the_header_until_it_stores
             await op.call("POST", f"/v1/inspections/{insp['id']}/steps/brakes_axle_1")
             await conn.execute_query(f"PRAGMA max_page_count = {int(rows[0][0])}")
 
-            async def failing() -> bool:
-                await pilot.pause(0.1)
-                return "DB not storing" in text(app, "#hdr")
-
-            await wait_for(failing, "the storage alarm in the header")
+            await until_shown(pilot, app, "#hdr", "DB not storing")
             assert "kept" in text(app, "#hdr")
             await conn.execute_query("PRAGMA max_page_count = 1073741823")
 
@@ -499,29 +493,17 @@ async def test_cameras_on_the_dashboard_and_the_plate_read_into_the_new_car_form
         async with app.run_test(size=SIZE) as pilot:
             await login(pilot, app, "operator")
 
-            async def camera_line() -> bool:
-                await pilot.pause(0.1)
-                return "fps 1280×720" in text(app, "#stands")
-
-            await wait_for(camera_line, "the camera's line")
+            await until_shown(pilot, app, "#stands", "fps 1280×720")
             stands = text(app, "#stands")
             assert "Cameras" in stands and "● mjpeg0 MJPG" in stands
             await pilot.press("f2")
 
-            async def read() -> bool:
-                await pilot.pause(0.1)
-                return "123ABC02" in text(app, "#plate-read")
-
-            await wait_for(read, "the plate read", timeout=60)
+            await until_shown(pilot, app, "#plate-read", "123ABC02", 60)
             assert "mjpeg0: 123ABC02 ·" in text(app, "#plate-read")
             assert len(text(app, "#plate-pic").splitlines()) == 3  # the plate in half blocks
             await pilot.press("enter")  # the plate field holds the reading: Enter confirms it
 
-            async def started() -> bool:
-                await pilot.pause(0.1)
-                return "123ABC02 · M1 · petrol" in text(app, "#insp")
-
-            await wait_for(started, "the inspection")
+            await until_shown(pilot, app, "#insp", "123ABC02 · M1 · petrol")
             await pilot.press("f5")
 
             async def photo() -> bool:
@@ -560,11 +542,7 @@ async def test_the_administrator_registers_the_camera_now_on_the_line(tmp_path) 
             assert "Press A again to confirm" in text(app, "#c-msg")
             await pilot.press("a")
 
-            async def registered() -> bool:
-                await pilot.pause(0.1)
-                return "registered with serial DS-MJPEG-0000" in text(app, "#c-msg")
-
-            await wait_for(registered, "the registration said")
+            await until_shown(pilot, app, "#c-msg", "registered with serial DS-MJPEG-0000")
 
             async def picture() -> bool:  # D2: a live look at the camera now that it is admitted
                 await pilot.pause(0.2)
