@@ -185,3 +185,46 @@ async def test_a_card_on_a_full_disk_is_refused_cleanly_and_formed_once_after(tm
     finally:
         await _set_max_pages(None)
         await rig.close()
+
+
+async def test_a_photo_the_database_cannot_store_leaves_no_file_and_is_taken_again(tmp_path: Path) -> None:
+    """Issue #9, R3.10: another process holds the write lock when the brake test triggers the photo:
+    no photo is half-taken (no file without its row), the step goes back saying why, and once the
+    lock is gone the step's next run takes and stores it."""
+    rig = await start_rig(tmp_path / "lane", speed=1.0, cameras=("mjpeg",))
+    db = rig.home / "otolane.db"
+    other = sqlite3.connect(db, timeout=30, check_same_thread=False, isolation_level=None)
+    try:
+        op, _ = await _begin(rig)
+
+        async def cameras_ready() -> bool:
+            return all(c["admitted"] and c["status"] == "connected" for c in (await _state(op))["cameras"])
+
+        await wait_for(cameras_ready, "the camera")
+        insp = (await _state(op))["inspection"]
+        await op.call("POST", f"/v1/inspections/{insp['id']}/steps/{STEP}")
+        await asyncio.to_thread(other.execute, "BEGIN EXCLUSIVE")  # before the wheels brake (≈ 0.4 s)
+
+        async def sent_back() -> bool:
+            step = _step(await _state(op))
+            return step["status"] == "pending" and step.get("notice") == "photo_failed"
+
+        await wait_for(sent_back, "the step sent back for its photo", timeout=40)
+        assert not list((rig.home / "photos").iterdir()), "a photo file without its row"
+        await asyncio.to_thread(other.execute, "COMMIT")
+        await wait_for(lambda: _drained(op), "storing again")
+        await op.call("POST", f"/v1/inspections/{insp['id']}/steps/{STEP}")
+
+        async def done() -> bool:
+            return _step(await _state(op))["status"] == "done"
+
+        await wait_for(done, "the step with its photo", timeout=40)
+        con = sqlite3.connect(db)
+        try:
+            (n,) = con.execute("SELECT COUNT(*) FROM photos").fetchone()
+        finally:
+            con.close()
+        assert n == 1 and len(list((rig.home / "photos").iterdir())) == 1
+    finally:
+        other.close()
+        await rig.close()
