@@ -49,6 +49,17 @@ def jpeg_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def png_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) of a PNG from its IHDR chunk; None if not a PNG."""
+    if not data.startswith(PNG_SIGNATURE) or data[12:16] != b"IHDR" or len(data) < 24:
+        return None
+    w, h = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    return (w, h) if w and h else None
+
+
 def decode_image(data: bytes) -> np.ndarray:
     """RGB pixels of a JPEG or PNG (a greyscale file gives three equal channels)."""
     bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
@@ -71,13 +82,16 @@ class WebCamera(Camera):
         self._fingerprint = ""
 
     def _frame(self, data: bytes) -> None:
-        size = jpeg_size(data)
+        """A JPEG (or a web camera's PNG still) as it came; anything else is counted and skipped."""
+        size, encoded = jpeg_size(data), "jpeg"
+        if size is None:
+            size, encoded = png_size(data), "png"
         if size is None:
             self.counters.bad_frames += 1
-            log.warning("camera %s: a part that is not a JPEG (%d bytes) skipped", self.id, len(data))
+            log.warning("camera %s: a part that is not a JPEG or PNG (%d bytes) skipped", self.id, len(data))
             return
         self._got(
-            Frame(time.time(), size[0], size[1], lambda d=data: decode_image(d), encoded="jpeg", data=data)
+            Frame(time.time(), size[0], size[1], lambda d=data: decode_image(d), encoded=encoded, data=data)
         )
 
     def _note_server(self, resp: aiohttp.ClientResponse) -> None:

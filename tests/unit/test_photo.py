@@ -124,3 +124,20 @@ def test_a_cameras_password_is_never_shown() -> None:
     assert cam.said(OSError("cannot open 'rtsp://lane:s3cret@127.0.0.1:9/x'")) == (
         "cannot open 'rtsp://lane:***@127.0.0.1:9/x'"
     )
+
+
+def test_a_web_cameras_png_still_becomes_a_jpeg_photo_with_its_exif() -> None:
+    """R6: JPEG or PNG; a PNG still is judged as PNG and stored as JPEG (with the EXIF)."""
+    from drivers.camera.web import WebCamera, png_size
+
+    scene = camera_frames("123ABC02", 1)[0]
+    png = cv2.imencode(".png", scene)[1].tobytes()
+    assert png_size(png) == (1280, 720) and png_size(b"\x89PNG\r\n\x1a\n") is None
+    cam = WebCamera("web", "http://127.0.0.1:9/snapshot.png", kind="jpeg")
+    cam._frame(png)
+    frame = cam.latest
+    assert frame is not None and frame.encoded == "png" and (frame.width, frame.height) == (1280, 720)
+    jpeg, facts = judged(frame, IDENT, "web", ASTANA)
+    assert jpeg.startswith(b"\xff\xd8") and read_gps(jpeg) is not None and facts["format"] == "jpeg"
+    cam._frame(b"GIF89a....")
+    assert cam.counters.bad_frames == 1
