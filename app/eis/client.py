@@ -31,7 +31,7 @@ from app.eis.contract import KEY_HEADER, SIGNATURE_HEADER
 from app.eis.contract import body as contract_body
 
 #: REST paths of the message kinds, under the base URL
-PATHS = {"card": "cards", "events": "events", "history": "history", "requests": "requests"}
+PATHS = {"card": "cards", "events": "events", "history": "history", "requests": "requests", "photo": "photos"}
 #: how long the production check of an endpoint holds before it is made again
 PRODUCTION_RECHECK_S = 300.0
 

@@ -24,7 +24,7 @@ SIGNATURE_HEADER = "X-Signature"
 #: R4: the software's identification key, on every message
 KEY_HEADER = "X-SPO-Key"
 #: what the lane sends, by the schema each is checked against
-SCHEMAS = ("card", "events", "history")
+SCHEMAS = ("card", "events", "history", "photo")
 VERDICTS = ("admitted", "not_admitted")
 
 
@@ -32,6 +32,30 @@ def body(message: dict[str, Any]) -> bytes:
     """The exact bytes a message travels as: the employee signs these, the client sends these. Keys
     sorted, so the body does not depend on the order a dict was built or read back in."""
     return json.dumps(message, ensure_ascii=False, sort_keys=True).encode()
+
+
+def card_message(card: dict[str, Any]) -> dict[str, Any]:
+    """The card as it travels and is signed: its photos named by id and SHA-256, without their bytes
+    (each goes in a photo message of its own, :func:`photo_messages`). Signing a card then costs the
+    same with or without photos (Streebog over a JPEG in pure Python is ≈ 5 ms a kilobyte)."""
+    if not card.get("photos"):
+        return card
+    return card | {"photos": [{k: v for k, v in p.items() if k != "jpeg"} for p in card["photos"]]}
+
+
+def photo_messages(card: dict[str, Any]) -> list[dict[str, Any]]:
+    """The photo messages that go before a card (idempotency key: the photo id)."""
+    return [
+        {
+            "contract": CONTRACT_VERSION,
+            "card_id": card["card_id"],
+            "photo_id": p["photo_id"],
+            "sha256": p["sha256"],
+            "jpeg": p["jpeg"],
+        }
+        for p in card.get("photos", [])
+        if p.get("jpeg")
+    ]
 
 
 def schema(kind: str) -> dict[str, Any]:
@@ -97,6 +121,8 @@ def _card_rules(card: dict[str, Any]) -> list[str]:
     failed = any(i.get("passed") is False for i in card["items"])
     if card["verdict"] == "admitted" and failed:
         return ["verdict: 'admitted' with a failed item"]
+    if any("jpeg" in p for p in card.get("photos", [])):
+        return ["photos: the images travel in photo messages of their own, not in the card"]
     return []
 
 

@@ -23,7 +23,7 @@ from app import ledger
 from app.eds.signer import Signer
 from app.eis import events
 from app.eis.client import KEY_REFUSED, Delivery, EisClient
-from app.eis.contract import CONTRACT_VERSION
+from app.eis.contract import CONTRACT_VERSION, card_message, photo_messages
 from app.eis.idkey import IdKeySource
 from app.errors import OtolaneError
 from app.journal import Journal
@@ -331,6 +331,9 @@ class OutboxWorker:
                 self.on_change()
                 return
         item.attempts += 1
+        if not await self._send_photos(item, payload):
+            return
+        payload = card_message(payload)  # its photos by hash: they went before it
         signature = item.signature or await self._transport_signature(payload, "card")
         result = await self.client.submit_card(payload, item.idempotency_key, signature)
         await self._note_key_refusal(result)
@@ -359,6 +362,33 @@ class OutboxWorker:
                 await item.save(update_fields=list(DELIVERY_FIELDS), using_db=tx)
                 await exchange.save(using_db=tx)
         self.on_change()
+
+    async def _send_photos(self, item: Outbox, card: dict[str, Any]) -> bool:
+        """A card's photos, each once (idempotency key: the photo id), before the card; True when
+        EIS holds them all. Each needs no signature of its own: the signed card names its hash."""
+        sent = set(
+            await EisExchange.filter(kind="photo", card_id=item.card_id, outcome="accepted").values_list(
+                "idempotency_key", flat=True
+            )
+        )
+        for msg in photo_messages(card):
+            if msg["photo_id"] in sent:
+                continue
+            result = await self.client.send("photo", msg, msg["photo_id"])
+            await self._note_key_refusal(result)
+            exchange = self._exchange_row("photo", item.card_id, msg["photo_id"], item.attempts, result)
+            if result.outcome != "accepted":
+                # the card waits for its photo (a refused photo is the lane's fault: said, and retried)
+                item.next_attempt = time.time() + backoff_s(item.attempts)
+                item.last_error = f"photo {msg['photo_id']}: {result.detail}"[:500]
+                async with write_tx() as tx:
+                    await item.save(update_fields=list(DELIVERY_FIELDS), using_db=tx)
+                    await exchange.save(using_db=tx)
+                self.on_change()
+                return False
+            async with write_tx() as tx:
+                await exchange.save(using_db=tx)
+        return True
 
     def _exchange(self, item: Outbox, result: Delivery) -> EisExchange:
         """G2: the trace of one attempt, stored in the same transaction as its outcome (one write per

@@ -3,7 +3,9 @@ schema and signature checks, duplicate refusal by idempotency key, the EIS opera
 lane's log history (R3.19), and knobs to fail, delay, reject or lose the answer of a share of
 requests. Serves the demo and the tests.
 
-Endpoints (under ``/api/v1``): ``POST /cards``, ``POST /requests``, ``POST /history`` (REST route);
+Endpoints (under ``/api/v1``): ``POST /cards``, ``POST /photos`` (a card's photos go before it: a card
+whose photos EIS does not hold with the hashes it names waits, 424), ``POST /requests``,
+``POST /history`` (REST route);
 ``POST /soap`` (SOAP route, the same messages in envelopes); and for tests and the demo
 ``GET /cards``, ``GET /history``, ``GET /stats``, ``POST /control`` (set a knob),
 ``POST /control/log-request`` (the EIS operator asks for a period: ``{"from": ts, "to": ts}``),
@@ -47,7 +49,8 @@ class Answer:
 
     @property
     def fault(self) -> str:
-        return "Client" if 400 <= self.status < 500 else "Server"
+        # 424: the card waits for its photos, which is for the sender to retry
+        return "Client" if 400 <= self.status < 500 and self.status != 424 else "Server"
 
 
 def _refused(status: int, *errors: str) -> Answer:
@@ -64,6 +67,10 @@ class EisSimulator:
         )
         # G3: who signed a message (the subject's serialNumber: IIN…), by idempotency key, and how
         self.db.execute("CREATE TABLE IF NOT EXISTS signatures (key TEXT PRIMARY KEY, signer TEXT)")
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS photos (photo_id TEXT PRIMARY KEY, card_id TEXT, sha256 TEXT,"
+            " size INTEGER, jpeg BLOB)"
+        )
         self.db.execute("CREATE TABLE IF NOT EXISTS routes (key TEXT PRIMARY KEY, route TEXT)")
         # R3.5: the inspections' events in the order they arrived
         self.db.execute(
@@ -100,6 +107,7 @@ class EisSimulator:
     def app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/api/v1/cards", self.rest("card"))
+        app.router.add_post("/api/v1/photos", self.rest("photo"))
         app.router.add_post("/api/v1/requests", self.rest("requests"))
         app.router.add_post("/api/v1/history", self.rest("history"))
         app.router.add_post("/api/v1/events", self.rest("events"))
@@ -107,6 +115,7 @@ class EisSimulator:
         app.router.add_get("/api/v1/cards", self.list_cards)
         app.router.add_get("/api/v1/history", self.list_histories)
         app.router.add_get("/api/v1/events", self.list_events)
+        app.router.add_get("/api/v1/photos", self.list_photos)
         app.router.add_get("/api/v1/stats", self.stats)
         app.router.add_post("/api/v1/control", self.control)
         app.router.add_post("/api/v1/control/log-request", self.log_request)
@@ -197,7 +206,8 @@ class EisSimulator:
             return _refused(400, f"Idempotency-Key and {KEY_HEADER} required")
         if (refused := self._key_refusal(spo_key)) is not None:
             return _refused(401, refused)
-        if self.knobs["require_signature"] and not signer and kind != "requests":
+        # a photo is bound by the hash its signed card names; asking for requests carries nothing
+        if self.knobs["require_signature"] and not signer and kind not in ("requests", "photo"):
             return _refused(422, "the message is not signed by an employee (G3)")
         answer = self._message(kind, message, key, spo_key, route)
         if signer and answer.status < 300:  # G3: who signed what EIS took
@@ -218,7 +228,34 @@ class EisSimulator:
             return self._history(message)
         if kind == "events":
             return self._events(message)
+        if kind == "photo":
+            return self._photo(message, key)
         return _refused(400, f"unknown message kind {kind!r}")
+
+    def _photo(self, msg: Any, key: str) -> Answer:
+        errors = problems("photo", msg)
+        if errors:
+            return _refused(422, *errors)
+        if key != msg["photo_id"]:
+            return _refused(422, "Idempotency-Key: the photo id")
+        try:
+            jpeg = base64.b64decode(msg["jpeg"], validate=True)
+        except ValueError:
+            return _refused(422, "jpeg: not base64")
+        if hashlib.sha256(jpeg).hexdigest() != msg["sha256"]:
+            return _refused(422, "jpeg: its SHA-256 is not the one named")
+        if not jpeg.startswith(b"\xff\xd8"):
+            return _refused(422, "jpeg: not a JPEG")
+        row = self.db.execute("SELECT sha256 FROM photos WHERE photo_id=?", (key,)).fetchone()
+        if row:
+            self.duplicates += 1
+            if row[0] != msg["sha256"]:
+                return _refused(409, "idempotency key reused")
+            return Answer(200, {"status": "duplicate"})
+        self.db.execute(
+            "INSERT INTO photos VALUES (?,?,?,?,?)", (key, msg["card_id"], msg["sha256"], len(jpeg), jpeg)
+        )
+        return Answer(201, {"status": "accepted"})
 
     def _key_refusal(self, spo_key: str) -> str | None:
         """R5: an identification key EIS did not issue, or whose two months are over, is refused."""
@@ -242,6 +279,10 @@ class EisSimulator:
             return _refused(422, *errors)
         if self.rng.random() < self.knobs["reject_rate"]:
             return _refused(422, "rejected by simulator knob")
+        for p in card.get("photos", []):  # its photos first, with the very hashes the card names
+            row = self.db.execute("SELECT sha256 FROM photos WHERE photo_id=?", (p["photo_id"],)).fetchone()
+            if row is None or row[0] != p["sha256"]:
+                return _refused(424, f"photo {p['photo_id']} not received with its SHA-256 yet")
         digest = hashlib.sha256(body(card)).hexdigest()
         row = self.db.execute("SELECT digest, receipt FROM cards WHERE key=?", (key,)).fetchone()
         if row:
@@ -333,6 +374,12 @@ class EisSimulator:
     async def list_histories(self, request: web.Request) -> web.Response:
         rows = self.db.execute("SELECT request, entries, body FROM histories ORDER BY at").fetchall()
         return web.json_response([{"request": r, "entries": n, "export": json.loads(b)} for r, n, b in rows])
+
+    async def list_photos(self, request: web.Request) -> web.Response:
+        rows = self.db.execute("SELECT photo_id, card_id, sha256, size FROM photos ORDER BY rowid")
+        return web.json_response(
+            [{"photo_id": i, "card_id": c, "sha256": h, "size": n} for i, c, h, n in rows]
+        )
 
     async def list_events(self, request: web.Request) -> web.Response:
         """The events in the order they arrived."""

@@ -34,7 +34,7 @@ from app.domain.norms import visual_checks
 from app.domain.periodicity import lane_date
 from app.domain.vehicle import vehicle_record
 from app.eds.errors import EdsError
-from app.eis.contract import CONTRACT_VERSION
+from app.eis.contract import CONTRACT_VERSION, card_message
 from app.eis.outbox import OutboxWorker
 from app.errors import OtolaneError, Refused
 from app.lane.cameras import CAMERA_KIND, Cameras
@@ -1182,7 +1182,8 @@ class LaneService:
             card["anchor"] = sign_heads(self.store.key, await self.store.heads(), card_id)
             # G3: the employee signs the exact body EIS receives, in the form the route carries it
             try:
-                signature = await self.outbox.client.sign_by(card, signer) if signer is not None else None
+                message = card_message(card)  # the photos by hash: their bytes travel apart
+                signature = await self.outbox.client.sign_by(message, signer) if signer is not None else None
             except EdsError as e:  # the PIN dialog cancelled, NCALayer gone: nothing formed, try again
                 raise OtolaneError(e.code, e.message, status=409, **e.params) from e
             if self.current is not insp:  # aborted while the person was signing

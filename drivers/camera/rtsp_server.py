@@ -46,7 +46,8 @@ def main() -> int:
         print(f"cannot listen on 127.0.0.1:{args.port}", file=sys.stderr, flush=True)
         return 1
     loop = GLib.MainLoop()
-    signal.signal(signal.SIGTERM, lambda *_: loop.quit())
+    # a GLib source, not a Python handler: the loop runs in C and would see a Python handler late
+    GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGTERM, lambda *_: loop.quit() or False)
     # stdin is the parent's pipe: its end (the parent died, even by kill -9) ends this server too
     GLib.io_add_watch(sys.stdin.fileno(), GLib.IO_HUP | GLib.IO_IN | GLib.IO_ERR, lambda *_: loop.quit())
     print(f"ready rtsp://127.0.0.1:{server.get_bound_port()}{args.mount}", flush=True)

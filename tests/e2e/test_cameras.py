@@ -63,7 +63,12 @@ async def test_front_axle_brake_test_takes_the_photo_with_the_lanes_geolocation(
 
         await wait_for(delivered, "the card at EIS")
         body = json.loads(rig.eis.db.execute("SELECT body FROM cards").fetchone()[0])
-        assert body["photos"][0]["sha256"] == photo["sha256"]
+        assert body["photos"][0]["sha256"] == photo["sha256"] and "jpeg" not in body["photos"][0]
+        # the image went before the card in its own message, bound by the hash the signed card names
+        (got,) = rig.eis.db.execute(
+            "SELECT jpeg FROM photos WHERE photo_id=?", (photo["photo_id"],)
+        ).fetchone()
+        assert got == jpeg
         # encrypted at rest (R7): the file is not a JPEG, and it is 0600
         files = list((rig.home / "photos").iterdir())
         assert len(files) == 1 and not files[0].read_bytes().startswith(b"\xff\xd8")

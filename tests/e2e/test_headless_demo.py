@@ -54,7 +54,7 @@ def _pdf_pages(pdf: str) -> list[str]:
 def test_headless_demo_prints_one_accepted_card(tmp_path: Path) -> None:
     """Issue #8: a good vehicle has no failed item and its PDF no failures sheet. Issue #11: with 30 %
     of EIS calls failing in random ways the card is still accepted, and the attempts are counted."""
-    out = headless(tmp_path, "--speed", "60", "--vehicle", "good", "--eis-faults", "0.3")
+    out = headless(tmp_path, "--speed", "240", "--vehicle", "good", "--eis-faults", "0.3")
     assert {"inspection_id", "card_id", "verdict", "eis_status", "readings", "duration_s"} <= set(out)
     assert out["verdict"] == "admitted" and out["eis_status"] == "accepted" and out["eis_attempts"] >= 1
     assert out["failed_items"] == []
@@ -65,6 +65,11 @@ def test_headless_demo_prints_one_accepted_card(tmp_path: Path) -> None:
     assert out["readings"] > 4
     assert out["duration_s"] >= 1200  # M1: 20 minutes of lane time (R12)
     assert not list((tmp_path / "d").glob("demo.pids"))  # its processes are stopped
+    # Issue #9: the plate read off the demo's IP camera (RTSP), confirmed; both cameras' photos of the
+    # front axle's brake test on the card
+    assert out["plate_read"]["plate"] == "123ABC02" and out["plate_read"]["camera"] == "front"
+    assert sorted(p["camera"]["id"] for p in out["photos"]) == ["front", "rear"]
+    assert all((p["width"], p["height"]) == (1280, 720) for p in out["photos"])
 
 
 def test_headless_demo_with_faults_still_completes_and_counts_them(tmp_path: Path) -> None:
@@ -98,7 +103,7 @@ def test_headless_demo_with_faults_still_completes_and_counts_them(tmp_path: Pat
 
 def test_headless_demo_weak_brakes_fail_on_the_rear_axle(tmp_path: Path) -> None:
     """Issue #8: ``--vehicle weak-brakes`` names its failed items; the PDF lists them with deviations."""
-    out = headless(tmp_path, "--speed", "60", "--vehicle", "weak-brakes")
+    out = headless(tmp_path, "--speed", "240", "--vehicle", "weak-brakes")
     assert out["verdict"] == "not_admitted"
     assert out["failed_items"] == ["brake.imbalance.axle2", "brake.specific_force"]
     pages = _pdf_pages(out["pdf"])

@@ -130,3 +130,38 @@ def test_a_training_lane_cannot_be_configured_towards_a_production_host(tmp_path
     assert e.value.params["key"] == "eis.ca_file"
     with pytest.raises(ConfigError):
         config_mod.load(_cfg(tmp_path, "", 'url = "https://10.1.2.3/api"\ntransport = "carrier-pigeon"'))
+
+
+def test_a_cards_photo_goes_before_it_bound_by_the_hash_the_card_names(tmp_path: Path) -> None:
+    """Issue #9: the card names its photos by SHA-256 (signed with it); each image travels in a photo
+    message; EIS refuses an image whose bytes are not the named hash, and holds a card (424, to be
+    retried, never rejected) until it has every photo with the hash the card names."""
+    import base64
+    import hashlib
+
+    from app.eis.simulator import EisSimulator
+
+    jpeg = b"\xff\xd8" + bytes(range(256)) * 4 + b"\xff\xd9"
+    digest = hashlib.sha256(jpeg).hexdigest()
+    photo = {
+        "photo_id": "p1", "taken": 1.0, "camera": {"id": "front", "serial": "DS-1"}, "latitude": 51.0,
+        "longitude": 71.0, "width": 1280, "height": 720, "format": "jpeg", "sha256": digest,
+        "jpeg": base64.b64encode(jpeg).decode(),
+    }  # fmt: skip
+    card = sample_card("c1", photos=[photo])
+    message = contract.card_message(card)
+    assert "jpeg" not in message["photos"][0] and message["photos"][0]["sha256"] == digest
+    assert "jpeg" in card["photos"][0]  # the stored card keeps its image (the PDF shows it)
+    assert contract.problems("card", card) == [
+        "photos: the images travel in photo messages of their own, not in the card"
+    ]
+    (msg,) = contract.photo_messages(card)
+    assert contract.problems("photo", msg) == []
+    sim = EisSimulator(tmp_path / "eis.db")
+    headers = {"Idempotency-Key": "c1", "X-SPO-Key": "K"}
+    assert sim.handle("card", message, headers, "", "rest").status == 424  # its photo first
+    forged = msg | {"jpeg": base64.b64encode(jpeg[:-1] + b"\x00").decode()}
+    assert sim.handle("photo", forged, {"Idempotency-Key": "p1", "X-SPO-Key": "K"}, "", "rest").status == 422
+    assert sim.handle("photo", msg, {"Idempotency-Key": "p1", "X-SPO-Key": "K"}, "", "rest").status == 201
+    assert sim.handle("photo", msg, {"Idempotency-Key": "p1", "X-SPO-Key": "K"}, "", "rest").status == 200
+    assert sim.handle("card", message, headers, "", "rest").status == 201
