@@ -10,6 +10,8 @@ beside it); a chain's next row is computed from its tail, so two writers must ne
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import errno
 import os
 import sqlite3
@@ -259,10 +261,28 @@ async def lock_for_write(conn: Any) -> None:
 
 @asynccontextmanager
 async def write_tx() -> AsyncIterator[Any]:
-    """A transaction that writes: the lane's write lock first, then the caller's statements."""
-    async with in_transaction() as tx:
+    """A transaction that writes: the lane's write lock first, then the caller's statements.
+
+    Entered so that a cancelled task never leaves the connection's transaction lock behind: Tortoise
+    takes its lock, then awaits BEGIN; a task cancelled at that await got no transaction to leave,
+    and the lock stayed taken — every later write of the daemon waited forever (seen as a daemon that
+    hung in its stop, after cancelling its workers)."""
+    ctx = in_transaction()
+    try:
+        tx = await ctx.__aenter__()
+    except asyncio.CancelledError:
+        if getattr(ctx, "token", None) is not None:  # past the lock: leave what was entered
+            with contextlib.suppress(Exception):
+                await ctx.__aexit__(asyncio.CancelledError, None, None)
+        raise
+    try:
         await lock_for_write(tx)
         yield tx
+    except BaseException as exc:
+        await ctx.__aexit__(type(exc), exc, exc.__traceback__)
+        raise
+    else:
+        await ctx.__aexit__(None, None, None)
 
 
 async def engine_integrity() -> str:

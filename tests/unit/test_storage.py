@@ -3,6 +3,7 @@ chains (R3.10), accounts (R3.17). Each test runs on both."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 import sys
@@ -228,3 +229,27 @@ async def test_every_stored_column_of_the_first_and_last_row_is_in_the_chain(db:
             assert brk.seq in (seq, min(seq + 1, 5)), (col, brk)
             await model.filter(seq=seq).update(**{col: orig})
             assert (await chain.verify(model))[1] is None, (col, seq)
+
+
+async def test_a_writer_cancelled_while_it_enters_leaves_no_lock_behind(db: str) -> None:
+    """A task cancelled at any moment of entering a write transaction (the daemon cancels its
+    workers when it stops) must not leave the connection locked: every later write would wait for
+    ever (a daemon that hung in its stop). Cancelled after 0, 1, 2 … steps of the event loop."""
+    import asyncio
+
+    from app.storage.db import write_tx
+
+    async def writer() -> None:
+        async with write_tx() as tx:
+            await Journal().write("t", "login", tx)
+
+    for steps in range(12):
+        task = asyncio.create_task(writer())
+        for _ in range(steps):
+            await asyncio.sleep(0)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        async with asyncio.timeout(5):  # the next writer gets in
+            await writer()
+    assert (await chain.verify(JournalEntry))[1] is None
