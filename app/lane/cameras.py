@@ -9,7 +9,7 @@
   a picture from a file: photos come only from :meth:`Cameras.grab`.
 * **The photo (R3.9, R3.18).** When a brake reading of the trigger step arrives
   (``app/domain/photo.py: triggers``), every admitted ``photo`` camera's newest frame is taken,
-  judged (R6) and stored (``app/lane/photos.py``); the step cannot finish before (``photo_done``),
+  judged (R6) and stored (``app/lane/photos.py``); the step cannot finish before (the service's gate),
   and goes back with the reason when no camera gave one.
 * **The plate (R3.2).** :meth:`Cameras.recognise` reads the plate off a ``plate`` camera's frame
   in a worker thread.
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -83,8 +84,7 @@ class CameraSlot:
 
 
 def registered(cfg: CameraConfig, details: dict[str, Any]) -> CameraConfig:
-    import dataclasses
-
+    """The registration after a ``camera_registered`` journal entry."""
     return dataclasses.replace(
         cfg, make=str(details["make"]), model=str(details["model"]), serial=str(details["serial"])
     )
@@ -268,26 +268,22 @@ class Cameras:
     def trigger_step(self, category: str, axles: int) -> str | None:
         return photo_rules.photo_step(category, axles) if self.photo_cameras else None
 
-    def photo_done(self, step: str, st: dict[str, Any], trigger: str | None) -> bool:
-        """A trigger step is done only with its run's photo stored."""
-        return step != trigger or st.get("photo_run") == st.get("run")
-
     def on_brake(
         self,
         ids: dict[str, Any],
         step: str,
         st: dict[str, Any],
-        trigger: str | None,
         reading: tuple[str, float, bool],
         done: Callable[[dict[str, Any] | None, str], None],
     ) -> asyncio.Task[Any] | None:
-        """A brake reading of a running step: the photo's moment when it triggers (once a run)."""
+        """A brake reading of the running step that takes the photo: the photo's moment when it
+        triggers (once a run)."""
         channel, value, final = reading
         run = int(st.get("run") or 0)
         key = (step, run)
-        if trigger is None or st.get("photo_run") == run or key in self._taking:
+        if st.get("photo_run") == run or key in self._taking:
             return None
-        if not photo_rules.triggers(step, trigger, channel, value, final):
+        if not photo_rules.triggers(step, step, channel, value, final):
             return None
         self._taking.add(key)
         return asyncio.create_task(self._take(ids, step, run, done, key))

@@ -420,7 +420,6 @@ class LaneService:
                 self._ids(insp),
                 step,
                 st,
-                step,
                 (r.channel, r.value, r.final),
                 lambda record, why: self._photo_taken(insp, step, record, why),
             )
