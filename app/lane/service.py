@@ -3,7 +3,9 @@
 Devices report through their supervisors into :meth:`LaneService.on_device`; readings of a running
 step go to the :class:`~app.lane.recorder.Recorder`, which seals, chains and commits them in small
 batches and keeps them until they are stored; steps and the card are gated by the pure rules of
-``app/domain/inspection.py``; every change is published to the stream subscribers.
+``app/domain/inspection.py``; every change is published to the stream subscribers. Cameras,
+photos and plate reading live in ``app/lane/cameras.py`` and ``app/lane/photos.py``: the service
+hands them the brake readings of the step that takes the photo and asks them for the card's photos.
 
 What the operator is told is committed first (issue #7): a step is reported done only when its
 readings and the step's own record are stored; a card only when it, its outbox row and its journal
