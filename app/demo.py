@@ -35,7 +35,8 @@ ROLES = ("operator", "technician", "admin")
 PLATE = "123ABC02"
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port free on loopback now (for the demo's simulators, and the tests')."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -299,8 +300,8 @@ def start_lane(
         )
     home.mkdir(parents=True, exist_ok=True)
     home.chmod(0o700)
-    eis_port = _free_port()
-    cam_ports = {c.id: (_free_port(), _free_port()) for c in DEMO_CAMERAS}
+    eis_port = free_port()
+    cam_ports = {c.id: (free_port(), free_port()) for c in DEMO_CAMERAS}
     rtsp_ok = not rtsp_available()
     if not rtsp_ok:
         print(f"otolane demo: no RTSP camera simulator here (missing: {rtsp_available()}); MJPEG instead")

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from app.demo import free_port
 from tests.rig import Rig, pg_database, start_rig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,9 +44,7 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     # Not under pytest's 0700 temp root: the postgres user must reach its directory.
     base = Path(tempfile.mkdtemp(prefix="otolane-pg-"))
     data = base / "data"
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     run_as: list[str] = []
     if os.geteuid() == 0:  # PostgreSQL refuses to run as root
         shutil.chown(base, "postgres")

@@ -24,7 +24,7 @@ from app.anpr.scenes import camera_frames
 from app.api.client import LaneClient
 from app.auth import Accounts, Policy
 from app.daemon import Daemon
-from app.demo import BRAKE, DEMO_DEVICES, DemoDevice, write_config
+from app.demo import BRAKE, DEMO_DEVICES, DemoDevice, free_port, write_config
 from app.eis.simulator import EisSimulator
 from app.storage.crypto import write_secret_file
 from app.storage.store import close_store, open_store
@@ -303,14 +303,6 @@ async def camera_sims(kinds: tuple[str, ...], serials: tuple[str, ...] = ()) -> 
             f'model = "{CAMERA_MODEL}"\nserial = "{serial}"\nfps = 5\n'
         )
     return sims, tables
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def admitted(c: LaneClient) -> bool:

@@ -35,7 +35,7 @@ from tortoise.transactions import in_transaction
 
 from app import config as config_mod
 from app.api.client import LaneClient
-from app.demo import DemoDevice, write_config
+from app.demo import DemoDevice, free_port, write_config
 from app.eis.outbox import OutboxWorker
 from app.eis.simulator import EisSimulator
 from app.journal import Journal
@@ -151,7 +151,7 @@ def _camera_sim(home: Path, rtsp: bool) -> tuple[subprocess.Popen[bytes], str, s
             "-m",
             "app.cli",
             "camera-sim",
-            *(["--rtsp-port", str(_free_port())] if rtsp else []),
+            *(["--rtsp-port", str(free_port())] if rtsp else []),
         ],
         cwd=home,
         stdout=subprocess.PIPE,
@@ -160,12 +160,6 @@ def _camera_sim(home: Path, rtsp: bool) -> tuple[subprocess.Popen[bytes], str, s
     assert proc.stdout is not None
     words = proc.stdout.readline().decode().split()
     return proc, words[1], words[2] if len(words) > 2 else ""
-
-
-def _free_port() -> int:
-    from tests.rig import free_port
-
-    return free_port()
 
 
 async def bench_cameras(tmp: Path, seconds: float = 10.0, photos: int = 30) -> dict[str, float]:

@@ -14,7 +14,6 @@ import json
 import os
 import random
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -26,7 +25,7 @@ import pytest
 
 from app import config as config_mod
 from app.api.client import ApiError, LaneClient
-from app.demo import write_config
+from app.demo import free_port, write_config
 from app.storage.crypto import write_secret_file
 from tests.rig import PASSWORDS, create_users, wait_for
 
@@ -36,12 +35,6 @@ CARDS = 6
 #: how many times the daemon is killed (issue #7 asks for at least 100)
 KILLS = 100
 SEED = 532
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _spawn(home: Path, *args: str) -> subprocess.Popen[bytes]:
@@ -118,9 +111,9 @@ def _cards(db: Path) -> list[str]:
 async def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path: Path) -> None:
     home = tmp_path / "lane"
     home.mkdir()
-    eis_port = _port()
+    eis_port = free_port()
     cfg_file = write_config(home, SPEED, eis_port)
-    cam_port = _port()
+    cam_port = free_port()
     cfg_file.write_text(
         cfg_file.read_text()
         + f'\n[[cameras]]\nid = "front"\nkind = "mjpeg"\nurl = "http://127.0.0.1:{cam_port}/mjpeg"\n'

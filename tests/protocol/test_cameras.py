@@ -14,11 +14,11 @@ import aiohttp
 import pytest
 
 from app.anpr.scenes import camera_frames
+from app.demo import free_port
 from drivers.camera.base import Camera, CameraError, CameraIdentity, CameraStatus
 from drivers.camera.sim import CameraSim
 from drivers.camera.stream import make_camera, rtsp_server_name
 from drivers.camera.web import jpeg_size
-from tests.rig import free_port
 
 IDENT = CameraIdentity("Hikvision", "DS-2CD2043G2-I", "DS-0001", "V5.7.3")
 

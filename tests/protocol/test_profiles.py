@@ -192,13 +192,11 @@ async def test_a_modbus_stand_over_tcp() -> None:
     """Modbus TCP (issue #4 "Modbus RTU/TCP"): a networked stand at ``socket://host:port`` is read
     over MBAP with the same profile as on RS-485; malformed answers are counted, values stay true;
     the stand restarting is a reconnect."""
-    import socket
+    from app.demo import free_port
 
     name = "modbus-steering-play"
     profile = PROFILES[name]
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port_no = s.getsockname()[1]
+    port_no = free_port()
     link = f"tcp:127.0.0.1:{port_no}"
     scenario = SCENARIOS[name]["good"]
     sim = ModbusSimulator(link, profile, scenario, serial="NET-7", garble=0.2, seed=3)

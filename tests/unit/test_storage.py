@@ -4,7 +4,6 @@ chains (R3.10), accounts (R3.17). Each test runs on both."""
 from __future__ import annotations
 
 import contextlib
-import socket
 import subprocess
 import sys
 import time
@@ -15,7 +14,7 @@ from tortoise import connections
 from tortoise.transactions import in_transaction
 
 from app.auth import DAY, Accounts, Policy
-from app.demo import write_config
+from app.demo import free_port, write_config
 from app.errors import OtolaneError
 from app.journal import Journal
 from app.storage import chain
@@ -136,14 +135,8 @@ async def test_a_read_only_database_is_refused_and_left_as_it_was(tmp_path: Path
     assert path.stat().st_mode & 0o777 == 0o400
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def test_an_unreachable_postgresql_is_a_clear_error_without_its_password() -> None:
-    dsn = f"postgres://otolane:s3cret-pw@127.0.0.1:{_free_port()}/lane"
+    dsn = f"postgres://otolane:s3cret-pw@127.0.0.1:{free_port()}/lane"
     with pytest.raises(OtolaneError) as err:
         await open_db(dsn)
     assert err.value.code == "db_unreachable"
@@ -153,7 +146,7 @@ async def test_an_unreachable_postgresql_is_a_clear_error_without_its_password()
 def test_the_daemon_says_the_database_is_unreachable_without_a_traceback(tmp_path: Path) -> None:
     cfg = write_config(tmp_path, 1.0, 8765)
     write_secret_file(tmp_path / "keys" / "eis-id.key", "TEST-SPO-KEY\n")
-    dsn = f"postgres://otolane:s3cret-pw@127.0.0.1:{_free_port()}/lane"
+    dsn = f"postgres://otolane:s3cret-pw@127.0.0.1:{free_port()}/lane"
     cfg.write_text(cfg.read_text().replace('dsn = "sqlite://otolane.db"', f'dsn = "{dsn}"'))
     r = subprocess.run(
         [sys.executable, "-m", "app.cli", "daemon", "--config", str(cfg)],
