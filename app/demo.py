@@ -302,9 +302,10 @@ def start_lane(
     home.chmod(0o700)
     eis_port = free_port()
     cam_ports = {c.id: (free_port(), free_port()) for c in DEMO_CAMERAS}
-    rtsp_ok = not rtsp_available()
-    if not rtsp_ok:
-        print(f"otolane demo: no RTSP camera simulator here (missing: {rtsp_available()}); MJPEG instead")
+    missing = rtsp_available()  # a probe of Debian's Python: once
+    rtsp_ok = not missing
+    if missing:
+        print(f"otolane demo: no RTSP camera simulator here (missing: {missing}); MJPEG instead")
     cfg = write_config(home, speed, eis_port, DEMO_DEVICES, centre_key=True, cameras=cam_ports, rtsp=rtsp_ok)
     id_key = home / "keys" / "eis-id.key"
     if not id_key.exists():

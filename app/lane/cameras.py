@@ -22,7 +22,7 @@ import base64
 import dataclasses
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -81,6 +81,20 @@ class CameraSlot:
             "why": self.why,
             "registered": {"make": self.cfg.make, "model": self.cfg.model, "serial": self.cfg.serial},
         }
+
+
+def _newest(slot: CameraSlot, max_age_s: float) -> Frame:
+    """The camera's newest frame, or why there is none in the user's words (a catalog code)."""
+    try:
+        return slot.cam.grab(max_age_s)
+    except CameraError as exc:
+        raise OtolaneError(
+            "camera_no_frame",
+            f"camera {slot.cfg.id} gives no frame: {exc}",
+            status=409,
+            camera=slot.cfg.id,
+            reason=str(exc)[:200],
+        ) from None
 
 
 def registered(cfg: CameraConfig, details: dict[str, Any]) -> CameraConfig:
@@ -253,16 +267,7 @@ class Cameras:
                 status=409,
                 camera=slot.cfg.id,
             )
-        try:
-            return slot.cam.grab(max_age_s)
-        except CameraError as exc:
-            raise OtolaneError(
-                "camera_no_frame",
-                f"camera {slot.cfg.id} gives no frame: {exc}",
-                status=409,
-                camera=slot.cfg.id,
-                reason=str(exc)[:200],
-            ) from None
+        return _newest(slot, max_age_s)
 
     # --- the photo (R3.9) ------------------------------------------------------------------
     def trigger_step(self, category: str, axles: int) -> str | None:
@@ -275,9 +280,9 @@ class Cameras:
         st: dict[str, Any],
         reading: tuple[str, float, bool],
         done: Callable[[dict[str, Any] | None, str], None],
-    ) -> asyncio.Task[Any] | None:
-        """A brake reading of the running step that takes the photo: the photo's moment when it
-        triggers (once a run)."""
+    ) -> Coroutine[Any, Any, None] | None:
+        """A brake reading of the running step that takes the photo: when it triggers (once a run),
+        the taking, for the caller to run in the background."""
         channel, value, final = reading
         run = int(st.get("run") or 0)
         key = (step, run)
@@ -286,7 +291,7 @@ class Cameras:
         if not photo_rules.triggers(step, step, channel, value, final):
             return None
         self._taking.add(key)
-        return asyncio.create_task(self._take(ids, step, run, done, key))
+        return self._take(ids, step, run, done, key)
 
     async def _take(
         self,
@@ -372,16 +377,7 @@ class Cameras:
             raise OtolaneError(
                 "camera_not_admitted", "the camera is not the registered one", status=409, camera=camera_id
             )
-        try:
-            frame = slot.cam.grab(max_age_s=5.0)
-        except CameraError as exc:
-            raise OtolaneError(
-                "camera_no_frame",
-                f"camera {camera_id} gives no frame: {exc}",
-                status=409,
-                camera=camera_id,
-                reason=str(exc)[:200],
-            ) from None
+        frame = _newest(slot, 5.0)
 
         def small() -> bytes:
             return bytes(cv2.resize(frame.rgb(), (width, height), interpolation=cv2.INTER_AREA).tobytes())

@@ -418,16 +418,15 @@ class LaneService:
                 st["got"].append(r.channel)
         if st.get("photo"):  # the brake test of this step takes the photo (R3.9)
             insp = self.current
-            task = self.cameras.on_brake(
+            taking = self.cameras.on_brake(
                 self._ids(insp),
                 step,
                 st,
                 (r.channel, r.value, r.final),
                 lambda record, why: self._photo_taken(insp, step, record, why),
             )
-            if task is not None:
-                self._bg.add(task)
-                task.add_done_callback(self._bg.discard)
+            if taking is not None:
+                self._spawn(taking)
 
     def _camera_lost(self, camera_id: str, reason: str) -> None:
         """A photo camera lost while its step waits for the photo: the step goes back (R3.7)."""
