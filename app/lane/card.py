@@ -305,7 +305,7 @@ def assemble_card(
     sheet = evaluate(insp.steps, facts, readings)
     used = {k for st in insp.steps.values() for k in st.get("devices", ())}
     for entry in sheet.protocol:  # which instruments made each value (the protocol names them)
-        entry["devices"] = list(insp.steps.get(entry["step"], {}).get("devices", ()))
+        entry["devices"] = list(insp.steps[entry["step"]].get("devices", ()))
     items = sheet.items
     first = vehicle.get("reinspection_of")
     if first:

@@ -1,0 +1,435 @@
+"""The EIS outbox worker on its own (D4, R3.5, G2, R5): a real EIS simulator on loopback HTTP, a real
+SQLite database and the cards chain, the worker driven pass by pass. The whole lane's tests
+(``test_eis_routes.py``, ``test_api_lane.py``) show it in use; these pin each outcome's row, journal
+entry and exchange trace, so that a dropped field or a changed status is noticed (issue #7)."""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from tortoise.transactions import in_transaction
+
+from app.eis.client import RestClient
+from app.eis.outbox import DELIVERY_FIELDS, OutboxWorker, backoff_s
+from app.eis.simulator import EisSimulator
+from app.journal import Journal
+from app.storage.chain import ChainWriter
+from app.storage.crypto import Keyring
+from app.storage.db import close_db, open_db
+from app.storage.models import Card, EisExchange, JournalEntry, Outbox
+from tests.rig import sample_card
+
+SPO_KEY = "SPO-KEY-1"
+
+
+@dataclass
+class Bench:
+    eis: EisSimulator
+    url: str
+    keyring: Keyring
+    changes: list[int]
+    clients: list[RestClient]
+
+    def worker(self, environment: str = "test", **kwargs: Any) -> OutboxWorker:
+        client = RestClient(self.url, SPO_KEY, 5.0)
+        self.clients.append(client)
+        kwargs.setdefault("lane", "L1")
+        return OutboxWorker(
+            client, self.keyring, Journal(), environment, lambda: self.changes.append(1), **kwargs
+        )
+
+    async def card(self, training: bool = True, **overrides: Any) -> str:
+        cid = str(uuid.uuid4())
+        card = sample_card(cid, training=training, number=7, **overrides)
+        async with in_transaction() as tx:
+            row = {
+                "card_id": cid,
+                "inspection_id": cid,
+                "verdict": "admitted",
+                "created": time.time(),
+                "sealed": self.keyring.seal_json(card, f"cards:{cid}"),
+            }
+            await ChainWriter(Card).append([row], tx)
+            await Outbox.create(card_id=cid, idempotency_key=cid, training=training, using_db=tx)
+        return cid
+
+
+@pytest.fixture
+async def bench(tmp_path: Path) -> AsyncIterator[Bench]:
+    eis = EisSimulator(tmp_path / "eis.db", seed=1)
+    runner = web.AppRunner(eis.app(), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    await open_db(f"sqlite://{tmp_path / 'lane.db'}")
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}/api/v1"
+    bench = Bench(eis, url, Keyring.create(tmp_path / "k"), [], [])
+    try:
+        yield bench
+    finally:
+        for client in bench.clients:
+            await client.close()
+        await close_db()
+        await runner.cleanup()
+
+
+async def _journal() -> list[tuple[str, str, dict[str, Any]]]:
+    return [(e.actor, e.action, e.details) for e in await JournalEntry.all().order_by("seq")]
+
+
+async def test_an_accepted_card_leaves_its_receipt_its_entry_and_its_trace(bench: Bench) -> None:
+    """D4, G2: the row says accepted with EIS's receipt; the journal and the exchange say the same."""
+    cid = await bench.card()
+    worker = bench.worker()
+    before = time.time()
+    wait = await worker.deliver_due()
+    assert wait == 30.0  # nothing left: look again in half a minute
+    row = await Outbox.get(card_id=cid)
+    assert (row.status, row.attempts, row.last_error) == ("accepted", 1, "")
+    assert row.receipt.startswith("EIS-") and row.updated >= before
+    assert await _journal() == [("eis", "eis_accepted", {"card_id": cid, "receipt": row.receipt})]
+    (ex,) = await EisExchange.all()
+    assert (ex.kind, ex.card_id, ex.idempotency_key, ex.attempt, ex.outcome, ex.http_status, ex.route) == (
+        "card",
+        cid,
+        cid,
+        1,
+        "accepted",
+        201,
+        "rest",
+    )
+    assert ex.error == "" and ex.sealed_response is not None and len(ex.request_digest) == 64
+    assert bench.keyring.open(ex.sealed_response, f"eis-exchange:{cid}:1").startswith(b"{")
+    assert bench.changes == [1]
+    stored = bench.eis.db.execute("SELECT card_id, spo_key, training FROM cards").fetchall()
+    assert stored == [(cid, SPO_KEY, 1)]
+    assert await worker.counts() == {"pending": 0, "accepted": 1, "rejected": 0, "refused": 0}
+    (q,) = await worker.queue(10)
+    assert q == {
+        "card_id": cid,
+        "number": 7,
+        "plate": "123ABC02",
+        "verdict": "admitted",
+        "status": "accepted",
+        "attempts": 1,
+        "error": "",
+        "receipt": row.receipt,
+        "updated": row.updated,
+        "signed": False,
+    }
+    (trace,) = await worker.exchanges(cid, 10)
+    assert set(trace) == {
+        "ts",
+        "route",
+        "kind",
+        "card_id",
+        "attempt",
+        "request_digest",
+        "http_status",
+        "outcome",
+        "duration_ms",
+        "error",
+    }
+    assert (trace["outcome"], trace["attempt"], trace["card_id"]) == ("accepted", 1, cid)
+    assert await worker.exchanges("another", 10) == []
+    assert len(await worker.exchanges(None, 10)) == 1
+
+
+async def test_a_rejected_card_keeps_what_eis_said(bench: Bench) -> None:
+    cid = await bench.card()
+    bench.eis.knobs["reject_rate"] = 1.0
+    worker = bench.worker()
+    await worker.deliver_due()
+    row = await Outbox.get(card_id=cid)
+    assert (row.status, row.attempts, row.receipt) == ("rejected", 1, "")
+    assert "rejected by simulator knob" in row.last_error
+    assert await _journal() == [("eis", "eis_rejected", {"card_id": cid, "detail": row.last_error})]
+    (ex,) = await EisExchange.all()
+    assert (ex.outcome, ex.http_status, ex.error) == ("rejected", 422, row.last_error[:300])
+    await worker.deliver_due()  # a rejected card is not sent again
+    assert await EisExchange.all().count() == 1
+    assert await worker.counts() == {"pending": 0, "accepted": 0, "rejected": 1, "refused": 0}
+
+
+async def test_an_unavailable_eis_gets_the_card_again_after_the_back_off(bench: Bench) -> None:
+    """D4: a retry waits 0.25–0.75 s after the first attempt, then the same key goes again."""
+    cid = await bench.card()
+    bench.eis.knobs["fail_rate"] = 1.0
+    worker = bench.worker()
+    before = time.time()
+    wait = await worker.deliver_due()
+    row = await Outbox.get(card_id=cid)
+    assert (row.status, row.attempts) == ("pending", 1)
+    assert before + 0.25 <= row.next_attempt <= time.time() + 0.75
+    assert 0.05 <= wait <= 0.75
+    assert "503" in row.last_error or "unavailable" in row.last_error
+    assert await _journal() == []  # a retry is traced, not journalled
+    (ex,) = await EisExchange.all()
+    assert (ex.outcome, ex.http_status, ex.attempt) == ("retry", 503, 1)
+    # not due yet: nothing is sent
+    await worker.deliver_due()
+    assert await EisExchange.all().count() == 1
+    bench.eis.knobs["fail_rate"] = 0.0
+    await Outbox.filter(card_id=cid).update(next_attempt=0.0)
+    await worker.deliver_due()
+    row = await Outbox.get(card_id=cid)
+    assert (row.status, row.attempts, row.last_error) == ("accepted", 2, "")
+    assert [e.attempt for e in await EisExchange.all().order_by("id")] == [1, 2]
+    assert [e.idempotency_key for e in await EisExchange.all()] == [cid, cid]
+
+
+class _Edge(random.Random):
+    def __init__(self, pick: str) -> None:
+        super().__init__()
+        self.pick = pick
+
+    def uniform(self, a: float, b: float) -> float:
+        return a if self.pick == "low" else b
+
+
+@pytest.mark.parametrize(
+    ("attempts", "base"), [(0, 0.5), (1, 0.5), (2, 1.0), (3, 2.0), (8, 60.0), (50, 60.0)]
+)
+def test_the_back_off_doubles_from_half_a_second_up_to_a_minute_with_half_jitter(
+    attempts: int, base: float
+) -> None:
+    assert backoff_s(attempts, _Edge("low")) == base * 0.5
+    assert backoff_s(attempts, _Edge("high")) == base * 1.5
+    assert base * 0.5 <= backoff_s(attempts) <= base * 1.5
+
+
+async def test_a_training_card_is_refused_for_a_production_endpoint_and_never_sent(bench: Bench) -> None:
+    """R3.5 / issue #7: a training card never reaches production, whatever else is configured."""
+    cid = await bench.card(training=True)
+    worker = bench.worker("production")
+    await worker.deliver_due()
+    row = await Outbox.get(card_id=cid)
+    assert (row.status, row.last_error, row.attempts) == ("refused", "training card, production endpoint", 0)
+    assert await _journal() == [("eis", "eis_refused_training", {"card_id": cid, "endpoint": bench.url})]
+    assert bench.eis.requests == 0 and await EisExchange.all().count() == 0
+    assert bench.changes == [1]
+    # a production card on the same endpoint goes
+    real = await bench.card(training=False)
+    await worker.deliver_due()
+    assert (await Outbox.get(card_id=real)).status == "accepted"
+
+
+async def test_a_card_marked_training_inside_goes_nowhere_near_production_either(bench: Bench) -> None:
+    """The row's mark and the sealed card's mark are both heeded."""
+    cid = await bench.card(training=True)
+    await Outbox.filter(card_id=cid).update(training=False)
+    await bench.worker("production").deliver_due()
+    assert (await Outbox.get(card_id=cid)).status == "refused"
+
+
+async def test_the_outbox_is_held_against_the_chain_and_the_journal(bench: Bench) -> None:
+    """Issue #7 item 3: a deleted row is restored, a status set behind the software goes back to
+    pending, and both are said in the journal; the card then reaches EIS once."""
+    lost = await bench.card()
+    faked = await bench.card()
+    rekeyed = await bench.card()
+    remarked = await bench.card(training=True)
+    fine = await bench.card()
+    await Outbox.filter(card_id=lost).delete()
+    await Outbox.filter(card_id=faked).update(status="accepted")
+    await Outbox.filter(card_id=rekeyed).update(idempotency_key="other")
+    await Outbox.filter(card_id=remarked).update(training=False)
+    worker = bench.worker()
+    problems = await worker.reconcile()
+    assert problems and all(isinstance(p, str) for p in problems)
+    for cid in (faked, rekeyed, remarked):
+        assert any(cid in p for p in problems), cid
+    entries = await _journal()
+    assert ("laned", "outbox_restored", {"card_id": lost}) in entries
+    for cid in (faked, rekeyed, remarked):
+        assert ("laned", "outbox_requeued", {"card_id": cid}) in entries
+    assert not any(e[2].get("card_id") == fine for e in entries)
+    rows = {r.card_id: r for r in await Outbox.all()}
+    assert (rows[lost].status, rows[lost].idempotency_key, rows[lost].training) == ("pending", lost, True)
+    for cid in (faked, rekeyed):
+        assert (rows[cid].status, rows[cid].idempotency_key, rows[cid].next_attempt) == ("pending", cid, 0.0)
+    assert rows[remarked].training is True
+    await worker.deliver_due()
+    assert {r.status for r in await Outbox.all()} == {"accepted"}
+    assert bench.eis.db.execute("SELECT count(*) FROM cards").fetchone() == (5,)
+    # once delivered and journalled, a second look finds nothing more to requeue
+    before = len(await _journal())
+    assert await worker.reconcile() == []
+    assert len(await _journal()) == before
+
+
+class _Key:
+    def __init__(self, expired: bool) -> None:
+        self.expired = expired
+
+    def state(self) -> dict[str, Any]:
+        return {"expired": self.expired, "fingerprint": "fp-1"}
+
+
+async def test_an_expired_identification_key_holds_the_cards_and_is_said_once(bench: Bench) -> None:
+    """R5: cards wait while the key is expired; the journal says it once per key."""
+    cid = await bench.card()
+    key = _Key(expired=True)
+    worker = bench.worker(key_source=key)  # type: ignore[arg-type]
+    assert await worker.deliver_due() == 5.0
+    assert await worker.deliver_due() == 5.0
+    assert (await Outbox.get(card_id=cid)).status == "pending" and bench.eis.requests == 0
+    assert await _journal() == [("laned", "eis_key_expired", {"fingerprint": "fp-1"})]
+    assert bench.changes == [1]
+    assert worker.key_state() == {"expired": True, "fingerprint": "fp-1", "refused": False}
+    key.expired = False
+    await worker.deliver_due()
+    assert (await Outbox.get(card_id=cid)).status == "accepted"
+    key.expired = True  # expired again later: said again
+    await worker.deliver_due()
+    assert [a for _, a, _ in await _journal()].count("eis_key_expired") == 2
+
+
+async def test_a_key_eis_refuses_is_said_once_and_shown_until_a_message_passes(bench: Bench) -> None:
+    """R5: EIS answers 401 to a key it did not issue; the card stays pending, retried."""
+    bench.eis.issue_key("SOME-OTHER-KEY", time.time() + 3600)
+    cid = await bench.card()
+    worker = bench.worker(key_source=_Key(expired=False))  # type: ignore[arg-type]
+    await worker.deliver_due()
+    row = await Outbox.get(card_id=cid)
+    assert row.status == "pending" and "identification key unknown" in row.last_error
+    assert worker.key_state()["refused"] is True
+    entries = await _journal()
+    assert entries == [
+        ("eis", "eis_key_refused", {"fingerprint": "fp-1", "detail": entries[0][2]["detail"]}),
+    ]
+    assert "identification key unknown" in entries[0][2]["detail"]
+    await Outbox.filter(card_id=cid).update(next_attempt=0.0)
+    await worker.deliver_due()
+    assert [a for _, a, _ in await _journal()].count("eis_key_refused") == 1
+    bench.eis.issue_key(SPO_KEY, time.time() + 3600)
+    await Outbox.filter(card_id=cid).update(next_attempt=0.0)
+    await worker.deliver_due()
+    assert (await Outbox.get(card_id=cid)).status == "accepted"
+    assert worker.key_state()["refused"] is False
+
+
+async def test_a_key_state_is_empty_without_a_key_source(bench: Bench) -> None:
+    assert bench.worker().key_state() == {}
+
+
+async def test_only_the_delivery_fields_of_a_row_change(bench: Bench) -> None:
+    """The card's idempotency key and signature stay as stored when the card was formed."""
+    assert DELIVERY_FIELDS == ("status", "attempts", "next_attempt", "last_error", "receipt", "updated")
+    cid = await bench.card()
+    await Outbox.filter(card_id=cid).update(signature="")
+    bench.eis.knobs["fail_rate"] = 1.0
+    await bench.worker().deliver_due()
+    row = await Outbox.get(card_id=cid)
+    assert (row.idempotency_key, row.signature, row.training) == (cid, "", True)
+
+
+async def test_the_queue_lists_the_newest_first_up_to_its_limit(bench: Bench) -> None:
+    ids = [await bench.card() for _ in range(3)]
+    worker = bench.worker()
+    assert [q["card_id"] for q in await worker.queue(2)] == [ids[2], ids[1]]
+    assert {q["status"] for q in await worker.queue(10)} == {"pending"}
+    assert await worker.counts() == {"pending": 3, "accepted": 0, "rejected": 0, "refused": 0}
+    await Card.filter(card_id=ids[0]).delete()  # a row whose card is gone still shows, without facts
+    gone = (await worker.queue(10))[-1]
+    assert (gone["card_id"], gone["number"], gone["plate"], gone["verdict"]) == (ids[0], None, "", "")
+
+
+async def _events(n: int, action: str = "step_started", insp: str = "insp-1") -> None:
+    journal = Journal()
+    for i in range(n):
+        await journal.write("operator", action, inspection_id=insp, inspection=1, step=f"s{i}")
+
+
+def _eis_events(bench: Bench) -> list[tuple[int, str]]:
+    return bench.eis.db.execute("SELECT seq, action FROM events ORDER BY n").fetchall()
+
+
+async def test_the_events_go_before_the_card_in_the_journal_s_order(bench: Bench) -> None:
+    """R3.5: the inspection's events reach EIS as they happen, in order; its card only after them."""
+    await _events(3)
+    await Journal().write("admin", "user_added", username="x")  # names no inspection: passed over
+    await _events(1, insp="insp-2")
+    cid = await bench.card()
+    worker = bench.worker(events_on=True)
+    wait = await worker.deliver_due()
+    assert wait == 1.0  # events on: look again within a second
+    assert _eis_events(bench) == [
+        (1, "step_started"),
+        (2, "step_started"),
+        (3, "step_started"),
+        (5, "step_started"),
+    ]
+    body = bench.eis.db.execute("SELECT body FROM events WHERE seq = 1").fetchone()[0]
+    assert '"inspection_id": "insp-1"' in body or '"inspection_id":"insp-1"' in body
+    assert (await Outbox.get(card_id=cid)).status == "accepted"
+    ex = [(e.kind, e.outcome) for e in await EisExchange.all().order_by("id")]
+    assert ex == [("events", "accepted"), ("card", "accepted")]
+    # the card's own entry names no inspection: the feed steps over it, then stands level
+    assert await worker.send_events() is False
+    assert await worker.send_events() is True
+    await _events(2, insp="insp-3")
+    assert await worker.send_events() is True
+    assert [s for s, _ in _eis_events(bench)][-2:] == [7, 8]
+
+
+async def test_a_card_waits_while_its_events_cannot_be_sent(bench: Bench) -> None:
+    """The order is kept: a feed that fails holds the cards; it tries again after its back-off."""
+    await _events(2)
+    cid = await bench.card()
+    bench.eis.knobs["fail_rate"] = 1.0
+    worker = bench.worker(events_on=True)
+    wait = await worker.deliver_due()
+    assert 0.05 <= wait <= 0.75
+    assert (await Outbox.get(card_id=cid)).status == "pending"
+    assert [(e.kind, e.outcome, e.attempt) for e in await EisExchange.all()] == [("events", "retry", 1)]
+    assert await worker.send_events() is False  # still within its back-off: nothing sent
+    assert bench.eis.requests == 1
+    bench.eis.knobs["fail_rate"] = 0.0
+    worker._events_next = 0.0
+    await worker.deliver_due()
+    assert (await Outbox.get(card_id=cid)).status == "accepted"
+    assert [(e.kind, e.outcome, e.attempt) for e in await EisExchange.all().order_by("id")] == [
+        ("events", "retry", 1),
+        ("events", "accepted", 2),
+        ("card", "accepted", 1),
+    ]
+
+
+async def test_an_event_eis_refuses_is_found_one_at_a_time_said_and_passed(bench: Bench) -> None:
+    """R3.5: a rejected batch is sent again event by event; only the bad one is journalled and
+    passed, the rest arrive, and the feed is level."""
+    await _events(2)
+    await _events(1, action="odd_action")
+    await _events(2)
+    bench.eis.reject_actions = {"odd_action"}
+    worker = bench.worker(events_on=True)
+    for _ in range(10):
+        if await worker.send_events():
+            break
+    else:
+        pytest.fail("the feed never came level")
+    assert _eis_events(bench) == [
+        (1, "step_started"),
+        (2, "step_started"),
+        (4, "step_started"),
+        (5, "step_started"),
+    ]
+    said = [d for _, a, d in await _journal() if a == "eis_event_rejected"]
+    assert len(said) == 1 and (said[0]["seq"], said[0]["event"]) == (3, "odd_action")
+    assert "refused here" in said[0]["detail"]
+
+
+async def test_a_training_lane_sends_no_events_to_production(bench: Bench) -> None:
+    await _events(2)
+    worker = bench.worker("production", events_on=True, training=True)
+    assert await worker.send_events() is True
+    assert bench.eis.requests == 0
