@@ -1,0 +1,271 @@
+"""What each route answers, field by field, and how it refuses (D1, R10, issue #7 item 8): the rig's
+daemon in this process, called over its Unix socket. ``test_api_lane.py`` runs the lane; these pin
+the answers' shapes, statuses, defaults and the parameters of every refusal, so a dropped field or a
+changed status is noticed by the mutation run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+import pytest
+
+from app import __version__
+from app.api.client import ApiError, LaneClient
+from app.api.server import API_VERSION, MAX_FIELD
+from app.journal import MAX_PAGE
+from app.storage.models import Inspection, JournalEntry
+from tests.rig import PASSWORDS, Rig, admitted, wait_for
+
+
+async def _refused(c: LaneClient, method: str, path: str, body: Any = None) -> ApiError:
+    with pytest.raises(ApiError) as err:
+        await c.call(method, path, body)
+    return err.value
+
+
+async def _raw(rig: Rig, method: str, path: str, body: bytes = b"", token: str = "") -> tuple[int, Any]:
+    conn = aiohttp.UnixConnector(path=rig.sock)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with aiohttp.ClientSession(connector=conn) as http:
+        async with http.request(method, f"http://laned{path}", data=body, headers=headers) as r:
+            return r.status, await r.json(content_type=None)
+
+
+async def test_sessions_and_the_answers_that_open_and_end_them(rig: Rig) -> None:
+    """D1: the version needs no session; a login answers who and what role; a logout ends it."""
+    anon = await rig.client()
+    assert await anon.call("GET", "/v1/version") == {"api": API_VERSION, "version": __version__}
+    answer = await anon.call("POST", "/v1/login", {"username": "Operator", "password": PASSWORDS["operator"]})
+    assert set(answer) == {"token", "username", "role", "must_change"}
+    assert (answer["username"], answer["role"], answer["must_change"]) == ("operator", "operator", False)
+    assert len(answer["token"]) >= 40
+    keys = await anon.call("GET", "/v1/eds/keys")
+    assert keys == {"enabled": True, "keys": [], "ncalayer": False}  # the rig enables EDS, holds no key files
+    op = await rig.client("operator")
+    state = await op.call("GET", "/v1/state")
+    assert state["me"] == {"username": "operator", "role": "operator"}
+    assert await op.call("POST", "/v1/logout") == {"ok": True}
+    err = await _refused(op, "GET", "/v1/state")
+    assert (err.status, err.code) == (401, "session_required")
+    # a token that is not a session's, and none at all
+    assert (await _raw(rig, "GET", "/v1/state", token="forged"))[0] == 401
+    status, body = await _raw(rig, "GET", "/v1/state")
+    assert (status, body["error"]["code"]) == (401, "session_required")
+    # the password route: the old one is asked for, the new one follows the policy
+    tech = await rig.client("technician")
+    err = await _refused(tech, "POST", "/v1/password", {"old": "wrong-one-00", "new": "Fresh-Roller-77"})
+    assert (err.status, err.code) == (400, "password_old_wrong")
+    err = await _refused(tech, "POST", "/v1/password", {"old": PASSWORDS["technician"]})
+    assert (err.code, err.params) == ("field_missing", {"field": "new"})
+    new = "Fresh-Roller-77"
+    assert await tech.call("POST", "/v1/password", {"old": PASSWORDS["technician"], "new": new}) == {
+        "ok": True
+    }
+    assert (await tech.call("GET", "/v1/state"))["me"]["role"] == "technician"  # one's own change: still in
+    again = await rig.client()
+    assert (await again.login("technician", new))["role"] == "technician"
+
+
+async def test_unknown_paths_methods_and_large_bodies_get_a_code(rig: Rig) -> None:
+    op = await rig.client("operator")
+    status, body = await _raw(rig, "GET", "/v1/nowhere", token=op.token)
+    assert status == 404 and body["error"] == {"code": "not_found", "message": "Not Found", "params": {}}
+    status, body = await _raw(rig, "DELETE", "/v1/state", token=op.token)
+    assert (status, body["error"]["code"], body["error"]["params"]) == (405, "method_not_allowed", {})
+    status, body = await _raw(rig, "POST", "/v1/inspections", b"{" + b" " * 70_000 + b"}", op.token)
+    assert (status, body["error"]["code"]) == (413, "body_too_large")
+    status, body = await _raw(rig, "POST", "/v1/login", b"[1]")
+    assert (status, body["error"]["code"]) == (400, "body_not_object")
+    status, body = await _raw(rig, "POST", "/v1/login", b"{nope")
+    assert (status, body["error"]["code"]) == (400, "body_not_json")
+    deep = b'{"a":' * 33 + b"1" + b"}" * 33
+    status, body = await _raw(rig, "POST", "/v1/login", deep)
+    assert (status, body["error"]["code"]) == (400, "body_too_deep")
+    just = b'{"a":' * 31 + b'{"s": "[[[[{{{{\\"]]]"}' + b"}" * 31  # brackets inside a string do not count
+    status, body = await _raw(rig, "POST", "/v1/login", just)
+    assert (status, body["error"]["code"]) == (400, "field_missing")
+
+
+async def test_the_fields_of_a_new_inspection_are_checked_and_all_of_them_kept(rig: Rig) -> None:
+    """R3.2, issue #7 item 8: each field by its name — missing, wrong type, too long — and every
+    field that passes reaches the record (the facts journalled, the rest sealed)."""
+    op = await rig.client("operator")
+    await wait_for(lambda: admitted(op), "the brake tester")
+    base = {"plate": "123ABC02", "category": "M1"}
+    cases: list[tuple[dict[str, Any], str, dict[str, Any]]] = [
+        ({"category": "M1"}, "field_missing", {"field": "plate"}),
+        ({"plate": "123ABC02"}, "field_missing", {"field": "category"}),
+        (base | {"axles": True}, "field_type", {"field": "axles"}),
+        (base | {"axles": "2"}, "field_type", {"field": "axles"}),
+        (base | {"year": 2.5}, "field_type", {"field": "year"}),
+        (base | {"fuel": 1}, "field_type", {"field": "fuel"}),
+        (base | {"catalyst": "yes"}, "field_type", {"field": "catalyst"}),
+        (base | {"turbo": 1}, "field_type", {"field": "turbo"}),
+        (base | {"use": None}, "field_type", {"field": "use"}),
+        (base | {"vin": 17}, "field_type", {"field": "vin"}),
+        (base | {"owner": []}, "field_type", {"field": "owner"}),
+        (base | {"make_model": {}}, "field_type", {"field": "make_model"}),
+        (base | {"reinspection_of": 5}, "field_type", {"field": "reinspection_of"}),
+        (base | {"plate_confirmed": "no"}, "field_type", {"field": "plate_confirmed"}),
+        (base | {"recognition": 1}, "field_type", {"field": "recognition"}),
+        (base | {"owner": "x" * (MAX_FIELD + 1)}, "field_too_long", {"field": "owner", "max": MAX_FIELD}),
+    ]
+    for body, code, params in cases:
+        err = await _refused(op, "POST", "/v1/inspections", body)
+        assert (err.status, err.code, err.params) == (400, code, params), body
+    # exactly MAX_FIELD passes the API (the record's own limit then speaks)
+    err = await _refused(op, "POST", "/v1/inspections", base | {"owner": "x" * MAX_FIELD})
+    assert (err.code, err.params["field"]) == ("field_too_long", "owner") and err.params["max"] < MAX_FIELD
+    assert await Inspection.all().count() == 0
+    full = base | {
+        "fuel": "diesel",
+        "axles": 3,
+        "year": 2012,
+        "catalyst": True,
+        "turbo": True,
+        "use": "taxi",
+        "vin": "XTA21099012345678",
+        "make_model": "KAMAZ 5490",
+        "owner": "ТОО Жол",
+    }
+    insp = await op.call("POST", "/v1/inspections", full)
+    assert (insp["category"], insp["fuel"], insp["axles"]) == ("M1", "diesel", 3)
+    started = await JournalEntry.get(action="inspection_started")
+    assert started.details["vehicle"] == {
+        "category": "M1",
+        "fuel": "diesel",
+        "axles": 3,
+        "year": 2012,
+        "catalyst": True,
+        "turbo": True,
+        "use": "taxi",
+        "plate_format": started.details["vehicle"]["plate_format"],
+    }
+    row = await Inspection.get(id=insp["id"])
+    lane = rig.daemon.lane
+    assert lane is not None
+    sealed = lane.keyring.open_json(row.sealed, f"inspections:{row.id}")
+    assert (sealed["vin"], sealed["make_model"], sealed["owner"], sealed["plate"]) == (
+        "XTA21099012345678",
+        "KAMAZ 5490",
+        "ТОО Жол",
+        "123ABC02",
+    )
+    # the defaults of a field left out: petrol, two axles, private
+    await op.call("POST", f"/v1/inspections/{insp['id']}/abort", {"reason": "r" * 300})
+    aborted = await JournalEntry.get(action="inspection_aborted")
+    assert aborted.details["reason"] == "r" * 200  # a reason is cut at 200 characters
+    plain = await op.call("POST", "/v1/inspections", {"plate": "124ABC02", "category": "M1"})
+    assert (plain["fuel"], plain["axles"]) == ("petrol", 2)
+    second = await JournalEntry.filter(action="inspection_started").order_by("-seq").first()
+    assert second is not None
+    assert (second.details["vehicle"]["use"], second.details["vehicle"]["year"]) == ("private", None)
+    assert (second.details["vehicle"]["catalyst"], second.details["vehicle"]["turbo"]) == (False, False)
+    # visual checks: a list of check ids, at most 64 of them
+    for bad in (
+        {"defects": "visual.horn"},
+        {"defects": [1]},
+        {"defects": ["x" * 65]},
+        {"defects": ["a"] * 65},
+    ):
+        err = await _refused(op, "POST", f"/v1/inspections/{plain['id']}/visual", bad)
+        assert (err.status, err.code, err.params) == (400, "field_type", {"field": "defects"}), bad
+    ok = await op.call("POST", f"/v1/inspections/{plain['id']}/visual", {"defects": ["visual.horn"] * 64})
+    assert ok["id"] == plain["id"]
+
+
+async def test_queries_are_whole_numbers_in_their_range(rig: Rig) -> None:
+    """Issue #7 item 8: ``limit`` and ``before`` are checked, with the range said."""
+    admin = await rig.client("admin")
+    for path, field, low, high in [
+        ("/v1/journal?limit=0", "limit", 1, MAX_PAGE),
+        (f"/v1/journal?limit={MAX_PAGE + 1}", "limit", 1, MAX_PAGE),
+        ("/v1/journal?limit=x", "limit", 1, MAX_PAGE),
+        ("/v1/journal?before=0", "before", 1, 2**63 - 1),
+        ("/v1/eis/outbox?limit=0", "limit", 1, MAX_PAGE),
+        ("/v1/eis/exchanges?limit=-3", "limit", 1, MAX_PAGE),
+        ("/v1/cameras/front/preview?w=7", "w", 8, 160),
+        ("/v1/cameras/front/preview?w=161", "w", 8, 160),
+        ("/v1/cameras/front/preview?h=3", "h", 4, 96),
+        ("/v1/cameras/front/preview?h=97", "h", 4, 96),
+    ]:
+        err = await _refused(admin, "GET", path)
+        assert (err.status, err.code, err.params) == (
+            400,
+            "query_bad",
+            {"field": field, "low": low, "high": high},
+        )
+    err = await _refused(admin, "GET", "/v1/journal?action=" + "a" * 41)
+    assert (err.code, err.params) == ("query_bad", {"field": "action", "low": 1, "high": 40})
+    err = await _refused(admin, "GET", "/v1/eis/exchanges?card=" + "c" * 37)
+    assert (err.code, err.params) == ("query_bad", {"field": "card", "low": 1, "high": 36})
+    # at the edges the query passes
+    assert len(await admin.call("GET", f"/v1/journal?limit={MAX_PAGE}")) >= 1
+    assert await admin.call("GET", "/v1/eis/exchanges?card=" + "c" * 36) == []
+    one = await admin.call("GET", "/v1/journal?limit=1")
+    assert len(one) == 1
+    seq = one[0]["seq"]
+    older = await admin.call("GET", f"/v1/journal?before={seq}&limit=2")
+    assert [e["seq"] for e in older] == [seq - 1, seq - 2]
+    logins = await admin.call("GET", "/v1/journal?action=login")
+    assert logins and {e["action"] for e in logins} == {"login"}
+    assert len(await admin.call("GET", "/v1/journal")) == min(
+        100, len(await admin.call("GET", "/v1/journal?limit=500"))
+    )
+
+
+async def test_devices_answer_their_frames_and_take_only_service_commands(rig: Rig) -> None:
+    """R3.7, R10.4: the technician reads raw frames and may zero a stand; nothing else."""
+    tech = await rig.client("technician")
+    await wait_for(lambda: admitted(tech), "the brake tester")
+    frames = await tech.call("GET", "/v1/devices/brake/frames")
+    assert frames["device"]["id"] == "brake" and frames["device"]["service_commands"] == ["zero"]
+    assert frames["frames"] and set(frames["frames"][0]) == {"ts", "hex", "ok", "note"}
+    assert len(frames["frames"]) <= 100
+    err = await _refused(tech, "GET", "/v1/devices/nothing/frames")
+    assert (err.status, err.code) == (404, "device_unknown")
+    err = await _refused(tech, "POST", "/v1/devices/brake/command", {"command": "calibrate"})
+    assert (err.status, err.code, err.params) == (400, "command_not_allowed", {"command": "calibrate"})
+    assert await tech.call("POST", "/v1/devices/brake/command", {"command": "zero"}) == {"ok": True}
+    said = await JournalEntry.get(action="device_command")
+    assert (said.actor, said.details) == ("technician", {"device": "brake", "command": "zero"})
+    # while a step runs on the stand, no command reaches it
+    op = await rig.client("operator")
+    insp = await op.call("POST", "/v1/inspections", {"plate": "123ABC02", "category": "M1"})
+    await op.call("POST", f"/v1/inspections/{insp['id']}/steps/brakes_axle_1")
+    err = await _refused(tech, "POST", "/v1/devices/brake/command", {"command": "zero"})
+    assert (err.status, err.code) == (409, "device_busy")
+    assert await JournalEntry.filter(action="device_command").count() == 1
+
+
+async def test_the_administrator_s_user_routes_answer_and_journal(rig: Rig) -> None:
+    admin = await rig.client("admin")
+    body = {"username": "Dana", "role": "operator", "password": "Quiet-Field-88", "full_name": "Dana K."}
+    assert await admin.call("POST", "/v1/users", body) == {"ok": True}
+    users = {u["username"]: u for u in await admin.call("GET", "/v1/users")}
+    assert (users["dana"]["role"], users["dana"]["full_name"], users["dana"]["disabled"]) == (
+        "operator",
+        "Dana K.",
+        False,
+    )
+    err = await _refused(admin, "POST", "/v1/users", {"username": "x", "role": "operator"})
+    assert (err.code, err.params) == ("field_missing", {"field": "password"})
+    assert await admin.call("POST", "/v1/users/dana/role", {"role": "technician"}) == {"ok": True}
+    err = await _refused(admin, "POST", "/v1/users/dana/role", {"role": "x" * 17})
+    assert (err.code, err.params) == ("field_too_long", {"field": "role", "max": 16})
+    assert await admin.call("POST", "/v1/users/dana/lock") == {"ok": True}
+    assert {u["username"]: u for u in await admin.call("GET", "/v1/users")}["dana"]["disabled"] is True
+    assert await admin.call("POST", "/v1/users/dana/unlock") == {"ok": True}
+    assert {u["username"]: u for u in await admin.call("GET", "/v1/users")}["dana"]["disabled"] is False
+    err = await _refused(admin, "POST", "/v1/users/dana/eds", {"iin": "1" * 13})
+    assert (err.code, err.params) == ("field_too_long", {"field": "iin", "max": 12})
+    actions = [(e.actor, e.action) for e in await JournalEntry.filter(actor="admin").order_by("seq")]
+    assert [a for a in actions if a[1].startswith("user_")] == [
+        ("admin", "user_added"),
+        ("admin", "user_role_changed"),
+        ("admin", "user_locked"),
+        ("admin", "user_unlocked"),
+    ]
+    assert await admin.call("GET", "/v1/eis/outbox") == []
+    assert (await admin.call("GET", "/v1/cameras")) == {"cameras": []}
