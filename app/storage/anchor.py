@@ -187,7 +187,11 @@ class AnchorLog:
                     "key": self.key.fingerprint,
                 }
                 line = canonical(body | {"sig": self.key.sign(canonical(body))})
-                f.seek(0, os.SEEK_END)
+                end = f.seek(0, os.SEEK_END)
+                if end:
+                    f.seek(end - 1)
+                    if f.read(1) != b"\n":  # a line torn by a power cut: ours starts on its own line
+                        line = b"\n" + line
                 f.write(line + b"\n")
                 f.flush()
                 os.fsync(f.fileno())
