@@ -44,3 +44,75 @@ def test_a_key_file_others_can_read_is_refused(tmp_path: Path) -> None:
     with pytest.raises(OtolaneError) as err:
         Keyring.load(path)
     assert err.value.code == "key_file_open" and "chmod 600" in err.value.message
+
+
+def test_a_sealed_blob_names_its_format_and_key_and_changes_every_time(tmp_path: Path) -> None:
+    """R7: version byte, key id length, key id, 12-byte nonce, AES-GCM text and tag."""
+    kr = Keyring.create(tmp_path / "k")
+    blob = kr.seal(b"plate", "r:1")
+    kid = kr.active.encode()
+    assert blob[0] == 1 and blob[1] == len(kid) == 8 and blob[2 : 2 + len(kid)] == kid
+    assert len(blob) == 2 + len(kid) + 12 + len(b"plate") + 16
+    assert kr.seal(b"plate", "r:1") != blob  # a fresh nonce each time
+    assert kr.open(blob, "r:1") == b"plate"
+    assert kr.seal_json({"b": "Ә", "a": 1}, "x")[0] == 1
+    assert kr.open(kr.seal_json({"b": "Ә", "a": 1}, "x"), "x") == '{"a": 1, "b": "Ә"}'.encode()
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda b: b"",
+        lambda b: b[:1],
+        lambda b: bytes([2]) + b[1:],  # another format version
+        lambda b: b[:1] + bytes([7]) + b[2:],  # a key id length that does not fit
+        lambda b: b[:2] + b"\xff" * 8 + b[10:],  # a key id that is not text
+        lambda b: b[:2] + b"deadbeef" + b[10:],  # a key this keyring does not hold
+        lambda b: b[:-1] + bytes([b[-1] ^ 1]),
+    ],
+)
+def test_every_damaged_blob_is_refused_naming_where_it_was(tmp_path: Path, damage: object) -> None:
+    kr = Keyring.create(tmp_path / "k")
+    blob = kr.seal(b"x", "cards:7")
+    with pytest.raises(OtolaneError) as err:
+        kr.open(damage(blob), "cards:7")  # type: ignore[operator]
+    assert (err.value.code, err.value.params) == ("sealed_data_damaged", {"where": "cards:7"})
+    assert err.value.message == "sealed data of cards:7 does not open"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("", "{path} is not a key file"),
+        ("abc\n", "{path} is not a key file"),
+        ("abc zz\n", "{path} is not a key file"),
+        ("abc " + "00" * 16 + "\n", "{path}: keys are 256-bit"),
+        ("abc " + "00" * 33 + "\n", "{path}: keys are 256-bit"),
+    ],
+)
+def test_a_damaged_key_file_is_refused_by_name(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "data.key"
+    path.write_text(content)
+    path.chmod(0o600)
+    with pytest.raises(OtolaneError) as err:
+        Keyring.load(path)
+    assert (err.value.code, err.value.params) == ("key_file_bad", {"path": str(path)})
+    assert err.value.message == message.format(path=path)
+    with pytest.raises(OtolaneError) as err:
+        Keyring.load(tmp_path / "none.key")
+    assert (err.value.code, err.value.params) == ("key_file_missing", {"path": str(tmp_path / "none.key")})
+
+
+def test_rotation_appends_a_line_and_the_last_line_is_the_active_key(tmp_path: Path) -> None:
+    path = tmp_path / "data.key"
+    kr = Keyring.create(path)
+    first = kr.active
+    second = kr.rotate(path)
+    assert second != first and kr.active == second
+    lines = path.read_text().splitlines()
+    assert [line.split()[0] for line in lines] == [first, second]
+    assert all(len(line.split()[1]) == 64 for line in lines)
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    third = kr.rotate(path)
+    assert [line.split()[0] for line in path.read_text().splitlines()] == [first, second, third]
+    assert Keyring.load(path).active == third
