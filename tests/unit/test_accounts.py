@@ -256,3 +256,23 @@ async def test_unknown_users_and_roles_are_refused_by_name(db: str) -> None:
     await _refused(acc.add("bolat", "operator", GOOD, "x" * 201), "field_too_long")
     assert await User.filter(username="bolat").count() == 0
     assert await JournalEntry.all().count() == 1
+
+
+async def test_binding_an_nca_key_is_journalled_by_digest_and_ends_the_user_s_sessions(db: str) -> None:
+    """R3.1, issue #10: the sealed IIN is stored, the journal keeps its digest (never the IIN), and a
+    session opened before the binding ends at once."""
+    from app import ledger
+
+    acc = Accounts(Policy(), Journal())
+    await acc.add("aigerim", "operator", GOOD)
+    await acc.add("bolat", "technician", GOOD)
+    mine, other = await acc.login("aigerim", GOOD), await acc.login("bolat", GOOD)
+    await acc.bind_eds("AIGERIM", b"sealed-iin", "admin")
+    assert bytes((await User.get(username="aigerim")).eds_iin) == b"sealed-iin"
+    entry = await JournalEntry.filter(action="user_eds_bound").first()
+    assert entry is not None and entry.actor == "admin"
+    assert entry.details == {"username": "aigerim", "iin_digest": ledger.digest(b"sealed-iin".hex())}
+    assert acc.session(mine.token) is None and acc.session(other.token) is not None
+    again = await acc.login("aigerim", GOOD)  # the record and the journal agree: the login goes
+    assert again.binding == ledger.digest(b"sealed-iin".hex())
+    await _refused(acc.bind_eds("ghost", b"x", "admin"), "user_unknown")

@@ -1,0 +1,197 @@
+"""The storage layer's small answers, exactly (issue #7 items 1, 6, 8): what counts as the database
+refusing to store, what the user is told then, how a DSN is shown, where a SQLite file is, how a
+database file is prepared, the migrations' record, a chain's breaks by name."""
+
+from __future__ import annotations
+
+import errno
+import sqlite3
+from pathlib import Path
+
+import pytest
+from tortoise.exceptions import (
+    DBConnectionError,
+    OperationalError,
+    TransactionManagementError,
+)
+
+from app.config import load
+from app.demo import write_config
+from app.errors import OtolaneError
+from app.storage import chain
+from app.storage.chain import GENESIS, Break, ChainWriter, row_hash
+from app.storage.db import (
+    MIGRATIONS,
+    StorageFailed,
+    close_db,
+    dialect,
+    engine_integrity,
+    is_storage_error,
+    migrate,
+    open_db,
+    redact,
+    sqlite_path,
+    write_tx,
+)
+from app.storage.models import JournalEntry, SchemaVersion
+from app.storage.store import public_key_path
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        OperationalError("database is locked"),
+        DBConnectionError("gone"),
+        TransactionManagementError("x"),
+        sqlite3.OperationalError("disk I/O error"),
+        OSError(errno.ENOSPC, "No space left on device"),
+        OSError(errno.EROFS, "Read-only file system"),
+        OSError(errno.EIO, "I/O error"),
+        OSError(errno.EDQUOT, "Disk quota exceeded"),
+        type("ConnectionDoesNotExistError", (Exception,), {"__module__": "asyncpg.exceptions"})(),
+    ],
+)
+def test_a_database_that_does_not_store_is_told_from_a_bug(exc: BaseException) -> None:
+    """Issue #7 item 1: locked, full, read-only or gone — the user may try again (503)."""
+    assert is_storage_error(exc)
+
+
+@pytest.mark.parametrize(
+    "exc", [ValueError("x"), KeyError("k"), OSError(errno.ENOENT, "no file"), RuntimeError("bug")]
+)
+def test_a_bug_is_not_a_storage_refusal(exc: BaseException) -> None:
+    assert not is_storage_error(exc)
+
+
+def test_a_storage_refusal_says_nothing_was_lost_and_to_try_again() -> None:
+    failed = StorageFailed("database is locked")
+    assert (failed.code, failed.status, failed.params) == (
+        "storage_failed",
+        503,
+        {"detail": "database is locked"},
+    )
+    assert failed.message == (
+        "the database does not store now (database is locked); nothing was lost, the lane tries again"
+    )
+    assert StorageFailed.wrap(failed) is failed
+    wrapped = StorageFailed.wrap(OperationalError("disk full"))
+    assert isinstance(wrapped, StorageFailed) and wrapped.params == {"detail": "disk full"}
+    assert StorageFailed.wrap(OperationalError()).params == {"detail": "OperationalError"}
+
+
+def test_a_dsn_is_shown_without_its_password() -> None:
+    assert redact("postgres://lane:pw@db:5432/x") == "postgres://lane:***@db:5432/x"
+    assert redact("postgres://lane@db/x") == "postgres://lane@db/x"
+    assert redact("sqlite:///var/lib/otolane/lane.db") == "sqlite:///var/lib/otolane/lane.db"
+
+
+def test_where_a_sqlite_database_lives() -> None:
+    assert sqlite_path("sqlite:///var/x.db") == Path("/var/x.db")
+    assert sqlite_path("sqlite://rel/x.db") == Path("rel/x.db")
+    assert sqlite_path("sqlite://:memory:") is None
+    assert sqlite_path("postgres://h/x") is None
+
+
+async def test_a_new_database_is_0600_migrated_once_and_checked(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "lane.db"
+    await open_db(f"sqlite://{path}")
+    try:
+        assert path.stat().st_mode & 0o777 == 0o600
+        assert Path(f"{path}-wal").stat().st_mode & 0o777 == 0o600
+        assert dialect() == "sqlite"
+        assert await engine_integrity() == "ok"
+        rows = await SchemaVersion.all().order_by("version")
+        assert [(r.version, r.description) for r in rows] == [(v, d) for v, d, _ in MIGRATIONS]
+        assert [v for v, _, _ in MIGRATIONS] == list(range(1, len(MIGRATIONS) + 1))
+        assert await migrate() == 0
+        await SchemaVersion.filter(version=len(MIGRATIONS)).delete()
+        assert await migrate() == 1
+    finally:
+        await close_db()
+    path.chmod(0o644)
+    await open_db(f"sqlite://{path}")  # a reopened file is made the owner's again
+    await close_db()
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+async def test_a_database_path_that_is_a_folder_or_in_a_read_only_folder_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(OtolaneError) as err:
+        await open_db(f"sqlite://{tmp_path}")
+    assert (err.value.code, err.value.params) == ("db_path_is_dir", {"path": str(tmp_path)})
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        with pytest.raises(OtolaneError) as err:
+            await open_db(f"sqlite://{folder / 'lane.db'}")
+        assert (err.value.code, err.value.params) == ("db_read_only", {"path": str(folder)})
+        assert not (folder / "lane.db").exists()
+    finally:
+        folder.chmod(0o700)
+    db = tmp_path / "lane.db"
+    await open_db(f"sqlite://{db}")
+    await close_db()
+    Path(f"{db}-wal").touch()
+    Path(f"{db}-wal").chmod(0o400)
+    with pytest.raises(OtolaneError) as err:
+        await open_db(f"sqlite://{db}")
+    assert (err.value.code, err.value.params) == ("db_read_only", {"path": f"{db}-wal"})
+    assert "(mode 0o400)" in err.value.message
+
+
+async def test_a_chain_names_its_first_break_by_kind(tmp_path: Path) -> None:
+    """R3.10: a missing row, a broken link and changed content are each named, with the row."""
+    await open_db(f"sqlite://{tmp_path / 'c.db'}")
+    try:
+        writer = ChainWriter(JournalEntry)
+        rows = [{"ts": float(i), "actor": "a", "action": f"x{i}", "details": {"i": i}} for i in range(5)]
+        async with write_tx() as tx:
+            written = await writer.append(rows, tx)
+            assert await writer.append([], tx) == []
+        assert [r.seq for r in written] == [1, 2, 3, 4, 5]
+        assert written[0].prev_hash == GENESIS and written[1].prev_hash == written[0].hash
+        assert written[0].hash == row_hash("journal", {**rows[0], "seq": 1, "prev_hash": GENESIS})
+        assert await chain.head(JournalEntry) == (5, written[4].hash)
+        last, brk, kept = await chain.walk(JournalEntry, keep={2, 4})
+        assert (last, brk, kept) == (5, None, {2: written[1].hash, 4: written[3].hash})
+        assert await chain.verify(JournalEntry) == (5, None)
+        await JournalEntry.filter(seq=4).update(action="edited")
+        assert (await chain.verify(JournalEntry))[1] == Break(
+            "journal", 4, "content changed after it was written"
+        )
+        await JournalEntry.filter(seq=2).update(prev_hash="f" * 64)
+        assert (await chain.verify(JournalEntry))[1] == Break("journal", 2, "link to the previous row broken")
+        await JournalEntry.filter(seq=1).delete()
+        found = (await chain.verify(JournalEntry))[1]
+        assert found == Break("journal", 1, "row missing (next row is 2)")
+        assert str(found) == "journal: row 1: row missing (next row is 2)"
+        await JournalEntry.all().delete()
+        assert await chain.head(JournalEntry) == (0, GENESIS)
+        assert await chain.walk(JournalEntry) == (0, None, {})
+    finally:
+        await close_db()
+
+
+def test_a_row_hash_covers_floats_exactly_and_bytes_as_base64() -> None:
+    base = {"seq": 1, "ts": 0.1, "actor": "a", "action": "x", "details": {}, "prev_hash": GENESIS}
+    assert row_hash("journal", base) != row_hash("journal", base | {"ts": 0.1000000001})
+    card = {
+        "seq": 1,
+        "card_id": "c",
+        "inspection_id": "i",
+        "verdict": "v",
+        "created": 1.0,
+        "prev_hash": GENESIS,
+    }
+    assert row_hash("cards", card | {"sealed": b"\x00\x01"}) == row_hash(
+        "cards", card | {"sealed": memoryview(b"\x00\x01")}
+    )
+    assert row_hash("cards", card | {"sealed": b"\x00\x01"}) != row_hash(
+        "cards", card | {"sealed": b"\x00\x02"}
+    )
+
+
+def test_the_public_key_lies_beside_the_signing_key(tmp_path: Path) -> None:
+    cfg = load(write_config(tmp_path, 1.0, 8765))
+    signing = cfg.path(cfg.storage["signing_key_file"])
+    assert public_key_path(cfg) == signing.with_name(signing.name + ".pub")
