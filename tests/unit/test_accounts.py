@@ -276,3 +276,27 @@ async def test_binding_an_nca_key_is_journalled_by_digest_and_ends_the_user_s_se
     again = await acc.login("aigerim", GOOD)  # the record and the journal agree: the login goes
     assert again.binding == ledger.digest(b"sealed-iin".hex())
     await _refused(acc.bind_eds("ghost", b"x", "admin"), "user_unknown")
+
+
+async def test_the_account_list_counts_whole_days_left_and_below_zero_once_expired(db: str) -> None:
+    """R3.17: the administrator sees how many whole days a password has left; one that expired half
+    a day ago shows −1, not 0 (it must be changed now)."""
+    acc = Accounts(Policy(max_age_days=30), Journal())
+    await acc.add("aigerim", "operator", GOOD)
+    await acc.add("bolat", "technician", GOOD)
+    now = time.time()
+    await User.filter(username="aigerim").update(pw_changed_at=now - 30.5 * DAY)
+    await User.filter(username="bolat").update(pw_changed_at=now - 9.5 * DAY, locked_until=now + 60)
+    rows = await acc.list()
+    assert [r["username"] for r in rows] == ["aigerim", "bolat"]  # the soonest to expire first
+    assert [r["password_days_left"] for r in rows] == [-1, 20]
+    assert [r["locked"] for r in rows] == [False, True]
+    assert rows[0]["password_expires"] == pytest.approx(now - 0.5 * DAY, abs=5)
+
+
+async def test_an_unknown_role_is_named_cut_to_16_characters(db: str) -> None:
+    acc = Accounts(Policy(), Journal())
+    await acc.add("aigerim", "operator", GOOD)
+    for call in (acc.add("bolat", "r" * 20, GOOD), acc.set_role("aigerim", "r" * 20, "admin")):
+        err = await _refused(call, "role_unknown")
+        assert err.params == {"role": "r" * 16} and err.message == "unknown role " + "r" * 16
