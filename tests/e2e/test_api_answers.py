@@ -269,3 +269,93 @@ async def test_the_administrator_s_user_routes_answer_and_journal(rig: Rig) -> N
     ]
     assert await admin.call("GET", "/v1/eis/outbox") == []
     assert (await admin.call("GET", "/v1/cameras")) == {"cameras": []}
+
+
+async def test_a_storage_refusal_is_503_and_a_bug_500_never_a_traceback(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue #7 items 1, 8: the database refusing to store is "try again" (503, nothing lost); a bug
+    is "internal error" (500) in the answer, its traceback only in the daemon's log."""
+    from tortoise.exceptions import OperationalError
+
+    op = await rig.client("operator")
+    lane = rig.daemon.lane
+    assert lane is not None
+
+    async def locked() -> dict[str, Any]:
+        raise OperationalError("database is locked")
+
+    async def broken() -> dict[str, Any]:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(lane, "snapshot", locked)
+    err = await _refused(op, "GET", "/v1/state")
+    assert (err.status, err.code, err.params) == (503, "storage_failed", {"detail": "database is locked"})
+    monkeypatch.setattr(lane, "snapshot", broken)
+    with caplog.at_level("ERROR", logger="otolane"):
+        err = await _refused(op, "GET", "/v1/state")
+    assert (err.status, err.code, err.message, err.params) == (500, "internal", "internal error", {})
+    assert any("internal error on GET /v1/state" in r.getMessage() for r in caplog.records)
+    monkeypatch.undo()
+    assert (await op.call("GET", "/v1/state"))["me"]["username"] == "operator"  # the daemon goes on
+
+
+async def test_a_refused_role_is_told_what_it_may_not_do_and_journalled(rig: Rig) -> None:
+    """R10.3–R10.5, R11: the refusal names the role and the act; the journal names the path."""
+    op = await rig.client("operator")
+    err = await _refused(op, "GET", "/v1/users")
+    assert (err.status, err.code, err.params) == (
+        403,
+        "forbidden",
+        {"role": "operator", "action": "list users"},
+    )
+    denied = await JournalEntry.get(action="access_denied")
+    assert (denied.actor, denied.details) == ("operator", {"path": "/v1/users"})
+
+
+async def test_a_locked_user_s_stream_is_closed_within_seconds(rig: Rig) -> None:
+    """Issue #7 item 7: the session guard ends the stream of a session its account no longer allows
+    (closed with 4401, "log in again")."""
+    op = await rig.client("operator")
+    admin = await rig.client("admin")
+    conn = aiohttp.UnixConnector(path=rig.sock)
+    async with aiohttp.ClientSession(connector=conn) as http:
+        headers = {"Authorization": f"Bearer {op.token}"}
+        async with http.ws_connect("http://laned/v1/stream", headers=headers) as ws:
+            hello = await ws.receive_json(timeout=5)
+            assert hello == {"type": "hello", "api": API_VERSION}
+            await admin.call("POST", "/v1/users/operator/lock")
+            while True:
+                msg = await ws.receive(timeout=10)
+                if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING):
+                    break
+            assert ws.close_code == 4401
+
+
+async def test_the_card_s_documents_say_whether_they_are_copies(rig: Rig) -> None:
+    """R3.14: the first PDF of a card is the original, every later one a copy (header and journal);
+    a certificate is numbered and its copies marked too."""
+    from tests.rig import run_to_card
+
+    op = await rig.client("operator")
+    card = await run_to_card(op, {"plate": "123ABC02", "category": "M1", "fuel": "petrol", "axles": 2})
+    cid = card["card_id"]
+    assert (await op.call("GET", f"/v1/cards/{cid}"))["card_id"] == cid
+    conn = aiohttp.UnixConnector(path=rig.sock)
+    async with aiohttp.ClientSession(connector=conn) as http:
+        headers = {"Authorization": f"Bearer {op.token}"}
+        copies = []
+        for _ in range(2):
+            async with http.get(f"http://laned/v1/cards/{cid}/pdf", headers=headers) as r:
+                assert r.status == 200 and r.content_type == "application/pdf"
+                assert (await r.read()).startswith(b"%PDF")
+                copies.append(r.headers["X-Otolane-Copy"])
+        assert copies == ["0", "1"]
+        numbers = []
+        for _ in range(2):
+            async with http.post(f"http://laned/v1/cards/{cid}/certificate", headers=headers) as r:
+                assert r.status == 201 and r.content_type == "application/pdf"
+                numbers.append((r.headers["X-Otolane-Certificate"], r.headers["X-Otolane-Copy"]))
+        assert numbers[0][1] == "0" and numbers[1][1] == "1" and numbers[0][0] == numbers[1][0] != ""
+    err = await _refused(op, "GET", "/v1/cards/no-such-card")
+    assert err.status == 404
