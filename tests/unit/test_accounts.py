@@ -171,10 +171,13 @@ async def test_an_expired_password_must_be_changed_and_history_reaches_back(db: 
     [
         ("UPDATE users SET role = 'admin' WHERE username = 'aigerim'", "role"),
         ("UPDATE users SET disabled = FALSE WHERE username = 'aigerim'", "locked"),
-        ("UPDATE users SET pw_hash = (SELECT pw_hash FROM users WHERE username = 'bolat') "
-         "WHERE username = 'aigerim'", "password"),
+        (
+            "UPDATE users SET pw_hash = (SELECT pw_hash FROM users WHERE username = 'bolat') "
+            "WHERE username = 'aigerim'",
+            "password",
+        ),
     ],
-)  # fmt: skip
+)
 async def test_an_account_edited_behind_the_software_cannot_log_in(db: str, sql: str, problem: str) -> None:
     """Issue #7 item 3: users.role, users.disabled and the password hash are held against the
     journal's chained account events; an edited row refuses the login and raises the alarm."""
@@ -300,3 +303,29 @@ async def test_an_unknown_role_is_named_cut_to_16_characters(db: str) -> None:
     for call in (acc.add("bolat", "r" * 20, GOOD), acc.set_role("aigerim", "r" * 20, "admin")):
         err = await _refused(call, "role_unknown")
         assert err.params == {"role": "r" * 16} and err.message == "unknown role " + "r" * 16
+
+
+def test_the_policy_is_read_from_the_security_section_field_by_field() -> None:
+    sec = {
+        "password_max_age_days": 31,
+        "password_history": 6,
+        "password_min_length": 12,
+        "lockout_after": 4,
+        "lockout_minutes": 17,
+        "session_idle_minutes": 45,
+    }
+    assert Policy.from_config(sec) == Policy(31, 6, 12, 4, 17, 45)
+
+
+async def test_unlocking_clears_the_lock_out_and_the_failed_count(db: str) -> None:
+    acc = Accounts(Policy(lockout_after=5), Journal())
+    await acc.add("bolat", "technician", GOOD)
+    for _ in range(2):
+        await _refused(acc.login("bolat", "wrong-pass-0000"), "login_failed")
+    await User.filter(username="bolat").update(locked_until=time.time() + 600)
+    await acc.set_disabled("bolat", False, "admin")
+    user = await User.get(username="bolat")
+    assert (user.locked_until, user.failed_logins, user.disabled) == (0.0, 0, False)
+    await acc.set_disabled("bolat", True, "admin")
+    user = await User.get(username="bolat")
+    assert user.disabled and user.locked_until == 0.0

@@ -198,3 +198,12 @@ def test_the_last_checkpoint_of_an_empty_or_damaged_file_is_none(tmp_path: Path,
     path.write_bytes(content)
     os.chmod(path, 0o600)
     assert AnchorLog(path, LaneKey(Ed25519PrivateKey.generate())).last() is None
+
+
+def test_a_signature_with_stray_characters_is_not_a_signature() -> None:
+    """Strict base64: a signature padded with characters a lenient decoder would skip is refused."""
+    key = LaneKey(Ed25519PrivateKey.generate())
+    sig = key.sign(b"data")
+    assert verify_signature(key.public, sig, b"data")
+    assert not verify_signature(key.public, sig[:10] + "!" + sig[10:], b"data")
+    assert not verify_signature(key.public, sig + "\n", b"data")

@@ -195,3 +195,39 @@ def test_the_public_key_lies_beside_the_signing_key(tmp_path: Path) -> None:
     cfg = load(write_config(tmp_path, 1.0, 8765))
     signing = cfg.path(cfg.storage["signing_key_file"])
     assert public_key_path(cfg) == signing.with_name(signing.name + ".pub")
+
+
+def test_a_database_that_cannot_be_opened_is_named_without_its_password() -> None:
+    from app.storage.db import _open_error
+
+    dsn = "postgres://lane:pw@db:5432/x"
+    ro = _open_error(dsn, OperationalError("attempt to write a readonly database"))
+    assert (ro.code, ro.params) == ("db_read_only", {"path": "postgres://lane:***@db:5432/x"})
+    assert ro.message == (
+        "the database postgres://lane:***@db:5432/x is read-only (attempt to write a readonly database): "
+        "the lane must write to it"
+    )
+    assert _open_error(dsn, OSError("read-only file system")).code == "db_read_only"
+    gone = _open_error(dsn, ConnectionRefusedError())
+    assert (gone.code, gone.params) == (
+        "db_unreachable",
+        {"dsn": "postgres://lane:***@db:5432/x", "detail": "ConnectionRefusedError"},
+    )
+    assert gone.message == (
+        "cannot open the database postgres://lane:***@db:5432/x: ConnectionRefusedError; check storage.dsn "
+        "and that the server runs"
+    )
+
+
+async def test_a_dropped_chain_table_is_named(tmp_path: Path) -> None:
+    from tortoise import connections
+
+    await open_db(f"sqlite://{tmp_path / 'c.db'}")
+    try:
+        await connections.get("default").execute_script("DROP TABLE journal")
+        with pytest.raises(OtolaneError) as err:
+            await chain.walk(JournalEntry)
+        assert (err.value.code, err.value.params) == ("table_missing", {"table": "journal"})
+        assert err.value.message == "the table journal cannot be read (OperationalError): dropped?"
+    finally:
+        await close_db()
