@@ -5,6 +5,7 @@ changed status is noticed by the mutation run."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -359,3 +360,86 @@ async def test_the_card_s_documents_say_whether_they_are_copies(rig: Rig) -> Non
         assert numbers[0][1] == "0" and numbers[1][1] == "1" and numbers[0][0] == numbers[1][0] != ""
     err = await _refused(op, "GET", "/v1/cards/no-such-card")
     assert err.status == 404
+
+
+async def test_what_a_route_creates_answers_201(rig: Rig) -> None:
+    """D1: a new inspection, a card, a user are created (201); reading and acting answer 200."""
+    op = await rig.client("operator")
+    admin = await rig.client("admin")
+    await wait_for(lambda: admitted(op), "the brake tester")
+    body = b'{"plate": "123ABC02", "category": "M1", "axles": 1}'
+    status, insp = await _raw(rig, "POST", "/v1/inspections", body, op.token)
+    assert status == 201 and insp["axles"] == 1
+    status, preview = await _raw(rig, "GET", f"/v1/inspections/{insp['id']}/preview", token=op.token)
+    assert status == 200 and preview["verdict"] is None  # nothing measured yet: the card is held
+    assert {h["code"] for h in preview["holds"]} >= {"steps_not_done", "min_duration"}
+    status, step = await _raw(
+        rig, "POST", f"/v1/inspections/{insp['id']}/steps/brakes_axle_1", token=op.token
+    )
+    assert status == 200 and step["id"] == insp["id"]
+    user = b'{"username": "dana", "role": "operator", "password": "Quiet-Field-88"}'
+    status, answer = await _raw(rig, "POST", "/v1/users", user, admin.token)
+    assert (status, answer) == (201, {"ok": True})
+    status, answer = await _raw(rig, "POST", "/v1/users/dana/eds", b'{"iin": "900101300123"}', admin.token)
+    assert (status, answer) == (200, {"ok": True})
+    bound = await JournalEntry.get(action="user_eds_bound")
+    assert bound.details["username"] == "dana" and "900101300123" not in str(bound.details)
+
+
+async def test_the_administrator_registers_a_replaced_stand_by_its_certificate(rig: Rig) -> None:
+    """R3.15: the replacement is journalled with the old and new identity and the verification."""
+    import datetime as dt
+
+    admin = await rig.client("admin")
+    await wait_for(lambda: admitted(admin), "the brake tester")
+    until = (dt.date.today() + dt.timedelta(days=300)).isoformat()
+    err = await _refused(admin, "POST", "/v1/devices/brake/replace", {"certificate": "C-1"})
+    assert (err.code, err.params) == ("field_missing", {"field": "verified_until"})
+    err = await _refused(
+        admin, "POST", "/v1/devices/ghost/replace", {"certificate": "C-1", "verified_until": until}
+    )
+    assert (err.status, err.code) == (404, "device_unknown")
+    answer = await admin.call(
+        "POST", "/v1/devices/brake/replace", {"certificate": "C-77", "verified_until": until}
+    )
+    assert answer["id"] == "brake" and answer["admitted"] is True
+    replaced = await JournalEntry.get(action="device_replaced")
+    assert (replaced.actor, replaced.details["certificate"], replaced.details["verified_until"]) == (
+        "admin",
+        "C-77",
+        until,
+    )
+
+
+async def test_the_journal_of_a_period_is_exported_signed_and_the_export_journalled(rig: Rig) -> None:
+    """R3.19: the admin's export names its file, its period and how many entries it holds."""
+    import datetime as dt
+
+    admin = await rig.client("admin")
+    now = dt.datetime.now(dt.UTC)
+    period = {
+        "from": (now - dt.timedelta(hours=1)).isoformat(),
+        "to": (now + dt.timedelta(minutes=1)).isoformat(),
+    }
+    made = await admin.call("POST", "/v1/journal/export", period)
+    assert made["entries"] >= 1 and made["file"].endswith(".json")
+    said = await JournalEntry.get(action="journal_exported")
+    assert said.details == {
+        "file": Path(made["file"]).name,
+        "entries": made["entries"],
+        "start": made["from"],
+        "end": made["to"],
+    }
+    err = await _refused(admin, "POST", "/v1/journal/export", {"from": "yesterday", "to": period["to"]})
+    assert err.status == 400 and err.params.get("field") == "from"
+
+
+async def test_a_lane_without_cameras_says_so(rig: Rig) -> None:
+    op = await rig.client("operator")
+    admin = await rig.client("admin")
+    err = await _refused(op, "POST", "/v1/anpr", {})
+    assert (err.status, err.code) == (404, "camera_none")
+    err = await _refused(admin, "POST", "/v1/cameras/front/register")
+    assert (err.status, err.code, err.params) == (404, "camera_unknown", {"camera": "front"})
+    err = await _refused(op, "GET", "/v1/cameras/front/preview?w=8&h=4")
+    assert (err.status, err.code, err.params) == (404, "camera_unknown", {"camera": "front"})
