@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from tortoise.transactions import in_transaction
 
 from app.eis.client import RestClient
@@ -432,4 +433,55 @@ async def test_a_training_lane_sends_no_events_to_production(bench: Bench) -> No
     await _events(2)
     worker = bench.worker("production", events_on=True, training=True)
     assert await worker.send_events() is True
+    assert bench.eis.requests == 0
+
+
+def _ask(bench: Bench, start: float, end: float) -> str:
+    rid = uuid.uuid4().hex[:12]
+    bench.eis.db.execute("INSERT INTO requests VALUES (?,?,?,?,NULL)", (rid, start, end, time.time()))
+    return rid
+
+
+async def test_each_request_for_the_log_is_answered_once_with_its_signed_period(bench: Bench) -> None:
+    """R3.19: EIS's operator asks; the lane answers each request for the log history once, signed;
+    a request it cannot answer is said once in the journal, never retried at every poll."""
+    from app.eis import history
+    from app.storage.anchor import LaneKey
+
+    key = LaneKey(Ed25519PrivateKey.generate())
+
+    async def exporter(start: float, end: float, request: str | None) -> dict[str, Any]:
+        return await history.export(key, "L1", start, end, request)
+
+    await _events(3)
+    now = time.time()
+    good = _ask(bench, now - 3600, now + 60)
+    bad = _ask(bench, now + 60, now - 3600)  # ends before it starts
+    worker = bench.worker(exporter=exporter, poll_s=60.0)
+    assert await worker.answer_requests() == 1
+    sent = [d for _, a, d in await _journal() if a == "eis_log_sent"]
+    assert len(sent) == 1 and sent[0]["request"] == good and sent[0]["entries"] == 3
+    assert sent[0]["receipt"] == f"LOG-{good}"
+    wrong = [d for _, a, d in await _journal() if a == "eis_log_request_bad"]
+    assert [w["request"] for w in wrong] == [bad] and "end after it starts" in wrong[0]["detail"]
+    stored = bench.eis.db.execute("SELECT request, entries, valid FROM histories").fetchall()
+    assert stored == [(good, 3, 1)]
+    kinds = [(e.kind, e.outcome) for e in await EisExchange.all().order_by("id")]
+    assert kinds == [("requests", "accepted"), ("history", "accepted")]
+    # the next poll: the good one is answered (EIS no longer lists it), the bad one is not said again
+    assert await worker.answer_requests() == 0
+    assert [a for _, a, _ in await _journal()].count("eis_log_request_bad") == 1
+    # deliver_due asks at most once per poll period
+    before = bench.eis.requests
+    await worker.deliver_due()
+    await worker.deliver_due()
+    assert bench.eis.requests - before == 1
+
+
+async def test_requests_are_not_asked_for_by_a_training_lane_of_a_production_endpoint(bench: Bench) -> None:
+    async def exporter(start: float, end: float, request: str | None) -> dict[str, Any]:
+        raise AssertionError("never asked")
+
+    worker = bench.worker("production", exporter=exporter, training=True)
+    await worker.deliver_due()
     assert bench.eis.requests == 0
