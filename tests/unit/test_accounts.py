@@ -329,3 +329,13 @@ async def test_unlocking_clears_the_lock_out_and_the_failed_count(db: str) -> No
     await acc.set_disabled("bolat", True, "admin")
     user = await User.get(username="bolat")
     assert user.disabled and user.locked_until == 0.0
+
+
+async def test_a_reused_password_names_how_far_back_and_a_change_clears_a_lock_out(db: str) -> None:
+    acc = Accounts(Policy(history=4), Journal())
+    await acc.add("aigerim", "operator", GOOD)
+    err = await _refused(acc.change_password("aigerim", GOOD, GOOD, "aigerim"), "password_reused")
+    assert err.params == {"count": 4} and err.message == "a recent password cannot be reused"
+    await User.filter(username="aigerim").update(locked_until=time.time() + 600)
+    await acc.change_password("aigerim", None, "Other-Pass-2026", "admin")  # the administrator's reset
+    assert (await User.get(username="aigerim")).locked_until == 0.0

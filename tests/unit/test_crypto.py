@@ -43,7 +43,8 @@ def test_a_key_file_others_can_read_is_refused(tmp_path: Path) -> None:
     path.chmod(0o644)
     with pytest.raises(OtolaneError) as err:
         Keyring.load(path)
-    assert err.value.code == "key_file_open" and "chmod 600" in err.value.message
+    assert err.value.code == "key_file_open" and err.value.params == {"path": str(path)}
+    assert err.value.message == f"{path} can be read by others (mode 0o644); run: chmod 600 {path}"
 
 
 def test_a_sealed_blob_names_its_format_and_key_and_changes_every_time(tmp_path: Path) -> None:
