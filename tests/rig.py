@@ -147,6 +147,28 @@ async def append_readings(n: int, seal: Callable[[int], bytes]) -> None:
         await ChainWriter(Reading).append(rows, tx)
 
 
+async def store_card(keyring: Any, card: dict[str, Any], writer: Any = None) -> str:
+    """A formed card as the lane stores it: sealed in the cards chain, with its outbox row (its
+    idempotency key is its id); ``writer``: a ChainWriter to reuse for many cards."""
+    from tortoise.transactions import in_transaction
+
+    from app.storage.chain import ChainWriter
+    from app.storage.models import Card, Outbox
+
+    cid = str(card["card_id"])
+    row = {
+        "card_id": cid,
+        "inspection_id": card.get("inspection_id", cid),
+        "verdict": "admitted",
+        "created": time.time(),
+        "sealed": keyring.seal_json(card, f"cards:{cid}"),
+    }
+    async with in_transaction() as tx:
+        await (writer or ChainWriter(Card)).append([row], tx)
+        await Outbox.create(card_id=cid, idempotency_key=cid, training=bool(card["training"]), using_db=tx)
+    return cid
+
+
 def pg_database(server: str, template: str | None = None) -> str:
     """A new database on the test PostgreSQL server ``server`` (a DSN without a database), empty or
     a copy of ``template``; its DSN."""

@@ -31,7 +31,6 @@ from typing import Any
 
 import psutil
 from aiohttp import web
-from tortoise.transactions import in_transaction
 
 from app import config as config_mod
 from app.api.client import LaneClient
@@ -47,7 +46,7 @@ from drivers.brake.profiles import DAN, JX_BRAKE, SCENARIOS
 from drivers.families import jx
 from drivers.sim.device import ProfileSimulator
 from drivers.sim.pty import PtyPort
-from tests.rig import PASSWORDS, create_users, sample_card
+from tests.rig import PASSWORDS, create_users, sample_card, store_card
 
 BASELINE = Path(__file__).with_name("baseline.json")
 RATE = 50.0
@@ -338,18 +337,7 @@ async def bench_outbox(tmp: Path, n: int = 300, route: str = "rest", events: int
     writer = ChainWriter(Card)
     journal = Journal()
     for _ in range(n):
-        cid = str(uuid.uuid4())
-        card = sample_card(cid, lane={"name": "bench"})
-        async with in_transaction() as tx:
-            row = {
-                "card_id": cid,
-                "inspection_id": cid,
-                "verdict": "admitted",
-                "created": time.time(),
-                "sealed": keyring.seal_json(card, f"cards:{cid}"),
-            }
-            await writer.append([row], tx)
-            await Outbox.create(card_id=cid, idempotency_key=cid, training=True, using_db=tx)
+        await store_card(keyring, sample_card(str(uuid.uuid4()), lane={"name": "bench"}), writer)
     for i in range(events):
         await journal.write(
             "operator", "step_started", inspection_id=f"insp-{i // 30}", inspection=1, step="x"

@@ -16,17 +16,15 @@ from typing import Any
 import pytest
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from tortoise.transactions import in_transaction
 
 from app.eis.client import RestClient
 from app.eis.outbox import DELIVERY_FIELDS, OutboxWorker, backoff_s
 from app.eis.simulator import EisSimulator
 from app.journal import Journal
-from app.storage.chain import ChainWriter
 from app.storage.crypto import Keyring
 from app.storage.db import close_db, open_db
 from app.storage.models import Card, EisExchange, JournalEntry, Outbox
-from tests.rig import sample_card
+from tests.rig import sample_card, store_card
 
 SPO_KEY = "SPO-KEY-1"
 
@@ -48,19 +46,8 @@ class Bench:
         )
 
     async def card(self, training: bool = True, **overrides: Any) -> str:
-        cid = str(uuid.uuid4())
-        card = sample_card(cid, training=training, number=7, **overrides)
-        async with in_transaction() as tx:
-            row = {
-                "card_id": cid,
-                "inspection_id": cid,
-                "verdict": "admitted",
-                "created": time.time(),
-                "sealed": self.keyring.seal_json(card, f"cards:{cid}"),
-            }
-            await ChainWriter(Card).append([row], tx)
-            await Outbox.create(card_id=cid, idempotency_key=cid, training=training, using_db=tx)
-        return cid
+        card = sample_card(str(uuid.uuid4()), training=training, number=7, **overrides)
+        return await store_card(self.keyring, card)
 
 
 @pytest.fixture
