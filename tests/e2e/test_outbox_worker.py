@@ -472,3 +472,61 @@ async def test_requests_are_not_asked_for_by_a_training_lane_of_a_production_end
     worker = bench.worker("production", exporter=exporter, training=True)
     await worker.deliver_due()
     assert bench.eis.requests == 0
+
+
+def _photo(photo_id: str, jpeg: bytes) -> dict[str, Any]:
+    import base64
+    import hashlib
+
+    return {
+        "photo_id": photo_id, "taken": time.time(), "camera": {"id": "front", "serial": "S1"},
+        "latitude": 51.1, "longitude": 71.4, "width": 1280, "height": 720, "format": "jpeg",
+        "sha256": hashlib.sha256(jpeg).hexdigest(), "jpeg": base64.b64encode(jpeg).decode(),
+    }  # fmt: skip
+
+
+async def test_a_card_s_photos_go_first_each_once_and_the_card_names_them(bench: Bench) -> None:
+    """R3.9, R3.18: each photo in its own message before the card; a photo EIS refuses holds the
+    card with the reason; one already taken is not sent again."""
+    good, bad = b"\xff\xd8" + b"a" * 50, b"not a jpeg at all"
+    cid = await bench.card(photos=[_photo("p-good", good), _photo("p-bad", bad)])
+    worker = bench.worker()
+    await worker.deliver_due()
+    row = await Outbox.get(card_id=cid)
+    assert row.status == "pending" and row.last_error.startswith("photo p-bad: ")
+    assert "not a JPEG" in row.last_error and row.next_attempt > time.time()
+    trace = [(e.kind, e.idempotency_key, e.outcome) for e in await EisExchange.all().order_by("id")]
+    assert trace == [("photo", "p-good", "accepted"), ("photo", "p-bad", "rejected")]
+    assert bench.changes == [1]
+    # the bad photo replaced (as if the lane's copy were mended): only it goes again, then the card
+    card = bench.keyring.open_json((await Card.get(card_id=cid)).sealed, f"cards:{cid}")
+    card["photos"][1] = _photo("p-bad", b"\xff\xd8" + b"b" * 50)
+    await Card.filter(card_id=cid).update(sealed=bench.keyring.seal_json(card, f"cards:{cid}"))
+    await Outbox.filter(card_id=cid).update(next_attempt=0.0)
+    await worker.deliver_due()
+    assert (await Outbox.get(card_id=cid)).status == "accepted"
+    trace = [(e.kind, e.idempotency_key, e.outcome) for e in await EisExchange.all().order_by("id")]
+    assert trace[2:] == [("photo", "p-bad", "accepted"), ("card", cid, "accepted")]
+    body = bench.eis.db.execute("SELECT body FROM cards").fetchone()[0]
+    assert "p-good" in body and '"jpeg":' not in body  # the card names its photos, without their bytes
+
+
+async def test_a_pass_sends_at_most_twenty_cards(bench: Bench) -> None:
+    ids = [await bench.card() for _ in range(23)]
+    worker = bench.worker()
+    await worker.deliver_due()
+    statuses = {r.card_id: r.status for r in await Outbox.all()}
+    assert [statuses[c] for c in ids] == ["accepted"] * 20 + ["pending"] * 3  # the oldest first
+    await worker.deliver_due()
+    assert {r.status for r in await Outbox.all()} == {"accepted"}
+
+
+async def test_an_eis_that_cannot_be_asked_for_requests_answers_none(bench: Bench) -> None:
+    async def exporter(start: float, end: float, request: str | None) -> dict[str, Any]:
+        raise AssertionError("never asked")
+
+    _ask(bench, time.time() - 60, time.time())
+    bench.eis.knobs["fail_rate"] = 1.0
+    worker = bench.worker(exporter=exporter)
+    assert await worker.answer_requests() == 0
+    assert [(e.kind, e.outcome) for e in await EisExchange.all()] == [("requests", "retry")]
