@@ -443,3 +443,25 @@ async def test_a_lane_without_cameras_says_so(rig: Rig) -> None:
     assert (err.status, err.code, err.params) == (404, "camera_unknown", {"camera": "front"})
     err = await _refused(op, "GET", "/v1/cameras/front/preview?w=8&h=4")
     assert (err.status, err.code, err.params) == (404, "camera_unknown", {"camera": "front"})
+
+
+async def test_a_burst_of_events_reaches_a_screen_in_batches_of_at_most_200(rig: Rig) -> None:
+    """D2 on a bad link: events are sent as they come, gathered at most 200 to a message."""
+    op = await rig.client("operator")
+    lane = rig.daemon.lane
+    assert lane is not None
+    conn = aiohttp.UnixConnector(path=rig.sock)
+    async with aiohttp.ClientSession(connector=conn) as http:
+        headers = {"Authorization": f"Bearer {op.token}"}
+        async with http.ws_connect("http://laned/v1/stream", headers=headers) as ws:
+            assert (await ws.receive_json(timeout=5))["type"] == "hello"
+            for i in range(450):  # in one go: the stream's sender cannot run in between
+                lane.publish({"type": "burst", "n": i})
+            seen: list[int] = []
+            sizes: list[int] = []
+            while len(seen) < 450:
+                batch = await ws.receive_json(timeout=10)
+                burst = [e["n"] for e in batch if e.get("type") == "burst"]
+                seen += burst
+                sizes.append(len(batch))
+            assert seen == list(range(450)) and max(sizes) == 200
