@@ -5,6 +5,7 @@ changed status is noticed by the mutation run."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -360,6 +361,16 @@ async def test_the_card_s_documents_say_whether_they_are_copies(rig: Rig) -> Non
         assert numbers[0][1] == "0" and numbers[1][1] == "1" and numbers[0][0] == numbers[1][0] != ""
     err = await _refused(op, "GET", "/v1/cards/no-such-card")
     assert err.status == 404
+    # G2: the exchanges of this card, and of no other
+    admin = await rig.client("admin")
+
+    async def traced() -> bool:
+        return bool(await admin.call("GET", f"/v1/eis/exchanges?card={cid}"))
+
+    await wait_for(traced, "the card's exchange with EIS")
+    rows = await admin.call("GET", f"/v1/eis/exchanges?card={cid}")
+    assert {r["card_id"] for r in rows} == {cid}
+    assert await admin.call("GET", "/v1/eis/exchanges?card=another") == []
 
 
 async def test_what_a_route_creates_answers_201(rig: Rig) -> None:
@@ -432,6 +443,10 @@ async def test_the_journal_of_a_period_is_exported_signed_and_the_export_journal
     }
     err = await _refused(admin, "POST", "/v1/journal/export", {"from": "yesterday", "to": period["to"]})
     assert err.status == 400 and err.params.get("field") == "from"
+    err = await _refused(admin, "POST", "/v1/journal/export", {"from": period["from"], "to": "tomorrow"})
+    assert err.status == 400 and err.params.get("field") == "to"
+    exported = json.loads(Path(made["file"]).read_text())
+    assert exported["lane"] == rig.cfg.lane["name"]
 
 
 async def test_a_lane_without_cameras_says_so(rig: Rig) -> None:

@@ -179,6 +179,11 @@ def test_every_damage_to_the_file_is_named_with_its_line(tmp_path: Path) -> None
         "c.jsonl line 2: signature does not verify with the lane's key",
         "c.jsonl line 3: link to the previous checkpoint broken (a line removed or changed)",
     ]
+    # an empty line (an editor's) is no checkpoint and no damage: the lines after it are read
+    path.write_bytes(b"\n".join([raw[0], b"", raw[1], raw[2], raw[3]]) + b"\n")
+    checkpoints, problems = read_checkpoints(path, key.public)
+    assert problems == [] and [c.n for c in checkpoints] == [1, 2, 3, 4]
+    path.write_bytes(b"\n".join([raw[0], canonical(edited), raw[2], raw[3]]) + b"\n")
     # without the public key the signatures are not looked at, the links still are
     assert read_checkpoints(path, None)[1] == [
         "c.jsonl line 3: link to the previous checkpoint broken (a line removed or changed)",

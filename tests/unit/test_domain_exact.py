@@ -370,3 +370,16 @@ def test_the_formulas_of_gost_33997_at_their_edges() -> None:
     assert norms.specific_force_percent(0.0049, 0.5) == pytest.approx(100.0)
     assert norms.specific_force_percent(5.0, 0.0) == 0.0
     assert norms.specific_force_percent(5.0, -1.0) == 0.0
+
+
+def test_the_lane_clock_runs_at_its_speed_from_its_origin() -> None:
+    """A training lane's time runs faster; a lane second is 1/speed of a real one (issue #7 item 5)."""
+    import time
+
+    from app.domain.clock import LaneClock
+
+    fast = LaneClock(speed=60.0, origin_wall=time.time() - 10.0, origin_lane=1000.0)
+    assert fast.now() == pytest.approx(1000.0 + 600.0, abs=5.0)
+    assert fast.real_seconds(1200.0) == 20.0
+    plain = LaneClock()
+    assert plain.now() == pytest.approx(time.time(), abs=1.0) and plain.real_seconds(5.0) == 5.0

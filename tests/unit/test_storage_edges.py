@@ -231,3 +231,47 @@ async def test_a_dropped_chain_table_is_named(tmp_path: Path) -> None:
         assert err.value.message == "the table journal cannot be read (OperationalError): dropped?"
     finally:
         await close_db()
+
+
+async def test_a_chain_longer_than_a_page_is_walked_to_its_end(tmp_path: Path) -> None:
+    await open_db(f"sqlite://{tmp_path / 'c.db'}")
+    try:
+        rows = [{"ts": float(i), "actor": "a", "action": "x", "details": {}} for i in range(1001)]
+        async with write_tx() as tx:
+            await ChainWriter(JournalEntry).append(rows, tx)
+        assert await chain.verify(JournalEntry) == (1001, None)
+        await JournalEntry.filter(seq=1001).update(actor="b")
+        assert await chain.verify(JournalEntry) == (
+            1001,
+            Break("journal", 1001, "content changed after it was written"),
+        )
+    finally:
+        await close_db()
+
+
+async def test_a_damaged_sqlite_file_is_reported_by_the_engine_check(tmp_path: Path) -> None:
+    """``otolane integrity check`` also asks SQLite itself: a damaged page is not 'ok'."""
+    path = tmp_path / "c.db"
+    await open_db(f"sqlite://{path}")
+    rows = [
+        {"ts": float(i), "actor": "a" * 60, "action": "x", "details": {"pad": "p" * 400}} for i in range(400)
+    ]
+    async with write_tx() as tx:
+        await ChainWriter(JournalEntry).append(rows, tx)
+    await close_db()
+    with sqlite3.connect(path) as raw:
+        raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        page = raw.execute("PRAGMA page_size").fetchone()[0]
+        root = raw.execute("SELECT rootpage FROM sqlite_master WHERE name = 'journal'").fetchone()[0]
+    data = bytearray(path.read_bytes())
+    start = (root - 1) * page  # the table's root page: its cell pointers garbled
+    data[start + 8 : start + 64] = b"\xff" * 56
+    path.write_bytes(bytes(data))
+    await open_db(f"sqlite://{path}")
+    try:
+        result = await engine_integrity()
+    except Exception as exc:  # a page so damaged that the check itself stops: reported all the same
+        result = str(exc)
+    finally:
+        await close_db()
+    assert result != "ok" and result
