@@ -480,3 +480,19 @@ async def test_a_burst_of_events_reaches_a_screen_in_batches_of_at_most_200(rig:
                 seen += burst
                 sizes.append(len(batch))
             assert seen == list(range(450)) and max(sizes) == 200
+
+
+async def test_a_stopping_daemon_closes_the_streams_as_going_away(rig: Rig) -> None:
+    """A screen tells a daemon that stops (1001: it reconnects) from an ended session (4401)."""
+    op = await rig.client("operator")
+    conn = aiohttp.UnixConnector(path=rig.sock)
+    async with aiohttp.ClientSession(connector=conn) as http:
+        headers = {"Authorization": f"Bearer {op.token}"}
+        async with http.ws_connect("http://laned/v1/stream", headers=headers) as ws:
+            assert (await ws.receive_json(timeout=5))["type"] == "hello"
+            rig.daemon.stopping.set()
+            while not ws.closed:
+                msg = await ws.receive(timeout=15)
+                if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING):
+                    break
+            assert ws.close_code == 1001

@@ -38,8 +38,14 @@ async def test_the_card_is_printed_byte_for_byte_and_the_job_journalled(tmp_path
             assert issued["job"] == job["job"] and issued["sha256"] == hashlib.sha256(printed[0]).hexdigest()
             # A second print is a copy, and says so on paper.
             again = await op.call("POST", f"/v1/cards/{formed['card_id']}/print")
-            assert again["copy"]
+            assert set(again) == {"job", "queue", "copy"} and again["copy"] is True
             assert len(cups.printer.wait_jobs(2)) == 2
+            # the certificate on request goes to the same printer; the answer says which job (R3.14)
+            cert = await op.call("POST", f"/v1/cards/{formed['card_id']}/certificate", {"print": True})
+            assert set(cert) == {"number", "copy", "job", "queue"}
+            assert cert["queue"] == cups.queue and cert["copy"] is False and cert["number"]
+            assert cert["job"].startswith(cups.queue + "-")
+            assert cups.printer.wait_jobs(3)[2].startswith(b"%PDF")
         finally:
             await rig.close()
 
