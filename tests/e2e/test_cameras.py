@@ -124,6 +124,12 @@ async def test_a_camera_that_is_not_the_registered_one_gives_no_photo_and_no_car
         assert got["admitted"] is True and got["registered"]["serial"] == "DS-MJPEG-0000"
         (reg,) = await journal(rig, "camera_registered")
         assert reg["details"]["old_serial"] == "SOME-OTHER"
+        # the screens' live look at it: 48×24 unless asked otherwise, three bytes a pixel (D2)
+        look = await op.call("GET", "/v1/cameras/mjpeg0/preview")
+        assert (look["camera"], look["width"], look["height"]) == ("mjpeg0", 48, 24)
+        assert len(base64.b64decode(look["rgb"])) == 48 * 24 * 3
+        small = await op.call("GET", "/v1/cameras/mjpeg0/preview?w=20&h=10")
+        assert (small["width"], small["height"], len(base64.b64decode(small["rgb"]))) == (20, 10, 600)
         await op.call("POST", f"/v1/inspections/{insp['id']}/steps/brakes_axle_1")
         await wait_for(lambda: journal(rig, "photo_taken"), "the photo once admitted")
     finally:
