@@ -247,10 +247,22 @@ async def test_a_key_on_a_token_signs_in_through_ncalayer(tmp_path: Path) -> Non
         admin = await rig.client("admin")
         await admin.call("POST", "/v1/users/operator/eds", {"iin": IIN_OP})
         c = await rig.client()
+        listing = await c.call("GET", "/v1/eds/keys")
+        assert listing["enabled"] is True and listing["ncalayer"] is True
         data = await c.login_ncalayer("AKKaztokenStore")
-        assert (data["username"], data["key"]["iin"]) == ("operator", IIN_OP)
+        assert (data["username"], data["role"], data["must_change"]) == ("operator", "operator", False)
+        assert data["key"]["iin"] == IIN_OP and set(data["key"]) <= {
+            "common_name",
+            "iin",
+            "bin",
+            "organisation",
+            "not_after",
+            "algorithm",
+        }
         assert sim.requests[-1]["module"] == "kz.gov.pki.knca.commonUtils"
         assert sim.requests[-1]["args"][:2] == ["AKKaztokenStore", "SIGNATURE"]
+        raw = await (await rig.client()).call("POST", "/v1/login/ncalayer", {})  # the default storage
+        assert raw["username"] == "operator" and sim.requests[-1]["args"][0] == "PKCS12"
         for mode, code in (("cancel", "eds_ncalayer_canceled"), ("other-content", "eds_signature_invalid")):
             sim.mode = mode
             with pytest.raises(ApiError) as err:
