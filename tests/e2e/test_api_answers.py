@@ -155,7 +155,7 @@ async def test_the_fields_of_a_new_inspection_are_checked_and_all_of_them_kept(r
         "123ABC02",
     )
     # the defaults of a field left out: petrol, two axles, private
-    await op.call("POST", f"/v1/inspections/{insp['id']}/abort", {"reason": "r" * 300})
+    assert await op.call("POST", f"/v1/inspections/{insp['id']}/abort", {"reason": "r" * 300}) == {"ok": True}
     aborted = await JournalEntry.get(action="inspection_aborted")
     assert aborted.details["reason"] == "r" * 200  # a reason is cut at 200 characters
     plain = await op.call("POST", "/v1/inspections", {"plate": "124ABC02", "category": "M1"})
@@ -175,6 +175,11 @@ async def test_the_fields_of_a_new_inspection_are_checked_and_all_of_them_kept(r
         assert (err.status, err.code, err.params) == (400, "field_type", {"field": "defects"}), bad
     ok = await op.call("POST", f"/v1/inspections/{plain['id']}/visual", {"defects": ["visual.horn"] * 64})
     assert ok["id"] == plain["id"]
+    assert await op.call("POST", f"/v1/inspections/{plain['id']}/abort", {}) == {
+        "ok": True
+    }  # no reason given
+    last = await JournalEntry.filter(action="inspection_aborted").order_by("-seq").first()
+    assert last is not None and last.details["reason"] == ""
 
 
 async def test_queries_are_whole_numbers_in_their_range(rig: Rig) -> None:
