@@ -153,12 +153,12 @@ def _emissions(d: StepData, sheet: Sheet) -> None:
     co = d.series("gas.co")
     values = {ch: round(settled(v), 3) for ch, v in d.live.items() if v}
     sheet.protocol.append({"step": d.step, "values": values})
-    if co is not None:
-        sheet.item("emissions.co_idle", "emissions.co_idle", round(settled(co), 3))
+    if co is not None:  # judged as printed: the norm's own rounding
+        sheet.item("emissions.co_idle", "emissions.co_idle", settled(co))
     if norm_for("emissions.lambda", sheet.vehicle) is not None:
         lam = d.series("gas.lambda")  # needed only where a row judges it (catalyst cars)
         if lam is not None:
-            sheet.item("emissions.lambda", "emissions.lambda", round(settled(lam), 3))
+            sheet.item("emissions.lambda", "emissions.lambda", settled(lam))
 
 
 def _headlight(side: str) -> Callable[[StepData, Sheet], None]:
@@ -201,7 +201,7 @@ def _tyres(d: StepData, sheet: Sheet) -> None:
 
 def _glass(d: StepData, sheet: Sheet) -> None:
     for ch, v in sorted(_gauges(d, sheet).items()):
-        sheet.item(ch, "glass.transmission", v, glass=ch.split(".", 1)[1])
+        sheet.item(ch, "glass.transmission", v, glass=ch.removeprefix("glass."))
 
 
 def _visual(d: StepData, sheet: Sheet) -> None:

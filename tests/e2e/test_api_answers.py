@@ -258,6 +258,10 @@ async def test_the_administrator_s_user_routes_answer_and_journal(rig: Rig) -> N
     )
     err = await _refused(admin, "POST", "/v1/users", {"username": "x", "role": "operator"})
     assert (err.code, err.params) == ("field_missing", {"field": "password"})
+    await admin.call(
+        "POST", "/v1/users", {"username": "erlan", "role": "operator", "password": "Quiet-Field-88"}
+    )
+    assert {u["username"]: u for u in await admin.call("GET", "/v1/users")}["erlan"]["full_name"] == ""
     assert await admin.call("POST", "/v1/users/dana/role", {"role": "technician"}) == {"ok": True}
     err = await _refused(admin, "POST", "/v1/users/dana/role", {"role": "x" * 17})
     assert (err.code, err.params) == ("field_too_long", {"field": "role", "max": 16})
@@ -269,6 +273,7 @@ async def test_the_administrator_s_user_routes_answer_and_journal(rig: Rig) -> N
     assert (err.code, err.params) == ("field_too_long", {"field": "iin", "max": 12})
     actions = [(e.actor, e.action) for e in await JournalEntry.filter(actor="admin").order_by("seq")]
     assert [a for a in actions if a[1].startswith("user_")] == [
+        ("admin", "user_added"),
         ("admin", "user_added"),
         ("admin", "user_role_changed"),
         ("admin", "user_locked"),
