@@ -16,6 +16,21 @@ from tests.rig import Rig, pg_database, start_rig
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under ``./lane mutate`` (mutmut sets MUTANT_UNDER_TEST), a mutant's tests run quickest first:
+    with -x the first failure ends the run, so a mutant a unit test kills is not first put through
+    the slower end-to-end tests that also reach it. Elsewhere the order is left as collected."""
+    if not os.environ.get("MUTANT_UNDER_TEST"):
+        return
+    stats = Path("mutmut-stats.json")  # mutmut runs the tests from its mutants/ folder
+    if not stats.exists():
+        return
+    import json
+
+    durations = json.loads(stats.read_text()).get("duration_by_test", {})
+    items.sort(key=lambda item: durations.get(item.nodeid, 0.0))
+
+
 @pytest.fixture
 async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     r = await start_rig(tmp_path / "lane")
