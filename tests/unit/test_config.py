@@ -148,3 +148,15 @@ def test_a_directory_where_the_database_goes_is_left_as_it_was(tmp_path: Path) -
     assert r.returncode == 2 and "storage.dsn" in r.stderr and "directory" in r.stderr, r.stderr
     assert "Traceback" not in r.stderr
     assert (tmp_path / "dbdir").stat().st_mode & 0o777 == 0o755
+
+
+def test_every_demo_vehicle_brings_a_scenario_a_demo_stand_plays() -> None:
+    """Issue #8: ``otolane demo --vehicle NAME`` sets the stands' scenario; each name must be one a
+    stand of the demo lane knows (weak brakes: the brake stand's weak rear axle, whose card and
+    failures sheet tests/e2e/test_card_pdf.py checks in-process)."""
+    from app.demo import DEMO_DEVICES, DEMO_VEHICLES
+    from drivers.registry import SCENARIOS
+
+    played = {name for d in DEMO_DEVICES for name in SCENARIOS[d.profile]}
+    assert {v.scenario for v in DEMO_VEHICLES.values()} <= played
+    assert DEMO_VEHICLES["weak-brakes"].scenario in SCENARIOS["jx-brake"]
