@@ -509,7 +509,16 @@ async def scripted_inspection(
         await c.close()
 
 
+def _hang_up(signum: int, frame: object) -> None:
+    """A closed terminal (an SSH link that dropped) or a stop request: leave through the ``finally``
+    that stops the demo's stands, cameras, EIS and daemon (they run in sessions of their own, so the
+    terminal's hang-up does not reach them)."""
+    raise SystemExit(128 + signum)
+
+
 def run_demo(args: argparse.Namespace) -> int:
+    for sig in (signal.SIGHUP, signal.SIGTERM):
+        signal.signal(sig, _hang_up)
     root = Path.cwd()
     speed = args.speed if args.speed is not None else 1.0
     if args.headless:
