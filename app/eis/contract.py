@@ -24,7 +24,7 @@ SIGNATURE_HEADER = "X-Signature"
 #: R4: the software's identification key, on every message
 KEY_HEADER = "X-SPO-Key"
 #: what the lane sends, by the schema each is checked against
-SCHEMAS = ("card", "events", "history", "photo")
+SCHEMAS = ("card", "events", "history", "photo", "requests")
 VERDICTS = ("admitted", "not_admitted")
 
 

@@ -284,7 +284,10 @@ class OutboxWorker:
             str(e.details.get("request")) for e in await Journal.events("eis_log_sent", "eis_log_request_bad")
         }
         sent = 0
-        for req in asked.data.get("requests", []):
+        listed = asked.data.get("requests", [])
+        for req in listed if isinstance(listed, list) else []:  # an answer of another shape asks nothing
+            if not isinstance(req, dict):
+                continue
             rid = str(req.get("id", ""))
             if req.get("kind") != "log_history" or not rid or rid in answered:
                 continue

@@ -218,6 +218,8 @@ class EisSimulator:
         if kind == "card":
             return self._card(message, key, spo_key, route)
         if kind == "requests":
+            if errors := problems("requests", message):
+                return _refused(422, *errors)
             rows = self.db.execute(
                 "SELECT id, start, end FROM requests WHERE answered IS NULL ORDER BY asked"
             )

@@ -17,7 +17,8 @@ import pytest
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from app.eis.client import RestClient
+from app.demo import free_port
+from app.eis.client import ROUTES, EisClient, RestClient
 from app.eis.outbox import DELIVERY_FIELDS, OutboxWorker, backoff_s
 from app.eis.simulator import EisSimulator
 from app.journal import Journal
@@ -35,10 +36,10 @@ class Bench:
     url: str
     keyring: Keyring
     changes: list[int]
-    clients: list[RestClient]
+    clients: list[EisClient]
 
-    def worker(self, environment: str = "test", **kwargs: Any) -> OutboxWorker:
-        client = RestClient(self.url, SPO_KEY, 5.0)
+    def worker(self, environment: str = "test", route: str = "rest", **kwargs: Any) -> OutboxWorker:
+        client: EisClient = ROUTES[route](self.url, SPO_KEY, 5.0)
         self.clients.append(client)
         kwargs.setdefault("lane", "L1")
         return OutboxWorker(
@@ -324,6 +325,8 @@ async def test_the_queue_lists_the_newest_first_up_to_its_limit(bench: Bench) ->
     ids = [await bench.card() for _ in range(3)]
     worker = bench.worker()
     assert [q["card_id"] for q in await worker.queue(2)] == [ids[2], ids[1]]
+    await Outbox.filter(card_id=ids[1]).update(signature="MIIB")  # formed in a key session
+    assert [q["signed"] for q in await worker.queue(3)] == [False, True, False]
     assert {q["status"] for q in await worker.queue(10)} == {"pending"}
     assert await worker.counts() == {"pending": 3, "accepted": 0, "rejected": 0, "refused": 0}
     await Card.filter(card_id=ids[0]).delete()  # a row whose card is gone still shows, without facts
@@ -530,3 +533,128 @@ async def test_an_eis_that_cannot_be_asked_for_requests_answers_none(bench: Benc
     worker = bench.worker(exporter=exporter)
     assert await worker.answer_requests() == 0
     assert [(e.kind, e.outcome) for e in await EisExchange.all()] == [("requests", "retry")]
+
+
+@pytest.fixture(scope="module")
+def centre(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The centre's key (a training PKI's): signs what no employee signs."""
+    from app.eds.training import training_signer
+
+    return training_signer(tmp_path_factory.mktemp("pki"), iin=CENTRE_IIN)
+
+
+CENTRE_IIN = "800101300111"
+
+
+async def _history_exporter(start: float, end: float, request: str | None) -> dict[str, Any]:
+    from app.eis import history
+    from app.storage.anchor import LaneKey
+
+    return await history.export(LaneKey(Ed25519PrivateKey.generate()), "L1", start, end, request)
+
+
+@pytest.mark.parametrize("route", ["rest", "soap"])
+async def test_the_ask_for_requests_speaks_the_contract_is_signed_by_the_centre_and_traced(
+    bench: Bench, centre: Any, route: str
+) -> None:
+    """R3.19, G2, G3: the ask carries the contract it speaks (EIS refuses one that does not,
+    requests.schema.json); the centre's key signs the ask and the answer as their route carries them
+    (EIS checks each signature and keeps who signed); each exchange is traced under its own key, with
+    no card, as attempt 1."""
+    now = time.time()
+    rid = _ask(bench, now - 3600, now + 60)
+    worker = bench.worker(route=route, exporter=_history_exporter, system_signer=centre)
+    assert await worker.answer_requests() == 1
+    signers = dict(bench.eis.db.execute("SELECT key, signer FROM signatures").fetchall())
+    (asked,) = [k for k in signers if k.startswith("requests-")]
+    assert signers == {asked: f"IIN{CENTRE_IIN}", f"history-{rid}": f"IIN{CENTRE_IIN}"}
+    rows = await EisExchange.all().order_by("id")
+    assert [(e.kind, e.card_id, e.idempotency_key, e.attempt, e.outcome, e.route) for e in rows] == [
+        ("requests", "", asked, 1, "accepted", route),
+        ("history", "", f"history-{rid}", 1, "accepted", route),
+    ]
+
+
+async def test_an_ask_without_the_contract_is_refused_by_eis(bench: Bench) -> None:
+    """The simulator holds the lane to requests.schema.json like a real EIS would."""
+    client = RestClient(bench.url, SPO_KEY, 5.0)
+    bench.clients.append(client)
+    for ask, said in (({}, "missing 'contract'"), ({"contract": "otolane-eis/0"}, "contract: expected")):
+        result = await client.send("requests", ask, f"requests-{uuid.uuid4()}")
+        assert result.outcome == "rejected" and said in result.detail, result
+
+
+async def test_a_request_eis_lists_again_after_its_answer_is_not_answered_twice(bench: Bench) -> None:
+    """R3.19: the journal, not EIS's list, says which requests were answered: a request EIS lists
+    again (its answer taken, its flag lost on EIS's side) gets no second export."""
+    now = time.time()
+    _ask(bench, now - 3600, now + 60)
+    worker = bench.worker(exporter=_history_exporter)
+    assert await worker.answer_requests() == 1
+    bench.eis.db.execute("UPDATE requests SET answered = NULL")
+    assert await worker.answer_requests() == 0
+    kinds = [e.kind for e in await EisExchange.all().order_by("id")]
+    assert kinds == ["requests", "history", "requests"]
+    assert bench.eis.db.execute("SELECT count(*) FROM histories").fetchone() == (1,)
+
+
+@pytest.mark.parametrize("answer", [[], {}, {"requests": "none"}, "text", {"requests": [7, {"kind": "x"}]}])
+async def test_an_odd_answer_to_the_ask_is_no_request_and_no_crash(bench: Bench, answer: Any) -> None:
+    """An EIS (or a proxy before it) that answers the ask with something else than a list of requests:
+    nothing is exported, nothing is journalled, the worker goes on; the exchange is traced."""
+
+    async def requests(_: web.Request) -> web.Response:
+        return web.json_response(answer)
+
+    app = web.Application()
+    app.router.add_post("/requests", requests)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+
+        async def exporter(start: float, end: float, request: str | None) -> dict[str, Any]:
+            raise AssertionError("never asked")
+
+        worker = bench.worker(exporter=exporter)
+        worker.client = RestClient(f"http://127.0.0.1:{runner.addresses[0][1]}", SPO_KEY, 5.0)
+        bench.clients.append(worker.client)
+        assert await worker.answer_requests() == 0
+        assert await _journal() == []
+        assert [(e.kind, e.outcome) for e in await EisExchange.all()] == [("requests", "accepted")]
+    finally:
+        await runner.cleanup()
+
+
+async def test_a_training_card_waits_with_the_reason_while_the_endpoint_cannot_be_told(
+    bench: Bench,
+) -> None:
+    """A training card never goes to production; an HTTPS endpoint whose certificate cannot be read
+    now might be production: the card waits, says why, and is tried again after its back-off — its
+    attempts untouched (nothing was sent)."""
+    cid = await bench.card(training=True)
+    await Outbox.filter(card_id=cid).update(attempts=3)
+    worker = bench.worker()
+    worker.client = RestClient(f"https://127.0.0.1:{free_port()}/api/v1", SPO_KEY, 5.0)
+    bench.clients.append(worker.client)
+    random.seed(11)  # the back-off's jitter, as backoff_s draws it
+    expected = backoff_s(4, random.Random(11))
+    before = time.time()
+    await worker.deliver_due()
+    after = time.time()
+    row = await Outbox.get(card_id=cid)
+    assert (row.status, row.attempts) == ("pending", 3)
+    assert row.last_error.startswith("cannot tell whether the endpoint is production: ")
+    assert "Connect" in row.last_error and worker.client.production_error in row.last_error
+    assert before + expected <= row.next_attempt <= after + expected
+    assert bench.eis.requests == 0 and await _journal() == []
+
+
+async def test_a_key_refusal_without_a_key_source_is_said_with_an_unknown_fingerprint(bench: Bench) -> None:
+    """R5: a lane whose key is given as text (no key file to fingerprint) still says EIS refused it."""
+    bench.eis.issue_key("SOME-OTHER-KEY", time.time() + 3600)
+    await bench.card()
+    await bench.worker().deliver_due()
+    ((actor, action, details),) = await _journal()
+    assert (actor, action, details["fingerprint"]) == ("eis", "eis_key_refused", "?")

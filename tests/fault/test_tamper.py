@@ -127,8 +127,9 @@ async def test_every_tampering_is_found_and_named(tmp_path: Path, engine: str | 
     assert "checkpoints:" in ok.stdout
 
     missed = []
-    for name, (tamper, said) in SCENARIOS.items():
-        cfg, dsn = _copy(home, tmp_path / name, engine)
+    for n, (name, (tamper, said)) in enumerate(SCENARIOS.items()):
+        # a short folder: the lane's socket path must stay within 107 bytes under any temp root
+        cfg, dsn = _copy(home, tmp_path / f"t{n}", engine)
         await open_db(dsn)
         try:
             await tamper()

@@ -249,6 +249,28 @@ async def test_a_chain_longer_than_a_page_is_walked_to_its_end(tmp_path: Path) -
         await close_db()
 
 
+async def test_the_engine_check_names_every_damage_sqlite_reports(tmp_path: Path) -> None:
+    """The engine's check says each thing SQLite found, in its words, one after another — an index
+    that no longer matches its table is named row by row."""
+    path = tmp_path / "i.db"
+    await open_db(f"sqlite://{path}")
+    await close_db()
+    with sqlite3.connect(path) as raw:
+        raw.execute("CREATE TABLE probe (a INTEGER, b INTEGER)")
+        raw.execute("CREATE INDEX probe_a ON probe (a)")
+        raw.executemany("INSERT INTO probe VALUES (?, ?)", [(i, -i) for i in range(1, 4)])
+        raw.execute("PRAGMA writable_schema = ON")  # the index now claims another column
+        raw.execute(
+            "UPDATE sqlite_master SET sql = 'CREATE INDEX probe_a ON probe (b)' WHERE name = 'probe_a'"
+        )
+    await open_db(f"sqlite://{path}")
+    try:
+        result = await engine_integrity()
+    finally:
+        await close_db()
+    assert result == ", ".join(f"row {i} missing from index probe_a" for i in (1, 2, 3))
+
+
 async def test_a_damaged_sqlite_file_is_reported_by_the_engine_check(tmp_path: Path) -> None:
     """``otolane integrity check`` also asks SQLite itself: a damaged page is not 'ok'."""
     path = tmp_path / "c.db"
