@@ -158,8 +158,15 @@ async def test_the_fields_of_a_new_inspection_are_checked_and_all_of_them_kept(r
     assert await op.call("POST", f"/v1/inspections/{insp['id']}/abort", {"reason": "r" * 300}) == {"ok": True}
     aborted = await JournalEntry.get(action="inspection_aborted")
     assert aborted.details["reason"] == "r" * 200  # a reason is cut at 200 characters
+    # a plate in no known format is held for the operator's confirmation unless it is given
+    err = await _refused(op, "POST", "/v1/inspections", {"plate": "TRANSIT7", "category": "M1"})
+    assert (err.status, err.code) == (409, "plate_format_unknown")
     plain = await op.call("POST", "/v1/inspections", {"plate": "124ABC02", "category": "M1"})
     assert (plain["fuel"], plain["axles"]) == ("petrol", 2)
+    row = await Inspection.get(id=plain["id"])
+    sealed = lane.keyring.open_json(row.sealed, f"inspections:{row.id}")
+    assert (sealed["vin"], sealed["make_model"], sealed["owner"]) == ("", "", "")
+    assert "recognition" not in sealed and "reinspection_of" not in sealed
     second = await JournalEntry.filter(action="inspection_started").order_by("-seq").first()
     assert second is not None
     assert (second.details["vehicle"]["use"], second.details["vehicle"]["year"]) == ("private", None)
@@ -175,6 +182,8 @@ async def test_the_fields_of_a_new_inspection_are_checked_and_all_of_them_kept(r
         assert (err.status, err.code, err.params) == (400, "field_type", {"field": "defects"}), bad
     ok = await op.call("POST", f"/v1/inspections/{plain['id']}/visual", {"defects": ["visual.horn"] * 64})
     assert ok["id"] == plain["id"]
+    none = await op.call("POST", f"/v1/inspections/{plain['id']}/visual", {})  # no defects found
+    assert none["id"] == plain["id"]
     assert await op.call("POST", f"/v1/inspections/{plain['id']}/abort", {}) == {
         "ok": True
     }  # no reason given
@@ -367,6 +376,7 @@ async def test_the_card_s_documents_say_whether_they_are_copies(rig: Rig) -> Non
         for _ in range(2):
             async with http.post(f"http://laned/v1/cards/{cid}/certificate", headers=headers) as r:
                 assert r.status == 201 and r.content_type == "application/pdf"
+                assert (await r.read()).startswith(b"%PDF")
                 numbers.append((r.headers["X-Otolane-Certificate"], r.headers["X-Otolane-Copy"]))
         assert numbers[0][1] == "0" and numbers[1][1] == "1" and numbers[0][0] == numbers[1][0] != ""
     err = await _refused(op, "GET", "/v1/cards/no-such-card")

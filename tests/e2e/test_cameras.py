@@ -204,7 +204,10 @@ async def test_the_operator_confirms_or_corrects_the_recognised_plate(tmp_path: 
         op = await rig.client("operator")
         await wait_for(lambda: cameras_admitted(op), "the camera admitted")
         await wait_for(lambda: admitted(op), "the brake tester")
-        got = await op.call("POST", "/v1/anpr", {}, timeout_s=60)
+        with pytest.raises(ApiError) as no:  # a camera named: that one, or none
+            await op.call("POST", "/v1/anpr", {"camera": "rear9"})
+        assert (no.value.status, no.value.code) == (404, "camera_none")
+        got = await op.call("POST", "/v1/anpr", {"camera": "mjpeg0"}, timeout_s=60)
         assert got["plate"] == "123ABC02" and got["confidence"] > 0.8
         assert got["camera"] == "mjpeg0" and got["preview"]["width"] == 32
         assert not await journal(rig, "plate_corrected")

@@ -5,6 +5,7 @@ is journalled, sealed, and cannot be moved behind the software."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import sqlite3
 import subprocess
@@ -49,6 +50,10 @@ async def test_an_employee_signs_in_with_their_own_gost_key(lane: Rig) -> None:
     data = await c.login_eds(path, PASSWORD)
     assert (data["username"], data["role"]) == ("operator", "operator")
     assert data["key"]["iin"] == IIN_OP and data["key"]["algorithm"] == "gost2015_512"
+    # whose key it is, to show on the screen — never its serial, fingerprint or anything of the key
+    assert set(data["key"]) == {"common_name", "iin", "bin", "organisation", "not_after", "algorithm"}
+    assert data["key"]["common_name"] == "ТЕСТОВ ТЕСТ" and data["key"]["bin"]
+    assert data["key"]["not_after"] > dt.datetime.now(dt.UTC).isoformat()
     state = await c.call("GET", "/v1/state")
     assert state["me"]["username"] == "operator"
     admin = await lane.client("admin")

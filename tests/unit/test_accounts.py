@@ -339,3 +339,42 @@ async def test_a_reused_password_names_how_far_back_and_a_change_clears_a_lock_o
     await User.filter(username="aigerim").update(locked_until=time.time() + 600)
     await acc.change_password("aigerim", None, "Other-Pass-2026", "admin")  # the administrator's reset
     assert (await User.get(username="aigerim")).locked_until == 0.0
+
+
+async def test_a_sweep_ends_only_the_sessions_whose_account_changed_behind_it(db: str) -> None:
+    """R3.17, issue #7 item 7: an account changed by another process on the same database (the CLI's
+    ``otolane user lock``) ends its sessions at the daemon's next sweep, said once with the reason;
+    the others stay; checking a session already ended says nothing more."""
+    acc = Accounts(Policy(), Journal())
+    await acc.add("bolat", "technician", GOOD)
+    await acc.add("aigerim", "operator", GOOD)
+    s1 = await acc.login("bolat", GOOD)
+    s2 = await acc.login("aigerim", GOOD)
+    assert await acc.sweep() == set()
+    await User.filter(username="bolat").update(disabled=True)
+    assert await acc.sweep() == {s1.token}
+    assert acc.session(s1.token) is None and acc.session(s2.token) is s2
+    assert not await acc.still_valid(s1)
+    ended = await JournalEntry.filter(action="session_ended").values_list("actor", "details")
+    assert ended == [("bolat", {"reason": "account changed"})]
+
+
+async def test_a_session_idle_past_the_policy_ends_and_one_in_use_stays(db: str) -> None:
+    """R3.17: a session unused for longer than ``session_idle_minutes`` is gone; each use renews it."""
+    acc = Accounts(Policy(idle_minutes=15), Journal())
+    await acc.add("bolat", "technician", GOOD)
+    s = await acc.login("bolat", GOOD)
+    s.last_seen = time.monotonic() - 15 * 60 + 30  # half a minute before the limit
+    assert acc.session(s.token) is s
+    assert time.monotonic() - s.last_seen < 5  # the use renewed it
+    s.last_seen = time.monotonic() - 15 * 60 - 5
+    assert acc.session(s.token) is None
+    assert acc.session(s.token) is None  # and stays gone
+
+
+async def test_a_name_of_the_longest_length_is_found_and_one_letter_more_is_no_one(db: str) -> None:
+    acc = Accounts(Policy(), Journal())
+    name = "a" * auth.MAX_USERNAME
+    await acc.add(name, "operator", GOOD)
+    assert (await acc.get(name.upper())).username == name
+    await _refused(acc.get(name + "b"), "user_unknown")

@@ -57,12 +57,14 @@ def test_a_missing_open_or_foreign_key_file_is_refused_by_name(tmp_path: Path) -
     with pytest.raises(OtolaneError) as err:
         LaneKey.load(tmp_path / "none.key")
     assert (err.value.code, err.value.params) == ("signing_key_missing", {"path": str(tmp_path / "none.key")})
+    assert err.value.message == f"signing key {tmp_path / 'none.key'} not found"  # the log says which
     junk = tmp_path / "junk.key"
     junk.write_text("not a key")
     junk.chmod(0o600)
     with pytest.raises(OtolaneError) as err:
         LaneKey.load(junk)
     assert (err.value.code, err.value.params) == ("signing_key_bad", {"path": str(junk)})
+    assert err.value.message == f"{junk} is not a PEM private key"
     ec_key = tmp_path / "ec.key"
     pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -72,6 +74,7 @@ def test_a_missing_open_or_foreign_key_file_is_refused_by_name(tmp_path: Path) -
     with pytest.raises(OtolaneError) as err:
         LaneKey.load(ec_key)
     assert (err.value.code, err.value.params) == ("signing_key_bad", {"path": str(ec_key)})
+    assert err.value.message == f"{ec_key} is not an Ed25519 key"
     LaneKey.create(tmp_path / "open.key")
     (tmp_path / "open.key").chmod(0o640)
     with pytest.raises(OtolaneError) as err:
@@ -100,7 +103,7 @@ def _lines(path: Path) -> list[dict]:
 
 def test_each_checkpoint_links_to_the_one_before_and_is_signed(tmp_path: Path) -> None:
     key = LaneKey(Ed25519PrivateKey.generate())
-    path = tmp_path / "anchors" / "checkpoints.jsonl"
+    path = tmp_path / "state" / "anchors" / "checkpoints.jsonl"  # folders made as needed
     log = AnchorLog(path, key)
     assert log.last() is None
     first = log.append(HEADS, "start")

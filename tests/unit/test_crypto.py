@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import pytest
 
 from app.errors import OtolaneError
-from app.storage.crypto import Keyring
+from app.storage.crypto import Keyring, write_secret_file
 
 
 def test_sealed_data_opens_only_with_its_key_and_its_row(tmp_path: Path) -> None:
@@ -102,6 +104,18 @@ def test_a_damaged_key_file_is_refused_by_name(tmp_path: Path, content: str, mes
     with pytest.raises(OtolaneError) as err:
         Keyring.load(tmp_path / "none.key")
     assert (err.value.code, err.value.params) == ("key_file_missing", {"path": str(tmp_path / "none.key")})
+    assert err.value.message == f"data key {tmp_path / 'none.key'} not found"
+
+
+def test_a_secret_file_in_a_new_folder_is_the_owners_alone(tmp_path: Path) -> None:
+    """Key and password files are 0600 in folders of their owner only (0700): a new key folder is
+    made closed, not world-listable; the file is replaced whole, no temporary left beside it."""
+    path = tmp_path / "new" / "keys" / "eis-id.key"
+    write_secret_file(path, "SECRET\n")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    write_secret_file(path, "ANOTHER\n")
+    assert path.read_text(encoding="utf-8") == "ANOTHER\n" and os.listdir(path.parent) == ["eis-id.key"]
 
 
 def test_rotation_appends_a_line_and_the_last_line_is_the_active_key(tmp_path: Path) -> None:
