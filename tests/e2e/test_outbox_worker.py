@@ -445,17 +445,19 @@ async def test_each_request_for_the_log_is_answered_once_with_its_signed_period(
 
     await _events(3)
     now = time.time()
+    bad = _ask(bench, now + 60, now - 3600)  # ends before it starts; listed first, it stops nothing
     good = _ask(bench, now - 3600, now + 60)
-    bad = _ask(bench, now + 60, now - 3600)  # ends before it starts
     worker = bench.worker(exporter=exporter, poll_s=60.0)
     assert await worker.answer_requests() == 1
+    assert {actor for actor, action, _ in await _journal() if action.startswith("eis_log")} == {"eis"}
     sent = [d for _, a, d in await _journal() if a == "eis_log_sent"]
-    assert len(sent) == 1 and sent[0]["request"] == good and sent[0]["entries"] == 3
+    # the three events and the note of the bad request, journalled before the good one was answered
+    assert len(sent) == 1 and sent[0]["request"] == good and sent[0]["entries"] == 4
     assert sent[0]["receipt"] == f"LOG-{good}"
     wrong = [d for _, a, d in await _journal() if a == "eis_log_request_bad"]
     assert [w["request"] for w in wrong] == [bad] and "end after it starts" in wrong[0]["detail"]
     stored = bench.eis.db.execute("SELECT request, entries, valid FROM histories").fetchall()
-    assert stored == [(good, 3, 1)]
+    assert stored == [(good, 4, 1)]
     kinds = [(e.kind, e.outcome) for e in await EisExchange.all().order_by("id")]
     assert kinds == [("requests", "accepted"), ("history", "accepted")]
     # the next poll: the good one is answered (EIS no longer lists it), the bad one is not said again
@@ -598,31 +600,65 @@ async def test_a_request_eis_lists_again_after_its_answer_is_not_answered_twice(
     assert bench.eis.db.execute("SELECT count(*) FROM histories").fetchone() == (1,)
 
 
-@pytest.mark.parametrize("answer", [[], {}, {"requests": "none"}, "text", {"requests": [7, {"kind": "x"}]}])
-async def test_an_odd_answer_to_the_ask_is_no_request_and_no_crash(bench: Bench, answer: Any) -> None:
-    """An EIS (or a proxy before it) that answers the ask with something else than a list of requests:
-    nothing is exported, nothing is journalled, the worker goes on; the exchange is traced."""
+async def _odd_eis(answer: Any) -> tuple[web.AppRunner, str, list[str]]:
+    """An EIS (or a proxy before it) that answers the ask for requests with ``answer``, and takes
+    every history (the ids it took listed)."""
+    taken: list[str] = []
 
     async def requests(_: web.Request) -> web.Response:
         return web.json_response(answer)
 
+    async def history(request: web.Request) -> web.Response:
+        taken.append((await request.json())["request"])
+        return web.json_response({"receipt": f"LOG-{taken[-1]}"}, status=201)
+
     app = web.Application()
     app.router.add_post("/requests", requests)
+    app.router.add_post("/history", history)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
+    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}", taken
+
+
+@pytest.mark.parametrize(
+    "answer", [[], {}, {"requests": "none"}, {"requests": 5}, "text", {"requests": [7, {"kind": "x"}]}]
+)
+async def test_an_odd_answer_to_the_ask_is_no_request_and_no_crash(bench: Bench, answer: Any) -> None:
+    """An answer to the ask that is no list of requests: nothing is exported, nothing is journalled,
+    the worker goes on; the exchange is traced."""
+    runner, url, taken = await _odd_eis(answer)
     try:
 
         async def exporter(start: float, end: float, request: str | None) -> dict[str, Any]:
             raise AssertionError("never asked")
 
         worker = bench.worker(exporter=exporter)
-        worker.client = RestClient(f"http://127.0.0.1:{runner.addresses[0][1]}", SPO_KEY, 5.0)
+        worker.client = RestClient(url, SPO_KEY, 5.0)
         bench.clients.append(worker.client)
         assert await worker.answer_requests() == 0
-        assert await _journal() == []
+        assert await _journal() == [] and taken == []
         assert [(e.kind, e.outcome) for e in await EisExchange.all()] == [("requests", "accepted")]
+    finally:
+        await runner.cleanup()
+
+
+async def test_requests_that_are_not_for_the_log_are_passed_over_and_the_rest_answered(bench: Bench) -> None:
+    """R3.19: among the requests, what is not a request for the log history (another kind, no id,
+    not an object) is passed over without a word; each request for the log after it is answered."""
+    now = time.time()
+    period = {"kind": "log_history", "from": now - 60, "to": now}
+    listed = [7, {"id": "a1", "kind": "photo_again"}, period, period | {"id": "r1"}, period | {"id": "r2"}]
+    runner, url, taken = await _odd_eis({"requests": listed})
+    try:
+        worker = bench.worker(exporter=_history_exporter)
+        worker.client = RestClient(url, SPO_KEY, 5.0)
+        bench.clients.append(worker.client)
+        assert await worker.answer_requests() == 2
+        assert taken == ["r1", "r2"]
+        said = [(actor, action, d["request"]) for actor, action, d in await _journal()]
+        assert said == [("eis", "eis_log_sent", "r1"), ("eis", "eis_log_sent", "r2")]
     finally:
         await runner.cleanup()
 
