@@ -41,6 +41,9 @@ def survivors(mutants: Path) -> list[str]:
 
 def main() -> int:
     mutants = ROOT / "mutants"
+    if "--survivors" in sys.argv:  # their names, for ./lane mutate --survivors
+        print("\n".join(survivors(mutants)))
+        return 0
     per_module = collect(mutants)
     if not per_module:
         print("no mutation results: run ./lane mutate", file=sys.stderr)

@@ -485,11 +485,13 @@ async def test_a_burst_of_events_reaches_a_screen_in_batches_of_at_most_200(rig:
     op = await rig.client("operator")
     lane = rig.daemon.lane
     assert lane is not None
+    before = len(lane.subscribers)
     conn = aiohttp.UnixConnector(path=rig.sock)
     async with aiohttp.ClientSession(connector=conn) as http:
         headers = {"Authorization": f"Bearer {op.token}"}
         async with http.ws_connect("http://laned/v1/stream", headers=headers) as ws:
             assert (await ws.receive_json(timeout=5))["type"] == "hello"
+            assert len(lane.subscribers) == before + 1
             for i in range(450):  # in one go: the stream's sender cannot run in between
                 lane.publish({"type": "burst", "n": i})
             seen: list[int] = []
@@ -500,6 +502,11 @@ async def test_a_burst_of_events_reaches_a_screen_in_batches_of_at_most_200(rig:
                 seen += burst
                 sizes.append(len(batch))
             assert seen == list(range(450)) and max(sizes) == 200
+
+    async def released() -> bool:  # a screen that left holds no queue in the lane
+        return len(lane.subscribers) == before
+
+    await wait_for(released, "the closed stream's subscription released")
 
 
 async def test_a_stopping_daemon_closes_the_streams_as_going_away(rig: Rig) -> None:
