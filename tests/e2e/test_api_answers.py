@@ -6,6 +6,8 @@ changed status is noticed by the mutation run."""
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,7 @@ async def _raw(rig: Rig, method: str, path: str, body: bytes = b"", token: str =
 
 async def test_sessions_and_the_answers_that_open_and_end_them(rig: Rig) -> None:
     """D1: the version needs no session; a login answers who and what role; a logout ends it."""
+    assert stat.S_IMODE(os.stat(rig.sock).st_mode) == 0o660  # the lane's group only (docs/security.md)
     anon = await rig.client()
     assert await anon.call("GET", "/v1/version") == {"api": API_VERSION, "version": __version__}
     answer = await anon.call("POST", "/v1/login", {"username": "Operator", "password": PASSWORDS["operator"]})

@@ -414,9 +414,20 @@ async def test_an_event_eis_refuses_is_found_one_at_a_time_said_and_passed(bench
         (4, "step_started"),
         (5, "step_started"),
     ]
-    said = [d for _, a, d in await _journal() if a == "eis_event_rejected"]
+    said = [d for actor, a, d in await _journal() if a == "eis_event_rejected" and actor == "eis"]
     assert len(said) == 1 and (said[0]["seq"], said[0]["event"]) == (3, "odd_action")
     assert "refused here" in said[0]["detail"]
+    trace = [(e.kind, e.card_id, e.attempt, e.outcome) for e in await EisExchange.all().order_by("id")]
+    # the batch of five refused; then one at a time up to the batch's end: 1 (its second attempt),
+    # 2, 3 refused and passed, 4, 5 — each exchange traced, none naming a card
+    assert trace == [
+        ("events", "", 1, "rejected"),
+        ("events", "", 2, "accepted"),
+        ("events", "", 1, "accepted"),
+        ("events", "", 1, "rejected"),
+        ("events", "", 1, "accepted"),
+        ("events", "", 1, "accepted"),
+    ]
 
 
 async def test_a_training_lane_sends_no_events_to_production(bench: Bench) -> None:
@@ -694,3 +705,15 @@ async def test_a_key_refusal_without_a_key_source_is_said_with_an_unknown_finger
     await bench.worker().deliver_due()
     ((actor, action, details),) = await _journal()
     assert (actor, action, details["fingerprint"]) == ("eis", "eis_key_refused", "?")
+
+
+async def test_a_lane_that_answers_requests_asks_again_when_its_poll_is_due(bench: Bench) -> None:
+    """R3.19: the worker sleeps until the next ask for requests (``eis.poll_s``), not a fixed half
+    minute; with a card waiting for its back-off, until whichever comes first."""
+    worker = bench.worker(exporter=_history_exporter, poll_s=10.0)
+    wait = await worker.deliver_due()
+    assert 9.0 < wait <= 10.0 and bench.eis.requests == 1
+    cid = await bench.card()
+    await Outbox.filter(card_id=cid).update(next_attempt=time.time() + 3.0)
+    assert 2.0 < await worker.deliver_due() <= 3.0
+    assert bench.eis.requests == 1  # not asked again before its time

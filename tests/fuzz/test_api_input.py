@@ -8,6 +8,8 @@ import random
 
 import aiohttp
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from app.storage.models import User
 from tests.rig import PASSWORDS, Rig
@@ -104,3 +106,56 @@ async def test_nasty_bodies_get_clear_errors_and_the_daemon_goes_on(
     text = "\n".join(r.getMessage() + (r.exc_text or "") for r in records)
     assert all(pw not in text for pw in PASSWORDS.values())
     assert "internal error" not in text and "Traceback" not in text
+
+
+def _nesting(value: object) -> int:
+    """How deep a JSON value nests, by walking it (the reference _depth is held to)."""
+    if isinstance(value, dict):
+        return 1 + max((_nesting(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_nesting(v) for v in value), default=0)
+    return 0
+
+
+@pytest.mark.parametrize(
+    ("raw", "depth"),
+    [
+        (b"42", 0),
+        (b'{"a": [1, 2], "b": {"c": [3]}}', 3),
+        (b"[[],[[[]]]]", 4),  # a closing bracket takes one level off, no more
+        (b'{"a": {}, "b": {}, "c": {}}', 2),
+        (b"[[], [], [], []]", 2),
+        (b'["[[[[", "{{{{"]', 1),  # brackets inside strings are text
+        (b'["\\"[[[[", [[1]]]', 3),  # an escaped quote does not end the string
+        (b'["\\\\", [[1]]]', 3),  # an escaped backslash does not escape the quote after it
+        (b'["a\\nb", "\\\\\\"]]]", [2]]', 2),
+    ],
+)
+def test_the_depth_of_a_body_is_counted_before_it_is_parsed(raw: bytes, depth: int) -> None:
+    """Issue #7 item 8: the nesting is counted on the bytes (the parser would recurse first)."""
+    import json
+
+    from app.api.server import _depth
+
+    assert _depth(raw) == depth == _nesting(json.loads(raw))
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(alphabet='[]{}"\\\\ab,:'),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(alphabet='[]{}"\\\\ab'), inner, max_size=4)
+    ),
+    max_leaves=30,
+)
+
+
+@given(json_values)
+def test_the_counted_depth_is_the_depth_of_any_json(value: object) -> None:
+    """Any JSON text, strings full of brackets, quotes and backslashes included, counts as deep as
+    it nests."""
+    import json
+
+    from app.api.server import _depth
+
+    raw = json.dumps(value, ensure_ascii=False).encode()
+    assert _depth(raw) == _nesting(value)
