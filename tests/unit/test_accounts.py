@@ -378,3 +378,28 @@ async def test_a_name_of_the_longest_length_is_found_and_one_letter_more_is_no_o
     await acc.add(name, "operator", GOOD)
     assert (await acc.get(name.upper())).username == name
     await _refused(acc.get(name + "b"), "user_unknown")
+
+
+async def test_a_lock_out_lasts_its_minutes_and_counts_afresh_after_it(db: str) -> None:
+    """R3.17: after ``lockout_after`` wrong passwords the account is closed for ``lockout_minutes``
+    (the refusal says how many are left), each refusal a 401; once it has passed, the count of
+    failures starts again from nothing."""
+    acc = Accounts(Policy(lockout_after=3, lockout_minutes=15), Journal())
+    await acc.add("bolat", "technician", GOOD)
+    for _ in range(2):
+        err = await _refused(acc.login("bolat", "wrong-pass-0000"), "login_failed")
+        assert err.status == 401
+    assert (await User.get(username="bolat")).failed_logins == 2
+    before = time.time()
+    await _refused(acc.login("bolat", "wrong-pass-0000"), "login_failed")
+    user = await User.get(username="bolat")
+    assert before + 15 * 60 <= user.locked_until <= time.time() + 15 * 60
+    assert user.failed_logins == 0
+    err = await _refused(acc.login("bolat", GOOD), "account_locked")
+    assert (err.status, err.params["minutes"]) == (401, 15)
+    await User.filter(username="bolat").update(locked_until=time.time() - 1)  # the quarter hour passed
+    await _refused(acc.login("bolat", "wrong-pass-0000"), "login_failed")
+    assert (await User.get(username="bolat")).failed_logins == 1  # not locked again at once
+    assert (await acc.login("bolat", GOOD)).username == "bolat"
+    unknown = await _refused(acc.login("nobody", GOOD), "login_failed")
+    assert unknown.status == 401
