@@ -271,7 +271,7 @@ class Accounts:
                 await self.journal.write(name, "login_failed", tx, reason="wrong password")
             raise bad
         expired = now - user.pw_changed_at > self.policy.max_age_days * DAY
-        return await self.open_session(user, expired, "password", password_expired=expired)
+        return await self.open_session(user, expired, "password", expired=expired)
 
     async def refuse_closed(self, user: User, now: float) -> None:
         """Refuse (and journal) a login to an account the administrator or a lock-out closed."""

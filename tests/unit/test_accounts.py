@@ -156,6 +156,9 @@ async def test_an_expired_password_must_be_changed_and_history_reaches_back(db: 
     assert (await acc.login("aigerim", "First-pass-2026")).must_change
     await User.filter(username="aigerim").update(pw_changed_at=time.time() - 29 * DAY)
     assert not (await acc.login("aigerim", "First-pass-2026")).must_change
+    logins = await JournalEntry.filter(action="login").order_by("seq").values_list("details", flat=True)
+    # the journal says an expired password was used (a key named "password…" would be redacted)
+    assert [(d["method"], d["expired"]) for d in logins] == [("password", True), ("password", False)]
     await acc.change_password("aigerim", "First-pass-2026", "Second-pass-2026", "aigerim")
     await acc.change_password("aigerim", "Second-pass-2026", "Third-pass-2026", "aigerim")
     await _refused(
@@ -188,7 +191,8 @@ async def test_an_account_edited_behind_the_software_cannot_log_in(db: str, sql:
         await acc.set_disabled("aigerim", True, "admin")
     await connections.get("default").execute_script(sql)
     pw = "Other-Pass-2026" if "pw_hash" in sql else GOOD
-    await _refused(acc.login("aigerim", pw), "account_record_mismatch")
+    err = await _refused(acc.login("aigerim", pw), "account_record_mismatch")
+    assert err.status == 401
     alarm = await JournalEntry.filter(action="integrity_alarm").first()
     assert alarm is not None and any(problem in p for p in alarm.details["problems"])
 
@@ -217,10 +221,7 @@ async def test_every_account_action_is_journalled_with_who_and_what(db: str) -> 
     await acc.set_role("aigerim", "technician", "admin")
     await acc.set_role("aigerim", "technician", "admin")  # no change: no entry
     rows = [(e.actor, e.action, e.details) for e in await JournalEntry.all().order_by("seq")]
-    got = [
-        (a, act, {k: v for k, v in d.items() if k not in ("pw_digest", "password_expired")})
-        for a, act, d in rows
-    ]
+    got = [(a, act, {k: v for k, v in d.items() if k not in ("pw_digest", "expired")}) for a, act, d in rows]
     assert got == [
         ("admin", "user_added", {"username": "aigerim", "role": "operator"}),
         ("aigerim", "login", {"role": "operator", "method": "password"}),
@@ -378,6 +379,8 @@ async def test_a_name_of_the_longest_length_is_found_and_one_letter_more_is_no_o
     await acc.add(name, "operator", GOOD)
     assert (await acc.get(name.upper())).username == name
     await _refused(acc.get(name + "b"), "user_unknown")
+    assert (await acc.login(name, GOOD)).username == name
+    await _refused(acc.login(name + "b", GOOD), "login_failed")
 
 
 async def test_a_lock_out_lasts_its_minutes_and_counts_afresh_after_it(db: str) -> None:
@@ -403,3 +406,35 @@ async def test_a_lock_out_lasts_its_minutes_and_counts_afresh_after_it(db: str) 
     assert (await acc.login("bolat", GOOD)).username == "bolat"
     unknown = await _refused(acc.login("nobody", GOOD), "login_failed")
     assert unknown.status == 401
+
+
+async def test_a_password_is_hashed_once_with_a_fresh_16_byte_salt(db: str) -> None:
+    """R10.2: Argon2id in PHC form, m=32 MiB, t=2, p=1, a 16-byte salt of its own; one KDF run per
+    hash (the count the equal-work test relies on); a session token of 32 random bytes."""
+    import base64
+
+    acc = Accounts(Policy(), Journal())
+    before = auth.KDF_RUNS[0]
+    await acc.add("bolat", "technician", GOOD)
+    assert auth.KDF_RUNS[0] - before == 1
+    await acc.add("dana", "operator", GOOD)
+    hashes = [u.pw_hash for u in await User.all().order_by("username")]
+    params, salts = set(), set()
+    for h in hashes:
+        _, algorithm, version, cost, salt, digest = h.split("$")
+        params.add((algorithm, version, cost))
+        salts.add(salt)
+        assert len(base64.b64decode(salt + "=" * (-len(salt) % 4))) == 16
+        assert len(base64.b64decode(digest + "=" * (-len(digest) % 4))) == 32
+    assert params == {("argon2id", "v=19", "m=32768,t=2,p=1")} and len(salts) == 2
+    session = await acc.login("bolat", GOOD)
+    assert len(session.token) == 43  # token_urlsafe(32)
+
+
+async def test_a_lock_out_says_the_minutes_left_rounded_up(db: str) -> None:
+    """R3.17: two minutes and a fraction left are said as three."""
+    acc = Accounts(Policy(), Journal())
+    await acc.add("bolat", "technician", GOOD)
+    await User.filter(username="bolat").update(locked_until=time.time() + 120.5)
+    err = await _refused(acc.login("bolat", GOOD), "account_locked")
+    assert err.params["minutes"] == 3
