@@ -438,3 +438,53 @@ async def test_a_lock_out_says_the_minutes_left_rounded_up(db: str) -> None:
     await User.filter(username="bolat").update(locked_until=time.time() + 120.5)
     err = await _refused(acc.login("bolat", GOOD), "account_locked")
     assert err.params["minutes"] == 3
+
+
+@pytest.mark.parametrize(
+    ("password", "reason"),
+    [
+        ("Ab1-xxxxxx", None),  # exactly the minimum length, exactly five distinct characters
+        ("Ab1-xxxxx", "password_too_short"),
+        ("Ab1-" + "x" * 252, None),  # exactly the longest
+        ("Ab1-" + "x" * 253, "password_too_long"),
+        ("Ab1-Ab1-Ab", "password_repeated"),  # four distinct characters
+        ("Abcdefghij", "password_needs_mix"),  # letters only
+        ("Abcdefghi1", None),  # two kinds are enough
+    ],
+)
+def test_password_rules_hold_at_their_edges(password: str, reason: str | None) -> None:
+    """R3.17: each rule at its boundary (the policy's minimum 10, at most 256, 5 distinct, 2 kinds)."""
+    assert auth.weak_reason(Policy(), "someone", password) == reason
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("a", None),
+        ("a" * 32, None),
+        ("a" * 33, "a user name is 1–32 characters"),
+        ("dana1", None),  # digits belong to no script
+        ("1dana", "a user name starts with a letter"),
+        ("dana日本", "a user name is written in Latin or Cyrillic letters"),
+        ("danaдана", "a user name is written in one script, not Latin and Cyrillic mixed"),
+    ],
+)
+def test_user_names_at_their_edges(name: str, problem: str | None) -> None:
+    assert auth.username_problem(name) == problem
+
+
+async def test_a_refused_account_says_the_limits_it_broke(db: str) -> None:
+    """Issue #7 item 7: the refusal carries the limit the screen names in the user's language."""
+    acc = Accounts(Policy(), Journal())
+    err = await _refused(acc.add("1dana", "operator", GOOD), "username_bad")
+    assert err.params == {"max": 32}
+    err = await _refused(acc.add("dana", "operator", "short-1"), "password_too_short")
+    assert err.params == {"min_length": 10, "distinct": 5}
+    err = await _refused(acc.add("dana", "operator", GOOD, full_name="Ж" * 201), "field_too_long")
+    assert err.params == {"field": "full_name", "max": 200}
+    await acc.add("dana", "operator", GOOD, full_name="Ж" * 200)
+    await acc.add("erlan", "operator", GOOD)
+    names = {u["username"]: u["full_name"] for u in await acc.list()}
+    assert names == {"dana": "Ж" * 200, "erlan": ""}
+    added = await JournalEntry.filter(action="user_added").values_list("actor", flat=True)
+    assert added == ["system", "system"]  # added with no one named: the system did it
