@@ -183,6 +183,15 @@ def pg_database(server: str, template: str | None = None) -> str:
     return f"{server}/{name}"
 
 
+async def serve_loopback(app: web.Application, tls: Any = None) -> tuple[web.AppRunner, int]:
+    """An aiohttp app on a free loopback port (a simulator, a fake server): its runner, to clean up,
+    and the port."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0, ssl_context=tls).start()
+    return runner, runner.addresses[0][1]
+
+
 async def wait_for(pred: Callable[[], Awaitable[Any]], what: str, timeout: float = 20.0) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -232,11 +241,7 @@ async def start_rig(
     its simulator's identity, or with ``camera_serials[i]`` where given."""
     home.mkdir(parents=True, exist_ok=True)
     eis = EisSimulator(home / "eis.db")
-    runner = web.AppRunner(eis.app(), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=eis_tls)
-    await site.start()
-    port_no = runner.addresses[0][1]
+    runner, port_no = await serve_loopback(eis.app(), eis_tls)
     devices: tuple[DemoDevice, ...] = DEMO_DEVICES if full_lane else (BRAKE,)
     cfg_file = write_config(home, speed, port_no, devices, until)
     text = cfg_file.read_text()

@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from aiohttp import web
 
 from app import config as config_mod
 from app.api.client import LaneClient
@@ -46,7 +45,7 @@ from drivers.brake.profiles import DAN, JX_BRAKE, SCENARIOS
 from drivers.families import jx
 from drivers.sim.device import ProfileSimulator
 from drivers.sim.pty import PtyPort
-from tests.rig import PASSWORDS, create_users, sample_card, store_card
+from tests.rig import PASSWORDS, create_users, sample_card, serve_loopback, store_card
 
 BASELINE = Path(__file__).with_name("baseline.json")
 RATE = 50.0
@@ -327,11 +326,8 @@ async def bench_outbox(tmp: Path, n: int = 300, route: str = "rest", events: int
     folder = tmp / f"outbox-{route}"
     folder.mkdir()
     eis = EisSimulator(folder / "eis.db")
-    runner = web.AppRunner(eis.app(), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    url = f"http://127.0.0.1:{runner.addresses[0][1]}/api/v1"
+    runner, port = await serve_loopback(eis.app())
+    url = f"http://127.0.0.1:{port}/api/v1"
     await open_db(f"sqlite://{folder / 'outbox.db'}")
     keyring = Keyring.create(folder / "data.key")
     writer = ChainWriter(Card)

@@ -17,7 +17,17 @@ import pytest
 
 from app.api.client import ApiError
 from app.eds.training import container, employee, issue, make_pki, revocation_list
-from tests.rig import CENTRE_BIN, IIN_OP, KEY_PASSWORD, Rig, admitted, start_key_rig, start_rig, wait_for
+from tests.rig import (
+    CENTRE_BIN,
+    IIN_OP,
+    KEY_PASSWORD,
+    Rig,
+    admitted,
+    serve_loopback,
+    start_key_rig,
+    start_rig,
+    wait_for,
+)
 
 PASSWORD = KEY_PASSWORD
 
@@ -218,18 +228,15 @@ async def _ncalayer_lane(
 ) -> Any:
     """A lane that trusts ``trust`` (root, CA, CRL) and reaches a local NCALayer holding ``token``
     (and ``other``, a second key on it): the rig, the NCALayer endpoint and its runner."""
-    from aiohttp import web
 
     from tests.ncalayer_sim import NcaLayerSim
 
     root, ca, crl = trust
     sim = NcaLayerSim(token, other)
-    runner = web.AppRunner(sim.app())
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    runner, port = await serve_loopback(sim.app())
     extra = (
         f'\n[eds]\nca = ["{root}", "{ca}"]\ncrl = ["{crl}"]\ncentre_bin = "{CENTRE_BIN}"\n'
-        f'ncalayer_url = "ws://127.0.0.1:{runner.addresses[0][1]}/"\n'
+        f'ncalayer_url = "ws://127.0.0.1:{port}/"\n'
     )
     return await start_rig(tmp_path / "home", extra_config=extra), sim, runner
 
@@ -350,17 +357,13 @@ async def test_an_ocsp_responder_is_asked_when_configured(tmp_path: Path) -> Non
     """Issue #10: revocation from OCSP when configured — a key revoked after the CRL was published is
     refused; an answer signed by another key, an error status, an old answer or another nonce is not
     trusted (revocation_unknown)."""
-    from aiohttp import web
 
     from tests.ocsp_sim import OcspSim
 
     pki, who, (root, ca, crl), usb = _one_key(tmp_path)
     sim = OcspSim(pki.ca)
-    runner = web.AppRunner(sim.app())
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    url = f"http://127.0.0.1:{runner.addresses[0][1]}/"
+    runner, port = await serve_loopback(sim.app())
+    url = f"http://127.0.0.1:{port}/"
     extra = f'\n[eds]\nca = ["{root}", "{ca}"]\ncrl = ["{crl}"]\nkey_dirs = ["usb"]\nocsp_url = "{url}"\n'
     rig = await start_rig(tmp_path / "home", extra_config=extra)
     try:

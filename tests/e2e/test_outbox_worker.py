@@ -25,7 +25,7 @@ from app.journal import Journal
 from app.storage.crypto import Keyring
 from app.storage.db import close_db, open_db
 from app.storage.models import Card, EisExchange, JournalEntry, Outbox
-from tests.rig import sample_card, store_card
+from tests.rig import sample_card, serve_loopback, store_card
 
 SPO_KEY = "SPO-KEY-1"
 
@@ -54,12 +54,9 @@ class Bench:
 @pytest.fixture
 async def bench(tmp_path: Path) -> AsyncIterator[Bench]:
     eis = EisSimulator(tmp_path / "eis.db", seed=1)
-    runner = web.AppRunner(eis.app(), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
+    runner, port = await serve_loopback(eis.app())
     await open_db(f"sqlite://{tmp_path / 'lane.db'}")
-    url = f"http://127.0.0.1:{runner.addresses[0][1]}/api/v1"
+    url = f"http://127.0.0.1:{port}/api/v1"
     bench = Bench(eis, url, Keyring.create(tmp_path / "k"), [], [])
     try:
         yield bench
@@ -626,11 +623,8 @@ async def _odd_eis(answer: Any) -> tuple[web.AppRunner, str, list[str]]:
     app = web.Application()
     app.router.add_post("/requests", requests)
     app.router.add_post("/history", history)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}", taken
+    runner, port = await serve_loopback(app)
+    return runner, f"http://127.0.0.1:{port}", taken
 
 
 @pytest.mark.parametrize(
