@@ -41,9 +41,14 @@ Exporter = Callable[[float, float, str | None], Awaitable[dict[str, Any]]]
 DELIVERY_FIELDS = ("status", "attempts", "next_attempt", "last_error", "receipt", "updated")
 
 
+#: the back-off doubles from half a second up to its cap, with a jitter of ± this share: no wait
+#: between two attempts is longer than BACKOFF_CAP_S * (1 + BACKOFF_JITTER)
+BACKOFF_CAP_S, BACKOFF_JITTER = 60.0, 0.5
+
+
 def backoff_s(attempts: int, rng: random.Random = random._inst) -> float:  # type: ignore[attr-defined]
-    base = min(60.0, 0.5 * 2 ** max(attempts - 1, 0))
-    return base * rng.uniform(0.5, 1.5)
+    base = min(BACKOFF_CAP_S, 0.5 * 2 ** max(attempts - 1, 0))
+    return base * rng.uniform(1 - BACKOFF_JITTER, 1 + BACKOFF_JITTER)
 
 
 class OutboxWorker:
