@@ -383,3 +383,9 @@ def test_the_lane_clock_runs_at_its_speed_from_its_origin() -> None:
     assert fast.real_seconds(1200.0) == 20.0
     plain = LaneClock()
     assert plain.now() == pytest.approx(time.time(), abs=1.0) and plain.real_seconds(5.0) == 5.0
+    # the wall-time shortcut is taken only at speed 1 from an origin that has not moved
+    t0 = time.time() - 100.0
+    twice = LaneClock(speed=2.0, origin_wall=t0, origin_lane=t0)
+    assert twice.now() == pytest.approx(t0 + 200.0, abs=5.0)
+    ahead = LaneClock(speed=1.0, origin_wall=t0, origin_lane=t0 + 3600.0)
+    assert ahead.now() == pytest.approx(time.time() + 3600.0, abs=5.0)
