@@ -9,6 +9,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from tortoise import connections
 from tortoise.exceptions import (
     DBConnectionError,
     OperationalError,
@@ -112,6 +113,21 @@ async def test_a_new_database_is_0600_migrated_once_and_checked(tmp_path: Path) 
     await open_db(f"sqlite://{path}")  # a reopened file is made the owner's again
     await close_db()
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+async def test_a_sqlite_connection_commits_to_disk_and_waits_a_second_for_the_lock(tmp_path: Path) -> None:
+    """Nothing lost (D4): WAL with synchronous FULL — a commit is on disk before it is acknowledged;
+    another writer's lock is waited for a second, then the recorder keeps its rows and tries again."""
+    await open_db(f"sqlite://{tmp_path / 'lane.db'}")
+    try:
+        conn = connections.get("default")
+        settings = {}
+        for pragma in ("journal_mode", "synchronous", "busy_timeout"):
+            _, rows = await conn.execute_query(f"PRAGMA {pragma}")
+            settings[pragma] = rows[0][0]
+        assert settings == {"journal_mode": "wal", "synchronous": 2, "busy_timeout": 1000}
+    finally:
+        await close_db()
 
 
 async def test_a_database_path_that_is_a_folder_or_in_a_read_only_folder_is_refused(tmp_path: Path) -> None:
