@@ -261,9 +261,14 @@ def cmd_camera_sim(args: argparse.Namespace) -> int:
 
     _setup_logging(None, args.verbose)
 
+    account = None
+    if args.account_file:
+        user, _, password = Path(args.account_file).read_text("utf-8").strip().partition(":")
+        account = (user, password)
+
     async def run() -> None:
         ident = CameraIdentity(args.make, args.model, args.serial, args.firmware)
-        sim = CameraSim(camera_frames, ident, plate=args.plate, fps=args.fps)
+        sim = CameraSim(camera_frames, ident, plate=args.plate, fps=args.fps, account=account)
         await sim.start(args.port, args.rtsp_port)
         print(f"ready {sim.http_url} {sim.rtsp_url}".rstrip(), flush=True)
         done = asyncio.Event()
@@ -560,6 +565,9 @@ def build_parser() -> argparse.ArgumentParser:
     cs.add_argument("--firmware", default="V5.7.3")
     cs.add_argument("--plate", default="123ABC02", help="the plate on the car it shows")
     cs.add_argument("--fps", type=float, default=10.0)
+    cs.add_argument(
+        "--account-file", help="a file 'user:password': ONVIF requests must carry its UsernameToken"
+    )
     cs.set_defaults(fn=cmd_camera_sim)
 
     an = sub.add_parser("anpr", help="read the plate on images (R3.2)")

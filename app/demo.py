@@ -100,6 +100,7 @@ def write_config(
     centre_key: bool = False,
     cameras: dict[str, tuple[int, int]] | None = None,
     rtsp: bool = True,
+    camera_account: tuple[str, str] | None = None,
 ) -> Path:
     """The demo lane's config; ``until``: the stands' verification expiry (a year from today)."""
     cfg = home / "config.toml"
@@ -142,7 +143,7 @@ poll_s = 2
             else ""
         )
         + device_tables(devices, until)
-        + (camera_tables(cameras, rtsp) if cameras else ""),
+        + (camera_tables(cameras, rtsp, camera_account) if cameras else ""),
         encoding="utf-8",
     )
     return cfg
@@ -166,8 +167,12 @@ DEMO_CAMERAS = (
 )
 
 
-def camera_tables(ports: dict[str, tuple[int, int]], rtsp: bool = True) -> str:
-    """``[[cameras]]`` of the demo lane: each camera simulator's HTTP and RTSP port."""
+def camera_tables(
+    ports: dict[str, tuple[int, int]], rtsp: bool = True, account: tuple[str, str] | None = None
+) -> str:
+    """``[[cameras]]`` of the demo lane: each camera simulator's HTTP and RTSP port; with an
+    account, ONVIF is asked with it (the onvif URL's user:password, as on a real lane)."""
+    login = f"{account[0]}:{account[1]}@" if account else ""
     out = ""
     for c in DEMO_CAMERAS:
         http, rtsp_port = ports[c.id]
@@ -176,10 +181,23 @@ def camera_tables(ports: dict[str, tuple[int, int]], rtsp: bool = True) -> str:
         roles = ", ".join(f'"{r}"' for r in c.roles)
         out += (
             f'\n[[cameras]]\nid = "{c.id}"\nkind = "{kind}"\nurl = "{url}"\n'
-            f'onvif = "http://127.0.0.1:{http}/onvif/device_service"\n'
+            f'onvif = "http://{login}127.0.0.1:{http}/onvif/device_service"\n'
             f'make = "{CAMERA_MAKE}"\nmodel = "{c.model}"\nserial = "{c.serial}"\nroles = [{roles}]\n'
         )
     return out
+
+
+#: the demo cameras' account (user:password in a 0600 file): the simulators ask it of ONVIF requests
+CAMERA_ACCOUNT_FILE = "keys/camera-account"
+
+
+def ensure_camera_account(home: Path) -> tuple[str, str]:
+    """The demo cameras' account, made once per demo folder (a random password)."""
+    path = home / CAMERA_ACCOUNT_FILE
+    if not path.exists():
+        write_secret_file(path, f"lane:{secrets.token_urlsafe(12)}\n")
+    user, _, password = path.read_text("utf-8").strip().partition(":")
+    return user, password
 
 
 def ensure_accounts(home: Path, cfg: Path) -> dict[str, str]:
@@ -306,7 +324,11 @@ def start_lane(
     rtsp_ok = not missing
     if missing:
         print(f"otolane demo: no RTSP camera simulator here (missing: {missing}); MJPEG instead")
-    cfg = write_config(home, speed, eis_port, DEMO_DEVICES, centre_key=True, cameras=cam_ports, rtsp=rtsp_ok)
+    cam_account = ensure_camera_account(home)
+    cfg = write_config(
+        home, speed, eis_port, DEMO_DEVICES, centre_key=True, cameras=cam_ports, rtsp=rtsp_ok,
+        camera_account=cam_account,
+    )  # fmt: skip
     id_key = home / "keys" / "eis-id.key"
     if not id_key.exists():
         write_secret_file(id_key, f"DEMO-{secrets.token_hex(16)}\n")
@@ -346,6 +368,7 @@ def start_lane(
         procs.start(
             f"camera-{cam.id}", "camera-sim", "--port", str(cam_ports[cam.id][0]), "--serial", cam.serial,
             "--make", CAMERA_MAKE, "--model", cam.model, "--plate", PLATE, *rtsp,
+            "--account-file", CAMERA_ACCOUNT_FILE,
         )  # fmt: skip
     procs.start("laned", "daemon", "--config", str(cfg))
     return procs, cfg, accounts

@@ -311,6 +311,7 @@ async def start_rig(
 
 
 CAMERA_MAKE, CAMERA_MODEL = "Hikvision", "DS-2CD2043G2-I"
+CAMERA_ACCOUNT = ("lane", "Cam-pass-2026")
 
 
 async def camera_sims(kinds: tuple[str, ...], serials: tuple[str, ...] = ()) -> tuple[list[CameraSim], str]:
@@ -319,14 +320,19 @@ async def camera_sims(kinds: tuple[str, ...], serials: tuple[str, ...] = ()) -> 
     tables = ""
     for i, kind in enumerate(kinds):
         ident = CameraIdentity(CAMERA_MAKE, CAMERA_MODEL, f"DS-{kind.upper()}-{i:04d}", "V5.7.3")
-        cam = CameraSim(camera_frames, ident, plate="123ABC02")
+        # cameras have an account, as out of the box: ONVIF asks it (the URL's user:password)
+        cam = CameraSim(camera_frames, ident, plate="123ABC02", account=CAMERA_ACCOUNT)
         await cam.start(rtsp_port=free_port() if kind == "rtsp" else None)
         sims.append(cam)
         url = {"rtsp": cam.rtsp_url, "mjpeg": cam.http_url + "/mjpeg", "jpeg": cam.http_url + "/snapshot.jpg"}
         serial = serials[i] if i < len(serials) else ident.serial
+        onvif = (
+            cam.http_url.replace("//", f"//{CAMERA_ACCOUNT[0]}:{CAMERA_ACCOUNT[1]}@")
+            + "/onvif/device_service"
+        )
         tables += (
             f'\n[[cameras]]\nid = "{kind}{i}"\nkind = "{kind}"\nurl = "{url[kind]}"\n'
-            f'onvif = "{cam.http_url}/onvif/device_service"\nmake = "{CAMERA_MAKE}"\n'
+            f'onvif = "{onvif}"\nmake = "{CAMERA_MAKE}"\n'
             f'model = "{CAMERA_MODEL}"\nserial = "{serial}"\nfps = 5\n'
         )
     return sims, tables

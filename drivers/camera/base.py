@@ -156,9 +156,10 @@ class Camera(ABC):
     # --- the supervisor ----------------------------------------------------------------
     async def identify(self) -> CameraIdentity:
         if self.onvif_url:
-            from drivers.camera.onvif import device_information
+            from drivers.camera.onvif import account_of, device_information
 
-            return await device_information(self.onvif_url, self.timeout_s)
+            account = account_of(self.onvif_url, self.url)
+            return await device_information(self.onvif_url, self.timeout_s, account)
         return await self._stream_identity()
 
     async def run(self, on_change: Callable[[Camera], None]) -> None:

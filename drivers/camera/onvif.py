@@ -2,25 +2,107 @@
 device management service, ``http://www.onvif.org/ver10/device/wsdl``) — manufacturer, model,
 firmware and serial number, asked over SOAP 1.2 on every (re)connect.
 
-Both sides live here: the lane's client and the answer the simulated camera gives.
+A camera with an account (most are, out of the box) answers only a request that carries a
+WS-Security UsernameToken with a password digest (OASIS UsernameToken Profile 1.0; ONVIF Core
+§ 5.12): ``Base64(SHA-1(nonce + created + password))`` with a fresh nonce, so the password never
+travels. The camera judges ``Created`` by its own clock, which is often not the lane's: its time is
+asked first (``GetSystemDateAndTime``, answered without an account) and the token dated by it.
+
+Both sides live here: the lane's client and the answers the simulated camera gives.
 """
 
 from __future__ import annotations
 
+import base64
+import calendar
+import hashlib
+import secrets
+import time
+from urllib.parse import unquote, urlsplit, urlunsplit
+
 import aiohttp
 from lxml import etree
 
-from drivers.camera.base import CameraError, CameraIdentity
+from drivers.camera.base import CameraError, CameraIdentity, redact
 
 SOAP = "http://www.w3.org/2003/05/soap-envelope"
 TDS = "http://www.onvif.org/ver10/device/wsdl"
-REQUEST = (
-    f'<?xml version="1.0" encoding="UTF-8"?><s:Envelope xmlns:s="{SOAP}"><s:Body>'
-    f'<GetDeviceInformation xmlns="{TDS}"/></s:Body></s:Envelope>'
-).encode()
-CONTENT_TYPE = 'application/soap+xml; charset=utf-8; action="' + TDS + '/GetDeviceInformation"'
+TT = "http://www.onvif.org/ver10/schema"
+TER = "http://www.onvif.org/ver10/error"
+WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
+WSU = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
+DIGEST_TYPE = (
+    "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordDigest"
+)
+BASE64_BINARY = (
+    "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary"
+)
 FIELDS = ("Manufacturer", "Model", "FirmwareVersion", "SerialNumber", "HardwareId")
+#: how far a token's Created may lie from the camera's clock (the simulated camera's window)
+TOKEN_WINDOW_S = 300.0
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+
+Account = tuple[str, str]
+
+
+def password_digest(nonce: bytes, created: str, password: str) -> str:
+    """UsernameToken Profile 1.0 § 3.1: Base64(SHA-1(nonce + created + password))."""
+    return base64.b64encode(hashlib.sha1(nonce + created.encode() + password.encode()).digest()).decode()  # noqa: S324 - the profile's own digest
+
+
+def created_text(t: float) -> str:
+    """A UsernameToken's ``wsu:Created``: UTC to the second, as cameras expect it."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+def request(operation: str, account: Account | None = None, at: float = 0.0, nonce: bytes = b"") -> bytes:
+    """A device-service request; with an account, its UsernameToken dated ``at`` (camera time)."""
+    env = etree.Element(f"{{{SOAP}}}Envelope", nsmap={"s": SOAP})
+    if account is not None:
+        user, password = account
+        nonce = nonce or secrets.token_bytes(16)
+        created = created_text(at)
+        sec = etree.SubElement(
+            etree.SubElement(env, f"{{{SOAP}}}Header"),
+            f"{{{WSSE}}}Security",
+            nsmap={"wsse": WSSE, "wsu": WSU},
+        )
+        token = etree.SubElement(sec, f"{{{WSSE}}}UsernameToken")
+        etree.SubElement(token, f"{{{WSSE}}}Username").text = user
+        etree.SubElement(token, f"{{{WSSE}}}Password", Type=DIGEST_TYPE).text = password_digest(
+            nonce, created, password
+        )
+        etree.SubElement(token, f"{{{WSSE}}}Nonce", EncodingType=BASE64_BINARY).text = base64.b64encode(
+            nonce
+        ).decode()
+        etree.SubElement(token, f"{{{WSU}}}Created").text = created
+    etree.SubElement(etree.SubElement(env, f"{{{SOAP}}}Body"), f"{{{TDS}}}{operation}", nsmap={None: TDS})
+    return etree.tostring(env, xml_declaration=True, encoding="UTF-8")
+
+
+def content_type(operation: str) -> str:
+    return f'application/soap+xml; charset=utf-8; action="{TDS}/{operation}"'
+
+
+def account_of(*urls: str) -> Account | None:
+    """The camera's account: the user and password of the first URL that carries both (the ONVIF
+    URL's, else the stream's — cameras share one account)."""
+    for url in urls:
+        u = urlsplit(url)
+        if u.username and u.password is not None:
+            return unquote(u.username), unquote(u.password)
+    return None
+
+
+def bare(url: str) -> str:
+    """The URL without its user and password: they go in the token, never in the HTTP request."""
+    u = urlsplit(url)
+    host = u.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    if u.port:
+        host += f":{u.port}"
+    return urlunsplit((u.scheme, host, u.path, u.query, u.fragment))
 
 
 def parse_device_information(body: bytes) -> CameraIdentity:
@@ -31,8 +113,7 @@ def parse_device_information(body: bytes) -> CameraIdentity:
         raise CameraError(f"ONVIF answer is not XML ({exc})") from None
     answer = root.find(f".//{{{TDS}}}GetDeviceInformationResponse")
     if answer is None:
-        fault = root.findtext(f".//{{{SOAP}}}Text") or "no GetDeviceInformationResponse"
-        raise CameraError(f"ONVIF refused: {fault[:120]}")
+        _refused(root, "no GetDeviceInformationResponse")
     got = {name: (answer.findtext(f"{{{TDS}}}{name}") or "").strip() for name in FIELDS}
     if not got["SerialNumber"]:
         raise CameraError("ONVIF answer names no serial number")
@@ -41,17 +122,133 @@ def parse_device_information(body: bytes) -> CameraIdentity:
     )
 
 
-async def device_information(url: str, timeout_s: float = 5.0) -> CameraIdentity:
-    timeout = aiohttp.ClientTimeout(total=timeout_s)
+def _refused(root: etree._Element, otherwise: str) -> None:
+    """Raise the camera's fault as a CameraError; a refused account is said so, with what to do."""
+    codes = " ".join(v.text or "" for v in root.iter(f"{{{SOAP}}}Value"))
+    if "NotAuthorized" in codes:
+        raise CameraError(
+            "ONVIF refused the camera account: set the camera's user and password in its onvif or url"
+            " (user:password@host) as configured on the camera"
+        )
+    fault = root.findtext(f".//{{{SOAP}}}Text") or otherwise
+    raise CameraError(f"ONVIF refused: {fault[:120]}")
+
+
+def parse_system_time(body: bytes) -> float:
+    """The camera's UTC clock from a GetSystemDateAndTimeResponse, as a POSIX time."""
     try:
-        async with (
-            aiohttp.ClientSession(timeout=timeout) as http,
-            http.post(url, data=REQUEST, headers={"Content-Type": CONTENT_TYPE}) as resp,
-        ):
-            body = await resp.content.read(65536)
+        root = etree.fromstring(body, _PARSER)
+    except etree.XMLSyntaxError as exc:
+        raise CameraError(f"ONVIF answer is not XML ({exc})") from None
+    utc = root.find(f".//{{{TT}}}UTCDateTime")
+    if utc is None:
+        _refused(root, "no UTCDateTime")
+    try:
+        parts = [
+            int(utc.findtext(f".//{{{TT}}}{n}") or "")
+            for n in ("Year", "Month", "Day", "Hour", "Minute", "Second")
+        ]  # type: ignore[union-attr]
+        return float(calendar.timegm((*parts, 0, 0, 0)))
+    except (ValueError, OverflowError):
+        raise CameraError("ONVIF UTCDateTime is not a date") from None
+
+
+async def device_information(
+    url: str, timeout_s: float = 5.0, account: Account | None = None
+) -> CameraIdentity:
+    """Ask the camera who it is; with an account, a UsernameToken dated by the camera's clock."""
+    timeout = aiohttp.ClientTimeout(total=timeout_s)
+    target = bare(url)
+    try:
+        async with aiohttp.ClientSession(timeout=timeout) as http:
+
+            async def ask(operation: str, body: bytes) -> bytes:
+                async with http.post(
+                    target, data=body, headers={"Content-Type": content_type(operation)}
+                ) as resp:
+                    return await resp.content.read(65536)
+
+            offset = 0.0
+            if account is not None:
+                try:  # answered without an account (ONVIF Core § 5.12.1); if not, the lane's clock
+                    offset = (
+                        parse_system_time(await ask("GetSystemDateAndTime", request("GetSystemDateAndTime")))
+                        - time.time()
+                    )
+                except CameraError:
+                    offset = 0.0
+            body = await ask(
+                "GetDeviceInformation", request("GetDeviceInformation", account, time.time() + offset)
+            )
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-        raise CameraError(f"ONVIF service {url} does not answer ({type(exc).__name__})") from None
+        raise CameraError(f"ONVIF service {redact(url)} does not answer ({type(exc).__name__})") from None
     return parse_device_information(body)
+
+
+def system_date_and_time_response(t: float) -> bytes:
+    """The simulated camera's clock (GetSystemDateAndTimeResponse, UTC part)."""
+    env = etree.Element(f"{{{SOAP}}}Envelope", nsmap={"s": SOAP, "tds": TDS, "tt": TT})
+    answer = etree.SubElement(
+        etree.SubElement(env, f"{{{SOAP}}}Body"), f"{{{TDS}}}GetSystemDateAndTimeResponse"
+    )
+    sdt = etree.SubElement(answer, f"{{{TDS}}}SystemDateAndTime")
+    etree.SubElement(sdt, f"{{{TT}}}DateTimeType").text = "Manual"
+    etree.SubElement(sdt, f"{{{TT}}}DaylightSavings").text = "false"
+    utc = etree.SubElement(sdt, f"{{{TT}}}UTCDateTime")
+    g = time.gmtime(t)
+    for group, names, values in (
+        ("Time", ("Hour", "Minute", "Second"), (g.tm_hour, g.tm_min, g.tm_sec)),
+        ("Date", ("Year", "Month", "Day"), (g.tm_year, g.tm_mon, g.tm_mday)),
+    ):
+        el = etree.SubElement(utc, f"{{{TT}}}{group}")
+        for name, value in zip(names, values, strict=True):
+            etree.SubElement(el, f"{{{TT}}}{name}").text = str(value)
+    return etree.tostring(env, xml_declaration=True, encoding="UTF-8")
+
+
+def token_problem(body: bytes, account: Account, now: float, seen: set[str]) -> str:
+    """What is wrong with a request's UsernameToken for ``account`` at camera time ``now`` ('' when
+    it passes). A nonce is taken once (``seen``): a replayed request is refused."""
+    try:
+        root = etree.fromstring(body, _PARSER)
+    except etree.XMLSyntaxError:
+        return "not XML"
+    token = root.find(f".//{{{WSSE}}}UsernameToken")
+    if token is None:
+        return "no UsernameToken"
+    user = token.findtext(f"{{{WSSE}}}Username") or ""
+    digest = token.findtext(f"{{{WSSE}}}Password") or ""
+    nonce_text = token.findtext(f"{{{WSSE}}}Nonce") or ""
+    created = token.findtext(f"{{{WSU}}}Created") or ""
+    try:
+        nonce = base64.b64decode(nonce_text, validate=True)
+        at = calendar.timegm(time.strptime(created, "%Y-%m-%dT%H:%M:%SZ"))
+    except ValueError:
+        return "nonce or created unreadable"
+    if abs(at - now) > TOKEN_WINDOW_S:
+        return "created outside the camera's time window"
+    if nonce_text in seen:
+        return "nonce replayed"
+    right = password_digest(nonce, created, account[1])
+    if user != account[0] or not secrets.compare_digest(digest.encode(), right.encode()):
+        return "user or password wrong"
+    seen.add(nonce_text)
+    return ""
+
+
+def not_authorized(reason: str) -> bytes:
+    """A camera's refusal of the account (ONVIF Core § 5.11.2: env:Sender / ter:NotAuthorized)."""
+    env = etree.Element(f"{{{SOAP}}}Envelope", nsmap={"s": SOAP, "ter": TER})
+    fault = etree.SubElement(etree.SubElement(env, f"{{{SOAP}}}Body"), f"{{{SOAP}}}Fault")
+    code = etree.SubElement(fault, f"{{{SOAP}}}Code")
+    etree.SubElement(code, f"{{{SOAP}}}Value").text = "s:Sender"
+    sub = etree.SubElement(code, f"{{{SOAP}}}Subcode")
+    etree.SubElement(sub, f"{{{SOAP}}}Value").text = "ter:NotAuthorized"
+    reason_el = etree.SubElement(fault, f"{{{SOAP}}}Reason")
+    etree.SubElement(
+        reason_el, f"{{{SOAP}}}Text", {"{http://www.w3.org/XML/1998/namespace}lang": "en"}
+    ).text = f"Sender not Authorized ({reason})"
+    return etree.tostring(env, xml_declaration=True, encoding="UTF-8")
 
 
 def device_information_response(ident: CameraIdentity) -> bytes:

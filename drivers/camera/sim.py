@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,9 +29,10 @@ import cv2
 import numpy as np
 from aiohttp import web
 
+from drivers.camera import onvif
 from drivers.camera.base import CameraIdentity
-from drivers.camera.onvif import device_information_response
 
+log = logging.getLogger("otolane.camera.sim")
 BOUNDARY = "otolaneframe"
 LOOKS = ("clean", "grey", "small")
 RTSP_SERVER = Path(__file__).with_name("rtsp_server.py")
@@ -74,8 +77,16 @@ class CameraSim:
         plate: str = "",
         fps: float = 10.0,
         server_name: str = "otolane-camsim/1.0",
+        account: onvif.Account | None = None,
+        clock_offset_s: float = 0.0,
     ) -> None:
         self.render = render
+        # ONVIF: with an account, GetDeviceInformation needs its UsernameToken; the camera's clock
+        # runs this far from the lane's (cameras without NTP drift)
+        self.account = account
+        self.clock_offset_s = clock_offset_s
+        self.nonces: set[str] = set()
+        self.refused = 0
         self.identity = identity
         self.fps = fps
         self.server_name = server_name
@@ -156,10 +167,23 @@ class CameraSim:
 
     async def _onvif(self, request: web.Request) -> web.Response:
         body = await request.read()
+        now = time.time() + self.clock_offset_s
+        if b"GetSystemDateAndTime" in body:  # asked before any account (ONVIF Core § 5.12.1)
+            return web.Response(
+                body=onvif.system_date_and_time_response(now), content_type="application/soap+xml"
+            )
         if b"GetDeviceInformation" not in body:
-            raise web.HTTPBadRequest(text="only GetDeviceInformation here")
+            raise web.HTTPBadRequest(text="only GetDeviceInformation and GetSystemDateAndTime here")
+        if self.account is not None and (
+            problem := onvif.token_problem(body, self.account, now, self.nonces)
+        ):
+            self.refused += 1
+            log.info("ONVIF request refused: %s", problem)
+            return web.Response(
+                body=onvif.not_authorized(problem), status=400, content_type="application/soap+xml"
+            )
         return web.Response(
-            body=device_information_response(self.identity), content_type="application/soap+xml"
+            body=onvif.device_information_response(self.identity), content_type="application/soap+xml"
         )
 
     async def _control_scene(self, request: web.Request) -> web.Response:

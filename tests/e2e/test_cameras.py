@@ -12,7 +12,7 @@ import pytest
 
 from app.api.client import ApiError
 from app.lane.photos import read_gps
-from tests.rig import Rig, admitted, run_to_card, start_rig, wait_for
+from tests.rig import CAMERA_ACCOUNT, Rig, admitted, run_to_card, start_rig, wait_for
 
 VEHICLE = {"plate": "123ABC02", "category": "M1", "fuel": "petrol", "axles": 2}
 
@@ -38,6 +38,11 @@ async def test_front_axle_brake_test_takes_the_photo_with_the_lanes_geolocation(
     try:
         op = await rig.client("operator")
         await wait_for(lambda: cameras_admitted(op), "the camera admitted")
+        # R3.7: identified through ONVIF with the camera's account (a UsernameToken the camera took),
+        # its password said nowhere
+        assert rig.cameras[0].refused == 0 and rig.cameras[0].nonces
+        st = await op.call("GET", "/v1/state")
+        assert CAMERA_ACCOUNT[1] not in json.dumps(st) + json.dumps(await journal(rig, "camera_connected"))
         card = await run_to_card(op, VEHICLE)
         assert len(card["photos"]) == 1
         photo = card["photos"][0]

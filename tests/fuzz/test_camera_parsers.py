@@ -9,7 +9,14 @@ from hypothesis import strategies as st
 
 from app.anpr.scenes import camera_frames
 from drivers.camera.base import CameraError, CameraIdentity
-from drivers.camera.onvif import device_information_response, parse_device_information
+from drivers.camera.onvif import (
+    device_information_response,
+    parse_device_information,
+    parse_system_time,
+    request,
+    system_date_and_time_response,
+    token_problem,
+)
 from drivers.camera.web import jpeg_size
 
 JPEG = cv2.imencode(".jpg", camera_frames("123ABC02", 1)[0])[1].tobytes()
@@ -62,3 +69,35 @@ def test_the_onvif_answer_round_trips_and_refuses_entities() -> None:
         parse_device_information(bomb)
     except CameraError as exc:
         assert "GetDeviceInformationResponse" in str(exc) or "XML" in str(exc)
+
+
+@given(st.binary(max_size=400))
+def test_the_cameras_clock_parser_on_any_bytes(data: bytes) -> None:
+    try:
+        parse_system_time(data)
+    except CameraError:
+        pass
+
+
+CLOCK = system_date_and_time_response(1_800_000_000.0)
+TOKEN = request("GetDeviceInformation", ("lane", "pw"), 1_800_000_000.0, b"n" * 16)
+
+
+@given(st.integers(0, len(CLOCK) - 1), st.integers(0, 255))
+@settings(max_examples=200)
+def test_the_cameras_clock_parser_on_a_damaged_answer(pos: int, byte: int) -> None:
+    data = bytearray(CLOCK)
+    data[pos] = byte
+    try:
+        parse_system_time(bytes(data))
+    except CameraError:
+        pass
+
+
+@given(st.integers(0, len(TOKEN) - 1), st.integers(0, 255))
+@settings(max_examples=300)
+def test_the_simulated_camera_judges_any_damaged_token(pos: int, byte: int) -> None:
+    """The camera's token check is total: a verdict for any damaged request, never an exception."""
+    data = bytearray(TOKEN)
+    data[pos] = byte
+    assert isinstance(token_problem(bytes(data), ("lane", "pw"), 1_800_000_000.0, set()), str)
