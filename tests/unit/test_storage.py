@@ -34,6 +34,24 @@ async def test_migrations_run_once(db: str) -> None:
     assert await engine_integrity() == "ok"
 
 
+async def _column(table: str, column: str) -> tuple[str, str | None]:
+    """A column's type and default as the engine keeps them (('', None) when it is missing)."""
+    from tortoise import connections
+
+    conn = connections.get("default")
+    if conn.capabilities.dialect == "sqlite":
+        _, rows = await conn.execute_query(f"PRAGMA table_info({table})")
+        found = [(str(dict(r)["type"]), dict(r)["dflt_value"]) for r in rows if dict(r)["name"] == column]
+    else:
+        _, rows = await conn.execute_query(
+            "SELECT data_type, column_default FROM information_schema.columns"
+            " WHERE table_name = $1 AND column_name = $2",
+            [table, column],
+        )
+        found = [(str(dict(r)["data_type"]), dict(r)["column_default"]) for r in rows]
+    return found[0] if found else ("", None)
+
+
 async def test_a_database_made_before_key_login_gains_the_binding_column(db: str) -> None:
     """Migration 2 (issue #10): users.eds_iin is added to a database that lacks it, and only once."""
     from tortoise import connections
@@ -41,8 +59,23 @@ async def test_a_database_made_before_key_login_gains_the_binding_column(db: str
     conn = connections.get("default")
     await conn.execute_script("ALTER TABLE users DROP COLUMN eds_iin")
     await conn.execute_script("DELETE FROM schema_version WHERE version = 2")
+    assert (await _column("users", "eds_iin"))[0] == ""
     assert await migrate() == 1
     await conn.execute_query("SELECT eds_iin FROM users")
+    assert (await _column("users", "eds_iin"))[0].lower() == ("blob" if db == "sqlite" else "bytea")
+    assert await migrate() == 0
+
+
+async def test_a_database_made_before_signed_cards_gains_the_signature_column(db: str) -> None:
+    """Migration 3 (G3): outbox.signature is added where it is missing, as text, and only once."""
+    from tortoise import connections
+
+    conn = connections.get("default")
+    await conn.execute_script("ALTER TABLE outbox DROP COLUMN signature")
+    await conn.execute_script("DELETE FROM schema_version WHERE version = 3")
+    assert await migrate() == 1
+    assert (await _column("outbox", "signature"))[0].lower() == "text"
+    assert [v.version for v in await SchemaVersion.all().order_by("version")] == [1, 2, 3, 4, 5, 6, 7]
     assert await migrate() == 0
 
 
@@ -53,11 +86,19 @@ async def test_a_database_made_before_the_event_feed_gains_it(db: str) -> None:
 
     conn = connections.get("default")
     await conn.execute_script("ALTER TABLE eis_exchanges DROP COLUMN kind")
+    await conn.execute_script(
+        "INSERT INTO eis_exchanges (ts, route, card_id, idempotency_key, attempt, request_digest,"
+        " http_status, outcome, duration_ms, error) VALUES (1.0, 'rest', 'c1', 'c1', 1, 'd', 201,"
+        " 'accepted', 5.0, '')"
+    )
     await conn.execute_script("DROP TABLE eis_feed")
     await conn.execute_script("DROP TABLE photos")
     await conn.execute_script("DELETE FROM schema_version WHERE version >= 5")
     assert await migrate() == 3
-    await conn.execute_query("SELECT kind, card_id FROM eis_exchanges")
+    _, rows = await conn.execute_query("SELECT kind, card_id FROM eis_exchanges")
+    assert [(dict(r)["kind"], dict(r)["card_id"]) for r in rows] == [("card", "c1")]
+    kind, default = await _column("eis_exchanges", "kind")
+    assert kind.lower() in ("varchar(12)", "character varying") and "card" in str(default)
     await conn.execute_query("SELECT name, last_seq FROM eis_feed")
     await conn.execute_query("SELECT photo_id, file_sha256 FROM photos")
     assert await migrate() == 0
@@ -141,6 +182,21 @@ async def test_an_unreachable_postgresql_is_a_clear_error_without_its_password()
         await open_db(dsn)
     assert err.value.code == "db_unreachable"
     assert "s3cret-pw" not in err.value.message and "otolane:***@127.0.0.1" in err.value.message
+
+
+async def test_a_postgresql_database_that_does_not_exist_is_a_clear_error(postgres: str) -> None:
+    """The server answers but refuses: said with the DSN (no password) and what to check."""
+    dsn = f"{postgres.replace('otolane@', 'otolane:s3cret-pw@')}/no_such_lane"
+    with pytest.raises(OtolaneError) as err:
+        await open_db(dsn)
+    shown = dsn.replace("s3cret-pw", "***")
+    assert (err.value.code, err.value.params["dsn"]) == ("db_unreachable", shown)
+    assert "no_such_lane" in err.value.params["detail"]
+    assert err.value.message.startswith(f"cannot open the database {shown}: ")
+    assert "s3cret-pw" not in err.value.message
+    # nothing is left open: the next open uses another engine cleanly
+    await open_db("sqlite://:memory:")
+    await close_db()
 
 
 def test_the_daemon_says_the_database_is_unreachable_without_a_traceback(tmp_path: Path) -> None:

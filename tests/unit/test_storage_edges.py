@@ -99,6 +99,7 @@ async def test_a_new_database_is_0600_migrated_once_and_checked(tmp_path: Path) 
     try:
         assert path.stat().st_mode & 0o777 == 0o600
         assert Path(f"{path}-wal").stat().st_mode & 0o777 == 0o600
+        assert Path(f"{path}-shm").stat().st_mode & 0o777 == 0o600
         assert dialect() == "sqlite"
         assert await engine_integrity() == "ok"
         rows = await SchemaVersion.all().order_by("version")
@@ -109,10 +110,15 @@ async def test_a_new_database_is_0600_migrated_once_and_checked(tmp_path: Path) 
         assert await migrate() == 1
     finally:
         await close_db()
-    path.chmod(0o644)
-    await open_db(f"sqlite://{path}")  # a reopened file is made the owner's again
-    await close_db()
-    assert path.stat().st_mode & 0o777 == 0o600
+    for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        p.touch()
+        p.chmod(0o644)
+    await open_db(f"sqlite://{path}")  # a reopened file is made the owner's again, before use
+    try:
+        for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            assert p.stat().st_mode & 0o777 == 0o600, p
+    finally:
+        await close_db()
 
 
 async def test_a_sqlite_connection_commits_to_disk_and_waits_a_second_for_the_lock(tmp_path: Path) -> None:
@@ -134,6 +140,7 @@ async def test_a_database_path_that_is_a_folder_or_in_a_read_only_folder_is_refu
     with pytest.raises(OtolaneError) as err:
         await open_db(f"sqlite://{tmp_path}")
     assert (err.value.code, err.value.params) == ("db_path_is_dir", {"path": str(tmp_path)})
+    assert err.value.message == f"the database path {tmp_path} is a directory"
     folder = tmp_path / "ro"
     folder.mkdir()
     folder.chmod(0o500)
@@ -141,18 +148,30 @@ async def test_a_database_path_that_is_a_folder_or_in_a_read_only_folder_is_refu
         with pytest.raises(OtolaneError) as err:
             await open_db(f"sqlite://{folder / 'lane.db'}")
         assert (err.value.code, err.value.params) == ("db_read_only", {"path": str(folder)})
+        assert err.value.message == (
+            f"the database folder {folder} is read-only: the lane writes its database and journal there "
+            "(SQLite also needs its -wal and -shm files beside it); check the folder's owner and mode"
+        )
         assert not (folder / "lane.db").exists()
     finally:
         folder.chmod(0o700)
     db = tmp_path / "lane.db"
     await open_db(f"sqlite://{db}")
     await close_db()
-    Path(f"{db}-wal").touch()
-    Path(f"{db}-wal").chmod(0o400)
-    with pytest.raises(OtolaneError) as err:
-        await open_db(f"sqlite://{db}")
-    assert (err.value.code, err.value.params) == ("db_read_only", {"path": f"{db}-wal"})
-    assert "(mode 0o400)" in err.value.message
+    # each of the three files, read-only, is refused by name; nothing on disk changes
+    for suffix in ("", "-wal", "-shm"):
+        path = Path(f"{db}{suffix}")
+        path.touch()
+        path.chmod(0o400)
+        with pytest.raises(OtolaneError) as err:
+            await open_db(f"sqlite://{db}")
+        assert (err.value.code, err.value.params) == ("db_read_only", {"path": str(path)})
+        assert err.value.message == (
+            f"the database file {path} is read-only (mode 0o400): the lane must write to it; "
+            "check its owner and mode"
+        )
+        assert path.stat().st_mode & 0o777 == 0o400
+        path.chmod(0o600)
 
 
 async def test_a_chain_names_its_first_break_by_kind(tmp_path: Path) -> None:
