@@ -18,6 +18,7 @@ import calendar
 import hashlib
 import secrets
 import time
+from typing import NoReturn
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import aiohttp
@@ -105,15 +106,21 @@ def bare(url: str) -> str:
     return urlunsplit((u.scheme, host, u.path, u.query, u.fragment))
 
 
-def parse_device_information(body: bytes) -> CameraIdentity:
-    """The identity in a GetDeviceInformationResponse; a fault or anything else is a CameraError."""
+def _answer(body: bytes, namespace: str, name: str) -> etree._Element:
+    """The element ``name`` of a camera's answer; a fault or anything else is a CameraError."""
     try:
         root = etree.fromstring(body, _PARSER)
     except etree.XMLSyntaxError as exc:
         raise CameraError(f"ONVIF answer is not XML ({exc})") from None
-    answer = root.find(f".//{{{TDS}}}GetDeviceInformationResponse")
-    if answer is None:
-        _refused(root, "no GetDeviceInformationResponse")
+    found = root.find(f".//{{{namespace}}}{name}")
+    if found is None:
+        _refused(root, f"no {name}")
+    return found
+
+
+def parse_device_information(body: bytes) -> CameraIdentity:
+    """The identity in a GetDeviceInformationResponse; a fault or anything else is a CameraError."""
+    answer = _answer(body, TDS, "GetDeviceInformationResponse")
     got = {name: (answer.findtext(f"{{{TDS}}}{name}") or "").strip() for name in FIELDS}
     if not got["SerialNumber"]:
         raise CameraError("ONVIF answer names no serial number")
@@ -122,7 +129,7 @@ def parse_device_information(body: bytes) -> CameraIdentity:
     )
 
 
-def _refused(root: etree._Element, otherwise: str) -> None:
+def _refused(root: etree._Element, otherwise: str) -> NoReturn:
     """Raise the camera's fault as a CameraError; a refused account is said so, with what to do."""
     codes = " ".join(v.text or "" for v in root.iter(f"{{{SOAP}}}Value"))
     if "NotAuthorized" in codes:
@@ -136,18 +143,12 @@ def _refused(root: etree._Element, otherwise: str) -> None:
 
 def parse_system_time(body: bytes) -> float:
     """The camera's UTC clock from a GetSystemDateAndTimeResponse, as a POSIX time."""
-    try:
-        root = etree.fromstring(body, _PARSER)
-    except etree.XMLSyntaxError as exc:
-        raise CameraError(f"ONVIF answer is not XML ({exc})") from None
-    utc = root.find(f".//{{{TT}}}UTCDateTime")
-    if utc is None:
-        _refused(root, "no UTCDateTime")
+    utc = _answer(body, TT, "UTCDateTime")
     try:
         parts = [
             int(utc.findtext(f".//{{{TT}}}{n}") or "")
             for n in ("Year", "Month", "Day", "Hour", "Minute", "Second")
-        ]  # type: ignore[union-attr]
+        ]
         return float(calendar.timegm((*parts, 0, 0, 0)))
     except (ValueError, OverflowError):
         raise CameraError("ONVIF UTCDateTime is not a date") from None
