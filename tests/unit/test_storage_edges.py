@@ -121,6 +121,19 @@ async def test_a_new_database_is_0600_migrated_once_and_checked(tmp_path: Path) 
         await close_db()
 
 
+def test_a_new_database_file_is_the_owners_from_its_first_moment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """R7: the file is created 0600 (no moment in which another account may open it before the
+    chmod), in folders made as deep as needed."""
+    from app.storage import db
+
+    monkeypatch.setattr(Path, "chmod", lambda self, mode: None)  # only the creation's own mode counts
+    path = tmp_path / "var" / "lane" / "otolane.db"
+    db._prepare_sqlite(path)
+    assert path.is_file() and path.stat().st_mode & 0o777 == 0o600
+
+
 async def test_a_sqlite_connection_commits_to_disk_and_waits_a_second_for_the_lock(tmp_path: Path) -> None:
     """Nothing lost (D4): WAL with synchronous FULL — a commit is on disk before it is acknowledged;
     another writer's lock is waited for a second, then the recorder keeps its rows and tries again."""
