@@ -194,6 +194,13 @@ async def test_a_postgresql_database_that_does_not_exist_is_a_clear_error(postgr
     assert "no_such_lane" in err.value.params["detail"]
     assert err.value.message.startswith(f"cannot open the database {shown}: ")
     assert "s3cret-pw" not in err.value.message
+    # the server refuses the account (asyncpg's own error, not Tortoise's): said the same way
+    nobody = f"{postgres.replace('otolane@', 'nosuchrole:s3cret-pw@')}/postgres"
+    with pytest.raises(OtolaneError) as err:
+        await open_db(nobody)
+    assert (err.value.code, err.value.params["dsn"]) == ("db_unreachable", nobody.replace("s3cret-pw", "***"))
+    assert 'role "nosuchrole" does not exist' in err.value.params["detail"]
+    assert "s3cret-pw" not in err.value.message
     # nothing is left open: the next open uses another engine cleanly
     await open_db("sqlite://:memory:")
     await close_db()
