@@ -1,7 +1,9 @@
 """Opening the database (SQLite in WAL mode, or PostgreSQL by the same code) and its migrations.
 
 Migrations are an ordered list; each runs once, in a transaction, and is recorded in
-``schema_version``. Version 1 creates the tables from the models.
+``schema_version``. Version 1 creates the tables from the models. The models' whole schema is made
+only on a database without the version table: on an old PostgreSQL database its "safe" form would
+index a column that a later migration has not added yet.
 
 Every transaction that writes starts with :func:`write_tx`: it takes the lane's one write lock as
 its first statement. Two processes write to the same chains (the daemon, and ``otolane user …`` run

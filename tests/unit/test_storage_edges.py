@@ -134,6 +134,31 @@ def test_a_new_database_file_is_the_owners_from_its_first_moment(
     assert path.is_file() and path.stat().st_mode & 0o777 == 0o600
 
 
+async def test_a_closed_database_is_let_go_and_the_next_open_binds_the_models_to_the_new_one(
+    tmp_path: Path,
+) -> None:
+    """close_db ends the connection (SQLite checkpoints and removes its -wal; nothing holds the
+    file) and forgets the models' binding: the next open, of another database, writes there only."""
+    first, second = tmp_path / "first.db", tmp_path / "second.db"
+    await open_db(f"sqlite://{first}")
+    await SchemaVersion.create(version=100, description="first", applied_at=1.0)
+    await close_db()
+    assert not Path(f"{first}-wal").exists()
+    await close_db()  # closing twice is harmless
+    await open_db(f"sqlite://{second}")
+    try:
+        await SchemaVersion.create(version=200, description="second", applied_at=2.0)
+    finally:
+        await close_db()
+    for path, mine, other in ((first, 100, 200), (second, 200, 100)):
+        con = sqlite3.connect(path)
+        try:
+            versions = {v for (v,) in con.execute("SELECT version FROM schema_version")}
+        finally:
+            con.close()
+        assert mine in versions and other not in versions, path
+
+
 async def test_a_sqlite_connection_commits_to_disk_and_waits_a_second_for_the_lock(tmp_path: Path) -> None:
     """Nothing lost (D4): WAL with synchronous FULL — a commit is on disk before it is acknowledged;
     another writer's lock is waited for a second, then the recorder keeps its rows and tries again."""
