@@ -292,8 +292,7 @@ async def engine_integrity() -> str:
     conn = connections.get("default")
     if conn.capabilities.dialect == "sqlite":
         _, rows = await conn.execute_query("PRAGMA integrity_check")
-        result = ", ".join(str(dict(r).get("integrity_check", r[0])) for r in rows)
-        return result
+        return ", ".join(str(r[0]) for r in rows)
     await conn.execute_query("SELECT 1")
     return "ok"
 
