@@ -104,7 +104,9 @@ def write_config(
 ) -> Path:
     """The demo lane's config; ``until``: the stands' verification expiry (a year from today)."""
     cfg = home / "config.toml"
-    cfg.write_text(
+    # 0600: the cameras' URLs carry their account (user:password), as on a real lane
+    write_secret_file(
+        cfg,
         f"""# Written by 'otolane demo' at every start: a training lane on simulators.
 [lane]
 name = "Demo lane 1"
@@ -144,7 +146,6 @@ poll_s = 2
         )
         + device_tables(devices, until)
         + (camera_tables(cameras, rtsp, camera_account) if cameras else ""),
-        encoding="utf-8",
     )
     return cfg
 

@@ -70,6 +70,11 @@ def test_headless_demo_prints_one_accepted_card(tmp_path: Path) -> None:
     assert out["plate_read"]["plate"] == "123ABC02" and out["plate_read"]["camera"] == "front"
     assert sorted(p["camera"]["id"] for p in out["photos"]) == ["front", "rear"]
     assert all((p["width"], p["height"]) == (1280, 720) for p in out["photos"])
+    # the demo's cameras have an account (ONVIF asked with it, or they would not be admitted); the
+    # config that carries it in the cameras' URLs and the account file are the owner's alone (R7)
+    for secret in ("config.toml", "keys/camera-account"):
+        assert (tmp_path / "d" / secret).stat().st_mode & 0o777 == 0o600, secret
+    assert 'onvif = "http://lane:' in (tmp_path / "d" / "config.toml").read_text()
 
 
 def test_headless_demo_with_faults_still_completes_and_counts_them(tmp_path: Path) -> None:
