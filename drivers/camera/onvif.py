@@ -129,14 +129,17 @@ def parse_device_information(body: bytes) -> CameraIdentity:
     )
 
 
+ACCOUNT_REFUSED = (
+    "ONVIF refused the camera account: set the camera's user and password in its onvif or url"
+    " (user:password@host) as configured on the camera"
+)
+
+
 def _refused(root: etree._Element, otherwise: str) -> NoReturn:
     """Raise the camera's fault as a CameraError; a refused account is said so, with what to do."""
     codes = " ".join(v.text or "" for v in root.iter(f"{{{SOAP}}}Value"))
     if "NotAuthorized" in codes:
-        raise CameraError(
-            "ONVIF refused the camera account: set the camera's user and password in its onvif or url"
-            " (user:password@host) as configured on the camera"
-        )
+        raise CameraError(ACCOUNT_REFUSED)
     fault = root.findtext(f".//{{{SOAP}}}Text") or otherwise
     raise CameraError(f"ONVIF refused: {fault[:120]}")
 
@@ -167,6 +170,8 @@ async def device_information(
                 async with http.post(
                     target, data=body, headers={"Content-Type": content_type(operation)}
                 ) as resp:
+                    if resp.status == 401:  # refused by HTTP (no SOAP fault): the account, too
+                        raise CameraError(ACCOUNT_REFUSED)
                     return await resp.content.read(65536)
 
             offset = 0.0

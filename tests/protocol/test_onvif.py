@@ -136,6 +136,28 @@ async def test_the_password_travels_in_no_header_and_no_message() -> None:
         assert headers["Content-Type"].startswith("application/soap+xml")
 
 
+async def test_a_camera_that_refuses_by_http_401_is_said_to_refuse_the_account() -> None:
+    """Some cameras answer 401 with no SOAP fault (HTTP Digest only), even to the clock request:
+    the lane's clock is used for the token, and the refusal is said as the account's."""
+    asked: list[bytes] = []
+
+    async def service(request: web.Request) -> web.Response:
+        asked.append(await request.read())
+        return web.Response(status=401, headers={"WWW-Authenticate": 'Digest realm="IP Camera"'})
+
+    app = web.Application()
+    app.router.add_post("/onvif/device_service", service)
+    runner, port = await serve_loopback(app)
+    try:
+        url = f"http://lane:s3cret@127.0.0.1:{port}/onvif/device_service"
+        with pytest.raises(CameraError) as err:
+            await onvif.device_information(url, 5.0, onvif.account_of(url))
+    finally:
+        await runner.cleanup()
+    assert str(err.value) == onvif.ACCOUNT_REFUSED
+    assert [b"GetSystemDateAndTime" in body for body in asked] == [True, False]  # then asked anyway
+
+
 async def test_an_unreachable_onvif_service_is_said_without_the_password() -> None:
     from app.demo import free_port
 
