@@ -257,14 +257,12 @@ def cmd_camera_sim(args: argparse.Namespace) -> int:
 
     from app.anpr.scenes import camera_frames
     from drivers.camera.base import CameraIdentity
+    from drivers.camera.onvif import read_account
     from drivers.camera.sim import CameraSim
 
     _setup_logging(None, args.verbose)
 
-    account = None
-    if args.account_file:
-        user, _, password = Path(args.account_file).read_text("utf-8").strip().partition(":")
-        account = (user, password)
+    account = read_account(Path(args.account_file)) if args.account_file else None
 
     async def run() -> None:
         ident = CameraIdentity(args.make, args.model, args.serial, args.firmware)

@@ -28,6 +28,7 @@ from app.api.client import ApiError, LaneClient
 from app.eds.training import CENTRE_KEY, CENTRE_KEY_PASSWORD, ensure_demo_keys
 from app.errors import OtolaneError
 from app.storage.crypto import write_secret_file
+from drivers.camera.onvif import read_account
 from drivers.camera.sim import rtsp_available
 from drivers.registry import SCENARIOS
 
@@ -197,8 +198,7 @@ def ensure_camera_account(home: Path) -> tuple[str, str]:
     path = home / CAMERA_ACCOUNT_FILE
     if not path.exists():
         write_secret_file(path, f"lane:{secrets.token_urlsafe(12)}\n")
-    user, _, password = path.read_text("utf-8").strip().partition(":")
-    return user, password
+    return read_account(path)
 
 
 def ensure_accounts(home: Path, cfg: Path) -> dict[str, str]:

@@ -18,6 +18,7 @@ import calendar
 import hashlib
 import secrets
 import time
+from pathlib import Path
 from typing import NoReturn
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -93,6 +94,12 @@ def account_of(*urls: str) -> Account | None:
         if u.username and u.password is not None:
             return unquote(u.username), unquote(u.password)
     return None
+
+
+def read_account(path: Path) -> Account:
+    """An account kept in a file as ``user:password`` (the simulated cameras' and the demo's)."""
+    user, _, password = path.read_text("utf-8").strip().partition(":")
+    return user, password
 
 
 def bare(url: str) -> str:
