@@ -5,6 +5,7 @@ database file is prepared, the migrations' record, a chain's breaks by name."""
 from __future__ import annotations
 
 import errno
+import hashlib
 import sqlite3
 from pathlib import Path
 
@@ -243,6 +244,29 @@ async def test_a_chain_names_its_first_break_by_kind(tmp_path: Path) -> None:
         assert await chain.walk(JournalEntry) == (0, None, {})
     finally:
         await close_db()
+
+
+def test_a_row_hash_is_the_documented_canonical_form_byte_for_byte() -> None:
+    """R11, issue #7: an auditor recomputes a row's hash outside the lane — SHA-256 of the previous
+    hash and the row's chained columns as JSON with sorted keys, no spaces, text as UTF-8 (not
+    escaped), a float as the string of its shortest repr, bytes as base64. A change of that form
+    would leave every stored chain unverifiable: pinned here."""
+    row = {
+        "seq": 7,
+        "ts": 1764460800.25,
+        "actor": "Айгерім",
+        "action": "login",
+        "details": {"method": "password", "note": "Қазақ «тест»"},
+        "prev_hash": GENESIS,
+    }
+    canon = (
+        '{"action":"login","actor":"Айгерім","details":{"method":"password","note":"Қазақ «тест»"},'
+        f'"prev_hash":"{GENESIS}","seq":7,"ts":"1764460800.25"}}'
+    )
+    assert hashlib.sha256((GENESIS + canon).encode("utf-8")).hexdigest() == (
+        "1cb14b4f6f69c8776d2900453324fb9d62890aedc32280b2a9fa99f39897140e"
+    )
+    assert row_hash("journal", row) == "1cb14b4f6f69c8776d2900453324fb9d62890aedc32280b2a9fa99f39897140e"
 
 
 def test_a_row_hash_covers_floats_exactly_and_bytes_as_base64() -> None:
