@@ -262,7 +262,14 @@ def cmd_camera_sim(args: argparse.Namespace) -> int:
 
     _setup_logging(None, args.verbose)
 
-    account = read_account(Path(args.account_file)) if args.account_file else None
+    try:
+        account = read_account(Path(args.account_file)) if args.account_file else None
+    except OSError as e:
+        raise OtolaneError(
+            "account_file_unreadable",
+            f"cannot read the camera account file {args.account_file} ({e.strerror}): it holds"
+            " user:password on one line",
+        ) from None
 
     async def run() -> None:
         ident = CameraIdentity(args.make, args.model, args.serial, args.firmware)

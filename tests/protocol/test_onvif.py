@@ -5,8 +5,11 @@ on loopback, which checks the token as a camera does."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -174,3 +177,19 @@ def test_the_cameras_clock_is_read_from_its_answer() -> None:
         onvif.parse_system_time(onvif.not_authorized("x"))
     with pytest.raises(CameraError):
         onvif.parse_system_time(b"<a/>")
+
+
+def test_the_simulated_camera_says_an_account_file_it_cannot_read(tmp_path: Path) -> None:
+    """Bad input gets a clear error: the file, why, what it should hold; no traceback."""
+    missing = tmp_path / "camera-account"
+    r = subprocess.run(
+        [sys.executable, "-m", "app.cli", "camera-sim", "--port", "0", "--account-file", str(missing)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.strip() == (
+        f"otolane: cannot read the camera account file {missing} (No such file or directory): it holds"
+        " user:password on one line"
+    )

@@ -36,6 +36,7 @@ def test_every_error_code_the_daemon_raises_has_a_sentence() -> None:
     codes -= {"scenario_unknown", "password_mismatch", "sim_unreachable", "stand_away"}
     codes -= {"password_file", "eds_no_trust", "bad_time"}  # otolane eds check
     codes -= {"export_unreadable", "tls_incomplete", "eis_faults_bad"}  # journal verify, eis-sim, demo
+    codes -= {"account_file_unreadable"}  # camera-sim
     codes -= {"eis_system_key_password"}  # journalled at start (eis_system_key_refused), never a screen
     # The store refuses to open, or the daemon to start, before any screen can connect (issue #7):
     codes -= {"data_key_missing", "data_key_wrong", "signing_key_missing", "signing_key_bad", "lane_busy"}
