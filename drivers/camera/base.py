@@ -29,15 +29,18 @@ BACKOFF_FIRST_S = 0.5
 BACKOFF_MAX_S = 10.0
 
 
+def host_of(url: str) -> str:
+    """A URL's ``host[:port]`` as written (an IPv6 address keeps its brackets), without its user
+    and password."""
+    return urlsplit(url).netloc.rpartition("@")[2]
+
+
 def redact(url: str) -> str:
     """A camera URL without its password (URLs may carry ``user:password@``): logs and screens."""
     u = urlsplit(url)
     if u.password is None:
         return url
-    host = u.hostname or ""
-    if u.port:
-        host += f":{u.port}"
-    return urlunsplit((u.scheme, f"{u.username}:***@{host}", u.path, u.query, u.fragment))
+    return urlunsplit(u._replace(netloc=f"{u.username}:***@{host_of(url)}"))
 
 
 class CameraStatus(enum.Enum):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import calendar
+import contextlib
 import hashlib
 import secrets
 import time
@@ -25,7 +26,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import aiohttp
 from lxml import etree
 
-from drivers.camera.base import CameraError, CameraIdentity, redact
+from drivers.camera.base import CameraError, CameraIdentity, host_of, redact
 
 SOAP = "http://www.w3.org/2003/05/soap-envelope"
 TDS = "http://www.onvif.org/ver10/device/wsdl"
@@ -104,13 +105,7 @@ def read_account(path: Path) -> Account:
 
 def bare(url: str) -> str:
     """The URL without its user and password: they go in the token, never in the HTTP request."""
-    u = urlsplit(url)
-    host = u.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    if u.port:
-        host += f":{u.port}"
-    return urlunsplit((u.scheme, host, u.path, u.query, u.fragment))
+    return urlunsplit(urlsplit(url)._replace(netloc=host_of(url)))
 
 
 def _answer(body: bytes, namespace: str, name: str) -> etree._Element:
@@ -181,15 +176,11 @@ async def device_information(
                         raise CameraError(ACCOUNT_REFUSED)
                     return await resp.content.read(65536)
 
-            offset = 0.0
+            offset = 0.0  # the camera's clock less the lane's; if it does not say, the lane's
             if account is not None:
-                try:  # answered without an account (ONVIF Core § 5.12.1); if not, the lane's clock
-                    offset = (
-                        parse_system_time(await ask("GetSystemDateAndTime", request("GetSystemDateAndTime")))
-                        - time.time()
-                    )
-                except CameraError:
-                    offset = 0.0
+                with contextlib.suppress(CameraError):  # answered without an account (ONVIF Core § 5.12.1)
+                    clock = await ask("GetSystemDateAndTime", request("GetSystemDateAndTime"))
+                    offset = parse_system_time(clock) - time.time()
             body = await ask(
                 "GetDeviceInformation", request("GetDeviceInformation", account, time.time() + offset)
             )

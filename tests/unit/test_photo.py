@@ -119,6 +119,7 @@ def test_a_cameras_password_is_never_shown() -> None:
         == "rtsp://lane:***@10.0.5.21:554/Streaming/101"
     )
     assert redact("http://10.0.5.22/mjpeg") == "http://10.0.5.22/mjpeg"
+    assert redact("http://lane:pw@[fe80::1]:8080/mjpeg") == "http://lane:***@[fe80::1]:8080/mjpeg"
     cam = make_camera("rtsp", "front", "rtsp://lane:s3cret@127.0.0.1:9/x")
     assert "s3cret" not in cam.shown_url and "s3cret" not in str(cam.as_dict())
     assert cam.said(OSError("cannot open 'rtsp://lane:s3cret@127.0.0.1:9/x'")) == (
