@@ -55,6 +55,7 @@ def _detail_names() -> dict[str, list[str]]:
         for path in sorted((ROOT / package).rglob("*.py"))
     ]
     forwarders = _forwarders(trees)
+    journal = {id(c) for _, tree in trees for c in _journal_calls(tree)}
     names: dict[str, list[str]] = {}
     for path, tree in trees:
         for call in ast.walk(tree):
@@ -63,7 +64,7 @@ def _detail_names() -> dict[str, list[str]]:
             func = call.func
             called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
             keys: list[str] = []
-            if call in _journal_calls(call):
+            if id(call) in journal:
                 keys = [kw.arg for kw in call.keywords if kw.arg is not None and kw.arg != "conn"]
                 # Journal.entry(actor, action, {details}): a literal dict's keys
                 if called == "entry" and len(call.args) > 2 and isinstance(call.args[2], ast.Dict):
