@@ -21,23 +21,35 @@ from drivers.sim.pty import PtyPort, until_signal
 
 
 class NullModem:
-    """Two ptys joined back to back: bytes written on one end come out of the other."""
+    """Two ptys joined back to back: bytes written on one end come out of the other.
 
-    def __init__(self, link: Any) -> None:
+    ``garble`` is the share of *answers* with a flipped bit. The decision is taken once per answer
+    (at its first chunk after a request), not per chunk read: a loaded machine splits an answer
+    into more chunks, which would otherwise raise the share behind the test's back."""
+
+    def __init__(self, link: Any, rng: random.Random | None = None) -> None:
         self.device_end = PtyPort()
         self.lane_end = PtyPort(link)
         self.garble = 0.0
-        self.rng = random.Random()
+        self.rng = rng or random.Random()
+        self._answer_due = False
         loop = asyncio.get_running_loop()
         loop.add_reader(self.device_end.master, self._pump, self.device_end, self.lane_end, True)
         loop.add_reader(self.lane_end.master, self._pump, self.lane_end, self.device_end, False)
 
     def _pump(self, src: PtyPort, dst: PtyPort, from_device: bool) -> None:
         data = src.read()
-        if data and from_device and self.garble and self.rng.random() < self.garble:
-            data = bytes(b ^ 0x21 if i == len(data) // 2 else b for i, b in enumerate(data))  # a bit flips
-        if data:
-            dst.write(data)
+        if not data:
+            return
+        if not from_device:
+            self._answer_due = True
+        elif self._answer_due:
+            self._answer_due = False
+            if self.garble and self.rng.random() < self.garble:
+                data = bytes(
+                    b ^ 0x21 if i == len(data) // 2 else b for i, b in enumerate(data)
+                )  # a bit flips
+        dst.write(data)
 
     def close(self) -> None:
         loop = asyncio.get_running_loop()
@@ -77,7 +89,7 @@ class ModbusSimulator:
         self.profile = profile
         self.scenario = scenario
         self.rng = random.Random(seed)
-        self.modem = None if str(link).startswith("tcp:") else NullModem(link)
+        self.modem = None if str(link).startswith("tcp:") else NullModem(link, self.rng)
         self.garble = garble
         ident = ModbusDeviceIdentification(
             info_name={

@@ -33,7 +33,7 @@ async def _pair(tmp_path: Path, name: str, scenario: str = "good", garble: float
     stop = asyncio.Event()
     if profile.family == "modbus":
         sim = ModbusSimulator(
-            tmp_path / name, profile, SCENARIOS[name][scenario], serial="S-77", garble=garble
+            tmp_path / name, profile, SCENARIOS[name][scenario], serial="S-77", garble=garble, seed=5
         )
         port = sim.modem.lane_end
         dev = ModbusDevice(name, str(tmp_path / name), profile)
@@ -143,6 +143,45 @@ async def test_garbled_frames_are_counted_and_the_values_stay_true(tmp_path: Pat
             assert r.value == pytest.approx(first(scenario[live.channel]), rel=0.05, abs=0.1)
     finally:
         await _close(stop, sim_task, sup, port)
+
+
+async def test_the_null_modem_garbles_a_share_of_answers_not_of_chunks(tmp_path: Path) -> None:
+    """The simulated line's garble rate is per answer: an answer read in three chunks (as a loaded
+    machine reads it) is garbled once, by one flipped bit; requests are never garbled. Per chunk,
+    the garble test's rate rose with the load and its wait ran out in CI."""
+    import os
+
+    import serial
+
+    from drivers.sim.modbus import NullModem
+
+    modem = NullModem(tmp_path / "line")
+    modem.garble = 1.0
+    lane = serial.Serial(str(tmp_path / "line"), timeout=0)
+    device = os.open(modem.device_end.path, os.O_RDWR | os.O_NOCTTY)
+    try:
+        lane.write(b"\x01\x04\x00\x00")
+
+        async def request_through() -> bytes:
+            return os.read(device, 64) if modem._answer_due else b""
+
+        assert await wait_for(request_through, "the request at the device") == b"\x01\x04\x00\x00"
+        answer = bytes(range(1, 13))
+        got = bytearray()
+
+        async def through(n: int) -> bool:
+            got.extend(lane.read(64))
+            return len(got) >= n
+
+        for i in range(4, 13, 4):  # one answer, three chunks, each through before the next
+            os.write(device, answer[i - 4 : i])
+            await wait_for(lambda n=i: through(n), "a chunk at the lane")
+        flipped = [a ^ b for a, b in zip(answer, got, strict=True) if a != b]
+        assert flipped == [0x21]
+    finally:
+        lane.close()
+        os.close(device)
+        modem.close()
 
 
 async def _true(x: object) -> bool:
