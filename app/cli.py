@@ -273,7 +273,9 @@ def cmd_camera_sim(args: argparse.Namespace) -> int:
 
     async def run() -> None:
         ident = CameraIdentity(args.make, args.model, args.serial, args.firmware)
-        sim = CameraSim(camera_frames, ident, plate=args.plate, fps=args.fps, account=account)
+        sim = CameraSim(
+            camera_frames, ident, plate=args.plate, fps=args.fps, account=account, onvif_auth=args.onvif_auth
+        )
         await sim.start(args.port, args.rtsp_port)
         print(f"ready {sim.http_url} {sim.rtsp_url}".rstrip(), flush=True)
         done = asyncio.Event()
@@ -572,6 +574,12 @@ def build_parser() -> argparse.ArgumentParser:
     cs.add_argument("--fps", type=float, default=10.0)
     cs.add_argument(
         "--account-file", help="a file 'user:password': ONVIF requests must carry its UsernameToken"
+    )
+    cs.add_argument(
+        "--onvif-auth",
+        choices=("token", "http-digest"),  # drivers.camera.sim.ONVIF_AUTH (not imported here: cv2)
+        default="token",
+        help="how ONVIF takes the account: WS-UsernameToken, or HTTP Digest only (as some firmware)",
     )
     cs.set_defaults(fn=cmd_camera_sim)
 

@@ -158,14 +158,18 @@ class DemoCamera:
     model: str
     serial: str
     roles: tuple[str, ...]
+    onvif_auth: str = "token"  # how its ONVIF takes the account (drivers.camera.sim.ONVIF_AUTH)
 
 
 CAMERA_MAKE = "Hikvision"
 #: the demo lane's cameras (SCREENS.md): an IP camera in front (the photo and the plate), a web
-#: camera behind (a second photo)
+#: camera behind (a second photo). The front one takes its ONVIF account as a WS-UsernameToken, the
+#: rear one by HTTP Digest only, as some firmware does: the lane admits both.
 DEMO_CAMERAS = (
     DemoCamera("front", "rtsp", "DS-2CD2043G2-I", "DS-2CD2043G2-20230914AAWRJ41", ("photo", "plate")),
-    DemoCamera("rear", "mjpeg", "DS-2CD1023G0E-I", "DS-2CD1023G0E-20220301AAWRF77", ("photo",)),
+    DemoCamera(
+        "rear", "mjpeg", "DS-2CD1023G0E-I", "DS-2CD1023G0E-20220301AAWRF77", ("photo",), "http-digest"
+    ),
 )
 
 
@@ -369,7 +373,7 @@ def start_lane(
         procs.start(
             f"camera-{cam.id}", "camera-sim", "--port", str(cam_ports[cam.id][0]), "--serial", cam.serial,
             "--make", CAMERA_MAKE, "--model", cam.model, "--plate", PLATE, *rtsp,
-            "--account-file", CAMERA_ACCOUNT_FILE,
+            "--account-file", CAMERA_ACCOUNT_FILE, "--onvif-auth", cam.onvif_auth,
         )  # fmt: skip
     procs.start("laned", "daemon", "--config", str(cfg))
     return procs, cfg, accounts

@@ -320,8 +320,10 @@ async def camera_sims(kinds: tuple[str, ...], serials: tuple[str, ...] = ()) -> 
     tables = ""
     for i, kind in enumerate(kinds):
         ident = CameraIdentity(CAMERA_MAKE, CAMERA_MODEL, f"DS-{kind.upper()}-{i:04d}", "V5.7.3")
-        # cameras have an account, as out of the box: ONVIF asks it (the URL's user:password)
-        cam = CameraSim(camera_frames, ident, plate="123ABC02", account=CAMERA_ACCOUNT)
+        # cameras have an account, as out of the box: ONVIF asks it (the URL's user:password) —
+        # the IP cameras by WS-UsernameToken, the MJPEG one by HTTP Digest only (some firmware)
+        auth = "http-digest" if kind == "mjpeg" else "token"
+        cam = CameraSim(camera_frames, ident, plate="123ABC02", account=CAMERA_ACCOUNT, onvif_auth=auth)
         await cam.start(rtsp_port=free_port() if kind == "rtsp" else None)
         sims.append(cam)
         url = {"rtsp": cam.rtsp_url, "mjpeg": cam.http_url + "/mjpeg", "jpeg": cam.http_url + "/snapshot.jpg"}

@@ -7,6 +7,10 @@ WS-Security UsernameToken with a password digest (OASIS UsernameToken Profile 1.
 § 5.12): ``Base64(SHA-1(nonce + created + password))`` with a fresh nonce, so the password never
 travels. The camera judges ``Created`` by its own clock, which is often not the lane's: its time is
 asked first (``GetSystemDateAndTime``, answered without an account) and the token dated by it.
+Cameras that take the account at the HTTP layer instead (ONVIF Core § 5.12.1 names HTTP Digest,
+RFC 2617/7616, beside the token; some firmware accepts only that) answer 401 with a Digest
+challenge, and the request is sent again with its digest (aiohttp's ``DigestAuthMiddleware``).
+HTTP Basic, which would carry the password itself over plain HTTP, is never answered.
 
 Both sides live here: the lane's client and the answers the simulated camera gives.
 """
@@ -17,6 +21,7 @@ import base64
 import calendar
 import contextlib
 import hashlib
+import re
 import secrets
 import time
 from pathlib import Path
@@ -135,6 +140,14 @@ ACCOUNT_REFUSED = (
     "ONVIF refused the camera account: set the camera's user and password in its onvif or url"
     " (user:password@host) as configured on the camera"
 )
+CHALLENGE_UNANSWERABLE = (
+    "ONVIF's HTTP Digest challenge cannot be answered: set the camera's ONVIF authentication to"
+    " digest with MD5 or SHA-256 (or to WS-UsernameToken)"
+)
+BASIC_REFUSED = (
+    "ONVIF asks for HTTP Basic, which would send the camera's password in the clear: switch the"
+    " camera's ONVIF authentication to digest (WS-UsernameToken or HTTP Digest)"
+)
 
 
 def _refused(root: etree._Element, otherwise: str) -> NoReturn:
@@ -165,15 +178,17 @@ async def device_information(
     """Ask the camera who it is; with an account, a UsernameToken dated by the camera's clock."""
     timeout = aiohttp.ClientTimeout(total=timeout_s)
     target = bare(url)
+    # a camera that wants the account at the HTTP layer challenges with 401 Digest: answered once
+    digest = (aiohttp.DigestAuthMiddleware(*account),) if account is not None else ()
     try:
-        async with aiohttp.ClientSession(timeout=timeout) as http:
+        async with aiohttp.ClientSession(timeout=timeout, middlewares=digest) as http:
 
             async def ask(operation: str, body: bytes) -> bytes:
                 async with http.post(
                     target, data=body, headers={"Content-Type": content_type(operation)}
                 ) as resp:
                     if resp.status == 401:  # refused by HTTP (no SOAP fault): the account, too
-                        raise CameraError(ACCOUNT_REFUSED)
+                        raise CameraError(_http_refusal(resp.headers.getall("WWW-Authenticate", [])))
                     return await resp.content.read(65536)
 
             offset = 0.0  # the camera's clock less the lane's; if it does not say, the lane's
@@ -185,8 +200,82 @@ async def device_information(
                 "GetDeviceInformation", request("GetDeviceInformation", account, time.time() + offset)
             )
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        if isinstance(exc, aiohttp.ClientError) and "Digest" in str(exc):  # a challenge aiohttp refuses
+            raise CameraError(f"{CHALLENGE_UNANSWERABLE} ({str(exc)[:120]})") from None
         raise CameraError(f"ONVIF service {redact(url)} does not answer ({type(exc).__name__})") from None
     return parse_device_information(body)
+
+
+def _http_refusal(challenges: list[str]) -> str:
+    """What a 401 means: the account refused — or only Basic offered, which the lane never sends."""
+    schemes = {c.split(None, 1)[0].lower() for c in challenges if c.strip()}
+    return BASIC_REFUSED if schemes and "digest" not in schemes and "basic" in schemes else ACCOUNT_REFUSED
+
+
+# --- HTTP Digest as the simulated camera checks it (RFC 2617 § 3.2.2, RFC 7616 § 3.4) -----------
+_HASHES = {"MD5": hashlib.md5, "SHA-256": hashlib.sha256}
+_PARAM = re.compile(r'\s*([A-Za-z][\w-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,"]*))\s*(?:,|$)')
+
+
+def digest_challenge(realm: str, nonce: str, algorithm: str = "MD5") -> str:
+    """The ``WWW-Authenticate`` of a camera asking for HTTP Digest."""
+    return f'Digest realm="{realm}", qop="auth", nonce="{nonce}", algorithm={algorithm}'
+
+
+def digest_params(header: str) -> dict[str, str]:
+    """The parameters of an ``Authorization: Digest …`` header ({} when it is not one)."""
+    scheme, _, rest = header.strip().partition(" ")
+    if scheme.lower() != "digest":
+        return {}
+    out: dict[str, str] = {}
+    pos = 0
+    rest = rest.strip()
+    while pos < len(rest):
+        m = _PARAM.match(rest, pos)
+        if m is None or m.end() == pos:
+            return {}
+        quoted, plain = m.group(2), m.group(3)
+        out[m.group(1).lower()] = re.sub(r"\\(.)", r"\1", quoted) if quoted is not None else plain
+        pos = m.end()
+    return out
+
+
+def digest_response(account: Account, realm: str, method: str, p: dict[str, str]) -> str:
+    """RFC 2617 § 3.2.2.1 with qop=auth: H(H(A1):nonce:nc:cnonce:qop:H(A2))."""
+    h = _HASHES[p.get("algorithm", "MD5").upper()]
+
+    def hx(text: str) -> str:
+        return h(text.encode()).hexdigest()
+
+    ha1 = hx(f"{account[0]}:{realm}:{account[1]}")
+    ha2 = hx(f"{method}:{p['uri']}")
+    return hx(f"{ha1}:{p['nonce']}:{p['nc']}:{p['cnonce']}:{p['qop']}:{ha2}")
+
+
+def digest_problem(
+    header: str, method: str, path: str, account: Account, realm: str, issued: set[str], seen: set[str]
+) -> str:
+    """What is wrong with a request's HTTP Digest ``Authorization`` ('' when it passes): a nonce
+    the camera issued, the request's own URI, qop=auth, and a nonce count not used before."""
+    p = digest_params(header)
+    if not p:
+        return "no Digest authorization"
+    if any(not p.get(k) for k in ("username", "realm", "nonce", "uri", "response", "qop", "nc", "cnonce")):
+        return "Digest authorization incomplete"
+    if p.get("algorithm", "MD5").upper() not in _HASHES or p["qop"] != "auth":
+        return "Digest algorithm or qop not offered"
+    if p["nonce"] not in issued or p["realm"] != realm:
+        return "Digest nonce or realm not the camera's"
+    if p["uri"] != path:
+        return "Digest uri is not the request's"
+    use = f"{p['nonce']}:{p['nc']}"
+    if use in seen:
+        return "Digest nonce count replayed"
+    right = digest_response(account, realm, method, p)
+    if p["username"] != account[0] or not secrets.compare_digest(p["response"].encode(), right.encode()):
+        return "user or password wrong"
+    seen.add(use)
+    return ""
 
 
 def system_date_and_time_response(t: float) -> bytes:

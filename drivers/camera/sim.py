@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 import shutil
 import subprocess
 import tempfile
@@ -69,6 +70,11 @@ def _look(img: np.ndarray, look: str) -> np.ndarray:
     return img
 
 
+#: how the simulated camera takes its account for ONVIF: WS-UsernameToken, or HTTP Digest only
+ONVIF_AUTH = ("token", "http-digest")
+DIGEST_REALM = "IP Camera"
+
+
 class CameraSim:
     def __init__(
         self,
@@ -79,13 +85,20 @@ class CameraSim:
         server_name: str = "otolane-camsim/1.0",
         account: onvif.Account | None = None,
         clock_offset_s: float = 0.0,
+        onvif_auth: str = "token",
     ) -> None:
         self.render = render
-        # ONVIF: with an account, GetDeviceInformation needs its UsernameToken; the camera's clock
-        # runs this far from the lane's (cameras without NTP drift)
+        # ONVIF: with an account, GetDeviceInformation needs its UsernameToken ("token") or, on a
+        # camera that takes the account at the HTTP layer only, HTTP Digest ("http-digest"); the
+        # camera's clock runs this far from the lane's (cameras without NTP drift)
+        if onvif_auth not in ONVIF_AUTH:
+            raise ValueError(f"onvif_auth: one of {', '.join(ONVIF_AUTH)}")
         self.account = account
         self.clock_offset_s = clock_offset_s
+        self.onvif_auth = onvif_auth
         self.nonces: set[str] = set()
+        self.digest_issued: set[str] = set()
+        self.digest_seen: set[str] = set()
         self.refused = 0
         self.identity = identity
         self.fps = fps
@@ -174,7 +187,25 @@ class CameraSim:
             )
         if b"GetDeviceInformation" not in body:
             raise web.HTTPBadRequest(text="only GetDeviceInformation and GetSystemDateAndTime here")
-        if self.account is not None and (
+        if self.account is not None and self.onvif_auth == "http-digest":
+            answer = request.headers.get("Authorization", "")
+            problem = onvif.digest_problem(
+                answer, request.method, request.path_qs, self.account, DIGEST_REALM,
+                self.digest_issued, self.digest_seen,
+            )  # fmt: skip
+            if problem:
+                if answer:  # the first request, without one, is the normal way to be challenged
+                    self.refused += 1
+                    log.info("ONVIF request refused: %s", problem)
+                nonce = secrets.token_hex(16)
+                self.digest_issued.add(nonce)
+                if len(self.digest_issued) > 256:  # a camera keeps only its recent nonces
+                    self.digest_issued.clear()
+                    self.digest_seen.clear()
+                    self.digest_issued.add(nonce)
+                challenge = onvif.digest_challenge(DIGEST_REALM, nonce)
+                return web.Response(status=401, headers={"WWW-Authenticate": challenge})
+        elif self.account is not None and (
             problem := onvif.token_problem(body, self.account, now, self.nonces)
         ):
             self.refused += 1

@@ -38,9 +38,10 @@ async def test_front_axle_brake_test_takes_the_photo_with_the_lanes_geolocation(
     try:
         op = await rig.client("operator")
         await wait_for(lambda: cameras_admitted(op), "the camera admitted")
-        # R3.7: identified through ONVIF with the camera's account (a UsernameToken the camera took),
-        # its password said nowhere
-        assert rig.cameras[0].refused == 0 and rig.cameras[0].nonces
+        # R3.7: identified through ONVIF with the camera's account (this one takes it by HTTP Digest
+        # only, tests/rig.py: a digest the camera took), its password said nowhere
+        assert rig.cameras[0].onvif_auth == "http-digest"
+        assert rig.cameras[0].refused == 0 and rig.cameras[0].digest_seen
         st = await op.call("GET", "/v1/state")
         assert CAMERA_ACCOUNT[1] not in json.dumps(st) + json.dumps(await journal(rig, "camera_connected"))
         card = await run_to_card(op, VEHICLE)

@@ -11,6 +11,8 @@ from app.anpr.scenes import camera_frames
 from drivers.camera.base import CameraError, CameraIdentity
 from drivers.camera.onvif import (
     device_information_response,
+    digest_params,
+    digest_problem,
     parse_device_information,
     parse_system_time,
     request,
@@ -101,3 +103,29 @@ def test_the_simulated_camera_judges_any_damaged_token(pos: int, byte: int) -> N
     data = bytearray(TOKEN)
     data[pos] = byte
     assert isinstance(token_problem(bytes(data), ("lane", "pw"), 1_800_000_000.0, set()), str)
+
+
+DIGEST = (
+    'Digest username="lane", realm="IP Camera", nonce="n1", uri="/onvif/device_service", qop=auth,'
+    ' nc=00000001, cnonce="c1", response="0123456789abcdef0123456789abcdef", algorithm=MD5'
+)
+
+
+@given(st.text(max_size=300))
+@settings(max_examples=300)
+def test_the_cameras_http_digest_check_of_any_header(text: str) -> None:
+    """The simulated camera's HTTP Digest check is total: a verdict for any Authorization header."""
+    for header in (text, "Digest " + text):
+        assert isinstance(digest_params(header), dict)
+        got = digest_problem(
+            header, "POST", "/onvif/device_service", ("lane", "pw"), "IP Camera", {"n1"}, set()
+        )
+        assert got != ""  # nothing made up passes
+
+
+@given(st.integers(0, len(DIGEST) - 1), st.characters())
+@settings(max_examples=300)
+def test_the_cameras_http_digest_check_of_a_damaged_header(pos: int, char: str) -> None:
+    header = DIGEST[:pos] + char + DIGEST[pos + 1 :]
+    got = digest_problem(header, "POST", "/onvif/device_service", ("lane", "pw"), "IP Camera", {"n1"}, set())
+    assert got != ""

@@ -139,14 +139,14 @@ async def test_the_password_travels_in_no_header_and_no_message() -> None:
         assert headers["Content-Type"].startswith("application/soap+xml")
 
 
-async def test_a_camera_that_refuses_by_http_401_is_said_to_refuse_the_account() -> None:
-    """Some cameras answer 401 with no SOAP fault (HTTP Digest only), even to the clock request:
-    the lane's clock is used for the token, and the refusal is said as the account's."""
-    asked: list[bytes] = []
+async def _refusing(challenge: str) -> tuple[str, list[tuple[dict[str, str], bytes]]]:
+    """What the lane says of a camera that answers every request 401 with ``challenge`` (no SOAP
+    fault, even to the clock request), and the requests it got."""
+    asked: list[tuple[dict[str, str], bytes]] = []
 
     async def service(request: web.Request) -> web.Response:
-        asked.append(await request.read())
-        return web.Response(status=401, headers={"WWW-Authenticate": 'Digest realm="IP Camera"'})
+        asked.append((dict(request.headers), await request.read()))
+        return web.Response(status=401, headers={"WWW-Authenticate": challenge})
 
     app = web.Application()
     app.router.add_post("/onvif/device_service", service)
@@ -157,8 +157,104 @@ async def test_a_camera_that_refuses_by_http_401_is_said_to_refuse_the_account()
             await onvif.device_information(url, 5.0, onvif.account_of(url))
     finally:
         await runner.cleanup()
-    assert str(err.value) == onvif.ACCOUNT_REFUSED
-    assert [b"GetSystemDateAndTime" in body for body in asked] == [True, False]  # then asked anyway
+    return str(err.value), asked
+
+
+async def test_a_camera_that_refuses_by_http_401_is_said_to_refuse_the_account() -> None:
+    """A camera that refuses the HTTP Digest answer too: the lane's clock is used for the token,
+    each request is answered once with its digest (not again and again), and the refusal is said as
+    the account's."""
+    said, asked = await _refusing(onvif.digest_challenge("IP Camera", "abc123"))
+    assert said == onvif.ACCOUNT_REFUSED
+    clock = [b"GetSystemDateAndTime" in body for _, body in asked]
+    assert clock == [True, True, False, False]  # the clock refused, then the identity asked anyway
+    assert ["Authorization" in h for h, _ in asked] == [False, True, True, True]
+
+
+async def test_a_camera_asking_for_http_basic_is_never_sent_the_password() -> None:
+    """HTTP Basic would carry the password itself over plain HTTP: the lane never answers it and
+    says what to change on the camera (R3.16)."""
+    said, asked = await _refusing('Basic realm="IP Camera"')
+    assert said == onvif.BASIC_REFUSED
+    assert all("Authorization" not in h and b"s3cret" not in body for h, body in asked)
+
+
+async def test_a_digest_challenge_the_lane_cannot_answer_is_said_as_such() -> None:
+    """A malformed challenge (no nonce) or an unknown algorithm: said as the camera's setting to
+    change, not as a camera that does not answer."""
+    said, _ = await _refusing('Digest realm="IP Camera"')
+    assert said.startswith(onvif.CHALLENGE_UNANSWERABLE) and "nonce" in said
+    said, _ = await _refusing('Digest realm="IP Camera", nonce="n1", qop="auth", algorithm=MD4')
+    assert said.startswith(onvif.CHALLENGE_UNANSWERABLE) and "MD4" in said
+
+
+def test_the_http_digest_check_is_the_one_of_rfc_2617() -> None:
+    """The simulated camera's check, on RFC 2617 § 3.5's worked example (with qop=auth)."""
+    header = (
+        'Digest username="Mufasa", realm="testrealm@host.com", nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093",'
+        ' uri="/dir/index.html", qop=auth, nc=00000001, cnonce="0a4f113b",'
+        ' response="6629fae49393a05397450978507c4ef1", opaque="5ccc069c403ebaf9f0171e9517f40e41"'
+    )
+    account = ("Mufasa", "Circle Of Life")
+    issued, seen = {"dcd98b7102dd2f0e8b11d0f600bfb0c093"}, set[str]()
+
+    def problem(h: str = header, method: str = "GET", path: str = "/dir/index.html", acc=account) -> str:  # type: ignore[no-untyped-def]
+        return onvif.digest_problem(h, method, path, acc, "testrealm@host.com", issued, seen)
+
+    assert problem(method="POST") == "user or password wrong"  # the method is in the digest
+    assert problem(acc=("Mufasa", "Circle of Life")) == "user or password wrong"
+    assert problem(acc=("mufasa", "Circle Of Life")) == "user or password wrong"
+    assert problem(path="/dir/other.html") == "Digest uri is not the request's"
+    assert problem(header.replace("dcd98b7102", "00000000")) == "Digest nonce or realm not the camera's"
+    assert problem(header.replace("qop=auth", "qop=auth-int")) == "Digest algorithm or qop not offered"
+    assert problem(header.replace('cnonce="0a4f113b",', "")) == "Digest authorization incomplete"
+    assert problem("Basic bGFuZTpzM2NyZXQ=") == "no Digest authorization"
+    assert problem("") == "no Digest authorization"
+    assert problem() == ""
+    assert problem() == "Digest nonce count replayed"  # the same nonce count twice
+    assert problem(header.replace("00000001", "00000002")) == "user or password wrong"  # nc is in the digest
+
+
+async def test_a_camera_taking_the_account_by_http_digest_only_is_identified() -> None:
+    """Some firmware takes the ONVIF account at the HTTP layer only (ONVIF Core § 5.12.1, HTTP
+    Digest): challenged, the lane answers with the digest and is admitted; the password is in no
+    request; a wrong password or no account is refused with the account's message (R3.16)."""
+    cam = CameraSim(camera_frames, IDENT, plate="123ABC02", account=ACCOUNT, onvif_auth="http-digest")
+    seen: list[dict[str, str]] = []
+
+    @web.middleware
+    async def record(request: web.Request, handler):  # type: ignore[no-untyped-def]
+        seen.append({**request.headers, "body": (await request.read()).decode()})
+        return await handler(request)
+
+    app = cam.app
+    cam.app = lambda: _with(app(), record)  # type: ignore[method-assign]
+    await cam.start()
+    try:
+        url = (
+            f"http://{ACCOUNT[0]}:s3cret%2Fpw%40@{cam.http_url.removeprefix('http://')}/onvif/device_service"
+        )
+        assert await onvif.device_information(url, 5.0, onvif.account_of(url)) == IDENT
+        assert cam.refused == 0 and len(cam.digest_seen) == 1
+        authorized = [h["Authorization"] for h in seen if "Authorization" in h]
+        assert len(authorized) == 1 and authorized[0].startswith("Digest ")
+        assert all(ACCOUNT[1] not in str(h) for h in seen)
+        for account in (None, ("lane", "wrong"), ("other", ACCOUNT[1])):
+            with pytest.raises(CameraError) as err:
+                await onvif.device_information(cam.http_url + "/onvif/device_service", 5.0, account)
+            assert str(err.value) == onvif.ACCOUNT_REFUSED
+        assert cam.refused == 2  # no account: challenged, never answered
+        # the same camera through the camera driver, the account in the stream's URL only
+        stream = f"http://lane:s3cret%2Fpw%40@{cam.http_url.removeprefix('http://')}/mjpeg"
+        driver = make_camera("mjpeg", "rear", stream, onvif_url=cam.http_url + "/onvif/device_service")
+        assert await driver.identify() == IDENT
+    finally:
+        await cam.stop()
+
+
+def _with(app: web.Application, middleware: object) -> web.Application:
+    app.middlewares.append(middleware)  # type: ignore[arg-type]
+    return app
 
 
 async def test_an_unreachable_onvif_service_is_said_without_the_password() -> None:
