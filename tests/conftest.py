@@ -88,7 +88,8 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         capture_output=True,
     )
     try:
-        for _ in range(50):
+        deadline = time.monotonic() + 60  # pg_ctl -w has waited already; a loaded machine is slow
+        while True:
             r = subprocess.run(
                 [*run_as, "psql", "-h", "127.0.0.1", "-p", str(port), "-U", "otolane", "-d",
                  "postgres", "-c", "select 1"],
@@ -96,7 +97,9 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             )  # fmt: skip
             if r.returncode == 0:
                 break
-            time.sleep(0.2)
+            if time.monotonic() > deadline:
+                pytest.fail(f"PostgreSQL does not answer: {(base / 'pg.log').read_text()[-2000:]}")
+            time.sleep(0.2)  # poll interval
         yield f"postgres://otolane@127.0.0.1:{port}"
     finally:
         subprocess.run([*run_as, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
