@@ -205,6 +205,23 @@ class FreezeWatch:
         self.frozen.clear()
 
 
+#: how many times a stand is asked who it is before it is called faulted: on a noisy line one
+#: answer garbled in transit (a CRC error) is a line fault, not the stand's — as Network UPS Tools'
+#: drivers ask again (MAXTRIES) before they give up on a UPS
+IDENTIFY_TRIES = 3
+
+
+async def _identify(device: Device) -> Identity:
+    for attempt in range(1, IDENTIFY_TRIES + 1):
+        try:
+            return await device.identify()
+        except DeviceError as exc:
+            if attempt == IDENTIFY_TRIES:
+                raise
+            log.info("device %s: identity not read (%s); asking again", device.device_id, exc)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 async def supervise(
     device: Device,
     sink: Sink,
@@ -222,7 +239,7 @@ async def supervise(
         sink(StatusChange(device.device_id, DeviceStatus.CONNECTING))
         try:
             await device.connect()
-            identity = await device.identify()
+            identity = await _identify(device)
             sink(StatusChange(device.device_id, DeviceStatus.CONNECTED, identity=identity))
             backoff = 0.5
             await _stream(device, sink, stale_after)

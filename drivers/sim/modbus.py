@@ -31,6 +31,7 @@ class NullModem:
         self.device_end = PtyPort()
         self.lane_end = PtyPort(link)
         self.garble = 0.0
+        self.garble_next = 0  # so many next answers garbled, whatever the share (a burst of noise)
         self.rng = rng or random.Random()
         self._answer_due = False
         loop = asyncio.get_running_loop()
@@ -45,7 +46,8 @@ class NullModem:
             self._answer_due = True
         elif self._answer_due:
             self._answer_due = False
-            if self.garble and self.rng.random() < self.garble:
+            burst, self.garble_next = self.garble_next > 0, max(0, self.garble_next - 1)
+            if burst or (self.garble and self.rng.random() < self.garble):
                 data = bytes(
                     b ^ 0x21 if i == len(data) // 2 else b for i, b in enumerate(data)
                 )  # a bit flips

@@ -184,6 +184,34 @@ async def test_the_null_modem_garbles_a_share_of_answers_not_of_chunks(tmp_path:
         modem.close()
 
 
+async def test_a_garbled_identity_answer_is_asked_again_not_called_a_fault(tmp_path: Path) -> None:
+    """A burst of noise that garbles the stand's first two identity answers (CRC errors) is a line
+    fault: the stand is asked again and connects, never shown faulted nor reconnected; a third
+    garbled answer in a row is a fault (drivers.base.IDENTIFY_TRIES)."""
+    name = "modbus-tread-gauge"
+    profile, sim, stop, sim_task, dev, sink, sup, port = await _pair(tmp_path, name)
+    sup.cancel()  # start again with the burst set before the first question
+    await asyncio.gather(sup, return_exceptions=True)
+    sink.clear()
+    for burst, faulted in ((2, False), (3, True)):
+        sim.modem.garble_next = burst
+        sup = asyncio.create_task(supervise(dev, sink.append, stale_after=3.0))
+        try:
+
+            async def connected() -> bool:
+                return any(isinstance(i, StatusChange) and i.status == DeviceStatus.CONNECTED for i in sink)
+
+            await wait_for(connected, f"{name} connected after {burst} garbled answers", timeout=30)
+            statuses = [i.status for i in sink if isinstance(i, StatusChange)]
+            assert (DeviceStatus.FAULTED in statuses) == faulted, (burst, statuses)
+            assert sim.modem.garble_next == 0
+        finally:
+            sup.cancel()
+            await asyncio.gather(sup, return_exceptions=True)
+            sink.clear()
+    await _close(stop, sim_task, sup, port)
+
+
 async def _true(x: object) -> bool:
     return bool(x)
 
