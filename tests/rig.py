@@ -213,6 +213,10 @@ async def create_users(cfg: config_mod.Config) -> None:
         await close_store()
 
 
+CAMERA_MAKE, CAMERA_MODEL = "Hikvision", "DS-2CD2043G2-I"
+CAMERA_ACCOUNT = ("lane", "Cam-pass-2026")
+
+
 async def start_rig(
     home: Path,
     *,
@@ -231,6 +235,7 @@ async def start_rig(
     eis_tls: ssl.SSLContext | None = None,
     cameras: tuple[str, ...] = (),
     camera_serials: tuple[str, ...] = (),
+    camera_account: tuple[str, str] = CAMERA_ACCOUNT,
 ) -> Rig:
     """``centre``: the inspection centre's name on the card (default: the demo's). ``printer``: the
     CUPS queue and server the lane prints on.
@@ -238,7 +243,8 @@ async def start_rig(
     tester. ``scenarios``: device id -> scenario name of its simulator (default "good").
     ``eis_options``: more keys of the ``[eis]`` table; ``eis_tls``: the simulator serves HTTPS.
     ``cameras``: the kinds of simulated cameras on the lane (rtsp, mjpeg, jpeg), each registered with
-    its simulator's identity, or with ``camera_serials[i]`` where given."""
+    its simulator's identity, or with ``camera_serials[i]`` where given; ``camera_account``: the
+    account the cameras hold (the lane's config always carries ``CAMERA_ACCOUNT``)."""
     home.mkdir(parents=True, exist_ok=True)
     eis = EisSimulator(home / "eis.db")
     runner, port_no = await serve_loopback(eis.app(), eis_tls)
@@ -260,7 +266,7 @@ async def start_rig(
         text += f'\n[printer]\nqueue = "{printer[0]}"\nserver = "{printer[1]}"\n'
     if "[eds]" in extra_config:  # the test's own trust store instead of the demo's training PKI
         text = re.sub(r"(?ms)^\[eds\]\n.*?(?=^\[)", "", text)
-    sims, tables = await camera_sims(cameras, camera_serials)
+    sims, tables = await camera_sims(cameras, camera_serials, camera_account)
     cfg_file.write_text(text + extra_config + tables)
     write_secret_file(home / "keys" / "eis-id.key", "TEST-SPO-KEY\n")
     cfg = config_mod.load(cfg_file)
@@ -310,12 +316,11 @@ async def start_rig(
     return rig
 
 
-CAMERA_MAKE, CAMERA_MODEL = "Hikvision", "DS-2CD2043G2-I"
-CAMERA_ACCOUNT = ("lane", "Cam-pass-2026")
-
-
-async def camera_sims(kinds: tuple[str, ...], serials: tuple[str, ...] = ()) -> tuple[list[CameraSim], str]:
-    """Simulated cameras of these kinds, started, and their ``[[cameras]]`` tables."""
+async def camera_sims(
+    kinds: tuple[str, ...], serials: tuple[str, ...] = (), held: tuple[str, str] = CAMERA_ACCOUNT
+) -> tuple[list[CameraSim], str]:
+    """Simulated cameras of these kinds, holding the account ``held``, started, and their
+    ``[[cameras]]`` tables (with ``CAMERA_ACCOUNT``)."""
     sims: list[CameraSim] = []
     tables = ""
     for i, kind in enumerate(kinds):
@@ -323,7 +328,7 @@ async def camera_sims(kinds: tuple[str, ...], serials: tuple[str, ...] = ()) -> 
         # cameras have an account, as out of the box: ONVIF asks it (the URL's user:password) —
         # the IP cameras by WS-UsernameToken, the MJPEG one by HTTP Digest only (some firmware)
         auth = "http-digest" if kind == "mjpeg" else "token"
-        cam = CameraSim(camera_frames, ident, plate="123ABC02", account=CAMERA_ACCOUNT, onvif_auth=auth)
+        cam = CameraSim(camera_frames, ident, plate="123ABC02", account=held, onvif_auth=auth)
         await cam.start(rtsp_port=free_port() if kind == "rtsp" else None)
         sims.append(cam)
         url = {"rtsp": cam.rtsp_url, "mjpeg": cam.http_url + "/mjpeg", "jpeg": cam.http_url + "/snapshot.jpg"}

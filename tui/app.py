@@ -46,7 +46,7 @@ class OtolaneApp(App[None]):
 
     def error_text(self, exc: ApiError) -> str:
         key = f"error.{exc.code}"
-        text = self.t(key, **exc.params)
+        text = self.t(key, **self._reasoned(exc.params))
         if text == key:
             text = self.t("error.unknown", code=exc.code)
         holds = exc.params.get("holds") or []
@@ -55,7 +55,8 @@ class OtolaneApp(App[None]):
         return text
 
     def reason_text(self, why: dict[str, Any] | None, fallback: str = "") -> str:
-        """A stand's reason in the user's language, from its code; the daemon's text if unknown."""
+        """A stand's or camera's reason in the user's language, from its code; the daemon's text if
+        unknown."""
         if why and why.get("code"):
             key = f"reason.{why['code']}"
             text = self.t(key, **why.get("params", {}))
@@ -63,10 +64,15 @@ class OtolaneApp(App[None]):
                 return text
         return fallback
 
+    def _reasoned(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Parameters with a device's or camera's ``why`` said as ``reason`` in the user's language."""
+        out = dict(params)
+        if "why" in out:
+            out["reason"] = self.reason_text(out.pop("why"), out.get("reason", ""))
+        return out
+
     def hold_text(self, hold: dict[str, Any]) -> str:
-        params = dict(hold.get("params", {}))
-        if "why" in params:
-            params["reason"] = self.reason_text(params.pop("why"), params.get("reason", ""))
+        params = self._reasoned(hold.get("params", {}))
         if "steps" in params:
             params["steps"] = ", ".join(self.step_name(s) for s in params["steps"])
         if "step" in params:

@@ -94,6 +94,7 @@ def _newest(slot: CameraSlot, max_age_s: float) -> Frame:
             status=409,
             camera=slot.cfg.id,
             reason=str(exc)[:200],
+            why=exc.why,  # the screens say it in the user's language
         ) from None
 
 
@@ -232,7 +233,12 @@ class Cameras:
                 reason = f"the camera reports {p.get('serial')}, the registered one is {p.get('registered')}"
             out.append(
                 DeviceView(
-                    s.cfg.id, CAMERA_KIND, connected, s.admitted, reason, why=s.why if not s.admitted else {}
+                    s.cfg.id,
+                    CAMERA_KIND,
+                    connected,
+                    s.admitted,
+                    reason,
+                    why=s.cam.why if not connected else s.why if not s.admitted else {},
                 )
             )
         return out

@@ -50,8 +50,62 @@ class CameraStatus(enum.Enum):
     FAULTED = "faulted"
 
 
+#: Why a camera is down or its frame not usable, as catalog codes (the screens say them in kk/ru/en:
+#: ``[reason]``); the English form goes to the log and the journal. Parameters are technical words
+#: (a URL without its password, an error's name, a number).
+CAMERA_REASONS = {
+    "cam_stream_ended": "the stream ended",
+    "cam_identity_changed": "the camera's identity changed (serial {serial})",
+    "cam_not_connected": "the camera is not connected",
+    "cam_no_frame_yet": "no frame from the camera yet",
+    "cam_frame_old": "the newest frame is {seconds} s old",
+    "cam_no_frame_for": "no frame for {seconds} s",
+    "cam_undecodable": "the frame cannot be decoded",
+    "cam_unreachable": "{url} does not answer ({error})",
+    "cam_no_fingerprint": (
+        "the camera names itself not (no server name, no certificate): register it with ONVIF"
+    ),
+    "cam_http_status": "HTTP {status} from {url}",
+    "cam_not_mjpeg": "not an MJPEG stream (Content-Type {content_type})",
+    "cam_stream_broke": "the stream broke ({detail})",
+    "cam_snapshot_too_large": "a snapshot of {size} bytes is too large",
+    "cam_snapshot_failed": "snapshot failed ({error})",
+    "cam_not_rtsp": "the camera does not speak RTSP",
+    "cam_no_capture_device": "no capture device {url}",
+    "cam_cannot_open": "cannot open {url} ({detail})",
+    "cam_failed": "camera driver error: {error}",
+    "onvif_unreachable": "ONVIF service {url} does not answer ({error})",
+    "onvif_not_xml": "ONVIF answer is not XML ({detail})",
+    "onvif_no_serial": "ONVIF answer names no serial number",
+    "onvif_bad_clock": "ONVIF UTCDateTime is not a date",
+    "onvif_refused": "ONVIF refused: {fault}",
+    "onvif_account_refused": (
+        "ONVIF refused the camera account: set the camera's user and password in its onvif or url"
+        " (user:password@host) as configured on the camera"
+    ),
+    "onvif_basic_refused": (
+        "ONVIF asks for HTTP Basic, which would send the camera's password in the clear: switch the"
+        " camera's ONVIF authentication to digest (WS-UsernameToken or HTTP Digest)"
+    ),
+    "onvif_challenge": (
+        "ONVIF's HTTP Digest challenge cannot be answered: set the camera's ONVIF authentication to"
+        " digest with MD5 or SHA-256 (or to WS-UsernameToken) ({detail})"
+    ),
+}
+
+
 class CameraError(Exception):
-    """The camera cannot be reached or said something we cannot use; the text says what."""
+    """The camera cannot be reached or said something we cannot use: a code of
+    :data:`CAMERA_REASONS` and its parameters; the text is the English form."""
+
+    def __init__(self, code: str, **params: object) -> None:
+        self.code = code
+        self.params = {k: str(v) for k, v in params.items()}
+        super().__init__(CAMERA_REASONS[code].format(**self.params))
+
+    @property
+    def why(self) -> dict[str, object]:
+        return {"code": self.code, "params": self.params}
 
 
 @dataclass(frozen=True)
@@ -129,7 +183,8 @@ class Camera(ABC):
         self.identify_every_s = identify_every_s
         self.generation = 0  # one per connection: a decoder of an older one ends
         self.status = CameraStatus.CONNECTING
-        self.reason = ""
+        self.reason = ""  # the English form, for the log and the journal
+        self.why: dict[str, object] = {}  # the same as a catalog code and parameters, for the screens
         self.identity: CameraIdentity | None = None
         self.latest: Frame | None = None
         self.counters = Counters()
@@ -171,7 +226,7 @@ class Camera(ABC):
         watch = asyncio.create_task(self._watch_stale())
         try:
             while not self._stop:
-                self._set(CameraStatus.CONNECTING, "")
+                self._set(CameraStatus.CONNECTING)
                 started = time.monotonic()
                 try:
                     self.identity = await self.identify()
@@ -179,15 +234,16 @@ class Camera(ABC):
                     await self._checked_stream()
                     if self._stop:
                         break
-                    raise CameraError("the stream ended")
+                    raise CameraError("cam_stream_ended")
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # any failure of a camera is a status, never a crash
-                    text = self.said(exc, 200) or type(exc).__name__
+                    if not isinstance(exc, CameraError):
+                        exc = CameraError("cam_failed", error=self.said(exc, 120) or type(exc).__name__)
                     self.latest = None
                     self.counters.reconnects += 1
-                    self._set(CameraStatus.FAULTED, text[:200])
-                    log.warning("camera %s: %s", self.id, text)
+                    self._set(CameraStatus.FAULTED, exc)
+                    log.warning("camera %s: %s", self.id, self.reason)
                 if time.monotonic() - started > 30:
                     delay = BACKOFF_FIRST_S  # it worked for a while: start the back-off again
                 await asyncio.sleep(delay)
@@ -210,16 +266,24 @@ class Camera(ABC):
                     return stream.result()
                 ident = await self.identify()
                 if ident != self.identity:
-                    raise CameraError(f"the camera's identity changed (serial {ident.serial})")
+                    raise CameraError("cam_identity_changed", serial=ident.serial)
         finally:
             self.generation += 1
             stream.cancel()
             with contextlib.suppress(BaseException):
                 await stream
 
-    def _set(self, status: CameraStatus, reason: str) -> None:
+    def _set(self, status: CameraStatus, why: CameraError | None = None) -> None:
+        """The camera's status and why (its catalog code for the screens, the English text —
+        without the URL's password — for the log and the journal)."""
+        reason = self.said(why, 200) if why is not None else ""
         if status != self.status or reason != self.reason:
             self.status, self.reason = status, reason
+            self.why = (
+                {"code": why.code, "params": {k: self.said(Exception(v), 200) for k, v in why.params.items()}}
+                if why is not None
+                else {}
+            )
             self._on_change(self)
 
     def _got(self, frame: Frame) -> None:
@@ -233,10 +297,12 @@ class Camera(ABC):
             await asyncio.sleep(0.25)
             age = self.age()
             if self.status == CameraStatus.CONNECTED and (age is None or age > self.stale_after_s):
-                self._set(CameraStatus.STALE, f"no frame for {self.stale_after_s:g} s")
+                self._set(
+                    CameraStatus.STALE, CameraError("cam_no_frame_for", seconds=f"{self.stale_after_s:g}")
+                )
             elif self.status in (CameraStatus.STALE, CameraStatus.CONNECTING) and age is not None:
                 if age <= self.stale_after_s:
-                    self._set(CameraStatus.CONNECTED, "")
+                    self._set(CameraStatus.CONNECTED)
 
     # --- what the lane asks ------------------------------------------------------------
     def age(self) -> float | None:
@@ -246,12 +312,15 @@ class Camera(ABC):
     def grab(self, max_age_s: float = 1.0) -> Frame:
         """The newest frame, if it is fresh; the pixels are decoded by the caller (``frame.rgb()``)."""
         f = self.latest
-        if self.status == CameraStatus.FAULTED:
-            raise CameraError(self.reason or "the camera is not connected")
+        if self.status == CameraStatus.FAULTED:  # said with why it is down
+            code, params = self.why.get("code"), self.why.get("params")
+            if isinstance(code, str) and isinstance(params, dict):
+                raise CameraError(code, **params)
+            raise CameraError("cam_not_connected")
         if f is None:
-            raise CameraError("no frame from the camera yet")
+            raise CameraError("cam_no_frame_yet")
         if time.time() - f.ts > max_age_s:
-            raise CameraError(f"the newest frame is {time.time() - f.ts:.1f} s old")
+            raise CameraError("cam_frame_old", seconds=f"{time.time() - f.ts:.1f}")
         return f
 
     def as_dict(self) -> dict[str, object]:
@@ -262,6 +331,7 @@ class Camera(ABC):
             "kind": self.kind,
             "status": self.status.value,
             "reason": self.reason,
+            "reason_why": self.why,
             "fps": round(self.counters.fps(time.time()), 1),  # frames decoded per second
             "stream_fps": round(self.stream_fps, 1),
             "width": f.width if f else 0,

@@ -118,7 +118,7 @@ def _answer(body: bytes, namespace: str, name: str) -> etree._Element:
     try:
         root = etree.fromstring(body, _PARSER)
     except etree.XMLSyntaxError as exc:
-        raise CameraError(f"ONVIF answer is not XML ({exc})") from None
+        raise CameraError("onvif_not_xml", detail=str(exc)[:120]) from None
     found = root.find(f".//{{{namespace}}}{name}")
     if found is None:
         _refused(root, f"no {name}")
@@ -130,33 +130,19 @@ def parse_device_information(body: bytes) -> CameraIdentity:
     answer = _answer(body, TDS, "GetDeviceInformationResponse")
     got = {name: (answer.findtext(f"{{{TDS}}}{name}") or "").strip() for name in FIELDS}
     if not got["SerialNumber"]:
-        raise CameraError("ONVIF answer names no serial number")
+        raise CameraError("onvif_no_serial")
     return CameraIdentity(
         got["Manufacturer"][:64], got["Model"][:64], got["SerialNumber"][:64], got["FirmwareVersion"][:64]
     )
-
-
-ACCOUNT_REFUSED = (
-    "ONVIF refused the camera account: set the camera's user and password in its onvif or url"
-    " (user:password@host) as configured on the camera"
-)
-CHALLENGE_UNANSWERABLE = (
-    "ONVIF's HTTP Digest challenge cannot be answered: set the camera's ONVIF authentication to"
-    " digest with MD5 or SHA-256 (or to WS-UsernameToken)"
-)
-BASIC_REFUSED = (
-    "ONVIF asks for HTTP Basic, which would send the camera's password in the clear: switch the"
-    " camera's ONVIF authentication to digest (WS-UsernameToken or HTTP Digest)"
-)
 
 
 def _refused(root: etree._Element, otherwise: str) -> NoReturn:
     """Raise the camera's fault as a CameraError; a refused account is said so, with what to do."""
     codes = " ".join(v.text or "" for v in root.iter(f"{{{SOAP}}}Value"))
     if "NotAuthorized" in codes:
-        raise CameraError(ACCOUNT_REFUSED)
+        raise CameraError("onvif_account_refused")
     fault = root.findtext(f".//{{{SOAP}}}Text") or otherwise
-    raise CameraError(f"ONVIF refused: {fault[:120]}")
+    raise CameraError("onvif_refused", fault=fault[:120])
 
 
 def parse_system_time(body: bytes) -> float:
@@ -169,7 +155,7 @@ def parse_system_time(body: bytes) -> float:
         ]
         return float(calendar.timegm((*parts, 0, 0, 0)))
     except (ValueError, OverflowError):
-        raise CameraError("ONVIF UTCDateTime is not a date") from None
+        raise CameraError("onvif_bad_clock") from None
 
 
 async def device_information(
@@ -201,15 +187,16 @@ async def device_information(
             )
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:
         if isinstance(exc, aiohttp.ClientError) and "Digest" in str(exc):  # a challenge aiohttp refuses
-            raise CameraError(f"{CHALLENGE_UNANSWERABLE} ({str(exc)[:120]})") from None
-        raise CameraError(f"ONVIF service {redact(url)} does not answer ({type(exc).__name__})") from None
+            raise CameraError("onvif_challenge", detail=str(exc)[:120]) from None
+        raise CameraError("onvif_unreachable", url=redact(url), error=type(exc).__name__) from None
     return parse_device_information(body)
 
 
 def _http_refusal(challenges: list[str]) -> str:
     """What a 401 means: the account refused — or only Basic offered, which the lane never sends."""
     schemes = {c.split(None, 1)[0].lower() for c in challenges if c.strip()}
-    return BASIC_REFUSED if schemes and "digest" not in schemes and "basic" in schemes else ACCOUNT_REFUSED
+    basic_only = schemes and "digest" not in schemes and "basic" in schemes
+    return "onvif_basic_refused" if basic_only else "onvif_account_refused"
 
 
 # --- HTTP Digest as the simulated camera checks it (RFC 2617 § 3.2.2, RFC 7616 § 3.4) -----------

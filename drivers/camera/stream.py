@@ -37,10 +37,10 @@ def rtsp_server_name(url: str, timeout_s: float) -> str:
                     break
                 answer += chunk
     except OSError as exc:
-        raise CameraError(f"RTSP server {host}:{port} does not answer ({type(exc).__name__})") from None
+        raise CameraError("cam_unreachable", url=f"rtsp://{host}:{port}", error=type(exc).__name__) from None
     head = answer.split(b"\r\n\r\n", 1)[0].decode("latin-1")
     if not head.startswith("RTSP/1.0"):
-        raise CameraError("the camera does not speak RTSP")
+        raise CameraError("cam_not_rtsp")
     for line in head.split("\r\n")[1:]:
         name, _, value = line.partition(":")
         if name.strip().lower() == "server":
@@ -61,11 +61,11 @@ class StreamCamera(Camera):
             try:
                 name = name_file.read_text(encoding="utf-8", errors="replace").strip()[:64]
             except OSError:
-                raise CameraError(f"no capture device {self.shown_url}") from None
+                raise CameraError("cam_no_capture_device", url=self.shown_url) from None
             return CameraIdentity("", name, "v4l2:" + name, source="stream")
         server = await asyncio.to_thread(rtsp_server_name, self.url, self.timeout_s)
         if not server:
-            raise CameraError("the RTSP server names itself not: register the camera with ONVIF")
+            raise CameraError("cam_no_fingerprint")
         return CameraIdentity("", server, "server:" + server, source="stream")
 
     def _open(self) -> Any:
@@ -103,11 +103,11 @@ class StreamCamera(Camera):
         try:
             container = await asyncio.to_thread(self._open)
         except (av.error.FFmpegError, OSError) as exc:
-            raise CameraError(f"cannot open {self.shown_url} ({self.said(exc)})") from None
+            raise CameraError("cam_cannot_open", url=self.shown_url, detail=self.said(exc)) from None
         try:
             await asyncio.to_thread(self._decode, container)
         except (av.error.FFmpegError, OSError) as exc:
-            raise CameraError(f"the stream broke ({self.said(exc)})") from None
+            raise CameraError("cam_stream_broke", detail=self.said(exc)) from None
 
 
 def make_camera(kind: str, camera_id: str, url: str, **kw: Any) -> Camera:

@@ -64,7 +64,7 @@ def decode_image(data: bytes) -> np.ndarray:
     """RGB pixels of a JPEG or PNG (a greyscale file gives three equal channels)."""
     bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if bgr is None:
-        raise CameraError("the frame cannot be decoded")
+        raise CameraError("cam_undecodable")
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
@@ -106,10 +106,10 @@ class WebCamera(Camera):
             async with aiohttp.ClientSession(timeout=timeout) as http, http.get(self.url) as resp:
                 self._note_server(resp)  # the headers only: the body is left unread
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            raise CameraError(f"{self.shown_url} does not answer ({type(exc).__name__})") from None
+            raise CameraError("cam_unreachable", url=self.shown_url, error=type(exc).__name__) from None
         stamp = self._fingerprint or ("server:" + self._server if self._server else "")
         if not stamp:
-            raise CameraError("the camera names no server and has no certificate: register it with ONVIF")
+            raise CameraError("cam_no_fingerprint")
         return CameraIdentity("", self._server, stamp, source="stream")
 
     async def _stream(self) -> None:
@@ -124,22 +124,24 @@ class WebCamera(Camera):
         try:
             async with http.get(self.url) as resp:
                 if resp.status != 200:
-                    raise CameraError(f"HTTP {resp.status} from {self.shown_url}")
+                    raise CameraError("cam_http_status", status=resp.status, url=self.shown_url)
                 ctype = resp.headers.get("Content-Type", "")
                 if not ctype.startswith("multipart/"):
-                    raise CameraError(f"not an MJPEG stream (Content-Type {ctype[:60]!r})")
+                    raise CameraError("cam_not_mjpeg", content_type=repr(ctype[:60]))
                 reader = aiohttp.MultipartReader(resp.headers, resp.content)
                 while not self._stop:
                     part = await reader.next()
                     if part is None:
-                        raise CameraError("the stream ended")
+                        raise CameraError("cam_stream_ended")
                     data = await part.read()  # type: ignore[union-attr]
                     if len(data) > MAX_PART:
                         self.counters.bad_frames += 1
                         continue
                     self._frame(bytes(data))
         except (aiohttp.ClientError, TimeoutError, ValueError, OSError) as exc:
-            raise CameraError(f"MJPEG stream broke ({type(exc).__name__}: {self.said(exc, 80)})") from None
+            raise CameraError(
+                "cam_stream_broke", detail=f"{type(exc).__name__}: {self.said(exc, 80)}"
+            ) from None
 
     async def _poll(self, http: aiohttp.ClientSession) -> None:
         period = 1.0 / max(self.poll_fps, 0.1)
@@ -148,12 +150,12 @@ class WebCamera(Camera):
             try:
                 async with http.get(self.url) as resp:
                     if resp.status != 200:
-                        raise CameraError(f"HTTP {resp.status} from {self.shown_url}")
+                        raise CameraError("cam_http_status", status=resp.status, url=self.shown_url)
                     if (resp.content_length or 0) > MAX_PART:
-                        raise CameraError(f"a snapshot of {resp.content_length} bytes is too large")
+                        raise CameraError("cam_snapshot_too_large", size=resp.content_length)
                     data = await resp.read()
             except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-                raise CameraError(f"snapshot failed ({type(exc).__name__})") from None
+                raise CameraError("cam_snapshot_failed", error=type(exc).__name__) from None
             self._frame(data)
             if self.status == CameraStatus.FAULTED:
                 break

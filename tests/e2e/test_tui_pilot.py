@@ -561,3 +561,40 @@ async def test_the_administrator_registers_the_camera_now_on_the_line(tmp_path) 
             assert "✗" in text(app, "#c-msg")  # refused by the daemon, said in words
     finally:
         await rig.close()
+
+
+async def test_a_camera_refusing_its_account_is_said_in_the_operators_language(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Every string on screen from a catalog (R3.7, D2): a camera that refuses the lane's account is
+    shown on the operator's 80×24 lane screen with its reason in Russian and Kazakh — from its code,
+    not the driver's English words — and the photo step's hold says it too."""
+    from tests.rig import admitted, start_rig
+
+    rig = await start_rig(tmp_path / "lane", cameras=("mjpeg",), camera_account=("lane", "Other-pass-1"))
+    try:
+        op = await rig.client("operator")
+
+        async def refused() -> dict | None:  # type: ignore[type-arg]
+            cams = (await op.call("GET", "/v1/state"))["cameras"]
+            return cams[0] if cams and cams[0]["reason_why"].get("code") else None
+
+        cam = await wait_for(refused, "the camera refusing the account")
+        assert cam["status"] == "faulted" and cam["reason_why"]["code"] == "onvif_account_refused"
+        await wait_for(lambda: admitted(op), "the brake tester")
+        vehicle = {"plate": "123ABC02", "category": "M1", "fuel": "petrol", "axles": 2}
+        insp = await op.call("POST", "/v1/inspections", vehicle)
+        step = next(s for s in insp["steps"] if s["id"] == "brakes_axle_1")
+        hold = next(h for h in step["holds"] if h["params"].get("device") == "mjpeg0")
+        assert hold["code"] == "device_not_connected"
+        assert hold["params"]["why"]["code"] == "onvif_account_refused"
+        for lang, words in (("ru", "камера не приняла учётную"), ("kk", "камера есептік жазбаны")):
+            app = make_app(rig.sock, lang)
+            async with app.run_test(size=SIZE) as pilot:
+                await login(pilot, app, "operator")
+                await until_shown(pilot, app, "#stands", words)
+                shown = text(app, "#stands")
+                assert "ONVIF refused" not in shown and "Other-pass-1" not in shown
+                assert all(len(line) <= SIZE[0] for line in shown.splitlines())
+                said = app.hold_text(hold)  # the brake step's hold, as the lane screen says it
+                assert words in said and "ONVIF refused" not in said
+    finally:
+        await rig.close()

@@ -139,7 +139,7 @@ async def test_the_password_travels_in_no_header_and_no_message() -> None:
         assert headers["Content-Type"].startswith("application/soap+xml")
 
 
-async def _refusing(challenge: str) -> tuple[str, list[tuple[dict[str, str], bytes]]]:
+async def _refusing(challenge: str) -> tuple[CameraError, list[tuple[dict[str, str], bytes]]]:
     """What the lane says of a camera that answers every request 401 with ``challenge`` (no SOAP
     fault, even to the clock request), and the requests it got."""
     asked: list[tuple[dict[str, str], bytes]] = []
@@ -157,7 +157,7 @@ async def _refusing(challenge: str) -> tuple[str, list[tuple[dict[str, str], byt
             await onvif.device_information(url, 5.0, onvif.account_of(url))
     finally:
         await runner.cleanup()
-    return str(err.value), asked
+    return err.value, asked
 
 
 async def test_a_camera_that_refuses_by_http_401_is_said_to_refuse_the_account() -> None:
@@ -165,7 +165,7 @@ async def test_a_camera_that_refuses_by_http_401_is_said_to_refuse_the_account()
     each request is answered once with its digest (not again and again), and the refusal is said as
     the account's."""
     said, asked = await _refusing(onvif.digest_challenge("IP Camera", "abc123"))
-    assert said == onvif.ACCOUNT_REFUSED
+    assert said.code == "onvif_account_refused" and "user:password@host" in str(said)
     clock = [b"GetSystemDateAndTime" in body for _, body in asked]
     assert clock == [True, True, False, False]  # the clock refused, then the identity asked anyway
     assert ["Authorization" in h for h, _ in asked] == [False, True, True, True]
@@ -175,7 +175,7 @@ async def test_a_camera_asking_for_http_basic_is_never_sent_the_password() -> No
     """HTTP Basic would carry the password itself over plain HTTP: the lane never answers it and
     says what to change on the camera (R3.16)."""
     said, asked = await _refusing('Basic realm="IP Camera"')
-    assert said == onvif.BASIC_REFUSED
+    assert said.code == "onvif_basic_refused" and "in the clear" in str(said)
     assert all("Authorization" not in h and b"s3cret" not in body for h, body in asked)
 
 
@@ -183,9 +183,9 @@ async def test_a_digest_challenge_the_lane_cannot_answer_is_said_as_such() -> No
     """A malformed challenge (no nonce) or an unknown algorithm: said as the camera's setting to
     change, not as a camera that does not answer."""
     said, _ = await _refusing('Digest realm="IP Camera"')
-    assert said.startswith(onvif.CHALLENGE_UNANSWERABLE) and "nonce" in said
+    assert said.code == "onvif_challenge" and "nonce" in said.params["detail"]
     said, _ = await _refusing('Digest realm="IP Camera", nonce="n1", qop="auth", algorithm=MD4')
-    assert said.startswith(onvif.CHALLENGE_UNANSWERABLE) and "MD4" in said
+    assert said.code == "onvif_challenge" and "MD4" in said.params["detail"]
 
 
 def test_the_http_digest_check_is_the_one_of_rfc_2617() -> None:
@@ -242,7 +242,7 @@ async def test_a_camera_taking_the_account_by_http_digest_only_is_identified() -
         for account in (None, ("lane", "wrong"), ("other", ACCOUNT[1])):
             with pytest.raises(CameraError) as err:
                 await onvif.device_information(cam.http_url + "/onvif/device_service", 5.0, account)
-            assert str(err.value) == onvif.ACCOUNT_REFUSED
+            assert err.value.code == "onvif_account_refused"
         assert cam.refused == 2  # no account: challenged, never answered
         # the same camera through the camera driver, the account in the stream's URL only
         stream = f"http://lane:s3cret%2Fpw%40@{cam.http_url.removeprefix('http://')}/mjpeg"

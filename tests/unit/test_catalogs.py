@@ -93,12 +93,15 @@ def test_every_card_item_and_step_has_a_name() -> None:
             assert key in cat, (lang, key)
 
 
-def test_every_reason_a_stand_can_give_is_said_in_three_languages() -> None:
-    """A stand's reason (line lost, frozen sensor, wrong serial …) reaches the screen as a code, and
-    each catalog says it with the same parameters the daemon sends."""
+def test_every_reason_a_stand_or_camera_can_give_is_said_in_three_languages() -> None:
+    """A stand's or camera's reason (line lost, frozen sensor, wrong serial, a camera refusing its
+    account …) reaches the screen as a code, and each catalog says it with the same parameters the
+    daemon sends (no English driver text on an operator's screen)."""
     from drivers.base import REASONS
+    from drivers.camera.base import CAMERA_REASONS
 
-    for code, english in REASONS.items():
+    assert not set(REASONS) & set(CAMERA_REASONS)  # one code, one meaning
+    for code, english in (REASONS | CAMERA_REASONS).items():
         params = set(re.findall(r"{(\w+)}", english)) - {"detail"}  # the detail stays for the log
         for lang in LANGS:
             text = catalog(lang).get(f"reason.{code}")

@@ -125,7 +125,9 @@ class CamerasScreen(AppMixin, Screen[None]):
         if c["status"] in ("connected", "stale"):
             lines.append(camera_facts(t, c))
         elif c.get("reason"):
-            lines.append(f"[yellow]{escape(c['reason'])}[/yellow]")
+            lines.append(
+                f"[yellow]{escape(self.app_.reason_text(c.get('reason_why'), c['reason']))}[/yellow]"
+            )
         if not c["admitted"] and c.get("why", {}).get("code"):
             lines.append(f"[red]{escape(self.app_.reason_text(c['why'], ''))}[/red]")
         self.query_one("#c-detail", Static).update("\n".join(lines))

@@ -280,10 +280,7 @@ class LaneScreen(AppMixin, Screen[None]):
                 if room >= 6:
                     line += " [cyan]" + sparkline(trend, min(room, 16)) + "[/cyan]"
             lines.append(line)
-            reason = self.app_.reason_text(d.get("why"), d.get("reason", ""))
-            # Model and serial are on the technician screen; a problem is here, on two lines at most.
-            for part in textwrap.wrap(reason, max(20, width - 3))[:2]:
-                lines.append(f"   [yellow]{escape(part)}[/yellow]")
+            lines += _reason_lines(self.app_.reason_text(d.get("why"), d.get("reason", "")), width)
         cameras = st.get("cameras", [])
         if cameras:
             lines.append(f"[b]{t('lane.cameras')}[/b]")
@@ -302,9 +299,9 @@ class LaneScreen(AppMixin, Screen[None]):
             return f"[red]✗[/red] {head} [red]{escape(t('dev.not_admitted'))}[/red] {said}"
         if c["status"] in ("connected", "stale"):
             return f"{sym} {head} {camera_facts(t, c)}"
+        said = self.app_.reason_text(c.get("reason_why"), c.get("reason", ""))
         state = t(f"dev.{c['status']}")
-        reason = f": {escape(c['reason'][: max(0, width - 30)])}" if c.get("reason") else ""
-        return f"{sym} {head} {state}{reason}"
+        return "\n".join([f"{sym} {head} {state}", *_reason_lines(said, width)])
 
     def _live(self, st: dict[str, Any]) -> str:
         """The stand of the running step: bars for the brakes, a trend of each value for the others."""
@@ -484,3 +481,9 @@ class LaneScreen(AppMixin, Screen[None]):
             devices = self.app_.state.get("devices", [])
             if devices:
                 self.app_.push_screen(FramesScreen(devices[0]["id"]))
+
+
+def _reason_lines(reason: str, width: int) -> list[str]:
+    """Why a stand or camera is not ready, under its line: model and serial are on the technician's
+    screen; a problem is here, on two lines at most."""
+    return [f"   [yellow]{escape(part)}[/yellow]" for part in textwrap.wrap(reason, max(20, width - 3))[:2]]
