@@ -203,8 +203,8 @@ class Camera(ABC):
     async def _stream_identity(self) -> CameraIdentity:
         """The fingerprint of a camera that has no ONVIF service."""
 
-    def said(self, exc: BaseException, limit: int = 100) -> str:
-        """An error's text without the URL's password (FFmpeg and aiohttp quote the URL)."""
+    def said(self, exc: BaseException | str, limit: int = 100) -> str:
+        """An error's (or a text's) words without the URL's password (FFmpeg and aiohttp quote it)."""
         text = str(exc).replace(self.url, self.shown_url)
         password = urlsplit(self.url).password
         if password:
@@ -280,7 +280,7 @@ class Camera(ABC):
         if status != self.status or reason != self.reason:
             self.status, self.reason = status, reason
             self.why = (
-                {"code": why.code, "params": {k: self.said(Exception(v), 200) for k, v in why.params.items()}}
+                {"code": why.code, "params": {k: self.said(v, 200) for k, v in why.params.items()}}
                 if why is not None
                 else {}
             )

@@ -125,6 +125,13 @@ def test_a_cameras_password_is_never_shown() -> None:
     assert cam.said(OSError("cannot open 'rtsp://lane:s3cret@127.0.0.1:9/x'")) == (
         "cannot open 'rtsp://lane:***@127.0.0.1:9/x'"
     )
+    # a reason whose words quote the URL: neither its English nor its parameters say the password
+    from drivers.camera.base import CameraError, CameraStatus
+
+    cam._set(CameraStatus.FAULTED, CameraError("cam_failed", error="rtsp://lane:s3cret@127.0.0.1:9/x: EOF"))
+    assert cam.reason == "camera driver error: rtsp://lane:***@127.0.0.1:9/x: EOF"
+    assert cam.why == {"code": "cam_failed", "params": {"error": "rtsp://lane:***@127.0.0.1:9/x: EOF"}}
+    assert "s3cret" not in str(cam.as_dict())
 
 
 def test_a_web_cameras_png_still_becomes_a_jpeg_photo_with_its_exif() -> None:
