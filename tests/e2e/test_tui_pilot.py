@@ -526,6 +526,9 @@ async def test_the_administrator_registers_the_camera_now_on_the_line(tmp_path) 
         app = make_app(rig.sock, "en")
         async with app.run_test(size=SIZE) as pilot:
             await login(pilot, app, "admin")
+            # the lane screen says why, under the camera's line, whole at 80 columns
+            await until_shown(pilot, app, "#stands", "not admitted")
+            assert "DS-MJPEG-0000" in text(app, "#stands") and "OLD-SERIAL" in text(app, "#stands")
             await pilot.press("f6")  # the equipment: stands, and F11 their cameras
             await pilot.pause(0.3)
             assert "F11 Cameras" in text(app, "#keys")

@@ -294,9 +294,9 @@ class LaneScreen(AppMixin, Screen[None]):
         kind = {"mjpeg": "MJPG"}.get(c["kind"], c["kind"].upper())
         head = f"{escape(c['id'][:6]):<6} {kind:<4}"
         if c["status"] in ("connected", "stale") and not c["admitted"]:
-            why = self.app_.reason_text(c.get("why"), "")
-            said = escape(why)[: max(0, width - 30)]
-            return f"[red]✗[/red] {head} [red]{escape(t('dev.not_admitted'))}[/red] {said}"
+            said = self.app_.reason_text(c.get("why"), "")
+            line = f"[red]✗[/red] {head} [red]{escape(t('dev.not_admitted'))}[/red]"
+            return "\n".join([line, *_reason_lines(said, width)])
         if c["status"] in ("connected", "stale"):
             return f"{sym} {head} {camera_facts(t, c)}"
         said = self.app_.reason_text(c.get("reason_why"), c.get("reason", ""))
