@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import getpass
 import json
 import logging
@@ -640,14 +641,24 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE or args.verbose:
+            return _internal(exc, args.verbose)
+        # a simulator's or the EIS simulator's port is taken: said as such, not as our fault
+        print(f"otolane: cannot listen: {exc.strerror or exc}; choose another --port", file=sys.stderr)
+        return 2
     except Exception as exc:  # never a traceback on a user's screen; -v shows it
-        if args.verbose:
-            raise
-        print(
-            f"otolane: internal error ({type(exc).__name__}: {exc}); run again with -v for details",
-            file=sys.stderr,
-        )
-        return 3
+        return _internal(exc, args.verbose)
+
+
+def _internal(exc: Exception, verbose: bool) -> int:
+    if verbose:
+        raise exc
+    print(
+        f"otolane: internal error ({type(exc).__name__}: {exc}); run again with -v for details",
+        file=sys.stderr,
+    )
+    return 3
 
 
 if __name__ == "__main__":

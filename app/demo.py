@@ -36,9 +36,34 @@ ROLES = ("operator", "technician", "admin")
 PLATE = "123ABC02"
 
 
+#: where the kernel takes the local ports of outgoing connections (Linux's default if unreadable)
+EPHEMERAL_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+#: the lowest port the demo's simulators are given
+LOWEST_PORT = 20000
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(EPHEMERAL_RANGE_FILE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    """A TCP port free on loopback now (for the demo's simulators, and the tests')."""
-    with socket.socket() as s:
+    """A TCP port free on loopback now, for a server about to start (the demo's simulators, the
+    tests'). Chosen at random *below* the kernel's ephemeral range: a port the kernel hands out
+    (bind to 0) can be taken by any outgoing connection's local end before the server binds it —
+    the demo once failed so, a camera simulator's port 'already in use'."""
+    low = _ephemeral_low()
+    for _ in range(50 if low - LOWEST_PORT > 1000 else 0):
+        port = LOWEST_PORT + secrets.randbelow(low - LOWEST_PORT)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as s:  # no room below the ephemeral range: the kernel's choice
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 

@@ -68,7 +68,8 @@ def test_lane_demo_in_a_real_terminal(tmp_path: Path) -> None:
         pytest.fail("tmux is not installed: ./lane installs it")
     home = tmp_path / "demo"
     tmux = Tmux(f"otolane-test-{os.getpid()}")
-    cmd = f"cd {ROOT} && ./lane demo --dir {home} --lang en --speed 5; sleep 5"
+    # the pane outlives a demo that ends early, so a failed wait shows why (it showed a blank screen)
+    cmd = f"cd {ROOT} && ./lane demo --dir {home} --lang en --speed 5; echo demo ended $?; sleep 600"
     tmux("new-session", "-d", "-s", "demo", "-x", "80", "-y", "24", cmd)
     try:
         tmux.wait("Log in to the lane", timeout=120)

@@ -185,3 +185,25 @@ def test_jpeg_size_is_read_from_the_header_without_decoding() -> None:
     assert jpeg_size(data) == (1280, 720)
     assert jpeg_size(b"not a jpeg") is None
     assert jpeg_size(data[:20]) is None
+
+
+def test_a_simulator_whose_port_is_taken_says_so() -> None:
+    """Bad input gets a clear error: a port in use is said with the address and what to do, not as
+    an internal error (how a demo run ended when its camera's port was taken)."""
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        r = subprocess.run(
+            [sys.executable, "-m", "app.cli", "camera-sim", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "internal error" not in r.stderr
+    assert r.stderr.startswith("otolane: cannot listen: ") and str(port) in r.stderr
+    assert r.stderr.rstrip().endswith("address already in use; choose another --port")
