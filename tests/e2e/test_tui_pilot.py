@@ -539,6 +539,8 @@ async def test_the_administrator_registers_the_camera_now_on_the_line(tmp_path) 
                 return "not admitted" in str(app.screen.query_one("#c-table", DataTable).get_row_at(0))
 
             await wait_for(listed, "the refused camera listed")
+            headers = [str(c.label) for c in app.screen.query_one("#c-table", DataTable).columns.values()]
+            assert headers == ["Camera", "Kind", "State", "Reports", "Registered"]  # was "Camera {camera} …"
             assert "DS-MJPEG-0000" in text(app, "#c-detail") and "OLD-SERIAL" in text(app, "#c-detail")
             await pilot.press("a")
             await pilot.pause(0.1)

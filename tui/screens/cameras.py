@@ -47,7 +47,7 @@ class CamerasScreen(AppMixin, Screen[None]):
             keys.append(("A", "keys.register"))
         self.query_one("#keys", Static).update(self.keybar([*keys, ("F10", "keys.lang")]))
         table = self.query_one(DataTable)
-        table.add_columns(*(t(f"cameras.{c}") for c in ("id", "kind", "state", "reported", "registered")))
+        table.add_columns(*(t(f"cameras.{c}") for c in ("id", "kind", "state", "reported", "registered_col")))
         await self.load()
         self.set_interval(2.0, self.load)
         table.focus()
