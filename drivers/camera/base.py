@@ -183,8 +183,7 @@ class Camera(ABC):
         self.identify_every_s = identify_every_s
         self.generation = 0  # one per connection: a decoder of an older one ends
         self.status = CameraStatus.CONNECTING
-        self.reason = ""  # the English form, for the log and the journal
-        self.why: dict[str, object] = {}  # the same as a catalog code and parameters, for the screens
+        self.down: CameraError | None = None  # why it is not streaming, without the URL's password
         self.identity: CameraIdentity | None = None
         self.latest: Frame | None = None
         self.counters = Counters()
@@ -273,17 +272,24 @@ class Camera(ABC):
             with contextlib.suppress(BaseException):
                 await stream
 
+    @property
+    def reason(self) -> str:
+        """Why, in English: for the log and the journal."""
+        return str(self.down)[:200] if self.down is not None else ""
+
+    @property
+    def why(self) -> dict[str, object]:
+        """Why, as a catalog code and its parameters: for the screens."""
+        return self.down.why if self.down is not None else {}
+
     def _set(self, status: CameraStatus, why: CameraError | None = None) -> None:
-        """The camera's status and why (its catalog code for the screens, the English text —
-        without the URL's password — for the log and the journal)."""
-        reason = self.said(why, 200) if why is not None else ""
-        if status != self.status or reason != self.reason:
-            self.status, self.reason = status, reason
-            self.why = (
-                {"code": why.code, "params": {k: self.said(v, 200) for k, v in why.params.items()}}
-                if why is not None
-                else {}
-            )
+        down = (
+            None
+            if why is None
+            else CameraError(why.code, **{k: self.said(v, 200) for k, v in why.params.items()})
+        )
+        if status != self.status or str(down) != str(self.down):
+            self.status, self.down = status, down
             self._on_change(self)
 
     def _got(self, frame: Frame) -> None:
@@ -313,10 +319,8 @@ class Camera(ABC):
         """The newest frame, if it is fresh; the pixels are decoded by the caller (``frame.rgb()``)."""
         f = self.latest
         if self.status == CameraStatus.FAULTED:  # said with why it is down
-            code, params = self.why.get("code"), self.why.get("params")
-            if isinstance(code, str) and isinstance(params, dict):
-                raise CameraError(code, **params)
-            raise CameraError("cam_not_connected")
+            down = self.down or CameraError("cam_not_connected")
+            raise CameraError(down.code, **down.params)
         if f is None:
             raise CameraError("cam_no_frame_yet")
         if time.time() - f.ts > max_age_s:
