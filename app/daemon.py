@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import functools
 import hashlib
 import logging
 import os
@@ -148,12 +149,12 @@ class Daemon:
                 return await history.export(store.key, cfg.lane["name"], start, end, request)
 
             system_signer = await system_key.load(cfg, journal)
-            outbox = OutboxWorker(
+            make_outbox = functools.partial(
+                OutboxWorker,
                 client,
                 store.keyring,
                 journal,
                 cfg.eis["environment"],
-                lambda: None,
                 key_source=keys,
                 exporter=exporter,
                 poll_s=float(cfg.eis["poll_s"]),
@@ -162,7 +163,7 @@ class Daemon:
                 events_on=bool(cfg.eis["events"]),
                 system_signer=system_signer,
             )
-            lane = self.lane = LaneService(cfg, store, clock, outbox, drivers)
+            lane = self.lane = LaneService(cfg, store, clock, make_outbox, drivers)
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self.stopping.set)

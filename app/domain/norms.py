@@ -400,6 +400,18 @@ def imbalance_percent(left: float, right: float) -> float:
     return 100.0 * (larger - min(left, right)) / larger
 
 
+#: below this force (kN) a live imbalance is roller noise, shown as 0 (the wheel is not braked yet)
+LIVE_IMBALANCE_FLOOR_KN = 0.3
+
+
+def live_imbalance(left: float, right: float) -> float:
+    """The imbalance of live brake forces as the lane screen shows it while the test runs: GOST 33997
+    A.2, but 0 until either wheel brakes (noise of idle rollers is no imbalance)."""
+    if max(left, right) <= LIVE_IMBALANCE_FLOOR_KN:
+        return 0.0
+    return imbalance_percent(left, right)
+
+
 def specific_force_percent(total_force_kn: float, mass_kg: float) -> float:
     """GOST 33997 A.1: γ = ΣP / (M·g), as a percentage."""
     if mass_kg <= 0:

@@ -34,6 +34,7 @@ from app.domain import photo as photo_rules
 from app.domain.inspection import DeviceView
 from app.errors import OtolaneError
 from app.journal import Journal
+from app.lane import bus
 from app.lane.photos import PhotoRefused, Photos, Place, judged
 from app.storage.db import StorageFailed
 from drivers.camera.base import Camera, CameraError, CameraIdentity, CameraStatus, Frame, redact
@@ -113,6 +114,7 @@ class Cameras:
         journal: Journal,
         add_event: Callable[..., None],
         publish: Callable[[dict[str, Any]], None],
+        on_lost: Callable[[str, str], None],
     ) -> None:
         self.photos = photos
         self.anpr = {"engine": cfg.anpr["engine"], "model_dir": str(cfg.path(cfg.anpr["model_dir"]))}
@@ -129,7 +131,8 @@ class Cameras:
         self._ocr: Any = None
         self._ocr_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="anpr")
         self._taking: set[tuple[str, int]] = set()
-        self.on_lost: Callable[[str, str], None] = lambda _camera, _reason: None
+        #: a photo camera was lost (camera id, reason): the lane sends back a step waiting for its photo
+        self.on_lost = on_lost
         self.gnss: Receiver | None = None
         self._gnss_task: asyncio.Task[None] | None = None
 
@@ -140,10 +143,11 @@ class Cameras:
         store: Any,
         add_event: Callable[..., None],
         publish: Callable[[dict[str, Any]], None],
+        on_lost: Callable[[str, str], None],
     ) -> Cameras:
         place = Place(float(cfg.lane["latitude"]), float(cfg.lane["longitude"]))
         photos = Photos(cfg.path(cfg.storage["photos_dir"]), store.keyring, store.journal, place)
-        cams = cls(cfg, photos, store.journal, add_event, publish)
+        cams = cls(cfg, photos, store.journal, add_event, publish, on_lost)
         if cfg.lane["gnss_port"]:
             cams.gnss = Receiver(cfg.port(cfg.lane["gnss_port"]), cfg.lane["gnss_baudrate"])
         return cams
@@ -203,7 +207,7 @@ class Cameras:
                 if "photo" in slot.cfg.roles:
                     self.on_lost(cam.id, cam.reason)
             slot.judged_identity = None  # the next connect is judged (and journalled) again
-        self.publish({"type": "camera", "camera": slot.as_dict()})
+        self.publish(bus.camera(slot.as_dict()))
 
     def _judge(self, slot: CameraSlot, ident: CameraIdentity) -> None:
         slot.judged_identity = ident
@@ -248,7 +252,7 @@ class Cameras:
 
     def publish_all(self) -> None:
         for slot in self.slots.values():
-            self.publish({"type": "camera", "camera": slot.as_dict()})
+            self.publish(bus.camera(slot.as_dict()))
 
     def arm(self, on: bool) -> None:
         """Decode every frame of the photo cameras while their moment may come (else key frames)."""
@@ -283,16 +287,17 @@ class Cameras:
         self,
         ids: dict[str, Any],
         step: str,
-        st: dict[str, Any],
+        run_photo: tuple[int, bool],
         reading: tuple[str, float, bool],
         done: Callable[[dict[str, Any] | None, str], None],
     ) -> Coroutine[Any, Any, None] | None:
-        """A brake reading of the running step that takes the photo: when it triggers (once a run),
-        the taking, for the caller to run in the background."""
+        """A brake reading of the running step that takes the photo (its run, and whether that run's
+        photo is stored): when it triggers (once a run), the taking, for the caller to run in the
+        background."""
         channel, value, final = reading
-        run = int(st.get("run") or 0)
+        run, stored = run_photo
         key = (step, run)
-        if st.get("photo_run") == run or key in self._taking:
+        if stored or key in self._taking:
             return None
         if not photo_rules.triggers(step, step, channel, value, final):
             return None
@@ -370,7 +375,7 @@ class Cameras:
         await self.journal.write(admin, "camera_registered", **details)
         slot.cfg = registered(slot.cfg, details)
         self._judge(slot, ident)
-        self.publish({"type": "camera", "camera": slot.as_dict()})
+        self.publish(bus.camera(slot.as_dict()))
         return slot.as_dict()
 
     async def thumbnail(self, camera_id: str, width: int = 48, height: int = 24) -> dict[str, Any]:

@@ -1,5 +1,10 @@
-"""The lane's stands as the service sees them: a slot per configured device, its status and live
-values, whether it is admitted (R3.7, R3.15), and its registration.
+"""The lane's stands: a slot per configured device, its status and live values, whether it is
+admitted (R3.7, R3.15), its registration, its replacement, and the commands sent to it.
+
+Owns the slots and their supervisor tasks; turns what a device reports into slot state, stream
+events and journal entries (connected, refused, disconnected, stuck, recovered). It tells its
+listener (the lane) that a reading came, that a test ended, or that a stand was lost or froze; it
+never touches steps. A command to a stand is refused while a step runs on it (the listener says).
 
 A stand is admitted only when the serial it reports is the registered one and its verification has
 not expired. The registration is the config file's entry, replaced by the administrator's acts
@@ -12,13 +17,23 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from app.config import DeviceConfig
 from app.domain import inspection as rules
+from app.domain.norms import live_imbalance
+from app.errors import OtolaneError
 from app.journal import Journal
-from drivers.base import Device, DeviceStatus, Identity, Why
+from app.lane import bus
+from drivers.base import Device, DeviceStatus, Event, Identity, StatusChange, Why, supervise
+from drivers.base import Reading as DeviceReading
+
+log = logging.getLogger("otolane.lane")
+#: the live channels of a brake stand whose imbalance the stream carries with each value
+BRAKE_FORCES = ("brake.force.left", "brake.force.right")
 
 
 @dataclass
@@ -68,6 +83,16 @@ class Slot:
             "service_commands": list(self.driver.profile.service_commands),
         }
 
+    @property
+    def result_command(self) -> str:
+        """The command that asks this stand for its test's result ("" when it sends it unasked)."""
+        return self.driver.profile.result
+
+    @property
+    def serial(self) -> str:
+        """The serial the stand reported on this connection ("" before it said)."""
+        return self.identity.serial if self.identity else ""
+
 
 def admit(cfg: DeviceConfig, ident: Identity, today: dt.date | None = None) -> tuple[bool, Why]:
     """R3.7/R3.15: the registered serial, within its verification."""
@@ -98,3 +123,200 @@ async def registrations(devices: tuple[DeviceConfig, ...], journal: Journal) -> 
         if dev in out:
             out[dev] = replaced(out[dev], e.details)
     return out
+
+
+class StandListener(Protocol):
+    """What the stands tell the lane (the lane's steps decide what it means)."""
+
+    def on_reading(self, slot: Slot, reading: DeviceReading) -> None: ...
+
+    def on_test_end(self, slot: Slot) -> None: ...
+
+    def on_lost(self, kind: str, reason: str, notice: str | None) -> None: ...
+
+    def busy(self, kind: str) -> bool: ...
+
+    def on_change(self) -> None: ...
+
+
+class Stands:
+    def __init__(
+        self,
+        devices: tuple[DeviceConfig, ...],
+        drivers: dict[str, Device],
+        journal: Journal,
+        add_event: Callable[..., None],
+        publish: Callable[[bus.Event], None],
+        listener: StandListener,
+    ) -> None:
+        self.slots = {d.id: Slot(d, drivers[d.id]) for d in devices}
+        self.journal = journal
+        self.add_event = add_event
+        self.publish = publish
+        self.listener = listener
+
+    # --- life ------------------------------------------------------------------------------
+    async def load_registrations(self) -> None:
+        """Each slot's registration as the journal leaves it (replacements since the config)."""
+        regs = await registrations(tuple(s.cfg for s in self.slots.values()), self.journal)
+        for slot in self.slots.values():
+            slot.cfg = regs[slot.cfg.id]
+
+    def start(self) -> None:
+        for slot in self.slots.values():
+            slot.task = asyncio.create_task(
+                supervise(slot.driver, self.on_device, stale_after=slot.cfg.stale_after_s),
+                name=f"device:{slot.cfg.id}",
+            )
+
+    def tasks(self) -> list[asyncio.Task[None]]:
+        return [s.task for s in self.slots.values() if s.task]
+
+    # --- what the devices say --------------------------------------------------------------
+    def on_device(self, item: DeviceReading | Event | StatusChange) -> None:
+        if isinstance(item, DeviceReading):
+            slot = self.slots[item.device_id]
+            slot.live[item.channel] = (item.value, item.unit, item.ts)
+            self.publish(
+                bus.reading(
+                    item.device_id,
+                    item.channel,
+                    item.value,
+                    item.unit,
+                    item.ts,
+                    item.final,
+                    **self._derived(slot, item.channel),
+                )
+            )
+            self.listener.on_reading(slot, item)
+        elif isinstance(item, Event):
+            if item.name == "test_end":
+                self.listener.on_test_end(self.slots[item.device_id])
+        else:
+            self._on_status(item)
+
+    @staticmethod
+    def _derived(slot: Slot, channel: str) -> dict[str, float]:
+        if slot.cfg.kind != "brake" or channel not in BRAKE_FORCES:
+            return {}
+        left, right = (slot.live.get(ch, (0.0, "", 0.0))[0] for ch in BRAKE_FORCES)
+        return {"imbalance": live_imbalance(left, right)}
+
+    def _on_status(self, ch: StatusChange) -> None:
+        slot = self.slots[ch.device_id]
+        before = slot.status
+        slot.status = ch.status
+        slot.why = ch.why if ch.why.code else (Why() if slot.admitted else slot.refusal)
+        if ch.identity is not None:
+            slot.identity = ch.identity
+            slot.admitted, why = admit(slot.cfg, ch.identity)
+            slot.why = slot.refusal = why
+            self.add_event(
+                "laned",
+                "device_connected" if slot.admitted else "device_refused",
+                device=slot.cfg.id,
+                model=ch.identity.model,
+                serial=ch.identity.serial,
+                firmware=ch.identity.firmware,
+                reason=why.text,
+            )
+        if ch.status == DeviceStatus.FAULTED and before != DeviceStatus.FAULTED:
+            slot.admitted = slot.frozen = False  # a new connection starts with a clean slate
+            if before in (DeviceStatus.CONNECTED, DeviceStatus.STALE):
+                self.add_event("laned", "device_disconnected", device=slot.cfg.id, reason=ch.reason)
+            self.listener.on_lost(slot.cfg.kind, ch.reason, None)
+        if ch.status == DeviceStatus.STUCK and not slot.frozen:
+            # A frozen sensor would pass the stability gate with a value that measures nothing.
+            slot.frozen = True
+            self.add_event("laned", "device_stuck", device=slot.cfg.id, reason=ch.reason)
+            self.listener.on_lost(slot.cfg.kind, ch.reason, "step_sensor_stuck")
+        elif slot.frozen and ch.status == DeviceStatus.CONNECTED:  # moving again (perhaps after "no data")
+            slot.frozen = False
+            self.add_event("laned", "device_recovered", device=slot.cfg.id)
+        self.publish(bus.device(slot.as_dict()))
+        self.listener.on_change()
+
+    # --- what the lane asks of them --------------------------------------------------------
+    def of_kinds(self, kinds: tuple[str, ...] | list[str]) -> list[Slot]:
+        return [s for s in self.slots.values() if s.cfg.kind in kinds]
+
+    def views(self) -> list[rules.DeviceView]:
+        return [s.view() for s in self.slots.values()]
+
+    def as_list(self) -> list[dict[str, Any]]:
+        return [s.as_dict() for s in self.slots.values()]
+
+    def get(self, device_id: str) -> Slot:
+        slot = self.slots.get(device_id)
+        if slot is None:
+            raise OtolaneError("device_unknown", "no such device", status=404)
+        return slot
+
+    async def send(self, slot: Slot, name: str) -> None:
+        """A command of a running step; a lost cable shows as a status change, so a failure is logged."""
+        try:
+            await slot.driver.command(name)
+        except Exception as exc:
+            log.warning("command %s to %s failed: %s", name, slot.cfg.id, exc)
+
+    def frames(self, device_id: str, last: int = 100) -> dict[str, Any]:
+        """The stand's newest raw frames with what the parser made of them (the technician's view)."""
+        slot = self.get(device_id)
+        recent = [
+            {"ts": f.ts, "hex": f.raw.hex(" "), "ok": f.ok, "note": f.note}
+            for f in list(slot.driver.log.recent)[-last:]
+        ]
+        return {"device": slot.as_dict(), "frames": recent}
+
+    async def service_command(self, actor: str, device_id: str, name: str) -> None:
+        """A technician's service command (zero, reset, self-test: they change no reading), journalled;
+        refused while a step runs on the stand."""
+        slot = self.get(device_id)
+        if name not in slot.driver.profile.service_commands:
+            raise OtolaneError("command_not_allowed", "that command is not allowed", command=name)
+        if self.listener.busy(slot.cfg.kind):
+            raise OtolaneError("device_busy", "a step is running on this device", status=409)
+        await slot.driver.command(name)
+        await self.journal.write(actor, "device_command", device=slot.cfg.id, command=name)
+
+    async def replace(
+        self, admin: str, device_id: str, certificate: str, verified_until: str
+    ) -> dict[str, Any]:
+        """Register the stand now on the line (its identity as the hardware reports it) in place of
+        the registered one: a logged admin act (R3.15). Readings of the old stand stay as they are.
+        The journal entry is the registration."""
+        slot = self.get(device_id)
+        ident = slot.identity
+        if ident is None or slot.status not in (DeviceStatus.CONNECTED, DeviceStatus.STALE):
+            raise OtolaneError(
+                "device_no_identity", "connect the new stand first: its identity is read from it"
+            )
+        try:
+            until = dt.date.fromisoformat(verified_until)
+        except ValueError:
+            raise OtolaneError("date_bad", "dates are YYYY-MM-DD", value=verified_until[:40]) from None
+        if until < dt.date.today():
+            raise OtolaneError("verification_expired", "that verification has expired", date=verified_until)
+        certificate = certificate.strip()
+        if not certificate or len(certificate) > 64:
+            raise OtolaneError("certificate_bad", "the verification certificate number is 1–64 characters")
+        if self.listener.busy(slot.cfg.kind):
+            raise OtolaneError("device_busy", "a step is running on this device", status=409)
+        old = slot.cfg
+        details = {
+            "device": old.id,
+            "old_model": old.model,
+            "old_serial": old.serial,
+            "new_model": ident.model,
+            "new_serial": ident.serial,
+            "firmware": ident.firmware,
+            "certificate": certificate,
+            "verified_until": until.isoformat(),
+        }
+        await self.journal.write(admin, "device_replaced", **details)
+        slot.cfg = replaced(old, details)
+        slot.admitted, slot.why = admit(slot.cfg, ident)
+        slot.refusal = slot.why
+        self.publish(bus.device(slot.as_dict()))
+        self.listener.on_change()
+        return slot.as_dict()

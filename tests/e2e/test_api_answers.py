@@ -312,10 +312,10 @@ async def test_a_storage_refusal_is_503_and_a_bug_500_never_a_traceback(
     async def broken() -> dict[str, Any]:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(lane, "snapshot", locked)
+    monkeypatch.setattr(lane.views, "snapshot", locked)
     err = await _refused(op, "GET", "/v1/state")
     assert (err.status, err.code, err.params) == (503, "storage_failed", {"detail": "database is locked"})
-    monkeypatch.setattr(lane, "snapshot", broken)
+    monkeypatch.setattr(lane.views, "snapshot", broken)
     with caplog.at_level("ERROR", logger="otolane"):
         err = await _refused(op, "GET", "/v1/state")
     assert (err.status, err.code, err.message, err.params) == (500, "internal", "internal error", {})
@@ -488,15 +488,15 @@ async def test_a_burst_of_events_reaches_a_screen_in_batches_of_at_most_200(rig:
     op = await rig.client("operator")
     lane = rig.daemon.lane
     assert lane is not None
-    before = len(lane.subscribers)
+    before = lane.bus.open_streams
     conn = aiohttp.UnixConnector(path=rig.sock)
     async with aiohttp.ClientSession(connector=conn) as http:
         headers = {"Authorization": f"Bearer {op.token}"}
         async with http.ws_connect("http://laned/v1/stream", headers=headers) as ws:
             assert (await ws.receive_json(timeout=5))["type"] == "hello"
-            assert len(lane.subscribers) == before + 1
+            assert lane.bus.open_streams == before + 1
             for i in range(450):  # in one go: the stream's sender cannot run in between
-                lane.publish({"type": "burst", "n": i})
+                lane.bus.publish({"type": "burst", "n": i})
             seen: list[int] = []
             sizes: list[int] = []
             while len(seen) < 450:
@@ -507,7 +507,7 @@ async def test_a_burst_of_events_reaches_a_screen_in_batches_of_at_most_200(rig:
             assert seen == list(range(450)) and max(sizes) == 200
 
     async def released() -> bool:  # a screen that left holds no queue in the lane
-        return len(lane.subscribers) == before
+        return lane.bus.open_streams == before
 
     await wait_for(released, "the closed stream's subscription released")
 

@@ -16,6 +16,7 @@ import pytest
 
 from app.api.client import ApiError, LaneClient
 from app.documents.card_pdf import card_hash
+from app.lane.forming import stored_readings
 from tests.rig import Rig, run_to_card, start_rig, wait_for
 
 VEHICLE = {
@@ -89,7 +90,7 @@ async def test_the_card_reads_back_in_kazakh_and_russian_with_the_stored_values(
         # A good car: no failures sheet; the card and the protocol only.
         assert "СӘЙКЕССІЗДІКТЕР ПАРАҒЫ" not in text and "ЛИСТ НЕСООТВЕТСТВИЙ" not in text
         # Every value on paper is the one the daemon stored (finals of the brake tester).
-        stored = await rig.daemon.lane._stored_readings(card["inspection_id"])
+        stored = await stored_readings(rig.daemon.lane.keyring, card["inspection_id"])
         finals = [r for r in stored if r.get("final") and r["channel"].startswith("brake.")]
         assert len(finals) >= 8
         for r in finals:

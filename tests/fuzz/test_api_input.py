@@ -135,7 +135,7 @@ def test_the_depth_of_a_body_is_counted_before_it_is_parsed(raw: bytes, depth: i
     """Issue #7 item 8: the nesting is counted on the bytes (the parser would recurse first)."""
     import json
 
-    from app.api.server import _depth
+    from app.api.request import depth as _depth
 
     assert _depth(raw) == depth == _nesting(json.loads(raw))
 
@@ -155,7 +155,7 @@ def test_the_counted_depth_is_the_depth_of_any_json(value: object) -> None:
     it nests."""
     import json
 
-    from app.api.server import _depth
+    from app.api.request import depth as _depth
 
     raw = json.dumps(value, ensure_ascii=False).encode()
     assert _depth(raw) == _nesting(value)

@@ -1,0 +1,114 @@
+"""Handlers of the accounts: version, logins (password, NCA key file, NCALayer), logout, password,
+and the administrator's user acts. Each calls :class:`~app.auth.Accounts` or
+:class:`~app.eds.login.EdsLogin`; the roles are checked before (``server.py: ROUTES``)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiohttp import web
+
+from app.api.request import Parts, body, field, session, user
+
+API_VERSION = 1
+
+
+async def version(p: Parts, request: web.Request) -> web.Response:
+    from app import __version__
+
+    return web.json_response({"api": API_VERSION, "version": __version__})
+
+
+async def login(p: Parts, request: web.Request) -> web.Response:
+    data = await body(request)
+    s = await p.accounts.login(field(data, "username", str), field(data, "password", str))
+    return web.json_response(
+        {"token": s.token, "username": s.username, "role": s.role, "must_change": s.must_change}
+    )
+
+
+async def eds_keys(p: Parts, request: web.Request) -> web.Response:
+    keys = await asyncio.to_thread(p.eds.key_files) if p.eds.enabled else []
+    ncalayer = p.eds.enabled and bool(p.eds.cfg.eds["ncalayer_url"])
+    return web.json_response({"enabled": p.eds.enabled, "keys": keys, "ncalayer": ncalayer})
+
+
+def _key_login(s: Any, info: Any) -> web.Response:
+    return web.json_response(
+        {
+            "token": s.token,
+            "username": s.username,
+            "role": s.role,
+            "must_change": False,
+            "key": key_facts(info),
+        }
+    )
+
+
+async def login_eds(p: Parts, request: web.Request) -> web.Response:
+    data = await body(request)
+    s, signer = await p.eds.login(field(data, "path", str), field(data, "password", str))
+    return _key_login(s, signer.info)
+
+
+async def login_ncalayer(p: Parts, request: web.Request) -> web.Response:
+    data = await body(request)
+    s, info = await p.eds.login_ncalayer(field(data, "storage", str, "PKCS12", max_len=40))
+    return _key_login(s, info)
+
+
+async def logout(p: Parts, request: web.Request) -> web.Response:
+    await p.accounts.logout(session(request).token)
+    return web.json_response({"ok": True})
+
+
+async def password(p: Parts, request: web.Request) -> web.Response:
+    s = session(request)
+    data = await body(request)
+    await p.accounts.change_password(s.username, field(data, "old", str), field(data, "new", str), s.username)
+    return web.json_response({"ok": True})
+
+
+async def users(p: Parts, request: web.Request) -> web.Response:
+    return web.json_response(await p.accounts.list())
+
+
+async def add_user(p: Parts, request: web.Request) -> web.Response:
+    data = await body(request)
+    await p.accounts.add(
+        field(data, "username", str),
+        field(data, "role", str),
+        field(data, "password", str),
+        field(data, "full_name", str, ""),
+        by=user(request),
+    )
+    return web.json_response({"ok": True}, status=201)
+
+
+async def lock_user(p: Parts, request: web.Request) -> web.Response:
+    await p.accounts.set_disabled(request.match_info["name"], True, user(request))
+    return web.json_response({"ok": True})
+
+
+async def unlock_user(p: Parts, request: web.Request) -> web.Response:
+    await p.accounts.set_disabled(request.match_info["name"], False, user(request))
+    return web.json_response({"ok": True})
+
+
+async def bind_eds(p: Parts, request: web.Request) -> web.Response:
+    data = await body(request)
+    await p.eds.bind(request.match_info["name"], field(data, "iin", str, max_len=12), user(request))
+    return web.json_response({"ok": True})
+
+
+async def set_role(p: Parts, request: web.Request) -> web.Response:
+    data = await body(request)
+    await p.accounts.set_role(request.match_info["name"], field(data, "role", str, max_len=16), user(request))
+    return web.json_response({"ok": True})
+
+
+def key_facts(info: Any) -> dict[str, Any]:
+    """What a login answer says of the key: whose it is, never the key."""
+    keep = ("common_name", "iin", "bin", "organisation", "not_after", "algorithm")
+    return {k: v for k, v in info.as_dict().items() if k in keep}

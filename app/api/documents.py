@@ -1,0 +1,44 @@
+"""Handlers of formed cards: read one, its PDF, print it, a print job's status, the international
+certificate. Each calls :class:`~app.documents.issue.Issuer`, which journals every issue."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from app.api.request import Parts, body, field, user
+
+
+async def card(p: Parts, request: web.Request) -> web.Response:
+    return web.json_response(await p.lane.documents.card(request.match_info["cid"]))
+
+
+async def card_pdf(p: Parts, request: web.Request) -> web.Response:
+    pdf, copy = await p.lane.documents.card_pdf(user(request), request.match_info["cid"])
+    return web.Response(
+        body=pdf, content_type="application/pdf", headers={"X-Otolane-Copy": "1" if copy else "0"}
+    )
+
+
+async def print_card(p: Parts, request: web.Request) -> web.Response:
+    return web.json_response(
+        await p.lane.documents.print_card(user(request), request.match_info["cid"]), status=201
+    )
+
+
+async def print_status(p: Parts, request: web.Request) -> web.Response:
+    return web.json_response(await p.lane.documents.print_status(request.match_info["job"]))
+
+
+async def certificate(p: Parts, request: web.Request) -> web.Response:
+    """The PDF; with ``{"print": true}`` it goes to the lane's printer and the answer is JSON."""
+    data = await body(request) if request.can_read_body else {}
+    to_printer = bool(field(data, "print", bool, False))
+    pdf, number, copy, job = await p.lane.documents.certificate(
+        user(request), request.match_info["cid"], to_printer
+    )
+    if job is not None:
+        return web.json_response(
+            {"number": number, "copy": copy, "job": job.job, "queue": job.queue}, status=201
+        )
+    headers = {"X-Otolane-Certificate": number, "X-Otolane-Copy": "1" if copy else "0"}
+    return web.Response(body=pdf, content_type="application/pdf", headers=headers, status=201)

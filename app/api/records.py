@@ -1,0 +1,48 @@
+"""Handlers of the lane's records: the journal (read, signed export, R3.19), the EIS queue and the
+EIS exchanges (G2). Each calls :class:`~app.journal.Journal`, ``app/eis/history.py`` or the outbox."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from app.api.request import Parts, body, field, query_int, query_text, user
+from app.eis import history
+from app.journal import MAX_PAGE
+
+
+async def read_journal(p: Parts, request: web.Request) -> web.Response:
+    limit = query_int(request, "limit", 100, 1, MAX_PAGE)
+    before = query_int(request, "before", None, 1, 2**63 - 1)
+    action = query_text(request, "action", 40, "'action' is at most 40 characters")
+    return web.json_response(await p.journal.read(limit, before, action))
+
+
+async def export_journal(p: Parts, request: web.Request) -> web.Response:
+    """R3.19: the signed journal of a period, written as a 0600 file in ``eis.exports_dir``."""
+    data = await body(request)
+    start = history.parse_time(field(data, "from", str), "from")
+    end = history.parse_time(field(data, "to", str), "to")
+    cfg = p.lane.cfg
+    folder = cfg.path(cfg.eis["exports_dir"])
+    made = await history.export_to(folder, p.lane.store.key, cfg.lane["name"], start, end)
+    await p.journal.write(
+        user(request),
+        "journal_exported",
+        file=Path(made["file"]).name,
+        entries=made["entries"],
+        start=made["from"],
+        end=made["to"],
+    )
+    return web.json_response(made)
+
+
+async def eis_outbox(p: Parts, request: web.Request) -> web.Response:
+    return web.json_response(await p.lane.outbox.queue(query_int(request, "limit", 50, 1, MAX_PAGE)))
+
+
+async def eis_exchanges(p: Parts, request: web.Request) -> web.Response:
+    limit = query_int(request, "limit", 100, 1, MAX_PAGE)
+    card = query_text(request, "card", 36, "'card' is a card id")
+    return web.json_response(await p.lane.outbox.exchanges(card, limit))

@@ -1,0 +1,134 @@
+"""Issuing a formed card on paper: its PDF, printing it, a print job's status, and the international
+certificate of technical inspection of a passing card.
+
+Owns the rule that every issue is journalled (``card_issued``, ``certificate_issued``: the PDF's
+hash, and the CUPS job when printed) and that any issue after the first is a COPY; a certificate
+keeps its number on a reprint. Documents are rendered from the stored card only; it never changes
+a card.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from typing import Any
+
+from app.config import Config
+from app.documents.card_pdf import render_card
+from app.documents.certificate_pdf import render_certificate
+from app.documents.printing import PrintJob, job_done, print_pdf
+from app.domain.clock import LaneClock
+from app.domain.periodicity import lane_date
+from app.errors import OtolaneError
+from app.journal import Journal
+from app.storage.crypto import Keyring
+from app.storage.models import Card
+
+
+class Issuer:
+    def __init__(self, cfg: Config, clock: LaneClock, keyring: Keyring, journal: Journal) -> None:
+        self.cfg = cfg
+        self.clock = clock
+        self.keyring = keyring
+        self.journal = journal
+
+    async def card(self, card_id: str) -> dict[str, Any]:
+        """A stored card as formed (it is never changed after)."""
+        row = await Card.get_or_none(card_id=card_id[:36])
+        if row is None:
+            raise OtolaneError("card_unknown", "no such card", status=404, card_id=card_id[:40])
+        return dict(self.keyring.open_json(row.sealed, f"cards:{row.card_id}"))
+
+    async def card_pdf(self, actor: str, card_id: str) -> tuple[bytes, bool]:
+        """The card's PDF and whether it is a copy: every issue is journalled (``card_issued``), and
+        any issue after the first is marked COPY on every page."""
+        pdf, is_copy, _ = await self._issue_card(actor, card_id, to_printer=False)
+        return pdf, is_copy
+
+    async def print_card(self, actor: str, card_id: str) -> dict[str, Any]:
+        """The card printed on the lane's CUPS queue; journalled with the job, like a download."""
+        _, is_copy, job = await self._issue_card(actor, card_id, to_printer=True)
+        assert job is not None
+        return {"job": job.job, "queue": job.queue, "copy": is_copy}
+
+    async def print_status(self, job: str) -> dict[str, Any]:
+        done = await asyncio.to_thread(job_done, job[:80], self.cfg.printer["server"])
+        return {"job": job, "done": done}
+
+    async def certificate(
+        self, actor: str, card_id: str, to_printer: bool = False
+    ) -> tuple[bytes, str, bool, PrintJob | None]:
+        """The international certificate of technical inspection for a passing card: its own number
+        (kept on a reprint, then marked COPY), journalled; printed on the lane's queue when asked."""
+        card = await self.card(card_id)
+        due = (card.get("next_inspection") or {}).get("due")
+        if card["verdict"] != "admitted" or not due:
+            raise OtolaneError("certificate_not_admitted", "a certificate needs a passing card", status=409)
+        today = lane_date(self.clock.now()).isoformat()
+        if due <= today:
+            raise OtolaneError("certificate_expired", "the card's validity is over", due=due, status=409)
+        issued = await self.journal.events("certificate_issued")
+        before = [e for e in issued if e.details.get("card_id") == card_id]
+        if before:
+            number = str(before[0].details["number"])
+        else:
+            slug = "".join(c for c in str(self.cfg.lane["name"]).upper() if c.isascii() and c.isalnum())[:12]
+            number = f"{slug or 'LANE'}-ITC-{len({e.details.get('card_id') for e in issued}) + 1:06d}"
+        pdf = await asyncio.to_thread(render_certificate, card, number, due, copy=bool(before))
+        ids = {"card_id": card["card_id"], "inspection_id": card["inspection_id"], "number": number}
+        job = await self._issued(
+            actor,
+            "certificate_issued",
+            pdf,
+            f"certificate {number}",
+            ids,
+            to_printer,
+            valid_until=due,
+            copy=bool(before),
+        )
+        return pdf, number, bool(before), job
+
+    async def _issue_card(
+        self, actor: str, card_id: str, to_printer: bool
+    ) -> tuple[bytes, bool, PrintJob | None]:
+        card = await self.card(card_id)
+        issued = [e for e in await self.journal.events("card_issued") if e.details.get("card_id") == card_id]
+        is_copy = bool(issued)
+        pdf = await asyncio.to_thread(render_card, card, copy=is_copy)
+        ids = {"card_id": card["card_id"], "inspection_id": card["inspection_id"]}
+        job = await self._issued(
+            actor, "card_issued", pdf, f"card {card['number']}", ids, to_printer, copy=is_copy
+        )
+        return pdf, is_copy, job
+
+    async def _issued(
+        self,
+        actor: str,
+        action: str,
+        pdf: bytes,
+        title: str,
+        ids: dict[str, Any],
+        to_printer: bool,
+        **details: Any,
+    ) -> PrintJob | None:
+        """The document to the printer when asked, then its issue journalled with the PDF's hash and the
+        CUPS job (or that it was downloaded). A printer's refusal is journalled (``card_print_failed``)
+        and raised: nothing was issued."""
+        job = None
+        if to_printer:
+            try:
+                job = await asyncio.to_thread(
+                    print_pdf, pdf, self.cfg.printer["queue"], self.cfg.printer["server"], title
+                )
+            except OtolaneError as exc:
+                await self.journal.write(actor, "card_print_failed", **ids, code=exc.code, **exc.params)
+                raise
+        await self.journal.write(
+            actor,
+            action,
+            **ids,
+            **details,
+            sha256=hashlib.sha256(pdf).hexdigest(),
+            **({"queue": job.queue, "job": job.job} if job else {"download": True}),
+        )
+        return job

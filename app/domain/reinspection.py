@@ -1,0 +1,43 @@
+"""Re-inspection: which failed card a returning vehicle may come back against (a pure rule).
+
+A vehicle that failed may come back within :data:`REINSPECTION_DAYS` for its failed items only
+(``app/domain/inspection.py: reinspection_plan``): the card must exist, have failed, be this
+vehicle's (its plate), and be of the lane's mode (a training card never admits a real vehicle).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.errors import OtolaneError
+
+#: A failed vehicle may come back for its failed items within this many days (UNVERIFIED: the RF
+#: rules give 20 days; the KZ figure was not found — docs/norms.md).
+REINSPECTION_DAYS = 20
+
+
+def check_first_card(card: dict[str, Any], formed: float, plate: str, training: bool, now: float) -> None:
+    """Raise the reason the vehicle of ``plate`` may not be re-inspected against ``card`` (formed at
+    lane time ``formed``) at ``now``; return when it may."""
+    if card["verdict"] != "not_admitted":
+        raise OtolaneError(
+            "reinspection_not_failed",
+            "only a failed card is re-inspected",
+            status=409,
+            field="reinspection_of",
+        )
+    if card["vehicle"]["plate"] != plate:
+        raise OtolaneError(
+            "reinspection_plate",
+            "the card is another vehicle's",
+            field="plate",
+            card_plate=card["vehicle"]["plate"],
+        )
+    if bool(card["training"]) != training:
+        raise OtolaneError(
+            "reinspection_mode", "the card was formed in the other mode", status=409, field="reinspection_of"
+        )
+    if now - formed > REINSPECTION_DAYS * 86400:
+        raise OtolaneError(
+            "reinspection_expired", "the re-inspection period is over", days=REINSPECTION_DAYS, status=409
+        )
