@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from app.demo import free_port
+from app.demo_config import free_port
 from tests.rig import Rig, pg_database, start_rig
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -24,7 +24,7 @@ from app.anpr.scenes import camera_frames
 from app.api.client import LaneClient
 from app.auth import Accounts, Policy
 from app.daemon import Daemon
-from app.demo import BRAKE, DEMO_DEVICES, DemoDevice, free_port, write_config
+from app.demo_config import BRAKE, DEMO_DEVICES, DemoDevice, free_port, write_config
 from app.eis.simulator import EisSimulator
 from app.storage.crypto import write_secret_file
 from app.storage.store import close_store, open_store

@@ -16,6 +16,7 @@ from textual.app import App
 from textual.binding import Binding
 
 from app.api.client import ApiError, LaneClient
+from tui.events import parse
 from tui.i18n import LANGS, translate
 from tui.widgets.sparkline import SAMPLE_S, Trends
 
@@ -155,33 +156,12 @@ class OtolaneApp(App[None]):
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 5.0)
 
-    def apply(self, event: dict[str, Any]) -> None:
-        kind = event.get("type")
-        st = self.state
-        if kind == "reading":
-            for d in st.get("devices", []):
-                if d["id"] == event["device"]:
-                    d["live"][event["channel"]] = {
-                        "value": event["value"],
-                        "unit": event["unit"],
-                        "ts": event["ts"],
-                    }
-        elif kind == "device":
-            st["devices"] = [
-                event["device"] if d["id"] == event["device"]["id"] else d for d in st.get("devices", [])
-            ]
-        elif kind == "camera":
-            st["cameras"] = [
-                event["camera"] if c["id"] == event["camera"]["id"] else c for c in st.get("cameras", [])
-            ]
-        elif kind == "inspection":
-            st["inspection"] = event["inspection"]
-            if event["inspection"] is None:
-                self.run_worker(self.reload_state(), group="reload")
-        elif kind == "storage":
-            st["storage"], st["alarms"] = event["storage"], event["alarms"]
-        elif kind == "outbox":
-            st["outbox"] = event["outbox"]
+    def apply(self, raw: dict[str, Any]) -> None:
+        """One stream event, parsed once (``tui/events.py``), applied to ``app.state``."""
+        event = parse(raw)
+        if event is None:
+            return
+        if event.apply(self.state):
             self.run_worker(self.reload_state(), group="reload")
         self.revision += 1
 

@@ -61,7 +61,7 @@ def both(key: str, sep: str = " / ", **params: Any) -> str:
 
 
 @cache
-def _fonts() -> None:
+def fonts() -> None:
     for d in FONT_DIRS:
         regular, bold = d / "DejaVuSans.ttf", d / "DejaVuSans-Bold.ttf"
         if regular.exists() and bold.exists():
@@ -440,7 +440,7 @@ def marks_painter(card: dict[str, Any], copy: bool, footer: str) -> Callable[[Ca
 
 def render_card(card: dict[str, Any], *, copy: bool = False) -> bytes:
     """The card's PDF. ``copy``: a reprint, marked as such on every page."""
-    _fonts()
+    fonts()
     st = _styles()
     digest = card_hash(card)
     page = marks_painter(card, copy, str(card["card_id"]))

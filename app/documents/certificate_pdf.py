@@ -13,7 +13,6 @@ from reportlab.platypus import Paragraph, Spacer
 from app.documents.card_pdf import (
     LANGS,
     _esc,
-    _fonts,
     _grid,
     _p,
     _styles,
@@ -21,13 +20,14 @@ from app.documents.card_pdf import (
     _when,
     both,
     document,
+    fonts,
     marks_painter,
     text,
 )
 
 
 def render_certificate(card: dict[str, Any], number: str, valid_until: str, *, copy: bool = False) -> bytes:
-    _fonts()
+    fonts()
     st = _styles()
     v = card["vehicle"]
     story: list[Any] = [

@@ -93,7 +93,7 @@ class Norm:
         return out | {"text": self.describe(), "version": NORMS_VERSION}
 
 
-def _by_category(
+def by_category(
     item: str,
     unit: str,
     rows: tuple[tuple[frozenset[str], float], ...],
@@ -118,19 +118,19 @@ def _by_category(
     )
 
 
-def _cats(*codes: str) -> frozenset[str]:
+def cats(*codes: str) -> frozenset[str]:
     return frozenset(codes)
 
 
 TABLE: tuple[Norm, ...] = (
     # --- brakes ---------------------------------------------------------------------------
-    *_by_category(
+    *by_category(
         "brake.service.specific_force",
         "%",
         (
-            (_cats("M1"), 59.0),
-            (_cats("M2", "M3"), 51.0),
-            (_cats("N1", "N2", "N3"), 50.0),
+            (cats("M1"), 59.0),
+            (cats("M2", "M3"), 51.0),
+            (cats("N1", "N2", "N3"), 50.0),
             (O_CATS, 49.0),
         ),
         bound="low",
@@ -176,7 +176,7 @@ TABLE: tuple[Norm, ...] = (
         None,
         "EUSAMA method; TR CU 018/2011 App. 8 — clause not confirmed",
         NOT_FOUND,
-        Applies(categories=_cats("M1", "N1")),
+        Applies(categories=cats("M1", "N1")),
     ),
     Norm(
         "suspension.difference",
@@ -186,24 +186,24 @@ TABLE: tuple[Norm, ...] = (
         20.0,
         "EUSAMA method, left/right difference of one axle; clause not confirmed",
         NOT_FOUND,
-        Applies(categories=_cats("M1", "N1")),
+        Applies(categories=cats("M1", "N1")),
     ),
-    *_by_category(
+    *by_category(
         "steering.play",
         "°",
-        ((_cats("M1", "N1"), 10.0), (_cats("M2", "M3"), 20.0), (_cats("N2", "N3"), 25.0)),
+        ((cats("M1", "N1"), 10.0), (cats("M2", "M3"), 20.0), (cats("N2", "N3"), 25.0)),
         bound="high",
         clause="RF list of faults cl. 2.1 (pre-2023), TR CU 018 App. 8 clause not confirmed",
         status="SECONDARY [ST1][ST2][ST3]",
     ),
-    *_by_category(
+    *by_category(
         "tyres.tread",
         "mm",
         (
             (L_CATS, 0.8),
-            (_cats("N2", "N3", "O3", "O4"), 1.0),
-            (_cats("M1", "N1", "O1", "O2"), 1.6),
-            (_cats("M2", "M3"), 2.0),
+            (cats("N2", "N3", "O3", "O4"), 1.0),
+            (cats("M1", "N1", "O1", "O2"), 1.6),
+            (cats("M2", "M3"), 2.0),
         ),
         bound="low",
         clause="TR CU 018/2011 App. 8 cl. 5.6.2 (via the RF list of faults cl. 5.4)",

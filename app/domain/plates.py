@@ -98,14 +98,18 @@ class PlateFormat:
         return m.groupdict().get("region") if m else None
 
 
-def _f(id_: str, regex: str, example: str, status: str, source: str, shape: str, prior: float) -> PlateFormat:
+def format_row(
+    id_: str, regex: str, example: str, status: str, source: str, shape: str, prior: float
+) -> PlateFormat:
     return PlateFormat(id_, re.compile(f"^{regex}$"), example, status, source, shape, prior)
 
 
 _2012, _1993, _MVD = "ST RK 986-2012/2022", "1993 standard", "MVD Order 1040"
 FORMATS: tuple[PlateFormat, ...] = (
-    _f("kz2012", rf"\d{{3}}[A-Z]{{3}}(?P<region>{_REGION})", "123ABC02", SECONDARY, _2012, "DDDLLLRR", 1.0),
-    _f(
+    format_row(
+        "kz2012", rf"\d{{3}}[A-Z]{{3}}(?P<region>{_REGION})", "123ABC02", SECONDARY, _2012, "DDDLLLRR", 1.0
+    ),
+    format_row(
         "kz2012_legal",
         rf"\d{{3}}[A-Z]{{2}}(?P<region>{_REGION})",
         "123AB02",
@@ -114,10 +118,14 @@ FORMATS: tuple[PlateFormat, ...] = (
         "DDDLLRR",
         0.9,
     ),
-    _f("kz1993", rf"(?P<region>{_OLD})\d{{3}}[A-Z]{{3}}", "A585CUO", SECONDARY, _1993, "LDDDLLL", 0.8),
-    _f("kz1993_legal", rf"(?P<region>{_OLD})\d{{3}}[A-Z]{{2}}", "A001AA", SECONDARY, _1993, "LDDDLL", 0.7),
-    _f("foreign", rf"[FH]\d{{4}}(?P<region>{_REGION})", "F123402", UNVERIFIED, _MVD, "LDDDDRR", 0.5),
-    _f("diplomatic", r"[DT]\d{3,6}", "D12345", UNVERIFIED, _MVD, "", 0.4),
+    format_row(
+        "kz1993", rf"(?P<region>{_OLD})\d{{3}}[A-Z]{{3}}", "A585CUO", SECONDARY, _1993, "LDDDLLL", 0.8
+    ),
+    format_row(
+        "kz1993_legal", rf"(?P<region>{_OLD})\d{{3}}[A-Z]{{2}}", "A001AA", SECONDARY, _1993, "LDDDLL", 0.7
+    ),
+    format_row("foreign", rf"[FH]\d{{4}}(?P<region>{_REGION})", "F123402", UNVERIFIED, _MVD, "LDDDDRR", 0.5),
+    format_row("diplomatic", r"[DT]\d{3,6}", "D12345", UNVERIFIED, _MVD, "", 0.4),
 )
 
 

@@ -35,7 +35,7 @@ class Curve:
     x: int
     y: int
     size: int  # bytes per coordinate
-    _table: list[_Jac] = field(default_factory=list, compare=False, repr=False)
+    table: list[_Jac] = field(default_factory=list, compare=False, repr=False)
 
     @property
     def g(self) -> Point:
@@ -119,9 +119,9 @@ def _multi(c: Curve, pairs: list[tuple[int, list[_Jac]]]) -> _Jac:
 
 
 def _base_table(c: Curve) -> list[_Jac]:
-    if not c._table:
-        c._table.extend(_window(c, c.g))
-    return c._table
+    if not c.table:
+        c.table.extend(_window(c, c.g))
+    return c.table
 
 
 def on_curve(c: Curve, pt: Point) -> bool:

@@ -38,7 +38,7 @@ from app.lane import bus
 from app.lane.photos import PhotoRefused, Photos, Place, judged
 from app.storage.db import StorageFailed
 from drivers.camera.base import Camera, CameraError, CameraIdentity, CameraStatus, Frame, redact
-from drivers.camera.stream import make_camera
+from drivers.camera.registry import make_camera
 from drivers.gnss import Receiver
 
 log = logging.getLogger("otolane.cameras")

@@ -81,7 +81,15 @@ class Slot:
             "reconnects": self.driver.log.reconnects,
             "certificate": self.cfg.certificate,
             "service_commands": list(self.driver.profile.service_commands),
+            **self.derived(),
         }
+
+    def derived(self) -> dict[str, float]:
+        """What the lane computes from the live values (a brake stand's imbalance), so no screen does."""
+        if self.cfg.kind != "brake":
+            return {}
+        left, right = (self.live.get(ch, (0.0, "", 0.0))[0] for ch in BRAKE_FORCES)
+        return {"imbalance": live_imbalance(left, right)}
 
     @property
     def result_command(self) -> str:
@@ -185,7 +193,7 @@ class Stands:
                     item.unit,
                     item.ts,
                     item.final,
-                    **self._derived(slot, item.channel),
+                    **(slot.derived() if item.channel in BRAKE_FORCES else {}),
                 )
             )
             self.listener.on_reading(slot, item)
@@ -194,13 +202,6 @@ class Stands:
                 self.listener.on_test_end(self.slots[item.device_id])
         else:
             self._on_status(item)
-
-    @staticmethod
-    def _derived(slot: Slot, channel: str) -> dict[str, float]:
-        if slot.cfg.kind != "brake" or channel not in BRAKE_FORCES:
-            return {}
-        left, right = (slot.live.get(ch, (0.0, "", 0.0))[0] for ch in BRAKE_FORCES)
-        return {"imbalance": live_imbalance(left, right)}
 
     def _on_status(self, ch: StatusChange) -> None:
         slot = self.slots[ch.device_id]

@@ -130,7 +130,7 @@ def _writable(p: Path, need: int) -> bool:
     return os.access(p, need) and bool(p.stat().st_mode & stat.S_IWUSR)
 
 
-def _prepare_sqlite(path: Path) -> None:
+def prepare_sqlite(path: Path) -> None:
     """The database file and its WAL companions are the owner's alone (0600). A path that is not a
     writable file is refused before anything on disk changes."""
     if path.is_dir():
@@ -162,7 +162,7 @@ def _prepare_sqlite(path: Path) -> None:
 async def open_db(dsn: str) -> None:
     path = sqlite_path(dsn)
     if path is not None:
-        _prepare_sqlite(path)
+        prepare_sqlite(path)
     if dsn.startswith("sqlite://"):
         config = {
             "connections": {
@@ -201,7 +201,7 @@ async def open_db(dsn: str) -> None:
             raise _open_error(dsn, exc) from None
         raise
     if path is not None:
-        _prepare_sqlite(path)
+        prepare_sqlite(path)
 
 
 def _open_error(dsn: str, exc: BaseException) -> OtolaneError:

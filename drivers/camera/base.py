@@ -17,7 +17,7 @@ import logging
 import time
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
@@ -158,8 +158,12 @@ class Counters:
         return (len(t) - 1) / (t[-1] - t[0]) if t[-1] > t[0] else 0.0
 
 
+#: asks a camera who it is (its management protocol); raises CameraError
+Identifier = Callable[[], Awaitable["CameraIdentity"]]
+
+
 class Camera(ABC):
-    """A camera of any kind. Subclasses implement :meth:`_stream` (connect and keep
+    """A camera of any kind. Subclasses implement :meth:`run_stream` (connect and keep
     :attr:`latest` fresh until the stream fails) and :meth:`_stream_identity`."""
 
     kind = ""
@@ -169,15 +173,17 @@ class Camera(ABC):
         camera_id: str,
         url: str,
         *,
-        onvif_url: str = "",
+        identify_by: Identifier | None = None,
         stale_after_s: float = 3.0,
         timeout_s: float = 5.0,
         identify_every_s: float = 30.0,
     ) -> None:
+        """``identify_by``: asks the camera who it is by its management protocol (ONVIF, made by
+        ``drivers/camera/registry.py``); without it, the stream's own fingerprint identifies it."""
         self.id = camera_id
         self.url = url
         self.shown_url = redact(url)  # for messages and logs: never the password
-        self.onvif_url = onvif_url
+        self.identify_by = identify_by
         self.stale_after_s = stale_after_s
         self.timeout_s = timeout_s
         self.identify_every_s = identify_every_s
@@ -194,7 +200,7 @@ class Camera(ABC):
 
     # --- what subclasses provide ----------------------------------------------------
     @abstractmethod
-    async def _stream(self) -> None:
+    async def run_stream(self) -> None:
         """Open the stream and keep :attr:`latest` fresh (through :meth:`_got`) until it fails
         (raise :class:`CameraError`) or :attr:`_stop` is set."""
 
@@ -212,11 +218,8 @@ class Camera(ABC):
 
     # --- the supervisor ----------------------------------------------------------------
     async def identify(self) -> CameraIdentity:
-        if self.onvif_url:
-            from drivers.camera.onvif import account_of, device_information
-
-            account = account_of(self.onvif_url, self.url)
-            return await device_information(self.onvif_url, self.timeout_s, account)
+        if self.identify_by is not None:
+            return await self.identify_by()
         return await self._stream_identity()
 
     async def run(self, on_change: Callable[[Camera], None]) -> None:
@@ -225,7 +228,7 @@ class Camera(ABC):
         watch = asyncio.create_task(self._watch_stale())
         try:
             while not self._stop:
-                self._set(CameraStatus.CONNECTING)
+                self.set_status(CameraStatus.CONNECTING)
                 started = time.monotonic()
                 try:
                     self.identity = await self.identify()
@@ -241,7 +244,7 @@ class Camera(ABC):
                         exc = CameraError("cam_failed", error=self.said(exc, 120) or type(exc).__name__)
                     self.latest = None
                     self.counters.reconnects += 1
-                    self._set(CameraStatus.FAULTED, exc)
+                    self.set_status(CameraStatus.FAULTED, exc)
                     log.warning("camera %s: %s", self.id, self.reason)
                 if time.monotonic() - started > 30:
                     delay = BACKOFF_FIRST_S  # it worked for a while: start the back-off again
@@ -257,7 +260,7 @@ class Camera(ABC):
         """Stream, and ask the camera who it is every ``identify_every_s``: a camera swapped behind
         the same address (R3.7) ends the connection, and the next one is judged again."""
         self.generation += 1
-        stream = asyncio.create_task(self._stream())
+        stream = asyncio.create_task(self.run_stream())
         try:
             while True:
                 done, _ = await asyncio.wait({stream}, timeout=self.identify_every_s)
@@ -282,7 +285,7 @@ class Camera(ABC):
         """Why, as a catalog code and its parameters: for the screens."""
         return self.down.why if self.down is not None else {}
 
-    def _set(self, status: CameraStatus, why: CameraError | None = None) -> None:
+    def set_status(self, status: CameraStatus, why: CameraError | None = None) -> None:
         down = (
             None
             if why is None
@@ -303,12 +306,12 @@ class Camera(ABC):
             await asyncio.sleep(0.25)
             age = self.age()
             if self.status == CameraStatus.CONNECTED and (age is None or age > self.stale_after_s):
-                self._set(
+                self.set_status(
                     CameraStatus.STALE, CameraError("cam_no_frame_for", seconds=f"{self.stale_after_s:g}")
                 )
             elif self.status in (CameraStatus.STALE, CameraStatus.CONNECTING) and age is not None:
                 if age <= self.stale_after_s:
-                    self._set(CameraStatus.CONNECTED)
+                    self.set_status(CameraStatus.CONNECTED)
 
     # --- what the lane asks ------------------------------------------------------------
     def age(self) -> float | None:

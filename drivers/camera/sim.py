@@ -115,10 +115,10 @@ class CameraSim:
         self._frames_dir: Path | None = None
         self.http_url = ""
         self.rtsp_url = ""
-        self._set_scene(plate, "clean")
+        self.set_scene(plate, "clean")
 
     # --- the picture -----------------------------------------------------------------
-    def _set_scene(self, plate: str, look: str) -> None:
+    def set_scene(self, plate: str, look: str) -> None:
         self.plate, self.look = plate, look
         frames = [_look(img, look) for img in self.render(plate)]
         self.jpegs = [cv2.imencode(".jpg", f, [cv2.IMWRITE_JPEG_QUALITY, 88])[1].tobytes() for f in frames]
@@ -223,7 +223,7 @@ class CameraSim:
         look = str(data.get("look", self.look))
         if look not in LOOKS:
             raise web.HTTPBadRequest(text=f"look: one of {', '.join(LOOKS)}")
-        await asyncio.to_thread(self._set_scene, str(data.get("plate", self.plate))[:12], look)
+        await asyncio.to_thread(self.set_scene, str(data.get("plate", self.plate))[:12], look)
         return web.json_response({"plate": self.plate, "look": self.look})
 
     async def _control_identity(self, request: web.Request) -> web.Response:
@@ -243,7 +243,7 @@ class CameraSim:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", port)
         await site.start()
-        bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        bound = self._runner.addresses[0][1]
         self.http_url = f"http://127.0.0.1:{bound}"
         if rtsp_port is not None:
             await self._start_rtsp(rtsp_port)

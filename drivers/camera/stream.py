@@ -99,7 +99,7 @@ class StreamCamera(Camera):
         finally:
             container.close()  # here, by the thread that reads it, even when the lane stops
 
-    async def _stream(self) -> None:
+    async def run_stream(self) -> None:
         try:
             container = await asyncio.to_thread(self._open)
         except (av.error.FFmpegError, OSError) as exc:
@@ -108,13 +108,3 @@ class StreamCamera(Camera):
             await asyncio.to_thread(self._decode, container)
         except (av.error.FFmpegError, OSError) as exc:
             raise CameraError("cam_stream_broke", detail=self.said(exc)) from None
-
-
-def make_camera(kind: str, camera_id: str, url: str, **kw: Any) -> Camera:
-    """The camera for a configured kind: rtsp, v4l2 (PyAV); mjpeg, jpeg (HTTP)."""
-    if kind in ("rtsp", "v4l2"):
-        kw.pop("fps", None)  # a stream comes at the camera's own rate
-        return StreamCamera(camera_id, url, kind=kind, **kw)
-    from drivers.camera.web import WebCamera
-
-    return WebCamera(camera_id, url, kind=kind, **kw)

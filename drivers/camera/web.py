@@ -81,7 +81,7 @@ class WebCamera(Camera):
         self._server = ""
         self._fingerprint = ""
 
-    def _frame(self, data: bytes) -> None:
+    def take_frame(self, data: bytes) -> None:
         """A JPEG (or a web camera's PNG still) as it came; anything else is counted and skipped."""
         size, encoded = jpeg_size(data), "jpeg"
         if size is None:
@@ -112,7 +112,7 @@ class WebCamera(Camera):
             raise CameraError("cam_no_fingerprint")
         return CameraIdentity("", self._server, stamp, source="stream")
 
-    async def _stream(self) -> None:
+    async def run_stream(self) -> None:
         timeout = aiohttp.ClientTimeout(total=None, connect=self.timeout_s, sock_read=self.timeout_s)
         async with aiohttp.ClientSession(timeout=timeout) as http:
             if self.kind == "jpeg":
@@ -137,7 +137,7 @@ class WebCamera(Camera):
                     if len(data) > MAX_PART:
                         self.counters.bad_frames += 1
                         continue
-                    self._frame(bytes(data))
+                    self.take_frame(bytes(data))
         except (aiohttp.ClientError, TimeoutError, ValueError, OSError) as exc:
             raise CameraError(
                 "cam_stream_broke", detail=f"{type(exc).__name__}: {self.said(exc, 80)}"
@@ -156,7 +156,7 @@ class WebCamera(Camera):
                     data = await resp.read()
             except (aiohttp.ClientError, TimeoutError, OSError) as exc:
                 raise CameraError("cam_snapshot_failed", error=type(exc).__name__) from None
-            self._frame(data)
+            self.take_frame(data)
             if self.status == CameraStatus.FAULTED:
                 break
             await asyncio.sleep(max(0.0, period - (time.monotonic() - t0)))

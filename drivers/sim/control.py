@@ -20,8 +20,9 @@ import contextlib
 import math
 import os
 import re
+import signal
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from drivers.sim.pty import PtyPort, TcpPort
 
@@ -140,3 +141,22 @@ async def send_order(path: str, order: str, timeout: float = 5.0) -> str:
         reply = await reader.readline()
         writer.close()
     return reply.decode().strip()
+
+
+async def until_signal(
+    sim: Any, *lines: PtyPort | TcpPort, control: str | os.PathLike[str] | None = None
+) -> None:
+    """Run a simulator until SIGTERM/SIGINT, then close its lines (``otolane sim …``); with
+    ``control``, take fault orders on that Unix socket meanwhile (:mod:`drivers.sim.control`)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    server = await serve_control(control, sim) if control else None
+    try:
+        await sim.run(stop)
+    finally:
+        if server is not None:
+            server.close()
+        for line in lines:
+            line.close()

@@ -19,9 +19,9 @@ import time
 from drivers.families import jx
 from drivers.families.codecs import IDENTITY_LEN, checksum_byte
 from drivers.profile import Field, Profile, Reply
-from drivers.sim.control import LineFaults
+from drivers.sim.control import LineFaults, until_signal
 from drivers.sim.faults import corrupt
-from drivers.sim.pty import PtyPort, TcpPort, open_line, until_signal
+from drivers.sim.pty import PtyPort, TcpPort, open_line
 
 
 class ProfileSimulator(LineFaults):

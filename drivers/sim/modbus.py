@@ -17,7 +17,8 @@ from pymodbus.simulator import DataType, SimData, SimDevice
 
 from drivers.families.modbus import bytes_to_registers
 from drivers.profile import Profile
-from drivers.sim.pty import PtyPort, until_signal
+from drivers.sim.control import until_signal
+from drivers.sim.pty import PtyPort
 
 
 class NullModem:
@@ -33,7 +34,7 @@ class NullModem:
         self.garble = 0.0
         self.garble_next = 0  # so many next answers garbled, whatever the share (a burst of noise)
         self.rng = rng or random.Random()
-        self._answer_due = False
+        self.answer_due = False
         loop = asyncio.get_running_loop()
         loop.add_reader(self.device_end.master, self._pump, self.device_end, self.lane_end, True)
         loop.add_reader(self.lane_end.master, self._pump, self.lane_end, self.device_end, False)
@@ -43,9 +44,9 @@ class NullModem:
         if not data:
             return
         if not from_device:
-            self._answer_due = True
-        elif self._answer_due:
-            self._answer_due = False
+            self.answer_due = True
+        elif self.answer_due:
+            self.answer_due = False
             burst, self.garble_next = self.garble_next > 0, max(0, self.garble_next - 1)
             if burst or (self.garble and self.rng.random() < self.garble):
                 data = bytes(

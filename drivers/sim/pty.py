@@ -3,14 +3,11 @@ driver opens the slave by its path (or a stable symlink, like a udev name) with 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
-import signal
 import socket
 import tty
 from pathlib import Path
-from typing import Any
 
 
 class PtyPort:
@@ -85,6 +82,14 @@ class TcpPort:
         self._client = None
         self.plugged = False
 
+    def drop(self) -> bool:
+        """The network drops the connection (the stand goes on listening: the daemon reconnects);
+        whether there was one to drop."""
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()
+        return client is not None
+
     def replug(self) -> None:
         self._listener = socket.create_server(self.address)
         self._listener.setblocking(False)
@@ -141,24 +146,3 @@ def open_line(link: str) -> PtyPort | TcpPort:
         host, _, number = link.removeprefix("tcp:").rpartition(":")
         return TcpPort(host or "127.0.0.1", int(number))
     return PtyPort(link)
-
-
-async def until_signal(
-    sim: Any, *lines: PtyPort | TcpPort, control: str | os.PathLike[str] | None = None
-) -> None:
-    """Run a simulator until SIGTERM/SIGINT, then close its lines (``otolane sim …``); with
-    ``control``, take fault orders on that Unix socket meanwhile (:mod:`drivers.sim.control`)."""
-    from drivers.sim.control import serve_control
-
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    server = await serve_control(control, sim) if control else None
-    try:
-        await sim.run(stop)
-    finally:
-        if server is not None:
-            server.close()
-        for line in lines:
-            line.close()

@@ -33,7 +33,7 @@ import psutil
 
 from app import config as config_mod
 from app.api.client import LaneClient
-from app.demo import DemoDevice, free_port, write_config
+from app.demo_config import DemoDevice, free_port, write_config
 from app.eis.outbox import OutboxWorker
 from app.eis.simulator import EisSimulator
 from app.journal import Journal
@@ -165,7 +165,7 @@ async def bench_cameras(tmp: Path, seconds: float = 10.0, photos: int = 30) -> d
     from app.lane.photos import Photos, Place, judged
     from app.storage.store import close_store, open_store
     from drivers.camera.base import Camera, CameraStatus
-    from drivers.camera.stream import make_camera
+    from drivers.camera.registry import make_camera
 
     home = tmp / "cameras"
     home.mkdir()

@@ -154,7 +154,7 @@ async def test_a_grey_frame_is_refused_as_the_photo_with_its_reason(tmp_path: Pa
     """R6: the camera gives a grey picture: no photo, the reason journalled, the step goes back."""
     rig = await start_rig(tmp_path / "lane", cameras=("mjpeg",))
     try:
-        rig.cameras[0]._set_scene("123ABC02", "grey")  # the stream shows it from its next frame
+        rig.cameras[0].set_scene("123ABC02", "grey")  # the stream shows it from its next frame
         op = await rig.client("operator")
         await _start_front_axle(rig, op)
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from app import config as config_mod
 from app.api.client import LaneClient
-from app.demo import write_config
+from app.demo_config import write_config
 from app.storage.crypto import write_secret_file
 from tests.rig import PASSWORDS, create_users, wait_for
 

@@ -279,8 +279,7 @@ async def test_a_card_waits_for_the_events_before_it(tmp_path: Path) -> None:
         # (tests/e2e/test_outbox_worker.py times the back-off itself)
         assert rig.daemon.lane is not None
         outbox = rig.daemon.lane.outbox
-        outbox._events_next = 0.0
-        outbox.wake.set()
+        outbox.events_now()
         await wait_for(lambda: _outbox(c, "accepted"), "the card", timeout=60)
         (last_event,) = rig.eis.db.execute("SELECT max(at) FROM events").fetchone()
         (card_at,) = rig.eis.db.execute(

@@ -17,7 +17,7 @@ import pytest
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from app.demo import free_port
+from app.demo_config import free_port
 from app.eis.client import ROUTES, EisClient, RestClient
 from app.eis.outbox import DELIVERY_FIELDS, OutboxWorker, backoff_s
 from app.eis.simulator import EisSimulator
@@ -382,7 +382,7 @@ async def test_a_card_waits_while_its_events_cannot_be_sent(bench: Bench) -> Non
     assert await worker.send_events() is False  # still within its back-off: nothing sent
     assert bench.eis.requests == 1
     bench.eis.knobs["fail_rate"] = 0.0
-    worker._events_next = 0.0
+    worker.events_now()
     await worker.deliver_due()
     assert (await Outbox.get(card_id=cid)).status == "accepted"
     assert [(e.kind, e.outcome, e.attempt) for e in await EisExchange.all().order_by("id")] == [

@@ -25,7 +25,7 @@ import pytest
 
 from app import config as config_mod
 from app.api.client import ApiError, LaneClient
-from app.demo import free_port, write_config
+from app.demo_config import free_port, write_config
 from app.eis.outbox import BACKOFF_CAP_S, BACKOFF_JITTER
 from app.storage.crypto import write_secret_file
 from tests.rig import PASSWORDS, create_users, wait_for

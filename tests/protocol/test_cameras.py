@@ -14,10 +14,11 @@ import aiohttp
 import pytest
 
 from app.anpr.scenes import camera_frames
-from app.demo import free_port
+from app.demo_config import free_port
 from drivers.camera.base import Camera, CameraError, CameraIdentity, CameraStatus
+from drivers.camera.registry import make_camera
 from drivers.camera.sim import CameraSim
-from drivers.camera.stream import make_camera, rtsp_server_name
+from drivers.camera.stream import rtsp_server_name
 from drivers.camera.web import jpeg_size
 
 IDENT = CameraIdentity("Hikvision", "DS-2CD2043G2-I", "DS-0001", "V5.7.3")
@@ -174,7 +175,7 @@ async def test_v4l2_capture_device_path(tmp_path: Path) -> None:
     with pytest.raises(CameraError, match="no capture device"):
         await cam.identify()
     with pytest.raises(CameraError, match="cannot open /dev/video97"):
-        await cam._stream()
+        await cam.run_stream()
 
 
 def test_jpeg_size_is_read_from_the_header_without_decoding() -> None:

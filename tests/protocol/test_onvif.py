@@ -18,8 +18,8 @@ from lxml import etree
 from app.anpr.scenes import camera_frames
 from drivers.camera import onvif
 from drivers.camera.base import CameraError, CameraIdentity
+from drivers.camera.registry import make_camera
 from drivers.camera.sim import CameraSim
-from drivers.camera.stream import make_camera
 from tests.rig import serve_loopback
 
 IDENT = CameraIdentity("Hikvision", "DS-2CD2043G2-I", "DS-AUTH-0001", "V5.7.3")
@@ -258,7 +258,7 @@ def _with(app: web.Application, middleware: object) -> web.Application:
 
 
 async def test_an_unreachable_onvif_service_is_said_without_the_password() -> None:
-    from app.demo import free_port
+    from app.demo_config import free_port
 
     url = f"http://lane:s3cret@127.0.0.1:{free_port()}/onvif/device_service"
     with pytest.raises(CameraError) as err:

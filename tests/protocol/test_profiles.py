@@ -163,7 +163,7 @@ async def test_the_null_modem_garbles_a_share_of_answers_not_of_chunks(tmp_path:
         lane.write(b"\x01\x04\x00\x00")
 
         async def request_through() -> bytes:
-            return os.read(device, 64) if modem._answer_due else b""
+            return os.read(device, 64) if modem.answer_due else b""
 
         assert await wait_for(request_through, "the request at the device") == b"\x01\x04\x00\x00"
         answer = bytes(range(1, 13))
@@ -242,9 +242,7 @@ async def test_a_networked_stand_over_tcp(name: str) -> None:
         assert sink.readings(channel)[-1].value == pytest.approx(
             first(SCENARIOS[name]["good"][channel]), rel=0.05, abs=0.1
         )
-        assert port._client is not None
-        port._client.close()  # the network drops the connection
-        port._client = None
+        assert port.drop()  # the network drops the connection
         n = len(sink.readings(channel))
 
         async def again() -> bool:
@@ -259,7 +257,7 @@ async def test_a_modbus_stand_over_tcp() -> None:
     """Modbus TCP (issue #4 "Modbus RTU/TCP"): a networked stand at ``socket://host:port`` is read
     over MBAP with the same profile as on RS-485; malformed answers are counted, values stay true;
     the stand restarting is a reconnect."""
-    from app.demo import free_port
+    from app.demo_config import free_port
 
     name = "modbus-steering-play"
     profile = PROFILES[name]

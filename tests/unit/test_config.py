@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from app.config import load, parse
-from app.demo import write_config
+from app.demo_config import write_config
 from app.errors import ConfigError
 
 #: a verification date a year from today: no fixed date in a fixture (issue #7 item 10)
@@ -154,7 +154,8 @@ def test_every_demo_vehicle_brings_a_scenario_a_demo_stand_plays() -> None:
     """Issue #8: ``otolane demo --vehicle NAME`` sets the stands' scenario; each name must be one a
     stand of the demo lane knows (weak brakes: the brake stand's weak rear axle, whose card and
     failures sheet tests/e2e/test_card_pdf.py checks in-process)."""
-    from app.demo import DEMO_DEVICES, DEMO_VEHICLES
+    from app.demo import DEMO_VEHICLES
+    from app.demo_config import DEMO_DEVICES
     from drivers.registry import SCENARIOS
 
     played = {name for d in DEMO_DEVICES for name in SCENARIOS[d.profile]}

@@ -62,11 +62,11 @@ def test_an_item_is_named_with_its_axle_in_each_language() -> None:
 
 
 def test_a_missing_font_is_a_clear_error_naming_the_package(monkeypatch: pytest.MonkeyPatch) -> None:
-    card_pdf._fonts.cache_clear()
+    card_pdf.fonts.cache_clear()
     monkeypatch.setattr(card_pdf, "FONT_DIRS", (Path("/nonexistent"),))
     try:
         with pytest.raises(OtolaneError) as exc:
             card_pdf.render_card(_card())
         assert exc.value.code == "font_missing" and exc.value.params["package"] == "fonts-dejavu-core"
     finally:
-        card_pdf._fonts.cache_clear()
+        card_pdf.fonts.cache_clear()

@@ -268,7 +268,7 @@ def test_a_plate_in_no_format_needs_the_operator_s_word() -> None:
 
 
 def test_a_format_row_is_built_as_written() -> None:
-    row = plates._f("x", r"\d{2}", "12", "S", "src", "DD", 0.5)
+    row = plates.format_row("x", r"\d{2}", "12", "S", "src", "DD", 0.5)
     assert (row.id, row.pattern.pattern, row.example, row.status, row.source, row.shape, row.prior) == (
         "x",
         r"^\d{2}$",
@@ -297,7 +297,7 @@ def test_a_reading_s_score_falls_with_each_character_corrected() -> None:
 
 
 def test_a_row_per_category_group_is_built_as_the_table_builds_it() -> None:
-    low = norms._by_category(
+    low = norms.by_category(
         "i",
         "%",
         ((frozenset({"M1"}), 5.0), (frozenset({"N2", "N1"}), 7.0)),
@@ -309,9 +309,9 @@ def test_a_row_per_category_group_is_built_as_the_table_builds_it() -> None:
         Norm("i/M1", "i", "%", 5.0, None, "c", "s", norms.Applies(categories=frozenset({"M1"}))),
         Norm("i/N1+N2", "i", "%", 7.0, None, "c", "s", norms.Applies(categories=frozenset({"N1", "N2"}))),
     )
-    high = norms._by_category("j", "°", ((frozenset({"M1"}), 9.0),), bound="high", clause="c", status="s")
+    high = norms.by_category("j", "°", ((frozenset({"M1"}), 9.0),), bound="high", clause="c", status="s")
     assert high == (Norm("j/M1", "j", "°", None, 9.0, "c", "s", norms.Applies(categories=frozenset({"M1"}))),)
-    assert norms._cats("M1", "N1") == frozenset({"M1", "N1"})
+    assert norms.cats("M1", "N1") == frozenset({"M1", "N1"})
     assert norms.NORMS["brake.service.specific_force/M1"] == Norm(
         "brake.service.specific_force/M1",
         "brake.service.specific_force",

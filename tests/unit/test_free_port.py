@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from app import demo
+from app import demo_config as demo
 
 
 def test_a_free_port_is_below_the_ephemeral_range_and_free(

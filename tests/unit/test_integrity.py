@@ -14,7 +14,7 @@ from tortoise import connections
 
 from app import config as config_mod
 from app.auth import Accounts, Policy
-from app.demo import write_config
+from app.demo_config import write_config
 from app.integrity import check
 from app.storage.anchor import read_checkpoints, sign_heads, verify_signed_heads
 from app.storage.chain import CHAINED, GENESIS, row_hash

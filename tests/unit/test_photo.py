@@ -112,7 +112,7 @@ def test_a_cameras_own_exif_is_replaced_not_doubled() -> None:
 
 def test_a_cameras_password_is_never_shown() -> None:
     from drivers.camera.base import redact
-    from drivers.camera.stream import make_camera
+    from drivers.camera.registry import make_camera
 
     assert (
         redact("rtsp://lane:s3cret@10.0.5.21:554/Streaming/101")
@@ -128,7 +128,9 @@ def test_a_cameras_password_is_never_shown() -> None:
     # a reason whose words quote the URL: neither its English nor its parameters say the password
     from drivers.camera.base import CameraError, CameraStatus
 
-    cam._set(CameraStatus.FAULTED, CameraError("cam_failed", error="rtsp://lane:s3cret@127.0.0.1:9/x: EOF"))
+    cam.set_status(
+        CameraStatus.FAULTED, CameraError("cam_failed", error="rtsp://lane:s3cret@127.0.0.1:9/x: EOF")
+    )
     assert cam.reason == "camera driver error: rtsp://lane:***@127.0.0.1:9/x: EOF"
     assert cam.why == {"code": "cam_failed", "params": {"error": "rtsp://lane:***@127.0.0.1:9/x: EOF"}}
     assert "s3cret" not in str(cam.as_dict())
@@ -142,10 +144,10 @@ def test_a_web_cameras_png_still_becomes_a_jpeg_photo_with_its_exif() -> None:
     png = cv2.imencode(".png", scene)[1].tobytes()
     assert png_size(png) == (1280, 720) and png_size(b"\x89PNG\r\n\x1a\n") is None
     cam = WebCamera("web", "http://127.0.0.1:9/snapshot.png", kind="jpeg")
-    cam._frame(png)
+    cam.take_frame(png)
     frame = cam.latest
     assert frame is not None and frame.encoded == "png" and (frame.width, frame.height) == (1280, 720)
     jpeg, facts = judged(frame, IDENT, "web", ASTANA)
     assert jpeg.startswith(b"\xff\xd8") and read_gps(jpeg) is not None and facts["format"] == "jpeg"
-    cam._frame(b"GIF89a....")
+    cam.take_frame(b"GIF89a....")
     assert cam.counters.bad_frames == 1

@@ -14,7 +14,7 @@ from tortoise import connections
 from tortoise.transactions import in_transaction
 
 from app.auth import DAY, Accounts, Policy
-from app.demo import free_port, write_config
+from app.demo_config import free_port, write_config
 from app.errors import OtolaneError
 from app.journal import Journal
 from app.storage import chain

@@ -18,7 +18,7 @@ from tortoise.exceptions import (
 )
 
 from app.config import load
-from app.demo import write_config
+from app.demo_config import write_config
 from app.errors import OtolaneError
 from app.storage import chain
 from app.storage.chain import GENESIS, Break, ChainWriter, row_hash
@@ -131,7 +131,7 @@ def test_a_new_database_file_is_the_owners_from_its_first_moment(
 
     monkeypatch.setattr(Path, "chmod", lambda self, mode: None)  # only the creation's own mode counts
     path = tmp_path / "var" / "lane" / "otolane.db"
-    db._prepare_sqlite(path)
+    db.prepare_sqlite(path)
     assert path.is_file() and path.stat().st_mode & 0o777 == 0o600
 
 

@@ -11,7 +11,7 @@ from tortoise import connections
 
 from app import config as config_mod
 from app.config import Config
-from app.demo import write_config
+from app.demo_config import write_config
 from app.errors import OtolaneError
 from app.storage.crypto import Keyring
 from app.storage.models import Card, Inspection, JournalEntry, Reading

@@ -15,8 +15,8 @@ from textual.widgets import DataTable, Static
 
 from app.api.client import ApiError
 from tui.screens.base import AppMixin
-from tui.screens.lane import camera_facts
 from tui.widgets.halfblock import halfblock
+from tui.widgets.lane.stands import camera_facts
 
 
 class CamerasScreen(AppMixin, Screen[None]):

@@ -1,14 +1,12 @@
 """The lane during an inspection: header with the EIS queue, the steps and timers, the stands with
-live values, the live brake bars, what is holding, and the keys. Redrawn from ``app.state``."""
+live values, the live brake bars (the panels of ``tui/widgets/lane/``), what is holding, and the
+keys. Redrawn from ``app.state`` at most five times a second, whatever the event rate."""
 
 from __future__ import annotations
 
-import datetime as dt
-import textwrap
 from typing import Any
 
 from rich.markup import escape
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -17,61 +15,10 @@ from textual.widgets import Static
 
 from app.api.client import ApiError
 from tui.screens.base import AppMixin
-from tui.widgets.sparkline import sparkline
-
-SYMBOL = {
-    "connected": "[green]●[/green]",
-    "stale": "[yellow]◐[/yellow]",
-    "faulted": "[red]✗[/red]",
-    "stuck": "[red]≡[/red]",
-    "connecting": "[yellow]○[/yellow]",
-}
-#: what each kind of stand shows on its line: (label, channel); labels are symbols, not words
-LIVE = {
-    "brake": (("L", "brake.force.left"), ("R", "brake.force.right")),
-    "gas": (("CO", "gas.co"), ("λ", "gas.lambda")),
-    "smoke": (("k", "smoke.k"), ("N", "smoke.opacity")),
-    "sideslip": (("", "sideslip.value"),),
-    "suspension": (("L", "suspension.curve.left"), ("R", "suspension.curve.right")),
-    "sound": (("", "sound.level"),),
-    "steering": (("", "steering.play"),),
-    "tread": (("FL", "tread.front_left"), ("FR", "tread.front_right")),
-    "glass": (("", "glass.windscreen"),),
-}
-#: final results shown under a done step, beside the brakes' own line
-RESULTS = {
-    "sideslip.result": "",
-    "suspension.efficiency.left": "L",
-    "suspension.efficiency.right": "R",
-    "smoke.k_mean": "k̄",
-}
-STEP_MARK = {"done": "[green]✓[/green]", "running": "[b yellow]▶[/b yellow]", "pending": "·"}
-BAR = 24
-
-
-def mmss(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    return f"{seconds // 60:02d}:{seconds % 60:02d}"
-
-
-def camera_facts(t: Any, c: dict[str, Any]) -> str:
-    """A connected camera's rate, size and the age of its newest frame (D2). An idle IP camera
-    decodes key frames only, so its rate is the stream's own where the stream says it."""
-    fps = c.get("stream_fps") or c["fps"]
-    return str(
-        t(
-            "lane.camera_facts",
-            fps=f"{fps:.0f}",
-            w=c["width"],
-            h=c["height"],
-            age=f"{c.get('age_s') or 0:.1f}",
-        )
-    )
-
-
-def bar(value: float, full: float) -> str:
-    n = 0 if full <= 0 else max(0, min(BAR, round(BAR * value / full)))
-    return "█" * n + "░" * (BAR - n)
+from tui.widgets.lane.header import LaneHeader
+from tui.widgets.lane.inspection import InspectionPanel, item_lines
+from tui.widgets.lane.live import LivePanel
+from tui.widgets.lane.stands import StandsPanel
 
 
 class LaneScreen(AppMixin, Screen[None]):
@@ -93,11 +40,11 @@ class LaneScreen(AppMixin, Screen[None]):
         self._message = ""
 
     def compose(self) -> ComposeResult:
-        yield Static(id="hdr")
+        yield LaneHeader(id="hdr")
         with Horizontal(id="middle"):
-            yield Static(id="insp")
-            yield Static(id="stands")
-        yield Static(id="live")
+            yield InspectionPanel(id="insp")
+            yield StandsPanel(id="stands")
+        yield LivePanel(id="live")
         yield Static(id="msg")
         yield Static(id="keys")
 
@@ -121,10 +68,8 @@ class LaneScreen(AppMixin, Screen[None]):
             return
         self._seen = app.revision
         st = app.state
-        self.query_one("#hdr", Static).update(self._header(st))
-        self.query_one("#insp", Static).update(self._inspection(st))
-        self.query_one("#stands", Static).update(self._stands(st))
-        self.query_one("#live", Static).update(self._live(st))
+        for panel in (LaneHeader, InspectionPanel, StandsPanel, LivePanel):
+            self.query_one(panel).show(st)
         self.query_one("#msg", Static).update(self._message or self._hint(st))
         role = app.client.role
         keys = [("F10", "keys.lang"), ("^Q", "keys.logout")]
@@ -149,205 +94,6 @@ class LaneScreen(AppMixin, Screen[None]):
         elif role == "technician":
             keys = [("F6", "keys.frames"), ("F11", "keys.cameras"), *keys]
         self.query_one("#keys", Static).update(self.keybar(keys))
-
-    def _header(self, st: dict[str, Any]) -> str:
-        t = self.app_.t
-        lane = st.get("lane", {})
-        if not self.app_.online:
-            return f"[b]otolane[/b] · [red]{t('header.offline')}[/red]"
-        ob = st.get("outbox", {})
-        pending = ob.get("pending", 0)
-        symbol = "[green]●[/green]" if not pending else "[yellow]◐[/yellow]"
-        if ob.get("rejected"):
-            symbol = "[red]✗[/red]"
-        eis = t(
-            "header.eis",
-            symbol=symbol,
-            pending=pending,
-            accepted=ob.get("accepted", 0),
-            rejected=t("header.rejected", n=ob["rejected"]) if ob.get("rejected") else "",
-        )
-        training = f" [reverse]{t('app.training')}[/reverse]" if lane.get("training") else ""
-        clock = dt.datetime.now().strftime("%H:%M")
-        # What must never go unseen replaces the clock: the database refusing, an integrity alarm.
-        storage = st.get("storage") or {}
-        if storage and not storage.get("ok", True):
-            kept = storage.get("pending_readings", 0) + storage.get("pending_events", 0)
-            clock = f"[red]{t('header.storage_failing', s=int(storage.get('failing_s', 0)), kept=kept)}[/red]"
-        elif st.get("alarms"):
-            clock = f"[red]{t('header.alarm', n=len(st['alarms']))}[/red]"
-        elif (st.get("eis_key") or {}).get("expired"):
-            clock = f"[red]{t('header.key_expired')}[/red]"
-        elif (st.get("eis_key") or {}).get("refused"):  # R5: EIS says the key is unknown or expired
-            clock = f"[red]{t('header.key_refused')}[/red]"
-        elif (st.get("eis_key") or {}).get("warn"):  # R5: 14, 7 and 1 day before
-            days = st["eis_key"].get("days_left", 0)
-            clock = f"[{'red' if days <= 1 else 'yellow'}]{t('header.key_warn', days=days)}[/]"
-        langs = " ".join(
-            f"[b u]{x.upper()}[/b u]" if x == self.app_.ui_lang else x.upper() for x in ("kk", "ru", "en")
-        )
-        return f"[b]otolane[/b] · {escape(lane.get('name', ''))}{training}  {eis}  {clock}  {langs}"
-
-    def _inspection(self, st: dict[str, Any]) -> str:
-        t = self.app_.t
-        insp = st.get("inspection")
-        if not insp:
-            lines = [f"[b]{t('lane.inspection')}[/b]", "", t("lane.none")]
-            last = st.get("last_card")
-            if last:
-                lines += [
-                    "",
-                    t(
-                        "lane.last_card",
-                        card=f"№{last.get('number')} {escape(last.get('plate', ''))}",
-                        verdict=t(f"verdict.{last['verdict']}"),
-                        eis=t(f"eis.{last['eis']}"),
-                    ),
-                ]
-                if last.get("eis_error") and last["eis"] != "accepted":  # D4: told, never waiting on it
-                    key = "lane.eis_retrying" if last["eis"] == "pending" else "lane.eis_refused"
-                    reason = escape(last["eis_error"][:120])
-                    lines.append(f"[yellow]{t(key, attempts=last.get('eis_attempts', 0), reason=reason)}[/]")
-                for item in last.get("items", []):
-                    lines += self._item_lines(item)
-            return "\n".join(lines)
-        elapsed = insp["elapsed_s"]  # the daemon publishes the inspection every second
-        minimum = insp["minimum_s"]
-        timer = t("lane.elapsed", elapsed=mmss(elapsed), minimum=mmss(minimum))
-        if elapsed >= minimum:
-            timer += " · " + t("lane.min_reached")
-        lines = [
-            f"[b]{escape(insp['plate'])}[/b] · {insp['category']} · {insp['fuel']} · №{insp['number']}",
-            timer,
-        ]
-        # Results under the last finished step only: the whole list stays on an 80×24 screen;
-        # every result is on the card review and in the card itself.
-        done = [x["id"] for x in insp["steps"] if x["status"] == "done" and x.get("results")]
-        last_done = done[-1] if done else None
-        for i, s in enumerate(insp["steps"], 1):
-            lines.append(f"{STEP_MARK[s['status']]} {i} {self.app_.step_name(s['id'])}")
-            if s["id"] == last_done:
-                lines.append("    " + self._results_text(s["results"]))
-        return "\n".join(lines)
-
-    def _results_text(self, res: dict[str, float]) -> str:
-        if "brake.force.left.max" in res and "brake.force.right.max" in res:
-            left, right = res["brake.force.left.max"], res["brake.force.right.max"]
-            larger = max(left, right)
-            imb = 0.0 if larger <= 0 else 100 * (larger - min(left, right)) / larger
-            return self.app_.t("step.results", left=f"{left:.2f}", right=f"{right:.2f}", imb=f"{imb:.1f}")
-        return " · ".join(f"{RESULTS[ch]} {v:g}".strip() for ch, v in res.items() if ch in RESULTS)
-
-    def _item_lines(self, item: dict[str, Any]) -> list[str]:
-        """One card item: its name, then measured value, norm and verdict (with the deviation)."""
-        t = self.app_.t
-        params = dict(item.get("params", {}))
-        if "side" in params:
-            params["side"] = t(f"side.{params['side']}")
-        if "glass" in params:
-            params["glass"] = t(f"glass.{params['glass']}")
-        mark = "[green]●[/green]" if item["passed"] else f"[red]✗ {item['deviation']:+g}[/red]"
-        if item["item"].startswith("visual."):
-            value = t("item.defect" if item["value"] else "item.no_defect")
-        else:
-            value = t("item.measured", value=f"{item['value']:g}", unit=item["unit"], norm=item["norm"])
-        return [f"{mark} {t('item.' + item['item'], **params)}", f"    {value}"]
-
-    def _stands(self, st: dict[str, Any]) -> str:
-        t = self.app_.t
-        width = self.query_one("#stands", Static).content_size.width
-        lines = [f"[b]{t('lane.stands')}[/b]"]
-        for d in st.get("devices", []):
-            sym = SYMBOL.get(d["status"], "○")
-            name = t(f"dev.{d['kind']}")
-            if d["status"] in ("connected", "stale", "stuck") and not d["admitted"]:
-                sym = "[red]✗[/red]"
-                state = t("dev.not_admitted")
-            else:
-                state = t(f"dev.{d['status']}")
-            live = d.get("live", {})
-            shown = [(label, live[ch]) for label, ch in LIVE.get(d["kind"], ()) if ch in live]
-            values = " ".join(f"{label} {v['value']:.2f}".strip() for label, v in shown)
-            if shown and shown[-1][1]["unit"]:
-                values += f" {shown[-1][1]['unit']}"
-            if d["status"] != "connected" or not d["admitted"]:
-                values = ""
-            line = f"{sym} {name:<14} {values or state}"
-            if values:  # a trend where the pane has room (wider than 80 columns: a technician's SSH)
-                room = width - len(Text.from_markup(line).plain) - 1
-                first = next(ch for _, ch in LIVE[d["kind"]] if ch in live)
-                trend = self.app_.trends.of(d["id"], first)
-                if room >= 6:
-                    line += " [cyan]" + sparkline(trend, min(room, 16)) + "[/cyan]"
-            lines.append(line)
-            lines += _reason_lines(self.app_.reason_text(d.get("why"), d.get("reason", "")), width)
-        cameras = st.get("cameras", [])
-        if cameras:
-            lines.append(f"[b]{t('lane.cameras')}[/b]")
-        for c in cameras:  # D2: every camera's state, frames per second, size and the last frame's age
-            lines.append(self._camera_line(c, width))
-        return "\n".join(lines)
-
-    def _camera_line(self, c: dict[str, Any], width: int) -> str:
-        t = self.app_.t
-        sym = SYMBOL.get(c["status"], "○")
-        kind = {"mjpeg": "MJPG"}.get(c["kind"], c["kind"].upper())
-        head = f"{escape(c['id'][:6]):<6} {kind:<4}"
-        if c["status"] in ("connected", "stale") and not c["admitted"]:
-            said = self.app_.reason_text(c.get("why"), "")
-            line = f"[red]✗[/red] {head} [red]{escape(t('dev.not_admitted'))}[/red]"
-            return "\n".join([line, *_reason_lines(said, width)])
-        if c["status"] in ("connected", "stale"):
-            return f"{sym} {head} {camera_facts(t, c)}"
-        said = self.app_.reason_text(c.get("reason_why"), c.get("reason", ""))
-        state = t(f"dev.{c['status']}")
-        return "\n".join([f"{sym} {head} {state}", *_reason_lines(said, width)])
-
-    def _live(self, st: dict[str, Any]) -> str:
-        """The stand of the running step: bars for the brakes, a trend of each value for the others."""
-        t = self.app_.t
-        insp = st.get("inspection") or {}
-        running = next((s for s in insp.get("steps", []) if s["status"] == "running"), None)
-        kinds = running.get("devices", []) if running else []
-        other = next((d for d in st.get("devices", []) if d["kind"] in kinds and d["kind"] != "brake"), None)
-        if other is not None:
-            return self._trend_lines(other)
-        brake = next((d for d in st.get("devices", []) if d["kind"] == "brake"), None)
-        if brake is None:
-            return ""
-        live = brake.get("live", {})
-        left = live.get("brake.force.left", {}).get("value", 0.0)
-        right = live.get("brake.force.right", {}).get("value", 0.0)
-        full = max(5.0, left, right)
-        larger = max(left, right)
-        imb = 0.0 if larger <= 0.3 else 100 * (larger - min(left, right)) / larger
-        photo = ""
-        if running and running.get("photo"):  # R3.9: this axle's brake test takes the photo
-            at = running.get("photo_at")
-            photo = "   " + (
-                t("lane.photo_taken", time=dt.datetime.fromtimestamp(at).strftime("%H:%M:%S"))
-                if at
-                else t("lane.photo_waiting")
-            )
-        return (
-            f"{t('dev.left'):<6}{bar(left, full)} {left:5.2f} kN   "
-            f"{t('dev.imbalance')} {imb:.1f} %\n"
-            f"{t('dev.right'):<6}{bar(right, full)} {right:5.2f} kN{photo}"
-        )
-
-    def _trend_lines(self, d: dict[str, Any]) -> str:
-        live = d.get("live", {})
-        out = []
-        for label, ch in LIVE.get(d["kind"], ())[:2]:
-            if ch not in live:
-                continue
-            v = live[ch]
-            name = label or self.app_.t(f"dev.{d['kind']}")
-            out.append(
-                f"{name:<6}[cyan]{sparkline(self.app_.trends.of(d['id'], ch), BAR):<{BAR}}[/cyan] "
-                f"{v['value']:7.2f} {v['unit']}"
-            )
-        return "\n".join(out)
 
     def _hint(self, st: dict[str, Any]) -> str:
         insp = st.get("inspection")
@@ -447,7 +193,9 @@ class LaneScreen(AppMixin, Screen[None]):
             return
         preview = await self._call("GET", f"/v1/inspections/{insp['id']}/preview")
         if preview is not None:
-            self.app_.push_screen(ReviewScreen(insp, preview, self._item_lines), self._card_formed)
+            self.app_.push_screen(
+                ReviewScreen(insp, preview, lambda item: item_lines(self.app_.t, item)), self._card_formed
+            )
 
     async def _card_formed(self, card: dict[str, Any] | None) -> None:
         insp = self.app_.state.get("inspection")
@@ -481,9 +229,3 @@ class LaneScreen(AppMixin, Screen[None]):
             devices = self.app_.state.get("devices", [])
             if devices:
                 self.app_.push_screen(FramesScreen(devices[0]["id"]))
-
-
-def _reason_lines(reason: str, width: int) -> list[str]:
-    """Why a stand or camera is not ready, under its line: model and serial are on the technician's
-    screen; a problem is here, on two lines at most."""
-    return [f"   [yellow]{escape(part)}[/yellow]" for part in textwrap.wrap(reason, max(20, width - 3))[:2]]

@@ -1,0 +1,1 @@
+"""The commands of ``otolane``, by group; ``app/cli.py`` holds their parser."""

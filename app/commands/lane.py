@@ -1,0 +1,272 @@
+"""The commands that run or look after the lane: the daemon, the screen, the demo, the configuration
+check, users, the integrity check, NCA keys, the EIS identification key and the journal."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from app.commands.common import setup_logging
+from app.errors import OtolaneError
+from app.screen import tui_command
+
+
+def read_password(args: argparse.Namespace, prompt: str) -> str:
+    if getattr(args, "password_stdin", False):
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass(prompt)
+    if getpass.getpass("Repeat: ") != first:
+        raise OtolaneError("password_mismatch", "the two passwords differ")
+    return first
+
+
+def cmd_daemon(args: argparse.Namespace) -> int:
+    from app import config as config_mod
+    from app.daemon import Daemon
+
+    cfg = config_mod.load(args.config)
+    if args.speed is not None:
+        problem = config_mod.clock_speed_problem(args.speed, cfg.lane["training"])
+        if problem:
+            raise OtolaneError(
+                "speed_refused",
+                f"--speed {args.speed:g} is refused: the lane clock speed must be {problem} "
+                f"(lane.training in {cfg.file})",
+            )
+        cfg.lane["clock_speed"] = float(args.speed)
+    setup_logging(cfg.path(cfg.daemon["log_file"]), args.verbose)
+    asyncio.run(Daemon(cfg).run())
+    return 0
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    from app import config as config_mod
+
+    cfg = config_mod.load(args.file)
+    print(f"{cfg.file}: ok — lane '{cfg.lane['name']}', {len(cfg.devices)} device(s)")
+    return 0
+
+
+async def with_store(cfg_file: str, fn: Any, create: bool = True, checkpoint: bool = True) -> Any:
+    """Open the lane's store as the daemon does (the same key rules), run ``fn``, sign the chain
+    heads it moved into the checkpoint file (not after a check: what it found must not be signed
+    as the new truth), close."""
+    from app import config as config_mod
+    from app.auth import Accounts, Policy
+    from app.storage.store import close_store, open_store
+
+    cfg = config_mod.load(cfg_file)
+    store = await open_store(cfg, create=create)
+    try:
+        result = await fn(cfg, Accounts(Policy.from_config(cfg.security), store.journal), store)
+        if checkpoint:
+            await store.checkpoint("command line")
+        return result
+    finally:
+        await close_store()
+
+
+def cmd_user(args: argparse.Namespace) -> int:
+    async def run(cfg: Any, accounts: Any, store: Any) -> None:
+        by = f"cli:{getpass.getuser()}"
+        if args.action == "add":
+            pw = read_password(args, f"Password for {args.name}: ")
+            await accounts.add(args.name, args.role, pw, args.full_name or "", by=by)
+            print(f"user {args.name} ({args.role}) added")
+        elif args.action == "passwd":
+            pw = read_password(args, f"New password for {args.name}: ")
+            await accounts.change_password(args.name, None, pw, by)
+            print(f"password of {args.name} changed")
+        elif args.action in ("lock", "unlock"):
+            await accounts.set_disabled(args.name, args.action == "lock", by)
+            print(
+                f"user {args.name} {args.action}ed"
+                + (" (its sessions end at once)" if args.action == "lock" else "")
+            )
+        elif args.action == "role":
+            await accounts.set_role(args.name, args.role, by)
+            print(f"user {args.name} is now {args.role} (its sessions end at once)")
+        elif args.action == "bind-eds":
+            from app.eds.login import EdsLogin
+
+            await EdsLogin(cfg, accounts, store.keyring).bind(args.name, args.iin, by)
+            print(f"user {args.name} now signs in with the NCA key of IIN {args.iin[:4]}…{args.iin[-2:]}")
+        else:
+            for u in await accounts.list():
+                state = "locked" if u["disabled"] or u["locked"] else "active"
+                print(
+                    f"{u['username']:20} {u['role']:11} {state:7} password expires in "
+                    f"{u['password_days_left']} days"
+                )
+
+    asyncio.run(with_store(args.config, run))
+    return 0
+
+
+def cmd_integrity(args: argparse.Namespace) -> int:
+    from app.integrity import check
+
+    async def run(cfg: Any, accounts: Any, store: Any) -> dict[str, Any]:
+        return await check(cfg, store)
+
+    report = asyncio.run(with_store(args.config, run, create=False, checkpoint=False))
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        for line in report["lines"]:
+            print(line)
+    return 0 if report["ok"] else 1
+
+
+def cmd_eds_check(args: argparse.Namespace) -> int:
+    """``otolane eds check``: one JSON object (or lines) on a key container; exit 0 valid, 1 not."""
+    from app.eds import certs
+    from app.eds.errors import EdsError
+    from app.eds.signer import open_and_check, read_container, trust_from_config
+
+    try:
+        password = Path(args.password_file).read_text(encoding="utf-8").split("\n", 1)[0]
+    except (OSError, UnicodeDecodeError) as e:
+        raise OtolaneError("password_file", f"cannot read the password file {args.password_file}: {e}") from e
+    if args.ca or args.crl:
+        trust = certs.TrustStore.from_files(
+            [Path(p) for p in args.ca], [Path(p) for p in args.crl], require_crl=bool(args.crl)
+        )
+    elif args.config:
+        from app import config as config_mod
+
+        trust = trust_from_config(config_mod.load(args.config))
+    else:
+        raise OtolaneError("eds_no_trust", "give --ca (and --crl) or --config with an [eds] table")
+    at = None
+    if args.at:
+        from datetime import UTC, datetime
+
+        try:
+            at = datetime.fromisoformat(args.at)
+        except ValueError as e:
+            raise OtolaneError("bad_time", f"--at {args.at!r} is not an ISO date and time") from e
+        at = at if at.tzinfo else at.replace(tzinfo=UTC)
+    try:
+        verdict = open_and_check(read_container(Path(args.file)), password, trust, at).verdict
+        out = verdict.as_dict()
+    except EdsError as e:
+        out = {"valid": False, "reason": e.code.removeprefix("eds_"), "detail": e.message}
+    out = {"file": args.file, **out}
+    if args.json:
+        print(json.dumps(out, ensure_ascii=False))
+    else:
+        state = "valid" if out["valid"] else f"refused: {out['reason']} {out.get('detail', '')}".strip()
+        print(f"{args.file}: {state}")
+        for k in ("common_name", "iin", "bin", "algorithm", "not_after"):
+            if out.get(k):
+                print(f"  {k}: {out[k]}")
+    return 0 if out["valid"] else 1
+
+
+def cmd_eis_key(args: argparse.Namespace) -> int:
+    """``otolane eis key install|status`` (R4, R5): the key is read from the terminal (hidden) or
+    stdin, sealed under the lane's data key; only its fingerprint and expiry are ever printed."""
+    import time
+
+    from app.eis import idkey
+
+    async def run(cfg: Any, accounts: Any, store: Any) -> dict[str, Any]:
+        path = cfg.path(cfg.eis["identification_key_file"])
+        if args.action == "status":
+            key, _ = idkey.read(path, store.keyring)
+            return key.state(time.time())
+        if args.key_stdin:
+            value = sys.stdin.readline().strip()
+        else:
+            value = getpass.getpass("EIS identification key (not shown): ").strip()
+        problem = idkey.key_problem(value)
+        if problem:
+            raise OtolaneError("eis_key_bad", f"an identification key is {problem}")
+        if not 1 <= args.valid_days <= 366:
+            raise OtolaneError("eis_key_bad", "--valid-days must be 1 to 366")
+        now = time.time()
+        key = idkey.IdKey(value, now, now + args.valid_days * idkey.DAY)
+        idkey.write(path, store.keyring, key)
+        by = f"cli:{getpass.getuser()}"
+        await store.journal.write(
+            by, "eis_key_installed", fingerprint=key.fingerprint, valid_until=key.valid_until
+        )
+        return key.state(now)
+
+    state = asyncio.run(with_store(args.config, run, checkpoint=args.action == "install"))
+    if args.json:
+        print(json.dumps(state))
+    else:
+        from datetime import UTC, datetime
+
+        until = datetime.fromtimestamp(state["valid_until"], UTC).strftime("%Y-%m-%d %H:%M UTC")
+        verb = "installed" if args.action == "install" else "expired" if state["expired"] else "valid"
+        left = state["days_left"]
+        print(f"EIS identification key {state['fingerprint']}: {verb}, until {until} ({left} days)")
+    return 1 if state["expired"] else 0
+
+
+def cmd_journal_export(args: argparse.Namespace) -> int:
+    """``otolane journal export``: the signed journal of a period, as a 0600 file (R3.19)."""
+    from app.eis import history
+
+    start = history.parse_time(args.start, "--from")
+    end = history.parse_time(args.end, "--to")
+
+    async def run(cfg: Any, accounts: Any, store: Any) -> dict[str, Any]:
+        folder = Path(args.out) if args.out else cfg.path(cfg.eis["exports_dir"])
+        return await history.export_to(folder, store.key, cfg.lane["name"], start, end)
+
+    made = asyncio.run(with_store(args.config, run, create=False, checkpoint=False))
+    if args.json:
+        print(json.dumps(made))
+    else:
+        print(f"{made['entries']} journal entries from {made['from']} to {made['to']}: {made['file']}")
+    return 0
+
+
+def cmd_journal_verify(args: argparse.Namespace) -> int:
+    """``otolane journal verify``: exit 0 when the export's schema, chain and signature hold."""
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    from app.eis import history
+
+    try:
+        doc = json.loads(Path(args.file).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise OtolaneError("export_unreadable", f"{args.file} is not a journal export: {e}") from e
+    try:
+        public = load_pem_public_key(Path(args.public_key).read_bytes()) if args.public_key else None
+    except (OSError, ValueError) as e:
+        raise OtolaneError("export_unreadable", f"{args.public_key} is not a PEM public key: {e}") from e
+    found = history.verify(doc, public)  # type: ignore[arg-type]
+    if args.json:
+        print(json.dumps({"file": args.file, "valid": not found, "problems": found}, ensure_ascii=False))
+    else:
+        for line in found or [f"{args.file}: valid ({len(doc['entries'])} entries, signature holds)"]:
+            print(line)
+    return 0 if not found else 1
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    from app import config as config_mod
+
+    socket = args.socket
+    if socket is None:
+        socket = str(config_mod.load(args.config).socket_path)
+    argv = tui_command(socket, args.lang)
+    os.execv(argv[0], argv)  # noqa: S606 - replaces this process; no shell, arguments as a list
+    return 0  # not reached
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from app.demo import run_demo
+
+    return run_demo(args)
