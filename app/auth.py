@@ -4,7 +4,7 @@ Roles are individual rights (R10.3–R10.5): an operator runs inspections, a tec
 the devices, an administrator manages users and reads the journal. The daemon checks the role on
 every call (see ``app/api/server.py``); the screens never decide.
 
-What issue #7 added, and why:
+Guarantees, and why:
 
 * A user name is compared after Unicode normalisation (NFKC, case folded) and must be of one script;
   a name that *looks* like an existing one (Cyrillic ``а`` for Latin ``a``, by Unicode's confusables

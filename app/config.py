@@ -365,7 +365,7 @@ DSN_SCHEMES = ("sqlite://", "postgres://", "postgresql://")
 
 def clock_speed_problem(speed: float, training: bool) -> str | None:
     """What is wrong with a lane clock speed, or None. A non-finite or non-positive speed would
-    break the lane for good; a speed other than 1 is for training lanes only (issue #7)."""
+    break the lane for good; a speed other than 1 is for training lanes only."""
     if not math.isfinite(speed) or speed <= 0:
         return f"a finite number above 0 (at most {MAX_CLOCK_SPEED:g})"
     if speed > MAX_CLOCK_SPEED:

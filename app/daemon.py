@@ -78,7 +78,7 @@ async def identification_key(cfg: Config, keyring: Keyring, journal: Journal) ->
 def lane_lock(cfg: Config) -> Iterator[None]:
     """One daemon per lane: an exclusive ``flock`` on the lane's lock file, held for the daemon's life.
     A second daemon would take over the socket, and two owners of the stands' lines and chains would
-    lose frames and journal entries (issue #7). The kernel drops the lock when the holder dies."""
+    lose frames and journal entries. The kernel drops the lock when the holder dies."""
     path = cfg.path(cfg.daemon["lock_file"])
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)

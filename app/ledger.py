@@ -5,7 +5,7 @@ and cannot carry a hash chain of their own. Each change is journalled in the sam
 the journal *is* chained (and anchored, ``app/storage/anchor.py``). The pure functions here say what
 a state row must be, given its journal entries, and name every difference. The integrity check runs
 them over every row (``app/integrity.py``); the daemon over the rows it trusts at once: the open
-inspection when it starts, an account at each login (issue #7).
+inspection when it starts, an account at each login.
 
 Facts with no state row at all — the lane clock, a stand's registration — are read from the journal
 itself (``app/lane/clock.py``, ``app/lane/stands.py``).

@@ -1,5 +1,5 @@
 """Rendered lane scenes with a car's plate, for the recogniser's evaluation set, its tests and the
-simulated cameras (issue #9). Deterministic for a seed: the same plate, conditions and seed give the
+simulated cameras. Deterministic for a seed: the same plate, conditions and seed give the
 same image, so a benchmark's figures repeat.
 
 A plate is drawn as its format looks (``shared/reference/norms.md`` §4.2): a white 2012+ plate with

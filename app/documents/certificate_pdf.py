@@ -1,4 +1,4 @@
-"""The international certificate of technical inspection (issue #8; seed 003: issued on request,
+"""The international certificate of technical inspection (the state service's rules: issued on request,
 in the state language and Russian, on paper). Drawn from a stored passing card and the number the
 daemon gave it — nothing here decides whether one may be issued."""
 

@@ -1,4 +1,4 @@
-"""Printing a card through CUPS (issue #8): the PDF goes to the lane's queue with ``lp``, as bytes on
+"""Printing a card through CUPS: the PDF goes to the lane's queue with ``lp``, as bytes on
 its standard input — no file left behind, no shell, the queue name checked first. CUPS's own answer
 (the job id, or why it refused) is what the operator sees."""
 

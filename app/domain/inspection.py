@@ -251,7 +251,7 @@ def card_holds(
     return holds
 
 
-#: A failed card item → the step that measures it again (re-inspection, issue #8).
+#: A failed card item → the step that measures it again (re-inspection).
 _ITEM_STEP = (
     ("brake.", "brakes"),  # any brake item: every axle again (the specific force needs them all)
     ("suspension.axle", "suspension"),

@@ -310,7 +310,7 @@ TABLE: tuple[Norm, ...] = (
     ),
 )
 
-#: The visual checks (issue #8): what no stand measures, marked by the operator on the checklist.
+#: The visual checks: what no stand measures, marked by the operator on the checklist.
 #: A row judges 0 (no defect) or 1 (defect found); its clause is the section of App. 8 it belongs to.
 VISUAL_STATUS = "UNVERIFIED: App. 8 section from the structure of the RF list of faults; clause not read"
 VISUAL: tuple[tuple[str, str, frozenset[str]], ...] = (

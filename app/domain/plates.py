@@ -45,7 +45,7 @@ def normalise_plate(text: str) -> str:
     return plate
 
 
-# --- the grammar of Kazakh plates (shared/reference/norms.md §4; issue #9) -------------------------
+# --- the grammar of Kazakh plates (shared/reference/norms.md §4) ----------------------------------
 
 SECONDARY, UNVERIFIED = "SECONDARY", "UNVERIFIED"
 
@@ -153,7 +153,7 @@ def check_format(plate: str, confirmed: bool = False) -> str:
     )
 
 
-# --- reading a plate from recognised text (ANPR, issue #9) ------------------------------------------
+# --- reading a plate from recognised text (ANPR, R3.2) ---------------------------------------------
 
 #: what a recogniser confuses: a letter read where a digit belongs, and the other way round
 AS_DIGIT = str.maketrans("OQDUIJLZSBGTA", "0000111258674")

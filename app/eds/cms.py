@@ -1,4 +1,4 @@
-"""Detached CMS signatures (CAdES-BES) by an employee's key, for messages to EIS (G3, issue #11).
+"""Detached CMS signatures (CAdES-BES) by an employee's key, for messages to EIS (G3).
 
 A SignedData without its content: the signer's certificate, and signed attributes content-type,
 signing-time, message-digest and ESS signing-certificate-v2 (what makes CMS into CAdES-BES, ETSI

@@ -1,7 +1,7 @@
 """Which EIS endpoint the lane talks to: production or not, whatever the configuration calls it.
 
 ``eis.environment`` is a label an installer writes; a training card must never reach production
-however the file is written (issue #11). So an endpoint is production when its host is in a state
+however the file is written. So an endpoint is production when its host is in a state
 domain (the e-government gateway, НИТ, the NCA: ``PRODUCTION_DOMAINS`` and ``eis.production_hosts``)
 — by the URL, or, for HTTPS, by the names in the certificate the server presents (an IP address or
 a hosts-file alias does not hide a state server).

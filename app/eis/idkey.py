@@ -26,7 +26,7 @@ from app.storage.crypto import Keyring, check_private, write_secret_file
 HEADER = "otolane-eis-key/1"
 AAD = "eis-identification-key"
 VALID_DAYS = 60  # R5: renewed every two months
-WARN_DAYS = (14, 7, 1)  # issue #11: warnings 14, 7 and 1 day before expiry
+WARN_DAYS = (14, 7, 1)  # R5: warnings 14, 7 and 1 day before expiry
 DAY = 86400.0
 MAX_KEY = 4096
 

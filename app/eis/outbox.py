@@ -6,7 +6,7 @@ card is never sent to a production endpoint (the config refuses that pairing too
 
 A delivery's outcome and its journal entry are written in one transaction; at start
 :meth:`OutboxWorker.reconcile` holds the outbox against the cards chain and the journal, so a row
-deleted or a status set behind the software cannot keep a card from EIS (issue #7).
+deleted or a status set behind the software cannot keep a card from EIS.
 """
 
 from __future__ import annotations
@@ -46,13 +46,12 @@ DELIVERY_FIELDS = ("status", "attempts", "next_attempt", "last_error", "receipt"
 BACKOFF_CAP_S, BACKOFF_JITTER = 60.0, 0.5
 
 
-#: the jitter's source (a test passes its own, seeded)
-_JITTER = random.Random()
-
-
-def backoff_s(attempts: int, rng: random.Random = _JITTER) -> float:
+def backoff_s(attempts: int, rng: random.Random | None = None) -> float:
+    """The wait before attempt ``attempts + 1``; the jitter drawn from ``rng``, else from the
+    ``random`` module's own generator."""
     base = min(BACKOFF_CAP_S, 0.5 * 2 ** max(attempts - 1, 0))
-    return base * rng.uniform(1 - BACKOFF_JITTER, 1 + BACKOFF_JITTER)
+    uniform = rng.uniform if rng is not None else random.uniform
+    return base * uniform(1 - BACKOFF_JITTER, 1 + BACKOFF_JITTER)
 
 
 class OutboxWorker:

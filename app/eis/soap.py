@@ -1,5 +1,6 @@
-"""The SOAP route of the EIS contract (the ВШЭП way, seed 004): the same message as the REST route,
-as XML in a SOAP 1.1 envelope, signed by the employee in a WS-Security header (``app/eds/xmldsig.py``).
+"""The SOAP route of the EIS contract (the ВШЭП way of the e-government integration rules): the
+same message as the REST route, as XML in a SOAP 1.1 envelope, signed by the employee in a
+WS-Security header (``app/eds/xmldsig.py``).
 
 The message travels in ``eis:Message`` (its ``kind`` an attribute) as the W3C XPath 3.1
 ``json-to-xml`` form (``fn:map``, ``fn:array``, ``fn:string``, ``fn:number``, ``fn:boolean``,

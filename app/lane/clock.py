@@ -1,4 +1,4 @@
-"""The lane clock's origin, kept in the chained journal and owned by one mode (issue #7).
+"""The lane clock's origin, kept in the chained journal and owned by one mode.
 
 A clock is (mode, speed, origin). It continues across restarts only while the lane keeps the same
 mode (training or production) and speed; any change starts a fresh clock at real time, journalled

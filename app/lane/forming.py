@@ -27,7 +27,8 @@ from app.lane import bus
 from app.lane.cameras import Cameras
 from app.lane.card import CardIncomplete, assemble_card
 from app.lane.recorder import Recorder, StorageFailed, reading_aad
-from app.lane.steps import Steps, inspection_ids, steps_json
+from app.lane.step_record import inspection_ids, steps_json
+from app.lane.steps import Steps
 from app.lane.views import screen_items
 from app.storage.anchor import sign_heads
 from app.storage.chain import ChainWriter

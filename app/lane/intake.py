@@ -26,7 +26,8 @@ from app.lane import bus
 from app.lane.cameras import CAMERA_KIND, Cameras
 from app.lane.clock import ClockStart
 from app.lane.forming import stored_readings
-from app.lane.steps import Steps, inspection_ids
+from app.lane.step_record import inspection_ids
+from app.lane.steps import Steps
 from app.storage.crypto import Keyring
 from app.storage.db import write_tx
 from app.storage.models import Card, Inspection, JournalEntry

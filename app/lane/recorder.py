@@ -1,6 +1,6 @@
 """Readings of running steps, and the daemon's own journal entries, committed in small batches.
 
-Nothing leaves the buffer before the transaction that stores it has committed (issue #7): a write
+Nothing leaves the buffer before the transaction that stores it has committed: a write
 that fails — the database locked longer than its busy timeout, the disk full — keeps every row and
 is tried again. :meth:`Recorder.flush` raises :class:`StorageFailed` so a caller that must not go on
 (a step reported done, a card) does not; :attr:`Recorder.failing_for` tells how long storing has

@@ -19,7 +19,6 @@ import copy
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field
 from typing import Any
 
 from app.domain import inspection as rules
@@ -30,6 +29,7 @@ from app.journal import Journal
 from app.lane.cameras import Cameras
 from app.lane.recorder import Recorder, StorageFailed
 from app.lane.stands import Slot, Stands
+from app.lane.step_record import Step, StepRun, inspection_ids, steps_json
 from app.storage.db import write_tx
 from app.storage.models import Inspection
 from drivers.base import Reading as DeviceReading
@@ -43,95 +43,6 @@ STEP_RESULT_TIMEOUT_S = 20.0
 STORE_TIMEOUT_S = 10.0
 #: recent live values kept per channel of a running step (its stability and window gates)
 RECENT = 50
-
-
-def inspection_ids(insp: Inspection) -> dict[str, Any]:
-    """How journal entries name an inspection: its number for people, its id for the ledger."""
-    return {"inspection": insp.number, "inspection_id": insp.id}
-
-
-@dataclass
-class Step:
-    """One step of an inspection as it is stored: its plan (fixed when the inspection started) and
-    where it stands. ``run`` counts its starts; readings carry it, so a card takes only the last run.
-    ``photo``: its brake test takes the photo (R3.9), stored for run ``photo_run``; ``defects``: the
-    visual checks that failed (the checklist step only)."""
-
-    id: str
-    plan: rules.StepDef
-    status: str = "pending"
-    run: int = 0
-    started: float | None = None
-    finished: float | None = None
-    got: list[str] = field(default_factory=list)  # the final channels the stand gave in this run
-    notice: str | None = None  # why it went back to waiting (a catalog code)
-    photo: bool = False
-    photo_run: int | None = None
-    photo_at: float | None = None
-    defects: list[str] | None = None
-
-    @classmethod
-    def from_json(cls, step_id: str, d: dict[str, Any]) -> Step:
-        return cls(
-            step_id,
-            rules.StepDef.from_dict(step_id, d),
-            str(d.get("status", "pending")),
-            int(d.get("run") or 0),
-            d.get("started"),
-            d.get("finished"),
-            list(d.get("got") or []),
-            d.get("notice"),
-            bool(d.get("photo")),
-            d.get("photo_run"),
-            d.get("photo_at"),
-            list(d["defects"]) if d.get("defects") is not None else None,
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "status": self.status,
-            "run": self.run,
-            **self.plan.as_dict(),
-            "started": self.started,
-            "finished": self.finished,
-            "got": list(self.got),
-            "notice": self.notice,
-        }
-        if self.photo:
-            out["photo"] = True
-        if self.photo_run is not None:
-            out |= {"photo_run": self.photo_run, "photo_at": self.photo_at}
-        if self.defects is not None:
-            out["defects"] = list(self.defects)
-        return out
-
-    def back_to_pending(self, notice: str | None = None) -> None:
-        self.status, self.started, self.got, self.notice = "pending", None, [], notice
-
-    def uses(self, kind: str) -> bool:
-        return kind in self.plan.devices
-
-    @property
-    def photo_stored(self) -> bool:
-        return self.photo_run == self.run
-
-    @property
-    def waits_for_photo(self) -> bool:
-        return self.photo and not self.photo_stored
-
-
-@dataclass
-class StepRun:
-    """What a step's run gathered in memory (its readings themselves are stored by the recorder)."""
-
-    results: dict[str, float] = field(default_factory=dict)  # channel -> final value
-    recent: dict[str, list[float]] = field(default_factory=dict)  # channel -> recent live values
-    asked_at: float = 0.0  # monotonic: when the stands were last asked for the result
-    started_real: float | None = None  # monotonic: when it started (the result's time-out)
-
-
-def steps_json(steps: dict[str, Step]) -> dict[str, Any]:
-    return {sid: s.to_json() for sid, s in steps.items()}
 
 
 class Steps:

@@ -22,7 +22,8 @@ from app.lane import bus
 from app.lane.cameras import Cameras
 from app.lane.recorder import Recorder
 from app.lane.stands import Stands
-from app.lane.steps import Step, Steps
+from app.lane.step_record import Step
+from app.lane.steps import Steps
 from app.storage.crypto import Keyring
 from app.storage.models import Card, Inspection, Outbox
 

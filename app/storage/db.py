@@ -55,7 +55,7 @@ async def _add_column(conn: Any, table: str, column: str, sqlite_type: str, pg_t
 
 
 async def _v2(conn: Any) -> None:
-    await _add_column(conn, "users", "eds_iin", "BLOB", "BYTEA")  # issue #10
+    await _add_column(conn, "users", "eds_iin", "BLOB", "BYTEA")  # an employee's NCA key, bound
 
 
 async def _v3(conn: Any) -> None:
@@ -63,12 +63,12 @@ async def _v3(conn: Any) -> None:
 
 
 async def _new_tables(conn: Any) -> None:
-    await Tortoise.generate_schemas(safe=True)  # creates the new tables only (issue #11)
+    await Tortoise.generate_schemas(safe=True)  # creates the new tables only
 
 
 async def _v5(conn: Any) -> None:
     kind = "VARCHAR(12) NOT NULL DEFAULT 'card'"
-    await _add_column(conn, "eis_exchanges", "kind", kind, kind)  # issue #11: not only cards travel
+    await _add_column(conn, "eis_exchanges", "kind", kind, kind)  # not only cards travel
 
 
 MIGRATIONS: list[tuple[int, str, Callable[[Any], Awaitable[None]]]] = [

@@ -5,7 +5,7 @@ hold for both:
 
 * A missing data key is made only for a database that holds nothing sealed. When sealed data exists
   a new key would leave every stored value unreadable: the store refuses to open and says how to
-  restore the key (issue #7). A key that does not open the stored data is refused too.
+  restore the key. A key that does not open the stored data is refused too.
 * The signing key is made once, journalled (``signing_key_created`` with its fingerprint); once the
   journal knows a signing key, a missing one is refused the same way.
 * :meth:`Store.checkpoint` signs the heads of every chain into the checkpoint file

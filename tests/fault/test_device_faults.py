@@ -163,9 +163,9 @@ async def test_an_admin_adopts_the_new_stand_and_the_journal_keeps_both(rig: Rig
 async def test_a_lost_result_sends_the_step_back_with_a_notice(rig: Rig, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """A stand whose result never comes (a garbled result frame, a vehicle that did not pass): the
     step goes back to waiting, the journal says so, and the screen tells the operator to run it again."""
-    from app.lane import service
+    from app.lane import steps
 
-    monkeypatch.setattr(service, "STEP_RESULT_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(steps, "STEP_RESULT_TIMEOUT_S", 1.0)
     rig.sim.test_s = 1e9  # this stand's test never ends
     op = await rig.client("operator")
     await wait_for(lambda: admitted(op), "the brake tester")

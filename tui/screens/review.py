@@ -1,4 +1,4 @@
-"""Review before the card (issue #8; SCREENS.md "Operator — review before the card"): every item
+"""Review before the card (SCREENS.md "Operator — review before the card"): every item
 judged so far with value, norm and verdict, the verdict the card would carry, and what still holds
 it — in the operator's language. F8 forms the card (it cannot be undone), Esc goes back."""
 

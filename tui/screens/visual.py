@@ -1,4 +1,4 @@
-"""The visual checklist (issue #8): every check of the vehicle's category, from the norms
+"""The visual checklist: every check of the vehicle's category, from the norms
 catalogue; the operator ticks what is defective and sends it. The daemon journals it and the card
 judges each check. Space ticks, Tab moves, Enter or F9 sends, Esc goes back without sending."""
 
