@@ -11,6 +11,11 @@ from typing import Any
 State = dict[str, Any]
 
 
+def _replace(state: State, key: str, new: dict[str, Any]) -> None:
+    """The entry of ``state[key]`` with ``new``'s id becomes ``new``."""
+    state[key] = [new if old["id"] == new["id"] else old for old in state.get(key, [])]
+
+
 @dataclass(frozen=True)
 class Hello:
     api: int
@@ -46,9 +51,7 @@ class DeviceChanged:
     device: dict[str, Any]
 
     def apply(self, state: State) -> bool:
-        state["devices"] = [
-            self.device if d["id"] == self.device["id"] else d for d in state.get("devices", [])
-        ]
+        _replace(state, "devices", self.device)
         return False
 
 
@@ -57,9 +60,7 @@ class CameraChanged:
     camera: dict[str, Any]
 
     def apply(self, state: State) -> bool:
-        state["cameras"] = [
-            self.camera if c["id"] == self.camera["id"] else c for c in state.get("cameras", [])
-        ]
+        _replace(state, "cameras", self.camera)
         return False
 
 
