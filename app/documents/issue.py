@@ -14,8 +14,6 @@ import hashlib
 from typing import Any
 
 from app.config import Config
-from app.documents.card_pdf import render_card
-from app.documents.certificate_pdf import render_certificate
 from app.documents.printing import PrintJob, job_done, print_pdf
 from app.domain.clock import LaneClock
 from app.domain.periodicity import lane_date
@@ -74,6 +72,8 @@ class Issuer:
         else:
             slug = "".join(c for c in str(self.cfg.lane["name"]).upper() if c.isascii() and c.isalnum())[:12]
             number = f"{slug or 'LANE'}-ITC-{len({e.details.get('card_id') for e in issued}) + 1:06d}"
+        from app.documents.certificate_pdf import render_certificate  # reportlab: loaded when first used
+
         pdf = await asyncio.to_thread(render_certificate, card, number, due, copy=bool(before))
         ids = {"card_id": card["card_id"], "inspection_id": card["inspection_id"], "number": number}
         job = await self._issued(
@@ -94,6 +94,8 @@ class Issuer:
         card = await self.card(card_id)
         issued = [e for e in await self.journal.events("card_issued") if e.details.get("card_id") == card_id]
         is_copy = bool(issued)
+        from app.documents.card_pdf import render_card  # reportlab: loaded when first used
+
         pdf = await asyncio.to_thread(render_card, card, copy=is_copy)
         ids = {"card_id": card["card_id"], "inspection_id": card["inspection_id"]}
         job = await self._issued(

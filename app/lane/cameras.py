@@ -27,8 +27,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-import cv2
-
 from app.config import CameraConfig, Config
 from app.domain import photo as photo_rules
 from app.domain.inspection import DeviceView
@@ -391,6 +389,8 @@ class Cameras:
         frame = _newest(slot, 5.0)
 
         def small() -> bytes:
+            import cv2
+
             return bytes(cv2.resize(frame.rgb(), (width, height), interpolation=cv2.INTER_AREA).tobytes())
 
         data = await asyncio.to_thread(small)
@@ -421,6 +421,8 @@ class Cameras:
 
             # one core: the screen keeps the other
             self._ocr = Recogniser(threads=1, engine=self.anpr["engine"], model_dir=self.anpr["model_dir"])
+        import cv2
+
         rgb = frame.rgb()
         bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
         res = self._ocr.read(bgr).as_dict()
@@ -433,6 +435,8 @@ PREVIEW_W, PREVIEW_H = 32, 6  # pixels: 32 columns × 3 rows of half blocks
 def preview(rgb: Any, bbox: Any) -> dict[str, Any]:
     """A tiny RGB picture of the plate (or of the frame when no plate was found) for the screen's
     half-block rendering: width, height and the bytes, base64."""
+    import cv2
+
     h, w = rgb.shape[:2]
     if bbox:
         x, y, bw, bh = (int(v) for v in bbox)

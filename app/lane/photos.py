@@ -15,6 +15,11 @@ becomes the card's photo here.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np  # loaded when a frame is decoded, not at import
+
 import base64
 import datetime as dt
 import hashlib
@@ -24,10 +29,6 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
-
-import cv2
-import numpy as np
-from PIL import Image
 
 from app.domain import photo as rules
 from app.errors import OtolaneError
@@ -55,6 +56,8 @@ class Place:
 
 def chroma(rgb: np.ndarray) -> float:
     """Mean |R−G| and |G−B| over every 4th pixel: 0 for a grey picture in RGB."""
+    import numpy as np
+
     s = rgb[::4, ::4].astype(np.int16)
     return float((np.abs(s[..., 0] - s[..., 1]).mean() + np.abs(s[..., 1] - s[..., 2]).mean()) / 2)
 
@@ -73,6 +76,8 @@ def _dms(deg: float) -> tuple[Fraction, Fraction, Fraction]:
 
 def exif_block(ident: CameraIdentity, camera_id: str, taken: float, place: Place) -> bytes:
     """The APP1 payload (``Exif\\0\\0`` + TIFF) with the capture time, camera and GPS position."""
+    from PIL import Image
+
     when = dt.datetime.fromtimestamp(taken).strftime("%Y:%m:%d %H:%M:%S")
     exif = Image.Exif()
     exif[0x010F] = ident.make or "-"  # Make
@@ -117,6 +122,8 @@ def read_gps(jpeg: bytes) -> tuple[float, float] | None:
     """(latitude, longitude) from a JPEG's EXIF, or None (for tests and the integrity check)."""
     import io
 
+    from PIL import Image
+
     gps = Image.open(io.BytesIO(jpeg)).getexif().get_ifd(0x8825)
     if 2 not in gps or 4 not in gps:
         return None
@@ -144,6 +151,8 @@ def judged(frame: Frame, ident: CameraIdentity, camera_id: str, place: Place) ->
     if frame.encoded == "jpeg" and frame.data:
         jpeg = frame.data
     else:
+        import cv2
+
         ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92])
         if not ok:
             raise PhotoRefused("photo_format", "the frame cannot be encoded as JPEG", format="?")

@@ -10,6 +10,11 @@ one is about to grab (not *armed*), an H.264 stream decodes its key frames only.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np  # loaded when a frame is decoded, not at import
+
 import asyncio
 import contextlib
 import enum
@@ -20,8 +25,6 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
-
-import numpy as np
 
 log = logging.getLogger("otolane.camera")
 

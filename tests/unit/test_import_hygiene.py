@@ -48,3 +48,12 @@ def test_no_module_of_app_or_drivers_imports_the_screens() -> None:
                     assert not name.startswith(("tui", "textual")), f"{path}: imports {name}"
                     if package == "drivers":
                         assert not name.startswith("app"), f"{path}: imports {name}"
+
+
+def test_the_daemon_loads_no_heavy_library_before_it_needs_one() -> None:
+    """Issue #20 item 5: OpenCV, PyAV, numpy, Pillow, reportlab and onnxruntime are loaded when a
+    camera, a photo, a document or a plate first needs them, not when the daemon starts (idle RSS
+    on a 2–4 GB kiosk)."""
+    mods = _loaded("app.daemon")
+    heavy = {"cv2", "av", "numpy", "PIL", "reportlab", "onnxruntime", "rapidocr"}
+    assert not heavy & {m.split(".")[0] for m in mods}
