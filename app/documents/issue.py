@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from app.config import Config
@@ -24,18 +25,27 @@ from app.storage.models import Card
 
 
 class Issuer:
-    def __init__(self, cfg: Config, clock: LaneClock, keyring: Keyring, journal: Journal) -> None:
+    def __init__(
+        self,
+        cfg: Config,
+        clock: LaneClock,
+        keyring: Keyring,
+        journal: Journal,
+        with_images: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]],
+    ) -> None:
+        """``with_images``: the card with its photos' images read from the photo store."""
         self.cfg = cfg
+        self.with_images = with_images
         self.clock = clock
         self.keyring = keyring
         self.journal = journal
 
     async def card(self, card_id: str) -> dict[str, Any]:
-        """A stored card as formed (it is never changed after)."""
+        """A stored card as formed (it is never changed after), its photos' images beside their records."""
         row = await Card.get_or_none(card_id=card_id[:36])
         if row is None:
             raise OtolaneError("card_unknown", "no such card", status=404, card_id=card_id[:40])
-        return dict(self.keyring.open_json(row.sealed, f"cards:{row.card_id}"))
+        return await self.with_images(dict(self.keyring.open_json(row.sealed, f"cards:{row.card_id}")))
 
     async def card_pdf(self, actor: str, card_id: str) -> tuple[bytes, bool]:
         """The card's PDF and whether it is a copy: every issue is journalled (``card_issued``), and

@@ -43,19 +43,21 @@ def card_message(card: dict[str, Any]) -> dict[str, Any]:
     return card | {"photos": [{k: v for k, v in p.items() if k != "jpeg"} for p in card["photos"]]}
 
 
+def photo_message(card_id: str, photo: dict[str, Any], jpeg_b64: str) -> dict[str, Any]:
+    """The message of one of a card's photos, which goes before the card (idempotency key: the
+    photo id); ``photo`` is the card's record of it (id and SHA-256)."""
+    return {
+        "contract": CONTRACT_VERSION,
+        "card_id": card_id,
+        "photo_id": photo["photo_id"],
+        "sha256": photo["sha256"],
+        "jpeg": jpeg_b64,
+    }
+
+
 def photo_messages(card: dict[str, Any]) -> list[dict[str, Any]]:
-    """The photo messages that go before a card (idempotency key: the photo id)."""
-    return [
-        {
-            "contract": CONTRACT_VERSION,
-            "card_id": card["card_id"],
-            "photo_id": p["photo_id"],
-            "sha256": p["sha256"],
-            "jpeg": p["jpeg"],
-        }
-        for p in card.get("photos", [])
-        if p.get("jpeg")
-    ]
+    """The photo messages of a card that carries its images (see :func:`photo_message`)."""
+    return [photo_message(card["card_id"], p, p["jpeg"]) for p in card.get("photos", []) if p.get("jpeg")]
 
 
 def schema(kind: str) -> dict[str, Any]:

@@ -12,6 +12,7 @@ deleted or a status set behind the software cannot keep a card from EIS.
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import random
 import time
@@ -23,7 +24,7 @@ from app import ledger
 from app.eds.signer import Signer
 from app.eis import events
 from app.eis.client import KEY_REFUSED, Delivery, EisClient
-from app.eis.contract import CONTRACT_VERSION, card_message, photo_messages
+from app.eis.contract import CONTRACT_VERSION, card_message, photo_message
 from app.eis.idkey import IdKeySource
 from app.errors import OtolaneError
 from app.journal import Journal
@@ -34,6 +35,8 @@ from app.storage.models import Card, EisExchange, Outbox
 log = logging.getLogger("otolane.outbox")
 #: (start, end, request id) → the signed journal export of that period (app/eis/history.py)
 Exporter = Callable[[float, float, str | None], Awaitable[dict[str, Any]]]
+#: (photo id, SHA-256) -> the JPEG a card names
+PhotoImage = Callable[[str, str], Awaitable[bytes]]
 
 
 #: what a delivery attempt changes in its row, and nothing else (the card's key and signature stay
@@ -69,7 +72,10 @@ class OutboxWorker:
         training: bool = False,
         events_on: bool = False,
         system_signer: Signer | None = None,
+        photo_image: PhotoImage | None = None,
     ) -> None:
+        """``photo_image``: the JPEG of a photo a card names (id, SHA-256), from the lane's photo
+        store: a card refers to its photos, their images are sent from their files."""
         self.client = client
         self.keyring = keyring
         self.journal = journal
@@ -88,6 +94,7 @@ class OutboxWorker:
         self.events_on = events_on
         # G1, G3: the centre's key signs what no employee signed (app/eis/system_key.py)
         self.system_signer = system_signer
+        self.photo_image = photo_image
         self._events_attempts = 0  # of the batch being sent
         self._events_next = 0.0  # no attempt before (back-off)
         self._events_single_until = 0  # one event per message below this seq (after a rejection)
@@ -387,9 +394,18 @@ class OutboxWorker:
                 "idempotency_key", flat=True
             )
         )
-        for msg in photo_messages(card):
-            if msg["photo_id"] in sent:
+        for photo in card.get("photos", []):
+            if photo["photo_id"] in sent:
                 continue
+            try:
+                msg = photo_message(card["card_id"], photo, await self._image(photo))
+            except OtolaneError as exc:  # its file is gone or changed: said, and tried again
+                item.next_attempt = time.time() + backoff_s(item.attempts)
+                item.last_error = f"photo {photo['photo_id']}: {exc.message}"[:500]
+                async with write_tx() as tx:
+                    await item.save(update_fields=list(DELIVERY_FIELDS), using_db=tx)
+                self.on_change()
+                return False
             result = await self.client.send("photo", msg, msg["photo_id"])
             await self._note_key_refusal(result)
             exchange = self._exchange_row("photo", item.card_id, msg["photo_id"], item.attempts, result)
@@ -405,6 +421,15 @@ class OutboxWorker:
             async with write_tx() as tx:
                 await exchange.save(using_db=tx)
         return True
+
+    async def _image(self, photo: dict[str, Any]) -> str:
+        """A photo's JPEG, base64: carried by a card formed before photos were kept apart, else read
+        from the photo store."""
+        if "jpeg" in photo:
+            return str(photo["jpeg"])
+        if self.photo_image is None:
+            raise OtolaneError("photo_missing", "this lane has no photo store", photo=photo["photo_id"])
+        return base64.b64encode(await self.photo_image(photo["photo_id"], photo["sha256"])).decode()
 
     def _exchange(self, item: Outbox, result: Delivery) -> EisExchange:
         """G2: the trace of one attempt, stored in the same transaction as its outcome (one write per

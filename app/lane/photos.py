@@ -263,16 +263,39 @@ class Photos:
         return removed
 
     async def of_inspection(self, inspection_id: str, step: str) -> list[dict[str, Any]]:
-        """The newest photo of each camera taken in ``step``, each with its image (base64 JPEG),
-        read back from its file and checked against the chained hashes."""
+        """The newest photo of each camera taken in ``step``: its record, which names it by id and
+        SHA-256 (a card refers to its photos; their images stay in their files, stored once). Each
+        file is read back and checked against the chained hashes first."""
         newest: dict[str, Photo] = {}
         for row in await Photo.filter(inspection_id=inspection_id, step=step).order_by("seq"):
             newest[row.camera_id] = row
-        out = []
-        for row in newest.values():
-            record, jpeg = self.load(row)
-            out.append(record | {"jpeg": base64.b64encode(jpeg).decode()})
-        return out
+        return [self.load(row)[0] for row in newest.values()]
+
+    async def image(self, photo_id: str, sha256: str) -> bytes:
+        """The JPEG of the photo a card names, checked against its file's chained hashes and against
+        the SHA-256 the card carries."""
+        row = await Photo.get_or_none(photo_id=photo_id[:36])
+        if row is None:
+            raise OtolaneError(
+                "photo_missing", "the card's photo is not in the photos chain", photo=photo_id[:36]
+            )
+        _, jpeg = self.load(row)
+        if hashlib.sha256(jpeg).hexdigest() != sha256:
+            raise OtolaneError("photo_changed", "the photo is not the one the card names", photo=photo_id)
+        return jpeg
+
+    async def with_images(self, card: dict[str, Any]) -> dict[str, Any]:
+        """The card with each photo's image (base64 JPEG) beside its record, for paper and for a
+        reader of the card. A card formed before photos were kept apart carries its images already."""
+        if all("jpeg" in p for p in card.get("photos", [])):
+            return card
+        photos = [
+            p
+            if "jpeg" in p
+            else p | {"jpeg": base64.b64encode(await self.image(p["photo_id"], p["sha256"])).decode()}
+            for p in card["photos"]
+        ]
+        return card | {"photos": photos}
 
     def load(self, row: Photo) -> tuple[dict[str, Any], bytes]:
         """A photo's record and image; a missing or changed file is an OtolaneError naming it."""

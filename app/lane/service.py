@@ -57,10 +57,12 @@ class LaneService:
         cfg: Config,
         store: Store,
         clock_start: ClockStart,
-        make_outbox: Callable[[Callable[[], None]], OutboxWorker],
+        make_outbox: Callable[..., OutboxWorker],
         drivers: dict[str, Device],
     ) -> None:
-        """``make_outbox``: builds the outbox worker with the callback it calls when its queue changed."""
+        """``make_outbox(on_change, photo_image=…)``: builds the outbox worker with the callback it
+        calls when its queue changed and the photo store's images (a card names its photos; their
+        images travel from their files)."""
         self.cfg = cfg
         self.store = store
         self.keyring = store.keyring
@@ -74,13 +76,14 @@ class LaneService:
         clock = clock_start.clock
         self.bus = Bus()
         publish = self.bus.publish
-        self.outbox = make_outbox(lambda: self.spawn(self.views.refresh_outbox()))
         self.recorder = Recorder(store.keyring, store.journal)
         add_event = self.recorder.add_event
         self.stands = Stands(cfg.devices, drivers, store.journal, add_event, publish, self)
         self.cameras = Cameras.of(
             cfg, store, add_event, publish, lambda cam, why: self.steps.camera_lost(cam, why)
         )
+        photos = self.cameras.photos
+        self.outbox = make_outbox(lambda: self.spawn(self.views.refresh_outbox()), photo_image=photos.image)
         self.steps = Steps(
             clock,
             store.journal,
@@ -120,7 +123,7 @@ class LaneService:
             self.checkpoint,
             self.views.refresh_outbox,
         )
-        self.documents = Issuer(cfg, clock, store.keyring, store.journal)
+        self.documents = Issuer(cfg, clock, store.keyring, store.journal, photos.with_images)
 
     # --- what the stands tell the lane (app.lane.stands.StandListener) ------------------------------
     def on_reading(self, slot: Slot, reading: DeviceReading) -> None:
