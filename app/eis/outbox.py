@@ -20,6 +20,9 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from tortoise import connections
+from tortoise.expressions import Subquery
+
 from app import ledger
 from app.eds.signer import Signer
 from app.eis import events
@@ -29,7 +32,7 @@ from app.eis.idkey import IdKeySource
 from app.errors import OtolaneError
 from app.journal import Journal
 from app.storage.crypto import Keyring
-from app.storage.db import write_tx
+from app.storage.db import dialect, write_tx
 from app.storage.models import Card, EisExchange, Outbox
 
 log = logging.getLogger("otolane.outbox")
@@ -55,6 +58,20 @@ def backoff_s(attempts: int, rng: random.Random | None = None) -> float:
     base = min(BACKOFF_CAP_S, 0.5 * 2 ** max(attempts - 1, 0))
     uniform = rng.uniform if rng is not None else random.uniform
     return base * uniform(1 - BACKOFF_JITTER, 1 + BACKOFF_JITTER)
+
+
+#: the cards an EIS outcome names, counted once each (a card's details hold its id), per engine
+_SETTLED_SQL = {
+    "sqlite": "SELECT COUNT(DISTINCT json_extract(details, '$.card_id')) FROM journal WHERE action = ?",
+    "postgres": "SELECT COUNT(DISTINCT details->>'card_id') FROM journal WHERE action = $1",
+}
+
+
+async def settled_cards(action: str) -> int:
+    """How many cards the journal's entries of ``action`` (an EIS outcome) name, each once; the
+    journal's action index finds them."""
+    _, rows = await connections.get("default").execute_query(_SETTLED_SQL[dialect()], [action])
+    return int(next(iter(dict(rows[0]).values())))
 
 
 class OutboxWorker:
@@ -167,13 +184,52 @@ class OutboxWorker:
         }
 
     async def reconcile(self) -> list[str]:
-        """The outbox against the cards chain and the journal. A card with no outbox row gets one; a
-        row whose status or key the journal and the card do not back goes back to pending. EIS
-        accepts an idempotency key once, so sending again is safe; not sending would lose a card.
-        Returns what was found, for the integrity alarm."""
-        cards = await self.card_marks()
-        rows = {r.card_id: r for r in await Outbox.all()}
-        said = ledger.eis_outcomes((e.action, e.details) for e in await Journal.events(*ledger.EIS_ACTIONS))
+        """The outbox against the cards chain and the journal, at start. A card with no outbox row
+        gets one; a row whose status or key the journal and the card do not back goes back to pending.
+        EIS accepts an idempotency key once, so sending again is safe; not sending would lose a card.
+        Returns what was found, for the integrity alarm.
+
+        The work is bounded by what is open, not by history: the rows that are missing (one indexed
+        anti-join) and the pending ones are held against their cards; the settled rows are counted
+        against the cards the journal says were settled so, status by status. Only when a count
+        differs (a row changed or deleted behind the software) is every row held against the chain and
+        the journal, as the integrity check does."""
+        if await self._counts_agree():
+            return await self._reconcile(await self._open_marks(), settled_said={})
+        return await self._reconcile(await self.card_marks(), settled_said=None)
+
+    async def _counts_agree(self) -> bool:
+        """Every settled status has as many rows as the journal has cards settled so, and every row
+        has its card."""
+        for action, status in ledger.EIS_ACTIONS.items():
+            if await Outbox.filter(status=status).count() != await settled_cards(action):
+                log.warning("outbox: %s rows differ from the journal; checking every row", status)
+                return False
+        missing = await Card.filter(card_id__not_in=Subquery(Outbox.all().values("card_id"))).count()
+        if await Outbox.all().count() != await Card.all().count() - missing:
+            log.warning("outbox: a row names no card; checking every row")
+            return False
+        return True
+
+    async def _open_marks(self) -> dict[str, bool]:
+        """card id → its training mark, for the cards still to be delivered and those with no row."""
+        pending = Outbox.filter(status="pending").values("card_id")
+        missing = Card.filter(card_id__not_in=Subquery(Outbox.all().values("card_id")))
+        out: dict[str, bool] = {}
+        for c in [*await Card.filter(card_id__in=Subquery(pending)), *await missing]:
+            out[c.card_id] = bool(self.keyring.open_json(c.sealed, f"cards:{c.card_id}").get("training"))
+        return out
+
+    async def _reconcile(self, cards: dict[str, bool], settled_said: dict[str, str] | None) -> list[str]:
+        """``cards``: the cards to hold their rows against (id → training); ``settled_said``: what the
+        journal says of them, or None to read it (every card: the full check)."""
+        if settled_said is None:
+            rows = {r.card_id: r for r in await Outbox.all()}
+            entries = await Journal.events(*ledger.EIS_ACTIONS)
+            said = ledger.eis_outcomes((e.action, e.details) for e in entries)
+        else:
+            rows = {r.card_id: r for r in await Outbox.filter(card_id__in=list(cards))}
+            said = settled_said
         plain = {
             cid: {"status": r.status, "training": r.training, "idempotency_key": r.idempotency_key}
             for cid, r in rows.items()

@@ -711,3 +711,52 @@ async def test_a_lane_that_answers_requests_asks_again_when_its_poll_is_due(benc
     await Outbox.filter(card_id=cid).update(next_attempt=time.time() + 3.0)
     assert 2.0 < await worker.deliver_due() <= 3.0
     assert bench.eis.requests == 1  # not asked again before its time
+
+
+async def test_at_start_only_the_cards_still_to_deliver_are_opened(bench: Bench, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Issue #20 item 2: start-up work is bounded by what is open, never by history — the settled
+    cards are counted against the journal, not opened; a pending row is still held against its card,
+    and a missing row found by an indexed anti-join."""
+    worker = bench.worker()
+    for _ in range(12):
+        await bench.card()
+    await worker.deliver_due()  # twelve settled cards: history
+    pending, lost = await bench.card(), await bench.card()
+    await Outbox.filter(card_id=pending).update(idempotency_key="other")
+    await Outbox.filter(card_id=lost).delete()
+    opened: list[str] = []
+    real_open = bench.keyring.open_json
+
+    def counting(blob: bytes, aad: str) -> Any:
+        opened.append(aad)
+        return real_open(blob, aad)
+
+    monkeypatch.setattr(bench.keyring, "open_json", counting)
+    problems = await worker.reconcile()
+    assert sorted(a for a in opened if a.startswith("cards:")) == sorted(
+        [f"cards:{pending}", f"cards:{lost}"]
+    )
+    assert any(pending in p for p in problems) and any(lost in p for p in problems)
+    rows = {r.card_id: r for r in await Outbox.filter(card_id__in=[pending, lost])}
+    assert (rows[pending].idempotency_key, rows[lost].status) == (pending, "pending")
+    # a settled row changed behind the software: the counts differ, every row is held again
+    opened.clear()
+    settled = (await Outbox.filter(status="accepted").first()).card_id  # type: ignore[union-attr]
+    await Outbox.filter(card_id=settled).update(status="rejected")
+    problems = await worker.reconcile()
+    assert len([a for a in opened if a.startswith("cards:")]) == 14
+    assert any(settled in p for p in problems)
+    assert (await Outbox.get(card_id=settled)).status == "pending"
+
+
+async def test_the_journal_counts_each_settled_card_once_on_both_engines(db: str) -> None:
+    """The start-up's count of settled cards (issue #20 item 2), by the journal's action index, on
+    SQLite's and PostgreSQL's JSON: a card accepted twice (sent again after a row was reset) is one."""
+    from app.eis.outbox import settled_cards
+
+    journal = Journal()
+    for card_id in ("a", "b", "a"):
+        await journal.write("eis", "eis_accepted", card_id=card_id, receipt="R")
+    await journal.write("eis", "eis_rejected", card_id="c", detail="no")
+    assert (await settled_cards("eis_accepted"), await settled_cards("eis_rejected")) == (2, 1)
+    assert await settled_cards("eis_refused_training") == 0
