@@ -1,5 +1,5 @@
 """How the lane screen is started: as its own program (``python -m tui``), so nothing on the daemon
-side ever imports screen code. Used by ``otolane tui`` and the demo."""
+side ever imports screen code. Used by ``otolane tui`` and the demo; it never imports the screen."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """The lane stream's events as the screens take them: each JSON event of ``/v1/stream`` (the table
 of ``docs/api.md``) parsed once into a dataclass, which knows how it changes the screen's copy of
 the lane (``app.state``, shaped as ``GET /v1/state``). An event of a type this screen does not know
-is passed over (a newer daemon may say more)."""
+is passed over (a newer daemon may say more). Nothing here draws or
+computes a rule."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """Handlers of the accounts: version, logins (password, NCA key file, NCALayer), logout, password,
 and the administrator's user acts. Each calls :class:`~app.auth.Accounts` or
-:class:`~app.eds.login.EdsLogin`; the roles are checked before (``server.py: ROUTES``)."""
+:class:`~app.eds.login.EdsLogin`; the roles are checked before (``server.py: ROUTES``). They never
+hold a rule of their own nor say a password or a key back."""
 
 from __future__ import annotations
 

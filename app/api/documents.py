@@ -1,5 +1,6 @@
 """Handlers of formed cards: read one, its PDF, print it, a print job's status, the international
-certificate. Each calls :class:`~app.documents.issue.Issuer`, which journals every issue."""
+certificate. Each calls :class:`~app.documents.issue.Issuer`, which journals every issue.
+They never render or journal a document themselves."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """Handlers of the lane's equipment: a stand's raw frames, its service commands and replacement;
 the cameras, their registration and preview. Each calls :class:`~app.lane.stands.Stands` or
-:class:`~app.lane.cameras.Cameras`."""
+:class:`~app.lane.cameras.Cameras`. They never command a stand
+themselves (a step's own commands are the lane's)."""
 
 from __future__ import annotations
 

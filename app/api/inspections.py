@@ -1,6 +1,6 @@
 """Handlers of the operator's inspection: the state, the plate read off the camera, starting an
 inspection, its steps and visual checks, the card's review and forming, and aborting. Each calls
-one part of the lane (``app/lane/``) and answers with its view."""
+one part of the lane (``app/lane/``) and answers with its view; none holds a gate or a rule."""
 
 from __future__ import annotations
 

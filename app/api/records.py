@@ -1,5 +1,6 @@
 """Handlers of the lane's records: the journal (read, signed export, R3.19), the EIS queue and the
-EIS exchanges (G2). Each calls :class:`~app.journal.Journal`, ``app/eis/history.py`` or the outbox."""
+EIS exchanges (G2). Each calls :class:`~app.journal.Journal`, ``app/eis/history.py`` or the outbox; none
+writes a journal entry but the export's own."""
 
 from __future__ import annotations
 

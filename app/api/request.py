@@ -1,5 +1,6 @@
 """Reading a request of the local API: its JSON body with bounded depth, its typed fields, its query
-numbers and its session. Every bad input is an :class:`OtolaneError` that names the field."""
+numbers and its session. Every bad input is an :class:`OtolaneError` that names the field;
+nothing here reaches the lane."""
 
 from __future__ import annotations
 

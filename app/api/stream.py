@@ -1,6 +1,7 @@
 """The live stream of ``/v1/stream`` on the API side: one WebSocket per screen, fed from its
 subscription to the lane's bus in batches; closed when its session ends, cut when its client never
-reads (a frozen SSH link), so neither a shutdown nor an ended session waits on it."""
+reads (a frozen SSH link), so neither a shutdown nor an ended session waits on it. It never
+chooses what is published (the lane's parts do, ``app/lane/bus.py``)."""
 
 from __future__ import annotations
 

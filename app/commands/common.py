@@ -1,4 +1,4 @@
-"""What the commands share: the log's set-up."""
+"""What the commands share: the log's set-up. Nothing of a command's own."""
 
 from __future__ import annotations
 

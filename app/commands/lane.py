@@ -1,5 +1,6 @@
 """The commands that run or look after the lane: the daemon, the screen, the demo, the configuration
-check, users, the integrity check, NCA keys, the EIS identification key and the journal."""
+check, users, the integrity check, NCA keys, the EIS identification key and the journal. The
+parser and the error handling are ``app/cli.py``'s; no command prints a traceback."""
 
 from __future__ import annotations
 

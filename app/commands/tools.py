@@ -1,5 +1,6 @@
 """The commands of the simulators and tools: the EIS simulator, the simulated camera and stands, fault
-orders to a running simulator, and plate recognition on image files."""
+orders to a running simulator, and plate recognition on image files. None of them
+touches a lane's database."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """A step as the lane keeps it: the typed record of the ``inspections.steps`` JSON column
 (:class:`Step`, both ways) and what one run of it gathers in memory (:class:`StepRun`). Pure data:
-the runner that moves steps is ``app/lane/steps.py``."""
+the runner that moves steps is ``app/lane/steps.py``; it never stores, journals or decides."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """The lane screen's header: lane name, training mark, the EIS queue, and in place of the clock
-whatever must never go unseen (the database refusing, an integrity alarm, the EIS key)."""
+whatever must never go unseen (the database refusing, an integrity alarm, the EIS key). It asks
+the daemon nothing."""
 
 from __future__ import annotations
 

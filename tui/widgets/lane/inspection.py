@@ -1,5 +1,6 @@
 """The lane screen's inspection panel: the vehicle, the timers (R12), the steps with the results of
-the last finished one; with no inspection open, the last card with its items and its delivery."""
+the last finished one; with no inspection open, the last card with its items and its delivery. It
+never judges a value: verdicts, holds and derived values are the daemon's."""
 
 from __future__ import annotations
 

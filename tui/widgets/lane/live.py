@@ -1,6 +1,6 @@
 """The lane screen's live panel: the stand of the running step — bars of the brake forces with the
 imbalance the daemon derived and whether the photo was taken (R3.9), or a trend of each value for
-the other stands."""
+the other stands. It computes no imbalance of its own."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """The lane screen's stands panel: every stand with its state or live values (a trend where the pane
 has room), its reason under it when it is not ready, then every camera with its rate, size and the
-age of its last frame (D2)."""
+age of its last frame (D2). Whether a stand is admitted is the
+daemon's word, never the screen's."""
 
 from __future__ import annotations
 
