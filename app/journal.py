@@ -11,13 +11,28 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from tortoise import connections
+
 from app.storage.chain import ChainWriter
-from app.storage.db import write_tx
+from app.storage.db import dialect, write_tx
 from app.storage.models import JournalEntry
 
 SECRET_WORDS = ("password", "secret", "token", "key_material")
 #: The largest page of the journal one request may read.
 MAX_PAGE = 1000
+
+
+#: The entries of one action that name one card, and how many cards an action names (each once), by
+#: the index on (action, the details' card id) of migration 8 — never a scan of the whole journal.
+OF_CARD_SQL = {
+    "sqlite": "SELECT seq FROM journal WHERE action = ? AND json_extract(details, '$.card_id') = ? "
+    "ORDER BY seq",
+    "postgres": "SELECT seq FROM journal WHERE action = $1 AND (details->>'card_id') = $2 ORDER BY seq",
+}
+CARDS_NAMED_SQL = {
+    "sqlite": "SELECT COUNT(DISTINCT json_extract(details, '$.card_id')) FROM journal WHERE action = ?",
+    "postgres": "SELECT COUNT(DISTINCT (details->>'card_id')) FROM journal WHERE action = $1",
+}
 
 
 def _clean(details: dict[str, Any]) -> dict[str, Any]:
@@ -59,6 +74,19 @@ class Journal:
             {"seq": r.seq, "ts": r.ts, "actor": r.actor, "action": r.action, "details": r.details}
             for r in rows
         ]
+
+    @staticmethod
+    async def of_card(action: str, card_id: str) -> list[JournalEntry]:
+        """The entries of ``action`` that name the card ``card_id``, oldest first."""
+        _, rows = await connections.get("default").execute_query(OF_CARD_SQL[dialect()], [action, card_id])
+        seqs = [next(iter(dict(r).values())) for r in rows]
+        return await JournalEntry.filter(seq__in=seqs).order_by("seq") if seqs else []
+
+    @staticmethod
+    async def cards_named(action: str) -> int:
+        """How many cards the entries of ``action`` name, each once."""
+        _, rows = await connections.get("default").execute_query(CARDS_NAMED_SQL[dialect()], [action])
+        return int(next(iter(dict(rows[0]).values())))
 
     @staticmethod
     async def events(*actions: str, after: int = 0) -> list[JournalEntry]:

@@ -75,13 +75,12 @@ class Issuer:
         today = lane_date(self.clock.now()).isoformat()
         if due <= today:
             raise OtolaneError("certificate_expired", "the card's validity is over", due=due, status=409)
-        issued = await self.journal.events("certificate_issued")
-        before = [e for e in issued if e.details.get("card_id") == card_id]
+        before = await self.journal.of_card("certificate_issued", card["card_id"])
         if before:
             number = str(before[0].details["number"])
         else:
             slug = "".join(c for c in str(self.cfg.lane["name"]).upper() if c.isascii() and c.isalnum())[:12]
-            number = f"{slug or 'LANE'}-ITC-{len({e.details.get('card_id') for e in issued}) + 1:06d}"
+            number = f"{slug or 'LANE'}-ITC-{await self.journal.cards_named('certificate_issued') + 1:06d}"
         from app.documents.certificate_pdf import render_certificate  # reportlab: loaded when first used
 
         pdf = await asyncio.to_thread(render_certificate, card, number, due, copy=bool(before))
@@ -102,8 +101,7 @@ class Issuer:
         self, actor: str, card_id: str, to_printer: bool
     ) -> tuple[bytes, bool, PrintJob | None]:
         card = await self.card(card_id)
-        issued = [e for e in await self.journal.events("card_issued") if e.details.get("card_id") == card_id]
-        is_copy = bool(issued)
+        is_copy = bool(await self.journal.of_card("card_issued", card["card_id"]))
         from app.documents.card_pdf import render_card  # reportlab: loaded when first used
 
         pdf = await asyncio.to_thread(render_card, card, copy=is_copy)

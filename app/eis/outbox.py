@@ -20,7 +20,6 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from tortoise import connections
 from tortoise.expressions import Subquery
 
 from app import ledger
@@ -32,7 +31,7 @@ from app.eis.idkey import IdKeySource
 from app.errors import OtolaneError
 from app.journal import Journal
 from app.storage.crypto import Keyring
-from app.storage.db import dialect, write_tx
+from app.storage.db import write_tx
 from app.storage.models import Card, EisExchange, Outbox
 
 log = logging.getLogger("otolane.outbox")
@@ -58,20 +57,6 @@ def backoff_s(attempts: int, rng: random.Random | None = None) -> float:
     base = min(BACKOFF_CAP_S, 0.5 * 2 ** max(attempts - 1, 0))
     uniform = rng.uniform if rng is not None else random.uniform
     return base * uniform(1 - BACKOFF_JITTER, 1 + BACKOFF_JITTER)
-
-
-#: the cards an EIS outcome names, counted once each (a card's details hold its id), per engine
-_SETTLED_SQL = {
-    "sqlite": "SELECT COUNT(DISTINCT json_extract(details, '$.card_id')) FROM journal WHERE action = ?",
-    "postgres": "SELECT COUNT(DISTINCT details->>'card_id') FROM journal WHERE action = $1",
-}
-
-
-async def settled_cards(action: str) -> int:
-    """How many cards the journal's entries of ``action`` (an EIS outcome) name, each once; the
-    journal's action index finds them."""
-    _, rows = await connections.get("default").execute_query(_SETTLED_SQL[dialect()], [action])
-    return int(next(iter(dict(rows[0]).values())))
 
 
 class OutboxWorker:
@@ -202,7 +187,7 @@ class OutboxWorker:
         """Every settled status has as many rows as the journal has cards settled so, and every row
         has its card."""
         for action, status in ledger.EIS_ACTIONS.items():
-            if await Outbox.filter(status=status).count() != await settled_cards(action):
+            if await Outbox.filter(status=status).count() != await Journal.cards_named(action):
                 log.warning("outbox: %s rows differ from the journal; checking every row", status)
                 return False
         missing = await Card.filter(card_id__not_in=Subquery(Outbox.all().values("card_id"))).count()

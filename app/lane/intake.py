@@ -230,19 +230,18 @@ class Intake:
         """The failed card a returning vehicle is re-inspected against, checked by the domain's rule.
         ``card_id`` may be the card's number as printed (the operator types that; the journal says
         which card it is)."""
-        if card_id.isdigit():
-            formed = [
-                e
-                for e in await self.journal.events("card_formed")
-                if e.details.get("inspection") == int(card_id)
-            ]
-            card_id = str(formed[-1].details["card_id"]) if formed else card_id
-        row = await Card.get_or_none(card_id=card_id[:36])
-        if row is None:
+        number = int(card_id) if card_id.isdigit() and len(card_id) <= 9 else None
+        if number is not None:  # by the inspection's unique number, then the card's unique inspection
+            insp = await Inspection.get_or_none(number=number)
+            row = await Card.get_or_none(inspection_id=insp.id) if insp is not None else None
+        else:
+            row = await Card.get_or_none(card_id=card_id[:36])
+        card = self.keyring.open_json(row.sealed, f"cards:{row.card_id}") if row is not None else None
+        if row is None or card is None or (number is not None and card.get("number") != number):
+            # the chained card has the say: a number moved in the inspections table finds no card
             raise OtolaneError(
                 "card_unknown", "no such card", status=404, card_id=card_id[:40], field="reinspection_of"
             )
-        card = self.keyring.open_json(row.sealed, f"cards:{row.card_id}")
         check_first_card(card, row.created, plate, self.training, now)
         return {"card_id": card["card_id"], "number": card["number"], "failures": card["failures"]}
 

@@ -71,6 +71,15 @@ async def _v5(conn: Any) -> None:
     await _add_column(conn, "eis_exchanges", "kind", kind, kind)  # not only cards travel
 
 
+async def _v8(conn: Any) -> None:
+    """The journal's entries of a card found by an index, not by reading them all (app/journal.py)."""
+    if conn.capabilities.dialect == "sqlite":
+        expr = "json_extract(details, '$.card_id')"
+    else:
+        expr = "(details->>'card_id')"
+    await conn.execute_script(f"CREATE INDEX IF NOT EXISTS journal_card ON journal (action, {expr})")
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Any], Awaitable[None]]]] = [
     (1, "initial schema: users, inspections, readings, journal, cards, outbox", _v1),
     (2, "users.eds_iin: the sealed IIN of the employee's NCA key", _v2),
@@ -79,6 +88,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Any], Awaitable[None]]]] = [
     (5, "eis_exchanges.kind: which message of the contract (card, requests, history)", _v5),
     (6, "eis_feed: where the feed of inspection events to EIS stands (R3.5)", _new_tables),
     (7, "photos: the vehicle photos' chain (R3.9, R3.10, R3.18)", _new_tables),
+    (8, "journal_card: the journal's entries of a card by an index", _v8),
 ]
 
 

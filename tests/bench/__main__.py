@@ -634,6 +634,10 @@ async def bench_eds_login(tmp: Path, n: int = 10) -> dict[str, float]:
 
 
 def main() -> int:
+    if "--history" in sys.argv[1:]:  # issue #20: a lane of N inspections, then its figures
+        from tests.bench.history import main as history
+
+        return history(sys.argv)
     save = "--save" in sys.argv[1:]
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="otolane-bench-") as tmp:

@@ -752,9 +752,8 @@ async def test_at_start_only_the_cards_still_to_deliver_are_opened(bench: Bench,
 async def test_the_journal_counts_each_settled_card_once_on_both_engines(db: str) -> None:
     """The start-up's count of settled cards (issue #20 item 2), by the journal's action index, on
     SQLite's and PostgreSQL's JSON: a card accepted twice (sent again after a row was reset) is one."""
-    from app.eis.outbox import settled_cards
-
     journal = Journal()
+    settled_cards = journal.cards_named
     for card_id in ("a", "b", "a"):
         await journal.write("eis", "eis_accepted", card_id=card_id, receipt="R")
     await journal.write("eis", "eis_rejected", card_id="c", detail="no")

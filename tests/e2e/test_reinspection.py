@@ -69,5 +69,16 @@ async def test_a_repaired_car_is_rechecked_on_its_failed_items_and_linked_to_its
         with pytest.raises(ApiError) as err:
             await op.call("POST", "/v1/inspections", VEHICLE | {"reinspection_of": second["card_id"]})
         assert err.value.code == "reinspection_not_failed"
+        # By its printed number the card is found through unique keys (issue #20), and the chained
+        # card has the say: an inspection's number moved behind the software finds no card.
+        from tortoise import connections
+
+        await connections.get("default").execute_query(
+            "UPDATE inspections SET number = 990 WHERE number = ?", [second_number := card["number"]]
+        )
+        for typed in ("990", str(second_number)):
+            with pytest.raises(ApiError) as err:
+                await op.call("POST", "/v1/inspections", VEHICLE | {"reinspection_of": typed})
+            assert err.value.code == "card_unknown", typed
     finally:
         await rig.close()

@@ -30,7 +30,7 @@ async def _readings(n: int) -> None:
 
 async def test_migrations_run_once(db: str) -> None:
     assert await migrate() == 0
-    assert [v.version for v in await SchemaVersion.all()] == [1, 2, 3, 4, 5, 6, 7]
+    assert [v.version for v in await SchemaVersion.all()] == [1, 2, 3, 4, 5, 6, 7, 8]
     assert await engine_integrity() == "ok"
 
 
@@ -75,7 +75,7 @@ async def test_a_database_made_before_signed_cards_gains_the_signature_column(db
     await conn.execute_script("DELETE FROM schema_version WHERE version = 3")
     assert await migrate() == 1
     assert (await _column("outbox", "signature"))[0].lower() == "text"
-    assert [v.version for v in await SchemaVersion.all().order_by("version")] == [1, 2, 3, 4, 5, 6, 7]
+    assert [v.version for v in await SchemaVersion.all().order_by("version")] == [1, 2, 3, 4, 5, 6, 7, 8]
     assert await migrate() == 0
 
 
@@ -94,7 +94,7 @@ async def test_a_database_made_before_the_event_feed_gains_it(db: str) -> None:
     await conn.execute_script("DROP TABLE eis_feed")
     await conn.execute_script("DROP TABLE photos")
     await conn.execute_script("DELETE FROM schema_version WHERE version >= 5")
-    assert await migrate() == 3
+    assert await migrate() == 4
     _, rows = await conn.execute_query("SELECT kind, card_id FROM eis_exchanges")
     assert [(dict(r)["kind"], dict(r)["card_id"]) for r in rows] == [("card", "c1")]
     kind, default = await _column("eis_exchanges", "kind")
