@@ -17,6 +17,7 @@ In order, each problem named with its table and row:
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from app import ledger
@@ -102,7 +103,7 @@ async def check(cfg: Config, store: Store) -> dict[str, Any]:
         report.bad("checkpoint file", p)
     anchors: list[tuple[str, dict[str, tuple[int, str]]]] = []
     try:
-        for c in await Card.all().order_by("seq"):
+        async for c in _cards():
             card = store.keyring.open_json(c.sealed, f"cards:{c.card_id}")
             anchor = card.get("anchor")
             if not isinstance(anchor, dict):
@@ -162,10 +163,33 @@ async def check(cfg: Config, store: Store) -> dict[str, Any]:
     return {"ok": ok, "engine": engine, "breaks": breaks, "problems": report.problems, "lines": report.lines}
 
 
+async def _cards(page: int = 200) -> AsyncIterator[Card]:
+    """The cards in the chain's order, a page at a time (each opened once by its reader, none kept)."""
+    after = 0
+    while True:
+        batch = await Card.filter(seq__gt=after).order_by("seq").limit(page)
+        if not batch:
+            return
+        for c in batch:
+            yield c
+        after = int(batch[-1].seq)
+
+
+async def _entries(actions: Iterable[str]) -> list[tuple[int, str, dict[str, Any]]]:
+    """(seq, action, details) of the journal's entries of ``actions``, by the action index."""
+    rows = (
+        await JournalEntry.filter(action__in=list(actions))
+        .order_by("seq")
+        .values_list("seq", "action", "details")
+    )
+    return [(int(s), str(a), dict(d)) for s, a, d in rows]
+
+
 async def _state(report: Report, store: Store) -> None:
-    """The state tables against the journal (see ``app/ledger.py``)."""
+    """The state tables against the journal (see ``app/ledger.py``); only the entries each check
+    rests on are read (the inspections', the accounts', the deliveries')."""
     try:
-        entries = [(e.seq, e.action, e.details) for e in await JournalEntry.all().order_by("seq")]
+        entries = await _entries({*ledger.INSPECTION_ACTIONS, *ledger.USER_ACTIONS, *ledger.EIS_ACTIONS})
     except Exception:
         report.bad("journal", "cannot be read: the state tables cannot be checked against it")
         return
@@ -190,7 +214,7 @@ async def _state(report: Report, store: Store) -> None:
     try:
         cards = {
             c.card_id: bool(store.keyring.open_json(c.sealed, f"cards:{c.card_id}").get("training"))
-            for c in await Card.all()
+            async for c in _cards()
         }
     except Exception:
         return  # named above
