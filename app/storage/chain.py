@@ -50,6 +50,12 @@ CHAINED: dict[str, tuple[str, ...]] = {
 
 
 def _plain(v: Any) -> Any:
+    # by exact type first: the integrity check calls this for every column of every row
+    t = type(v)
+    if t is float:
+        return repr(v)
+    if t is bytes:
+        return base64.b64encode(v).decode()
     if isinstance(v, bytes | bytearray | memoryview):
         return base64.b64encode(bytes(v)).decode()
     if isinstance(v, float):
@@ -57,10 +63,13 @@ def _plain(v: Any) -> Any:
     return v
 
 
+#: the canonical form of a row's content (sorted keys, no spaces, text as it is), made once
+_CANON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def row_hash(table: str, row: dict[str, Any]) -> str:
     content = {k: _plain(row[k]) for k in CHAINED[table]}
-    canon = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256((row["prev_hash"] + canon).encode()).hexdigest()
+    return hashlib.sha256((row["prev_hash"] + _CANON.encode(content)).encode()).hexdigest()
 
 
 class ChainWriter:
