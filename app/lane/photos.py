@@ -39,6 +39,8 @@ from app.storage.models import Photo
 from drivers.camera.base import CameraIdentity, Frame
 
 SUFFIX = ".jpg.sealed"
+#: where a photo's file waits until its row is committed; the start-up sweep looks only here
+INCOMING = ".incoming"
 
 
 class PhotoRefused(OtolaneError):
@@ -187,6 +189,16 @@ def _write_file(path: Path, data: bytes) -> None:
         os.close(dfd)
 
 
+def _move_in(incoming: Path, final: Path) -> None:
+    """A committed photo's file into the photos folder; the rename survives a power cut."""
+    os.replace(incoming, final)
+    dfd = os.open(final.parent, os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
 class Photos:
     def __init__(self, folder: Path, keyring: Keyring, journal: Any, place: Place) -> None:
         self.folder = folder
@@ -198,6 +210,10 @@ class Photos:
     def ensure_folder(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.folder.chmod(0o700)
+        (self.folder / INCOMING).mkdir(mode=0o700, exist_ok=True)
+
+    def _incoming(self, photo_id: str) -> Path:
+        return self.folder / INCOMING / f"{photo_id}{SUFFIX}"
 
     def file(self, photo_id: str) -> Path:
         return self.folder / f"{photo_id}{SUFFIX}"
@@ -208,8 +224,9 @@ class Photos:
         """Encrypt, write, chain and journal one photo (see the module's text); its record."""
         photo_id = str(uuid.uuid4())
         blob = self.keyring.seal(jpeg, f"photos:{photo_id}")
-        path = self.file(photo_id)
+        path = self._incoming(photo_id)  # moved into the folder once its row is committed
         try:
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             _write_file(path, blob)
         except OSError as exc:
             raise StorageFailed(f"the photo file cannot be written: {exc.strerror or exc}") from None
@@ -246,18 +263,23 @@ class Photos:
         except Exception as exc:
             path.unlink(missing_ok=True)  # not chained: not a photo
             raise StorageFailed.wrap(exc) from exc
+        _move_in(path, self.file(photo_id))
         return record
 
     async def sweep(self) -> int:
-        """At start: files a capture left when the daemon died between writing the file and its
-        row (never acknowledged, never in a card) are removed, so nothing is kept twice."""
-        if not self.folder.is_dir():
+        """At start: a capture cut by the daemon's death left its file in the incoming folder. With
+        its row committed the file goes into place; without, it was never acknowledged nor in a card
+        and is removed, so nothing is kept twice. Only the incoming folder is read (a few files at
+        most): the work does not grow with the lane's photos. Returns the files removed."""
+        incoming = self.folder / INCOMING
+        if not incoming.is_dir():
             return 0
-        known = set(await Photo.all().values_list("photo_id", flat=True))
         removed = 0
-        for path in self.folder.iterdir():
+        for path in list(incoming.iterdir()):
             pid = path.name.removesuffix(SUFFIX)
-            if path.name.endswith(".tmp") or (path.name.endswith(SUFFIX) and pid not in known):
+            if path.name.endswith(SUFFIX) and await Photo.exists(photo_id=pid):
+                _move_in(path, self.file(pid))
+            else:
                 path.unlink(missing_ok=True)
                 removed += 1
         return removed

@@ -432,7 +432,7 @@ def run(n: int) -> dict[str, Any]:
         out["integrity_rows_per_s"] = round(rows / out["integrity_s"])
         out["floor_rows_per_s"] = round(floor)
         size = sum(p.stat().st_size for p in db.parent.glob(db.name + "*"))
-        photos = sum(p.stat().st_size for p in cfg.path(cfg.storage["photos_dir"]).iterdir())
+        photos = sum(p.stat().st_size for p in cfg.path(cfg.storage["photos_dir"]).rglob("*") if p.is_file())
         out["db_mib_per_inspection"] = round(size / 2**20 / n, 4)
         out["photos_mib_per_inspection"] = round(photos / 2**20 / n, 4)
         return out

@@ -17,6 +17,11 @@ from tests.rig import CAMERA_ACCOUNT, Rig, admitted, run_to_card, start_rig, wai
 VEHICLE = {"plate": "123ABC02", "category": "M1", "fuel": "petrol", "axles": 2}
 
 
+def photo_files(rig: Rig) -> list[Path]:
+    """Every file under the photos folder (its incoming folder too)."""
+    return sorted(p for p in (rig.home / "photos").rglob("*") if p.is_file())
+
+
 async def journal(rig: Rig, *actions: str) -> list[dict[str, Any]]:
     admin = await rig.client("admin")
     entries = await admin.call("GET", "/v1/journal?limit=500")
@@ -76,7 +81,7 @@ async def test_front_axle_brake_test_takes_the_photo_with_the_lanes_geolocation(
         ).fetchone()
         assert got == jpeg
         # encrypted at rest (R7): the file is not a JPEG, and it is 0600
-        files = list((rig.home / "photos").iterdir())
+        files = photo_files(rig)
         assert len(files) == 1 and not files[0].read_bytes().startswith(b"\xff\xd8")
         assert files[0].stat().st_mode & 0o777 == 0o600
     finally:
@@ -120,7 +125,7 @@ async def test_a_camera_that_is_not_the_registered_one_gives_no_photo_and_no_car
         with pytest.raises(ApiError) as err:
             await op.call("POST", f"/v1/inspections/{insp['id']}/card")
         assert err.value.status in (409, 422)
-        assert not list((rig.home / "photos").iterdir())
+        assert not photo_files(rig)
         # the administrator registers the camera now on the line; the step may start
         admin = await rig.client("admin")
         with pytest.raises(ApiError) as err:
@@ -165,7 +170,7 @@ async def test_a_grey_frame_is_refused_as_the_photo_with_its_reason(tmp_path: Pa
         assert entry["details"]["reason"] == "photo_greyscale"
         (back,) = await wait_for(lambda: journal(rig, "photo_failed"), "the step sent back")
         assert "photo_greyscale" in back["details"]["reason"]
-        assert not list((rig.home / "photos").iterdir())
+        assert not photo_files(rig)
     finally:
         await rig.close()
 
@@ -190,7 +195,7 @@ async def test_integrity_check_finds_a_changed_or_missing_photo_file(tmp_path: P
 
     ok = check()
     assert ok.returncode == 0 and "photos: 1 held against their files" in ok.stdout, ok.stdout
-    (path,) = list((rig.home / "photos").iterdir())
+    (path,) = photo_files(rig)
     photo_id = path.name.split(".")[0]
     blob = bytearray(path.read_bytes())
     blob[100] ^= 1

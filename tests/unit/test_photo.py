@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -151,3 +152,41 @@ def test_a_web_cameras_png_still_becomes_a_jpeg_photo_with_its_exif() -> None:
     assert jpeg.startswith(b"\xff\xd8") and read_gps(jpeg) is not None and facts["format"] == "jpeg"
     cam.take_frame(b"GIF89a....")
     assert cam.counters.bad_frames == 1
+
+
+async def test_a_cut_capture_is_finished_or_removed_at_start_looking_only_at_its_folder(
+    tmp_path: Path,
+) -> None:
+    """R3.10, issue #20 item 2: a photo's file waits in the incoming folder until its row is
+    committed. At start a file whose row was committed goes into place (the capture was
+    acknowledged), one without a row is removed (it never was); the photos already in place are not
+    read, so the sweep does not grow with the lane's photos."""
+    from app import config as config_mod
+    from app.demo_config import write_config
+    from app.lane.photos import INCOMING, SUFFIX, Photos, Place
+    from app.storage.models import Photo
+    from app.storage.store import close_store, open_store
+
+    cfg = config_mod.load(write_config(tmp_path, 1.0, 9))
+    store = await open_store(cfg)
+    try:
+        photos = Photos(tmp_path / "photos", store.keyring, store.journal, Place(1.0, 2.0))
+        photos.ensure_folder()
+        jpeg, facts = judged(_frame(camera_frames("123ABC02", 1)[0]), IDENT, "front", Place(1.0, 2.0))
+        ids = {"inspection": 1, "inspection_id": "i1"}
+        kept = await photos.store(jpeg, facts, 1.0, ids, "brakes_axle_1", "laned")
+        assert photos.file(kept["photo_id"]).is_file() and not list((photos.folder / INCOMING).iterdir())
+        # the daemon died after the commit, before the move: the row is there, the file waits
+        acked = await photos.store(jpeg, facts, 2.0, ids, "brakes_axle_1", "laned")
+        photos.file(acked["photo_id"]).rename(photos.folder / INCOMING / f"{acked['photo_id']}{SUFFIX}")
+        # ... and before the commit: a file with no row, and a torn temporary file
+        (photos.folder / INCOMING / f"never{SUFFIX}").write_bytes(b"x")
+        (photos.folder / INCOMING / f".never{SUFFIX}.tmp").write_bytes(b"x")
+        stray = photos.folder / f"older{SUFFIX}"  # not the sweep's: the integrity check reads rows
+        stray.write_bytes(b"x")
+        assert await photos.sweep() == 2
+        assert not list((photos.folder / INCOMING).iterdir()) and stray.exists()
+        record, image = photos.load(await Photo.get(photo_id=acked["photo_id"]))
+        assert image == jpeg and record["photo_id"] == acked["photo_id"]
+    finally:
+        await close_store()
