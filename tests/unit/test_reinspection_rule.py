@@ -1,0 +1,89 @@
+"""Which failed card a returning vehicle may come back against (``app/domain/reinspection.py``):
+a failed card of this vehicle, of the lane's mode, within the period — each refusal with its code,
+the field it concerns and its status (R3.6, R3.8)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from app.domain.norms import LIVE_IMBALANCE_FLOOR_KN, live_imbalance
+from app.domain.reinspection import REINSPECTION_DAYS, check_first_card
+from app.errors import OtolaneError
+
+DAY = 86400.0
+FORMED = 1_800_000_000.0
+
+
+def _card(**kw: Any) -> dict[str, Any]:
+    return {"verdict": "not_admitted", "vehicle": {"plate": "123ABC02"}, "training": True} | kw
+
+
+def _refusal(
+    card: dict[str, Any], plate: str = "123ABC02", training: bool = True, days: float = 1
+) -> OtolaneError:
+    with pytest.raises(OtolaneError) as err:
+        check_first_card(card, FORMED, plate, training, FORMED + days * DAY)
+    return err.value
+
+
+def test_a_failed_card_of_this_vehicle_within_the_period_may_be_returned_to() -> None:
+    check_first_card(_card(), FORMED, "123ABC02", True, FORMED)
+    check_first_card(_card(), FORMED, "123ABC02", True, FORMED + REINSPECTION_DAYS * DAY)  # the last day
+    check_first_card(_card(training=False), FORMED, "123ABC02", False, FORMED + DAY)
+
+
+@pytest.mark.parametrize(
+    ("card", "plate", "training", "days", "said"),
+    [
+        (
+            _card(verdict="admitted"),
+            "123ABC02",
+            True,
+            1,
+            ("reinspection_not_failed", 409, {"field": "reinspection_of"}),
+        ),
+        (
+            _card(),
+            "777AAA01",
+            True,
+            1,
+            ("reinspection_plate", 400, {"field": "plate", "card_plate": "123ABC02"}),
+        ),
+        (_card(), "123ABC02", False, 1, ("reinspection_mode", 409, {"field": "reinspection_of"})),
+        (
+            _card(training=False),
+            "123ABC02",
+            True,
+            1,
+            ("reinspection_mode", 409, {"field": "reinspection_of"}),
+        ),
+        (
+            _card(),
+            "123ABC02",
+            True,
+            REINSPECTION_DAYS + 0.001,
+            ("reinspection_expired", 409, {"days": REINSPECTION_DAYS}),
+        ),
+    ],
+)
+def test_each_refusal_says_why_and_where(
+    card: dict[str, Any], plate: str, training: bool, days: float, said: tuple[str, int, dict[str, Any]]
+) -> None:
+    err = _refusal(card, plate, training, days)
+    assert (err.code, err.status, err.params) == said
+
+
+def test_the_period_is_twenty_days() -> None:
+    """UNVERIFIED for Kazakhstan (docs/norms.md): the RF rules' figure."""
+    assert REINSPECTION_DAYS == 20
+
+
+def test_idle_rollers_show_no_live_imbalance() -> None:
+    """The live imbalance of the lane screen: 0 until a wheel brakes past the floor, then GOST 33997
+    A.2's figure."""
+    assert LIVE_IMBALANCE_FLOOR_KN == 0.3
+    assert live_imbalance(0.3, 0.1) == 0.0 and live_imbalance(0.1, 0.3) == 0.0
+    assert live_imbalance(0.31, 0.0) == 100.0 and live_imbalance(0.0, 0.4) == 100.0
+    assert live_imbalance(4.0, 3.0) == 25.0
