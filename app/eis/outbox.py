@@ -20,14 +20,12 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from tortoise.expressions import Subquery
-
-from app import ledger
 from app.eds.signer import Signer
 from app.eis import events
 from app.eis.client import KEY_REFUSED, Delivery, EisClient
 from app.eis.contract import CONTRACT_VERSION, card_message, photo_message
 from app.eis.idkey import IdKeySource
+from app.eis.reconcile import reconcile
 from app.errors import OtolaneError
 from app.journal import Journal
 from app.storage.crypto import Keyring
@@ -161,93 +159,10 @@ class OutboxWorker:
             out[status] = await Outbox.filter(status=status).count()
         return out
 
-    async def card_marks(self) -> dict[str, bool]:
-        """card id → its training mark, as the sealed card in the chain says."""
-        return {
-            c.card_id: bool(self.keyring.open_json(c.sealed, f"cards:{c.card_id}").get("training"))
-            for c in await Card.all().order_by("seq")
-        }
-
     async def reconcile(self) -> list[str]:
-        """The outbox against the cards chain and the journal, at start. A card with no outbox row
-        gets one; a row whose status or key the journal and the card do not back goes back to pending.
-        EIS accepts an idempotency key once, so sending again is safe; not sending would lose a card.
-        Returns what was found, for the integrity alarm.
-
-        The work is bounded by what is open, not by history: the rows that are missing (one indexed
-        anti-join) and the pending ones are held against their cards; the settled rows are counted
-        against the cards the journal says were settled so, status by status. Only when a count
-        differs (a row changed or deleted behind the software) is every row held against the chain and
-        the journal, as the integrity check does."""
-        if await self._counts_agree():
-            return await self._reconcile(await self._open_marks(), settled_said={})
-        return await self._reconcile(await self.card_marks(), settled_said=None)
-
-    async def _counts_agree(self) -> bool:
-        """Every settled status has as many rows as the journal has cards settled so, and every row
-        has its card."""
-        for action, status in ledger.EIS_ACTIONS.items():
-            if await Outbox.filter(status=status).count() != await Journal.cards_named(action):
-                log.warning("outbox: %s rows differ from the journal; checking every row", status)
-                return False
-        missing = await Card.filter(card_id__not_in=Subquery(Outbox.all().values("card_id"))).count()
-        if await Outbox.all().count() != await Card.all().count() - missing:
-            log.warning("outbox: a row names no card; checking every row")
-            return False
-        return True
-
-    async def _open_marks(self) -> dict[str, bool]:
-        """card id → its training mark, for the cards still to be delivered and those with no row."""
-        pending = Outbox.filter(status="pending").values("card_id")
-        missing = Card.filter(card_id__not_in=Subquery(Outbox.all().values("card_id")))
-        out: dict[str, bool] = {}
-        for c in [*await Card.filter(card_id__in=Subquery(pending)), *await missing]:
-            out[c.card_id] = bool(self.keyring.open_json(c.sealed, f"cards:{c.card_id}").get("training"))
-        return out
-
-    async def _reconcile(self, cards: dict[str, bool], settled_said: dict[str, str] | None) -> list[str]:
-        """``cards``: the cards to hold their rows against (id → training); ``settled_said``: what the
-        journal says of them, or None to read it (every card: the full check)."""
-        if settled_said is None:
-            rows = {r.card_id: r for r in await Outbox.all()}
-            entries = await Journal.events(*ledger.EIS_ACTIONS)
-            said = ledger.eis_outcomes((e.action, e.details) for e in entries)
-        else:
-            rows = {r.card_id: r for r in await Outbox.filter(card_id__in=list(cards))}
-            said = settled_said
-        plain = {
-            cid: {"status": r.status, "training": r.training, "idempotency_key": r.idempotency_key}
-            for cid, r in rows.items()
-        }
-        problems = ledger.outbox_problems(cards, plain, said)
-        for card_id, training in cards.items():
-            row = rows.get(card_id)
-            if row is None:
-                async with write_tx() as tx:
-                    await Outbox.create(
-                        card_id=card_id,
-                        idempotency_key=card_id,
-                        training=training,
-                        updated=time.time(),
-                        using_db=tx,
-                    )
-                    await self.journal.write("laned", "outbox_restored", tx, card_id=card_id)
-                continue
-            if (row.status, row.idempotency_key, row.training) != (
-                said.get(card_id, "pending"),
-                card_id,
-                training,
-            ):
-                row.status, row.idempotency_key, row.training, row.next_attempt = (
-                    "pending",
-                    card_id,
-                    training,
-                    0.0,
-                )
-                async with write_tx() as tx:
-                    await row.save(using_db=tx)
-                    await self.journal.write("laned", "outbox_requeued", tx, card_id=card_id)
-        return problems
+        """The outbox against the cards chain and the journal, at start (``app/eis/reconcile.py``);
+        what was found, for the integrity alarm."""
+        return await reconcile(self.keyring, self.journal)
 
     async def run(self) -> None:
         while True:
