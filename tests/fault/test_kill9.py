@@ -258,7 +258,7 @@ async def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path: 
         "a photo chained twice or unjournalled"
     )
     assert set(carded) <= with_photo, "a card formed without the photo of its brake test"
-    files = sorted(p.name.split(".")[0] for p in (home / "photos").iterdir())
+    files = sorted(p.name.split(".")[0] for p in (home / "photos").rglob("*") if p.is_file())
     assert files == sorted(rows), "a photo file without its row, or a row without its file"
     print(
         f"kill -9: {kills} kills, {len(formed)} cards, {len(got)} events,"
