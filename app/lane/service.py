@@ -36,12 +36,11 @@ from app.lane.clock import ClockStart
 from app.lane.forming import Forming
 from app.lane.intake import Intake
 from app.lane.recorder import Recorder, StorageFailed
-from app.lane.stands import Slot, Stands
-from app.lane.steps import Steps
+from app.lane.stands import Stands
+from app.lane.steps import StandsToSteps, Steps
 from app.lane.views import Views
 from app.storage.store import Store
 from drivers.base import Device
-from drivers.base import Reading as DeviceReading
 
 log = logging.getLogger("otolane.lane")
 #: How often the chain heads are signed into the checkpoint file when they moved (besides every step
@@ -78,7 +77,8 @@ class LaneService:
         publish = self.bus.publish
         self.recorder = Recorder(store.keyring, store.journal)
         add_event = self.recorder.add_event
-        self.stands = Stands(cfg.devices, drivers, store.journal, add_event, publish, self)
+        listener = StandsToSteps(lambda: self.steps, lambda: self.views.publish_inspection())
+        self.stands = Stands(cfg.devices, drivers, store.journal, add_event, publish, listener)
         self.cameras = Cameras.of(
             cfg, store, add_event, publish, lambda cam, why: self.steps.camera_lost(cam, why)
         )
@@ -92,7 +92,7 @@ class LaneService:
             self.cameras,
             self.spawn,
             self.checkpoint,
-            self.on_change,
+            listener.on_change,
         )
         self.views = Views(
             cfg,
@@ -124,22 +124,6 @@ class LaneService:
             self.views.refresh_outbox,
         )
         self.documents = Issuer(cfg, clock, store.keyring, store.journal, photos.with_images)
-
-    # --- what the stands tell the lane (app.lane.stands.StandListener) ------------------------------
-    def on_reading(self, slot: Slot, reading: DeviceReading) -> None:
-        self.steps.on_reading(slot, reading)
-
-    def on_test_end(self, slot: Slot) -> None:
-        self.steps.on_test_end(slot)
-
-    def on_lost(self, kind: str, reason: str, notice: str | None) -> None:
-        self.steps.interrupt(kind, reason, notice)
-
-    def busy(self, kind: str) -> bool:
-        return self.steps.busy(kind)
-
-    def on_change(self) -> None:
-        self.views.publish_inspection()
 
     # --- life ----------------------------------------------------------------------------------
     async def start(self) -> None:

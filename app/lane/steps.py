@@ -431,3 +431,28 @@ class Steps:
             return False
         self.spawn(self.checkpoint("step_finished"))
         return True
+
+
+class StandsToSteps:
+    """The stands' listener (:class:`~app.lane.stands.StandListener`): what the stands say goes to
+    the lane's steps. The steps are made after the stands (they command them), so they are reached
+    through ``steps``, a function that returns them; ``changed`` publishes the inspection."""
+
+    def __init__(self, steps: Callable[[], Steps], changed: Callable[[], None]) -> None:
+        self.steps = steps
+        self.changed = changed
+
+    def on_reading(self, slot: Slot, reading: DeviceReading) -> None:
+        self.steps().on_reading(slot, reading)
+
+    def on_test_end(self, slot: Slot) -> None:
+        self.steps().on_test_end(slot)
+
+    def on_lost(self, kind: str, reason: str, notice: str | None) -> None:
+        self.steps().interrupt(kind, reason, notice)
+
+    def busy(self, kind: str) -> bool:
+        return self.steps().busy(kind)
+
+    def on_change(self) -> None:
+        self.changed()

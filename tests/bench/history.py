@@ -30,9 +30,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Coroutine
-from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import psutil
@@ -42,7 +40,6 @@ from app import config as config_mod
 from app.api.client import ApiError, LaneClient
 from app.demo_config import BRAKE, ensure_accounts, free_port, write_config
 from app.domain import photo as photo_rules
-from app.domain.clock import LaneClock
 from app.domain.inspection import DeviceView
 from app.eis.client import ROUTES
 from app.eis.outbox import OutboxWorker
@@ -54,42 +51,20 @@ from app.lane.forming import Forming
 from app.lane.intake import Intake
 from app.lane.photos import Photos, Place
 from app.lane.recorder import Recorder
-from app.lane.stands import Slot, Stands
-from app.lane.steps import Steps
+from app.lane.stands import Stands
+from app.lane.steps import StandsToSteps, Steps
 from app.storage.crypto import write_secret_file
 from app.storage.models import CHAINED_MODELS, Outbox
 from app.storage.store import Store, close_store, open_store
-from drivers.base import DeviceStatus, FrameLog, Identity, StatusChange
+from drivers.base import DeviceStatus, Identity, StatusChange
 from drivers.base import Reading as DeviceReading
+from tests.lane_fakes import FakeStand, StoppedClock
 
 OPERATOR = "operator"
 VEHICLE = ("123ABC02", "M1", "petrol", 2)
 #: live values a brake step's stand sends before its results (with the 4 finals: 183 a card, as the demo)
 LIVE_PER_STEP = 86
 INSPECTION_LANE_S = 20 * 60 + 30  # R12's minimum for M1, and the car driving in
-
-
-class Clock(LaneClock):
-    """Lane time that moves as the generator says."""
-
-    def __init__(self, at: float) -> None:
-        super().__init__()
-        self.at = at
-
-    def now(self) -> float:
-        return self.at
-
-
-@dataclass
-class Stand:
-    id: str = "brake"
-    profile: Any = field(
-        default_factory=lambda: SimpleNamespace(start="start", result="result", service_commands=("zero",))
-    )
-    log: FrameLog = field(default_factory=FrameLog)
-
-    async def command(self, name: str) -> None:
-        return None
 
 
 class Cameras:
@@ -153,14 +128,16 @@ class Lane:
         self, cfg: config_mod.Config, store: Store, photos: Photos, outbox: OutboxWorker, jpeg: bytes
     ) -> None:
         self.store = store
-        self.clock = Clock(time.time() - 3600)
+        self.clock = StoppedClock(time.time() - 3600)
         self.later: list[Coroutine[Any, Any, Any]] = []
         bus = Bus()
         self.recorder = Recorder(store.keyring, store.journal)
         self.cameras: Any = Cameras(photos, jpeg)
+        listener = StandsToSteps(lambda: self.steps, lambda: None)
+        drivers: Any = {"brake": FakeStand()}
         self.stands = Stands(
-            cfg.devices, {"brake": Stand()}, store.journal, self.recorder.add_event, bus.publish, self
-        )  # type: ignore[dict-item]
+            cfg.devices, drivers, store.journal, self.recorder.add_event, bus.publish, listener
+        )
         self.steps = Steps(
             self.clock,
             store.journal,
@@ -190,22 +167,6 @@ class Lane:
             store.checkpoint,
             no_counts,
         )
-
-    # the stands' listener, as the lane service forwards it
-    def on_reading(self, slot: Slot, reading: DeviceReading) -> None:
-        self.steps.on_reading(slot, reading)
-
-    def on_test_end(self, slot: Slot) -> None:
-        self.steps.on_test_end(slot)
-
-    def on_lost(self, kind: str, reason: str, notice: str | None) -> None:
-        self.steps.interrupt(kind, reason, notice)
-
-    def busy(self, kind: str) -> bool:
-        return self.steps.busy(kind)
-
-    def on_change(self) -> None:
-        return None
 
     async def settle(self) -> None:
         while self.later:

@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncIterator, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from app import config as config_mod
 from app.demo_config import write_config
-from app.domain.clock import LaneClock
 from app.domain.inspection import DeviceView
 from app.errors import OtolaneError, Refused
 from app.lane import steps as steps_mod
@@ -23,13 +21,14 @@ from app.lane.bus import Bus
 from app.lane.clock import ClockStart
 from app.lane.intake import Intake
 from app.lane.recorder import Recorder
-from app.lane.stands import Slot, Stands
+from app.lane.stands import Stands
 from app.lane.step_record import Step, steps_json
-from app.lane.steps import Steps
+from app.lane.steps import StandsToSteps, Steps
 from app.storage.models import Inspection, JournalEntry, Reading
 from app.storage.store import Store, close_store, open_store
-from drivers.base import DeviceStatus, Event, FrameLog, Identity, StatusChange, Why
+from drivers.base import DeviceStatus, Event, Identity, StatusChange, Why
 from drivers.base import Reading as DeviceReading
+from tests.lane_fakes import FakeStand, StoppedClock
 
 SERIAL = "2231-0457"  # the demo brake tester's registered serial
 FINALS = {
@@ -38,32 +37,6 @@ FINALS = {
     "brake.wheel_load.left": 4.0,
     "brake.wheel_load.right": 4.1,
 }
-
-
-class FakeClock(LaneClock):
-    """Lane time that moves only when the test says."""
-
-    def __init__(self, at: float) -> None:
-        super().__init__()
-        self.at = at
-
-    def now(self) -> float:
-        return self.at
-
-
-@dataclass
-class FakeDevice:
-    """A stand as the lane sees its driver: a profile's commands, a frame log, the commands it got."""
-
-    id: str = "brake"
-    profile: Any = field(
-        default_factory=lambda: SimpleNamespace(start="start", result="result", service_commands=("zero",))
-    )
-    log: FrameLog = field(default_factory=FrameLog)
-    sent: list[str] = field(default_factory=list)
-
-    async def command(self, name: str) -> None:
-        self.sent.append(name)
 
 
 class NoCameras:
@@ -79,8 +52,8 @@ class NoCameras:
 @dataclass
 class Lane:
     store: Store
-    clock: FakeClock
-    device: FakeDevice
+    clock: StoppedClock
+    device: FakeStand
     stands: Stands
     steps: Steps
     intake: Intake
@@ -107,43 +80,19 @@ class Lane:
         return [e.details for e in await JournalEntry.filter(action=action).order_by("seq")]
 
 
-class Listener:
-    """What the lane's composition root does with what the stands say: hand it to the steps."""
-
-    def __init__(self) -> None:
-        self.steps: Steps | None = None
-
-    def on_reading(self, slot: Slot, reading: DeviceReading) -> None:
-        assert self.steps is not None
-        self.steps.on_reading(slot, reading)
-
-    def on_test_end(self, slot: Slot) -> None:
-        assert self.steps is not None
-        self.steps.on_test_end(slot)
-
-    def on_lost(self, kind: str, reason: str, notice: str | None) -> None:
-        assert self.steps is not None
-        self.steps.interrupt(kind, reason, notice)
-
-    def busy(self, kind: str) -> bool:
-        return self.steps is not None and self.steps.busy(kind)
-
-    def on_change(self) -> None:
-        pass
-
-
 @pytest.fixture
 async def lane(tmp_path: Path) -> AsyncIterator[Lane]:
     cfg = config_mod.load(write_config(tmp_path, 1.0, 9))
     store = await open_store(cfg)
     try:
-        clock = FakeClock(1_800_000_000.0)
-        device = FakeDevice()
+        clock = StoppedClock(1_800_000_000.0)
+        device = FakeStand()
         bus = Bus()
         recorder = Recorder(store.keyring, store.journal)
         background: list[Coroutine[Any, Any, Any]] = []
         changes: list[int] = []
-        listener = Listener()
+        holder: list[Steps] = []
+        listener = StandsToSteps(lambda: holder[0], lambda: changes.append(1))
         stands = Stands(
             cfg.devices, {"brake": device}, store.journal, recorder.add_event, bus.publish, listener
         )  # type: ignore[dict-item]
@@ -162,7 +111,7 @@ async def lane(tmp_path: Path) -> AsyncIterator[Lane]:
             checkpoint,
             lambda: changes.append(1),
         )
-        listener.steps = steps
+        holder.append(steps)
         intake = Intake(
             cfg,
             ClockStart(clock, "training", False, ""),
