@@ -14,30 +14,23 @@ from app.errors import OtolaneError
 #: A failed vehicle may come back for its failed items within this many days (UNVERIFIED: the RF
 #: rules give 20 days; the KZ figure was not found — docs/norms.md).
 REINSPECTION_DAYS = 20
+DAY_S = 86400
 
 
 def check_first_card(card: dict[str, Any], formed: float, plate: str, training: bool, now: float) -> None:
     """Raise the reason the vehicle of ``plate`` may not be re-inspected against ``card`` (formed at
     lane time ``formed``) at ``now``; return when it may."""
+    field = "reinspection_of"
     if card["verdict"] != "not_admitted":
-        raise OtolaneError(
-            "reinspection_not_failed",
-            "only a failed card is re-inspected",
-            status=409,
-            field="reinspection_of",
-        )
+        raise OtolaneError("reinspection_not_failed", "only a failed card is re-inspected", 409, field=field)
     if card["vehicle"]["plate"] != plate:
+        said = card["vehicle"]["plate"]
         raise OtolaneError(
-            "reinspection_plate",
-            "the card is another vehicle's",
-            field="plate",
-            card_plate=card["vehicle"]["plate"],
+            "reinspection_plate", "the card is another vehicle's", field="plate", card_plate=said
         )
     if bool(card["training"]) != training:
+        raise OtolaneError("reinspection_mode", "the card was formed in the other mode", 409, field=field)
+    if now - formed > REINSPECTION_DAYS * DAY_S:
         raise OtolaneError(
-            "reinspection_mode", "the card was formed in the other mode", status=409, field="reinspection_of"
-        )
-    if now - formed > REINSPECTION_DAYS * 86400:
-        raise OtolaneError(
-            "reinspection_expired", "the re-inspection period is over", days=REINSPECTION_DAYS, status=409
+            "reinspection_expired", "the re-inspection period is over", 409, days=REINSPECTION_DAYS
         )

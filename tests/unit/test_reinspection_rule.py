@@ -13,6 +13,12 @@ from app.domain.reinspection import REINSPECTION_DAYS, check_first_card
 from app.errors import OtolaneError
 
 DAY = 86400.0
+MESSAGES = {
+    "reinspection_not_failed": "only a failed card is re-inspected",
+    "reinspection_plate": "the card is another vehicle's",
+    "reinspection_mode": "the card was formed in the other mode",
+    "reinspection_expired": "the re-inspection period is over",
+}
 FORMED = 1_800_000_000.0
 
 
@@ -30,7 +36,7 @@ def _refusal(
 
 def test_a_failed_card_of_this_vehicle_within_the_period_may_be_returned_to() -> None:
     check_first_card(_card(), FORMED, "123ABC02", True, FORMED)
-    check_first_card(_card(), FORMED, "123ABC02", True, FORMED + REINSPECTION_DAYS * DAY)  # the last day
+    check_first_card(_card(), FORMED, "123ABC02", True, FORMED + REINSPECTION_DAYS * DAY)  # to the second
     check_first_card(_card(training=False), FORMED, "123ABC02", False, FORMED + DAY)
 
 
@@ -63,7 +69,7 @@ def test_a_failed_card_of_this_vehicle_within_the_period_may_be_returned_to() ->
             _card(),
             "123ABC02",
             True,
-            REINSPECTION_DAYS + 0.001,
+            REINSPECTION_DAYS + 1 / DAY,
             ("reinspection_expired", 409, {"days": REINSPECTION_DAYS}),
         ),
     ],
@@ -73,6 +79,7 @@ def test_each_refusal_says_why_and_where(
 ) -> None:
     err = _refusal(card, plate, training, days)
     assert (err.code, err.status, err.params) == said
+    assert err.message == MESSAGES[err.code]  # the log's and a script's words
 
 
 def test_the_period_is_twenty_days() -> None:
