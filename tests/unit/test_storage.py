@@ -112,6 +112,18 @@ async def test_an_intact_chain_verifies(db: str) -> None:
     assert (await chain.verify(JournalEntry))[1] is None
 
 
+async def test_a_chain_longer_than_a_page_is_walked_to_its_end_and_a_break_past_it_found(db: str) -> None:
+    """The integrity check reads a chain a page at a time (issue #20): every page is read, so a row
+    changed past the first page is found."""
+    from tortoise import connections
+
+    await _readings(2 * 2000 + 7)
+    assert await chain.verify(Reading) == (4007, None)
+    await connections.get("default").execute_query("UPDATE readings SET channel = 'x' WHERE seq = 4005")
+    n, brk = await chain.verify(Reading)
+    assert n == 4007 and brk is not None and brk.seq == 4005
+
+
 @pytest.mark.parametrize(
     ("sql", "seq", "problem"),
     [
