@@ -40,12 +40,16 @@ class Issuer:
         self.keyring = keyring
         self.journal = journal
 
-    async def card(self, card_id: str) -> dict[str, Any]:
-        """A stored card as formed (it is never changed after), its photos' images beside their records."""
+    async def _stored(self, card_id: str) -> dict[str, Any]:
+        """A stored card as formed (it is never changed after); its photos by reference."""
         row = await Card.get_or_none(card_id=card_id[:36])
         if row is None:
             raise OtolaneError("card_unknown", "no such card", status=404, card_id=card_id[:40])
-        return await self.with_images(dict(self.keyring.open_json(row.sealed, f"cards:{row.card_id}")))
+        return dict(self.keyring.open_json(row.sealed, f"cards:{row.card_id}"))
+
+    async def card(self, card_id: str) -> dict[str, Any]:
+        """A stored card, its photos' images beside their records (for a reader and for paper)."""
+        return await self.with_images(await self._stored(card_id))
 
     async def card_pdf(self, actor: str, card_id: str) -> tuple[bytes, bool]:
         """The card's PDF and whether it is a copy: every issue is journalled (``card_issued``), and
@@ -68,7 +72,7 @@ class Issuer:
     ) -> tuple[bytes, str, bool, PrintJob | None]:
         """The international certificate of technical inspection for a passing card: its own number
         (kept on a reprint, then marked COPY), journalled; printed on the lane's queue when asked."""
-        card = await self.card(card_id)
+        card = await self._stored(card_id)  # the certificate shows no photo: none is read
         due = (card.get("next_inspection") or {}).get("due")
         if card["verdict"] != "admitted" or not due:
             raise OtolaneError("certificate_not_admitted", "a certificate needs a passing card", status=409)
