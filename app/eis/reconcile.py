@@ -24,11 +24,8 @@ log = logging.getLogger("otolane.outbox")
 
 
 async def card_marks(keyring: Keyring) -> dict[str, bool]:
-    """card id → its training mark, as the sealed card in the chain says."""
-    return {
-        c.card_id: bool(keyring.open_json(c.sealed, f"cards:{c.card_id}").get("training"))
-        for c in await Card.all().order_by("seq")
-    }
+    """card id → its training mark, for every card of the chain (the full check)."""
+    return _marks(keyring, await Card.all().order_by("seq"))
 
 
 async def reconcile(keyring: Keyring, journal: Journal) -> list[str]:
@@ -42,33 +39,29 @@ async def reconcile(keyring: Keyring, journal: Journal) -> list[str]:
     against the cards the journal says were settled so, status by status. Only when a count
     differs (a row changed or deleted behind the software) is every row held against the chain and
     the journal, as the integrity check does."""
-    if await _counts_agree():
-        return await _reconcile(journal, await _open_marks(keyring), settled_said={})
+    missing = await Card.filter(card_id__not_in=Subquery(Outbox.all().values("card_id")))
+    if await _counts_agree(len(missing)):
+        pending = await Card.filter(card_id__in=Subquery(Outbox.filter(status="pending").values("card_id")))
+        return await _reconcile(journal, _marks(keyring, [*pending, *missing]), settled_said={})
     return await _reconcile(journal, await card_marks(keyring), settled_said=None)
 
 
-async def _counts_agree() -> bool:
+async def _counts_agree(missing: int) -> bool:
     """Every settled status has as many rows as the journal has cards settled so, and every row
-    has its card."""
+    has its card (``missing``: the cards with no row)."""
     for action, status in ledger.EIS_ACTIONS.items():
         if await Outbox.filter(status=status).count() != await Journal.cards_named(action):
             log.warning("outbox: %s rows differ from the journal; checking every row", status)
             return False
-    missing = await Card.filter(card_id__not_in=Subquery(Outbox.all().values("card_id"))).count()
     if await Outbox.all().count() != await Card.all().count() - missing:
         log.warning("outbox: a row names no card; checking every row")
         return False
     return True
 
 
-async def _open_marks(keyring: Keyring) -> dict[str, bool]:
-    """card id → its training mark, for the cards still to be delivered and those with no row."""
-    pending = Outbox.filter(status="pending").values("card_id")
-    missing = Card.filter(card_id__not_in=Subquery(Outbox.all().values("card_id")))
-    out: dict[str, bool] = {}
-    for c in [*await Card.filter(card_id__in=Subquery(pending)), *await missing]:
-        out[c.card_id] = bool(keyring.open_json(c.sealed, f"cards:{c.card_id}").get("training"))
-    return out
+def _marks(keyring: Keyring, cards: list[Card]) -> dict[str, bool]:
+    """card id → its training mark, as the sealed card says."""
+    return {c.card_id: bool(keyring.open_json(c.sealed, f"cards:{c.card_id}").get("training")) for c in cards}
 
 
 async def _reconcile(
