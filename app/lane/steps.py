@@ -163,10 +163,10 @@ class Steps:
             return []
         return [rules.Hold("storage_failing", {"error": self.recorder.last_error[:200]})]
 
-    def holds(self, now: float) -> dict[str, list[rules.Hold]]:
-        """Each step's holds: why a waiting one cannot start, why a running one cannot finish."""
-        states = self.states()
-        views = self.device_views()
+    def holds(self, insp: Inspection, now: float) -> tuple[dict[str, list[rules.Hold]], list[rules.Hold]]:
+        """Each step's holds (why a waiting one cannot start, why a running one cannot finish) and
+        the card's, from one look at the steps and the equipment."""
+        states, views = self.states(), self.device_views()
         out: dict[str, list[rules.Hold]] = {}
         for st in states:
             sd = self.steps[st.id].plan
@@ -176,13 +176,21 @@ class Steps:
                 out[st.id] = rules.step_finish_holds(sd, st, now) + self.storage_holds()
             else:
                 out[st.id] = []
-        return out
+        return out, self._card_holds(insp, now, states, views)
 
     def card_holds(self, insp: Inspection, now: float) -> list[rules.Hold]:
         """Why the card cannot be formed now (R3.7, R12): the one question the review and forming ask."""
-        return rules.card_holds(
-            insp.category, insp.started, now, self.plan(), self.states(), self.device_views()
-        )
+        return self._card_holds(insp, now, self.states(), self.device_views())
+
+    def _card_holds(
+        self, insp: Inspection, now: float, states: list[rules.StepState], views: list[rules.DeviceView]
+    ) -> list[rules.Hold]:
+        return rules.card_holds(insp.category, insp.started, now, self.plan(), states, views)
+
+    def results(self, step_id: str) -> dict[str, float]:
+        """The final values of the step's last run (shown on screen)."""
+        run = self.runs.get(step_id)
+        return run.results if run is not None else {}
 
     # --- changing steps -------------------------------------------------------------------
     async def save(

@@ -89,7 +89,7 @@ class Views:
     # --- the open inspection ----------------------------------------------------------------
     def _step(self, step: Step, holds: list[Any]) -> dict[str, Any]:
         sd = step.plan
-        results = self.steps.runs[step.id].results if step.id in self.steps.runs else {}
+        results = self.steps.results(step.id)
         view: dict[str, Any] = {
             "id": sd.id,
             "axle": sd.axle,
@@ -118,9 +118,9 @@ class Views:
         if insp is None:
             return None
         now = self.clock.now()
-        holds = self.steps.holds(now)
+        holds, card_holds = self.steps.holds(insp, now)
         steps = [self._step(s, holds[s.id]) for s in self.steps.steps.values()]
-        card_holds = self.steps.card_holds(insp, now) + self.steps.storage_holds()
+        card_holds += self.steps.storage_holds()
         data = self.keyring.open_json(insp.sealed, f"inspections:{insp.id}")
         return {
             "id": insp.id,

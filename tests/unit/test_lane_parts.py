@@ -334,4 +334,5 @@ def test_a_step_record_reads_back_what_it_wrote() -> None:
 
 
 def _holds(lane: Lane, step_id: str) -> list[dict[str, Any]]:
-    return [h.as_dict() for h in lane.steps.holds(lane.clock.now())[step_id]]
+    assert lane.steps.current is not None
+    return [h.as_dict() for h in lane.steps.holds(lane.steps.current, lane.clock.now())[0][step_id]]
