@@ -161,6 +161,8 @@ class Counters:
         return (len(t) - 1) / (t[-1] - t[0]) if t[-1] > t[0] else 0.0
 
 
+#: how long a camera may take to answer (stream open, ONVIF request), unless configured
+TIMEOUT_S = 5.0
 #: asks a camera who it is (its management protocol); raises CameraError
 Identifier = Callable[[], Awaitable["CameraIdentity"]]
 
@@ -178,7 +180,7 @@ class Camera(ABC):
         *,
         identify_by: Identifier | None = None,
         stale_after_s: float = 3.0,
-        timeout_s: float = 5.0,
+        timeout_s: float = TIMEOUT_S,
         identify_every_s: float = 30.0,
     ) -> None:
         """``identify_by``: asks the camera who it is by its management protocol (ONVIF, made by

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from drivers.camera.base import Camera, CameraIdentity, Identifier
+from drivers.camera.base import TIMEOUT_S, Camera, CameraIdentity, Identifier
 
 #: kind -> (module, class) of its driver
 KINDS: dict[str, tuple[str, str]] = {
@@ -41,6 +41,6 @@ def make_camera(kind: str, camera_id: str, url: str, *, onvif_url: str = "", **k
     if kind in OWN_RATE:
         kw.pop("fps", None)
     if onvif_url:
-        kw["identify_by"] = onvif_identifier(onvif_url, url, float(kw.get("timeout_s", 5.0)))
+        kw["identify_by"] = onvif_identifier(onvif_url, url, float(kw.get("timeout_s", TIMEOUT_S)))
     cls: type[Camera] = getattr(importlib.import_module(module), name)
     return cls(camera_id, url, kind=kind, **kw)
