@@ -100,7 +100,20 @@ def build_parser() -> argparse.ArgumentParser:
         "anchors, and the state tables against the journal",
     )
     ic.add_argument("--config", required=True)
-    ic.add_argument("--json", action="store_true")
+    ic.add_argument("--json", action="store_true", help="the report as one JSON object")
+    ic.add_argument(
+        "--new",
+        action="store_true",
+        help="only what is new since the last good check (the rows it ended on must still be as it saw "
+        "them); without it, everything",
+    )
+    ic.add_argument("--resume", action="store_true", help="continue the check that was interrupted")
+    ic.add_argument(
+        "--progress",
+        choices=("auto", "line", "json", "none"),
+        default="auto",
+        help="on stderr: one updating line (auto: on a terminal), a JSON object a second, or nothing",
+    )
     ic.set_defaults(fn=lane.cmd_integrity)
 
     ed = sub.add_parser("eds", help="NCA keys and certificates (R3.1)")

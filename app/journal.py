@@ -8,7 +8,9 @@ holds the state tables against it (``app/integrity.py``).
 
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from tortoise import connections
@@ -33,6 +35,22 @@ CARDS_NAMED_SQL = {
     "sqlite": "SELECT COUNT(DISTINCT json_extract(details, '$.card_id')) FROM journal WHERE action = ?",
     "postgres": "SELECT COUNT(DISTINCT (details->>'card_id')) FROM journal WHERE action = $1",
 }
+
+
+#: the details' keys that name what an entry is about, each by an index on (action, key): migrations 8, 9
+NAMED_BY = {"card_id", "inspection_id"}
+
+
+def naming_sql(key: str, n_actions: int, n_ids: int) -> str:
+    """The entries of some actions that name some cards or inspections (placeholders only)."""
+    if dialect() == "sqlite":
+        expr, marks = f"json_extract(details, '$.{key}')", ["?"] * (n_actions + n_ids)
+    else:
+        expr, marks = f"(details->>'{key}')", [f"${k + 1}" for k in range(n_actions + n_ids)]
+    return (
+        f"SELECT seq, action, details FROM journal WHERE action IN ({', '.join(marks[:n_actions])}) "  # noqa: S608
+        f"AND {expr} IN ({', '.join(marks[n_actions:])})"
+    )
 
 
 def _clean(details: dict[str, Any]) -> dict[str, Any]:
@@ -81,6 +99,27 @@ class Journal:
         _, rows = await connections.get("default").execute_query(OF_CARD_SQL[dialect()], [action, card_id])
         seqs = [next(iter(dict(r).values())) for r in rows]
         return await JournalEntry.filter(seq__in=seqs).order_by("seq") if seqs else []
+
+    @staticmethod
+    async def naming(
+        key: str, actions: Iterable[str], ids: Iterable[str]
+    ) -> list[tuple[int, str, dict[str, Any]]]:
+        """(seq, action, details) of the entries of ``actions`` whose ``details[key]`` is one of
+        ``ids`` — cards or inspections — oldest first, by the index on (action, key)."""
+        if key not in NAMED_BY:
+            raise ValueError(key)
+        acts, wanted = list(actions), list(ids)
+        if not acts or not wanted:
+            return []
+        sql = naming_sql(key, len(acts), len(wanted))
+        _, rows = await connections.get("default").execute_query(sql, [*acts, *wanted])
+        out = []
+        for r in rows:
+            seq, action, details = tuple(r)
+            out.append(
+                (int(seq), str(action), json.loads(details) if isinstance(details, str) else dict(details))
+            )
+        return sorted(out, key=lambda e: e[0])
 
     @staticmethod
     async def cards_named(action: str) -> int:

@@ -110,18 +110,58 @@ def cmd_user(args: argparse.Namespace) -> int:
     return 0
 
 
+def _progress_writer(kind: str) -> Any:
+    """How a check's progress is told on stderr: a line rewritten in place, or JSON objects."""
+    if kind == "auto":
+        kind = "line" if sys.stderr.isatty() else "none"
+    if kind == "none":
+        return None
+
+    def write(fig: dict[str, Any]) -> None:
+        if kind == "json":
+            print(json.dumps(fig), file=sys.stderr, flush=True)
+            return
+        eta = "—" if fig["eta_s"] is None else f"{fig['eta_s'] // 60}:{fig['eta_s'] % 60:02d}"
+        text = (
+            f"{fig['phase']:<12} {fig['percent']:5.1f} %  {fig['done']} of {fig['total']} rows  "
+            f"{fig['rows_per_s']} rows/s  left {eta}"
+        )
+        print(f"\r{text:<78}", end="", file=sys.stderr, flush=True)
+
+    return write
+
+
 def cmd_integrity(args: argparse.Namespace) -> int:
+    """Exit 0: OK; 1: problems found; 3: interrupted (``--resume`` continues)."""
+    import signal
+
     from app.integrity import check
 
+    asked: list[int] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda signum, _frame: asked.append(signum))
+    progress = _progress_writer(args.progress)
+
     async def run(cfg: Any, accounts: Any, store: Any) -> dict[str, Any]:
-        return await check(cfg, store)
+        return await check(
+            cfg,
+            store,
+            "new" if args.new else "full",
+            args.resume,
+            progress=progress,
+            stop=lambda: bool(asked),
+        )
 
     report = asyncio.run(with_store(args.config, run, create=False, checkpoint=False))
+    if progress is not None and args.progress in ("auto", "line"):
+        print(file=sys.stderr)
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
     else:
         for line in report["lines"]:
             print(line)
+    if report["interrupted"]:
+        return 3
     return 0 if report["ok"] else 1
 
 

@@ -10,7 +10,7 @@ becomes the card's photo here.
    geolocation — is appended to the ``photos`` chain with the journal's ``photo_taken`` in one
    transaction. A write the database refuses removes the file: no photo is half-taken.
 
-``otolane integrity check`` holds every row against its file (:func:`check_files`).
+``otolane integrity check`` holds every row against its file (:meth:`Photos.check_rows`).
 """
 
 from __future__ import annotations
@@ -336,16 +336,14 @@ class Photos:
             raise OtolaneError("photo_changed", "the photo's file was changed", photo=row.photo_id)
         return record, jpeg
 
-    async def check_files(self) -> tuple[int, list[tuple[str, str]]]:
-        """Every chained photo against its file: (photos checked, [(photo id, problem)])."""
+    def check_rows(self, rows: list[Photo]) -> list[tuple[str, str]]:
+        """Chained photos against their files: [(photo id, problem)] — missing, changed, unreadable."""
         problems: list[tuple[str, str]] = []
-        n = 0
-        for row in await Photo.all().order_by("seq"):
-            n += 1
+        for row in rows:
             try:
                 self.load(row)
             except OtolaneError as exc:
                 problems.append((row.photo_id, exc.message))
             except Exception as exc:  # a key that does not open it: changed, too
                 problems.append((row.photo_id, f"cannot be opened ({type(exc).__name__})"))
-        return n, problems
+        return problems

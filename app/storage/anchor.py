@@ -24,6 +24,7 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -216,18 +217,34 @@ class AnchorLog:
             return None
 
 
-def read_checkpoints(path: Path, public: Ed25519PublicKey | None) -> tuple[list[Checkpoint], list[str]]:
-    """Every checkpoint of the file, and what is wrong with the file itself: a bad signature, a
-    broken link to the previous line, a line out of order. ``public`` None skips signatures."""
-    out: list[Checkpoint] = []
-    problems: list[str] = []
-    prev, expected = GENESIS, 1
+@dataclass
+class FileAt:
+    """How far a reading of the checkpoint file has come: the byte offset after the last line read,
+    its number, the SHA-256 of that line (the next line's ``prev``) and the next checkpoint's ``n``.
+    A reading resumes from it."""
+
+    offset: int = 0
+    line: int = 0
+    prev: str = GENESIS
+    expected: int = 1
+
+
+def iter_checkpoints(
+    path: Path, public: Ed25519PublicKey | None, at: FileAt | None = None
+) -> Iterator[tuple[Checkpoint | None, list[str]]]:
+    """The file's checkpoints from ``at`` on (updated in place), one line at a time: each checkpoint
+    (None for a damaged line) and what is wrong with its line: a bad signature, a broken link to the
+    previous line, a line out of order. ``public`` None skips signatures."""
+    at = at if at is not None else FileAt()
     with path.open("rb") as f:
-        for number, raw in enumerate(f, start=1):
+        f.seek(at.offset)
+        for raw in f:
+            at.offset += len(raw)
+            at.line += 1
             raw = raw.rstrip(b"\n")
             if not raw:
                 continue
-            where = f"{path.name} line {number}"
+            where = f"{path.name} line {at.line}"
             try:
                 line = json.loads(raw)
                 body = {k: v for k, v in line.items() if k != "sig"}
@@ -235,19 +252,30 @@ def read_checkpoints(path: Path, public: Ed25519PublicKey | None) -> tuple[list[
                     int(line["n"]), float(line["ts"]), str(line["reason"]), _heads_of(line), str(line["key"])
                 )
             except (ValueError, KeyError, TypeError, AttributeError):
-                problems.append(f"{where}: not a checkpoint (damaged)")
-                prev = hashlib.sha256(raw).hexdigest()
-                expected += 1
+                at.prev = hashlib.sha256(raw).hexdigest()
+                at.expected += 1
+                yield None, [f"{where}: not a checkpoint (damaged)"]
                 continue
-            if line.get("prev") != prev:
+            problems = []
+            if line.get("prev") != at.prev:
                 problems.append(
                     f"{where}: link to the previous checkpoint broken (a line removed or changed)"
                 )
-            if cp.n != expected:
-                problems.append(f"{where}: checkpoint {cp.n} where {expected} was due")
+            if cp.n != at.expected:
+                problems.append(f"{where}: checkpoint {cp.n} where {at.expected} was due")
             if public is not None and not verify_signature(public, str(line.get("sig", "")), canonical(body)):
                 problems.append(f"{where}: signature does not verify with the lane's key")
+            at.prev = hashlib.sha256(raw).hexdigest()
+            at.expected = cp.n + 1
+            yield cp, problems
+
+
+def read_checkpoints(path: Path, public: Ed25519PublicKey | None) -> tuple[list[Checkpoint], list[str]]:
+    """Every checkpoint of the file, and what is wrong with the file itself (:func:`iter_checkpoints`)."""
+    out: list[Checkpoint] = []
+    problems: list[str] = []
+    for cp, found in iter_checkpoints(path, public):
+        problems += found
+        if cp is not None:
             out.append(cp)
-            prev = hashlib.sha256(raw).hexdigest()
-            expected = cp.n + 1
     return out, problems

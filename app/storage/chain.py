@@ -131,55 +131,94 @@ _PAGE_SQL = {
 }
 
 
-async def _rows(model: type[Model], page: int = 2000) -> AsyncIterator[dict[str, Any]]:
-    """A chain's rows in order, a page at a time (memory flat in the chain's length)."""
+async def _rows(model: type[Model], after: int = 0, page: int = 2000) -> AsyncIterator[list[dict[str, Any]]]:
+    """A chain's rows after ``after`` in order, a page at a time (memory flat in the chain's length)."""
     table = model._meta.db_table
     cols = (*CHAINED[table], "hash")
     conn = connections.get("default")
     sql = _PAGE_SQL[conn.capabilities.dialect].format(cols=", ".join(cols), table=table)
-    after = 0
+    json_details = "details" in cols
     while True:
         _, batch = await conn.execute_query(sql, [after, page])
         if not batch:
             return
-        for raw in batch:
-            r = dict(zip(cols, tuple(raw), strict=True))
-            if isinstance(r.get("details"), str):  # JSON comes back as its text
-                r["details"] = json.loads(r["details"])
-            yield r
-        after = int(r["seq"])
+        rows = [dict(zip(cols, tuple(raw), strict=True)) for raw in batch]
+        if json_details:
+            for r in rows:
+                if isinstance(r["details"], str):  # JSON comes back as its text
+                    r["details"] = json.loads(r["details"])
+        yield rows
+        after = int(rows[-1]["seq"])
 
 
-async def walk(model: type[Model], keep: set[int] | None = None) -> tuple[int, Break | None, dict[int, str]]:
-    """Walk a chain to its end: the last seq, the first break (if any), and the stored hashes of the
-    rows in ``keep`` (those a signed checkpoint names). A table that cannot be read — dropped — is an
-    :class:`OtolaneError` naming it."""
-    table = model._meta.db_table
-    keep = keep or set()
-    prev, expected_seq, last = GENESIS, 1, 0
-    first: Break | None = None
-    hashes: dict[int, str] = {}
+@dataclass
+class Walked:
+    """How far a walk of one chain has come: the last row walked, its stored hash, and the chain's
+    first break if one was met. A walk resumes from it (an interrupted check, or a check of what is
+    new since the last good one)."""
+
+    table: str
+    seq: int = 0
+    hash: str = GENESIS
+    brk: Break | None = None
+
+
+async def walk_pages(model: type[Model], at: Walked, page: int = 2000) -> AsyncIterator[int]:
+    """Walk a chain on from ``at`` (updated in place), yielding the rows walked after each page. A
+    table that cannot be read — dropped — is an :class:`OtolaneError` naming it."""
+    table = at.table
+    hashed = CHAINED[table]
     try:
-        async for r in _rows(model):
-            seq = int(r["seq"])
-            last = seq
-            if seq in keep:
-                hashes[seq] = str(r["hash"])
-            if first is None:
-                if seq != expected_seq:
-                    first = Break(table, expected_seq, f"row missing (next row is {seq})")
-                elif r["prev_hash"] != prev:
-                    first = Break(table, seq, "link to the previous row broken")
-                elif row_hash(table, r) != r["hash"]:
-                    first = Break(table, seq, "content changed after it was written")
-            prev, expected_seq = str(r["hash"]), seq + 1
+        async for rows in _rows(model, at.seq, page):
+            for r in rows:
+                seq = int(r["seq"])
+                if at.brk is None:
+                    if seq != at.seq + 1:
+                        at.brk = Break(table, at.seq + 1, f"row missing (next row is {seq})")
+                    elif r["prev_hash"] != at.hash:
+                        at.brk = Break(table, seq, "link to the previous row broken")
+                    else:
+                        content = {k: _plain(r[k]) for k in hashed}
+                        text = at.hash + _CANON.encode(content)
+                        if hashlib.sha256(text.encode()).hexdigest() != r["hash"]:
+                            at.brk = Break(table, seq, "content changed after it was written")
+                at.seq, at.hash = seq, str(r["hash"])
+            yield len(rows)
     except OtolaneError:
         raise
     except Exception as exc:
         raise OtolaneError(
             "table_missing", f"the table {table} cannot be read ({type(exc).__name__}): dropped?", table=table
         ) from None
-    return last, first, hashes
+
+
+#: the stored hashes of chosen rows, per engine (the seqs are ints we put in the query ourselves)
+_AT_SQL = "SELECT seq, hash FROM {table} WHERE seq IN ({seqs})"
+
+
+async def hashes_at(model: type[Model], seqs: Iterable[int]) -> dict[int, str]:
+    """The stored hashes of the rows ``seqs`` that are there (a checkpoint or a card names them)."""
+    wanted = sorted({int(s) for s in seqs if int(s) > 0})
+    out: dict[int, str] = {}
+    conn = connections.get("default")
+    for k in range(0, len(wanted), 500):
+        part = ",".join(str(s) for s in wanted[k : k + 500])
+        _, rows = await conn.execute_query(_AT_SQL.format(table=model._meta.db_table, seqs=part))
+        out.update((int(r[0]), str(r[1])) for r in rows)
+    return out
+
+
+async def walk(model: type[Model], keep: set[int] | None = None) -> tuple[int, Break | None, dict[int, str]]:
+    """Walk a chain to its end: the last seq, the first break (if any), and the stored hashes of the
+    rows in ``keep``."""
+    at = Walked(model._meta.db_table)
+    async for _ in walk_pages(model, at):
+        pass
+    try:
+        kept = await hashes_at(model, keep or ())
+    except Exception:  # noqa: S110 - read a moment ago; a table dropped since is found next time
+        kept = {}
+    return at.seq, at.brk, kept
 
 
 async def verify(model: type[Model]) -> tuple[int, Break | None]:

@@ -80,6 +80,17 @@ async def _v8(conn: Any) -> None:
     await conn.execute_script(f"CREATE INDEX IF NOT EXISTS journal_card ON journal (action, {expr})")
 
 
+async def _v9(conn: Any) -> None:
+    """The journal's entries of an inspection found by an index (the integrity check, a page of
+    inspections at a time)."""
+    if conn.capabilities.dialect == "sqlite":
+        expr = "json_extract(details, '$.inspection_id')"
+    else:
+        expr = "(details->>'inspection_id')"
+    # the inspection first: a look-up by action alone keeps to the action's own index
+    await conn.execute_script(f"CREATE INDEX IF NOT EXISTS journal_inspection ON journal ({expr}, action)")
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Any], Awaitable[None]]]] = [
     (1, "initial schema: users, inspections, readings, journal, cards, outbox", _v1),
     (2, "users.eds_iin: the sealed IIN of the employee's NCA key", _v2),
@@ -89,6 +100,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Any], Awaitable[None]]]] = [
     (6, "eis_feed: where the feed of inspection events to EIS stands (R3.5)", _new_tables),
     (7, "photos: the vehicle photos' chain (R3.9, R3.10, R3.18)", _new_tables),
     (8, "journal_card: the journal's entries of a card by an index", _v8),
+    (9, "journal_inspection: the journal's entries of an inspection by an index", _v9),
 ]
 
 

@@ -103,7 +103,8 @@ async def test_a_forged_or_missing_checkpoint_file_is_named(lane: Store) -> None
     path.write_text("\n".join([json.dumps(first, sort_keys=True, separators=(",", ":")), *lines[1:]]) + "\n")
     assert any("signature does not verify" in p for p in await _problems(lane))
     path.write_text("\n".join(lines[1:]) + "\n")  # the first line removed
-    assert any("checkpoint file" in p for p in await _problems(lane))
+    found = await _problems(lane)
+    assert any("checkpoint file" in p for p in found), found
     path.unlink()
     assert any("is missing or empty, but the chains hold" in p for p in await _problems(lane))
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 from tortoise import connections
+from tortoise.transactions import in_transaction
 
-from app.journal import CARDS_NAMED_SQL, OF_CARD_SQL, Journal
+from app.journal import CARDS_NAMED_SQL, OF_CARD_SQL, Journal, naming_sql
 from app.storage.models import Card, Inspection, JournalEntry
 
 
@@ -18,8 +19,9 @@ async def _plan(db: str, sql: str, params: list[Any]) -> str:
     if db == "sqlite":
         _, rows = await conn.execute_query(f"EXPLAIN QUERY PLAN {sql}", params)
         return " | ".join(str(dict(r)["detail"]) for r in rows)
-    await conn.execute_script("SET enable_seqscan = off")
-    _, rows = await conn.execute_query(f"EXPLAIN {sql}", params)
+    async with in_transaction() as tx:  # the setting and the plan on one connection of the pool
+        await tx.execute_script("SET LOCAL enable_seqscan = off")
+        _, rows = await tx.execute_query(f"EXPLAIN {sql}", params)
     return " | ".join(str(next(iter(dict(r).values()))) for r in rows)
 
 
@@ -60,3 +62,22 @@ async def test_the_journal_by_action_is_read_by_its_action_index(db: str) -> Non
     sql = JournalEntry.filter(action="card_issued").order_by("-seq").limit(100).sql(params_inline=True)
     plan = await _plan(db, sql, [])
     assert "idx_journal_action" in plan or "journal_card" in plan, plan
+
+
+async def test_the_integrity_check_reads_a_pages_entries_by_the_journals_indexes(db: str) -> None:
+    """The integrity check reads, for a page of inspections or cards, only their journal entries
+    (issue #20 item 3): by the index on the inspection (migration 9) and on the card (migration 8),
+    never by reading the journal."""
+    journal = Journal()
+    for i in range(30):
+        await journal.write("operator", "inspection_started", inspection_id=f"i{i}", number=i)
+        await journal.write("operator", "eis_accepted", card_id=f"c{i}")
+    for key, index, actions, ids in (
+        ("inspection_id", "journal_inspection", ["inspection_started", "step_finished"], ["i3", "i4"]),
+        ("card_id", "journal_card", ["eis_accepted", "eis_rejected"], ["c3", "c4"]),
+    ):
+        sql = naming_sql(key, len(actions), len(ids)) if db == "sqlite" else naming_sql(key, 2, 2)
+        plan = await _plan(db, sql, [*actions, *ids])
+        assert index in plan and "SCAN journal" not in plan, plan
+        found = await Journal.naming(key, actions, ids)
+        assert [d[key] for _, _, d in found] == ids, found

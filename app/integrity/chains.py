@@ -1,0 +1,217 @@
+"""The check's parts on the chains: each chain walked (links and row hashes); the chains held
+against every signed checkpoint of the checkpoint file, and the file itself (signatures, links);
+every card's own anchor (the signed heads it was formed on) against the chains, and its delivery
+(its outbox row, as the journal's EIS entries say). A cut tail, an emptied or dropped table, a row
+changed and the rest re-hashed are each found and named. Rows named by a checkpoint or a card are
+read by their seq, a page at a time: nothing grows with history but the time."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from app import ledger
+from app.errors import OtolaneError
+from app.integrity.report import Interrupted
+from app.storage import chain
+from app.storage.anchor import iter_checkpoints, verify_signed_heads
+from app.storage.models import CHAINED_MODELS, Card, Outbox
+
+if TYPE_CHECKING:
+    from app.integrity.check import Checker
+    from app.integrity.position import Run
+
+#: cards opened, checkpoints held, per page; chain rows hashed per page
+PAGE = 200
+CHAIN_PAGE = 2000
+_MODELS = {m._meta.db_table: m for m in CHAINED_MODELS}
+Heads = dict[str, tuple[int, str]]
+
+
+async def boundaries(run: Run) -> list[tuple[str, str]]:
+    """A check of what is new starts where the last good one ended: those rows must still be there
+    with the hashes it saw (a row changed and the rest re-hashed changes them)."""
+    problems = []
+    for table, (seq, digest) in sorted(run.at.chains.items()):
+        if seq == 0 or table not in _MODELS:
+            continue
+        try:
+            last = (await chain.head(_MODELS[table]))[0]
+            found = await chain.hashes_at(_MODELS[table], [seq])
+        except Exception:  # noqa: S112 - a dropped table is named by its walk
+            continue
+        if last < seq:
+            problems.append((f"chain {table}", _cut("the last good check", seq, last)))
+        elif found.get(seq) != digest:
+            problems.append(
+                (
+                    f"chain {table}",
+                    f"row {seq} is not the row the last good check saw (changed, the rest re-hashed)",
+                )
+            )
+    return problems
+
+
+def _cut(what: str, seq: int, last: int) -> str:
+    return f"{what} saw {seq} rows; the table ends at row {last} " + (
+        "(the table was emptied)" if last == 0 else "(rows cut off its end)"
+    )
+
+
+async def walk_chains(ck: Checker) -> None:
+    run = ck.run
+    for model in CHAINED_MODELS:
+        table = model._meta.db_table
+        if table in run.ends:
+            continue  # walked before this run was interrupted
+        w = run.walked(table)
+        try:
+            async for n in chain.walk_pages(model, w, CHAIN_PAGE):
+                run.keep_walk(w)
+                await ck.page(n)
+            last = (await chain.head(model))[0]
+        except OtolaneError as exc:
+            ck.report.bad(f"chain {table}", exc.message)
+            run.ends[table] = 0
+            continue
+        run.keep_walk(w)
+        run.ends[table] = min(w.seq, last)  # rows gone since they were walked: the table ends there
+        if w.brk is None:
+            ck.report.ok(f"chain {table}: {w.seq} rows, intact")
+        else:
+            ck.report.bad(f"chain {table}", f"BROKEN at {w.brk}")
+
+
+async def _hold(ck: Checker, named: list[tuple[str, Heads]]) -> None:
+    """The rows a page of checkpoints or cards name, read by their seq, against what each saw."""
+    wanted: dict[str, set[int]] = {}
+    for _, heads in named:
+        for table, (seq, _) in heads.items():
+            if seq > 0 and table in ck.run.ends and seq <= ck.run.ends[table]:
+                wanted.setdefault(table, set()).add(seq)
+    stored: dict[str, dict[int, str]] = {}
+    for table, seqs in wanted.items():
+        try:
+            stored[table] = await chain.hashes_at(_MODELS[table], seqs)
+        except Exception:  # a table dropped since its walk: named by the next check
+            stored[table] = {}
+    for what, heads in named:
+        for table, (seq, digest) in sorted(heads.items()):
+            if seq == 0 or table not in ck.run.ends:
+                continue
+            if ck.run.ends[table] < seq:
+                ck.report.bad(f"chain {table}", _cut(what, seq, ck.run.ends[table]))
+            elif stored[table].get(seq) != digest:
+                ck.report.bad(
+                    f"chain {table}", f"row {seq} is not the row {what} saw (changed, the rest re-hashed)"
+                )
+
+
+async def checkpoints(ck: Checker) -> None:
+    run, at = ck.run, ck.at
+    path = ck.cfg.path(ck.cfg.storage["anchor_file"])
+    chained = sum(run.ends.values())
+    if not path.exists():
+        if at.file.line:
+            ck.report.bad(
+                "checkpoint file", f"{path} is missing; the last good check read {at.file.line} lines of it"
+            )
+        elif chained:
+            ck.report.bad(
+                "checkpoint file", f"{path} is missing or empty, but the chains hold {chained} rows"
+            )
+        return
+    if path.stat().st_size < at.file.offset:
+        ck.report.bad("checkpoint file", f"{path.name} is shorter than at the last good check: lines removed")
+        return
+    limit = run.limits.setdefault("file", path.stat().st_size)
+    page: list[tuple[str, Heads]] = []
+    last_ts = 0.0
+    damaged = False
+    for cp, problems in iter_checkpoints(path, ck.store.key.public, at.file):
+        for p in problems:
+            ck.report.bad("checkpoint file", p)
+        damaged = damaged or bool(problems)
+        if cp is not None:
+            run.count("checkpoints", 1)
+            last_ts = cp.ts
+            page.append((f"the signed checkpoint {cp.n} ({_when(cp.ts)})", cp.heads))
+        if len(page) >= PAGE or at.file.offset >= limit:
+            await _hold(ck, page)
+            page = []
+            await ck.page(0)
+        if at.file.offset >= limit:
+            break
+    await _hold(ck, page)
+    n = run.counts.get("checkpoints", 0)
+    if n:
+        last = f", the last of {_when(last_ts)}" if last_ts else ""
+        ck.report.ok(f"checkpoints: {n} in {path.name}{last}")
+    elif chained and not damaged and at.file.expected == 1:  # not one checkpoint, ever
+        ck.report.bad("checkpoint file", f"{path} is missing or empty, but the chains hold {chained} rows")
+
+
+async def cards(ck: Checker) -> None:
+    """Each card opened once: its anchor against the chains, its delivery against its outbox row
+    and the journal's EIS entries."""
+    run, at = ck.run, ck.at
+    limit = run.limits.get("cards", 0)
+    try:
+        while at.cards < limit:
+            batch = await Card.filter(seq__gt=at.cards, seq__lte=limit).order_by("seq").limit(PAGE)
+            if not batch:
+                break
+            await _cards_page(ck, batch)
+            at.cards = int(batch[-1].seq)
+            run.count("cards", len(batch))
+            await ck.page(len(batch))
+    except OtolaneError as exc:
+        ck.report.bad("cards", exc.message)
+    except Interrupted:
+        raise
+    except Exception as exc:
+        ck.report.bad("cards", f"cannot be read ({type(exc).__name__})")
+        return
+    ck.report.ok(
+        f"cards: {run.counts.get('cards', 0)} anchors and deliveries held against the chains and the journal"
+    )
+
+
+async def _cards_page(ck: Checker, batch: list[Card]) -> None:
+    named: list[tuple[str, Heads]] = []
+    training: dict[str, bool] = {}
+    for c in batch:
+        try:
+            card = ck.store.keyring.open_json(c.sealed, f"cards:{c.card_id}")
+        except Exception:
+            ck.report.bad(
+                f"card {c.card_id}", "does not open with the lane's data key (changed behind the software)"
+            )
+            continue
+        training[c.card_id] = bool(card.get("training"))
+        anchor = card.get("anchor")
+        if not isinstance(anchor, dict):
+            ck.report.bad(f"card {c.card_id}", "carries no anchor")
+            continue
+        if not verify_signed_heads(ck.store.key.public, anchor) or anchor.get("subject") != c.card_id:
+            ck.report.bad(f"card {c.card_id}", "its anchor's signature does not verify")
+        named.append(
+            (f"card {c.card_id}'s anchor", {t: (int(h[0]), str(h[1])) for t, h in anchor["heads"].items()})
+        )
+    await _hold(ck, named)
+    ids = list(training)
+    rows: dict[str, dict[str, Any]] = {
+        r["card_id"]: r
+        for r in await Outbox.filter(card_id__in=ids).values(
+            "card_id", "status", "training", "idempotency_key"
+        )
+    }
+    said = await ck.store.journal.naming("card_id", ledger.EIS_ACTIONS, ids)
+    eis = ledger.eis_outcomes((a, d) for _, a, d in said)
+    for p in ledger.outbox_problems(training, rows, eis):
+        ck.report.bad("outbox", p)
+
+
+def _when(ts: float) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(ts).isoformat(sep=" ", timespec="seconds")

@@ -1,0 +1,218 @@
+"""The integrity check's runner: a new, resumed or incremental check, part by part, a page at a
+time; its position saved as it goes (``position.py``), its progress told as it goes (``report.py``).
+The parts themselves: ``chains.py`` (the chains, the checkpoint file, the cards' anchors and their
+deliveries) and ``state.py`` (the state tables against the journal, the photo files)."""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from app.config import Config
+from app.integrity import chains, position, state
+from app.integrity.position import PHASES, Position, Run, State
+from app.integrity.report import Interrupted, Progress, Report
+from app.storage.chain import head
+from app.storage.db import engine_integrity
+from app.storage.models import CHAINED_MODELS, Card, Inspection, Outbox, Photo
+from app.storage.store import Store
+
+#: how often a check under way saves its position (and so how much a kill -9 costs it)
+SAVE_EVERY_S = 1.0
+
+
+class Checker:
+    """One run of the check: its parts share the run's position, its report and its progress."""
+
+    def __init__(
+        self,
+        cfg: Config,
+        store: Store,
+        st: State,
+        path: Path,
+        emit: Callable[[dict[str, Any]], None] | None,
+        stop: Callable[[], bool],
+    ) -> None:
+        assert st.run is not None
+        self.cfg, self.store, self.state, self.path = cfg, store, st, path
+        self.run: Run = st.run
+        self.report = Report(self.run)
+        self.progress = Progress(self.run, emit)
+        self.stop = stop
+        self.saved = time.monotonic()
+
+    @property
+    def at(self) -> Position:
+        return self.run.at
+
+    def save(self) -> None:
+        position.save(self.path, self.store.key, self.state)
+        self.saved = time.monotonic()
+
+    async def page(self, rows: int) -> None:
+        """A page is done and its position moved: tell, save now and then, stop if asked."""
+        self.progress.step(rows)
+        if self.stop():
+            self.save()
+            raise Interrupted
+        if time.monotonic() - self.saved >= SAVE_EVERY_S:
+            self.save()
+
+
+async def _max(q: Any, name: str) -> int:
+    try:
+        row = await q.order_by(f"-{name}").first().values(name)
+    except Exception:  # a dropped table: the parts name it
+        return 0
+    return int(row[name]) if row else 0
+
+
+async def _limits(at: Position) -> tuple[dict[str, int], int]:
+    """What this run checks — the rows there when it starts (a card formed during the check names
+    heads the walk may not have seen; the next check takes it) — and how many rows that is."""
+    limits = {
+        "cards": await _max(Card.all(), "seq"),
+        "outbox": await _max(Outbox.all(), "id"),
+        "inspections": await _max(Inspection.all(), "number"),
+        "photos": await _max(Photo.all(), "seq"),
+    }
+    total = sum(max(n - getattr(at, part), 0) for part, n in limits.items())
+    for model in CHAINED_MODELS:
+        try:
+            total += max((await head(model))[0] - at.walked(model._meta.db_table).seq, 0)
+        except Exception:  # noqa: S112 - a dropped chain: the walk names it
+            continue
+    return limits, total
+
+
+async def _new_run(ck_state: State, mode: str, report_first: list[tuple[str, str]]) -> Run:
+    if mode == "new" and ck_state.good is None:
+        mode = "full"
+        report_first.append(("", "no good check yet: a full check"))
+    start = copy.deepcopy(ck_state.good) if mode == "new" and ck_state.good else Position()
+    run = Run(mode=mode, started=time.time(), at=start)
+    limits, run.total = await _limits(start)
+    run.limits = limits
+    return run
+
+
+async def _finish(ck: Checker) -> None:
+    """A good check's position: where a check of what is new starts — before the first card still
+    on its way to EIS and the first inspection still open, whose rows may yet change."""
+    at = ck.at
+    cards, insp = at.cards, at.inspections
+    pending = await Outbox.filter(status__not_in=["accepted", "refused"]).values_list("card_id", flat=True)
+    first = await Card.filter(card_id__in=list(pending)).order_by("seq").first() if pending else None
+    if first is not None:
+        cards = min(cards, int(first.seq) - 1)
+    first_open = await Inspection.filter(status="open").order_by("number").first()
+    if first_open is not None:
+        insp = min(insp, int(first_open.number) - 1)
+    ck.state.good = Position(at.chains, at.file, cards, at.outbox, insp, at.photos)
+    ck.state.good_ts = time.time()
+
+
+async def check(
+    cfg: Config,
+    store: Store,
+    mode: str = "full",
+    resume: bool = False,
+    progress: Callable[[dict[str, Any]], None] | None = None,
+    stop: Callable[[], bool] = lambda: False,
+) -> dict[str, Any]:
+    """Check everything (``full``), or what is new since the last good check (``new``); ``resume``
+    continues a check that was interrupted. The report: ``ok``, ``interrupted``, ``problems``,
+    ``lines`` … and a journal entry ``integrity_checked`` for a finished check."""
+    path = position.state_file(cfg.path(cfg.storage["anchor_file"]))
+    st, unused = position.load(path, store.key)
+    first: list[tuple[str, str]] = []
+    if unused:
+        first.append(("position file", f"{path.name} {unused}; the check starts from the beginning"))
+        mode = "full"
+    if resume and st.run is None:
+        first.append(("", "no interrupted check to resume: a new one"))
+    if not (resume and st.run is not None):
+        st.run = await _new_run(st, mode, first)
+        if st.run.mode == "new":
+            first += await chains.boundaries(st.run)
+    ck = Checker(cfg, store, st, path, progress, stop)
+    for where, text in first:
+        ck.report.bad(where, text) if where else ck.report.ok(text)
+    run = ck.run
+    try:
+        for phase in PHASES[PHASES.index(run.phase) :]:
+            run.phase = phase
+            await PARTS[phase](ck)
+        run.phase = "done"
+    except Interrupted:
+        figures = ck.progress.figures()
+        lines = [
+            *run.lines,
+            f"interrupted at {figures['percent']} % ({run.done} of {run.total} rows, part {run.phase}): "
+            "`otolane integrity check --resume` continues it",
+        ]
+        return _result(run, lines, interrupted=True)
+    ck.progress.step(0, force=True)
+    ok = not ck.report.count
+    if ok:
+        await _finish(ck)
+    st.run = None
+    ck.save()
+    lines = [*run.lines]
+    if run.more:
+        lines.append(f"… and {run.more} more problem(s), not listed")
+    lines.append("result: OK" if ok else f"result: INTEGRITY FAILURE — {ck.report.count} problem(s)")
+    try:
+        await store.journal.write(
+            "integrity",
+            "integrity_checked",
+            ok=ok,
+            mode=run.mode,
+            rows=run.done,
+            problems=run.problems[:50],
+        )
+    except Exception as exc:  # a dropped or locked journal is already in the report; it is not a crash
+        lines.insert(-1, f"journal: this check could not be recorded ({type(exc).__name__})")
+    return _result(run, lines, interrupted=False, ok=ok)
+
+
+def _result(run: Run, lines: list[str], interrupted: bool, ok: bool = False) -> dict[str, Any]:
+    return {
+        "ok": ok,
+        "interrupted": interrupted,
+        "mode": run.mode,
+        "engine": run.engine,
+        "rows": run.done,
+        "breaks": [p for p in run.problems if p["where"].startswith("chain ")],
+        "problems": run.problems,
+        "more": run.more,
+        "lines": lines,
+    }
+
+
+async def _engine(ck: Checker) -> None:
+    if ck.run.mode != "full":
+        ck.report.ok("database engine check: in a full check only")
+        return
+    if not ck.run.engine:
+        ck.run.engine = await engine_integrity()
+        ck.save()
+    if ck.run.engine == "ok":
+        ck.report.ok("database engine check: ok")
+    else:
+        ck.report.bad("database engine", ck.run.engine)
+
+
+PARTS = {
+    "engine": _engine,
+    "chains": chains.walk_chains,
+    "checkpoints": chains.checkpoints,
+    "cards": chains.cards,
+    "outbox": state.outbox,
+    "inspections": state.inspections,
+    "accounts": state.accounts,
+    "photos": state.photos,
+}

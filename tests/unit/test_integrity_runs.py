@@ -1,0 +1,141 @@
+"""The integrity check as a long job (issue #20 item 3, R3.13): it streams a page at a time, keeps
+its position as it goes — an interrupted check resumes and finds what a whole one finds, walking no
+row twice — checks only what is new since the last good check when asked (still catching a row
+changed and the rest re-hashed behind it), tells its progress, and keeps a bounded report. On
+SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tortoise import connections
+
+from app import config as config_mod
+from app.auth import Accounts, Policy
+from app.demo_config import write_config
+from app.integrity import chains, check, position
+from app.integrity.position import Run
+from app.integrity.report import Report
+from app.storage.chain import CHAINED, row_hash
+from app.storage.models import Reading
+from app.storage.store import Store, close_store, open_store
+from tests.rig import append_readings
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def lane(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Store]:
+    cfg_file = write_config(tmp_path, 1.0, 9)
+    if request.param == "postgres":
+        dsn = request.getfixturevalue("pg_dsn")
+        cfg_file.write_text(cfg_file.read_text().replace('dsn = "sqlite://otolane.db"', f'dsn = "{dsn}"'))
+    monkeypatch.setattr(chains, "CHAIN_PAGE", 5)  # many pages from a few rows
+    store = await open_store(config_mod.load(cfg_file))
+    try:
+        await Accounts(Policy(), store.journal).add("aigerim", "operator", "Steppe-Wind-77")
+        await append_readings(40, lambda k: store.keyring.seal_json({"value": k}, f"r{k}"))
+        await store.checkpoint("test")
+        yield store
+    finally:
+        await close_store()
+
+
+def _stop_after(pages: int) -> Any:
+    calls = []
+
+    def stop() -> bool:
+        calls.append(1)
+        return len(calls) > pages
+
+    return stop
+
+
+async def _rehash(seq: int) -> None:
+    """An insider's careful edit: row ``seq`` changed, every later link recomputed."""
+    await connections.get("default").execute_script(f"UPDATE readings SET ts = ts + 1 WHERE seq = {seq}")
+    prev = str((await Reading.filter(seq=seq - 1).values_list("hash", flat=True))[0])
+    for r in await Reading.filter(seq__gte=seq).order_by("seq").values(*CHAINED["readings"]):
+        r["prev_hash"] = prev
+        prev = row_hash("readings", r)
+        await Reading.filter(seq=r["seq"]).update(prev_hash=r["prev_hash"], hash=prev)
+
+
+async def test_an_interrupted_check_resumes_where_it_stopped_and_finds_what_a_whole_one_finds(
+    lane: Store,
+) -> None:
+    """Stopped after its fourth page, the check saves its position and says how to go on; resumed, it
+    walks the rest — no row twice — and finds the changed reading a whole check finds."""
+    await connections.get("default").execute_script("UPDATE readings SET ts = ts + 1 WHERE seq = 33")
+    whole = await check(lane.cfg, lane)
+    assert not whole["ok"] and any("readings: row 33" in p["problem"] for p in whole["breaks"]), whole
+
+    first = await check(lane.cfg, lane, stop=_stop_after(3))
+    assert first["interrupted"] and not first["ok"]
+    assert "--resume" in first["lines"][-1] and first["rows"] == 20, first["lines"]
+    saved, unused = position.load(position.state_file(lane.anchors.path), lane.key)
+    assert unused is None and saved.run is not None and saved.run.at.chains["readings"][0] == 20
+
+    rest = await check(lane.cfg, lane, resume=True)
+    assert not rest["interrupted"]
+    assert rest["problems"] == whole["problems"]
+    # every row once: the whole check's rows and the journal entry that check wrote
+    assert rest["rows"] == whole["rows"] + 1, "a row walked twice, or one left out"
+
+
+async def test_a_check_of_what_is_new_walks_only_the_new_rows(lane: Store) -> None:
+    assert (await check(lane.cfg, lane))["ok"]
+    await append_readings(7, lambda k: lane.keyring.seal_json({"value": k}, f"n{k}"))
+    await lane.checkpoint("more")
+    seen: list[dict[str, Any]] = []
+    report = await check(lane.cfg, lane, "new", progress=seen.append)
+    assert report["ok"], report["problems"]
+    assert report["mode"] == "new"
+    walked = report["rows"]
+    assert 7 <= walked < 47, walked  # the new readings and journal rows, not the 40 old readings
+    assert seen and seen[-1]["done"] == seen[-1]["total"] and seen[-1]["percent"] == 100.0
+
+
+async def test_a_check_of_what_is_new_still_finds_an_old_row_changed_and_rehashed(lane: Store) -> None:
+    assert (await check(lane.cfg, lane))["ok"]
+    await _rehash(4)
+    problems = [f"{p['where']}: {p['problem']}" for p in (await check(lane.cfg, lane, "new"))["problems"]]
+    assert any("row 40 is not the row the last good check saw" in p for p in problems), problems
+
+
+async def test_a_plain_edit_of_an_old_row_is_left_to_the_full_check(lane: Store) -> None:
+    """What a check of what is new cannot see (a row changed in place, not re-hashed, behind the last
+    good position) the full check finds: the reason a full check is still run on demand."""
+    assert (await check(lane.cfg, lane))["ok"]
+    await connections.get("default").execute_script("UPDATE readings SET ts = ts + 1 WHERE seq = 4")
+    assert (await check(lane.cfg, lane, "new"))["ok"]
+    full = await check(lane.cfg, lane)
+    assert any("readings: row 4: content changed" in p["problem"] for p in full["breaks"]), full
+
+
+async def test_a_position_file_changed_by_hand_is_named_and_not_used(lane: Store) -> None:
+    assert (await check(lane.cfg, lane))["ok"]
+    path = position.state_file(lane.anchors.path)
+    data = json.loads(path.read_text())
+    data["body"]["good"]["chains"]["readings"][0] = 1000  # "checked up to row 1000"
+    path.write_text(json.dumps(data))
+    report = await check(lane.cfg, lane, "new")
+    assert report["mode"] == "full"
+    assert any(p["where"] == "position file" and "signature" in p["problem"] for p in report["problems"])
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+
+
+def test_the_report_keeps_its_first_problems_and_counts_the_rest(monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.integrity import report as report_mod
+
+    monkeypatch.setattr(report_mod, "MAX_KEPT", 2)
+    run = Run("full", 0.0, position.Position())
+    r = Report(run)
+    for k in range(5):
+        r.bad("chain readings", f"problem {k}")
+    assert [p["problem"] for p in run.problems] == ["problem 0", "problem 1"]
+    assert run.more == 3 and r.count == 5
