@@ -47,3 +47,22 @@ async def eis_exchanges(p: Parts, request: web.Request) -> web.Response:
     limit = query_int(request, "limit", 100, 1, MAX_PAGE)
     card = query_text(request, "card", 36, "'card' is a card id")
     return web.json_response(await p.lane.outbox.exchanges(card, limit))
+
+
+async def integrity_status(p: Parts, request: web.Request) -> web.Response:
+    """The integrity check: running (its progress), the last one's result, the last good one's time."""
+    return web.json_response(p.lane.integrity.status())
+
+
+async def integrity_start(p: Parts, request: web.Request) -> web.Response:
+    """R3.13: start the check — ``mode`` full or new (since the last good check), or ``resume``."""
+    data = await body(request)
+    mode = field(data, "mode", str, "full")
+    resume = field(data, "resume", bool, False)
+    by = user(request)
+    status = await p.lane.integrity.start(mode, resume, by)
+    return web.json_response(status, status=202)
+
+
+async def integrity_stop(p: Parts, request: web.Request) -> web.Response:
+    return web.json_response(await p.lane.integrity.stop())

@@ -30,6 +30,7 @@ from typing import Any
 from app.config import Config
 from app.documents.issue import Issuer
 from app.eis.outbox import OutboxWorker
+from app.integrity.job import IntegrityJob
 from app.lane.bus import Bus
 from app.lane.cameras import Cameras
 from app.lane.clock import ClockStart
@@ -124,6 +125,7 @@ class LaneService:
             self.views.refresh_outbox,
         )
         self.documents = Issuer(cfg, clock, store.keyring, store.journal, photos.with_images)
+        self.integrity = IntegrityJob(cfg, store.key)
 
     # --- life ----------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -147,6 +149,7 @@ class LaneService:
         await self.cameras.start()
 
     async def stop(self) -> None:
+        await self.integrity.close()  # a check under way saves its position: it resumes
         await self.cameras.stop()
         tasks: list[asyncio.Task[Any]] = [*self.stands.tasks(), *self._tasks]
         for _ in range(3):

@@ -75,7 +75,9 @@ async def test_a_database_made_before_signed_cards_gains_the_signature_column(db
     await conn.execute_script("DELETE FROM schema_version WHERE version = 3")
     assert await migrate() == 1
     assert (await _column("outbox", "signature"))[0].lower() == "text"
-    assert [v.version for v in await SchemaVersion.all().order_by("version")] == list(range(1, len(MIGRATIONS) + 1))
+    assert [v.version for v in await SchemaVersion.all().order_by("version")] == list(
+        range(1, len(MIGRATIONS) + 1)
+    )
     assert await migrate() == 0
 
 

@@ -22,6 +22,7 @@ class JournalScreen(AppMixin, Screen[None]):
         Binding("f9", "back", show=False),
         Binding("e", "toggle", show=False),
         Binding("x", "export", show=False),
+        Binding("i", "integrity", show=False),
     ]
     view = "journal"  # or "eis"
 
@@ -40,7 +41,15 @@ class JournalScreen(AppMixin, Screen[None]):
         self.query_one("#j-title", Static).update(f"[b]{title}[/b]")
         other = "keys.journal" if self.view == "eis" else "keys.eis_exchanges"
         self.query_one("#keys", Static).update(
-            self.keybar([("Esc", "keys.back"), ("E", other), ("X", "keys.export"), ("F10", "keys.lang")])
+            self.keybar(
+                [
+                    ("Esc", "keys.back"),
+                    ("E", other),
+                    ("X", "keys.export"),
+                    ("I", "keys.integrity"),
+                    ("F10", "keys.lang"),
+                ]
+            )
         )
 
     async def action_toggle(self) -> None:
@@ -83,6 +92,11 @@ class JournalScreen(AppMixin, Screen[None]):
                 details = json.dumps(r["details"], ensure_ascii=False)[:80]
                 table.add_row(when, r["actor"], r["action"], details)
         table.focus()
+
+    def action_integrity(self) -> None:
+        from tui.screens.integrity import IntegrityScreen
+
+        self.app_.push_screen(IntegrityScreen())
 
     def action_export(self) -> None:
         self.app_.push_screen(ExportScreen())
