@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import json
 from collections.abc import AsyncIterator, Iterable
@@ -131,24 +132,58 @@ _PAGE_SQL = {
 }
 
 
-async def _rows(model: type[Model], after: int = 0, page: int = 2000) -> AsyncIterator[list[dict[str, Any]]]:
-    """A chain's rows after ``after`` in order, a page at a time (memory flat in the chain's length)."""
+async def _pages(model: type[Model], after: int, page: int) -> AsyncIterator[list[Any]]:
+    """A chain's raw rows after ``after`` in order (its columns, then its hash), a page at a time;
+    the next page is read while this one is hashed (the driver reads in its own thread)."""
     table = model._meta.db_table
-    cols = (*CHAINED[table], "hash")
     conn = connections.get("default")
-    sql = _PAGE_SQL[conn.capabilities.dialect].format(cols=", ".join(cols), table=table)
-    json_details = "details" in cols
-    while True:
-        _, batch = await conn.execute_query(sql, [after, page])
-        if not batch:
-            return
-        rows = [dict(zip(cols, tuple(raw), strict=True)) for raw in batch]
-        if json_details:
-            for r in rows:
-                if isinstance(r["details"], str):  # JSON comes back as its text
-                    r["details"] = json.loads(r["details"])
-        yield rows
-        after = int(rows[-1]["seq"])
+    sql = _PAGE_SQL[conn.capabilities.dialect].format(cols=", ".join((*CHAINED[table], "hash")), table=table)
+    ahead: asyncio.Future[Any] | None = asyncio.ensure_future(conn.execute_query(sql, [after, page]))
+    try:
+        while ahead is not None:
+            _, batch = await ahead
+            ahead = None
+            if not batch:
+                return
+            if len(batch) == page:  # a short page is the last (rows added since: the next check's)
+                ahead = asyncio.ensure_future(conn.execute_query(sql, [int(batch[-1][0]), page]))
+            yield batch
+    finally:
+        if ahead is not None:
+            ahead.cancel()
+            with contextlib.suppress(BaseException):
+                await ahead
+
+
+#: the types whose canonical form is not themselves (see :func:`_plain`)
+_ODD = (float, bytes, bytearray, memoryview)
+
+
+class _Content:
+    """A table's raw row → the canonical text of its content, as :func:`row_hash` makes it: the
+    columns known to hold a float, a blob or JSON are put in their form directly; any other column
+    found holding an odd type (a row edited by hand) sends the row through :func:`_plain` whole."""
+
+    def __init__(self, table: str) -> None:
+        self.keys = CHAINED[table]
+        self.floats = [k for k in self.keys if k in ("ts", "created", "taken")]
+        self.blobs = [k for k in self.keys if k == "sealed"]
+        self.json = "details" in self.keys
+
+    def text(self, raw: Any) -> str:
+        d = dict(zip(self.keys, raw, strict=False))  # the stored hash, last, is left out
+        for k in self.floats:
+            if type(d[k]) is float:
+                d[k] = repr(d[k])
+        for k in self.blobs:
+            if type(d[k]) is bytes:
+                d[k] = base64.b64encode(d[k]).decode()
+        if self.json and isinstance(d["details"], str):  # JSON comes back as its text
+            with contextlib.suppress(ValueError):  # not JSON: written by hand, its hash will say so
+                d["details"] = json.loads(d["details"])
+        if any(type(v) in _ODD for v in d.values()):
+            d = {k: _plain(v) for k, v in d.items()}
+        return _CANON.encode(d)
 
 
 @dataclass
@@ -167,22 +202,21 @@ async def walk_pages(model: type[Model], at: Walked, page: int = 2000) -> AsyncI
     """Walk a chain on from ``at`` (updated in place), yielding the rows walked after each page. A
     table that cannot be read — dropped — is an :class:`OtolaneError` naming it."""
     table = at.table
-    hashed = CHAINED[table]
+    content = _Content(table)
+    link = CHAINED[table].index("prev_hash")
+    sha256 = hashlib.sha256
     try:
-        async for rows in _rows(model, at.seq, page):
-            for r in rows:
-                seq = int(r["seq"])
+        async for rows in _pages(model, at.seq, page):
+            for raw in rows:
+                seq, digest = int(raw[0]), raw[-1]
                 if at.brk is None:
                     if seq != at.seq + 1:
                         at.brk = Break(table, at.seq + 1, f"row missing (next row is {seq})")
-                    elif r["prev_hash"] != at.hash:
+                    elif raw[link] != at.hash:
                         at.brk = Break(table, seq, "link to the previous row broken")
-                    else:
-                        content = {k: _plain(r[k]) for k in hashed}
-                        text = at.hash + _CANON.encode(content)
-                        if hashlib.sha256(text.encode()).hexdigest() != r["hash"]:
-                            at.brk = Break(table, seq, "content changed after it was written")
-                at.seq, at.hash = seq, str(r["hash"])
+                    elif sha256((at.hash + content.text(raw)).encode()).hexdigest() != digest:
+                        at.brk = Break(table, seq, "content changed after it was written")
+                at.seq, at.hash = seq, str(digest)
             yield len(rows)
     except OtolaneError:
         raise

@@ -91,6 +91,46 @@ async def _v9(conn: Any) -> None:
     await conn.execute_script(f"CREATE INDEX IF NOT EXISTS journal_inspection ON journal ({expr}, action)")
 
 
+async def _v10(conn: Any) -> None:
+    """SQLite: each chain's ``seq`` becomes the table's rowid (``INTEGER PRIMARY KEY``). A
+    ``BIGINT PRIMARY KEY`` is a second B-tree beside the table, and a look-up by an index on another
+    column (the journal by action) sorted by seq in a temporary B-tree; as the rowid, a walk of the
+    chain reads the table in order and every index carries the seq. The rows are copied as they
+    are: no hash changes. PostgreSQL's primary key is already what we need."""
+    if conn.capabilities.dialect != "sqlite":
+        return
+    from app.storage.models import CHAINED_MODELS
+
+    for model in CHAINED_MODELS:
+        table = model._meta.db_table
+        _, cols = await conn.execute_query(f"PRAGMA table_info({table})")
+        if any(dict(c)["name"] == "seq" and dict(c)["type"].upper() == "INTEGER" for c in cols):
+            continue
+        _, made = await conn.execute_query(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", [table]
+        )
+        ddl = str(dict(made[0])["sql"])
+        if '"seq" BIGINT NOT NULL PRIMARY KEY' not in ddl:
+            raise OtolaneError(
+                "migration_failed", f"the table {table} is not as version 9 made it", table=table
+            )
+        _, idx = await conn.execute_query(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", [table]
+        )
+        new = ddl.replace('"seq" BIGINT NOT NULL PRIMARY KEY', '"seq" INTEGER NOT NULL PRIMARY KEY', 1)
+        new = new.replace(f'CREATE TABLE "{table}"', f'CREATE TABLE "{table}__v10"', 1)
+        # one statement at a time inside the migration's transaction (a script would commit first):
+        # a power cut leaves the old table whole, and the migration runs again
+        for sql in (
+            new,
+            f'INSERT INTO "{table}__v10" SELECT * FROM "{table}" ORDER BY seq',  # noqa: S608 - our table names
+            f'DROP TABLE "{table}"',
+            f'ALTER TABLE "{table}__v10" RENAME TO "{table}"',
+            *(str(dict(r)["sql"]) for r in idx),
+        ):
+            await conn.execute_query(sql)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Any], Awaitable[None]]]] = [
     (1, "initial schema: users, inspections, readings, journal, cards, outbox", _v1),
     (2, "users.eds_iin: the sealed IIN of the employee's NCA key", _v2),
@@ -101,6 +141,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Any], Awaitable[None]]]] = [
     (7, "photos: the vehicle photos' chain (R3.9, R3.10, R3.18)", _new_tables),
     (8, "journal_card: the journal's entries of a card by an index", _v8),
     (9, "journal_inspection: the journal's entries of an inspection by an index", _v9),
+    (10, "SQLite: each chain's seq is its table's rowid", _v10),
 ]
 
 

@@ -4,8 +4,10 @@ database file is prepared, the migrations' record, a chain's breaks by name."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
+import json
 import sqlite3
 from pathlib import Path
 
@@ -394,3 +396,25 @@ async def test_a_damaged_sqlite_file_is_reported_by_the_engine_check(tmp_path: P
     finally:
         await close_db()
     assert result != "ok" and result
+
+
+def test_the_walks_content_form_is_row_hashs_for_every_type_a_column_may_hold() -> None:
+    """The integrity check's fast canonical form (app/storage/chain.py: _Content) must give the
+    text row_hash gives for any value a hand-edited row may hold in any column — floats, blobs and
+    JSON where they belong, and odd types where they do not — or a tampered row would verify."""
+    from app.storage.chain import _CANON, CHAINED, _Content, _plain
+
+    odd: list[object] = [1.5, 7, "text", None, b"\x00\xff", bytearray(b"ab"), memoryview(b"cd"), '{"a": 1}']
+    for table, keys in CHAINED.items():
+        content = _Content(table)
+        for column in keys:
+            for value in odd:
+                row = {k: (value if k == column else f"v-{k}") for k in keys}
+                if "details" in row and column != "details":
+                    row["details"] = {"a": 1}
+                raw = [row[k] for k in keys] + ["stored-hash"]
+                if isinstance(row.get("details"), str):  # as the walk read it before: parsed, then plain
+                    with contextlib.suppress(ValueError):  # not JSON: kept as text, it cannot verify
+                        row["details"] = json.loads(row["details"])
+                want = {k: _plain(v) for k, v in row.items()}
+                assert content.text(raw) == _CANON.encode(want), (table, column, value)
