@@ -210,7 +210,7 @@ class Forming:
                             "inspection_id": insp.id,
                             "verdict": card["verdict"],
                             "created": now,
-                            "sealed": self.keyring.seal_json(card, f"cards:{card_id}"),
+                            "sealed": self.keyring.seal_json(card, f"cards:{card_id}", compress=True),
                         }
                     ],
                     tx,

@@ -131,3 +131,31 @@ def test_rotation_appends_a_line_and_the_last_line_is_the_active_key(tmp_path: P
     third = kr.rotate(path)
     assert [line.split()[0] for line in path.read_text().splitlines()] == [first, second, third]
     assert Keyring.load(path).active == third
+
+
+def test_a_compressed_blob_opens_to_its_plaintext_and_shrinks(tmp_path: Path) -> None:
+    """Cards are sealed compressed (issue #20: the database per inspection): the blob says so in its
+    first byte, opens to the same object, is far smaller for a card's JSON, and its kind is bound —
+    the first byte changed, it does not open."""
+    kr = Keyring.create(tmp_path / "k")
+    card = {"items": [{"item": f"brakes.{k}", "value": k * 1.5, "norm": "≥ 50 %"} for k in range(200)]}
+    plain = kr.seal_json(card, "cards:c1")
+    zipped = kr.seal_json(card, "cards:c1", compress=True)
+    assert zipped[0] == 2 and plain[0] == 1
+    assert kr.open_json(zipped, "cards:c1") == card == kr.open_json(plain, "cards:c1")
+    assert len(zipped) * 4 < len(plain)
+    with pytest.raises(OtolaneError):
+        kr.open(bytes([1]) + zipped[1:], "cards:c1")
+    with pytest.raises(OtolaneError):
+        kr.open(zipped, "cards:c2")
+
+
+def test_a_compressed_blob_that_would_open_too_large_is_refused(tmp_path: Path) -> None:
+    """A decompression bomb sealed with the lane's key (an insider's) opens to no more than the bound."""
+    from app.storage import crypto
+
+    kr = Keyring.create(tmp_path / "k")
+    bomb = kr.seal(b"\0" * (crypto.MAX_UNZIPPED + 1), "cards:c1", compress=True)
+    assert len(bomb) < 100_000
+    with pytest.raises(OtolaneError, match="does not open"):
+        kr.open(bomb, "cards:c1")
