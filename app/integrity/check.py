@@ -5,6 +5,8 @@ deliveries) and ``state.py`` (the state tables against the journal, the photo fi
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import copy
 import time
 from collections.abc import Callable
@@ -142,12 +144,18 @@ async def check(
     for where, text in first:
         ck.report.bad(where, text) if where else ck.report.ok(text)
     run = ck.run
+    beside = asyncio.create_task(_beside(ck))
     try:
-        for phase in PHASES[PHASES.index(run.phase) :]:
+        for phase in PHASES[PHASES.index(run.phase) if run.phase in PHASES else 0 :]:
             run.phase = phase
             await PARTS[phase](ck)
         run.phase = "done"
+        await beside
     except Interrupted:
+        beside.cancel()
+        with contextlib.suppress(Interrupted, asyncio.CancelledError):
+            await beside
+        ck.save()
         figures = ck.progress.figures()
         lines = [
             *run.lines,
@@ -197,22 +205,30 @@ async def _engine(ck: Checker) -> None:
     if ck.run.mode != "full":
         ck.report.ok("database engine check: in a full check only")
         return
-    if not ck.run.engine:
+    try:
         ck.run.engine = await engine_integrity()
-        ck.save()
+    except Exception as exc:  # a file that cannot be opened: named, the check goes on
+        ck.run.engine = f"cannot be checked ({type(exc).__name__}: {str(exc)[:120]})"
     if ck.run.engine == "ok":
         ck.report.ok("database engine check: ok")
     else:
         ck.report.bad("database engine", ck.run.engine)
 
 
+async def _beside(ck: Checker) -> None:
+    """The parts that read files rather than rows, on the other core while the chains are walked
+    (each once: a resumed run skips what it finished before)."""
+    for name, part in (("engine", _engine), ("photos", state.photos)):
+        if name not in ck.run.finished:
+            await part(ck)
+            ck.run.finished.append(name)
+
+
 PARTS = {
-    "engine": _engine,
     "chains": chains.walk_chains,
     "checkpoints": chains.checkpoints,
     "cards": chains.cards,
     "outbox": state.outbox,
     "inspections": state.inspections,
     "accounts": state.accounts,
-    "photos": state.photos,
 }

@@ -20,8 +20,10 @@ from app.storage.anchor import FileAt, LaneKey, canonical, verify_signature
 from app.storage.chain import GENESIS, Break, Walked
 from app.storage.crypto import write_secret_file
 
-#: the check's parts, in the order they run
-PHASES = ("engine", "chains", "checkpoints", "cards", "outbox", "inspections", "accounts", "photos")
+#: the check's parts, in the order they run; beside them, on the other core, the engine's own check
+#: and the photo files (both read files outside the GIL)
+PHASES = ("chains", "checkpoints", "cards", "outbox", "inspections", "accounts")
+BESIDE = ("engine", "photos")
 
 
 @dataclass
@@ -64,6 +66,7 @@ class Run:
     limits: dict[str, int] = field(default_factory=dict)  # part -> its last row when the run began
     counts: dict[str, int] = field(default_factory=dict)  # part -> rows checked
     engine: str = ""
+    finished: list[str] = field(default_factory=list)  # the parts beside the walk that are done
     done: int = 0
     total: int = 0
     lines: list[str] = field(default_factory=list)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import logging
 import os
 import sqlite3
 import stat
@@ -34,6 +35,7 @@ from tortoise.transactions import in_transaction
 from app.errors import OtolaneError
 from app.storage.models import SchemaVersion
 
+log = logging.getLogger("otolane.storage")
 MODELS = ["app.storage.models"]
 #: The PostgreSQL advisory lock that serialises the lane's writers (any number: ours is 532).
 PG_WRITE_LOCK = 532
@@ -297,6 +299,10 @@ async def migrate() -> int:
             await fn(tx)
             await SchemaVersion.create(version=version, description=desc, applied_at=time.time(), using_db=tx)
         applied += 1
+        if version == 10 and conn.capabilities.dialect == "sqlite":
+            # the old tables' pages are free but still the file's: give them back, once
+            log.info("migration 10: compacting the database file (once, after the chains' copy)")
+            await conn.execute_script("VACUUM")
     return applied
 
 
@@ -351,13 +357,22 @@ async def write_tx() -> AsyncIterator[Any]:
 
 
 async def engine_integrity() -> str:
-    """The database engine's own check: 'ok' or what it reports."""
+    """The database engine's own check: 'ok' or what it reports. SQLite's runs on a read-only
+    connection of its own, in a thread: it reads the whole file, and the lane's connection (and the
+    integrity check's walk beside it) need not wait for it."""
     conn = connections.get("default")
     if conn.capabilities.dialect == "sqlite":
-        _, rows = await conn.execute_query("PRAGMA integrity_check")
-        return ", ".join(str(r[0]) for r in rows)
+        return await asyncio.to_thread(_sqlite_check, str(conn.filename))
     await conn.execute_query("SELECT 1")
     return "ok"
+
+
+def _sqlite_check(filename: str) -> str:
+    con = sqlite3.connect(f"file:{filename}?mode=ro", uri=True, timeout=30)
+    try:
+        return ", ".join(str(r[0]) for r in con.execute("PRAGMA integrity_check"))
+    finally:
+        con.close()
 
 
 async def close_db() -> None:

@@ -18,7 +18,7 @@ from app.demo_config import write_config
 from app.storage.store import close_store, open_store
 from tests.rig import append_readings
 
-ROWS = 200_000
+ROWS = 400_000
 
 
 @pytest.fixture(scope="module")
@@ -96,10 +96,10 @@ def test_sigterm_saves_the_position_and_resume_finishes_from_it(lane: Path) -> N
 
 
 def test_a_killed_check_resumes_from_its_last_saved_position(lane: Path) -> None:
-    t0 = time.monotonic()
     proc = _start(lane)
     fig = _progress_until(proc, 1)
-    while time.monotonic() - t0 < 1.4:  # past its first save (once a second), not yet at the end
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 1.2:  # past its first save (once a second), not yet at the end
         fig = _progress_until(proc, int(fig["done"]) + 1)  # type: ignore[call-overload]
     proc.kill()
     proc.wait(10)

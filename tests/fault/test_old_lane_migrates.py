@@ -72,6 +72,7 @@ async def test_a_version_8_lane_migrates_and_keeps_every_card_and_hash(old_lane:
         for m in CHAINED_MODELS:
             cols = {r[1]: r[2] for r in con.execute(f"PRAGMA table_info({m._meta.db_table})")}
             assert cols["seq"] == "INTEGER", m._meta.db_table  # the rowid now
+        assert con.execute("PRAGMA freelist_count").fetchone()[0] == 0  # the copy's old pages given back
         plan = " ".join(
             r[3]
             for r in con.execute("EXPLAIN QUERY PLAN SELECT * FROM journal WHERE action = 'x' ORDER BY seq")
