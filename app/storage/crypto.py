@@ -130,7 +130,8 @@ class Keyring:
             ) from None
 
     def seal_json(self, obj: Any, aad: str, compress: bool = False) -> bytes:
-        return self.seal(json.dumps(obj, ensure_ascii=False, sort_keys=True).encode(), aad, compress)
+        text = json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":"))  # compact: stored often
+        return self.seal(text.encode(), aad, compress)
 
     def open_json(self, blob: bytes, aad: str) -> Any:
         return json.loads(self.open(blob, aad))
