@@ -130,7 +130,8 @@ class Keyring:
             ) from None
 
     def seal_json(self, obj: Any, aad: str, compress: bool = False) -> bytes:
-        text = json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":"))  # compact: stored often
+        # compact: a reading is stored by the hundred per inspection
+        text = json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
         return self.seal(text.encode(), aad, compress)
 
     def open_json(self, blob: bytes, aad: str) -> Any:

@@ -8,8 +8,12 @@ real: another process holding SQLite's write lock past the busy timeout, and the
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import resource
+import signal
 import sqlite3
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +103,21 @@ async def _set_max_pages(pages: int | None) -> None:
     await conn.execute_query(f"PRAGMA max_page_count = {int(pages)}")
 
 
+@contextlib.contextmanager
+def _no_room_for_writes() -> Iterator[None]:
+    """No write past the first 4 KiB of any file succeeds (RLIMIT_FSIZE: EFBIG, as a full disk
+    refuses with ENOSPC): a card is a few KiB compressed and fits the pages its tables already
+    have, so limiting the database's page count alone no longer refuses it."""
+    before = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, before)
+
+
 async def test_a_full_database_sends_the_step_back_and_keeps_its_readings(tmp_path: Path) -> None:
     rig = await start_rig(tmp_path / "lane", speed=1.0)
     db = rig.home / "otolane.db"
@@ -162,7 +181,8 @@ async def test_a_card_on_a_full_disk_is_refused_cleanly_and_formed_once_after(tm
         _, rows = await conn.execute_query("PRAGMA page_count")
         await _set_max_pages(int(rows[0][0]))
         try:
-            await op.call("POST", f"/v1/inspections/{insp['id']}/card")
+            with _no_room_for_writes():
+                await op.call("POST", f"/v1/inspections/{insp['id']}/card")
             raise AssertionError("a card was queued on a full disk")
         except ApiError as exc:
             assert exc.code == "storage_failed" and exc.status == 503
