@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 
 from app import ledger
 from app.errors import OtolaneError
-from app.integrity.report import Interrupted
 from app.storage import chain
 from app.storage.anchor import iter_checkpoints, verify_signed_heads
 from app.storage.models import CHAINED_MODELS, Card, Outbox
@@ -153,27 +152,13 @@ async def checkpoints(ck: Checker) -> None:
 async def cards(ck: Checker) -> None:
     """Each card opened once: its anchor against the chains, its delivery against its outbox row
     and the journal's EIS entries."""
-    run, at = ck.run, ck.at
-    limit = run.limits.get("cards", 0)
-    try:
-        while at.cards < limit:
-            batch = await Card.filter(seq__gt=at.cards, seq__lte=limit).order_by("seq").limit(PAGE)
-            if not batch:
-                break
-            await _cards_page(ck, batch)
-            at.cards = int(batch[-1].seq)
-            run.count("cards", len(batch))
-            await ck.page(len(batch))
-    except OtolaneError as exc:
-        ck.report.bad("cards", exc.message)
-    except Interrupted:
-        raise
-    except Exception as exc:
-        ck.report.bad("cards", f"cannot be read ({type(exc).__name__})")
-        return
-    ck.report.ok(
-        f"cards: {run.counts.get('cards', 0)} anchors and deliveries held against the chains and the journal"
-    )
+
+    async def fetch(after: int, limit: int) -> list[Card]:
+        return await Card.filter(seq__gt=after, seq__lte=limit).order_by("seq").limit(PAGE)
+
+    if await ck.each_page("cards", fetch, lambda c: c.seq, lambda batch: _cards_page(ck, batch)):
+        n = ck.run.counts.get("cards", 0)
+        ck.report.ok(f"cards: {n} anchors and deliveries held against the chains and the journal")
 
 
 async def _cards_page(ck: Checker, batch: list[Card]) -> None:

@@ -9,11 +9,12 @@ import asyncio
 import contextlib
 import copy
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from app.config import Config
+from app.errors import OtolaneError
 from app.integrity import chains, position, state
 from app.integrity.position import PHASES, Position, Run, State
 from app.integrity.report import Interrupted, Progress, Report
@@ -53,6 +54,36 @@ class Checker:
     def save(self) -> None:
         position.save(self.path, self.store.key, self.state)
         self.saved = time.monotonic()
+
+    async def each_page(
+        self,
+        part: str,
+        fetch: Callable[[int, int], Awaitable[list[Any]]],
+        key: Callable[[Any], int],
+        check: Callable[[list[Any]], Awaitable[None]],
+    ) -> bool:
+        """A part's rows after its position, up to where they ended when the run began, a page at a
+        time: ``fetch(after, limit)`` reads a page, ``check`` holds it, ``key`` is a row's place.
+        False when the part's table cannot be read (named in the report)."""
+        limit = self.run.limits.get(part, 0)
+        try:
+            while getattr(self.at, part) < limit:
+                rows = await fetch(getattr(self.at, part), limit)
+                if not rows:
+                    break
+                await check(rows)
+                setattr(self.at, part, int(key(rows[-1])))
+                self.run.count(part, len(rows))
+                await self.page(len(rows))
+        except Interrupted:
+            raise
+        except OtolaneError as exc:
+            self.report.bad(part, exc.message)
+            return False
+        except Exception as exc:  # a dropped table: named, the check goes on
+            self.report.bad(part, f"cannot be read ({type(exc).__name__}: {str(exc)[:120]})")
+            return False
+        return True
 
     async def page(self, rows: int) -> None:
         """A page is done and its position moved: tell, save now and then, stop if asked."""

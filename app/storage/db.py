@@ -73,24 +73,26 @@ async def _v5(conn: Any) -> None:
     await _add_column(conn, "eis_exchanges", "kind", kind, kind)  # not only cards travel
 
 
+async def _journal_index(conn: Any, name: str, key: str, action_first: bool) -> None:
+    """An index on the journal's action and the details' ``key`` (a card's or an inspection's id)."""
+    if conn.capabilities.dialect == "sqlite":
+        expr = f"json_extract(details, '$.{key}')"
+    else:
+        expr = f"(details->>'{key}')"
+    cols = f"action, {expr}" if action_first else f"{expr}, action"
+    await conn.execute_script(f"CREATE INDEX IF NOT EXISTS {name} ON journal ({cols})")
+
+
 async def _v8(conn: Any) -> None:
     """The journal's entries of a card found by an index, not by reading them all (app/journal.py)."""
-    if conn.capabilities.dialect == "sqlite":
-        expr = "json_extract(details, '$.card_id')"
-    else:
-        expr = "(details->>'card_id')"
-    await conn.execute_script(f"CREATE INDEX IF NOT EXISTS journal_card ON journal (action, {expr})")
+    await _journal_index(conn, "journal_card", "card_id", action_first=True)
 
 
 async def _v9(conn: Any) -> None:
     """The journal's entries of an inspection found by an index (the integrity check, a page of
-    inspections at a time)."""
-    if conn.capabilities.dialect == "sqlite":
-        expr = "json_extract(details, '$.inspection_id')"
-    else:
-        expr = "(details->>'inspection_id')"
-    # the inspection first: a look-up by action alone keeps to the action's own index
-    await conn.execute_script(f"CREATE INDEX IF NOT EXISTS journal_inspection ON journal ({expr}, action)")
+    inspections at a time). The inspection first: a look-up by action alone keeps to the action's
+    own index."""
+    await _journal_index(conn, "journal_inspection", "inspection_id", action_first=False)
 
 
 async def _v10(conn: Any) -> None:
