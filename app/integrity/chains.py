@@ -1,4 +1,4 @@
-"""The check's parts on the chains: each chain walked (links and row hashes); the chains held
+"""The check's parts on the chains' anchors (the walk itself: ``walk.py``): the chains held
 against every signed checkpoint of the checkpoint file, and the file itself (signatures, links);
 every card's own anchor (the signed heads it was formed on) against the chains, and its delivery
 (its outbox row, as the journal's EIS entries say). A cut tail, an emptied or dropped table, a row
@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from app import ledger
-from app.errors import OtolaneError
 from app.storage import chain
 from app.storage.anchor import iter_checkpoints, verify_signed_heads
 from app.storage.models import CHAINED_MODELS, Card, Outbox
@@ -19,9 +18,8 @@ if TYPE_CHECKING:
     from app.integrity.check import Checker
     from app.integrity.position import Run
 
-#: cards opened, checkpoints held, per page; chain rows hashed per page
+#: cards opened, checkpoints held, per page
 PAGE = 200
-CHAIN_PAGE = 2000
 _MODELS = {m._meta.db_table: m for m in CHAINED_MODELS}
 Heads = dict[str, tuple[int, str]]
 
@@ -56,36 +54,24 @@ def _cut(what: str, seq: int, last: int) -> str:
     )
 
 
-async def walk_chains(ck: Checker) -> None:
-    run = ck.run
-    for model in CHAINED_MODELS:
-        table = model._meta.db_table
-        if table in run.ends:
-            continue  # walked before this run was interrupted
-        w = run.walked(table)
+async def _tops() -> dict[str, int]:
+    """Each chain's last row now: a checkpoint or an anchor that names a row past it names rows cut
+    off (they were there when it was signed). Not the walk's end: the walk may still be under way."""
+    out = {}
+    for table, model in _MODELS.items():
         try:
-            async for n in chain.walk_pages(model, w, CHAIN_PAGE):
-                run.keep_walk(w)
-                await ck.page(n)
-            last = (await chain.head(model))[0]
-        except OtolaneError as exc:
-            ck.report.bad(f"chain {table}", exc.message)
-            run.ends[table] = 0
+            out[table] = (await chain.head(model))[0]
+        except Exception:  # noqa: S112 - a dropped table is named by its walk
             continue
-        run.keep_walk(w)
-        run.ends[table] = min(w.seq, last)  # rows gone since they were walked: the table ends there
-        if w.brk is None:
-            ck.report.ok(f"chain {table}: {w.seq} rows, intact")
-        else:
-            ck.report.bad(f"chain {table}", f"BROKEN at {w.brk}")
+    return out
 
 
-async def _hold(ck: Checker, named: list[tuple[str, Heads]]) -> None:
+async def _hold(ck: Checker, named: list[tuple[str, Heads]], tops: dict[str, int]) -> None:
     """The rows a page of checkpoints or cards name, read by their seq, against what each saw."""
     wanted: dict[str, set[int]] = {}
     for _, heads in named:
         for table, (seq, _) in heads.items():
-            if seq > 0 and table in ck.run.ends and seq <= ck.run.ends[table]:
+            if seq > 0 and table in tops and seq <= tops[table]:
                 wanted.setdefault(table, set()).add(seq)
     stored: dict[str, dict[int, str]] = {}
     for table, seqs in wanted.items():
@@ -95,10 +81,10 @@ async def _hold(ck: Checker, named: list[tuple[str, Heads]]) -> None:
             stored[table] = {}
     for what, heads in named:
         for table, (seq, digest) in sorted(heads.items()):
-            if seq == 0 or table not in ck.run.ends:
+            if seq == 0 or table not in tops:
                 continue
-            if ck.run.ends[table] < seq:
-                ck.report.bad(f"chain {table}", _cut(what, seq, ck.run.ends[table]))
+            if tops[table] < seq:
+                ck.report.bad(f"chain {table}", _cut(what, seq, tops[table]))
             elif stored[table].get(seq) != digest:
                 ck.report.bad(
                     f"chain {table}", f"row {seq} is not the row {what} saw (changed, the rest re-hashed)"
@@ -108,7 +94,8 @@ async def _hold(ck: Checker, named: list[tuple[str, Heads]]) -> None:
 async def checkpoints(ck: Checker) -> None:
     run, at = ck.run, ck.at
     path = ck.cfg.path(ck.cfg.storage["anchor_file"])
-    chained = sum(run.ends.values())
+    tops = await _tops()
+    chained = sum(tops.values())
     if not path.exists():
         if at.file.line:
             ck.report.bad(
@@ -135,12 +122,12 @@ async def checkpoints(ck: Checker) -> None:
             last_ts = cp.ts
             page.append((f"the signed checkpoint {cp.n} ({_when(cp.ts)})", cp.heads))
         if len(page) >= PAGE or at.file.offset >= limit:
-            await _hold(ck, page)
+            await _hold(ck, page, tops)
             page = []
             await ck.page(0)
         if at.file.offset >= limit:
             break
-    await _hold(ck, page)
+    await _hold(ck, page, tops)
     n = run.counts.get("checkpoints", 0)
     if n:
         last = f", the last of {_when(last_ts)}" if last_ts else ""
@@ -156,12 +143,13 @@ async def cards(ck: Checker) -> None:
     async def fetch(after: int, limit: int) -> list[Card]:
         return await Card.filter(seq__gt=after, seq__lte=limit).order_by("seq").limit(PAGE)
 
-    if await ck.each_page("cards", fetch, lambda c: c.seq, lambda batch: _cards_page(ck, batch)):
+    tops = await _tops()
+    if await ck.each_page("cards", fetch, lambda c: c.seq, lambda batch: _cards_page(ck, batch, tops)):
         n = ck.run.counts.get("cards", 0)
         ck.report.ok(f"cards: {n} anchors and deliveries held against the chains and the journal")
 
 
-async def _cards_page(ck: Checker, batch: list[Card]) -> None:
+async def _cards_page(ck: Checker, batch: list[Card], tops: dict[str, int]) -> None:
     named: list[tuple[str, Heads]] = []
     training: dict[str, bool] = {}
     for c in batch:
@@ -182,7 +170,7 @@ async def _cards_page(ck: Checker, batch: list[Card]) -> None:
         named.append(
             (f"card {c.card_id}'s anchor", {t: (int(h[0]), str(h[1])) for t, h in anchor["heads"].items()})
         )
-    await _hold(ck, named)
+    await _hold(ck, named, tops)
     ids = list(training)
     rows: dict[str, dict[str, Any]] = {
         r["card_id"]: r

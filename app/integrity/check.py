@@ -15,7 +15,7 @@ from typing import Any
 
 from app.config import Config
 from app.errors import OtolaneError
-from app.integrity import chains, position, state
+from app.integrity import chains, position, state, walk
 from app.integrity.position import PHASES, Position, Run, State
 from app.integrity.report import Interrupted, Progress, Report
 from app.storage.chain import head
@@ -175,17 +175,25 @@ async def check(
     for where, text in first:
         ck.report.bad(where, text) if where else ck.report.ok(text)
     run = ck.run
-    beside = asyncio.create_task(_beside(ck))
+    here, apart = await walk.split(ck)
+    beside = [asyncio.create_task(_beside(ck)), *(asyncio.create_task(walk.walk_apart(ck, m)) for m in apart)]
     try:
+        for model in here:
+            await walk.walk_here(ck, model)
         for phase in PHASES[PHASES.index(run.phase) if run.phase in PHASES else 0 :]:
             run.phase = phase
             await PARTS[phase](ck)
+        for task, part in zip(beside, ["photos"] + ["chains"] * len(apart), strict=True):
+            if not task.done():
+                run.phase = part  # what the check still waits for
+            await task
         run.phase = "done"
-        await beside
     except Interrupted:
-        beside.cancel()
-        with contextlib.suppress(Interrupted, asyncio.CancelledError):
-            await beside
+        for task in beside:
+            task.cancel()
+        for task in beside:
+            with contextlib.suppress(Interrupted, asyncio.CancelledError):
+                await task
         ck.save()
         figures = ck.progress.figures()
         lines = [
@@ -256,7 +264,6 @@ async def _beside(ck: Checker) -> None:
 
 
 PARTS = {
-    "chains": chains.walk_chains,
     "checkpoints": chains.checkpoints,
     "cards": chains.cards,
     "outbox": state.outbox,

@@ -20,10 +20,10 @@ from app.storage.anchor import FileAt, LaneKey, canonical, verify_signature
 from app.storage.chain import GENESIS, Break, Walked
 from app.storage.crypto import write_secret_file
 
-#: the check's parts, in the order they run; beside them, on the other core, the engine's own check
-#: and the photo files (both read files outside the GIL)
-PHASES = ("chains", "checkpoints", "cards", "outbox", "inspections", "accounts")
-BESIDE = ("engine", "photos")
+#: the check's parts, in the order they run after the chains walked here; beside them, on the other
+#: core, the chains with many rows (a process of their own), the engine's check and the photo files
+#: (both read files outside the GIL)
+PHASES = ("checkpoints", "cards", "outbox", "inspections", "accounts")
 
 
 @dataclass
@@ -60,7 +60,7 @@ class Run:
     mode: str  # "full" or "new"
     started: float
     at: Position
-    phase: str = PHASES[0]
+    phase: str = "chains"
     breaks: dict[str, list[Any]] = field(default_factory=dict)  # table -> [seq, problem]
     ends: dict[str, int] = field(default_factory=dict)  # table -> its last row, as walked
     limits: dict[str, int] = field(default_factory=dict)  # part -> its last row when the run began

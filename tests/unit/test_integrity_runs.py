@@ -17,7 +17,7 @@ from tortoise import connections
 from app import config as config_mod
 from app.auth import Accounts, Policy
 from app.demo_config import write_config
-from app.integrity import chains, check, position
+from app.integrity import check, position, walk
 from app.integrity.position import Run
 from app.integrity.report import Report
 from app.storage.chain import CHAINED, row_hash
@@ -34,7 +34,7 @@ async def lane(
     if request.param == "postgres":
         dsn = request.getfixturevalue("pg_dsn")
         cfg_file.write_text(cfg_file.read_text().replace('dsn = "sqlite://otolane.db"', f'dsn = "{dsn}"'))
-    monkeypatch.setattr(chains, "CHAIN_PAGE", 5)  # many pages from a few rows
+    monkeypatch.setattr(walk, "CHAIN_PAGE", 5)  # many pages from a few rows
     store = await open_store(config_mod.load(cfg_file))
     try:
         await Accounts(Policy(), store.journal).add("aigerim", "operator", "Steppe-Wind-77")
@@ -65,20 +65,25 @@ async def _rehash(seq: int) -> None:
         await Reading.filter(seq=r["seq"]).update(prev_hash=r["prev_hash"], hash=prev)
 
 
+@pytest.mark.parametrize("apart", [False, True], ids=["walked-here", "walked-apart"])
 async def test_an_interrupted_check_resumes_where_it_stopped_and_finds_what_a_whole_one_finds(
-    lane: Store,
+    lane: Store, apart: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Stopped after its fourth page, the check saves its position and says how to go on; resumed, it
-    walks the rest — no row twice — and finds the changed reading a whole check finds."""
+    """Stopped part-way, the check saves its position (a page's end) and says how to go on; resumed,
+    it walks the rest — no row twice — and finds the changed reading a whole check finds."""
+    if apart:  # the readings walked by a process of its own, page by page (app/integrity/walker.py)
+        monkeypatch.setattr(walk, "APART", 10)
     await connections.get("default").execute_script("UPDATE readings SET ts = ts + 1 WHERE seq = 33")
     whole = await check(lane.cfg, lane)
     assert not whole["ok"] and any("readings: row 33" in p["problem"] for p in whole["breaks"]), whole
 
     first = await check(lane.cfg, lane, stop=_stop_after(3))
     assert first["interrupted"] and not first["ok"]
-    assert "--resume" in first["lines"][-1] and first["rows"] == 20, first["lines"]
+    assert "--resume" in first["lines"][-1], first["lines"]
     saved, unused = position.load(position.state_file(lane.anchors.path), lane.key)
-    assert unused is None and saved.run is not None and saved.run.at.chains["readings"][0] == 20
+    assert unused is None and saved.run is not None and saved.run.done == first["rows"] > 0
+    walked = saved.run.at.chains.get("readings", [0])[0]
+    assert walked % 5 == 0 and walked <= 40, walked  # a page's end: it goes on from there
 
     rest = await check(lane.cfg, lane, resume=True)
     assert not rest["interrupted"]
@@ -139,3 +144,17 @@ def test_the_report_keeps_its_first_problems_and_counts_the_rest(monkeypatch: py
         r.bad("chain readings", f"problem {k}")
     assert [p["problem"] for p in run.problems] == ["problem 0", "problem 1"]
     assert run.more == 3 and r.count == 5
+
+
+async def test_a_walker_that_fails_leaves_the_walk_to_the_check_itself(
+    lane: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The process that walks a long chain apart cannot start or dies: the check walks the chain
+    itself from the last position it had, and finds what it would have found."""
+    monkeypatch.setattr(walk, "APART", 10)
+    monkeypatch.setattr(walk, "WALKER", "app.integrity.no_such_walker")
+    await connections.get("default").execute_script("UPDATE readings SET ts = ts + 1 WHERE seq = 21")
+    report = await check(lane.cfg, lane)
+    assert [b["problem"] for b in report["breaks"]] == [
+        "BROKEN at readings: row 21: content changed after it was written"
+    ], report["breaks"]
