@@ -22,6 +22,11 @@ def _when(ts: float | None) -> str:
     return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M") if ts else "—"
 
 
+def _n(value: object) -> str:
+    """A count as people read it in kk and ru (and here in en too): groups of three, a space apart."""
+    return f"{int(value or 0):,}".replace(",", "\u202f")  # type: ignore[call-overload]
+
+
 def _left(seconds: int | None) -> str:
     if seconds is None:
         return "—"
@@ -89,6 +94,7 @@ class IntegrityScreen(AppMixin, Screen[None]):
         self.query_one("#i-last", Static).update(self._last_text(st.get("last"), st))
         bar = self.query_one("#i-bar", ProgressBar)
         fig = st.get("progress")
+        bar.display = bool(st.get("running") and fig)  # a bar only for a check under way
         if st.get("running") and fig:
             bar.update(total=max(int(fig.get("total") or 0), 1), progress=int(fig.get("done") or 0))
             self.query_one("#i-progress", Static).update(
@@ -96,14 +102,13 @@ class IntegrityScreen(AppMixin, Screen[None]):
                     "integrity.running",
                     part=t(f"integrity.part_{fig.get('phase', 'start')}"),
                     mode=t(f"integrity.mode_{fig.get('mode', 'full')}"),
-                    done=fig.get("done", 0),
-                    total=fig.get("total", 0),
-                    rate=fig.get("rows_per_s", 0),
+                    done=_n(fig.get("done")),
+                    total=_n(fig.get("total")),
+                    rate=_n(fig.get("rows_per_s")),
                     left=_left(fig.get("eta_s")),
                 )
             )
         else:
-            bar.update(total=1, progress=1 if st.get("last") else 0)
             self.query_one("#i-progress", Static).update(
                 t("integrity.resumable") if st.get("resumable") else ""
             )
@@ -120,12 +125,11 @@ class IntegrityScreen(AppMixin, Screen[None]):
         if last.get("error") is not None:
             return f"[red]✗ {t('integrity.failed', when=when)}[/red]" + note
         if last.get("interrupted"):
-            return (
-                f"[yellow]⏸ {t('integrity.stopped', mode=mode, when=when, rows=last.get('rows', 0))}[/yellow]"
-            )
+            return f"[yellow]⏸ {t('integrity.stopped', mode=mode, when=when, rows=_n(last.get('rows')))}[/yellow]"
         if last.get("ok"):
             return (
-                f"[green]✓ {t('integrity.ok', mode=mode, when=when, rows=last.get('rows', 0))}[/green]" + note
+                f"[green]✓ {t('integrity.ok', mode=mode, when=when, rows=_n(last.get('rows')))}[/green]"
+                + note
             )
         # the problems name tables and rows as the check's report does: evidence, word for word
         problems.update("\n".join(escape(f"{p['where']}: {p['problem']}") for p in last.get("shown", [])))
