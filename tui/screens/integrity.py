@@ -124,13 +124,11 @@ class IntegrityScreen(AppMixin, Screen[None]):
         when = _when(last.get("finished"))
         if last.get("error") is not None:
             return f"[red]✗ {t('integrity.failed', when=when)}[/red]" + note
+        rows = _n(last.get("rows"))
         if last.get("interrupted"):
-            return f"[yellow]⏸ {t('integrity.stopped', mode=mode, when=when, rows=_n(last.get('rows')))}[/yellow]"
+            return f"[yellow]⏸ {t('integrity.stopped', mode=mode, when=when, rows=rows)}[/yellow]"
         if last.get("ok"):
-            return (
-                f"[green]✓ {t('integrity.ok', mode=mode, when=when, rows=_n(last.get('rows')))}[/green]"
-                + note
-            )
+            return f"[green]✓ {t('integrity.ok', mode=mode, when=when, rows=rows)}[/green]" + note
         # the problems name tables and rows as the check's report does: evidence, word for word
         problems.update("\n".join(escape(f"{p['where']}: {p['problem']}") for p in last.get("shown", [])))
         return f"[red]✗ {t('integrity.bad', mode=mode, when=when, n=last.get('problems', 0))}[/red]" + note
