@@ -39,7 +39,12 @@ async def reconcile(keyring: Keyring, journal: Journal) -> list[str]:
     against the cards the journal says were settled so, status by status. Only when a count
     differs (a row changed or deleted behind the software) is every row held against the chain and
     the journal, as the integrity check does."""
-    missing = await Card.filter(card_id__not_in=Subquery(Outbox.all().values("card_id")))
+    # the ids alone, from the two tables' card id indexes: the cards' rows (and their sealed bodies)
+    # are read only for the cards that have no row — none, on a lane nobody tampered with
+    ids = await Card.filter(card_id__not_in=Subquery(Outbox.all().values("card_id"))).values_list(
+        "card_id", flat=True
+    )
+    missing = await Card.filter(card_id__in=list(ids)).order_by("seq") if ids else []
     if await _counts_agree(len(missing)):
         pending = await Card.filter(card_id__in=Subquery(Outbox.filter(status="pending").values("card_id")))
         return await _reconcile(journal, _marks(keyring, [*pending, *missing]), settled_said={})

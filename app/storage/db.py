@@ -135,6 +135,12 @@ async def _v10(conn: Any) -> None:
             await conn.execute_query(sql)
 
 
+async def _v11(conn: Any) -> None:
+    """The open inspection found by an index (at every start, and by the integrity check), not by
+    reading every inspection of the lane's history."""
+    await conn.execute_script("CREATE INDEX IF NOT EXISTS inspections_status ON inspections (status)")
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Any], Awaitable[None]]]] = [
     (1, "initial schema: users, inspections, readings, journal, cards, outbox", _v1),
     (2, "users.eds_iin: the sealed IIN of the employee's NCA key", _v2),
@@ -146,6 +152,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Any], Awaitable[None]]]] = [
     (8, "journal_card: the journal's entries of a card by an index", _v8),
     (9, "journal_inspection: the journal's entries of an inspection by an index", _v9),
     (10, "SQLite: each chain's seq is its table's rowid", _v10),
+    (11, "inspections_status: the open inspection by an index", _v11),
 ]
 
 

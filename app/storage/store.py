@@ -79,7 +79,14 @@ class Store:
         return problems
 
 
+async def _holds_sealed() -> bool:
+    """Whether anything sealed is stored: a look at each table's first row (a count would read every
+    reading of the lane's history at every start)."""
+    return any([await Inspection.exists(), await Reading.exists(), await Card.exists()])
+
+
 async def _sealed_counts() -> dict[str, int]:
+    """What a missing key would leave unreadable, counted for the refusal's message only."""
     return {
         "inspections": await Inspection.all().count(),
         "readings": await Reading.all().count(),
@@ -100,9 +107,9 @@ async def _first_sealed() -> tuple[bytes, str] | None:
 
 async def _data_key(cfg: Config, create: bool) -> Keyring:
     path = cfg.path(cfg.storage["key_file"])
-    counts = await _sealed_counts()
     if not path.exists():
-        if any(counts.values()):
+        if await _holds_sealed():
+            counts = await _sealed_counts()
             held = ", ".join(f"{n} {what}" for what, n in counts.items() if n)
             raise OtolaneError(
                 "data_key_missing",
