@@ -83,7 +83,6 @@ async def test_the_integrity_check_reads_a_pages_entries_by_the_journals_indexes
         assert [d[key] for _, _, d in found] == ids, found
 
 
-
 async def test_the_open_inspection_is_found_by_an_index(db: str) -> None:
     """At every start (Intake.resume) and at the end of an integrity check: the open inspection —
     read by scanning every inspection, a cold start at 40 000 inspections took 1.4 s more."""
