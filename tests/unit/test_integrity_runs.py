@@ -158,3 +158,47 @@ async def test_a_walker_that_fails_leaves_the_walk_to_the_check_itself(
     assert [b["problem"] for b in report["breaks"]] == [
         "BROKEN at readings: row 21: content changed after it was written"
     ], report["breaks"]
+
+
+async def _good_then_new(lane: Store) -> list[str]:
+    report = await check(lane.cfg, lane, "new")
+    assert report["mode"] == "new"
+    return [f"{p['where']}: {p['problem']}" for p in report["problems"]]
+
+
+async def test_a_check_of_what_is_new_names_rows_cut_behind_its_start(lane: Store) -> None:
+    assert (await check(lane.cfg, lane))["ok"]
+    await connections.get("default").execute_script("DELETE FROM readings WHERE seq > 30")
+    problems = await _good_then_new(lane)
+    assert (
+        "chain readings: the last good check saw 40 rows; the table ends at row 30 (rows cut off its end)"
+        in problems
+    ), problems
+
+
+async def test_a_check_of_what_is_new_names_a_checkpoint_file_removed_or_cut(lane: Store) -> None:
+    assert (await check(lane.cfg, lane))["ok"]
+    path = lane.anchors.path
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join(lines[:-1]))  # its last line cut off
+    problems = await _good_then_new(lane)
+    assert any("is shorter than at the last good check: lines removed" in p for p in problems), problems
+    assert (await check(lane.cfg, lane))["ok"] is False  # the full check names the cut line too
+    path.write_bytes(b"".join(lines))
+    assert (await check(lane.cfg, lane))["ok"]
+    path.unlink()
+    problems = await _good_then_new(lane)
+    assert any(f"is missing; the last good check read {len(lines)} lines of it" in p for p in problems), (
+        problems
+    )
+
+
+async def test_a_table_dropped_behind_a_good_check_does_not_hide_the_others(lane: Store) -> None:
+    """Each chain's boundary is held on its own: a dropped table is named by its walk, and a chain
+    changed and re-hashed beside it is still found."""
+    assert (await check(lane.cfg, lane))["ok"]
+    await _rehash(4)
+    await connections.get("default").execute_script("DROP TABLE journal")  # held before readings
+    problems = await _good_then_new(lane)
+    assert any(p.startswith("chain journal: the table journal cannot be read") for p in problems), problems
+    assert any("row 40 is not the row the last good check saw" in p for p in problems), problems
