@@ -202,3 +202,59 @@ async def test_a_table_dropped_behind_a_good_check_does_not_hide_the_others(lane
     problems = await _good_then_new(lane)
     assert any(p.startswith("chain journal: the table journal cannot be read") for p in problems), problems
     assert any("row 40 is not the row the last good check saw" in p for p in problems), problems
+
+
+async def _cards(lane: Store, n: int, first: int) -> list[str]:
+    """``n`` cards as the lane forms them: sealed, chained, with their outbox row and a signed anchor."""
+    from app.storage.anchor import sign_heads
+    from tests.rig import store_card
+
+    made = []
+    for k in range(first, first + n):
+        cid = f"c{k:04d}"
+        anchor = sign_heads(lane.key, await lane.heads(), cid)
+        made.append(await store_card(lane.keyring, {"card_id": cid, "training": False, "anchor": anchor}))
+    return made
+
+
+async def test_cards_are_held_a_page_at_a_time_and_a_new_check_holds_only_the_new_ones(
+    lane: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each card's anchor and delivery, a card a page (chains.PAGE = 1): the full check holds all of
+    them; one stopped among them resumes at the next card; a check of what is new holds the new card
+    and the cards still on their way to EIS, not the delivered ones."""
+    from app.integrity import chains as chains_mod
+
+    monkeypatch.setattr(chains_mod, "PAGE", 1)
+    await _cards(lane, 3, 0)
+    await lane.checkpoint("cards")
+    whole = await check(lane.cfg, lane)
+    assert whole["ok"], whole["problems"]
+    assert "cards: 3 anchors and deliveries held against the chains and the journal" in whole["lines"]
+
+    await connections.get("default").execute_script(
+        "UPDATE outbox SET status = 'accepted' WHERE card_id = 'c0001'"
+    )
+    report = await check(lane.cfg, lane, stop=_stop_after(12))  # stopped among the cards
+    assert report["interrupted"] or not report["ok"]
+    rest = await check(lane.cfg, lane, resume=True) if report["interrupted"] else report
+    assert [p["problem"] for p in rest["problems"]] == [
+        "card c0001: outbox status is 'accepted', the journal says 'pending'"
+    ], rest["problems"]
+
+    await connections.get("default").execute_script(
+        "UPDATE outbox SET status = 'pending' WHERE card_id = 'c0001'"
+    )
+    await connections.get("default").execute_script(
+        "UPDATE outbox SET status = 'accepted' WHERE card_id = 'c0000'"
+    )
+    await lane.journal.write("eis", "eis_accepted", card_id="c0000")
+    assert (await check(lane.cfg, lane))["ok"]
+    await _cards(lane, 1, 3)
+    await lane.checkpoint("one more")
+    new = await check(lane.cfg, lane, "new")
+    assert new["ok"], new["problems"]
+    # c0000 was delivered before the last good check: not held again; c0001, c0002 still pending are
+    assert "cards: 3 anchors and deliveries held against the chains and the journal" in new["lines"], new[
+        "lines"
+    ]
