@@ -258,3 +258,23 @@ async def test_cards_are_held_a_page_at_a_time_and_a_new_check_holds_only_the_ne
     assert "cards: 3 anchors and deliveries held against the chains and the journal" in new["lines"], new[
         "lines"
     ]
+
+
+async def test_an_inspection_open_at_the_last_good_check_is_held_again_by_the_next_new_one(
+    lane: Store,
+) -> None:
+    """An open inspection's row still changes (steps, status): a check of what is new starts before
+    the first inspection that was open at the last good check, so a change behind the software after
+    it is found."""
+    from app.storage.models import Inspection
+
+    facts = {"number": 1, "started": 1000.0, "category": "M1", "fuel": "petrol", "axles": 2}
+    facts |= {"training": False, "operator": "aigerim"}
+    await lane.journal.write("aigerim", "inspection_started", inspection_id="i-1", **facts)
+    await Inspection.create(id="i-1", sealed=lane.keyring.seal_json({}, "inspections:i-1"), **facts)
+    assert (await check(lane.cfg, lane))["ok"]
+    await connections.get("default").execute_script(
+        "UPDATE inspections SET status = 'carded' WHERE id = 'i-1'"
+    )
+    problems = await _good_then_new(lane)
+    assert "inspections: inspection 1: status is 'carded', the journal says 'open'" in problems, problems
