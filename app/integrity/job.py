@@ -34,6 +34,7 @@ class IntegrityJob:
         self.progress: dict[str, Any] | None = None
         self.last: dict[str, Any] | None = None
         self.path = position.state_file(cfg.path(cfg.storage["anchor_file"]))
+        self._read: tuple[tuple[int, int] | None, tuple[position.State, str | None]] | None = None
 
     @property
     def running(self) -> bool:
@@ -98,8 +99,20 @@ class IntegrityJob:
                 await asyncio.wait_for(asyncio.shield(self.task), 30)  # type: ignore[arg-type]
         return self.status()
 
+    def _position(self) -> tuple[position.State, str | None]:
+        """The position file, read and its signature verified again only when it changed (the
+        admin's screen asks for the status every second)."""
+        try:
+            stat = self.path.stat()
+            stamp: tuple[int, int] | None = (stat.st_mtime_ns, stat.st_size)
+        except OSError:
+            stamp = None
+        if self._read is None or self._read[0] != stamp:
+            self._read = (stamp, position.load(self.path, self.key))
+        return self._read[1]
+
     def status(self) -> dict[str, Any]:
-        st, unused = position.load(self.path, self.key)
+        st, unused = self._position()
         return {
             "running": self.running,
             "progress": self.progress if self.running else None,
