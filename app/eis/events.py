@@ -20,6 +20,7 @@ from typing import Any
 from app.eis.contract import CONTRACT_VERSION
 from app.eis.history import iso
 from app.lane.recorder import reading_aad
+from app.storage.chain import prev_hashes
 from app.storage.crypto import Keyring
 from app.storage.models import EisFeed, JournalEntry, Reading
 
@@ -58,11 +59,12 @@ async def due(after: int, limit: int = BATCH) -> tuple[list[JournalEntry], int]:
 
 async def message(entries: list[JournalEntry], lane: str, training: bool, keyring: Keyring) -> dict[str, Any]:
     """One ``events`` message of these entries."""
+    links = await prev_hashes(JournalEntry, [e.seq for e in entries])
     return {
         "contract": CONTRACT_VERSION,
         "lane": lane,
         "training": training,
-        "events": [await event(e, keyring) for e in entries],
+        "events": [await event(e, keyring, links.get(e.seq, "")) for e in entries],
     }
 
 
@@ -71,7 +73,8 @@ def batch_key(entries: list[JournalEntry]) -> str:
     return f"events-{entries[0].seq}-{entries[-1].seq}-{entries[-1].hash[:16]}"
 
 
-async def event(entry: JournalEntry, keyring: Keyring) -> dict[str, Any]:
+async def event(entry: JournalEntry, keyring: Keyring, prev_hash: str) -> dict[str, Any]:
+    """``prev_hash``: the hash of the journal entry before this one (its chain link)."""
     details = dict(entry.details)
     msg: dict[str, Any] = {
         "event_id": entry.hash,
@@ -82,7 +85,7 @@ async def event(entry: JournalEntry, keyring: Keyring) -> dict[str, Any]:
         "actor": entry.actor,
         "time": iso(entry.ts),
         "details": {k: v for k, v in details.items() if k not in _IDS},
-        "prev_hash": entry.prev_hash,
+        "prev_hash": prev_hash,
     }
     if entry.action == "step_finished" and details.get("step"):
         msg["readings"] = await readings(
@@ -94,7 +97,7 @@ async def event(entry: JournalEntry, keyring: Keyring) -> dict[str, Any]:
 async def readings(insp_id: str, step: str, run: Any, keyring: Keyring) -> list[dict[str, Any]]:
     """The step's stored readings of this run, opened: the batch a finished step carries."""
     out = []
-    for r in await Reading.filter(inspection_id=insp_id, step=step).order_by("seq"):
+    for r in await Reading.of(insp_id, step):
         payload = keyring.open_json(r.sealed, reading_aad(r.inspection_id, r.channel, r.ts))
         if run is not None and payload.get("run") not in (None, run):
             continue

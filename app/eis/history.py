@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from app.eis.contract import HISTORY_FORMAT, problems
 from app.errors import OtolaneError
 from app.storage.anchor import LaneKey, canonical, verify_signature
-from app.storage.chain import GENESIS, row_hash
+from app.storage.chain import GENESIS, prev_hashes, row_hash
 from app.storage.crypto import write_secret_file
 from app.storage.models import JournalEntry
 
@@ -63,6 +63,9 @@ async def export(
         )
     rows = await q.order_by("seq")
     head = await JournalEntry.all().order_by("-seq").first()
+    # each entry's prev_hash is the hash of the entry before it (the first's: read)
+    before = await prev_hashes(JournalEntry, [rows[0].seq]) if rows else {}
+    links = [before.get(rows[0].seq, "") if rows else "", *(r.hash for r in rows)]
     doc: dict[str, Any] = {
         "format": HISTORY_FORMAT,
         "lane": lane,
@@ -78,10 +81,10 @@ async def export(
                 "actor": r.actor,
                 "action": r.action,
                 "details": r.details,
-                "prev_hash": r.prev_hash,
+                "prev_hash": links[i],
                 "hash": r.hash,
             }
-            for r in rows
+            for i, r in enumerate(rows)
         ],
         "chain": {"head_seq": head.seq if head else 0, "head_hash": head.hash if head else GENESIS},
         "public_key": key.public_pem(),

@@ -42,7 +42,7 @@ log = logging.getLogger("otolane.lane")
 
 async def stored_readings(keyring: Keyring, insp_id: str) -> list[dict[str, Any]]:
     """The inspection's committed readings, opened: the only source of a card (R3.6)."""
-    rows = await Reading.filter(inspection_id=insp_id).order_by("seq")
+    rows = await Reading.of(insp_id)
     return [
         {
             "step": r.step,

@@ -141,6 +141,42 @@ async def _v11(conn: Any) -> None:
     await conn.execute_script("CREATE INDEX IF NOT EXISTS inspections_status ON inspections (status)")
 
 
+async def _v12(conn: Any) -> None:
+    """The chains' ``prev_hash`` column goes: each row's is the hash of the row before it, which a
+    walk has in hand. Nothing a check proves is lost — every row's hash was made over its
+    prev_hash, so a link that was not the row before's hash still breaks that row's hash."""
+    from app.storage.models import CHAINED_MODELS
+
+    for model in CHAINED_MODELS:
+        table = model._meta.db_table
+        if conn.capabilities.dialect == "sqlite":
+            _, cols = await conn.execute_query(f"PRAGMA table_info({table})")
+            if "prev_hash" in {dict(c)["name"] for c in cols}:
+                await conn.execute_query(f'ALTER TABLE "{table}" DROP COLUMN prev_hash')
+        else:
+            await conn.execute_query(f'ALTER TABLE "{table}" DROP COLUMN IF EXISTS prev_hash')
+
+
+async def _v13(conn: Any) -> None:
+    """The readings' index by inspection keeps the first 8 characters of the id (a random UUID) and
+    the rowid: a fifth of the whole id's size; :meth:`Reading.of` asks by the prefix, then the id."""
+    from app.storage.models import READINGS_INDEX, READINGS_KEY
+
+    sqlite = conn.capabilities.dialect == "sqlite"
+    _, rows = await conn.execute_query(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'readings' AND sql IS NOT NULL"
+        if sqlite
+        else "SELECT indexname AS name FROM pg_indexes WHERE tablename = 'readings'"
+    )
+    for name in (str(dict(r)["name"]) for r in rows):
+        if name.startswith("idx_readings_inspect"):  # the whole id's, as the model once made it
+            await conn.execute_query(f'DROP INDEX "{name}"')
+    await conn.execute_query(f"CREATE INDEX IF NOT EXISTS {READINGS_INDEX} ON readings ({READINGS_KEY})")
+
+
+#: migrations after which a SQLite file has many free pages, given back once (VACUUM)
+_COMPACTS = {10, 12, 13}
+
 MIGRATIONS: list[tuple[int, str, Callable[[Any], Awaitable[None]]]] = [
     (1, "initial schema: users, inspections, readings, journal, cards, outbox", _v1),
     (2, "users.eds_iin: the sealed IIN of the employee's NCA key", _v2),
@@ -153,6 +189,8 @@ MIGRATIONS: list[tuple[int, str, Callable[[Any], Awaitable[None]]]] = [
     (9, "journal_inspection: the journal's entries of an inspection by an index", _v9),
     (10, "SQLite: each chain's seq is its table's rowid", _v10),
     (11, "inspections_status: the open inspection by an index", _v11),
+    (12, "the chains' prev_hash column dropped: it is the row before's hash", _v12),
+    (13, "readings_inspection: the readings by a prefix of their inspection's id", _v13),
 ]
 
 
@@ -301,6 +339,7 @@ async def migrate() -> int:
         await Tortoise.generate_schemas(safe=True)
     done = {v.version for v in await SchemaVersion.all()}
     applied = 0
+    compact = False
     for version, desc, fn in MIGRATIONS:
         if version in done:
             continue
@@ -308,10 +347,11 @@ async def migrate() -> int:
             await fn(tx)
             await SchemaVersion.create(version=version, description=desc, applied_at=time.time(), using_db=tx)
         applied += 1
-        if version == 10 and conn.capabilities.dialect == "sqlite":
-            # the old tables' pages are free but still the file's: give them back, once
-            log.info("migration 10: compacting the database file (once, after the chains' copy)")
-            await conn.execute_script("VACUUM")
+        compact = compact or version in _COMPACTS
+    if compact and conn.capabilities.dialect == "sqlite":
+        # the old tables' pages are free but still the file's: give them back, once
+        log.info("compacting the database file (once, after the chains were rewritten)")
+        await conn.execute_script("VACUUM")
     return applied
 
 

@@ -4,7 +4,9 @@ the hash of their content and of the previous row (R3.10); nothing in the code u
 from __future__ import annotations
 
 from tortoise import fields
+from tortoise.expressions import RawSQL
 from tortoise.models import Model
+from tortoise.queryset import QuerySet
 
 
 class SchemaVersion(Model):
@@ -57,15 +59,20 @@ class Chained(Model):
     """An append-only row of a hash chain (see ``app/storage/chain.py``)."""
 
     seq = fields.BigIntField(primary_key=True, generated=False)
-    prev_hash = fields.CharField(max_length=64)
-    hash = fields.CharField(max_length=64)
+    hash = fields.CharField(max_length=64)  # chained to the row before's (its prev_hash, not stored)
 
     class Meta:
         abstract = True
 
 
+#: readings are found by the first 8 characters of their inspection's id (a random UUID: 32 bits),
+#: then the whole id: an index of the whole was a ninth of the database (``app/storage/db.py``, v13)
+READINGS_INDEX = "readings_inspection"
+READINGS_KEY = "substr(inspection_id, 1, 8)"
+
+
 class Reading(Chained):
-    inspection_id = fields.CharField(max_length=36, db_index=True)
+    inspection_id = fields.CharField(max_length=36)  # indexed by its prefix: READINGS_INDEX
     step = fields.CharField(max_length=40)
     device_id = fields.CharField(max_length=40)
     device_serial = fields.CharField(max_length=64)
@@ -75,6 +82,19 @@ class Reading(Chained):
 
     class Meta:
         table = "readings"
+
+    @classmethod
+    def by_prefix(cls, inspection_id: str, step: str | None = None) -> QuerySet[Reading]:
+        """The query :meth:`of` sends: the readings whose inspection id has this one's prefix."""
+        q = cls.annotate(key=RawSQL(READINGS_KEY)).filter(key=inspection_id[:8])
+        return (q.filter(step=step) if step is not None else q).order_by("seq")
+
+    @classmethod
+    async def of(cls, inspection_id: str, step: str | None = None) -> list[Reading]:
+        """An inspection's readings (of one step) in their order, through the prefix index. The
+        whole id is compared here: asked in SQL too, SQLite puts the id into the prefix's expression
+        and no longer sees the index."""
+        return [r for r in await cls.by_prefix(inspection_id, step) if r.inspection_id == inspection_id]
 
 
 class JournalEntry(Chained):

@@ -2,9 +2,10 @@
 #20: "a migration test opens a database written by today's code"): ``tests/data/lane-v8`` is a
 lane of two inspections made by ``./lane bench --history 2`` at commit 65ed563 (schema version 8,
 SQLite): its cards, readings, checkpoints, photos and EIS deliveries. Migrations 9 (the journal's
-index by inspection) and 10 (each chain's seq its rowid) run once at open, keep every hash, and
-every card still opens with its photos; the integrity check, full and of what is new, says OK.
-A migration cut short (a power cut) leaves the old tables whole and runs again."""
+index by inspection), 10 (each chain's seq its rowid) and 12 (the stored prev_hash dropped) run
+once at open, keep every hash, and every card still opens with its photos; the integrity check,
+full and of what is new, says OK. A migration cut short (a power cut) leaves the old tables whole
+and runs again. A link forged before migration 12 is still found after it."""
 
 from __future__ import annotations
 
@@ -72,6 +73,7 @@ async def test_a_version_8_lane_migrates_and_keeps_every_card_and_hash(old_lane:
         for m in CHAINED_MODELS:
             cols = {r[1]: r[2] for r in con.execute(f"PRAGMA table_info({m._meta.db_table})")}
             assert cols["seq"] == "INTEGER", m._meta.db_table  # the rowid now
+            assert "prev_hash" not in cols, m._meta.db_table  # the row before's hash: not stored
         assert con.execute("PRAGMA freelist_count").fetchone()[0] == 0  # the copy's old pages given back
         plan = " ".join(
             r[3]
@@ -128,3 +130,31 @@ async def test_a_migration_cut_short_leaves_the_old_tables_whole(
     monkeypatch.setattr(db, "MIGRATIONS", [(v, d, real if v == 10 else f) for v, d, f in db.MIGRATIONS])
     done = _check(old_lane)
     assert done.returncode == 0, done.stdout
+
+
+def test_a_link_forged_before_the_prev_hash_column_went_is_still_found(old_lane: Path) -> None:
+    """R3.10: migration 12 drops the stored prev_hash, which loses no evidence — a reading whose
+    stored link was forged (and its hash and every later one made over the forgery, as a careful
+    insider would) breaks at that reading after the migration too."""
+    db_file = old_lane.parent / "otolane.db"
+    con = sqlite3.connect(db_file)
+    try:
+        cols = [r[1] for r in con.execute("PRAGMA table_info(readings)")]
+        keys = [k for k in chain.CHAINED["readings"] if k != "prev_hash"]
+        prev = "f" * 64  # reading 5 chained to a row that never was
+        for raw in con.execute(
+            f"SELECT {', '.join(keys)} FROM readings WHERE seq >= 5 ORDER BY seq"
+        ).fetchall():  # noqa: S608
+            row = dict(zip(keys, raw, strict=True)) | {"prev_hash": prev}
+            digest = chain.row_hash("readings", row)
+            con.execute(
+                "UPDATE readings SET prev_hash = ?, hash = ? WHERE seq = ?", [prev, digest, row["seq"]]
+            )
+            prev = digest
+        con.commit()
+        assert "prev_hash" in cols
+    finally:
+        con.close()
+    found = _check(old_lane)
+    assert found.returncode == 1, found.stdout + found.stderr
+    assert "readings: row 5: content changed after it was written" in found.stdout, found.stdout

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from tortoise import connections
 
-from app.storage.chain import CHAINED, GENESIS, row_hash
+from app.storage.chain import GENESIS, STORED, row_hash
 from app.storage.db import close_db, open_db
 from app.storage.models import Reading
 from tests.rig import pg_database, run_to_card, start_rig, wait_for
@@ -44,10 +44,10 @@ async def _rehash_from(seq: int) -> None:
     table = "readings"
     prev_rows = await Reading.filter(seq=seq - 1).values_list("hash", flat=True)
     prev = str(prev_rows[0]) if prev_rows else GENESIS
-    for r in await Reading.filter(seq__gte=seq).order_by("seq").values(*CHAINED[table]):
+    for r in await Reading.filter(seq__gte=seq).order_by("seq").values(*STORED[table]):
         r["prev_hash"] = prev
         prev = row_hash(table, r)
-        await Reading.filter(seq=r["seq"]).update(prev_hash=r["prev_hash"], hash=prev)
+        await Reading.filter(seq=r["seq"]).update(hash=prev)
 
 
 async def _edit_and_rehash(row: int) -> None:

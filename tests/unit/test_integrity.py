@@ -17,7 +17,7 @@ from app.auth import Accounts, Policy
 from app.demo_config import write_config
 from app.integrity import check
 from app.storage.anchor import read_checkpoints, sign_heads, verify_signed_heads
-from app.storage.chain import CHAINED, GENESIS, row_hash
+from app.storage.chain import GENESIS, STORED, row_hash
 from app.storage.models import Reading
 from app.storage.store import Store, close_store, open_store
 from tests.rig import append_readings
@@ -75,10 +75,10 @@ async def test_an_emptied_table_is_named(lane: Store) -> None:
 async def test_a_row_changed_and_the_rest_rehashed_is_named(lane: Store) -> None:
     await _sql("UPDATE readings SET ts = ts + 1 WHERE seq = 4")
     prev = str((await Reading.filter(seq=3).values_list("hash", flat=True))[0])
-    for r in await Reading.filter(seq__gte=4).order_by("seq").values(*CHAINED["readings"]):
+    for r in await Reading.filter(seq__gte=4).order_by("seq").values(*STORED["readings"]):
         r["prev_hash"] = prev
         prev = row_hash("readings", r)
-        await Reading.filter(seq=r["seq"]).update(prev_hash=r["prev_hash"], hash=prev)
+        await Reading.filter(seq=r["seq"]).update(hash=prev)
     problems = await _problems(lane)
     assert problems == [
         p for p in problems if "row 12 is not the row the signed checkpoint" in p and "re-hashed" in p

@@ -20,7 +20,7 @@ from app.demo_config import write_config
 from app.integrity import check, position, walk
 from app.integrity.position import Run
 from app.integrity.report import Report
-from app.storage.chain import CHAINED, row_hash
+from app.storage.chain import STORED, row_hash
 from app.storage.models import Reading
 from app.storage.store import Store, close_store, open_store
 from tests.rig import append_readings
@@ -59,10 +59,10 @@ async def _rehash(seq: int) -> None:
     """An insider's careful edit: row ``seq`` changed, every later link recomputed."""
     await connections.get("default").execute_script(f"UPDATE readings SET ts = ts + 1 WHERE seq = {seq}")
     prev = str((await Reading.filter(seq=seq - 1).values_list("hash", flat=True))[0])
-    for r in await Reading.filter(seq__gte=seq).order_by("seq").values(*CHAINED["readings"]):
+    for r in await Reading.filter(seq__gte=seq).order_by("seq").values(*STORED["readings"]):
         r["prev_hash"] = prev
         prev = row_hash("readings", r)
-        await Reading.filter(seq=r["seq"]).update(prev_hash=r["prev_hash"], hash=prev)
+        await Reading.filter(seq=r["seq"]).update(hash=prev)
 
 
 @pytest.mark.parametrize("apart", [False, True], ids=["walked-here", "walked-apart"])

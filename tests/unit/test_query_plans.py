@@ -89,3 +89,26 @@ async def test_the_open_inspection_is_found_by_an_index(db: str) -> None:
     sql = Inspection.filter(status="open").order_by("number").limit(1).sql(params_inline=True)
     plan = await _plan(db, sql, [])
     assert "inspections_status" in plan, plan
+
+
+async def test_an_inspections_readings_are_found_by_the_prefix_index(db: str) -> None:
+    """Forming a card and the EIS feed's step batches read one inspection's readings: by the index of
+    the id's first 8 characters (migration 13), never by reading every reading; ids that share the
+    prefix are told apart by the whole id."""
+    from app.storage.chain import ChainWriter
+    from app.storage.db import write_tx
+    from app.storage.models import READINGS_INDEX, Reading
+
+    ids = ["abcdef01-0000-4000-8000-000000000001", "abcdef01-0000-4000-8000-000000000002", "12345678-x"]
+    rows = [
+        {"inspection_id": i, "step": s, "device_id": "d", "device_serial": "1", "channel": "c", "ts": 1.0}
+        | {"sealed": b"x"}
+        for i in ids
+        for s in ("a", "b")
+    ]
+    async with write_tx() as tx:
+        await ChainWriter(Reading).append(rows, tx)
+    plan = await _plan(db, Reading.by_prefix(ids[0], "a").sql(params_inline=True), [])
+    assert READINGS_INDEX in plan and "SCAN readings" not in plan, plan
+    assert [(r.inspection_id, r.step) for r in await Reading.of(ids[1])] == [(ids[1], "a"), (ids[1], "b")]
+    assert [r.seq for r in await Reading.of(ids[0], "b")] == [2]

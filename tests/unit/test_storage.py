@@ -131,7 +131,7 @@ async def test_a_chain_longer_than_a_page_is_walked_to_its_end_and_a_break_past_
     [
         ("UPDATE readings SET ts = 5.0 WHERE seq = 7", 7, "content changed"),
         ("DELETE FROM readings WHERE seq = 12", 12, "row missing"),
-        ("UPDATE readings SET prev_hash = hash WHERE seq = 3", 3, "link"),
+        ("UPDATE readings SET hash = (SELECT hash FROM readings WHERE seq = 2) WHERE seq = 3", 3, "changed"),
     ],
 )
 async def test_a_change_made_behind_the_software_is_found_and_named(

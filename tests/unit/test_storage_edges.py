@@ -225,8 +225,9 @@ async def test_a_chain_names_its_first_break_by_kind(tmp_path: Path) -> None:
             written = await writer.append(rows, tx)
             assert await writer.append([], tx) == []
         assert [r.seq for r in written] == [1, 2, 3, 4, 5]
-        assert written[0].prev_hash == GENESIS and written[1].prev_hash == written[0].hash
         assert written[0].hash == row_hash("journal", {**rows[0], "seq": 1, "prev_hash": GENESIS})
+        assert written[1].hash == row_hash("journal", {**rows[1], "seq": 2, "prev_hash": written[0].hash})
+        assert await chain.prev_hashes(JournalEntry, [1, 3]) == {1: GENESIS, 3: written[1].hash}
         assert await chain.head(JournalEntry) == (5, written[4].hash)
         last, brk, kept = await chain.walk(JournalEntry, keep={2, 4})
         assert (last, brk, kept) == (5, None, {2: written[1].hash, 4: written[3].hash})
@@ -235,8 +236,10 @@ async def test_a_chain_names_its_first_break_by_kind(tmp_path: Path) -> None:
         assert (await chain.verify(JournalEntry))[1] == Break(
             "journal", 4, "content changed after it was written"
         )
-        await JournalEntry.filter(seq=2).update(prev_hash="f" * 64)
-        assert (await chain.verify(JournalEntry))[1] == Break("journal", 2, "link to the previous row broken")
+        await JournalEntry.filter(seq=2).update(hash="f" * 64)  # row 3 was chained to the true one
+        assert (await chain.verify(JournalEntry))[1] == Break(
+            "journal", 2, "content changed after it was written"
+        )
         await JournalEntry.filter(seq=1).delete()
         found = (await chain.verify(JournalEntry))[1]
         assert found == Break("journal", 1, "row missing (next row is 2)")
@@ -402,19 +405,29 @@ def test_the_walks_content_form_is_row_hashs_for_every_type_a_column_may_hold() 
     """The integrity check's fast canonical form (app/storage/chain.py: _Content) must give the
     text row_hash gives for any value a hand-edited row may hold in any column — floats, blobs and
     JSON where they belong, and odd types where they do not — or a tampered row would verify."""
-    from app.storage.chain import _CANON, CHAINED, _Content, _plain
+    from app.storage.chain import _CANON, STORED, _Content, _plain
 
-    odd: list[object] = [1.5, 7, "text", None, b"\x00\xff", bytearray(b"ab"), memoryview(b"cd"), '{"a": 1}']
-    for table, keys in CHAINED.items():
+    def written(k: str) -> object:  # each column as the lane writes it
+        if k == "seq":
+            return 12
+        if k in ("ts", "created", "taken"):
+            return 1764460800.25
+        return {"sealed": b"\x00\x01\xfe", "details": '{"b":[1,2.5,null],"a":"ü «x»\\n"}'}.get(
+            k, f"v-{k} «ü»\t"
+        )
+
+    odd: list[object] = [
+        *(1.5, 7, "text", None, b"\x00\xff", bytearray(b"ab"), memoryview(b"cd"), '{"a": 1}', "2.5"),
+        *(b'{"a": 1}', True, 2**70, 'ü\n"\\', {"a": [1.5]}, "[1, 2]", "null"),
+    ]
+    for table, keys in STORED.items():
         content = _Content(table)
-        for column in keys:
-            for value in odd:
-                row = {k: (value if k == column else f"v-{k}") for k in keys}
-                if "details" in row and column != "details":
-                    row["details"] = {"a": 1}
-                raw = [row[k] for k in keys] + ["stored-hash"]
-                if isinstance(row.get("details"), str):  # as the walk read it before: parsed, then plain
-                    with contextlib.suppress(ValueError):  # not JSON: kept as text, it cannot verify
-                        row["details"] = json.loads(row["details"])
-                want = {k: _plain(v) for k, v in row.items()}
-                assert content.text(raw) == _CANON.encode(want), (table, column, value)
+        cases = [(None, None), *((column, value) for column in keys for value in odd)]
+        for column, value in cases:  # the row as written, then each column holding each odd value
+            row = {k: (value if k == column else written(k)) for k in keys}
+            raw = [row[k] for k in keys] + ["stored-hash"]
+            if isinstance(row.get("details"), str):  # as the walk read it before: parsed, then plain
+                with contextlib.suppress(ValueError):  # not JSON: kept as text, it cannot verify
+                    row["details"] = json.loads(row["details"])
+            want = {k: _plain(v) for k, v in row.items()} | {"prev_hash": GENESIS}
+            assert content.text(raw, GENESIS) == _CANON.encode(want), (table, column, value)

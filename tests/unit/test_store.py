@@ -122,9 +122,9 @@ async def test_a_card_alone_proves_the_data_key_too(cfg: Config) -> None:
     try:
         sealed = store.keyring.seal_json({"card_id": "c1"}, "cards:c1")
         await connections.get("default").execute_query(
-            "INSERT INTO cards (seq, prev_hash, hash, card_id, inspection_id, verdict, created, sealed)"
-            " VALUES (1, ?, ?, 'c1', 'i1', 'admitted', 1.0, ?)",
-            ["0" * 64, "0" * 64, sealed],
+            "INSERT INTO cards (seq, hash, card_id, inspection_id, verdict, created, sealed)"
+            " VALUES (1, ?, 'c1', 'i1', 'admitted', 1.0, ?)",
+            ["0" * 64, sealed],
         )
         assert await Card.all().count() == 1
     finally:
