@@ -23,6 +23,7 @@ from tortoise import connections
 from tortoise.models import Model
 
 from app.errors import OtolaneError
+from app.storage.models import hash_text
 
 GENESIS = "0" * 64
 CHAINED: dict[str, tuple[str, ...]] = {
@@ -281,13 +282,13 @@ async def walk_pages(model: type[Model], at: Walked, page: int = 2000) -> AsyncI
     try:
         async for rows in _pages(model, at.seq, page):
             for raw in rows:
-                seq, digest = int(raw[0]), raw[-1]
+                seq, digest = int(raw[0]), raw[-1]  # the hash as its 32 bytes
                 if at.brk is None:
                     if seq != at.seq + 1:
                         at.brk = Break(table, at.seq + 1, f"row missing (next row is {seq})")
-                    elif sha256((at.hash + content.text(raw, at.hash)).encode()).hexdigest() != digest:
+                    elif sha256((at.hash + content.text(raw, at.hash)).encode()).digest() != digest:
                         at.brk = Break(table, seq, "content changed after it was written")
-                at.seq, at.hash = seq, str(digest)
+                at.seq, at.hash = seq, digest.hex() if type(digest) is bytes else str(hash_text(digest))
             yield len(rows)
     except OtolaneError:
         raise
@@ -309,7 +310,7 @@ async def hashes_at(model: type[Model], seqs: Iterable[int]) -> dict[int, str]:
     for k in range(0, len(wanted), 500):
         part = ",".join(str(s) for s in wanted[k : k + 500])
         _, rows = await conn.execute_query(_AT_SQL.format(table=model._meta.db_table, seqs=part))
-        out.update((int(r[0]), str(r[1])) for r in rows)
+        out.update((int(r[0]), str(hash_text(r[1]))) for r in rows)
     return out
 
 

@@ -37,6 +37,8 @@ from app.storage.models import SchemaVersion
 
 log = logging.getLogger("otolane.storage")
 MODELS = ["app.storage.models"]
+#: SQLite's page: a sealed card (2–3 KB) left 1.5 KB of a 4 KB page unused; 8 KB pages hold three
+PAGE_SIZE = 8192
 #: The PostgreSQL advisory lock that serialises the lane's writers (any number: ours is 532).
 PG_WRITE_LOCK = 532
 
@@ -141,20 +143,76 @@ async def _v11(conn: Any) -> None:
     await conn.execute_script("CREATE INDEX IF NOT EXISTS inspections_status ON inspections (status)")
 
 
+def _hash_bytes(text: Any) -> Any:
+    """A stored hash's 32 bytes. A value that is not a hash as the lane writes them (64 lower-case
+    hex digits) is kept as its text's bytes: its row's check fails after the migration as before."""
+    if isinstance(text, str) and len(text) == 64 and text == text.lower():
+        try:
+            return bytes.fromhex(text)
+        except ValueError:
+            pass
+    return text.encode() if isinstance(text, str) else text
+
+
 async def _v12(conn: Any) -> None:
-    """The chains' ``prev_hash`` column goes: each row's is the hash of the row before it, which a
-    walk has in hand. Nothing a check proves is lost — every row's hash was made over its
-    prev_hash, so a link that was not the row before's hash still breaks that row's hash."""
+    """Each chain rewritten once: its ``prev_hash`` column goes — a row's is the hash of the row
+    before it, which a walk has in hand — and its ``hash`` is kept as its 32 bytes, not 64 hex
+    digits. Nothing a check proves is lost: every row's hash was made over its prev_hash, so a link
+    that was not the row before's hash still breaks that row's hash, and a stored hash that was not
+    a hash stays what it was."""
     from app.storage.models import CHAINED_MODELS
 
     for model in CHAINED_MODELS:
         table = model._meta.db_table
-        if conn.capabilities.dialect == "sqlite":
-            _, cols = await conn.execute_query(f"PRAGMA table_info({table})")
-            if "prev_hash" in {dict(c)["name"] for c in cols}:
-                await conn.execute_query(f'ALTER TABLE "{table}" DROP COLUMN prev_hash')
-        else:
+        if conn.capabilities.dialect != "sqlite":
             await conn.execute_query(f'ALTER TABLE "{table}" DROP COLUMN IF EXISTS prev_hash')
+            _, kind = await conn.execute_query(
+                "SELECT data_type FROM information_schema.columns"
+                " WHERE table_name = $1 AND column_name = 'hash'",
+                [table],
+            )
+            if kind and dict(kind[0])["data_type"] != "bytea":
+                # as on SQLite: only a hash as the lane writes them becomes its bytes
+                await conn.execute_query(
+                    f'ALTER TABLE "{table}" ALTER COLUMN hash TYPE BYTEA USING CASE'
+                    " WHEN hash ~ '^[0-9a-f]{64}$' THEN decode(hash, 'hex') ELSE convert_to(hash, 'UTF8') END"
+                )
+            continue
+        _, cols = await conn.execute_query(f"PRAGMA table_info({table})")
+        types = {dict(c)["name"]: str(dict(c)["type"]).upper() for c in cols}
+        if "prev_hash" not in types and types.get("hash") == "BLOB":
+            continue  # made by this version
+        _, made = await conn.execute_query(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", [table]
+        )
+        ddl = str(dict(made[0])["sql"])
+        lines = [ln for ln in ddl.split("\n") if not ln.strip().startswith('"prev_hash"')]
+        new = "\n".join(lines).replace('"hash" VARCHAR(64) NOT NULL', '"hash" BLOB NOT NULL', 1)
+        if '"hash" BLOB NOT NULL' not in new or "prev_hash" in new:
+            raise OtolaneError(
+                "migration_failed", f"the table {table} is not as version 11 made it", table=table
+            )
+        new = new.replace(f'CREATE TABLE "{table}"', f'CREATE TABLE "{table}__v12"', 1)
+        keep = [c for c in types if c != "prev_hash"]
+        names = ", ".join(f'"{c}"' for c in keep)
+        picked = ", ".join("otolane_hash_bytes(hash)" if c == "hash" else f'"{c}"' for c in keep)
+        _, idx = await conn.execute_query(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", [table]
+        )
+        # SQLite before 3.41 has no unhex(): ours, on the migration's connection (Tortoise has no
+        # public way to reach its aiosqlite connection)
+        await conn._connection.create_function("otolane_hash_bytes", 1, _hash_bytes, deterministic=True)  # noqa: SLF001
+        # one statement at a time inside the migration's transaction: a power cut leaves the old
+        # table whole, and the migration runs again
+        for sql in (
+            new,
+            f'INSERT INTO "{table}__v12" ({names}) '  # noqa: S608 - our columns
+            f'SELECT {picked} FROM "{table}" ORDER BY seq',
+            f'DROP TABLE "{table}"',
+            f'ALTER TABLE "{table}__v12" RENAME TO "{table}"',
+            *(str(dict(r)["sql"]) for r in idx),
+        ):
+            await conn.execute_query(sql)
 
 
 async def _v13(conn: Any) -> None:
@@ -189,7 +247,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Any], Awaitable[None]]]] = [
     (9, "journal_inspection: the journal's entries of an inspection by an index", _v9),
     (10, "SQLite: each chain's seq is its table's rowid", _v10),
     (11, "inspections_status: the open inspection by an index", _v11),
-    (12, "the chains' prev_hash column dropped: it is the row before's hash", _v12),
+    (12, "the chains rewritten: prev_hash dropped (the row before's hash), hash kept as 32 bytes", _v12),
     (13, "readings_inspection: the readings by a prefix of their inspection's id", _v13),
 ]
 
@@ -266,6 +324,13 @@ def prepare_sqlite(path: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     if not path.exists():
         os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    if path.stat().st_size == 0:  # a new database: its page size is set before its first table
+        con = sqlite3.connect(path)
+        try:
+            con.execute(f"PRAGMA page_size = {PAGE_SIZE}")
+            con.execute("PRAGMA journal_mode = WAL")
+        finally:
+            con.close()
     for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
         if p.is_file():
             p.chmod(0o600)
@@ -349,10 +414,25 @@ async def migrate() -> int:
         applied += 1
         compact = compact or version in _COMPACTS
     if compact and conn.capabilities.dialect == "sqlite":
-        # the old tables' pages are free but still the file's: give them back, once
-        log.info("compacting the database file (once, after the chains were rewritten)")
-        await conn.execute_script("VACUUM")
+        await _compact(conn)
     return applied
+
+
+async def _compact(conn: Any) -> None:
+    """The old tables' pages are free but still the file's: give them back, once, in pages of
+    :data:`PAGE_SIZE` (a page size changes only by a VACUUM out of WAL mode; another process that
+    has the database open prevents that, and the file is compacted as it is)."""
+    log.info("compacting the database file (once, after the chains were rewritten)")
+    _, rows = await conn.execute_query("PRAGMA page_size")
+    if int(rows[0][0]) != PAGE_SIZE:
+        try:
+            await conn.execute_script(f"PRAGMA journal_mode = DELETE; PRAGMA page_size = {PAGE_SIZE}")
+        except Exception as exc:  # compacting is an economy, never a reason not to open
+            log.info("the page size stays as it is (%s)", exc)
+    try:
+        await conn.execute_script("VACUUM")
+    finally:
+        await conn.execute_script("PRAGMA journal_mode = WAL")
 
 
 async def _has_version_table(conn: Any) -> bool:

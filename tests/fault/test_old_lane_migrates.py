@@ -22,7 +22,7 @@ import pytest
 from app import config as config_mod
 from app.lane.photos import Photos, Place
 from app.storage import chain, db
-from app.storage.models import CHAINED_MODELS, Card
+from app.storage.models import CHAINED_MODELS, Card, hash_text
 from app.storage.store import close_store, open_store
 
 FIXTURE = Path(__file__).parents[1] / "data" / "lane-v8"
@@ -41,7 +41,10 @@ def _hashes(db_file: Path) -> dict[str, list[tuple[int, str]]]:
     con = sqlite3.connect(db_file)
     try:
         return {
-            m._meta.db_table: con.execute(f"SELECT seq, hash FROM {m._meta.db_table} ORDER BY seq").fetchall()  # noqa: S608
+            m._meta.db_table: [
+                (seq, hash_text(h))
+                for seq, h in con.execute(f"SELECT seq, hash FROM {m._meta.db_table} ORDER BY seq")  # noqa: S608
+            ]
             for m in CHAINED_MODELS
         }
     finally:
@@ -74,7 +77,11 @@ async def test_a_version_8_lane_migrates_and_keeps_every_card_and_hash(old_lane:
             cols = {r[1]: r[2] for r in con.execute(f"PRAGMA table_info({m._meta.db_table})")}
             assert cols["seq"] == "INTEGER", m._meta.db_table  # the rowid now
             assert "prev_hash" not in cols, m._meta.db_table  # the row before's hash: not stored
+            assert cols["hash"] == "BLOB", m._meta.db_table  # its 32 bytes
+            assert {len(h) for (h,) in con.execute(f"SELECT hash FROM {m._meta.db_table}")} <= {32}  # noqa: S608
         assert con.execute("PRAGMA freelist_count").fetchone()[0] == 0  # the copy's old pages given back
+        assert con.execute("PRAGMA page_size").fetchone()[0] == db.PAGE_SIZE  # cards packed three a page
+        assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         plan = " ".join(
             r[3]
             for r in con.execute("EXPLAIN QUERY PLAN SELECT * FROM journal WHERE action = 'x' ORDER BY seq")
@@ -158,3 +165,73 @@ def test_a_link_forged_before_the_prev_hash_column_went_is_still_found(old_lane:
     found = _check(old_lane)
     assert found.returncode == 1, found.stdout + found.stderr
     assert "readings: row 5: content changed after it was written" in found.stdout, found.stdout
+
+
+@pytest.mark.parametrize("stored", ["upper", "short", "not-hex"])
+def test_a_stored_hash_that_was_not_a_hash_stays_found_after_the_rewrite(old_lane: Path, stored: str) -> None:
+    """R3.10: migration 12 keeps each hash as its 32 bytes; a stored value that was not a hash as the
+    lane writes it (capitals, cut short, not hex — written by hand) is kept as it was, not made
+    into one, and its row still fails the check."""
+    db_file = old_lane.parent / "otolane.db"
+    con = sqlite3.connect(db_file)
+    try:
+        (digest,) = con.execute("SELECT hash FROM journal WHERE seq = 3").fetchone()
+        forged = {"upper": digest.upper(), "short": digest[:62], "not-hex": digest[:63] + "g"}[stored]
+        con.execute("UPDATE journal SET hash = ? WHERE seq = 3", [forged])
+        con.commit()
+    finally:
+        con.close()
+    found = _check(old_lane)
+    assert found.returncode == 1, found.stdout + found.stderr
+    assert "journal: row 3: content changed after it was written" in found.stdout, found.stdout
+
+
+@pytest.mark.postgres
+async def test_a_postgresql_lane_of_version_11_is_rewritten_the_same_way(pg_dsn: str) -> None:
+    """Migration 12 on PostgreSQL: prev_hash dropped, each hash made its 32 bytes in place; every
+    chain still verifies, and a stored hash that was not one (capitals, by hand) still fails."""
+    from tortoise import connections
+
+    from app.storage.chain import ChainWriter
+    from app.storage.db import close_db, open_db, write_tx
+    from app.storage.models import JournalEntry
+
+    await open_db(pg_dsn)
+    try:
+        rows = [{"ts": float(i), "actor": "a", "action": f"x{i}", "details": {"i": i}} for i in range(6)]
+        async with write_tx() as tx:
+            await ChainWriter(JournalEntry).append(rows, tx)
+        sql = connections.get("default").execute_script
+        for m in CHAINED_MODELS:  # back to how version 11 kept them
+            t = m._meta.db_table
+            await sql(
+                f"ALTER TABLE {t} ADD COLUMN prev_hash VARCHAR(64) NOT NULL DEFAULT '';"
+                f"ALTER TABLE {t} ALTER COLUMN hash TYPE VARCHAR(64) USING encode(hash, 'hex')"
+            )
+        await sql(
+            "UPDATE journal j SET prev_hash = coalesce("
+            "(SELECT p.hash FROM journal p WHERE p.seq = j.seq - 1),"
+            f" '{chain.GENESIS}');"
+            "UPDATE journal SET hash = upper(hash) WHERE seq = 4;"
+            "DELETE FROM schema_version WHERE version >= 12"
+        )
+    finally:
+        await close_db()
+    await open_db(pg_dsn)
+    try:
+        conn = connections.get("default")
+        _, cols = await conn.execute_query(
+            "SELECT table_name, column_name, data_type FROM information_schema.columns"
+            " WHERE column_name IN ('hash', 'prev_hash')"
+        )
+        kept = {(dict(c)["table_name"], dict(c)["column_name"]): dict(c)["data_type"] for c in cols}
+        assert kept == {(m._meta.db_table, "hash"): "bytea" for m in CHAINED_MODELS}, kept
+        assert await chain.verify(JournalEntry) == (
+            6,
+            chain.Break("journal", 4, "content changed after it was written"),
+        )
+        for m in CHAINED_MODELS:
+            if m is not JournalEntry:
+                assert (await chain.verify(m))[1] is None
+    finally:
+        await close_db()

@@ -251,7 +251,7 @@ def _other(value: object) -> object:
         return value + b"!"
     if isinstance(value, dict):
         return {**value, "tampered": True}
-    return f"{value}x"[-len(str(value)) :] if len(str(value)) == 64 else f"{value}x"
+    return f"{value}0"[-64:] if len(str(value)) == 64 else f"{value}x"  # a hash: still hex, shifted
 
 
 async def _chains(n: int) -> None:

@@ -26,6 +26,7 @@ from app.storage import chain
 from app.storage.chain import GENESIS, Break, ChainWriter, row_hash
 from app.storage.db import (
     MIGRATIONS,
+    PAGE_SIZE,
     StorageFailed,
     close_db,
     dialect,
@@ -105,6 +106,8 @@ async def test_a_new_database_is_0600_migrated_once_and_checked(tmp_path: Path) 
         assert Path(f"{path}-shm").stat().st_mode & 0o777 == 0o600
         assert dialect() == "sqlite"
         assert await engine_integrity() == "ok"
+        with sqlite3.connect(path) as con:  # set before its first table: cards packed three a page
+            assert con.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE
         rows = await SchemaVersion.all().order_by("version")
         assert [(r.version, r.description) for r in rows] == [(v, d) for v, d, _ in MIGRATIONS]
         assert [v for v, _, _ in MIGRATIONS] == list(range(1, len(MIGRATIONS) + 1))
