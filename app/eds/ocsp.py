@@ -18,8 +18,11 @@ from asn1crypto import ocsp, x509
 
 from app.eds import asn1, signature
 from app.eds.errors import EdsError
+from app.far_side import TooLarge, read_body
 
 SKEW = timedelta(minutes=5)
+#: an OCSP response is a few KB; more is not read
+MAX_RESPONSE = 1 << 20
 OCSP_SIGNING = "1.3.6.1.5.5.7.3.9"
 
 
@@ -139,13 +142,20 @@ async def status(
     try:
         async with (
             aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as http,
-            http.post(url, data=body, headers={"Content-Type": "application/ocsp-request"}) as r,
+            # only the responder the lane was configured with: no redirect is followed
+            http.post(
+                url, data=body, headers={"Content-Type": "application/ocsp-request"}, allow_redirects=False
+            ) as r,
         ):
+            if 300 <= r.status < 400:
+                raise _unknown(f"the responder answered HTTP {r.status}, a redirect: the lane follows none")
             if r.status != 200:
                 raise _unknown(f"the responder answered HTTP {r.status}")
-            der = await r.content.read(1 << 20)
+            der = await read_body(r, MAX_RESPONSE)
     except EdsError:
         raise
+    except TooLarge as e:
+        raise _unknown(f"the responder's {e}") from e
     except (aiohttp.ClientError, OSError, TimeoutError) as e:
         raise _unknown(f"the responder {url} does not answer") from e
     return read_response(der, cert, issuer, nonce, at)

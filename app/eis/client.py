@@ -29,6 +29,7 @@ from app.eds.xmldsig import sign_soap
 from app.eis import endpoint, soap
 from app.eis.contract import KEY_HEADER, SIGNATURE_HEADER
 from app.eis.contract import body as contract_body
+from app.far_side import read_body
 
 #: REST paths of the message kinds, under the base URL
 PATHS = {"card": "cards", "events": "events", "history": "history", "requests": "requests", "photo": "photos"}
@@ -136,12 +137,19 @@ class EisClient:
 
         try:
             http = await self._http()
-            async with http.post(url, data=body, headers=headers) as r:
-                text = await r.text()
+            # never to another host: a redirect would take the key header and the card wherever it
+            # names (a training card to production, plain HTTP included)
+            async with http.post(url, data=body, headers=headers, allow_redirects=False) as r:
+                text = await _bounded_text(r)
                 got = facts | {"http_status": r.status, "duration_ms": ms(), "response": text[:2000]}
+                if 300 <= r.status < 400:
+                    where = r.headers.get("Location", "")[:200]
+                    return Delivery("retry", detail=redirected(r.status, where), **got)
                 outcome, data, detail = self._outcome(r.status, text)
         except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
             return Delivery("retry", detail=f"{type(exc).__name__}: {exc}"[:300], duration_ms=ms(), **facts)
+        if outcome == "accepted" and (why := unbound(data, idempotency_key, facts["request_digest"])):
+            outcome, detail, data = "retry", f"EIS answered HTTP {got['http_status']} but {why}", None
         receipt = str(data.get("receipt", "")) if isinstance(data, dict) else ""
         return Delivery(outcome, receipt, detail, data=data, **got)
 
@@ -153,6 +161,38 @@ class EisClient:
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
+
+
+#: the largest answer read from EIS (a receipt is a few hundred bytes; a list of requests a few KB)
+MAX_ANSWER = 1 << 20
+#: what an answer must say for its message to count as taken
+TAKEN = ("accepted", "duplicate")
+
+
+async def _bounded_text(r: aiohttp.ClientResponse) -> str:
+    return (await read_body(r, MAX_ANSWER)).decode("utf-8", errors="replace")
+
+
+def redirected(status: int, where: str) -> str:
+    return (
+        f"EIS answered HTTP {status}, a redirect to {where or 'no address'}: the lane follows no "
+        "redirect (the endpoint is wrong or not EIS); check eis.url with the EIS operator"
+    )
+
+
+def unbound(data: Any, key: str, digest: str) -> str:
+    """Why an answer does not prove that EIS took this very message, or "": it must be an object
+    with a taken status that names the message's idempotency key and the SHA-256 of its body."""
+    if not isinstance(data, dict):
+        return "its answer is not an object"
+    status = data.get("status")
+    if status not in TAKEN:
+        return f"its answer's status is {str(status)[:40]!r}, not accepted"
+    if data.get("idempotency_key") != key:
+        return f"its answer names another message ({str(data.get('idempotency_key'))[:80]!r})"
+    if data.get("digest") != digest:
+        return "its answer names another body than the one sent (SHA-256 differs)"
+    return ""
 
 
 #: EIS refuses the identification key (unknown, expired): not the message's fault — it waits for a

@@ -21,9 +21,21 @@ from urllib.parse import urlsplit
 PRODUCTION_DOMAINS = ("gov.kz", "egov.kz", "nitec.kz", "bee.kz")
 
 
+def host_name(name: str) -> str:
+    """A host as the URL library resolves it: IDNA (its other full stops, such as "。", are dots;
+    letters of another script become their ``xn--`` form), lower case, without a final dot."""
+    name = name.strip().rstrip(".。．｡")
+    try:
+        name = name.encode("idna").decode("ascii")
+    except UnicodeError:  # not a name IDNA can spell: compared as it is, dots made plain
+        for dot in "。．｡":
+            name = name.replace(dot, ".")
+    return name.lower().rstrip(".")
+
+
 def in_domains(name: str, domains: Iterable[str]) -> bool:
-    name = name.lower().rstrip(".").removeprefix("*.")
-    return any(name == d or name.endswith("." + d) for d in (x.lower().strip(".") for x in domains))
+    name = host_name(name).removeprefix("*.")
+    return any(name == d or name.endswith("." + d) for d in (host_name(x).strip(".") for x in domains))
 
 
 def production_url(url: str, extra: Iterable[str] = ()) -> bool:

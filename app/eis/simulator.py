@@ -142,7 +142,7 @@ class EisSimulator:
                     signer = str(cert.subject.native.get("serial_number", ""))
                 except (EdsError, ValueError):
                     return _json(_refused(422, "signature does not verify"))
-            answer = self.handle(kind, message, request.headers, signer, "rest")
+            answer = self.handle(kind, message, request.headers, signer, "rest", raw)
             return self._answer(answer, _json, lose)
 
         return handler
@@ -162,7 +162,7 @@ class EisSimulator:
                 signer = str(verify_soap(raw).subject.native.get("serial_number", ""))
             except EdsError:
                 return _soap(_refused(422, "signature does not verify"))
-        answer = self.handle(kind, message, request.headers, signer, "soap")
+        answer = self.handle(kind, message, request.headers, signer, "soap", raw)
         return self._answer(answer, _soap, lose)
 
     async def _fault(self, request: web.Request) -> tuple[web.StreamResponse | None, bool]:
@@ -199,7 +199,20 @@ class EisSimulator:
 
     # -- the messages --------------------------------------------------------------------------
 
-    def handle(self, kind: str, message: Any, headers: Any, signer: str, route: str) -> Answer:
+    def handle(
+        self, kind: str, message: Any, headers: Any, signer: str, route: str, raw: bytes = b""
+    ) -> Answer:
+        """One message's answer; a message taken is named in it by its idempotency key and the
+        SHA-256 of the body as received (the lane takes no other answer as a receipt)."""
+        answer = self._handle(kind, message, headers, signer, route)
+        if answer.status < 300:
+            answer.content |= {
+                "idempotency_key": headers.get("Idempotency-Key", ""),
+                "digest": hashlib.sha256(raw).hexdigest(),
+            }
+        return answer
+
+    def _handle(self, kind: str, message: Any, headers: Any, signer: str, route: str) -> Answer:
         key = headers.get("Idempotency-Key", "")
         spo_key = headers.get(KEY_HEADER, "")
         if not key or not spo_key:
@@ -223,9 +236,8 @@ class EisSimulator:
             rows = self.db.execute(
                 "SELECT id, start, end FROM requests WHERE answered IS NULL ORDER BY asked"
             )
-            return Answer(
-                200, {"requests": [{"id": i, "kind": "log_history", "from": s, "to": e} for i, s, e in rows]}
-            )
+            listed = [{"id": i, "kind": "log_history", "from": s, "to": e} for i, s, e in rows]
+            return Answer(200, {"status": "accepted", "requests": listed})
         if kind == "history":
             return self._history(message)
         if kind == "events":

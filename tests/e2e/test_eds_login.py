@@ -448,3 +448,36 @@ async def test_a_signature_changed_behind_the_software_is_refused_by_eis(lane: R
 
     await wait_for(rejected, "EIS refusing the swapped signature", timeout=90)
     assert lane.eis.db.execute("SELECT count(*) FROM cards").fetchone() == (0,)
+
+
+@pytest.mark.parametrize("status", [302, 307])
+async def test_an_ocsp_responder_that_redirects_is_not_followed(tmp_path: Path, status: int) -> None:
+    """Issue #21 (1): OCSP is asked of the responder configured only: one that answers with a
+    redirect (to a responder that would say "good") leaves the revocation unknown, and the other is
+    never asked."""
+    from aiohttp import web
+
+    from app.eds import ocsp
+    from app.eds.errors import EdsError
+    from tests.ocsp_sim import OcspSim
+
+    pki, who, _, _ = _one_key(tmp_path)
+    sim = OcspSim(pki.ca)
+    runner, port = await serve_loopback(sim.app())
+
+    async def moved(request: web.Request) -> web.Response:
+        return web.Response(status=status, headers={"Location": f"http://127.0.0.1:{port}/"})
+
+    app = web.Application()
+    app.router.add_post("/", moved)
+    mover, moved_port = await serve_loopback(app)
+    try:
+        at = dt.datetime.now(dt.UTC)
+        assert (await ocsp.status(f"http://127.0.0.1:{port}/", who.cert, pki.ca.cert, at))[0] == "good"
+        with pytest.raises(EdsError) as err:
+            await ocsp.status(f"http://127.0.0.1:{moved_port}/", who.cert, pki.ca.cert, at)
+        assert err.value.code == "eds_revocation_unknown" and "redirect" in str(err.value)
+        assert sim.asked == 1
+    finally:
+        await mover.cleanup()
+        await runner.cleanup()

@@ -5,6 +5,7 @@ entry and exchange trace, so that a dropped field or a changed status is noticed
 
 from __future__ import annotations
 
+import hashlib
 import random
 import time
 import uuid
@@ -608,17 +609,25 @@ async def test_a_request_eis_lists_again_after_its_answer_is_not_answered_twice(
     assert bench.eis.db.execute("SELECT count(*) FROM histories").fetchone() == (1,)
 
 
+def _names(request: web.Request, body: bytes) -> dict[str, str]:
+    """What an answer of EIS must say to be a receipt: the message it takes (issue #21)."""
+    key = request.headers.get("Idempotency-Key", "")
+    return {"status": "accepted", "idempotency_key": key, "digest": hashlib.sha256(body).hexdigest()}
+
+
 async def _odd_eis(answer: Any) -> tuple[web.AppRunner, str, list[str]]:
     """An EIS (or a proxy before it) that answers the ask for requests with ``answer``, and takes
     every history (the ids it took listed)."""
     taken: list[str] = []
 
-    async def requests(_: web.Request) -> web.Response:
-        return web.json_response(answer)
+    async def requests(request: web.Request) -> web.Response:
+        named = _names(request, await request.read())
+        return web.json_response(answer | named if isinstance(answer, dict) else answer)
 
     async def history(request: web.Request) -> web.Response:
         taken.append((await request.json())["request"])
-        return web.json_response({"receipt": f"LOG-{taken[-1]}"}, status=201)
+        named = _names(request, await request.read())
+        return web.json_response({"receipt": f"LOG-{taken[-1]}"} | named, status=201)
 
     app = web.Application()
     app.router.add_post("/requests", requests)
@@ -644,7 +653,9 @@ async def test_an_odd_answer_to_the_ask_is_no_request_and_no_crash(bench: Bench,
         bench.clients.append(worker.client)
         assert await worker.answer_requests() == 0
         assert await _journal() == [] and taken == []
-        assert [(e.kind, e.outcome) for e in await EisExchange.all()] == [("requests", "accepted")]
+        # an answer that is no object cannot name the ask: not even a receipt
+        outcome = "accepted" if isinstance(answer, dict) else "retry"
+        assert [(e.kind, e.outcome) for e in await EisExchange.all()] == [("requests", outcome)]
     finally:
         await runner.cleanup()
 

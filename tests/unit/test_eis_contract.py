@@ -107,6 +107,25 @@ def test_state_domains_are_production_by_url_and_by_certificate_names() -> None:
     assert endpoint.loopback("http://localhost:1/") and not endpoint.loopback("http://10.0.0.1/")
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://eis\u3002gov\u3002kz/api",  # ideographic full stops
+        "https://eis\uff0egov\uff0ekz/api",  # full-width
+        "https://sb.EGOV.kz\uff61/api",  # a half-width final dot
+        "https://xn--e1afmkfd.egov.kz/api",  # a name in Cyrillic, as the resolver spells it
+        "https://\u0435\u0438\u0441.egov.kz/api",  # the same in Cyrillic letters
+    ],
+)
+def test_a_production_host_spelt_another_way_is_still_production(tmp_path: Path, url: str) -> None:
+    """Issue #21 (7): hosts are compared after IDNA normalisation, as the URL library will resolve
+    them: another spelling of a state domain is production, and a training lane may not use it."""
+    assert endpoint.production_url(url), url
+    with pytest.raises(ConfigError) as e:
+        config_mod.load(_cfg(tmp_path, "training = true", f'url = "{url}"'))
+    assert e.value.params["key"] == "eis.url"
+
+
 def _cfg(tmp_path: Path, lane: str, eis: str) -> Path:
     p = tmp_path / "lane.toml"
     p.write_text(f'[lane]\nname = "L"\n{lane}\n[eis]\n{eis}\n', encoding="utf-8")
