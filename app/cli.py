@@ -206,6 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     jv = josub.add_parser("verify", help="check an export: its schema, its hash chain and its signature")
     jv.add_argument("file")
     jv.add_argument("--public-key", help="the lane's public key (PEM: keys/lane-sign.key.pub) to hold it to")
+    jv.add_argument("--config", help="or the lane's configuration: its own public key")
     jv.add_argument("--json", action="store_true")
     jv.set_defaults(fn=lane.cmd_journal_verify)
 

@@ -273,27 +273,62 @@ def cmd_journal_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_journal_verify(args: argparse.Namespace) -> int:
-    """``otolane journal verify``: exit 0 when the export's schema, chain and signature hold."""
+#: ``otolane journal verify``: the export holds, but only by the key it carries itself
+UNTIED = 3
+
+
+def _public_key(args: argparse.Namespace) -> tuple[Any, str]:
+    """The key to hold an export to: ``--public-key``, or the lane's own (``--config``); and where
+    it came from. (None, "") when neither is given."""
     from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
+    if args.public_key:
+        path = Path(args.public_key)
+    elif args.config:
+        from app import config as config_mod
+        from app.storage.store import public_key_path
+
+        path = public_key_path(config_mod.load(args.config))
+    else:
+        return None, ""
+    try:
+        return load_pem_public_key(path.read_bytes()), str(path)
+    except (OSError, ValueError) as e:
+        raise OtolaneError("export_unreadable", f"{path} is not a PEM public key: {e}") from e
+
+
+def cmd_journal_verify(args: argparse.Namespace) -> int:
+    """``otolane journal verify``: exit 0 when the export's schema, chain and signature hold by the
+    key given (``--public-key``) or the lane's own (``--config``); 1 when something does not hold;
+    3 when they hold only by the key the file carries — anyone can re-chain and re-sign an export
+    with a key of their own, so that proves nothing about who made it."""
     from app.eis import history
 
     try:
         doc = json.loads(Path(args.file).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as e:
         raise OtolaneError("export_unreadable", f"{args.file} is not a journal export: {e}") from e
-    try:
-        public = load_pem_public_key(Path(args.public_key).read_bytes()) if args.public_key else None
-    except (OSError, ValueError) as e:
-        raise OtolaneError("export_unreadable", f"{args.public_key} is not a PEM public key: {e}") from e
-    found = history.verify(doc, public)  # type: ignore[arg-type]
+    public, source = _public_key(args)
+    found = history.verify(doc, public)
+    carried = history.key_fingerprint(doc)
+    if public is not None and not found and carried != history.fingerprint(public):
+        found.append(f"public_key: the export names another key ({carried}) than {source}")
+    untied = public is None and not found
     if args.json:
-        print(json.dumps({"file": args.file, "valid": not found, "problems": found}, ensure_ascii=False))
-    else:
-        for line in found or [f"{args.file}: valid ({len(doc['entries'])} entries, signature holds)"]:
+        out = {"file": args.file, "valid": not found and not untied, "problems": found}
+        print(json.dumps(out | {"signed_by": carried, "key_checked": public is not None}, ensure_ascii=False))
+    elif found:
+        for line in found:
             print(line)
-    return 0 if not found else 1
+    elif untied:
+        print(
+            f"{args.file}: its chain holds and it is signed by the key it carries ({carried}), which "
+            "nothing here ties to a lane: give --public-key (the lane's keys/lane-sign.key.pub) or "
+            "--config to know who signed it"
+        )
+    else:
+        print(f"{args.file}: valid ({len(doc['entries'])} entries, signed by {source}, {carried})")
+    return 1 if found else UNTIED if untied else 0
 
 
 def cmd_tui(args: argparse.Namespace) -> int:

@@ -78,7 +78,6 @@ def cmd_camera_sim(args: argparse.Namespace) -> int:
 
 def cmd_anpr(args: argparse.Namespace) -> int:
     """``otolane anpr IMAGE…``: one JSON object per image (file, plate, confidence, bbox, ms)."""
-    import cv2
 
     from app.anpr.recognise import Recogniser
 
@@ -86,13 +85,9 @@ def cmd_anpr(args: argparse.Namespace) -> int:
     recogniser = Recogniser(threads=args.threads)
     found = 0
     for file in args.images:
-        image = cv2.imread(file, cv2.IMREAD_COLOR) if Path(file).is_file() else None
+        image, error = _image(Path(file))
         if image is None:
-            out: dict[str, Any] = {
-                "file": file,
-                "plate": None,
-                "error": "not an image this lane can read (JPEG, PNG)",
-            }
+            out: dict[str, Any] = {"file": file, "plate": None, "error": error}
         else:
             out = {"file": file} | recogniser.read(image).as_dict()
             found += out["plate"] is not None
@@ -102,6 +97,31 @@ def cmd_anpr(args: argparse.Namespace) -> int:
             said = out.get("error") or f"{out['plate'] or '—'} {out['confidence']}"
             print(f"{file}: {said}")
     return 0 if found == len(args.images) else 1
+
+
+#: the largest image file ``otolane anpr`` reads
+MAX_IMAGE_BYTES = 64 * 2**20
+
+
+def _image(path: Path) -> tuple[Any, str]:
+    """An image's RGB pixels and "", or None and why not: its header is read first, and an image
+    that declares more pixels than a camera sends is not decoded (a 1 KB file may declare 30 000²)."""
+    from drivers.camera.base import CameraError
+    from drivers.camera.web import decode_image
+
+    not_image = "not an image this lane can read (JPEG, PNG)"
+    try:
+        if path.stat().st_size > MAX_IMAGE_BYTES:
+            return None, f"larger than {MAX_IMAGE_BYTES // 2**20} MiB: not a camera's picture"
+        data = path.read_bytes()
+    except OSError:
+        return None, not_image
+    try:
+        return decode_image(data)[:, :, ::-1].copy(), ""  # the recogniser reads BGR, as OpenCV gives it
+    except CameraError as e:
+        if e.code == "cam_frame_too_large":
+            return None, f"{e.params['width']}×{e.params['height']} pixels: more than a camera sends"
+        return None, not_image
 
 
 def cmd_sim_fault(args: argparse.Namespace) -> int:

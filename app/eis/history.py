@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -115,6 +116,22 @@ def verify(doc: Any, public: Ed25519PublicKey | None = None) -> list[str]:
             found.append(f"entries[{i}]: its hash does not match its content (seq {e['seq']})")
         prev = e
     return found
+
+
+def fingerprint(public: Any) -> str:
+    """A public key's short name: SHA-256 of its raw bytes, as people compare keys by eye."""
+    from cryptography.hazmat.primitives import serialization
+
+    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return "SHA256:" + hashlib.sha256(raw).hexdigest()[:32]
+
+
+def key_fingerprint(doc: Any) -> str:
+    """The fingerprint of the key an export carries, or "" when it carries none that reads."""
+    try:
+        return fingerprint(load_pem_public_key(str(doc["public_key"]).encode()))
+    except (KeyError, TypeError, ValueError):
+        return ""
 
 
 def save(doc: dict[str, Any], folder: Path) -> Path:

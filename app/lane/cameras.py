@@ -53,7 +53,9 @@ def admit(reg: CameraConfig, ident: CameraIdentity) -> tuple[bool, dict[str, Any
         want = getattr(reg, key)
         got = getattr(ident, key)
         if (want or key == "serial") and got != want:
-            return False, reason("camera_identity_changed", serial=got, field=key, registered=want)
+            return False, reason(
+                "camera_identity_changed", serial=ident.serial, field=key, found=got, registered=want
+            )
     return True, reason("")
 
 

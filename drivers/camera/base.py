@@ -64,6 +64,7 @@ CAMERA_REASONS = {
     "cam_frame_old": "the newest frame is {seconds} s old",
     "cam_no_frame_for": "no frame for {seconds} s",
     "cam_undecodable": "the frame cannot be decoded",
+    "cam_frame_too_large": "the frame declares {width}×{height} pixels, more than a camera sends",
     "cam_unreachable": "{url} does not answer ({error})",
     "cam_no_fingerprint": (
         "the camera names itself not (no server name, no certificate): register it with ONVIF"
@@ -130,6 +131,18 @@ class CameraIdentity:
             "firmware": self.firmware,
             "source": self.source,
         }
+
+
+#: the largest frame a camera may send (8K UHD; a lane camera is 2–12 MP): a frame that declares
+#: more is refused before it is decoded — a camera, or a man in the middle, could otherwise make
+#: the daemon allocate gigabytes with a header of a few bytes
+MAX_SIDE = 8192
+MAX_PIXELS = 7680 * 4320
+
+
+def too_large(width: int, height: int) -> bool:
+    """A frame's declared size is more than any lane camera sends."""
+    return width > MAX_SIDE or height > MAX_SIDE or width * height > MAX_PIXELS
 
 
 @dataclass
@@ -301,7 +314,12 @@ class Camera(ABC):
             self._on_change(self)
 
     def _got(self, frame: Frame) -> None:
-        """A new frame (called from the stream's loop or its decoding thread)."""
+        """A new frame (called from the stream's loop or its decoding thread); one larger than a
+        camera sends is counted and logged, not kept."""
+        if too_large(frame.width, frame.height):
+            self.counters.bad_frames += 1
+            log.warning("camera %s: a frame of %d×%d pixels refused", self.id, frame.width, frame.height)
+            return
         self.latest = frame
         self.counters.frames += 1
         self.counters.times.append(frame.ts)

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import av
 
-from drivers.camera.base import Camera, CameraError, CameraIdentity, Frame, log
+from drivers.camera.base import MAX_PIXELS, Camera, CameraError, CameraIdentity, Frame, log, too_large
 
 
 def rtsp_server_name(url: str, timeout_s: float) -> str:
@@ -79,6 +79,14 @@ class StreamCamera(Camera):
         try:
             stream = container.streams.video[0]
             self.stream_fps = float(stream.average_rate or stream.guessed_rate or 0)
+            # FFmpeg's decoder refuses a frame declaring more pixels than this before it allocates
+            stream.codec_context.options = {"max_pixels": str(MAX_PIXELS)}
+            if too_large(stream.codec_context.width, stream.codec_context.height):
+                raise CameraError(
+                    "cam_frame_too_large",
+                    width=stream.codec_context.width,
+                    height=stream.codec_context.height,
+                )
             skipping = None
             for packet in container.demux(stream):
                 if self._stop or self.generation != generation:

@@ -13,7 +13,7 @@ import aiohttp
 import cv2
 import numpy as np
 
-from drivers.camera.base import Camera, CameraError, CameraIdentity, CameraStatus, Frame, log
+from drivers.camera.base import Camera, CameraError, CameraIdentity, CameraStatus, Frame, log, too_large
 
 #: a JPEG's start-of-frame markers (baseline, extended, progressive …): height and width follow
 _SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
@@ -60,8 +60,19 @@ def png_size(data: bytes) -> tuple[int, int] | None:
     return (w, h) if w and h else None
 
 
+def image_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) a JPEG or PNG declares in its header; None if it is neither."""
+    return jpeg_size(data) or png_size(data)
+
+
 def decode_image(data: bytes) -> np.ndarray:
-    """RGB pixels of a JPEG or PNG (a greyscale file gives three equal channels)."""
+    """RGB pixels of a JPEG or PNG (a greyscale file gives three equal channels). Its header is read
+    first: an image that declares more pixels than a camera sends is refused undecoded."""
+    size = image_size(data)
+    if size is None:
+        raise CameraError("cam_undecodable")
+    if too_large(*size):
+        raise CameraError("cam_frame_too_large", width=size[0], height=size[1])
     bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if bgr is None:
         raise CameraError("cam_undecodable")
@@ -90,7 +101,7 @@ class WebCamera(Camera):
             self.counters.bad_frames += 1
             log.warning("camera %s: a part that is not a JPEG or PNG (%d bytes) skipped", self.id, len(data))
             return
-        self._got(
+        self._got(  # a frame declaring too many pixels is refused there, before anything decodes it
             Frame(time.time(), size[0], size[1], lambda d=data: decode_image(d), encoded=encoded, data=data)
         )
 

@@ -20,7 +20,7 @@ from app.journal import Journal
 from app.storage import chain
 from app.storage.crypto import write_secret_file
 from app.storage.db import MIGRATIONS, close_db, engine_integrity, migrate, open_db
-from app.storage.models import Card, JournalEntry, Reading, SchemaVersion, User
+from app.storage.models import Card, JournalEntry, Photo, Reading, SchemaVersion, User
 from tests.rig import append_readings
 
 
@@ -273,9 +273,24 @@ async def _chains(n: int) -> None:
             ],
             tx,
         )
+        await chain.ChainWriter(Photo).append(
+            [
+                {
+                    "photo_id": f"photo-{k}",
+                    "inspection_id": f"insp-{k}",
+                    "step": "brakes_axle_1",
+                    "camera_id": "front",
+                    "taken": 3000.0 + k,
+                    "file_sha256": "ab" * 32,
+                    "sealed": b"sealed-record",
+                }
+                for k in range(n)
+            ],
+            tx,
+        )
 
 
-@pytest.mark.parametrize("model", [Reading, JournalEntry, Card], ids=lambda m: m._meta.db_table)
+@pytest.mark.parametrize("model", [Reading, JournalEntry, Card, Photo], ids=lambda m: m._meta.db_table)
 async def test_every_stored_column_of_the_first_and_last_row_is_in_the_chain(db: str, model: type) -> None:
     """Issue #7 (tests that must get stronger), R3.10: a change to any column of any row is found,
     the first and the last row included; put back, the chain is intact again."""
