@@ -125,7 +125,8 @@ def load_certificates(path: Path) -> list[x509.Certificate]:
         return out
     except OSError as e:
         raise EdsError("eds_file_unreadable", f"{path}: {e.strerror}", path=str(path)) from e
-    except (ValueError, TypeError, KeyError) as e:
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as e:
+        # asn1crypto meets a damaged structure with any of these (an ObjectDescriptor has no .native)
         raise EdsError("eds_not_certificate", f"{path} is not a certificate", path=str(path)) from e
 
 
@@ -138,7 +139,7 @@ def load_crl(path: Path) -> crl.CertificateList:
         return lst
     except OSError as e:
         raise EdsError("eds_file_unreadable", f"{path}: {e.strerror}", path=str(path)) from e
-    except (ValueError, TypeError, KeyError, IndexError) as e:
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as e:
         raise EdsError("eds_not_crl", f"{path} is not a certificate revocation list", path=str(path)) from e
 
 

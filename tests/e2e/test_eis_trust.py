@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from app.eis.client import ROUTES, EisClient
+from app.eis.client import ROUTES, Delivery, EisClient
 from app.eis.contract import KEY_HEADER
 from app.eis.outbox import OutboxWorker
 from app.journal import Journal
@@ -62,6 +62,16 @@ async def _server(answer: Callable[[web.Request, bytes], web.StreamResponse]) ->
     return runner, f"http://127.0.0.1:{port}/api/v1"
 
 
+async def _submit(runner: web.AppRunner, url: str, route: str) -> Delivery:
+    """A card sent once by the route's client to the server at ``url``; the server then stopped."""
+    client: EisClient = ROUTES[route](url, SPO_KEY, 5.0)
+    try:
+        return await client.submit_card(sample_card("c-1", training=True), "c-1")
+    finally:
+        await client.close()
+        await runner.cleanup()
+
+
 @pytest.mark.parametrize("route", ["rest", "soap"])
 @pytest.mark.parametrize("status", [301, 302, 307, 308])
 async def test_a_redirect_is_not_followed_and_is_said_as_the_endpoints_fault(
@@ -73,12 +83,7 @@ async def test_a_redirect_is_not_followed_and_is_said_as_the_endpoints_fault(
     host, port = far
     target = f"http://127.0.0.1:{port}/api/v1/cards"
     runner, url = await _server(lambda r, b: web.Response(status=status, headers={"Location": target}))
-    client: EisClient = ROUTES[route](url, SPO_KEY, 5.0)
-    try:
-        got = await client.submit_card(sample_card("c-1", training=True), "c-1")
-    finally:
-        await client.close()
-        await runner.cleanup()
+    got = await _submit(runner, url, route)
     assert host.got == []
     assert got.outcome == "retry" and got.http_status == status
     assert "redirect" in got.detail and target in got.detail and "eis.url" in got.detail
@@ -122,12 +127,7 @@ async def test_only_an_answer_naming_this_message_is_a_receipt(route: str, case:
         return web.json_response(content, status=201)
 
     runner, url = await _server(answer)
-    client: EisClient = ROUTES[route](url, SPO_KEY, 5.0)
-    try:
-        got = await client.submit_card(sample_card("c-1", training=True), "c-1")
-    finally:
-        await client.close()
-        await runner.cleanup()
+    got = await _submit(runner, url, route)
     assert got.outcome == "retry" and got.receipt == "", got
     expected = "status is 'None'" if route == "soap" and case == "a list" else why  # wrapped
     assert expected in got.detail, got.detail
@@ -144,12 +144,7 @@ async def test_an_answer_naming_this_message_is_its_receipt(route: str) -> None:
         return web.json_response(_named(request, body), status=201)
 
     runner, url = await _server(answer)
-    client: EisClient = ROUTES[route](url, SPO_KEY, 5.0)
-    try:
-        got = await client.submit_card(sample_card("c-1", training=True), "c-1")
-    finally:
-        await client.close()
-        await runner.cleanup()
+    got = await _submit(runner, url, route)
     assert (got.outcome, got.receipt, got.detail) == ("accepted", "EIS-OK", "")
 
 
@@ -211,10 +206,5 @@ async def test_an_answer_larger_than_a_receipt_can_be_is_refused_unread() -> Non
     runner, url = await _server(
         lambda r, b: web.Response(text=big, status=201, content_type="application/json")
     )
-    client: EisClient = ROUTES["rest"](url, SPO_KEY, 5.0)
-    try:
-        got = await client.submit_card(sample_card("c-1", training=True), "c-1")
-    finally:
-        await client.close()
-        await runner.cleanup()
+    got = await _submit(runner, url, "rest")
     assert got.outcome == "retry" and "larger than" in got.detail

@@ -68,6 +68,19 @@ def test_the_container_reader_is_total(data: bytes) -> None:
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.one_of(mutated(CERT), mutated(CRL), st.binary(max_size=200)))
 def test_certificate_and_crl_files_are_read_or_refused_by_name(data: bytes, tmp_path_factory) -> None:  # type: ignore[no-untyped-def]
+    _read_or_refused(data, tmp_path_factory)
+
+
+def test_a_certificate_whose_tag_turns_into_an_object_descriptor_is_refused_by_name(tmp_path_factory) -> None:  # type: ignore[no-untyped-def]
+    """Found by the fuzz test above: a byte of NCA's test CA certificate changed (here byte 291 xor
+    23) makes asn1crypto meet an ObjectDescriptor without .native (AttributeError) — refused by
+    name, not a traceback."""
+    damaged = bytearray(CERT)
+    damaged[291] ^= 23
+    _read_or_refused(bytes(damaged), tmp_path_factory)
+
+
+def _read_or_refused(data: bytes, tmp_path_factory) -> None:  # type: ignore[no-untyped-def]
     f = tmp_path_factory.mktemp("f") / "x.der"
     f.write_bytes(data)
     for load in (certs.load_certificates, certs.load_crl):
