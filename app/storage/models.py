@@ -94,7 +94,7 @@ class Chained(Model):
 
 
 #: readings are found by the first 8 characters of their inspection's id (a random UUID: 32 bits),
-#: then the whole id: an index of the whole was a ninth of the database (``app/storage/db.py``, v13)
+#: then the whole id: an index of the whole was a ninth of the database (``app/storage/migrations.py``, v13)
 READINGS_INDEX = "readings_inspection"
 READINGS_KEY = "substr(inspection_id, 1, 8)"
 

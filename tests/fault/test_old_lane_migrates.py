@@ -21,7 +21,7 @@ import pytest
 
 from app import config as config_mod
 from app.lane.photos import Photos, Place
-from app.storage import chain, db
+from app.storage import chain, migrations
 from app.storage.models import CHAINED_MODELS, Card, hash_text
 from app.storage.store import close_store, open_store
 
@@ -72,7 +72,7 @@ async def test_a_version_8_lane_migrates_and_keeps_every_card_and_hash(old_lane:
     con = sqlite3.connect(db_file)
     try:
         versions = [v for (v,) in con.execute("SELECT version FROM schema_version ORDER BY version")]
-        assert versions == [v for v, _, _ in db.MIGRATIONS]
+        assert versions == [v for v, _, _ in migrations.MIGRATIONS]
         for m in CHAINED_MODELS:
             cols = {r[1]: r[2] for r in con.execute(f"PRAGMA table_info({m._meta.db_table})")}
             assert cols["seq"] == "INTEGER", m._meta.db_table  # the rowid now
@@ -80,7 +80,9 @@ async def test_a_version_8_lane_migrates_and_keeps_every_card_and_hash(old_lane:
             assert cols["hash"] == "BLOB", m._meta.db_table  # its 32 bytes
             assert {len(h) for (h,) in con.execute(f"SELECT hash FROM {m._meta.db_table}")} <= {32}  # noqa: S608
         assert con.execute("PRAGMA freelist_count").fetchone()[0] == 0  # the copy's old pages given back
-        assert con.execute("PRAGMA page_size").fetchone()[0] == db.PAGE_SIZE  # cards packed three a page
+        assert (
+            con.execute("PRAGMA page_size").fetchone()[0] == migrations.PAGE_SIZE
+        )  # cards packed three a page
         assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         plan = " ".join(
             r[3]
@@ -114,13 +116,15 @@ async def test_a_migration_cut_short_leaves_the_old_tables_whole(
     after the drop, nothing of it stays — the old table and its rows are there, and it runs again."""
     db_file = old_lane.parent / "otolane.db"
     before = _hashes(db_file)
-    real = next(f for v, _, f in db.MIGRATIONS if v == 10)
+    real = next(f for v, _, f in migrations.MIGRATIONS if v == 10)
 
     async def cut_short(conn: object) -> None:
         await real(conn)
         raise OSError("power cut")
 
-    monkeypatch.setattr(db, "MIGRATIONS", [(v, d, cut_short if v == 10 else f) for v, d, f in db.MIGRATIONS])
+    monkeypatch.setattr(
+        migrations, "MIGRATIONS", [(v, d, cut_short if v == 10 else f) for v, d, f in migrations.MIGRATIONS]
+    )
     cfg = config_mod.load(old_lane)
     with pytest.raises(Exception, match="power cut"):
         await open_store(cfg, create=False)
@@ -134,7 +138,9 @@ async def test_a_migration_cut_short_leaves_the_old_tables_whole(
     finally:
         con.close()
     assert _hashes(db_file) == before
-    monkeypatch.setattr(db, "MIGRATIONS", [(v, d, real if v == 10 else f) for v, d, f in db.MIGRATIONS])
+    monkeypatch.setattr(
+        migrations, "MIGRATIONS", [(v, d, real if v == 10 else f) for v, d, f in migrations.MIGRATIONS]
+    )
     done = _check(old_lane)
     assert done.returncode == 0, done.stdout
 
