@@ -104,10 +104,10 @@ MAX_IMAGE_BYTES = 64 * 2**20
 
 
 def _image(path: Path) -> tuple[Any, str]:
-    """An image's RGB pixels and "", or None and why not: its header is read first, and an image
+    """An image's pixels (BGR) and "", or None and why not: its header is read first, and an image
     that declares more pixels than a camera sends is not decoded (a 1 KB file may declare 30 000²)."""
     from drivers.camera.base import CameraError
-    from drivers.camera.web import decode_image
+    from drivers.camera.web import decode_bgr
 
     not_image = "not an image this lane can read (JPEG, PNG)"
     try:
@@ -117,7 +117,7 @@ def _image(path: Path) -> tuple[Any, str]:
     except OSError:
         return None, not_image
     try:
-        return decode_image(data)[:, :, ::-1].copy(), ""  # the recogniser reads BGR, as OpenCV gives it
+        return decode_bgr(data), ""  # the recogniser reads BGR, as OpenCV gives it
     except CameraError as e:
         if e.code == "cam_frame_too_large":
             return None, f"{e.params['width']}×{e.params['height']} pixels: more than a camera sends"

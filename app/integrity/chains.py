@@ -54,16 +54,18 @@ def _cut(what: str, seq: int, last: int) -> str:
     )
 
 
-async def _tops() -> dict[str, int]:
-    """Each chain's last row now: a checkpoint or an anchor that names a row past it names rows cut
-    off (they were there when it was signed). Not the walk's end: the walk may still be under way."""
-    out = {}
-    for table, model in _MODELS.items():
-        try:
-            out[table] = (await chain.head(model))[0]
-        except Exception:  # noqa: S112 - a dropped table is named by its walk
-            continue
-    return out
+async def chain_tops(ck: Checker) -> dict[str, int]:
+    """Each chain's last row, read once a run: a checkpoint or an anchor that names a row past it
+    names rows cut off (they were there when it was signed). Not the walk's end: the walk may still
+    be under way."""
+    if ck.tops is None:
+        ck.tops = {}
+        for table, model in _MODELS.items():
+            try:
+                ck.tops[table] = (await chain.head(model))[0]
+            except Exception:  # noqa: S112 - a dropped table is named by its walk
+                continue
+    return ck.tops
 
 
 async def _hold(ck: Checker, named: list[tuple[str, Heads]], tops: dict[str, int]) -> None:
@@ -94,8 +96,8 @@ async def _hold(ck: Checker, named: list[tuple[str, Heads]], tops: dict[str, int
 async def checkpoints(ck: Checker) -> None:
     run, at = ck.run, ck.at
     path = ck.cfg.path(ck.cfg.storage["anchor_file"])
-    tops = await _tops()
-    chained = sum(tops.values())
+    last = await chain_tops(ck)
+    chained = sum(last.values())
     if not path.exists():
         if at.file.line:
             ck.report.bad(
@@ -122,12 +124,12 @@ async def checkpoints(ck: Checker) -> None:
             last_ts = cp.ts
             page.append((f"the signed checkpoint {cp.n} ({_when(cp.ts)})", cp.heads))
         if len(page) >= PAGE or at.file.offset >= limit:
-            await _hold(ck, page, tops)
+            await _hold(ck, page, last)
             page = []
             await ck.page(0)
         if at.file.offset >= limit:
             break
-    await _hold(ck, page, tops)
+    await _hold(ck, page, last)
     n = run.counts.get("checkpoints", 0)
     if n:
         last = f", the last of {_when(last_ts)}" if last_ts else ""
@@ -143,8 +145,8 @@ async def cards(ck: Checker) -> None:
     async def fetch(after: int, limit: int) -> list[Card]:
         return await Card.filter(seq__gt=after, seq__lte=limit).order_by("seq").limit(PAGE)
 
-    tops = await _tops()
-    if await ck.each_page("cards", fetch, lambda c: c.seq, lambda batch: _cards_page(ck, batch, tops)):
+    last = await chain_tops(ck)
+    if await ck.each_page("cards", fetch, lambda c: c.seq, lambda batch: _cards_page(ck, batch, last)):
         n = ck.run.counts.get("cards", 0)
         ck.report.ok(f"cards: {n} anchors and deliveries held against the chains and the journal")
 

@@ -46,6 +46,8 @@ class Checker:
         self.progress = Progress(self.run, emit)
         self.stop = stop
         self.saved = time.monotonic()
+        #: each chain's last row when the anchors are first held (read once a run: ``chains.tops``)
+        self.tops: dict[str, int] | None = None
 
     @property
     def at(self) -> Position:

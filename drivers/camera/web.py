@@ -65,9 +65,10 @@ def image_size(data: bytes) -> tuple[int, int] | None:
     return jpeg_size(data) or png_size(data)
 
 
-def decode_image(data: bytes) -> np.ndarray:
-    """RGB pixels of a JPEG or PNG (a greyscale file gives three equal channels). Its header is read
-    first: an image that declares more pixels than a camera sends is refused undecoded."""
+def decode_bgr(data: bytes) -> np.ndarray:
+    """BGR pixels (OpenCV's order) of a JPEG or PNG; a greyscale file gives three equal channels.
+    Its header is read first: an image that declares more pixels than a camera sends is refused
+    undecoded."""
     size = image_size(data)
     if size is None:
         raise CameraError("cam_undecodable")
@@ -76,7 +77,12 @@ def decode_image(data: bytes) -> np.ndarray:
     bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if bgr is None:
         raise CameraError("cam_undecodable")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    return bgr
+
+
+def decode_image(data: bytes) -> np.ndarray:
+    """RGB pixels of a JPEG or PNG (see :func:`decode_bgr`)."""
+    return cv2.cvtColor(decode_bgr(data), cv2.COLOR_BGR2RGB)
 
 
 class WebCamera(Camera):
