@@ -169,6 +169,11 @@ async def store_card(keyring: Any, card: dict[str, Any], writer: Any = None) -> 
     return cid
 
 
+def integrity_argv(cfg: Path | str, *extra: str) -> list[str]:
+    """``otolane integrity check`` of the lane ``cfg`` as a process's argv (``extra``: its options)."""
+    return [sys.executable, "-m", "app.cli", "integrity", "check", "--config", str(cfg), *extra]
+
+
 def pg_database(server: str, template: str | None = None) -> str:
     """A new database on the test PostgreSQL server ``server`` (a DSN without a database), empty or
     a copy of ``template``; its DSN."""

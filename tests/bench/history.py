@@ -59,6 +59,7 @@ from app.storage.store import Store, close_store, open_store
 from drivers.base import DeviceStatus, Identity, StatusChange
 from drivers.base import Reading as DeviceReading
 from tests.lane_fakes import FakeStand, StoppedClock
+from tests.rig import integrity_argv
 
 OPERATOR = "operator"
 VEHICLE = ("123ABC02", "M1", "petrol", 2)
@@ -356,17 +357,7 @@ def _integrity(cfg_file: Path) -> dict[str, float]:
     chains alone (rows per second while it walked, the part comparable with the floor)."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "app.cli",
-            "integrity",
-            "check",
-            "--config",
-            str(cfg_file),
-            "--progress",
-            "json",
-        ],
+        integrity_argv(cfg_file, "--progress", "json"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -12,7 +12,7 @@ import pytest
 
 from app.api.client import ApiError
 from app.lane.photos import read_gps
-from tests.rig import CAMERA_ACCOUNT, Rig, admitted, run_to_card, start_rig, wait_for
+from tests.rig import CAMERA_ACCOUNT, Rig, admitted, integrity_argv, run_to_card, start_rig, wait_for
 
 VEHICLE = {"plate": "123ABC02", "category": "M1", "fuel": "petrol", "axles": 2}
 
@@ -179,7 +179,6 @@ async def test_integrity_check_finds_a_changed_or_missing_photo_file(tmp_path: P
     """R3.10: the photo's hashes enter the chain at capture; the check names a changed or a missing
     file by its photo id."""
     import subprocess
-    import sys
 
     rig = await start_rig(tmp_path / "lane", cameras=("mjpeg",))
     try:
@@ -190,8 +189,7 @@ async def test_integrity_check_finds_a_changed_or_missing_photo_file(tmp_path: P
         await rig.close()
 
     def check() -> subprocess.CompletedProcess[str]:
-        cmd = [sys.executable, "-m", "app.cli", "integrity", "check", "--config", str(rig.cfg.file)]
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        return subprocess.run(integrity_argv(rig.cfg.file), capture_output=True, text=True, timeout=120)
 
     ok = check()
     assert ok.returncode == 0 and "photos: 1 held against their files" in ok.stdout, ok.stdout

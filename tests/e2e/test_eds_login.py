@@ -9,7 +9,6 @@ import datetime as dt
 import json
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from tests.rig import (
     KEY_PASSWORD,
     Rig,
     admitted,
+    integrity_argv,
     serve_loopback,
     start_key_rig,
     start_rig,
@@ -140,16 +140,7 @@ async def test_an_insider_cannot_move_a_key_binding_with_sqlite(lane: Rig) -> No
     assert data["username"] == "operator"  # a copied seal opens for no one else
     r = await asyncio.to_thread(
         subprocess.run,
-        [
-            sys.executable,
-            "-m",
-            "app.cli",
-            "integrity",
-            "check",
-            "--config",
-            str(lane.home / "config.toml"),
-            "--json",
-        ],
+        integrity_argv(lane.home / "config.toml", "--json"),
         capture_output=True,
         text=True,
         timeout=120,

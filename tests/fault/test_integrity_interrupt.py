@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import pytest
 from app import config as config_mod
 from app.demo_config import write_config
 from app.storage.store import close_store, open_store
-from tests.rig import append_readings
+from tests.rig import append_readings, integrity_argv
 
 ROWS = 400_000
 
@@ -43,18 +42,7 @@ def lane(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _start(cfg: Path, *extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "app.cli",
-            "integrity",
-            "check",
-            "--config",
-            str(cfg),
-            "--progress",
-            "json",
-            *extra,
-        ],
+        integrity_argv(cfg, "--progress", "json", *extra),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -28,7 +28,7 @@ from app.api.client import ApiError, LaneClient
 from app.demo_config import free_port, write_config
 from app.eis.outbox import BACKOFF_CAP_S, BACKOFF_JITTER
 from app.storage.crypto import write_secret_file
-from tests.rig import PASSWORDS, create_users, wait_for
+from tests.rig import PASSWORDS, create_users, integrity_argv, wait_for
 
 pytestmark = pytest.mark.slow
 SPEED = 3000.0
@@ -237,7 +237,7 @@ async def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path: 
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     p.wait(10)
     check = subprocess.run(
-        [sys.executable, "-m", "app.cli", "integrity", "check", "--config", str(cfg_file)],
+        integrity_argv(cfg_file),
         capture_output=True,
         text=True,
     )

@@ -14,7 +14,6 @@ import hashlib
 import shutil
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -24,6 +23,7 @@ from app.lane.photos import Photos, Place
 from app.storage import chain, migrations
 from app.storage.models import CHAINED_MODELS, Card, hash_text
 from app.storage.store import close_store, open_store
+from tests.rig import integrity_argv
 
 FIXTURE = Path(__file__).parents[1] / "data" / "lane-v8"
 
@@ -53,7 +53,7 @@ def _hashes(db_file: Path) -> dict[str, list[tuple[int, str]]]:
 
 def _check(cfg: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "app.cli", "integrity", "check", "--config", str(cfg), *extra],
+        integrity_argv(cfg, *extra),
         capture_output=True,
         text=True,
         timeout=120,

@@ -11,7 +11,6 @@ import json
 import shutil
 import sqlite3
 import subprocess
-import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -21,14 +20,14 @@ from tortoise import connections
 from app.storage.chain import GENESIS, STORED, row_hash
 from app.storage.db import close_db, open_db
 from app.storage.models import Reading
-from tests.rig import pg_database, run_to_card, start_rig, wait_for
+from tests.rig import integrity_argv, pg_database, run_to_card, start_rig, wait_for
 
 VEHICLE = {"plate": "123ABC02", "category": "M1", "fuel": "petrol"}
 
 
 def _check(cfg: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "app.cli", "integrity", "check", "--config", str(cfg)],
+        integrity_argv(cfg),
         capture_output=True,
         text=True,
         timeout=120,
