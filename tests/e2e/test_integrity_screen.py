@@ -40,6 +40,10 @@ async def test_the_admin_runs_a_full_then_a_new_check_from_the_screen_in_kazakh(
         await pilot.press("n")
         await until_shown(pilot, app, "#i-last", "соңғы сәттіден кейінгі жаңасы", timeout=60)
         assert "бұзушылық жоқ" in text(app, "#i-last")
+        await pilot.press("f10")  # Russian now: the title and the keys too, not only the lines
+        await pilot.pause(0.3)
+        assert "Проверка целостности" in text(app, "#i-title"), text(app, "#i-title")
+        assert "Полная" in text(app, "#keys") and "нарушений нет" in text(app, "#i-last")
     admin = await rig.client("admin")
     done = await admin.call("GET", "/v1/journal?action=integrity_checked")
     assert [e["details"]["mode"] for e in done[:2]] == ["new", "full"] and all(

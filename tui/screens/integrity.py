@@ -54,22 +54,18 @@ class IntegrityScreen(AppMixin, Screen[None]):
         yield Static(id="keys")
 
     async def on_mount(self) -> None:
-        t = self.app_.t
-        self.query_one("#i-title", Static).update(f"[b]{t('integrity.title')}[/b]")
-        self.query_one("#keys", Static).update(
-            self.keybar(
-                [
-                    ("F", "keys.check_full"),
-                    ("N", "keys.check_new"),
-                    ("R", "keys.resume"),
-                    ("S", "keys.stop"),
-                    ("Esc", "keys.back"),
-                ]
-            )
-        )
         self.status: dict[str, Any] = {}
+        self.refresh_texts()
         await self.load()
         self.set_interval(1.0, self.load)
+
+    def refresh_texts(self) -> None:
+        """Every word in the language chosen now (F10 asks every screen of the stack)."""
+        t = self.app_.t
+        self.query_one("#i-title", Static).update(f"[b]{t('integrity.title')}[/b]")
+        keys = [("F", "keys.check_full"), ("N", "keys.check_new"), ("R", "keys.resume"), ("S", "keys.stop")]
+        self.query_one("#keys", Static).update(self.keybar([*keys, ("Esc", "keys.back")]))
+        self.show()
 
     async def load(self) -> None:
         try:
