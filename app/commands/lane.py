@@ -19,10 +19,24 @@ from app.screen import tui_command
 
 
 def read_password(args: argparse.Namespace, prompt: str) -> str:
+    """The password typed twice on the terminal, or one line of standard input
+    (``--password-stdin``); no password (end of input, no terminal) is said, never a traceback."""
     if getattr(args, "password_stdin", False):
-        return sys.stdin.readline().rstrip("\n")
-    first = getpass.getpass(prompt)
-    if getpass.getpass("Repeat: ") != first:
+        line = sys.stdin.readline()
+        if not line:
+            raise OtolaneError("password_missing", "no password on standard input (it ended)")
+        return line.rstrip("\n")
+    if not sys.stdin.isatty():
+        raise OtolaneError(
+            "password_missing",
+            "standard input is not a terminal: type the password, or give it with --password-stdin",
+        )
+    try:
+        first = getpass.getpass(prompt)
+        again = getpass.getpass("Repeat: ")
+    except EOFError:
+        raise OtolaneError("password_missing", "no password was given (end of input)") from None
+    if again != first:
         raise OtolaneError("password_mismatch", "the two passwords differ")
     return first
 

@@ -411,3 +411,36 @@ async def test_a_stand_whose_verification_expired_yesterday_is_not_admitted(tmp_
         assert err.value.params["holds"][0]["code"] == "device_not_admitted"
     finally:
         await rig.close()
+
+
+async def test_user_add_without_a_password_says_so_and_adds_no_one(rig: Rig) -> None:
+    """Issue #21 (7): ``otolane user add`` fed by a pipe without ``--password-stdin``, or with it and
+    an input that ends at once, says what is missing and how to give it — not an internal error —
+    and adds no account."""
+    cfg = str(rig.home / "config.toml")
+    for extra, want in (([], "--password-stdin"), (["--password-stdin"], "standard input (it ended)")):
+        r = await asyncio.to_thread(
+            subprocess.run,
+            [
+                sys.executable,
+                "-m",
+                "app.cli",
+                "user",
+                "add",
+                "zhan",
+                "--role",
+                "operator",
+                "--config",
+                cfg,
+                *extra,
+            ],
+            input="",
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        said = r.stdout + r.stderr
+        assert r.returncode == 2 and want in said, said
+        assert "internal error" not in said and "Traceback" not in said, said
+    admin = await rig.client("admin")
+    assert "zhan" not in {u["username"] for u in await admin.call("GET", "/v1/users")}

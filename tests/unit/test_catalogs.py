@@ -33,7 +33,7 @@ def test_every_error_code_the_daemon_raises_has_a_sentence() -> None:
     # Said only by the command line at start-up, in English, before any screen exists:
     codes -= {"key_file_open", "key_file_missing", "key_file_bad", "profile_unknown", "kind_unknown"}
     codes -= {"eis_key_missing", "speed_refused", "demo_failed", "demo_timeout"}
-    codes -= {"scenario_unknown", "password_mismatch", "sim_unreachable", "stand_away"}
+    codes -= {"scenario_unknown", "password_mismatch", "password_missing", "sim_unreachable", "stand_away"}
     codes -= {"password_file", "eds_no_trust", "bad_time"}  # otolane eds check
     codes -= {"export_unreadable", "tls_incomplete", "eis_faults_bad"}  # journal verify, eis-sim, demo
     codes -= {"account_file_unreadable"}  # camera-sim
