@@ -120,7 +120,9 @@ def cmd_user(args: argparse.Namespace) -> int:
                     f"{u['password_days_left']} days"
                 )
 
-    asyncio.run(with_store(args.config, run))
+    # a list only reads: it makes no key on a lane that has none, and signs no checkpoint
+    reads = args.action == "list"
+    asyncio.run(with_store(args.config, run, create=not reads, checkpoint=not reads))
     return 0
 
 
@@ -255,7 +257,8 @@ def cmd_eis_key(args: argparse.Namespace) -> int:
         )
         return key.state(now)
 
-    state = asyncio.run(with_store(args.config, run, checkpoint=args.action == "install"))
+    installs = args.action == "install"  # the status only reads: it makes no key
+    state = asyncio.run(with_store(args.config, run, create=installs, checkpoint=installs))
     if args.json:
         print(json.dumps(state))
     else:

@@ -118,7 +118,12 @@ async def _data_key(cfg: Config, create: bool) -> Keyring:
                 path=str(path),
             )
         if not create:
-            raise OtolaneError("data_key_missing", f"the data key {path} is missing", path=str(path))
+            raise OtolaneError(
+                "data_key_missing",
+                f"the data key {path} is missing: a lane's keys are made by its first start (otolane "
+                "daemon) or by adding its first user (otolane user add), not by a command that only reads",
+                path=str(path),
+            )
         return Keyring.create(path)
     keyring = Keyring.load(path)
     sample = await _first_sealed()

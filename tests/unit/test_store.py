@@ -58,7 +58,8 @@ async def test_a_lane_that_must_not_make_keys_says_which_is_missing(cfg: Config)
     assert (err.code, err.params, err.message) == (
         "data_key_missing",
         {"path": str(data)},
-        f"the data key {data} is missing",
+        f"the data key {data} is missing: a lane's keys are made by its first start (otolane daemon) or by "
+        "adding its first user (otolane user add), not by a command that only reads",
     )
     Keyring.create(data)
     signing = cfg.path(cfg.storage["signing_key_file"])
@@ -178,3 +179,25 @@ async def test_the_chains_are_held_against_the_last_checkpoint_in_words(cfg: Con
         ]
     finally:
         await close_store()
+
+
+@pytest.mark.parametrize("command", [["user", "list"], ["eis", "key", "status"]], ids=" ".join)
+def test_a_command_that_only_reads_makes_no_key_on_a_lane_that_has_none(
+    cfg: Config, command: list[str]
+) -> None:
+    """Issue #21 (7): only the daemon's first start (or the first user added) makes a lane's keys; a
+    command that reads says the key is missing and leaves the key folder as it was."""
+    import subprocess
+    import sys
+
+    r = subprocess.run(
+        [sys.executable, "-m", "app.cli", *command, "--config", str(cfg.file)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (
+        r.returncode == 2 and "is missing" in r.stderr and "not by a command that only reads" in r.stderr
+    ), r
+    assert not cfg.path(cfg.storage["key_file"]).exists()
+    assert not cfg.path(cfg.storage["signing_key_file"]).exists()
