@@ -100,9 +100,24 @@ def exif_block(ident: CameraIdentity, camera_id: str, taken: float, place: Place
     return exif.tobytes()
 
 
+#: the header segments a JPEG keeps: what its decoding needs (tables, frame, restart interval),
+#: JFIF's APP0 and Adobe's APP14 (the colour transform); every other block — a camera's Exif, XMP
+#: (which may carry its own GPS and time), IPTC, ICC, comments — is dropped: the lane's Exif is the
+#: photo's only metadata
+_KEPT = {0xC4, 0xCC, 0xDB, 0xDD} | {m for m in range(0xC0, 0xD0) if m not in (0xC4, 0xC8, 0xCC)}
+_KEPT_APP = {0xE0: b"JFIF\x00", 0xEE: b"Adobe"}
+
+
+def _kept(marker: int, segment: bytes) -> bool:
+    if marker in _KEPT:
+        return True
+    sign = _KEPT_APP.get(marker)
+    return sign is not None and segment[4 : 4 + len(sign)] == sign
+
+
 def with_exif(jpeg: bytes, exif: bytes) -> bytes:
-    """The JPEG with ``exif`` as its one APP1 Exif segment, placed after SOI; the image data is
-    untouched (no re-encoding)."""
+    """The JPEG with ``exif`` as its one metadata block (APP1 Exif, placed after SOI): every other
+    block the camera wrote is dropped; the image data is untouched (no re-encoding)."""
     if not jpeg.startswith(b"\xff\xd8"):
         raise ValueError("not a JPEG")
     out = [b"\xff\xd8", b"\xff\xe1", (len(exif) + 2).to_bytes(2, "big"), exif]
@@ -113,8 +128,8 @@ def with_exif(jpeg: bytes, exif: bytes) -> bytes:
             break
         length = int.from_bytes(jpeg[i + 2 : i + 4], "big")
         segment = jpeg[i : i + 2 + length]
-        if not (marker == 0xE1 and segment[4:10] == b"Exif\x00\x00"):
-            out.append(segment)  # every other header kept; a camera's own Exif replaced
+        if _kept(marker, segment):
+            out.append(segment)
         i += 2 + length
     out.append(jpeg[i:])
     return b"".join(out)

@@ -190,3 +190,28 @@ async def test_a_cut_capture_is_finished_or_removed_at_start_looking_only_at_its
         assert image == jpeg and record["photo_id"] == acked["photo_id"]
     finally:
         await close_store()
+
+
+def _segment(marker: int, payload: bytes) -> bytes:
+    return bytes([0xFF, marker]) + (len(payload) + 2).to_bytes(2, "big") + payload
+
+
+def test_a_cameras_own_metadata_blocks_do_not_reach_the_stored_photo() -> None:
+    """Issue #21 (7), R3.9: a camera's XMP (with its own GPS position and time), IPTC, ICC profile and
+    comment are dropped; the lane's Exif is the photo's only metadata, and the pixels are the same."""
+    jpeg = cv2.imencode(".jpg", camera_frames("123ABC02", 1)[0])[1].tobytes()
+    xmp = b"http://ns.adobe.com/xap/1.0/\x00<x:xmpmeta><exif:GPSLatitude>55,45.0N</exif:GPSLatitude>"
+    xmp += b"<xmp:CreateDate>2001-01-01T00:00:00</xmp:CreateDate></x:xmpmeta>"
+    extra = (
+        _segment(0xE1, xmp)
+        + _segment(0xED, b"Photoshop 3.0\x008BIM IPTC city=Elsewhere")
+        + _segment(0xE2, b"ICC_PROFILE\x00\x01\x01profile")
+        + _segment(0xFE, b"camera comment 2001-01-01")
+    )
+    dirty = jpeg[:2] + extra + jpeg[2:]
+    stored = with_exif(dirty, b"Exif\x00\x00" + b"L" * 20)
+    for gone in (b"xmpmeta", b"55,45.0N", b"2001-01-01", b"8BIM", b"ICC_PROFILE", b"camera comment"):
+        assert gone not in stored, gone
+    assert stored.count(b"Exif\x00\x00") == 1 and b"JFIF\x00" in stored
+    same = cv2.imdecode(np.frombuffer(stored, np.uint8), cv2.IMREAD_COLOR)
+    assert np.array_equal(same, cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR))
