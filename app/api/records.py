@@ -46,7 +46,7 @@ async def eis_outbox(p: Parts, request: web.Request) -> web.Response:
 async def eis_exchanges(p: Parts, request: web.Request) -> web.Response:
     limit = query_int(request, "limit", 100, 1, MAX_PAGE)
     card = query_text(request, "card", 36, "'card' is a card id")
-    return web.json_response(await p.lane.outbox.exchanges(card, limit))
+    return web.json_response(await p.lane.outbox.exchanges.listing(card, limit))
 
 
 async def integrity_status(p: Parts, request: web.Request) -> web.Response:

@@ -18,6 +18,7 @@ import time
 from typing import Any
 
 from app.eis.contract import CONTRACT_VERSION
+from app.eis.exchanges import events_key
 from app.eis.history import iso
 from app.lane.recorder import reading_aad
 from app.storage.chain import prev_hashes
@@ -69,8 +70,9 @@ async def message(entries: list[JournalEntry], lane: str, training: bool, keyrin
 
 
 def batch_key(entries: list[JournalEntry]) -> str:
-    """The batch's idempotency key (EIS takes each event once by its own id in any case)."""
-    return f"events-{entries[0].seq}-{entries[-1].seq}-{entries[-1].hash[:16]}"
+    """The batch's idempotency key (EIS takes each event once by its own id in any case); it names
+    the entries the batch carried, so the integrity check can hold the feed's place against it."""
+    return events_key(entries[0].seq, entries[-1].seq, entries[-1].hash)
 
 
 async def event(entry: JournalEntry, keyring: Keyring, prev_hash: str) -> dict[str, Any]:

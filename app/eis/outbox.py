@@ -24,13 +24,14 @@ from app.eds.signer import Signer
 from app.eis import events
 from app.eis.client import KEY_REFUSED, Delivery, EisClient
 from app.eis.contract import CONTRACT_VERSION, card_message, photo_message
+from app.eis.exchanges import ExchangeLog
 from app.eis.idkey import IdKeySource
 from app.eis.reconcile import reconcile
 from app.errors import OtolaneError
 from app.journal import Journal
 from app.storage.crypto import Keyring
 from app.storage.db import write_tx
-from app.storage.models import Card, EisExchange, Outbox
+from app.storage.models import Card, Outbox
 
 log = logging.getLogger("otolane.outbox")
 #: (start, end, request id) → the signed journal export of that period (app/eis/history.py)
@@ -78,6 +79,7 @@ class OutboxWorker:
         store: a card refers to its photos, their images are sent from their files."""
         self.client = client
         self.keyring = keyring
+        self.exchanges = ExchangeLog(keyring)  # G2, chained
         self.journal = journal
         self.environment = environment
         self.on_change = on_change
@@ -222,10 +224,10 @@ class OutboxWorker:
         self._events_attempts += 1
         result = await self.client.send("events", msg, key, await self._transport_signature(msg, "events"))
         await self._note_key_refusal(result)
-        exchange = self._exchange_row("events", "", key, self._events_attempts, result)
+        exchange = self.exchanges.row("events", "", key, self._events_attempts, result)
         single_rejected = result.outcome == "rejected" and len(batch) == 1
         async with write_tx() as tx:
-            await exchange.save(using_db=tx)
+            await self.exchanges.append(exchange, tx)
             if result.outcome == "accepted" or single_rejected:
                 await events.advance(batch[-1].seq, tx)
             if single_rejected:  # said and shown to the admin, then passed: never retried for ever
@@ -252,7 +254,7 @@ class OutboxWorker:
         many were answered now."""
         ask, key = {"contract": CONTRACT_VERSION}, f"requests-{uuid.uuid4()}"
         asked = await self.client.send("requests", ask, key, await self._transport_signature(ask, "requests"))
-        await self._trace("requests", "", asked, 1, key)
+        await self.exchanges.trace("requests", "", asked, 1, key)
         if asked.outcome != "accepted" or not isinstance(asked.data, dict):
             return 0
         # answered, or found wrong (said once in the journal, not at every poll)
@@ -275,7 +277,7 @@ class OutboxWorker:
                 continue
             signature = await self._transport_signature(doc, "history")
             result = await self.client.send("history", doc, f"history-{rid}", signature)
-            await self._trace("history", "", result, 1, f"history-{rid}")
+            await self.exchanges.trace("history", "", result, 1, f"history-{rid}")
             if result.outcome == "accepted":
                 sent += 1
                 await self.journal.write(
@@ -284,11 +286,6 @@ class OutboxWorker:
             else:
                 log.warning("the log history for request %s was not taken: %s", rid, result.detail)
         return sent
-
-    async def _trace(self, kind: str, card_id: str, result: Delivery, attempt: int, key: str = "") -> None:
-        """G2 for a message that is not a card: its exchange in a write of its own."""
-        async with write_tx() as tx:
-            await self._exchange_row(kind, card_id, key, attempt, result).save(using_db=tx)
 
     async def _deliver(self, item: Outbox) -> None:
         card = await Card.get(card_id=item.card_id)
@@ -339,17 +336,13 @@ class OutboxWorker:
             item.last_error = result.detail
             async with write_tx() as tx:
                 await item.save(update_fields=list(DELIVERY_FIELDS), using_db=tx)
-                await exchange.save(using_db=tx)
+                await self.exchanges.append(exchange, tx)
         self.on_change()
 
     async def _send_photos(self, item: Outbox, card: dict[str, Any]) -> bool:
         """A card's photos, each once (idempotency key: the photo id), before the card; True when
         EIS holds them all. Each needs no signature of its own: the signed card names its hash."""
-        sent = set(
-            await EisExchange.filter(kind="photo", card_id=item.card_id, outcome="accepted").values_list(
-                "idempotency_key", flat=True
-            )
-        )
+        sent = await self.exchanges.accepted_photos(item.card_id)
         for photo in card.get("photos", []):
             if photo["photo_id"] in sent:
                 continue
@@ -364,18 +357,18 @@ class OutboxWorker:
                 return False
             result = await self.client.send("photo", msg, msg["photo_id"])
             await self._note_key_refusal(result)
-            exchange = self._exchange_row("photo", item.card_id, msg["photo_id"], item.attempts, result)
+            exchange = self.exchanges.row("photo", item.card_id, msg["photo_id"], item.attempts, result)
             if result.outcome != "accepted":
                 # the card waits for its photo (a refused photo is the lane's fault: said, and retried)
                 item.next_attempt = time.time() + backoff_s(item.attempts)
                 item.last_error = f"photo {msg['photo_id']}: {result.detail}"[:500]
                 async with write_tx() as tx:
                     await item.save(update_fields=list(DELIVERY_FIELDS), using_db=tx)
-                    await exchange.save(using_db=tx)
+                    await self.exchanges.append(exchange, tx)
                 self.on_change()
                 return False
             async with write_tx() as tx:
-                await exchange.save(using_db=tx)
+                await self.exchanges.append(exchange, tx)
         return True
 
     async def _image(self, photo: dict[str, Any]) -> str:
@@ -387,29 +380,10 @@ class OutboxWorker:
             raise OtolaneError("photo_missing", "this lane has no photo store", photo=photo["photo_id"])
         return base64.b64encode(await self.photo_image(photo["photo_id"], photo["sha256"])).decode()
 
-    def _exchange(self, item: Outbox, result: Delivery) -> EisExchange:
+    def _exchange(self, item: Outbox, result: Delivery) -> dict[str, Any]:
         """G2: the trace of one attempt, stored in the same transaction as its outcome (one write per
         attempt; a crash before it leaves the row pending and the attempt is made again)."""
-        return self._exchange_row("card", item.card_id, item.idempotency_key, item.attempts, result)
-
-    def _exchange_row(self, kind: str, card_id: str, key: str, attempt: int, result: Delivery) -> EisExchange:
-        sealed = None
-        if result.response:
-            sealed = self.keyring.seal(result.response.encode(), f"eis-exchange:{key}:{attempt}")
-        return EisExchange(
-            ts=time.time(),
-            route=result.route,
-            kind=kind,
-            card_id=card_id,
-            idempotency_key=key,
-            attempt=attempt,
-            request_digest=result.request_digest,
-            http_status=result.http_status,
-            outcome=result.outcome,
-            duration_ms=result.duration_ms,
-            error=result.detail[:300] if result.outcome != "accepted" else "",
-            sealed_response=sealed,
-        )
+        return self.exchanges.row("card", item.card_id, item.idempotency_key, item.attempts, result)
 
     async def queue(self, limit: int) -> list[dict[str, Any]]:
         """D4: each card's state with EIS, newest first — what the operator and the admin see."""
@@ -435,20 +409,13 @@ class OutboxWorker:
             )
         return out
 
-    async def exchanges(self, card_id: str | None, limit: int) -> list[dict[str, Any]]:
-        """G2: the trace of the exchanges, newest first (the answers' text stays sealed)."""
-        q = EisExchange.filter(card_id=card_id) if card_id else EisExchange.all()
-        fields = ("ts", "route", "kind", "card_id", "attempt", "request_digest", "http_status", "outcome")
-        rows = await q.order_by("-id").limit(limit).values(*fields, "duration_ms", "error")
-        return list(rows)
-
     async def _settle(
-        self, item: Outbox, action: str, exchange: EisExchange | None = None, **details: Any
+        self, item: Outbox, action: str, exchange: dict[str, Any] | None = None, **details: Any
     ) -> None:
         """A delivery's outcome, its exchange and its journal entry, in one transaction (the ledger
         holds one to the other)."""
         async with write_tx() as tx:
             await item.save(update_fields=list(DELIVERY_FIELDS), using_db=tx)
             if exchange is not None:
-                await exchange.save(using_db=tx)
+                await self.exchanges.append(exchange, tx)
             await self.journal.write("eis", action, tx, card_id=item.card_id, **details)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from app import ledger
+from app.integrity import feed
 from app.storage import chain
 from app.storage.anchor import iter_checkpoints, verify_signed_heads
 from app.storage.models import CHAINED_MODELS, Card, Outbox
@@ -184,6 +185,7 @@ async def _cards_page(ck: Checker, batch: list[Card], tops: dict[str, int]) -> N
     eis = ledger.eis_outcomes((a, d) for _, a, d in said)
     for p in ledger.outbox_problems(training, rows, eis):
         ck.report.bad("outbox", p)
+    await feed.cards_accepted(ck, eis)
 
 
 def _when(ts: float) -> str:

@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from app.config import Config
+from app.eis.events import FEED
 from app.errors import OtolaneError
-from app.integrity import chains, position, state, walk
+from app.integrity import chains, feed, position, state, walk
 from app.integrity.position import PHASES, Position, Run, State
 from app.integrity.report import Interrupted, Progress, Report
 from app.storage.chain import head
 from app.storage.db import engine_integrity
-from app.storage.models import CHAINED_MODELS, Card, Inspection, Outbox, Photo
+from app.storage.models import CHAINED_MODELS, Card, EisFeed, Inspection, Outbox, Photo
 from app.storage.store import Store
 
 #: how often a check under way saves its position (and so how much a kill -9 costs it)
@@ -113,6 +114,7 @@ async def _limits(at: Position) -> tuple[dict[str, int], int]:
         "outbox": await _max(Outbox.all(), "id"),
         "inspections": await _max(Inspection.all(), "number"),
         "photos": await _max(Photo.all(), "seq"),
+        "feed": await _max(EisFeed.filter(name=FEED), "last_seq"),
     }
     total = sum(max(n - getattr(at, part), 0) for part, n in limits.items())
     for model in CHAINED_MODELS:
@@ -146,7 +148,7 @@ async def _finish(ck: Checker) -> None:
     first_open = await Inspection.filter(status="open").order_by("number").first()
     if first_open is not None:
         insp = min(insp, int(first_open.number) - 1)
-    ck.state.good = Position(at.chains, at.file, cards, at.outbox, insp, at.photos)
+    ck.state.good = Position(at.chains, at.file, cards, at.outbox, insp, at.photos, at.feed)
     ck.state.good_ts = time.time()
 
 
@@ -271,4 +273,5 @@ PARTS = {
     "outbox": state.outbox,
     "inspections": state.inspections,
     "accounts": state.accounts,
+    "feed": feed.feed,
 }

@@ -23,7 +23,7 @@ from app.storage.crypto import write_secret_file
 #: the check's parts, in the order they run after the chains walked here; beside them, on the other
 #: core, the chains with many rows (a process of their own), the engine's check and the photo files
 #: (both read files outside the GIL)
-PHASES = ("checkpoints", "cards", "outbox", "inspections", "accounts")
+PHASES = ("checkpoints", "cards", "outbox", "inspections", "accounts", "feed")
 
 
 @dataclass
@@ -36,6 +36,7 @@ class Position:
     outbox: int = 0  # id
     inspections: int = 0  # number
     photos: int = 0  # seq
+    feed: int = 0  # journal seq: the EIS event feed held up to here (``feed.py``)
 
     def walked(self, table: str) -> Walked:
         seq, digest = self.chains.get(table, [0, GENESIS])
@@ -50,6 +51,7 @@ class Position:
             outbox=int(data["outbox"]),
             inspections=int(data["inspections"]),
             photos=int(data["photos"]),
+            feed=int(data.get("feed", 0)),  # a position file written before the feed was held
         )
 
 

@@ -51,6 +51,22 @@ CHAINED: dict[str, tuple[str, ...]] = {
         "sealed",
         "prev_hash",
     ),
+    "eis_exchanges": (
+        "seq",
+        "ts",
+        "route",
+        "kind",
+        "card_id",
+        "idempotency_key",
+        "attempt",
+        "request_digest",
+        "http_status",
+        "outcome",
+        "duration_ms",
+        "error",
+        "sealed_response",
+        "prev_hash",
+    ),
 }
 #: each chain's stored columns: its content but the previous row's hash
 STORED: dict[str, tuple[str, ...]] = {
@@ -174,16 +190,20 @@ class _Odd(Exception):
     """A column holds a type its table does not write (a row edited by hand)."""
 
 
-#: how each kind of column is written in the canonical form
-_FLOATS = ("ts", "created", "taken")
+#: how each kind of column is written in the canonical form (any other column is text)
+_FLOATS = ("ts", "created", "taken", "duration_ms")
+_INTS = ("seq", "attempt", "http_status")
+_BLOBS = ("sealed", "sealed_response")  # sealed_response may be NULL
 
 
 def _kind(column: str) -> str:
-    if column == "seq":
+    if column in _INTS:
         return "int"
     if column in _FLOATS:
         return "float"
-    return {"sealed": "blob", "details": "json"}.get(column, "str")
+    if column in _BLOBS:
+        return "blob"
+    return "json" if column == "details" else "str"
 
 
 class _Content:
@@ -195,7 +215,7 @@ class _Content:
     def __init__(self, table: str) -> None:
         self.keys = STORED[table]
         self.floats = [k for k in self.keys if k in _FLOATS]
-        self.blobs = [k for k in self.keys if k == "sealed"]
+        self.blobs = [k for k in self.keys if k in _BLOBS]
         self.json = "details" in self.keys
         # (the text before the value, the value's place in the raw row or -1 for prev_hash, its kind)
         self.plan = [
@@ -228,9 +248,12 @@ class _Content:
                     raise _Odd
                 out.append(head + str(v))
             elif kind == "blob":
-                if t is not bytes:
+                if t is bytes:
+                    out.append(f'{head}"{base64.b64encode(v).decode()}"')
+                elif v is None:  # a column that may be empty (no answer to seal)
+                    out.append(head + "null")
+                else:
                     raise _Odd
-                out.append(f'{head}"{base64.b64encode(v).decode()}"')
             else:  # JSON, stored as its text
                 if t is not str:
                     raise _Odd

@@ -20,6 +20,8 @@ from app.errors import OtolaneError
 from app.storage.models import SchemaVersion
 
 log = logging.getLogger("otolane.storage")
+#: the chains as versions 10 and 12 found them (a chain added later is made in its own migration)
+_FIRST_CHAINS = ("readings", "journal", "cards", "photos")
 #: SQLite's page: a sealed card (2–3 KB) left 1.5 KB of a 4 KB page unused; 8 KB pages hold three
 PAGE_SIZE = 8192
 
@@ -86,10 +88,7 @@ async def _v10(conn: Any) -> None:
     are: no hash changes. PostgreSQL's primary key is already what we need."""
     if conn.capabilities.dialect != "sqlite":
         return
-    from app.storage.models import CHAINED_MODELS
-
-    for model in CHAINED_MODELS:
-        table = model._meta.db_table
+    for table in _FIRST_CHAINS:
         types = await _column_types(conn, table)
         if types.get("seq") == "INTEGER":
             continue
@@ -158,10 +157,7 @@ async def _v12(conn: Any) -> None:
     digits. Nothing a check proves is lost: every row's hash was made over its prev_hash, so a link
     that was not the row before's hash still breaks that row's hash, and a stored hash that was not
     a hash stays what it was."""
-    from app.storage.models import CHAINED_MODELS
-
-    for model in CHAINED_MODELS:
-        table = model._meta.db_table
+    for table in _FIRST_CHAINS:
         if conn.capabilities.dialect != "sqlite":
             await conn.execute_query(f'ALTER TABLE "{table}" DROP COLUMN IF EXISTS prev_hash')
             _, kind = await conn.execute_query(
@@ -210,6 +206,86 @@ async def _v13(conn: Any) -> None:
     await conn.execute_query(f"CREATE INDEX IF NOT EXISTS {READINGS_INDEX} ON readings ({READINGS_KEY})")
 
 
+#: the exchanges copied into their chain a page at a time
+_COPY_PAGE = 2000
+_EXCHANGE_COLUMNS = (
+    "ts",
+    "route",
+    "kind",
+    "card_id",
+    "idempotency_key",
+    "attempt",
+    "request_digest",
+    "http_status",
+    "outcome",
+    "duration_ms",
+    "error",
+    "sealed_response",
+)
+
+
+def _plain_value(v: Any) -> Any:
+    return bytes(v) if isinstance(v, memoryview) else v
+
+
+async def _v14(conn: Any) -> None:
+    """The exchanges with EIS (G2) become a chain of their own: a row taken out, or the event feed
+    moved past events EIS never took, is found by the integrity check. The rows are copied in their
+    order into a new table and chained as they go; the old table goes in the same transaction."""
+    from app.storage.chain import ChainWriter
+    from app.storage.models import EisExchange
+
+    sqlite = conn.capabilities.dialect == "sqlite"
+    table, old = "eis_exchanges", "eis_exchanges__v13"
+    if sqlite:
+        columns = await _column_types(conn, table)
+    else:
+        _, cols = await conn.execute_query(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = $1", [table]
+        )
+        columns = {str(dict(c)["column_name"]): "" for c in cols}
+    if "seq" in columns:  # made from this version's models (version 1 of a new database)
+        if sqlite and columns["seq"] != "INTEGER":  # the rowid, as every chain's (version 10)
+            ddl = (await _table_ddl(conn, table)).replace('"seq" BIGINT', '"seq" INTEGER', 1)
+            await _rebuild(conn, table, 14, ddl, {c: f'"{c}"' for c in columns})
+        return
+    await conn.execute_query(f'ALTER TABLE "{table}" RENAME TO "{old}"')
+    # the old table's indexes carry the names the new one's take
+    _, idx = await conn.execute_query(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL"
+        if sqlite
+        else "SELECT indexname AS name FROM pg_indexes WHERE tablename = $1",
+        [old],
+    )
+    for name in (str(dict(r)["name"]) for r in idx):
+        if name.endswith("_pkey"):
+            await conn.execute_query(f'ALTER INDEX "{name}" RENAME TO "{old}_pkey"')
+        else:
+            await conn.execute_query(f'DROP INDEX "{name}"')
+    made = conn.schema_generator(conn)._get_table_sql(EisExchange, safe=False)["table_creation_string"]  # noqa: SLF001 - one model's DDL, as a new database gets it
+    if sqlite:
+        made = made.replace('"seq" BIGINT', '"seq" INTEGER', 1)
+    for sql in (part.strip() for part in made.split(";\n")):
+        if sql.strip(";"):
+            await conn.execute_query(sql.rstrip(";"))
+    writer, after = ChainWriter(EisExchange), -1
+    select = ", ".join(("id", *_EXCHANGE_COLUMNS))
+    page_sql = (
+        f'SELECT {select} FROM "{old}" WHERE id > ? ORDER BY id LIMIT {_COPY_PAGE}'  # noqa: S608 - our columns
+        if sqlite
+        else f'SELECT {select} FROM "{old}" WHERE id > $1 ORDER BY id LIMIT {_COPY_PAGE}'  # noqa: S608
+    )
+    while True:
+        _, rows = await conn.execute_query(page_sql, [after])
+        if not rows:
+            break
+        page = [dict(r) for r in rows]
+        after = int(page[-1]["id"])
+        kept = [{c: _plain_value(r[c]) for c in _EXCHANGE_COLUMNS} for r in page]
+        await writer.append(kept, conn)
+    await conn.execute_query(f'DROP TABLE "{old}"')
+
+
 #: migrations after which a SQLite file has many free pages, given back once (VACUUM)
 _COMPACTS = {10, 12, 13}
 
@@ -227,6 +303,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Any], Awaitable[None]]]] = [
     (11, "inspections_status: the open inspection by an index", _v11),
     (12, "the chains rewritten: prev_hash dropped (the row before's hash), hash kept as 32 bytes", _v12),
     (13, "readings_inspection: the readings by a prefix of their inspection's id", _v13),
+    (14, "eis_exchanges: the exchanges with EIS chained (G2, R3.10)", _v14),
 ]
 
 

@@ -192,14 +192,15 @@ class Outbox(Model):
         table = "outbox"
 
 
-class EisExchange(Model):
-    """G2: one request to EIS and its answer — traceable without a debugger. The answer's text may
+class EisExchange(Chained):
+    """G2: one request to EIS and its answer — traceable without a debugger. A chain of its own
+    (migration 14), so a row taken out is found: the integrity check holds the event feed's position
+    and every accepted card against these rows (``app/integrity/feed.py``). The answer's text may
     carry personal data: it is sealed (R7); the rest is plain so the admin can read the trace."""
 
-    id = fields.IntField(primary_key=True)
     ts = fields.FloatField(db_index=True)
     route = fields.CharField(max_length=8)
-    kind = fields.CharField(max_length=12, default="card")  # card / requests / history
+    kind = fields.CharField(max_length=12, default="card")  # card / events / photo / requests / history
     card_id = fields.CharField(max_length=36, db_index=True)  # the card, or "" for other messages
     idempotency_key = fields.CharField(max_length=64)
     attempt = fields.IntField()
@@ -215,4 +216,4 @@ class EisExchange(Model):
 
 
 #: The append-only, hash-chained tables, in the order the integrity check walks them.
-CHAINED_MODELS: tuple[type[Chained], ...] = (Reading, JournalEntry, Card, Photo)
+CHAINED_MODELS: tuple[type[Chained], ...] = (Reading, JournalEntry, Card, Photo, EisExchange)

@@ -112,7 +112,7 @@ async def test_an_accepted_card_leaves_its_receipt_its_entry_and_its_trace(bench
         "updated": row.updated,
         "signed": False,
     }
-    (trace,) = await worker.exchanges(cid, 10)
+    (trace,) = await worker.exchanges.listing(cid, 10)
     assert set(trace) == {
         "ts",
         "route",
@@ -126,8 +126,8 @@ async def test_an_accepted_card_leaves_its_receipt_its_entry_and_its_trace(bench
         "error",
     }
     assert (trace["outcome"], trace["attempt"], trace["card_id"]) == ("accepted", 1, cid)
-    assert await worker.exchanges("another", 10) == []
-    assert len(await worker.exchanges(None, 10)) == 1
+    assert await worker.exchanges.listing("another", 10) == []
+    assert len(await worker.exchanges.listing(None, 10)) == 1
 
 
 async def test_a_rejected_card_keeps_what_eis_said(bench: Bench) -> None:
@@ -169,7 +169,7 @@ async def test_an_unavailable_eis_gets_the_card_again_after_the_back_off(bench: 
     await worker.deliver_due()
     row = await Outbox.get(card_id=cid)
     assert (row.status, row.attempts, row.last_error) == ("accepted", 2, "")
-    assert [e.attempt for e in await EisExchange.all().order_by("id")] == [1, 2]
+    assert [e.attempt for e in await EisExchange.all().order_by("seq")] == [1, 2]
     assert [e.idempotency_key for e in await EisExchange.all()] == [cid, cid]
 
 
@@ -360,7 +360,7 @@ async def test_the_events_go_before_the_card_in_the_journal_s_order(bench: Bench
     body = bench.eis.db.execute("SELECT body FROM events WHERE seq = 1").fetchone()[0]
     assert '"inspection_id": "insp-1"' in body or '"inspection_id":"insp-1"' in body
     assert (await Outbox.get(card_id=cid)).status == "accepted"
-    ex = [(e.kind, e.outcome) for e in await EisExchange.all().order_by("id")]
+    ex = [(e.kind, e.outcome) for e in await EisExchange.all().order_by("seq")]
     assert ex == [("events", "accepted"), ("card", "accepted")]
     # the card's own entry names no inspection: the feed steps over it, then stands level
     assert await worker.send_events() is False
@@ -386,7 +386,7 @@ async def test_a_card_waits_while_its_events_cannot_be_sent(bench: Bench) -> Non
     worker.events_now()
     await worker.deliver_due()
     assert (await Outbox.get(card_id=cid)).status == "accepted"
-    assert [(e.kind, e.outcome, e.attempt) for e in await EisExchange.all().order_by("id")] == [
+    assert [(e.kind, e.outcome, e.attempt) for e in await EisExchange.all().order_by("seq")] == [
         ("events", "retry", 1),
         ("events", "accepted", 2),
         ("card", "accepted", 1),
@@ -415,7 +415,7 @@ async def test_an_event_eis_refuses_is_found_one_at_a_time_said_and_passed(bench
     said = [d for actor, a, d in await _journal() if a == "eis_event_rejected" and actor == "eis"]
     assert len(said) == 1 and (said[0]["seq"], said[0]["event"]) == (3, "odd_action")
     assert "refused here" in said[0]["detail"]
-    trace = [(e.kind, e.card_id, e.attempt, e.outcome) for e in await EisExchange.all().order_by("id")]
+    trace = [(e.kind, e.card_id, e.attempt, e.outcome) for e in await EisExchange.all().order_by("seq")]
     # the batch of five refused; then one at a time up to the batch's end: 1 (its second attempt),
     # 2, 3 refused and passed, 4, 5 — each exchange traced, none naming a card
     assert trace == [
@@ -467,7 +467,7 @@ async def test_each_request_for_the_log_is_answered_once_with_its_signed_period(
     assert [w["request"] for w in wrong] == [bad] and "end after it starts" in wrong[0]["detail"]
     stored = bench.eis.db.execute("SELECT request, entries, valid FROM histories").fetchall()
     assert stored == [(good, 4, 1)]
-    kinds = [(e.kind, e.outcome) for e in await EisExchange.all().order_by("id")]
+    kinds = [(e.kind, e.outcome) for e in await EisExchange.all().order_by("seq")]
     assert kinds == [("requests", "accepted"), ("history", "accepted")]
     # the next poll: the good one is answered (EIS no longer lists it), the bad one is not said again
     assert await worker.answer_requests() == 0
@@ -509,7 +509,7 @@ async def test_a_card_s_photos_go_first_each_once_and_the_card_names_them(bench:
     row = await Outbox.get(card_id=cid)
     assert row.status == "pending" and row.last_error.startswith("photo p-bad: ")
     assert "not a JPEG" in row.last_error and row.next_attempt > time.time()
-    trace = [(e.kind, e.idempotency_key, e.outcome) for e in await EisExchange.all().order_by("id")]
+    trace = [(e.kind, e.idempotency_key, e.outcome) for e in await EisExchange.all().order_by("seq")]
     assert trace == [("photo", "p-good", "accepted"), ("photo", "p-bad", "rejected")]
     assert bench.changes == [1]
     # the bad photo replaced (as if the lane's copy were mended): only it goes again, then the card
@@ -519,7 +519,7 @@ async def test_a_card_s_photos_go_first_each_once_and_the_card_names_them(bench:
     await Outbox.filter(card_id=cid).update(next_attempt=0.0)
     await worker.deliver_due()
     assert (await Outbox.get(card_id=cid)).status == "accepted"
-    trace = [(e.kind, e.idempotency_key, e.outcome) for e in await EisExchange.all().order_by("id")]
+    trace = [(e.kind, e.idempotency_key, e.outcome) for e in await EisExchange.all().order_by("seq")]
     assert trace[2:] == [("photo", "p-bad", "accepted"), ("card", cid, "accepted")]
     body = bench.eis.db.execute("SELECT body FROM cards").fetchone()[0]
     assert "p-good" in body and '"jpeg":' not in body  # the card names its photos, without their bytes
@@ -579,7 +579,7 @@ async def test_the_ask_for_requests_speaks_the_contract_is_signed_by_the_centre_
     signers = dict(bench.eis.db.execute("SELECT key, signer FROM signatures").fetchall())
     (asked,) = [k for k in signers if k.startswith("requests-")]
     assert signers == {asked: f"IIN{CENTRE_IIN}", f"history-{rid}": f"IIN{CENTRE_IIN}"}
-    rows = await EisExchange.all().order_by("id")
+    rows = await EisExchange.all().order_by("seq")
     assert [(e.kind, e.card_id, e.idempotency_key, e.attempt, e.outcome, e.route) for e in rows] == [
         ("requests", "", asked, 1, "accepted", route),
         ("history", "", f"history-{rid}", 1, "accepted", route),
@@ -604,7 +604,7 @@ async def test_a_request_eis_lists_again_after_its_answer_is_not_answered_twice(
     assert await worker.answer_requests() == 1
     bench.eis.db.execute("UPDATE requests SET answered = NULL")
     assert await worker.answer_requests() == 0
-    kinds = [e.kind for e in await EisExchange.all().order_by("id")]
+    kinds = [e.kind for e in await EisExchange.all().order_by("seq")]
     assert kinds == ["requests", "history", "requests"]
     assert bench.eis.db.execute("SELECT count(*) FROM histories").fetchone() == (1,)
 

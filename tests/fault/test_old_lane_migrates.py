@@ -21,7 +21,7 @@ import pytest
 from app import config as config_mod
 from app.lane.photos import Photos, Place
 from app.storage import chain, migrations
-from app.storage.models import CHAINED_MODELS, Card, hash_text
+from app.storage.models import CHAINED_MODELS, Card, EisExchange, hash_text
 from app.storage.store import close_store, open_store
 from tests.rig import integrity_argv
 
@@ -37,6 +37,20 @@ def old_lane(tmp_path: Path) -> Path:
     return home / "config.toml"
 
 
+#: the chains a version-8 lane has (the exchanges became one in version 14)
+FIRST_CHAINS = [m for m in CHAINED_MODELS if m is not EisExchange]
+
+
+def _exchanges(db_file: Path, order: str) -> list[tuple[object, ...]]:
+    con = sqlite3.connect(db_file)
+    try:
+        return con.execute(
+            f"SELECT kind, card_id, idempotency_key, attempt, outcome, sealed_response FROM eis_exchanges ORDER BY {order}"  # noqa: S608, E501
+        ).fetchall()
+    finally:
+        con.close()
+
+
 def _hashes(db_file: Path) -> dict[str, list[tuple[int, str]]]:
     con = sqlite3.connect(db_file)
     try:
@@ -45,7 +59,7 @@ def _hashes(db_file: Path) -> dict[str, list[tuple[int, str]]]:
                 (seq, hash_text(h))
                 for seq, h in con.execute(f"SELECT seq, hash FROM {m._meta.db_table} ORDER BY seq")  # noqa: S608
             ]
-            for m in CHAINED_MODELS
+            for m in FIRST_CHAINS
         }
     finally:
         con.close()
@@ -64,8 +78,11 @@ async def test_a_version_8_lane_migrates_and_keeps_every_card_and_hash(old_lane:
     db_file = old_lane.parent / "otolane.db"
     before = _hashes(db_file)
     assert len(before["cards"]) == 2 and len(before["readings"]) > 300
+    exchanged = _exchanges(db_file, "id")
+    assert len(exchanged) >= 10
     done = _check(old_lane)
     assert done.returncode == 0 and done.stdout.splitlines()[-1] == "result: OK", done.stdout + done.stderr
+    assert _exchanges(db_file, "seq") == exchanged  # every exchange kept, in its order (version 14)
     after = _hashes(db_file)
     for table, rows in before.items():
         assert after[table][: len(rows)] == rows, f"{table}: a hash changed in the migration"
@@ -208,7 +225,7 @@ async def test_a_postgresql_lane_of_version_11_is_rewritten_the_same_way(pg_dsn:
         async with write_tx() as tx:
             await ChainWriter(JournalEntry).append(rows, tx)
         sql = connections.get("default").execute_script
-        for m in CHAINED_MODELS:  # back to how version 11 kept them
+        for m in FIRST_CHAINS:  # back to how version 11 kept them
             t = m._meta.db_table
             await sql(
                 f"ALTER TABLE {t} ADD COLUMN prev_hash VARCHAR(64) NOT NULL DEFAULT '';"

@@ -57,6 +57,16 @@ async def _edit_and_rehash(row: int) -> None:
 Tamper = Callable[[], Awaitable[None]]
 
 
+async def _feed_skips() -> None:
+    """Issue #21 item 3: events the daemon wrote (as the next inspection's) that EIS never got, and
+    the feed's position moved past them while the daemon was stopped."""
+    from app.journal import Journal
+
+    for step in ("brakes", "lights", "emissions"):
+        await Journal().write("operator", "step_started", inspection_id="next-inspection", step=step)
+    await _sql("UPDATE eis_feed SET last_seq = (SELECT MAX(seq) FROM journal)")
+
+
 def _by_sql(text: str) -> Tamper:
     return lambda: _sql(text)
 
@@ -81,6 +91,23 @@ SCENARIOS: dict[str, tuple[Tamper, str]] = {
     ),
     "outbox_status_set": (_by_sql("UPDATE outbox SET status = 'refused'"), "outbox status is 'refused'"),
     "outbox_row_deleted": (_by_sql("DELETE FROM outbox"), "no outbox row"),
+    # issue #21 item 3: the feed to EIS and the exchange journal (G2) held against the journal
+    "eis_feed_past_the_journal": (
+        _by_sql("UPDATE eis_feed SET last_seq = last_seq + 1000"),
+        "past the journal's last entry",
+    ),
+    "eis_feed_skips_events": (_feed_skips, "no exchange shows EIS took the events of entries"),
+    "eis_exchange_deleted": (
+        _by_sql("DELETE FROM eis_exchanges WHERE seq = 2"),
+        "chain eis_exchanges: BROKEN",
+    ),
+    "eis_exchanges_tail_cut": (
+        _by_sql(
+            "DELETE FROM eis_exchanges WHERE kind IN ('card', 'events') AND outcome = 'accepted'"
+            " AND seq > (SELECT MAX(seq) - 4 FROM eis_exchanges)"
+        ),
+        "exchange rows taken out",
+    ),
 }
 
 
@@ -139,6 +166,22 @@ async def test_every_tampering_is_found_and_named(tmp_path: Path, engine: str | 
         if r.returncode != 1 or "INTEGRITY FAILURE" not in r.stdout or said not in r.stdout:
             missed.append(f"{name}: exit {r.returncode}\n{r.stdout}{r.stderr}")
     assert not missed, "\n\n".join(missed)
+
+
+async def test_a_check_of_what_is_new_finds_the_feed_moved_since_the_last_good_check(tmp_path: Path) -> None:
+    """Issue #21 item 3: the daily check (``--new``) reads the journal after the last good check's
+    place in the feed, and finds events skipped since."""
+    home = await _lane(tmp_path, None)
+    cfg = home / "config.toml"
+    first = subprocess.run(integrity_argv(cfg, "--new"), capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0, first.stdout
+    await open_db(f"sqlite://{home / 'otolane.db'}")
+    try:
+        await _feed_skips()
+    finally:
+        await close_db()
+    r = subprocess.run(integrity_argv(cfg, "--new"), capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and "no exchange shows EIS took the events of entries" in r.stdout, r.stdout
 
 
 async def test_the_checkpoint_file_itself_is_checked(tmp_path: Path) -> None:

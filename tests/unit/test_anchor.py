@@ -215,3 +215,20 @@ def test_a_signature_with_stray_characters_is_not_a_signature() -> None:
     assert verify_signature(key.public, sig, b"data")
     assert not verify_signature(key.public, sig[:10] + "!" + sig[10:], b"data")
     assert not verify_signature(key.public, sig + "\n", b"data")
+
+
+def test_the_exchanges_alone_moving_make_no_checkpoint_but_are_signed_with_the_next(tmp_path: Path) -> None:
+    """Issue #21 item 3: the exchanges with EIS are a chain; an idle lane polls EIS each minute, so
+    their move alone makes no checkpoint (a line a minute for ever); the next move of another chain
+    signs their head too."""
+    log = AnchorLog(tmp_path / "anchors.log", LaneKey.create(tmp_path / "lane.key"))
+    first = dict(HEADS, eis_exchanges=(1, "c" * 64))
+    assert log.append(first, "start") is not None
+    assert log.append(dict(first, eis_exchanges=(7, "d" * 64)), "periodic") is None
+    moved = dict(first, journal=(10, "e" * 64), eis_exchanges=(7, "d" * 64))
+    cp = log.append(moved, "periodic")
+    assert cp is not None and cp.heads["eis_exchanges"] == (7, "d" * 64)
+    # a lane migrated to the exchanges' chain signs it at once
+    older = AnchorLog(tmp_path / "old.log", log.key)
+    assert older.append(HEADS, "start") is not None
+    assert older.append(dict(HEADS, eis_exchanges=(3, "f" * 64)), "periodic") is not None

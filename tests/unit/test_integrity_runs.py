@@ -17,6 +17,8 @@ from tortoise import connections
 from app import config as config_mod
 from app.auth import Accounts, Policy
 from app.demo_config import write_config
+from app.eis.client import Delivery
+from app.eis.exchanges import ExchangeLog
 from app.integrity import check, position, walk
 from app.integrity.position import Run
 from app.integrity.report import Report
@@ -249,6 +251,13 @@ async def test_cards_are_held_a_page_at_a_time_and_a_new_check_holds_only_the_ne
         "UPDATE outbox SET status = 'accepted' WHERE card_id = 'c0000'"
     )
     await lane.journal.write("eis", "eis_accepted", card_id="c0000")
+    taken = await check(lane.cfg, lane)
+    # issue #21 item 3: the journal's word alone is not enough, the exchange that carried it must be there
+    assert [p["problem"] for p in taken["problems"]] == [
+        "the journal says EIS accepted it, but no exchange carried it (exchange rows taken out)"
+    ], taken["problems"]
+    result = Delivery("accepted", "R-1", route="rest", http_status=201, request_digest="ab" * 32)
+    await ExchangeLog(lane.keyring).trace("card", "c0000", result, 1, "c0000")
     assert (await check(lane.cfg, lane))["ok"]
     await _cards(lane, 1, 3)
     await lane.checkpoint("one more")

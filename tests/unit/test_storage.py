@@ -20,7 +20,16 @@ from app.journal import Journal
 from app.storage import chain
 from app.storage.crypto import write_secret_file
 from app.storage.db import MIGRATIONS, close_db, engine_integrity, migrate, open_db
-from app.storage.models import Card, JournalEntry, Photo, Reading, SchemaVersion, User
+from app.storage.models import (
+    CHAINED_MODELS,
+    Card,
+    EisExchange,
+    JournalEntry,
+    Photo,
+    Reading,
+    SchemaVersion,
+    User,
+)
 from tests.rig import append_readings
 
 
@@ -81,29 +90,70 @@ async def test_a_database_made_before_signed_cards_gains_the_signature_column(db
     assert await migrate() == 0
 
 
+#: the exchanges' table as versions 4 and 5 made it (its own id, no chain)
+_OLD_EXCHANGES = """CREATE TABLE eis_exchanges (
+    id {serial} PRIMARY KEY, ts REAL NOT NULL, route VARCHAR(8) NOT NULL,
+    card_id VARCHAR(36) NOT NULL, idempotency_key VARCHAR(64) NOT NULL, attempt INT NOT NULL,
+    request_digest VARCHAR(64) NOT NULL, http_status INT NOT NULL, outcome VARCHAR(12) NOT NULL,
+    duration_ms REAL NOT NULL, error VARCHAR(300) NOT NULL, sealed_response {blob})"""
+
+
+_EXCHANGE = {
+    "ts": 4000.0,
+    "route": "rest",
+    "kind": "card",
+    "card_id": "",
+    "idempotency_key": "k",
+    "attempt": 1,
+    "request_digest": "cd" * 32,
+    "http_status": 202,
+    "outcome": "accepted",
+    "duration_ms": 12.5,
+    "error": "",
+    "sealed_response": None,
+}
+
+
 async def test_a_database_made_before_the_event_feed_gains_it(db: str) -> None:
-    """Migrations 5, 6 and 7 (issues #11, #9): eis_exchanges.kind, the eis_feed and photos tables
-    are added to a database that lacks them, existing exchanges counted as cards."""
+    """Migrations 5, 6, 7 and 14 (issues #11, #9, #21): eis_exchanges.kind, the eis_feed and photos
+    tables are added to a database that lacks them, existing exchanges counted as cards — and the
+    exchanges become a chain, every row kept in its order, its answer as it was (G2, R3.10)."""
     from tortoise import connections
 
     conn = connections.get("default")
-    await conn.execute_script("ALTER TABLE eis_exchanges DROP COLUMN kind")
+    pg = conn.capabilities.dialect == "postgres"
+    await conn.execute_script("DROP TABLE eis_exchanges")
     await conn.execute_script(
-        "INSERT INTO eis_exchanges (ts, route, card_id, idempotency_key, attempt, request_digest,"
-        " http_status, outcome, duration_ms, error) VALUES (1.0, 'rest', 'c1', 'c1', 1, 'd', 201,"
-        " 'accepted', 5.0, '')"
+        _OLD_EXCHANGES.format(serial="SERIAL" if pg else "INTEGER", blob="BYTEA" if pg else "BLOB")
     )
+    await conn.execute_script("CREATE INDEX idx_eis_exchang_ts_fc2ccc ON eis_exchanges (ts)")
+    for n, answer in enumerate(("X'6f6b'" if not pg else "'\\x6f6b'::bytea", "NULL", "NULL")):
+        await conn.execute_script(
+            "INSERT INTO eis_exchanges (ts, route, card_id, idempotency_key, attempt, request_digest,"
+            f" http_status, outcome, duration_ms, error, sealed_response) VALUES ({n + 1}.0, 'rest', 'c{n}',"
+            f" 'c{n}', 1, 'd', 201, 'accepted', 5.0, '', {answer})"
+        )
+    await conn.execute_script("DELETE FROM eis_exchanges WHERE card_id = 'c1'")  # ids 1 and 3 remain
     await conn.execute_script("DROP TABLE eis_feed")
     await conn.execute_script("DROP TABLE photos")
     await conn.execute_script("DELETE FROM schema_version WHERE version >= 5")
     assert await migrate() == len(MIGRATIONS) - 4
-    _, rows = await conn.execute_query("SELECT kind, card_id FROM eis_exchanges")
-    assert [(dict(r)["kind"], dict(r)["card_id"]) for r in rows] == [("card", "c1")]
-    kind, default = await _column("eis_exchanges", "kind")
-    assert kind.lower() in ("varchar(12)", "character varying") and "card" in str(default)
+    rows = await EisExchange.all().order_by("seq").values("seq", "kind", "card_id", "sealed_response")
+    assert rows == [
+        {"seq": 1, "kind": "card", "card_id": "c0", "sealed_response": b"ok"},
+        {"seq": 2, "kind": "card", "card_id": "c2", "sealed_response": None},
+    ]
+    assert (await chain.verify(EisExchange))[1] is None
+    kind, _ = await _column("eis_exchanges", "kind")
+    assert kind.lower() in ("varchar(12)", "character varying")
     await conn.execute_query("SELECT name, last_seq FROM eis_feed")
     await conn.execute_query("SELECT photo_id, file_sha256 FROM photos")
     assert await migrate() == 0
+    # the chain goes on from the rows copied, as the outbox writes them
+    async with in_transaction() as tx:
+        await chain.ChainWriter(EisExchange).append([dict(_EXCHANGE, card_id="c3")], tx)
+    assert (await chain.verify(EisExchange))[1] is None
+    assert await EisExchange.filter(card_id="c3").values_list("seq", flat=True) == [3]
 
 
 async def test_an_intact_chain_verifies(db: str) -> None:
@@ -288,9 +338,29 @@ async def _chains(n: int) -> None:
             ],
             tx,
         )
+        await chain.ChainWriter(EisExchange).append(
+            [
+                {
+                    "ts": 4000.0 + k,
+                    "route": "rest",
+                    "kind": "events",
+                    "card_id": "",
+                    "idempotency_key": f"events-{k}-{k}-{k:016x}",
+                    "attempt": 1,
+                    "request_digest": "cd" * 32,
+                    "http_status": 202,
+                    "outcome": "accepted",
+                    "duration_ms": 12.5,
+                    "error": "",
+                    "sealed_response": b"answer" if k in (0, n - 1) else None,
+                }
+                for k in range(n)
+            ],
+            tx,
+        )
 
 
-@pytest.mark.parametrize("model", [Reading, JournalEntry, Card, Photo], ids=lambda m: m._meta.db_table)
+@pytest.mark.parametrize("model", CHAINED_MODELS, ids=lambda m: m._meta.db_table)
 async def test_every_stored_column_of_the_first_and_last_row_is_in_the_chain(db: str, model: type) -> None:
     """Issue #7 (tests that must get stronger), R3.10: a change to any column of any row is found,
     the first and the last row included; put back, the chain is intact again."""
