@@ -162,6 +162,7 @@ class Daemon:
                 training=bool(cfg.lane["training"]),
                 events_on=bool(cfg.eis["events"]),
                 system_signer=system_signer,
+                anchors=cfg.path(cfg.storage["anchor_file"]),
             )
             lane = self.lane = LaneService(cfg, store, clock, make_outbox, drivers)
             loop = asyncio.get_running_loop()

@@ -32,7 +32,14 @@ from app.eis.contract import body as contract_body
 from app.far_side import read_body
 
 #: REST paths of the message kinds, under the base URL
-PATHS = {"card": "cards", "events": "events", "history": "history", "requests": "requests", "photo": "photos"}
+PATHS = {
+    "card": "cards",
+    "events": "events",
+    "history": "history",
+    "requests": "requests",
+    "photo": "photos",
+    "checkpoint": "checkpoints",
+}
 #: how long the production check of an endpoint holds before it is made again
 PRODUCTION_RECHECK_S = 300.0
 

@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import logging
 import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from app.eds.signer import Signer
-from app.eis import events
+from app.eis import events, witness
 from app.eis.client import KEY_REFUSED, Delivery, EisClient
 from app.eis.contract import CONTRACT_VERSION, card_message, photo_message
 from app.eis.exchanges import ExchangeLog
@@ -74,9 +76,11 @@ class OutboxWorker:
         events_on: bool = False,
         system_signer: Signer | None = None,
         photo_image: PhotoImage | None = None,
+        anchors: Path | None = None,
     ) -> None:
         """``photo_image``: the JPEG of a photo a card names (id, SHA-256), from the lane's photo
-        store: a card refers to its photos, their images are sent from their files."""
+        store: a card refers to its photos, their images are sent from their files. ``anchors``: the
+        checkpoint file, whose lines go to EIS, the witness outside the lane (``app/eis/witness.py``)."""
         self.client = client
         self.keyring = keyring
         self.exchanges = ExchangeLog(keyring)  # G2, chained
@@ -100,6 +104,11 @@ class OutboxWorker:
         self._events_attempts = 0  # of the batch being sent
         self._events_next = 0.0  # no attempt before (back-off)
         self._events_single_until = 0  # one event per message below this seq (after a rejection)
+        self.lines = witness.Lines(anchors) if anchors is not None else None
+        self._witness_queue: list[tuple[int, str]] = []  # read from the file, not yet acknowledged
+        self._witnessed: int | None = None  # the last checkpoint EIS acknowledged (None: not read yet)
+        self._witness_attempts = 0
+        self._witness_next = 0.0
 
     def events_now(self) -> None:
         """Deliver the events at the next turn, whatever their back-off (a technician's retry)."""
@@ -194,6 +203,7 @@ class OutboxWorker:
             await self._deliver(item)
         if not level:
             return max(0.05, min(self._events_next - time.time(), 5.0))
+        await self.send_checkpoints()
         if self.exporter is not None and time.time() >= self._next_poll and await self._may_talk():
             self._next_poll = time.time() + self.poll_s
             await self.answer_requests()
@@ -247,6 +257,40 @@ class OutboxWorker:
             return False
         self._events_attempts = 0
         return not (await events.due(batch[-1].seq))[0]
+
+    async def send_checkpoints(self) -> None:
+        """R3.10: each signed checkpoint written since the last one EIS acknowledged, in order, once;
+        an answer that does not name it is no acknowledgement. One EIS refuses (it holds another line
+        under its number, or another link: the file was rewritten) is journalled and passed."""
+        if self.lines is None or time.time() < self._witness_next or not await self._may_talk():
+            return
+        if self._witnessed is None:
+            held = await witness.last_acknowledged()
+            self._witnessed = held.n if held else 0
+        self._witness_queue += [(n, line) for n, line in self.lines.new() if n > self._witnessed]
+        while self._witness_queue:
+            n, line = self._witness_queue[0]
+            key, msg = witness.key(n, line), witness.message(self.lane, self.training, n, line)
+            self._witness_attempts += 1
+            sig = await self._transport_signature(msg, "checkpoint")
+            result = await self.client.send("checkpoint", msg, key, sig)
+            await self._note_key_refusal(result)
+            if result.outcome == "accepted" and not witness.acknowledges(result.data, n, line):
+                result = dataclasses.replace(
+                    result, outcome="retry", detail="the answer names another checkpoint"
+                )
+            async with write_tx() as tx:
+                await self.exchanges.append(
+                    self.exchanges.row("checkpoint", "", key, self._witness_attempts, result), tx
+                )
+                if result.outcome == "rejected":
+                    await self.journal.write("eis", "eis_checkpoint_refused", tx, n=n, detail=result.detail)
+            if result.outcome == "retry":
+                self._witness_next = time.time() + backoff_s(self._witness_attempts)
+                return
+            self._witness_queue.pop(0)
+            self._witness_attempts = 0
+            self._witnessed = max(self._witnessed, n) if result.outcome == "accepted" else self._witnessed
 
     async def answer_requests(self) -> int:
         """R3.19: ask EIS for its operator's requests; answer each request for the log history with

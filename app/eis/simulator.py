@@ -35,6 +35,7 @@ from app.eds.errors import EdsError
 from app.eds.xmldsig import verify_soap
 from app.eis import history, soap
 from app.eis.contract import KEY_HEADER, SIGNATURE_HEADER, body, problems
+from app.eis.sim_witness import Witness
 
 #: what a fault of ``fault_rate`` may be, each as likely (``--eis-faults``)
 FAULTS = ("unavailable", "garbage", "lose", "drop", "slow")
@@ -77,6 +78,7 @@ class EisSimulator:
             "CREATE TABLE IF NOT EXISTS events (n INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT UNIQUE,"
             " seq INTEGER, inspection_id TEXT, action TEXT, readings INTEGER, body TEXT, at REAL)"
         )
+        self.witness = Witness(self.db)  # R3.10: the lanes' checkpoints, a chain per lane
         # R4, R5: the identification keys EIS issued, with their expiry (none registered: any key)
         self.db.execute("CREATE TABLE IF NOT EXISTS spo_keys (digest TEXT PRIMARY KEY, valid_until REAL)")
         # R3.19: the operator's requests for a lane's journal, and the exports that answered them
@@ -111,6 +113,7 @@ class EisSimulator:
         app.router.add_post("/api/v1/requests", self.rest("requests"))
         app.router.add_post("/api/v1/history", self.rest("history"))
         app.router.add_post("/api/v1/events", self.rest("events"))
+        app.router.add_post("/api/v1/checkpoints", self.rest("checkpoint"))
         app.router.add_post("/api/v1/soap", self.soap)
         app.router.add_get("/api/v1/cards", self.list_cards)
         app.router.add_get("/api/v1/history", self.list_histories)
@@ -219,8 +222,9 @@ class EisSimulator:
             return _refused(400, f"Idempotency-Key and {KEY_HEADER} required")
         if (refused := self._key_refusal(spo_key)) is not None:
             return _refused(401, refused)
-        # a photo is bound by the hash its signed card names; asking for requests carries nothing
-        if self.knobs["require_signature"] and not signer and kind not in ("requests", "photo"):
+        # a photo is bound by the hash its signed card names, a checkpoint by the lane key's signature;
+        # asking for requests carries nothing
+        if self.knobs["require_signature"] and not signer and kind not in ("requests", "photo", "checkpoint"):
             return _refused(422, "the message is not signed by an employee (G3)")
         answer = self._message(kind, message, key, spo_key, route)
         if signer and answer.status < 300:  # G3: who signed what EIS took
@@ -237,13 +241,18 @@ class EisSimulator:
                 "SELECT id, start, end FROM requests WHERE answered IS NULL ORDER BY asked"
             )
             listed = [{"id": i, "kind": "log_history", "from": s, "to": e} for i, s, e in rows]
-            return Answer(200, {"status": "accepted", "requests": listed})
+            answer = {"status": "accepted", "requests": listed}
+            if message.get("witness") and message.get("lane"):
+                answer["witness"] = self.witness.last(str(message["lane"]))
+            return Answer(200, answer)
         if kind == "history":
             return self._history(message)
         if kind == "events":
             return self._events(message)
         if kind == "photo":
             return self._photo(message, key)
+        if kind == "checkpoint":
+            return self._checkpoint(message)
         return _refused(400, f"unknown message kind {kind!r}")
 
     def _photo(self, msg: Any, key: str) -> Answer:
@@ -350,6 +359,12 @@ class EisSimulator:
                 ),
             )
         return Answer(201, {"status": "accepted", "taken": taken, "receipt": f"EV-{taken}"})
+
+    def _checkpoint(self, msg: Any) -> Answer:
+        status, content = self.witness.take(msg)
+        if status == 201 and content.pop("again", False):
+            self.duplicates += 1
+        return Answer(status, content)
 
     def _history(self, doc: Any) -> Answer:
         errors = history.verify(doc)

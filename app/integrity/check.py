@@ -16,7 +16,7 @@ from typing import Any
 from app.config import Config
 from app.eis.events import FEED
 from app.errors import OtolaneError
-from app.integrity import chains, feed, position, state, walk
+from app.integrity import chains, feed, position, state, walk, witness
 from app.integrity.position import PHASES, Position, Run, State
 from app.integrity.report import Interrupted, Progress, Report
 from app.storage.chain import head
@@ -274,4 +274,5 @@ PARTS = {
     "inspections": state.inspections,
     "accounts": state.accounts,
     "feed": feed.feed,
+    "witness": witness.witness,
 }

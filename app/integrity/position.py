@@ -23,7 +23,7 @@ from app.storage.crypto import write_secret_file
 #: the check's parts, in the order they run after the chains walked here; beside them, on the other
 #: core, the chains with many rows (a process of their own), the engine's check and the photo files
 #: (both read files outside the GIL)
-PHASES = ("checkpoints", "cards", "outbox", "inspections", "accounts", "feed")
+PHASES = ("checkpoints", "cards", "outbox", "inspections", "accounts", "feed", "witness")
 
 
 @dataclass
