@@ -2,7 +2,8 @@
 ``gir1.2-gst-rtsp-server-1.0``) streaming H.264 made by x264 from a folder of JPEG frames.
 
 Run by Debian's own ``/usr/bin/python3`` (where ``python3-gi`` lives), not the lane's venv, so it
-imports nothing of the project: ``/usr/bin/python3 rtsp_server.py --port P --frames DIR``. The
+imports nothing of the project: ``/usr/bin/python3 rtsp_server.py --port P --frames DIR``; with
+``--h264 FILE`` it streams a ready H.264 byte stream instead, as it is (a test's crafted stream). The
 frames are read again on every loop, so rewriting them changes the picture (a new car on the lane).
 It prints ``ready rtsp://127.0.0.1:P/MOUNT`` once it listens, and ends when killed or when its
 standard input closes (the parent is gone, even by kill -9).
@@ -24,7 +25,8 @@ from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, required=True)
-    ap.add_argument("--frames", required=True, help="folder of frame000.jpg, frame001.jpg …")
+    ap.add_argument("--frames", help="folder of frame000.jpg, frame001.jpg …")
+    ap.add_argument("--h264", help="an H.264 byte stream (Annex B) sent as it is, in a loop")
     ap.add_argument("--mount", default="/lane")
     ap.add_argument("--fps", type=int, default=10)
     args = ap.parse_args()
@@ -33,13 +35,20 @@ def main() -> int:
     server.set_address("127.0.0.1")
     server.set_service(str(args.port))
     factory = GstRtspServer.RTSPMediaFactory()
-    location = args.frames.rstrip("/") + "/frame%03d.jpg"
-    factory.set_launch(
-        f'( multifilesrc location="{location}" loop=true caps=image/jpeg,framerate={args.fps}/1 '
-        "! jpegdec ! videoconvert ! video/x-raw,format=I420 "
-        f"! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={args.fps} bitrate=3000 "
-        "! rtph264pay name=pay0 pt=96 config-interval=1 )"
-    )
+    if args.h264:
+        factory.set_launch(
+            f'( multifilesrc location="{args.h264}" loop=true '
+            f"caps=video/x-h264,stream-format=byte-stream,framerate={args.fps}/1 "
+            "! h264parse ! rtph264pay name=pay0 pt=96 config-interval=1 )"
+        )
+    else:
+        location = args.frames.rstrip("/") + "/frame%03d.jpg"
+        factory.set_launch(
+            f'( multifilesrc location="{location}" loop=true caps=image/jpeg,framerate={args.fps}/1 '
+            "! jpegdec ! videoconvert ! video/x-raw,format=I420 "
+            f"! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={args.fps} bitrate=3000 "
+            "! rtph264pay name=pay0 pt=96 config-interval=1 )"
+        )
     factory.set_shared(True)  # one encoder for every client, as a camera has
     server.get_mount_points().add_factory(args.mount, factory)
     if server.attach(None) == 0:

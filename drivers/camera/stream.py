@@ -70,9 +70,12 @@ class StreamCamera(Camera):
 
     def _open(self) -> Any:
         t = self.timeout_s
+        # Opening decodes the first frames already (FFmpeg's find_stream_info): without the cap there,
+        # a stream whose SPS declares 16000×16000 took 1.2 GB before any check of ours could run.
+        capped = [{"max_pixels": str(MAX_PIXELS)}]
         if self.kind == "v4l2":
-            return av.open(self.url, format="v4l2", timeout=(t, t))
-        return av.open(self.url, options={"rtsp_transport": "tcp"}, timeout=(t, t))
+            return av.open(self.url, format="v4l2", timeout=(t, t), stream_options=capped)
+        return av.open(self.url, options={"rtsp_transport": "tcp"}, timeout=(t, t), stream_options=capped)
 
     def _decode(self, container: Any) -> None:
         generation = self.generation
@@ -110,7 +113,7 @@ class StreamCamera(Camera):
     async def run_stream(self) -> None:
         try:
             container = await asyncio.to_thread(self._open)
-        except (av.error.FFmpegError, OSError) as exc:
+        except (av.error.FFmpegError, OSError, ValueError) as exc:  # ValueError: no stream to cap
             raise CameraError("cam_cannot_open", url=self.shown_url, detail=self.said(exc)) from None
         try:
             await asyncio.to_thread(self._decode, container)
