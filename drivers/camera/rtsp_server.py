@@ -29,6 +29,7 @@ def main() -> int:
     ap.add_argument("--h264", help="an H.264 byte stream (Annex B) sent as it is, in a loop")
     ap.add_argument("--mount", default="/lane")
     ap.add_argument("--fps", type=int, default=10)
+    ap.add_argument("--gop", type=int, default=0, help="frames from one key frame to the next (default: fps)")
     args = ap.parse_args()
     Gst.init(None)
     server = GstRtspServer.RTSPServer()
@@ -46,7 +47,7 @@ def main() -> int:
         factory.set_launch(
             f'( multifilesrc location="{location}" loop=true caps=image/jpeg,framerate={args.fps}/1 '
             "! jpegdec ! videoconvert ! video/x-raw,format=I420 "
-            f"! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={args.fps} bitrate=3000 "
+            f"! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={args.gop or args.fps} bitrate=3000 "
             "! rtph264pay name=pay0 pt=96 config-interval=1 )"
         )
     factory.set_shared(True)  # one encoder for every client, as a camera has

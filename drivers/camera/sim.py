@@ -102,6 +102,7 @@ class CameraSim:
         self.refused = 0
         self.identity = identity
         self.fps = fps
+        self.gop = int(fps)  # frames from one key frame to the next on RTSP (a camera's is 1–10 s)
         self.server_name = server_name
         self.plate = plate
         self.look = "clean"
@@ -261,6 +262,8 @@ class CameraSim:
                 str(self._frames_dir),
                 "--fps",
                 str(int(self.fps)),
+                "--gop",
+                str(self.gop),
             ],
             stdin=subprocess.PIPE,  # closed when this process ends: the server ends with it
             stdout=subprocess.PIPE,

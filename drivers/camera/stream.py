@@ -1,8 +1,8 @@
 """IP cameras over RTSP and analog cameras behind a V4L2 capture card (R3.16), both through PyAV
 (FFmpeg). Decoding runs in a thread of its own, so the lane's event loop never waits on it. A frame
 is kept as FFmpeg decoded it; its conversion to RGB happens only when it is grabbed. While the
-camera is not armed, the decoder skips every frame but the key frames (the stream stays open and
-its status true, at a fraction of the CPU).
+camera is not armed, only the key frames are decoded (the stream stays open and its status true,
+at a fraction of the CPU); the packets between wait, so that armed, its first picture is whole.
 
 A V4L2 device (``/dev/video0``) is opened with FFmpeg's ``v4l2`` input; its identity without ONVIF
 is the card's name from sysfs (``/sys/class/video4linux/videoN/name``).
@@ -20,6 +20,41 @@ from urllib.parse import urlsplit
 import av
 
 from drivers.camera.base import MAX_PIXELS, Camera, CameraError, CameraIdentity, Frame, log, too_large
+
+#: the packets after a key frame kept undecoded while the camera is not armed; past this (a GOP of
+#: more than 25 s at 25 fps, or 32 MiB) they are dropped and the next key frame awaited
+GOP_PACKETS, GOP_BYTES = 625, 32 * 1024 * 1024
+
+
+class _Gop:
+    """Which packets to decode now: from a key frame on, every packet in order, never one whose
+    reference the decoder lacks. Unarmed, the packets after the key frame wait here undecoded."""
+
+    def __init__(self) -> None:
+        self.synced = False  # a key frame decoded, and every packet after it decoded or kept
+        self.kept: list[Any] = []
+        self.size = 0
+
+    def take(self, packet: Any, armed: bool) -> list[tuple[Any, bool]]:
+        """(packet, keep its picture) to decode now, in order."""
+        if packet.is_keyframe:
+            self.kept, self.size, self.synced = [], 0, True
+            return [(packet, True)]
+        if not self.synced:
+            return []  # joined between key frames: nothing decodes whole before the next
+        if not armed:
+            self.kept.append(packet)
+            self.size += packet.size
+            if len(self.kept) > GOP_PACKETS or self.size > GOP_BYTES:
+                self.lost()
+            return []
+        now = [(p, False) for p in self.kept] + [(packet, True)]
+        self.kept, self.size = [], 0
+        return now
+
+    def lost(self) -> None:
+        """A packet could not be decoded whole: nothing until the next key frame."""
+        self.kept, self.size, self.synced = [], 0, False
 
 
 def rtsp_server_name(url: str, timeout_s: float) -> str:
@@ -78,6 +113,12 @@ class StreamCamera(Camera):
         return av.open(self.url, options={"rtsp_transport": "tcp"}, timeout=(t, t), stream_options=capped)
 
     def _decode(self, container: Any) -> None:
+        """Decode the stream into :attr:`latest`. Only whole, cleanly decoded pictures are kept: a
+        frame predicted from pictures the decoder never had (the stream joined, or a packet damaged,
+        between two key frames) is a smear of blocks, so nothing is decoded until a key frame, and a
+        damaged packet waits for the next one. While the camera is not armed only the key frames are
+        decoded and the packets after them kept: armed, those are decoded first, so its first frame
+        is already whole (a photo need not wait for the next key frame, seconds away on a long GOP)."""
         generation = self.generation
         try:
             stream = container.streams.video[0]
@@ -90,25 +131,33 @@ class StreamCamera(Camera):
                     width=stream.codec_context.width,
                     height=stream.codec_context.height,
                 )
-            skipping = None
+            gop = _Gop()
             for packet in container.demux(stream):
                 if self._stop or self.generation != generation:
                     return
-                if skipping != (not self.armed):
-                    skipping = not self.armed
-                    stream.codec_context.skip_frame = "NONKEY" if skipping else "DEFAULT"
-                try:
-                    frames = packet.decode()
-                except av.error.InvalidDataError:
-                    self.counters.bad_frames += 1  # a damaged packet: counted, the stream goes on
-                    log.warning("camera %s: a damaged packet skipped", self.id)
-                    continue
-                for f in frames:
-                    self._got(
-                        Frame(time.time(), f.width, f.height, lambda fr=f: fr.to_ndarray(format="rgb24"))
-                    )
+                for p, keep in gop.take(packet, self.armed):
+                    if not self._decode_packet(p, keep):
+                        gop.lost()
         finally:
             container.close()  # here, by the thread that reads it, even when the lane stops
+
+    def _decode_packet(self, packet: Any, keep: bool) -> bool:
+        """Decode one packet; its pictures kept when ``keep`` (the newest); False when it was damaged
+        or gave a picture the decoder knows is not whole."""
+        try:
+            frames = packet.decode()
+        except av.error.InvalidDataError:
+            self.counters.bad_frames += 1  # a damaged packet: counted, the stream goes on
+            log.warning("camera %s: a damaged packet skipped, waiting for a key frame", self.id)
+            return False
+        whole = True
+        for f in frames:
+            if f.is_corrupt:  # FFmpeg concealed missing pieces: not a picture of the lane
+                self.counters.bad_frames += 1
+                whole = False
+            elif keep:
+                self._got(Frame(time.time(), f.width, f.height, lambda fr=f: fr.to_ndarray(format="rgb24")))
+        return whole
 
     async def run_stream(self) -> None:
         try:
