@@ -391,11 +391,12 @@ CENTRE_BIN = "123456789021"
 
 
 async def start_key_rig(
-    home: Path, more_keys: Callable[[Any], dict[str, Any]] | None = None, **kw: Any
+    home: Path, more_keys: Callable[[Any], dict[str, Any]] | None = None, login: str = "both", **kw: Any
 ) -> Rig:
     """A lane whose operator signs in with an NCA-shaped GOST key (``usb/operator.p12``, bound to the
     operator's account) from a training PKI of its own. ``more_keys(pki)``: more key files by name;
-    those named ``revoked*`` are on the CRL."""
+    those named ``revoked*`` are on the CRL. ``login``: the centre's ``[eds] login`` ("eds": keys
+    only — the binding is made by the command line, as a password admin may then only view)."""
     from app.eds.training import container, employee, issue, make_pki, revocation_list
 
     pki = make_pki()
@@ -408,9 +409,14 @@ async def start_key_rig(
         (usb / name).write_bytes(container(who, KEY_PASSWORD, [pki.ca]))
     extra = (
         f'\n[eds]\nca = ["{root}", "{ca}"]\ncrl = ["{crl}"]\nkey_dirs = ["usb"]\n'
-        f'centre_bin = "{CENTRE_BIN}"\n'
+        f'centre_bin = "{CENTRE_BIN}"\nlogin = "{login}"\n'
     )
     rig = await start_rig(home, extra_config=extra, **kw)
+    if login == "eds":
+        argv = ["user", "bind-eds", "operator", "--iin", IIN_OP, "--config", str(rig.cfg.file)]
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "app.cli", *argv)
+        assert await proc.wait() == 0
+        return rig
     admin = await rig.client("admin")
     await admin.call("POST", "/v1/users/operator/eds", {"iin": IIN_OP})
     return rig

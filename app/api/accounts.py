@@ -24,8 +24,16 @@ async def version(p: Parts, request: web.Request) -> web.Response:
 async def login(p: Parts, request: web.Request) -> web.Response:
     data = await body(request)
     s = await p.accounts.login(field(data, "username", str), field(data, "password", str))
+    # R3.1: where the centre signs in with NCA keys only, a password session only views
+    view_only = p.eds.cfg.eds["login"] == "eds"
     return web.json_response(
-        {"token": s.token, "username": s.username, "role": s.role, "must_change": s.must_change}
+        {
+            "token": s.token,
+            "username": s.username,
+            "role": s.role,
+            "must_change": s.must_change,
+            "view_only": view_only,
+        }
     )
 
 

@@ -30,6 +30,8 @@ class LaneClient:
         self.socket_path = socket_path
         self.token = ""
         self.role = ""
+        #: R3.1: a password session where the centre signs in with NCA keys only views
+        self.view_only = False
         self.username = ""
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._session: aiohttp.ClientSession | None = None
@@ -85,18 +87,21 @@ class LaneClient:
     async def login(self, username: str, password: str) -> dict[str, Any]:
         data = await self.call("POST", "/v1/login", {"username": username, "password": password})
         self.token, self.role, self.username = data["token"], data["role"], data["username"]
+        self.view_only = bool(data.get("view_only"))
         return data
 
     async def login_eds(self, path: str, password: str) -> dict[str, Any]:
         """Sign in with an NCA key file the daemon reads from its key folders (R3.1)."""
         data = await self.call("POST", "/v1/login/eds", {"path": path, "password": password})
         self.token, self.role, self.username = data["token"], data["role"], data["username"]
+        self.view_only = False
         return data
 
     async def login_ncalayer(self, storage: str = "PKCS12") -> dict[str, Any]:
         """Sign in with a key held by NCALayer (token, ID card); NCALayer asks for the PIN itself."""
         data = await self.call("POST", "/v1/login/ncalayer", {"storage": storage}, timeout_s=PERSON_WAIT_S)
         self.token, self.role, self.username = data["token"], data["role"], data["username"]
+        self.view_only = False
         return data
 
     async def logout(self) -> None:

@@ -18,6 +18,7 @@ import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -42,6 +43,9 @@ OPERATOR, TECH, ADMIN = "operator", "technician", "admin"
 ALL = (OPERATOR, TECH, ADMIN)
 #: what a session whose password has expired may still do
 WHILE_EXPIRED = ("password", "logout", "version")
+#: what a password session may still do where the centre signs in with NCA keys only (R3.1): view
+#: (every GET), change its password, log out — never start, sign or send a card, nor manage the lane
+VIEW_ONLY_ACTIONS = ("password", "logout")
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,10 @@ class Api:
         app.on_shutdown.append(self.streams.close_all)
         return app
 
+    def view_only(self, session: Any) -> bool:
+        """R3.1: where the centre signs in with NCA keys only, a password session only views."""
+        return bool(self.parts.eds.cfg.eds["login"] == "eds" and session.method != "eds")
+
     # --- middleware -------------------------------------------------------------
     @web.middleware
     async def _errors(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -165,6 +173,15 @@ class Api:
             raise Forbidden(session.role, route.action)
         if session.must_change and route.name not in WHILE_EXPIRED:
             raise OtolaneError("password_expired", "the password has expired: change it", status=403)
+        if self.view_only(session) and route.method != "GET" and route.name not in VIEW_ONLY_ACTIONS:
+            await self.journal.write(
+                session.username, "access_denied", path=request.path, reason="key_required"
+            )
+            raise OtolaneError(
+                "key_session_required",
+                "this centre signs in with NCA keys: a password session may only view",
+                status=403,
+            )
         request[SESSION] = session
         return await handler(request)
 

@@ -73,7 +73,9 @@ class LaneScreen(AppMixin, Screen[None]):
         self.query_one("#msg", Static).update(self._message or self._hint(st))
         role = app.client.role
         keys = [("F10", "keys.lang"), ("^Q", "keys.logout")]
-        if role == "operator":
+        if role == "operator" and app.client.view_only:  # R3.1: a password session where keys are required
+            keys = [("F3", "keys.queue"), *keys]
+        elif role == "operator":
             keys = [
                 ("F2", "keys.new"),
                 ("F5", "keys.step"),
@@ -98,6 +100,8 @@ class LaneScreen(AppMixin, Screen[None]):
     def _hint(self, st: dict[str, Any]) -> str:
         insp = st.get("inspection")
         app = self.app_
+        if app.client.view_only:
+            return f"[yellow]{app.t('lane.view_only')}[/yellow]"
         if app.client.role != "operator":
             return app.t("lane.readonly")
         if not insp:
@@ -135,6 +139,9 @@ class LaneScreen(AppMixin, Screen[None]):
         from tui.screens.new_inspection import NewInspectionScreen
 
         if self.app_.client.role != "operator":
+            return
+        if self.app_.client.view_only:  # R3.1: said here, not after a whole form was typed
+            self.say(self.app_.t("error.key_session_required"), error=True)
             return
         self.app_.push_screen(NewInspectionScreen(), self._start_inspection)
 
