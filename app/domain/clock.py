@@ -21,5 +21,11 @@ class LaneClock:
             return time.time()
         return self.origin_lane + (time.time() - self.origin_wall) * self.speed
 
+    def at(self, wall: float) -> float:
+        """The lane time of a wall-clock moment (a camera frame's): one clock for all a card shows."""
+        if self.speed == 1.0 and self.origin_wall == self.origin_lane:
+            return wall
+        return self.origin_lane + (wall - self.origin_wall) * self.speed
+
     def real_seconds(self, lane_seconds: float) -> float:
         return lane_seconds / self.speed

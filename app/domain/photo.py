@@ -42,6 +42,18 @@ def triggers(step: str, trigger_step: str, channel: str, value: float, final: bo
     return channel in BRAKE_FORCES and value >= BRAKING_KN
 
 
+#: a frame's moment may lead its step's start by this much (lane seconds): the stand's clock and the
+#: camera's frame are read a moment apart; anything earlier was before the car was on the stand
+WINDOW_SLACK_S = 0.5
+
+
+def outside_step(taken: float, started: float, now: float) -> tuple[str, dict[str, object]] | None:
+    """A frame taken outside its step's run (lane times) cannot be the step's photo (R3.9)."""
+    if taken < started - WINDOW_SLACK_S or taken > now + WINDOW_SLACK_S:
+        return ("photo_outside_step", {})
+    return None
+
+
 def problems(
     width: int, height: int, fmt: str, channels: int, bits: int, chroma: float
 ) -> list[tuple[str, dict[str, object]]]:

@@ -29,6 +29,7 @@ from typing import Any
 
 from app.config import CameraConfig, Config
 from app.domain import photo as photo_rules
+from app.domain.clock import LaneClock
 from app.domain.inspection import DeviceView
 from app.errors import OtolaneError
 from app.journal import Journal
@@ -131,6 +132,8 @@ class Cameras:
         self._ocr: Any = None
         self._ocr_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="anpr")
         self._taking: set[tuple[str, int]] = set()
+        #: the lane clock: a photo's moment is said on it, as everything on the card (R3.9)
+        self.clock = LaneClock()
         #: a photo camera was lost (camera id, reason): the lane sends back a step waiting for its photo
         self.on_lost = on_lost
         self.gnss: Receiver | None = None
@@ -290,10 +293,12 @@ class Cameras:
         run_photo: tuple[int, bool],
         reading: tuple[str, float, bool],
         done: Callable[[dict[str, Any] | None, str], None],
+        started: float | None = None,
     ) -> Coroutine[Any, Any, None] | None:
         """A brake reading of the running step that takes the photo (its run, and whether that run's
         photo is stored): when it triggers (once a run), the taking, for the caller to run in the
-        background."""
+        background. ``started``: when the step's run started, on the lane clock (a frame from before
+        is refused, R3.9)."""
         channel, value, final = reading
         run, stored = run_photo
         key = (step, run)
@@ -302,7 +307,7 @@ class Cameras:
         if not photo_rules.triggers(step, step, channel, value, final):
             return None
         self._taking.add(key)
-        return self._take(ids, step, run, done, key)
+        return self._take(ids, step, run, done, key, started)
 
     async def _take(
         self,
@@ -311,6 +316,7 @@ class Cameras:
         run: int,
         done: Callable[[dict[str, Any] | None, str], None],
         key: tuple[str, int],
+        started: float | None = None,
     ) -> None:
         reasons: list[str] = []
         taken: list[dict[str, Any]] = []
@@ -320,8 +326,13 @@ class Cameras:
                     frame = self.grab(slot)
                     ident = slot.cam.identity
                     assert ident is not None
-                    jpeg, facts = await asyncio.to_thread(judged, frame, ident, slot.cfg.id, self.place())
-                    record = await self.photos.store(jpeg, facts, frame.ts, ids, step, "laned")
+                    when = self.clock.at(frame.ts)  # the card's clock (a training lane's runs faster)
+                    late = photo_rules.outside_step(when, started, self.clock.now()) if started else None
+                    if late is not None:
+                        raise PhotoRefused(late[0], f"the frame of camera {slot.cfg.id} is outside the step")
+                    place = self.place()
+                    jpeg, facts = await asyncio.to_thread(judged, frame, ident, slot.cfg.id, place, when)
+                    record = await self.photos.store(jpeg, facts, when, ids, step, "laned")
                     taken.append(record | {"run": run})
                 except PhotoRefused as exc:
                     reasons.append(f"{slot.cfg.id}: {exc.code}")

@@ -153,9 +153,12 @@ def read_gps(jpeg: bytes) -> tuple[float, float] | None:
     return deg(gps[2], gps.get(1, "N"), "S"), deg(gps[4], gps.get(3, "E"), "W")
 
 
-def judged(frame: Frame, ident: CameraIdentity, camera_id: str, place: Place) -> tuple[bytes, dict[str, Any]]:
+def judged(
+    frame: Frame, ident: CameraIdentity, camera_id: str, place: Place, taken: float | None = None
+) -> tuple[bytes, dict[str, Any]]:
     """The frame as the photo's JPEG (with EXIF) and its facts, or :class:`PhotoRefused` (R6).
-    CPU work: run it off the event loop."""
+    ``taken``: the frame's moment on the lane clock (the card's clock; default: the frame's wall
+    time). CPU work: run it off the event loop."""
     rgb = frame.rgb()
     channels = rgb.shape[2] if rgb.ndim == 3 else 1
     fmt = "jpeg" if frame.encoded in ("", "jpeg") else frame.encoded
@@ -174,7 +177,7 @@ def judged(frame: Frame, ident: CameraIdentity, camera_id: str, place: Place) ->
         if not ok:
             raise PhotoRefused("photo_format", "the frame cannot be encoded as JPEG", format="?")
         jpeg = buf.tobytes()
-    jpeg = with_exif(jpeg, exif_block(ident, camera_id, frame.ts, place))
+    jpeg = with_exif(jpeg, exif_block(ident, camera_id, frame.ts if taken is None else taken, place))
     facts = {
         "width": frame.width,
         "height": frame.height,

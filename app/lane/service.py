@@ -83,6 +83,7 @@ class LaneService:
         self.cameras = Cameras.of(
             cfg, store, add_event, publish, lambda cam, why: self.steps.camera_lost(cam, why)
         )
+        self.cameras.clock = clock
         photos = self.cameras.photos
         self.outbox = make_outbox(lambda: self.spawn(self.views.refresh_outbox()), photo_image=photos.image)
         self.steps = Steps(

@@ -343,6 +343,7 @@ class Steps:
                 (step.run, step.photo_stored),
                 (r.channel, r.value, r.final),
                 lambda record, why: self._photo_taken(insp, step.id, record, why),
+                started=step.started,
             )
             if taking is not None:
                 self.spawn(taking)

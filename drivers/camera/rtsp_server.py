@@ -44,10 +44,11 @@ def main() -> int:
         )
     else:
         location = args.frames.rstrip("/") + "/frame%03d.jpg"
+        gop = args.gop or args.fps
         factory.set_launch(
             f'( multifilesrc location="{location}" loop=true caps=image/jpeg,framerate={args.fps}/1 '
             "! jpegdec ! videoconvert ! video/x-raw,format=I420 "
-            f"! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={args.gop or args.fps} bitrate=3000 "
+            f"! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={gop} bitrate=3000 "
             "! rtph264pay name=pay0 pt=96 config-interval=1 )"
         )
     factory.set_shared(True)  # one encoder for every client, as a camera has

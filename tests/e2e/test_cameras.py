@@ -4,6 +4,7 @@ simulator, the lane daemon, the brake simulator on a pty, the EIS simulator."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,15 @@ async def cameras_admitted(c: Any) -> bool:
     return bool(st["cameras"]) and all(
         cam["admitted"] and cam["status"] == "connected" for cam in st["cameras"]
     )
+
+
+def _exif_time(jpeg: bytes) -> str:
+    """The JPEG's EXIF DateTimeOriginal (local time, as the lane writes it)."""
+    import io
+
+    from PIL import Image
+
+    return str(Image.open(io.BytesIO(jpeg)).getexif().get_ifd(0x8769)[0x9003])
 
 
 async def test_front_axle_brake_test_takes_the_photo_with_the_lanes_geolocation(tmp_path: Path) -> None:
@@ -68,6 +78,14 @@ async def test_front_axle_brake_test_takes_the_photo_with_the_lanes_geolocation(
         assert order[i - 1] == ("step_started", "brakes_axle_1")
         assert ("step_finished", "brakes_axle_1") in order[i:]
         assert [a for a, _ in order].count("photo_taken") == 1  # the rear axle takes none
+        # issue #22 item 2: on the card's own clock (this training lane's runs 600 times faster): the
+        # photo's moment lies within the inspection the card states, and its EXIF says the same
+        started, finished = (
+            dt.datetime.fromisoformat(stored[k]).timestamp() for k in ("started", "finished")
+        )
+        assert started - 1 <= photo["taken"] <= finished + 1, (stored["started"], photo["taken"])
+        exif_when = dt.datetime.strptime(_exif_time(jpeg), "%Y:%m:%d %H:%M:%S").timestamp()
+        assert abs(exif_when - photo["taken"]) < 1.0
 
         async def delivered() -> bool:
             return bool(rig.eis.db.execute("SELECT COUNT(*) FROM cards").fetchone()[0])

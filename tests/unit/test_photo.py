@@ -215,3 +215,20 @@ def test_a_cameras_own_metadata_blocks_do_not_reach_the_stored_photo() -> None:
     assert stored.count(b"Exif\x00\x00") == 1 and b"JFIF\x00" in stored
     same = cv2.imdecode(np.frombuffer(stored, np.uint8), cv2.IMREAD_COLOR)
     assert np.array_equal(same, cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR))
+
+
+def test_a_frame_outside_its_steps_run_is_not_its_photo_on_the_lane_clock() -> None:
+    """Issue #22 item 2 (R3.9): one clock for all a card shows — a training lane's runs faster, and a
+    camera frame's wall time is put on it; a frame before its step started (beyond half a second) or
+    after now is refused."""
+    from app.domain.clock import LaneClock
+    from app.domain.photo import WINDOW_SLACK_S, outside_step
+
+    fast = LaneClock(speed=60.0, origin_wall=1000.0, origin_lane=5000.0)
+    assert fast.at(1010.0) == 5600.0
+    assert LaneClock().at(1234.5) == 1234.5  # production: the wall clock itself
+    assert outside_step(100.0, 100.0, 130.0) is None
+    assert outside_step(100.0 - WINDOW_SLACK_S, 100.0, 130.0) is None
+    assert outside_step(100.0 - WINDOW_SLACK_S - 0.01, 100.0, 130.0) == ("photo_outside_step", {})
+    assert outside_step(130.0 + WINDOW_SLACK_S, 100.0, 130.0) is None
+    assert outside_step(130.0 + WINDOW_SLACK_S + 0.01, 100.0, 130.0) == ("photo_outside_step", {})
