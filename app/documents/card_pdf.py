@@ -1,11 +1,12 @@
 """The diagnostic card as PDF (R3.6, R3.8): Kazakh and Russian side by side, drawn from the stored
 card only — nothing here computes a verdict or a value, it prints what the card holds.
 
-Sheets: (1) the card — centre and lane, vehicle, every item with value, norm and verdict, the
-overall verdict, next inspection, operator, a QR code with the card number and the card's hash;
-(2) the measurement protocol — every value each step stored and the instruments (model, serial,
-verification); (3) the failures sheet — every failed item with its deviation, present exactly when
-something failed. A training card says so across every page; a reprint says COPY.
+Sheets, in the order of Order 532 p. 3(8): (1) the card, on one sheet for a car — centre and lane,
+vehicle, the brake test's photos, every item with value, norm and verdict (the visual checks found
+without defect in one row), the overall verdict, next inspection, operator, a QR code with the card
+number and the card's hash; (2) the failures sheet — every failed item with its deviation, present
+exactly when something failed; (3) the measurement protocol — every value each step stored and the
+instruments (model, serial, verification). A training card says so across every page; a reprint says COPY.
 
 The font is DejaVu Sans (Debian ``fonts-dejavu-core``): it has every Kazakh letter
 (ә ғ қ ң ө ұ ү һ і). Output is reproducible: the same card gives the same bytes.
@@ -18,103 +19,48 @@ import datetime as dt
 import hashlib
 import io
 import json
-import tomllib
-from collections.abc import Callable
-from functools import cache
-from pathlib import Path
 from typing import Any
 
-from reportlab.graphics.barcode.qr import QrCodeWidget
-from reportlab.graphics.shapes import Drawing
 from reportlab.lib import colors
-from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
-from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import Image, PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import (
+    Image,
+    KeepTogether,
+    PageBreak,
+    Paragraph,
+    Spacer,
+    Table,
+    TableStyle,
+)
 
+from app.documents.paper import (
+    LANGS,
+    RED,
+    _esc,
+    _grid,
+    _head,
+    _lines,
+    _num,
+    _p,
+    _qr,
+    _styles,
+    _two,
+    _when,
+    both,
+    catalog,
+    document,
+    fonts,
+    marks_painter,
+    text,
+)
 from app.domain.periodicity import KZ_TIME
-from app.errors import OtolaneError
-
-LANGS = ("kk", "ru")
-FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/dejavu"))
-FONT, FONT_BOLD = "DejaVuSans", "DejaVuSans-Bold"
-_CATALOG_DIR = Path(__file__).with_name("i18n")
-
-
-@cache
-def catalog(lang: str) -> dict[str, Any]:
-    return tomllib.loads((_CATALOG_DIR / f"{lang}.toml").read_text(encoding="utf-8"))
-
-
-def text(lang: str, key: str, **params: Any) -> str:
-    section, _, name = key.partition(":")
-    value = catalog(lang)[section][name]
-    return str(value).format(**params) if params else str(value)
-
-
-def both(key: str, sep: str = " / ", **params: Any) -> str:
-    """The Kazakh and the Russian text of one key, state language first."""
-    return sep.join(text(lang, key, **params) for lang in LANGS)
-
-
-@cache
-def fonts() -> None:
-    for d in FONT_DIRS:
-        regular, bold = d / "DejaVuSans.ttf", d / "DejaVuSans-Bold.ttf"
-        if regular.exists() and bold.exists():
-            pdfmetrics.registerFont(TTFont(FONT, str(regular)))
-            pdfmetrics.registerFont(TTFont(FONT_BOLD, str(bold)))
-            return
-    raise OtolaneError(
-        "font_missing",
-        "the card font DejaVu Sans is not installed (Debian package fonts-dejavu-core)",
-        package="fonts-dejavu-core",
-    )
 
 
 def card_hash(card: dict[str, Any]) -> str:
     """SHA-256 of the card as stored (canonical JSON): what the QR code and the footer carry."""
     canon = json.dumps(card, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canon.encode()).hexdigest()
-
-
-def _styles() -> dict[str, ParagraphStyle]:
-    base = ParagraphStyle("base", fontName=FONT, fontSize=8.5, leading=10.5)
-    return {
-        "base": base,
-        "small": ParagraphStyle("small", parent=base, fontSize=7, leading=8.5),
-        "title": ParagraphStyle("title", parent=base, fontName=FONT_BOLD, fontSize=13, leading=16),
-        "h": ParagraphStyle("h", parent=base, fontName=FONT_BOLD, fontSize=10, leading=13, spaceBefore=4),
-        "bold": ParagraphStyle("bold", parent=base, fontName=FONT_BOLD),
-        "fail": ParagraphStyle("fail", parent=base, fontName=FONT_BOLD, textColor=colors.HexColor("#b00020")),
-    }
-
-
-def _esc(s: Any) -> str:
-    return str(s).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _when(iso: str) -> str:
-    """A card's time (ISO, UTC) as people in Kazakhstan read it: their day and minute, UTC+5."""
-    try:
-        moment = dt.datetime.fromisoformat(iso).astimezone(KZ_TIME)
-    except ValueError:
-        return iso
-    return moment.strftime("%Y-%m-%d %H:%M") + " (UTC+5)"
-
-
-def _lines(key: str) -> str:
-    """Kazakh over Russian in one paragraph, each escaped (the line break is markup, the text is not)."""
-    return "<br/>".join(_esc(text(lang, key)) for lang in LANGS)
-
-
-def _num(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:g}"
-    return _esc(v)
 
 
 def item_title(item: dict[str, Any], lang: str) -> str:
@@ -139,47 +85,14 @@ def _norm_text(item: dict[str, Any]) -> str:
     return text_ + star
 
 
-def _value_cell(item: dict[str, Any], st: dict[str, ParagraphStyle]) -> Paragraph:
+def _value_cell(
+    item: dict[str, Any], st: dict[str, ParagraphStyle], style: ParagraphStyle | None = None
+) -> Paragraph:
     """A measured value with its unit, or — for a visual check — what the operator found."""
+    style = style or st["base"]
     if _visual(item):
-        return _two("items:defect" if item["value"] else "items:no_defect", st["base"])
-    return _p(f"{_num(item['value'])} {_esc(item['norm']['unit'])}", st["base"])
-
-
-def _grid(data: list[list[Any]], widths: list[float], header: bool = True) -> Table:
-    t = Table(data, colWidths=widths, repeatRows=1 if header else 0)
-    style = [
-        ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
-        ("VALIGN", (0, 0), (-1, -1), "TOP"),
-        ("LEFTPADDING", (0, 0), (-1, -1), 3),
-        ("RIGHTPADDING", (0, 0), (-1, -1), 3),
-    ]
-    if header:
-        style.append(("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8e8e8")))
-    t.setStyle(TableStyle(style))
-    return t
-
-
-def _head(st: dict[str, ParagraphStyle], *keys: str) -> list[Paragraph]:
-    """A table's header row: each column named in both languages."""
-    return [_two(k, st["bold"]) for k in keys]
-
-
-def _p(s: str, st: ParagraphStyle) -> Paragraph:
-    return Paragraph(s, st)
-
-
-def _two(key: str, st: ParagraphStyle, **params: Any) -> Paragraph:
-    """kk over ru in one cell."""
-    return _p("<br/>".join(_esc(text(lang, key, **params)) for lang in LANGS), st)
-
-
-def _qr(payload: str, size: float) -> Drawing:
-    w = QrCodeWidget(payload, barLevel="M")
-    x0, y0, x1, y1 = w.getBounds()
-    d = Drawing(size, size, transform=[size / (x1 - x0), 0, 0, size / (y1 - y0), 0, 0])
-    d.add(w)
-    return d
+        return _two("items:defect" if item["value"] else "items:no_defect", style)
+    return _p(f"{_num(item['value'])} {_esc(item['norm']['unit'])}", style)
 
 
 def _next_text(nxt: dict[str, Any] | None) -> str:
@@ -191,93 +104,139 @@ def _next_text(nxt: dict[str, Any] | None) -> str:
     return f"<b>{_esc(nxt['due'])}</b>{star}"
 
 
+def _pairs(rows: list[tuple[str, Any, Any, Any]], st: dict[str, ParagraphStyle]) -> Table:
+    """Facts two to a row (label, value, label, value): the card's head in a few lines."""
+    data = [[_two(k1, st["tiny"]), v1, _two(k2, st["tiny"]) if k2 else "", v2] for k1, v1, k2, v2 in rows]
+    t = Table(data, colWidths=[38 * mm, 52 * mm, 38 * mm, 52 * mm])
+    t.setStyle(TableStyle([*_TIGHT, ("GRID", (0, 0), (-1, -1), 0.4, colors.grey)]))
+    return t
+
+
+_PADS = ("LEFTPADDING", "RIGHTPADDING", "TOPPADDING", "BOTTOMPADDING")
+#: the card's own tables: one sheet holds a car's card (Order 532 p. 3(8): the failures on the next)
+_TIGHT = [
+    ("VALIGN", (0, 0), (-1, -1), "TOP"),
+    ("LEFTPADDING", (0, 0), (-1, -1), 2),
+    ("RIGHTPADDING", (0, 0), (-1, -1), 2),
+    ("TOPPADDING", (0, 0), (-1, -1), 0.5),
+    ("BOTTOMPADDING", (0, 0), (-1, -1), 1.2),
+]
+
+
 def _card_sheet(card: dict[str, Any], st: dict[str, ParagraphStyle], digest: str) -> list[Any]:
     v = card["vehicle"]
     out: list[Any] = []
     head = [
         _p(f"{_esc(text('kk', 'card:title'))}<br/>{_esc(text('ru', 'card:title'))}", st["title"]),
         _p(_esc(text("kk", "card:number", number=card["number"])), st["title"]),
-        _qr(f"{card['number']}|{card['card_id']}|sha256:{digest}", 26 * mm),
+        _qr(f"{card['number']}|{card['card_id']}|sha256:{digest}", 20 * mm),
     ]
-    t = Table([head], colWidths=[105 * mm, 45 * mm, 30 * mm])
-    t.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "MIDDLE")]))
-    out += [t, Spacer(1, 3 * mm)]
-    lane = card["lane"]
-    rows = [
-        [_two("card:centre", st["small"]), _p(_esc(lane["centre"]), st["base"])],
-        [_two("card:lane", st["small"]), _p(_esc(lane["name"]), st["base"])],
-        [_two("card:started", st["small"]), _p(_esc(_when(card["started"])), st["base"])],
-        [_two("card:finished", st["small"]), _p(_esc(_when(card["finished"])), st["base"])],
-        [_two("card:duration", st["small"]), _p(f"{round(card['duration_s'] / 60, 1):g} min", st["base"])],
-        [_two("card:operator", st["small"]), _p(_esc(card["inspector"]["username"]), st["base"])],
+    t = Table([head], colWidths=[110 * mm, 44 * mm, 26 * mm])
+    t.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "MIDDLE"), ("TOPPADDING", (0, 0), (-1, -1), 0)]))
+    out += [t, Spacer(1, 1 * mm)]
+    lane, val = card["lane"], st["base"]
+    inspector = card["inspector"]["username"]
+    rows: list[tuple[str, Any, Any, Any]] = [
+        ("card:centre", _p(_esc(lane["centre"]), val), "", ""),  # across the row: its name is long
+        ("card:lane", _p(_esc(lane["name"]), val), "card:operator", _p(_esc(inspector), val)),
+        (
+            "card:started",
+            _p(_esc(_when(card["started"])), val),
+            "card:finished",
+            _p(_esc(_when(card["finished"])), val),
+        ),
+        ("card:duration", _p(f"{round(card['duration_s'] / 60, 1):g} min", val), "", ""),
     ]
     first = card.get("reinspection_of")
     if first:
         rows.append(
-            [
-                _two("card:reinspection", st["small"]),
-                _p(_esc(f"№ {first['number']} · {first['card_id']}"), st["bold"]),
-            ]
+            ("card:reinspection", _p(_esc(f"№ {first['number']} · {first['card_id']}"), st["bold"]), "", "")
         )
-    out += [_grid(rows, [50 * mm, 130 * mm], header=False), Spacer(1, 2 * mm)]
-    out.append(_p(_esc(both("vehicle:heading")), st["h"]))
+    t = _pairs(rows, st)
+    t.setStyle(TableStyle([("SPAN", (1, 0), (3, 0))]))
+    out.append(t)
     use = str(v.get("use", "private"))
     fuel = " / ".join(str(catalog(lang)["fuel"].get(v["fuel"], v["fuel"])) for lang in LANGS)
-    vrows = [
-        [_two("vehicle:plate", st["small"]), _p(_esc(v["plate"]), st["bold"])],
-        [_two("vehicle:vin", st["small"]), _p(_esc(v.get("vin") or "—"), st["base"])],
-        [_two("vehicle:make_model", st["small"]), _p(_esc(v.get("make_model") or "—"), st["base"])],
-        [_two("vehicle:category", st["small"]), _p(_esc(v["category"]), st["base"])],
-        [_two("vehicle:year", st["small"]), _p(_esc(v.get("year") or "—"), st["base"])],
-        [_two("vehicle:fuel", st["small"]), _p(_esc(fuel), st["base"])],
-        [_two("vehicle:axles", st["small"]), _p(_esc(v["axles"]), st["base"])],
-        [
-            _two("vehicle:use", st["small"]),
-            _p(_esc(" / ".join(str(catalog(lang)["use"].get(use, use)) for lang in LANGS)), st["base"]),
-        ],
+    uses = " / ".join(str(catalog(lang)["use"].get(use, use)) for lang in LANGS)
+    facts = [
+        ("vehicle:plate", _p(_esc(v["plate"]), st["bold"])),
+        ("vehicle:vin", _p(_esc(v.get("vin") or "—"), val)),
+        ("vehicle:make_model", _p(_esc(v.get("make_model") or "—"), val)),
+        ("vehicle:category", _p(_esc(v["category"]), val)),
+        ("vehicle:year", _p(_esc(v.get("year") or "—"), val)),
+        ("vehicle:fuel", _p(_esc(fuel), val)),
+        ("vehicle:axles", _p(_esc(v["axles"]), val)),
+        ("vehicle:use", _p(_esc(uses), val)),
     ]
-    out += [_grid(vrows, [50 * mm, 130 * mm], header=False), Spacer(1, 2 * mm)]
-    out += _photos(card.get("photos", []), st)
-    out.append(_p(_esc(both("items:heading")), st["h"]))
-    rows = [_head(st, "items:item", "items:value", "items:norm", "items:result")]
-    for item in card["items"]:
-        title = "<br/>".join(_esc(item_title(item, lang)) for lang in LANGS)
-        if item.get("carried"):  # not measured again: as the first card found it
-            title += "<br/>" + _esc(both("card:carried"))
-        verdict = _two(
-            "items:pass" if item["passed"] else "items:fail", st["base" if item["passed"] else "fail"]
-        )
-        rows.append([_p(title, st["base"]), _value_cell(item, st), _p(_norm_text(item), st["base"]), verdict])
-    out += [_grid(rows, [92 * mm, 28 * mm, 32 * mm, 28 * mm]), Spacer(1, 3 * mm)]
-    verdict_st = (
-        st["title"]
-        if card["verdict"] == "admitted"
-        else ParagraphStyle("vf", parent=st["title"], textColor=colors.HexColor("#b00020"))
+    vt = Table([[_two(k, st["tiny"]), value] for k, value in facts], colWidths=[30 * mm, 52 * mm])
+    vt.setStyle(TableStyle([*_TIGHT, ("GRID", (0, 0), (-1, -1), 0.4, colors.grey)]))
+    # the vehicle's facts and, beside them, its photos of the brake test
+    side = Table([[vt, _photos(card.get("photos", []), st)]], colWidths=[84 * mm, 96 * mm])
+    side.setStyle(
+        TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), *((k, (0, 0), (-1, -1), 0) for k in _PADS)])
     )
-    out.append(_two("card:verdict", st["h"]))
-    out.append(_two(f"card:{card['verdict']}", verdict_st))
+    out += [Spacer(1, 1 * mm), side]
+    out += _items(card, st)
+    verdict_st = ParagraphStyle(
+        "verdict", parent=st["bold"], fontSize=9, leading=11, textColor=colors.HexColor(RED)
+    )
+    if card["verdict"] == "admitted":
+        verdict_st.textColor = colors.black
     nxt = card.get("next_inspection")
-    out.append(Spacer(1, 2 * mm))
-    out.append(
-        _grid(
-            [
-                [
-                    _two("card:next", st["small"]),
-                    _p(_next_text(nxt), st["base"]),
-                ],
-                [_two("card:norms", st["small"]), _p(_esc(card.get("norms_version", "")), st["base"])],
-                [_two("card:hash", st["small"]), _p(_esc(digest), st["small"])],
-            ],
-            [50 * mm, 130 * mm],
-            header=False,
-        )
-    )
+    rows = [
+        ("card:verdict", _p(_esc(both(f"card:{card['verdict']}")), verdict_st), "", ""),
+        (
+            "card:next",
+            _p(_next_text(nxt), st["small"]),
+            "card:norms",
+            _p(_esc(card.get("norms_version", "")), val),
+        ),
+        ("card:hash", _p(_esc(digest), st["tiny"]), "", ""),
+    ]
+    t = _pairs(rows, st)
+    t.setStyle(TableStyle([("SPAN", (1, 0), (3, 0)), ("SPAN", (1, 2), (3, 2))]))
+    ending = [Spacer(1, 1 * mm), t]
     nxt_status = str((nxt or {}).get("status", ""))
     if nxt_status.startswith("UNVERIFIED") or any(
         str(i["norm"].get("status", "")).startswith("UNVERIFIED") for i in card["items"]
     ):
-        out += [Spacer(1, 1 * mm), _p(_lines("card:unverified"), st["small"])]
-    return out
+        ending.append(_p(_esc(both("card:unverified", sep=" · ")), st["tiny"]))
+    return [*out, KeepTogether(ending)]  # the verdict never apart from its hash
+
+
+def _items(card: dict[str, Any], st: dict[str, ParagraphStyle]) -> list[Any]:
+    """Every item with value, norm and verdict (R3.6); the visual checks found without defect in one
+    row of their names — each failed one has a row of its own, as every measured item."""
+    cell = st["cell"]
+    rows = [[_two(k, st["tiny_bold"]) for k in ("items:item", "items:value", "items:norm", "items:result")]]
+    clean_visual = [i for i in card["items"] if _visual(i) and i["passed"] and not i.get("carried")]
+    for item in card["items"]:
+        if item in clean_visual:
+            continue
+        title = "<br/>".join(_esc(item_title(item, lang)) for lang in LANGS)
+        if item.get("carried"):  # not measured again: as the first card found it
+            title += "<br/>" + _esc(both("card:carried"))
+        verdict = _two(
+            "items:pass" if item["passed"] else "items:fail", cell if item["passed"] else st["fail"]
+        )
+        rows.append([_p(title, cell), _value_cell(item, st, cell), _p(_norm_text(item), cell), verdict])
+    if clean_visual:
+        names = "<br/>".join(
+            _esc(
+                text(lang, "items:visual_clean") + " " + "; ".join(item_title(i, lang) for i in clean_visual)
+            )
+            for lang in LANGS
+        )
+        unverified = any(str(i["norm"].get("status", "")).startswith("UNVERIFIED") for i in clean_visual)
+        # their names across the row, the verdict after them
+        rows.append([_p(names + (" *" if unverified else ""), st["tiny"]), "", "", _two("items:pass", cell)])
+    t = Table(rows, colWidths=[104 * mm, 26 * mm, 30 * mm, 20 * mm], repeatRows=1)
+    style = [*_TIGHT, ("GRID", (0, 0), (-1, -1), 0.4, colors.grey)]
+    style.append(("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8e8e8")))
+    if clean_visual:
+        style.append(("SPAN", (0, len(rows) - 1), (2, len(rows) - 1)))
+    t.setStyle(TableStyle(style))
+    return [Spacer(1, 1 * mm), _p(_esc(both("items:heading")), st["bold"]), t]
 
 
 def _photos(photos: list[dict[str, Any]], st: dict[str, ParagraphStyle]) -> list[Any]:
@@ -285,7 +244,7 @@ def _photos(photos: list[dict[str, Any]], st: dict[str, ParagraphStyle]) -> list
     camera, time and position."""
     if not photos:
         return []
-    width = 88 * mm
+    width = 46 * mm  # two side by side, beside the vehicle's facts: the card stays on one sheet
     cells, captions = [], []
     for ph in photos[:2]:
         img = Image(io.BytesIO(base64.b64decode(ph["jpeg"])), width, width * ph["height"] / ph["width"])
@@ -294,15 +253,15 @@ def _photos(photos: list[dict[str, Any]], st: dict[str, ParagraphStyle]) -> list
         cam = ph["camera"]
         captions.append(
             _p(
-                _esc(f"{cam.get('id', '')} · {cam.get('make', '')} {cam.get('model', '')} · {cam['serial']}")
+                _esc(f"{cam.get('id', '')} · {cam['serial']}")
                 + "<br/>"
                 + _esc(f"{when} · {ph['latitude']:.6f}, {ph['longitude']:.6f}"),
-                st["small"],
+                st["tiny"],
             )
         )
     t = Table([cells, captions], colWidths=[width + 2 * mm] * len(cells))
     t.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0)]))
-    return [_p(_esc(both("vehicle:photo")), st["h"]), t, Spacer(1, 2 * mm)]
+    return [_p(_esc(both("vehicle:photo")), st["tiny"]), t]
 
 
 def _sheet_head(card: dict[str, Any], st: dict[str, ParagraphStyle], title: str) -> list[Paragraph]:
@@ -394,50 +353,6 @@ def _failures_sheet(card: dict[str, Any], st: dict[str, ParagraphStyle]) -> list
     return out
 
 
-def document(buf: io.BytesIO, title: str) -> SimpleDocTemplate:
-    """An A4 document of the lane; reproducible (no creation time inside: same input, same bytes)."""
-    return SimpleDocTemplate(
-        buf,
-        pagesize=A4,
-        leftMargin=15 * mm,
-        rightMargin=15 * mm,
-        topMargin=12 * mm,
-        bottomMargin=14 * mm,
-        title=title,
-        author="otolane",
-        invariant=True,
-    )
-
-
-def marks_painter(card: dict[str, Any], copy: bool, footer: str) -> Callable[[Canvas, Any], None]:
-    """What every page of a document carries: the footer (what it is, the page), and TRAINING and
-    COPY in words at the top and across the page, where no one can cut them off."""
-    marks = [both("card:training")] if card.get("training") else []
-    if copy:
-        marks.append(both("card:copy"))
-
-    def page(canvas: Canvas, doc: Any) -> None:
-        canvas.saveState()
-        canvas.setFont(FONT, 7)
-        canvas.drawString(15 * mm, 8 * mm, f"otolane · {footer} · {both('card:page', page=doc.page)}")
-        red = colors.Color(0.7, 0.05, 0.1)
-        for i, mark in enumerate(marks):
-            canvas.setFillColor(red)
-            canvas.setFont(FONT_BOLD, 9)
-            canvas.drawCentredString(A4[0] / 2, A4[1] - 7 * mm - i * 4 * mm, mark)
-            size = min(28.0, 170 * mm / pdfmetrics.stringWidth(mark, FONT_BOLD, 1))
-            canvas.setFillColor(colors.Color(0.7, 0.05, 0.1, alpha=0.25))
-            canvas.setFont(FONT_BOLD, size)
-            canvas.saveState()
-            canvas.translate(A4[0] / 2, A4[1] / 2 - i * 45 * mm)
-            canvas.rotate(35)
-            canvas.drawCentredString(0, 0, mark)
-            canvas.restoreState()
-        canvas.restoreState()
-
-    return page
-
-
 def render_card(card: dict[str, Any], *, copy: bool = False) -> bytes:
     """The card's PDF. ``copy``: a reprint, marked as such on every page."""
     fonts()
@@ -448,8 +363,8 @@ def render_card(card: dict[str, Any], *, copy: bool = False) -> bytes:
     buf = io.BytesIO()
     doc = document(buf, f"{text('kk', 'card:title')} / {text('ru', 'card:title')} {card['number']}")
     story = _card_sheet(card, st, digest)
-    story += [PageBreak(), *_protocol_sheet(card, st)]
-    if card.get("failures"):
+    if card.get("failures"):  # Order 532 p. 3(8): the card's second sheet
         story += [PageBreak(), *_failures_sheet(card, st)]
+    story += [PageBreak(), *_protocol_sheet(card, st)]
     doc.build(story, onFirstPage=page, onLaterPages=page)
     return buf.getvalue()

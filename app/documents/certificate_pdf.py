@@ -10,7 +10,7 @@ from typing import Any
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, Spacer
 
-from app.documents.card_pdf import (
+from app.documents.paper import (
     LANGS,
     _esc,
     _grid,

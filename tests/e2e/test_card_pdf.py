@@ -150,8 +150,10 @@ async def test_weak_brakes_add_a_failures_sheet_with_each_deviation(tmp_path: Pa
         card = await op.call("GET", f"/v1/cards/{formed['card_id']}")
         assert card["verdict"] == "not_admitted"
         pdf = await _fetch(op, card, tmp_path / "weak.pdf")
-        sheet = pdf_text(pdf, pages(pdf))  # the last sheet, and only it
-        assert "ЛИСТ НЕСООТВЕТСТВИЙ" not in pdf_text(pdf, pages(pdf) - 1)
+        # Order 532 p. 3(8): the card, then the failures on its second sheet, then the protocol
+        sheet = pdf_text(pdf, 2)
+        assert "ЛИСТ НЕСООТВЕТСТВИЙ" not in pdf_text(pdf, 1) and "ПРОТОКОЛ ИЗМЕРЕНИЙ" not in sheet
+        assert "ПРОТОКОЛ ИЗМЕРЕНИЙ" in pdf_text(pdf, 3)
         assert "СӘЙКЕССІЗДІКТЕР ПАРАҒЫ" in sheet and "ЛИСТ НЕСООТВЕТСТВИЙ" in sheet
         assert card["failures"]
         for item in card["failures"]:
@@ -224,7 +226,7 @@ async def test_the_card_shows_the_photo_of_the_brake_test_with_camera_time_and_p
     finally:
         await rig.close()
     first = pdf_text(pdf, 1)
-    assert "Фотография ТС при проверке тормозов" in first
+    assert "Фото ТС при проверке тормозов" in first
     assert "DS-MJPEG-0000" in first and f"{rig.cfg.lane['latitude']:.6f}" in first
     listed = subprocess.run(
         ["pdfimages", "-list", str(pdf)], check=True, capture_output=True, text=True

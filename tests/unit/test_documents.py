@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from app.documents import card_pdf
+from app.documents import card_pdf, paper
 from app.domain.norms import ITEMS
 from app.errors import OtolaneError
 from tests.rig import sample_card
@@ -63,7 +63,7 @@ def test_an_item_is_named_with_its_axle_in_each_language() -> None:
 
 def test_a_missing_font_is_a_clear_error_naming_the_package(monkeypatch: pytest.MonkeyPatch) -> None:
     card_pdf.fonts.cache_clear()
-    monkeypatch.setattr(card_pdf, "FONT_DIRS", (Path("/nonexistent"),))
+    monkeypatch.setattr(paper, "FONT_DIRS", (Path("/nonexistent"),))
     try:
         with pytest.raises(OtolaneError) as exc:
             card_pdf.render_card(_card())

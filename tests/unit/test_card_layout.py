@@ -1,0 +1,71 @@
+"""Issue #22 item 5 (R3.8, Order 532 p. 3(8)): a car's card is one sheet — head, vehicle, the brake
+test's photos, every item, the verdict and the card's hash — the failures with their deviations are
+the card's second sheet, the measurement protocol comes after. A real card of the demo lane (a
+weak-braked M1 through every stand, ``tests/data/cards/weak-brakes-m1.json``; its photos drawn
+here), rendered and read back with pdftotext, page by page; page 1 kept as PNG beside the PDF."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from app.documents.card_pdf import card_hash, item_title, render_card
+
+CARD = Path(__file__).parents[1] / "data" / "cards" / "weak-brakes-m1.json"
+
+
+def _card() -> dict[str, Any]:
+    card = json.loads(CARD.read_text(encoding="utf-8"))
+    for i, photo in enumerate(card["photos"]):
+        img = np.full((720, 1280, 3), (60 + 90 * i, 120, 200), np.uint8)
+        cv2.putText(img, "123 ABC 02", (380, 380), cv2.FONT_HERSHEY_SIMPLEX, 3, (255, 255, 255), 6)
+        photo["jpeg"] = base64.b64encode(cv2.imencode(".jpg", img)[1].tobytes()).decode()
+    return card
+
+
+def _pages(pdf: Path, *how: str) -> list[str]:
+    out = subprocess.run(["pdftotext", *how, str(pdf), "-"], capture_output=True, text=True, check=True)
+    return out.stdout.split("\f")[:-1]
+
+
+def _render(card: dict[str, Any], where: Path) -> list[str]:
+    where.write_bytes(render_card(card))
+    subprocess.run(
+        ["pdftoppm", "-r", "80", "-png", "-f", "1", "-l", "1", str(where), str(where.with_suffix(""))]
+    )
+    return _pages(where)
+
+
+def test_a_failed_cars_card_is_one_sheet_and_its_failures_the_second(tmp_path: Path) -> None:
+    card = _card()
+    pages = _render(card, tmp_path / "weak.pdf")
+    first = " ".join(pages[0].split())
+    assert "ДИАГНОСТИЧЕСКАЯ КАРТА" in first and "ПАЙДАЛАНУҒА ЖАРАМСЫЗ" in first
+    assert card_hash(card) in first and "123ABC02" in first
+    packed = "".join(_pages(tmp_path / "weak.pdf")[0].split())  # in reading order: names run on
+    for item in card["items"]:  # every item on the card's own sheet, in both languages
+        for lang in ("kk", "ru"):
+            title = "".join(item_title(item, lang).split())
+            assert title[:24] in packed, (lang, title)
+    assert "ЛИСТ НЕСООТВЕТСТВИЙ" in pages[1] and "СӘЙКЕССІЗДІКТЕР ПАРАҒЫ" in pages[1]
+    for item in card["failures"]:
+        assert f"{item['deviation']:+g} {item['norm']['unit']}" in pages[1], item["id"]
+    assert "ПРОТОКОЛ ИЗМЕРЕНИЙ" in pages[2] and all("ПРОТОКОЛ" not in p for p in pages[:2])
+    assert (tmp_path / "weak-1.png").exists()
+
+
+def test_an_admitted_cars_card_is_one_sheet_and_the_protocol_follows(tmp_path: Path) -> None:
+    card = copy.deepcopy(_card())
+    for item in card["items"]:
+        item["passed"] = True
+    card["failures"], card["verdict"] = [], "admitted"
+    pages = _render(card, tmp_path / "good.pdf")
+    assert "ПАЙДАЛАНУҒА ЖАРАМДЫ" in pages[0] and "ЛИСТ НЕСООТВЕТСТВИЙ" not in "".join(pages)
+    assert "ПРОТОКОЛ ИЗМЕРЕНИЙ" in pages[1]
