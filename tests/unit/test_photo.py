@@ -232,3 +232,36 @@ def test_a_frame_outside_its_steps_run_is_not_its_photo_on_the_lane_clock() -> N
     assert outside_step(100.0 - WINDOW_SLACK_S - 0.01, 100.0, 130.0) == ("photo_outside_step", {})
     assert outside_step(130.0 + WINDOW_SLACK_S, 100.0, 130.0) is None
     assert outside_step(130.0 + WINDOW_SLACK_S + 0.01, 100.0, 130.0) == ("photo_outside_step", {})
+
+
+def _raw(img: np.ndarray, encoded: str = "") -> Frame:
+    """A frame as a stream camera gives it: pixels only (RGB, or grey as a capture card may)."""
+    h, w = img.shape[:2]
+    return Frame(1_764_000_000.0, w, h, lambda: img, encoded=encoded)
+
+
+def test_a_decoded_stream_frame_becomes_a_jpeg_photo_and_odd_frames_are_refused_by_name() -> None:
+    """R6 through ``judged`` itself: a stream's decoded frame (no encoding of its own) is encoded as
+    JPEG with the lane's EXIF, its moment the lane clock's; a grey single-channel frame, a frame in
+    a format no photo may have, and a small one are each refused with their own code."""
+    rgb = cv2.cvtColor(camera_frames("123ABC02", 1)[0], cv2.COLOR_BGR2RGB)
+    jpeg, facts = judged(_raw(rgb), IDENT, "front", ASTANA, taken=1_800_000_000.0)
+    assert jpeg.startswith(b"\xff\xd8")
+    assert (facts["width"], facts["height"], facts["format"]) == (1280, 720, "jpeg")
+    back = cv2.cvtColor(cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    err = np.abs(back.astype(int) - rgb.astype(int)).mean()
+    swapped = np.abs(back.astype(int) - rgb[..., ::-1].astype(int)).mean()
+    assert err < 8 and err < swapped  # the picture, its colours the right way round
+    exif = Image.open(io.BytesIO(jpeg)).getexif()
+    assert exif[0x0132] == time.strftime("%Y:%m:%d %H:%M:%S", time.localtime(1_800_000_000.0))
+    refusals = {
+        "grey": _raw(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)),
+        "bmp": _raw(rgb, encoded="bmp"),
+        "small": _raw(cv2.resize(rgb, (640, 360))),
+    }
+    codes = {}
+    for name, frame in refusals.items():
+        with pytest.raises(PhotoRefused) as err:
+            judged(frame, IDENT, "front", ASTANA)
+        codes[name] = err.value.code
+    assert codes == {"grey": "photo_not_rgb", "bmp": "photo_format", "small": "photo_too_small"}
