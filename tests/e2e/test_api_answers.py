@@ -42,7 +42,8 @@ async def test_sessions_and_the_answers_that_open_and_end_them(rig: Rig) -> None
     anon = await rig.client()
     assert await anon.call("GET", "/v1/version") == {"api": API_VERSION, "version": __version__}
     answer = await anon.call("POST", "/v1/login", {"username": "Operator", "password": PASSWORDS["operator"]})
-    assert set(answer) == {"token", "username", "role", "must_change"}
+    assert set(answer) == {"token", "username", "role", "must_change", "view_only"}
+    assert answer["view_only"] is False  # this centre lets passwords work (R3.1, [eds] login)
     assert (answer["username"], answer["role"], answer["must_change"]) == ("operator", "operator", False)
     assert len(answer["token"]) >= 40
     keys = await anon.call("GET", "/v1/eds/keys")

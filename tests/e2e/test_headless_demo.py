@@ -85,8 +85,10 @@ def test_headless_demo_with_faults_still_completes_and_counts_them(tmp_path: Pat
     # Issue #8: a smoky diesel is not admitted, on smoke alone; the PDF has its failures sheet.
     assert out["verdict"] == "not_admitted" and out["failed_items"] == ["smoke.k"]
     pages = _pdf_pages(out["pdf"])
-    assert "ЛИСТ НЕСООТВЕТСТВИЙ" in pages[-1] and "коэффициент поглощения света k" in pages[-1]
-    assert not any("ЛИСТ НЕСООТВЕТСТВИЙ" in p for p in pages[:-1])
+    # Order 532 p. 3(8): the card on one sheet, the failures its second (issue #22 item 5)
+    assert "ЛИСТ НЕСООТВЕТСТВИЙ" in pages[1] and "коэффициент поглощения света k" in pages[1]
+    assert [i for i, p in enumerate(pages) if "ЛИСТ НЕСООТВЕТСТВИЙ" in p] == [1]
+    assert "ДИАГНОСТИЧЕСКАЯ КАРТА" in pages[0] and "ПРОТОКОЛ ИЗМЕРЕНИЙ" in pages[2]
     assert "smoke" in out["steps"] and "emissions" not in out["steps"]
     devices = out["devices"]
     assert set(devices) == {
