@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 #: Raised whenever a row below changes (a new limit, a new source): cards keep the version they used.
-NORMS_VERSION = "otolane-norms/2"
+NORMS_VERSION = "otolane-norms/3"  # 3: the tread rows strict (App. 8: the limit fails)
 
 M_N = frozenset({"M1", "M2", "M3", "N1", "N2", "N3"})
 O_CATS = frozenset({"O1", "O2", "O3", "O4"})
@@ -66,13 +66,15 @@ class Norm:
     id: str  # the row: item and the vehicles it is for
     item: str  # what it judges; the card's catalogs name it
     unit: str
-    low: float | None  # value must be >= low
+    low: float | None  # value must be >= low (> when strict)
     high: float | None  # value must be <= high
     clause: str
     status: str  # SOURCED / SECONDARY / UNVERIFIED: why
     applies: Applies = field(default_factory=Applies)
     decimals: int = 2  # the value is judged as it is printed
     kind: str = "measured"  # or "visual": a check no stand measures, 1 = defect found, 0 = none
+    #: the limit itself fails: the text says "unfit at not more than" the low limit (tread, App. 8)
+    strict: bool = False
 
     @property
     def verified(self) -> bool:
@@ -84,7 +86,7 @@ class Norm:
         if self.low is not None and self.high is not None:
             return f"{self.low:g}…{self.high:g} {self.unit}"
         if self.low is not None:
-            return f"≥ {self.low:g} {self.unit}"
+            return f"{'>' if self.strict else '≥'} {self.low:g} {self.unit}"
         return f"≤ {self.high:g} {self.unit}"
 
     def as_dict(self) -> dict[str, Any]:
@@ -101,8 +103,10 @@ def by_category(
     bound: str,
     clause: str,
     status: str,
+    strict: bool = False,
 ) -> tuple[Norm, ...]:
-    """One row per category group of a limit that differs by category."""
+    """One row per category group of a limit that differs by category; ``strict``: the limit itself
+    fails."""
     return tuple(
         Norm(
             f"{item}/{'+'.join(sorted(cats))}",
@@ -113,6 +117,7 @@ def by_category(
             clause,
             status,
             Applies(categories=cats),
+            strict=strict,
         )
         for cats, limit in rows
     )
@@ -206,8 +211,10 @@ TABLE: tuple[Norm, ...] = (
             (cats("M2", "M3"), 2.0),
         ),
         bound="low",
-        clause="TR CU 018/2011 App. 8 cl. 5.6.2 (via the RF list of faults cl. 5.4)",
-        status="SECONDARY [TY1][TY2][TY3]",
+        # App. 8: unfit when the residual depth is *not more than* the limit — the limit fails
+        strict=True,
+        clause="TR CU 018/2011 App. 8 cl. 5.6.2 (restated in the RF list of faults cl. 5.4)",
+        status="SOURCED (RF restatement) [TY1][O6]",
     ),
     # --- emissions ---------------------------------------------------------------------------
     Norm(
@@ -378,11 +385,12 @@ class Verdict:
 
 
 def judge(norm: Norm | str, value: float) -> Verdict:
-    """The value, rounded as the card prints it, against the row: a limit itself passes."""
+    """The value, rounded as the card prints it, against the row: a limit itself passes, but for a
+    row whose text makes the limit fail (``strict``)."""
     if isinstance(norm, str):
         norm = NORMS[norm]
     shown = round(value, norm.decimals)
-    below = norm.low is not None and shown < norm.low
+    below = norm.low is not None and (shown < norm.low or (norm.strict and shown == norm.low))
     above = norm.high is not None and shown > norm.high
     dev = 0.0
     if below and norm.low is not None:

@@ -15,9 +15,11 @@ def _step(norm: Norm) -> float:
 
 @pytest.mark.parametrize("norm", TABLE, ids=lambda n: n.id)
 def test_every_row_passes_at_its_limit_and_fails_one_step_beyond(norm: Norm) -> None:
+    """At its limit a row passes — but a strict one (its text: "unfit at not more than"), which fails
+    there and passes one step above."""
     step = _step(norm)
     if norm.low is not None:
-        assert judge(norm, norm.low).passed
+        assert judge(norm, norm.low).passed is not norm.strict
         assert judge(norm, norm.low + step).passed
         below = judge(norm, norm.low - step)
         assert not below.passed and below.deviation == pytest.approx(-step)
@@ -163,3 +165,20 @@ def test_docs_norms_lists_every_row_and_the_version() -> None:
         assert f"| {norm.clause} | {norm.status} |" in line, norm.id
         if norm.kind == "measured":
             assert f"| {norm.describe()} |" in line, norm.id
+
+
+@pytest.mark.parametrize("category", ["L3", "N3", "M1", "M2"])
+def test_a_tread_exactly_at_its_limit_fails_as_appendix_8_says(category: str) -> None:
+    """Issue #22 item 8: TR CU 018/2011 App. 8 cl. 5.6.2 makes a tyre unfit when its residual tread
+    is *not more than* the limit — the limit itself fails; a hundredth more passes. A limit the text
+    allows ("not more than 10°" of play) still passes at the limit."""
+    from app.domain.norms import judge
+
+    norm = norm_for("tyres.tread", Vehicle(category))
+    assert norm is not None and norm.low is not None and norm.strict
+    at = judge(norm, norm.low)
+    assert not at.passed and at.deviation == 0.0
+    assert judge(norm, norm.low + 0.01).passed
+    assert norm.describe().startswith(">") and norm.status.startswith("SOURCED")
+    play = norm_for("steering.play", Vehicle("M1"))
+    assert play is not None and play.high is not None and judge(play, play.high).passed
