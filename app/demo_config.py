@@ -19,6 +19,12 @@ from app.storage.crypto import write_secret_file
 from drivers.camera.onvif import read_account
 
 ROLES = ("operator", "technician", "admin")
+#: the demo employees (the demo key's owner is the operator, app/eds/training.py)
+DEMO_NAMES = {
+    "operator": "Жақсыбекова Әйгерім Серікқызы",
+    "technician": "Сейітов Ерлан Маратұлы",
+    "admin": "Омарова Дина Асқарқызы",
+}
 PLATE = "123ABC02"
 
 
@@ -236,8 +242,8 @@ def ensure_accounts(home: Path, cfg: Path) -> dict[str, str]:
         store = await open_store(c)
         try:
             accounts = Accounts(Policy.from_config(c.security), store.journal)
-            for role in ROLES:
-                await accounts.add(role, role, passwords[role], f"Demo {role}", by="demo")
+            for role in ROLES:  # the employee's name is on every card they sign (R3.1)
+                await accounts.add(role, role, passwords[role], DEMO_NAMES.get(role, role), by="demo")
             ensure_demo_keys(home, passwords["operator-key"])
             await EdsLogin(c, accounts, store.keyring).bind("operator", DEMO_IIN, "demo")
             await store.checkpoint("demo accounts")

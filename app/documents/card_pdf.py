@@ -135,17 +135,20 @@ def _card_sheet(card: dict[str, Any], st: dict[str, ParagraphStyle], digest: str
     t.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "MIDDLE"), ("TOPPADDING", (0, 0), (-1, -1), 0)]))
     out += [t, Spacer(1, 1 * mm)]
     lane, val = card["lane"], st["base"]
-    inspector = card["inspector"]["username"]
     rows: list[tuple[str, Any, Any, Any]] = [
         ("card:centre", _p(_esc(lane["centre"]), val), "", ""),  # across the row: its name is long
-        ("card:lane", _p(_esc(lane["name"]), val), "card:operator", _p(_esc(inspector), val)),
+        (
+            "card:lane",
+            _p(_esc(lane["name"]), val),
+            "card:duration",
+            _p(f"{round(card['duration_s'] / 60, 1):g} min", val),
+        ),
         (
             "card:started",
             _p(_esc(_when(card["started"])), val),
             "card:finished",
             _p(_esc(_when(card["finished"])), val),
         ),
-        ("card:duration", _p(f"{round(card['duration_s'] / 60, 1):g} min", val), "", ""),
     ]
     first = card.get("reinspection_of")
     if first:
@@ -192,9 +195,10 @@ def _card_sheet(card: dict[str, Any], st: dict[str, ParagraphStyle], digest: str
             _p(_esc(card.get("norms_version", "")), val),
         ),
         ("card:hash", _p(_esc(digest), st["tiny"]), "", ""),
+        *_signatory(card["inspector"], st),
     ]
     t = _pairs(rows, st)
-    t.setStyle(TableStyle([("SPAN", (1, 0), (3, 0)), ("SPAN", (1, 2), (3, 2))]))
+    t.setStyle(TableStyle([("SPAN", (1, r), (3, r)) for r in (0, 2, 4)]))
     ending = [Spacer(1, 1 * mm), t]
     nxt_status = str((nxt or {}).get("status", ""))
     if nxt_status.startswith("UNVERIFIED") or any(
@@ -202,6 +206,30 @@ def _card_sheet(card: dict[str, Any], st: dict[str, ParagraphStyle], digest: str
     ):
         ending.append(_p(_esc(both("card:unverified", sep=" · ")), st["tiny"]))
     return [*out, KeepTogether(ending)]  # the verdict never apart from its hash
+
+
+def _signatory(who: dict[str, Any], st: dict[str, ParagraphStyle]) -> list[tuple[str, Any, Any, Any]]:
+    """Who carried the inspection out, by name, the line for their hand, and the EDS the card was
+    signed with — its owner, IIN, serial and validity — or that there was none (R3.1)."""
+    name = who.get("full_name") or who["username"]
+    shown = f"<b>{_esc(name)}</b>" + (f" ({_esc(who['username'])})" if who.get("full_name") else "")
+    cert = who.get("certificate")
+    if cert:
+        facts = {
+            "name": cert["common_name"],
+            "iin": cert.get("iin") or "—",
+            "serial": cert["serial"],
+            "since": cert["not_before"][:10],
+            "until": cert["not_after"][:10],
+        }
+        eds = "<br/>".join(_esc(text(lang, "card:eds_cert", **facts)) for lang in LANGS)
+    else:
+        eds = _lines("card:eds_none")
+    line = _p("_" * 28, st["base"])
+    return [
+        ("card:signatory", _p(shown, st["base"]), "card:signature", line),
+        ("card:eds", _p(eds, st["tiny"]), "", ""),
+    ]
 
 
 def _items(card: dict[str, Any], st: dict[str, ParagraphStyle]) -> list[Any]:

@@ -281,7 +281,7 @@ def ensure_demo_keys(home: Path, password: str) -> None:
     pki = make_pki()
     pki.crl = revocation_list(pki.ca, [], days=3650)
     pki.write(pki_dir)
-    who = issue(employee(DEMO_IIN, DEMO_BIN, "ОПЕРАТОР ДЕМО"), pki.ca, days=(-1, 5 * 365))
+    who = issue(employee(DEMO_IIN, DEMO_BIN, "ЖАҚСЫБЕКОВА ӘЙГЕРІМ"), pki.ca, days=(-1, 5 * 365))
     usb.mkdir(parents=True, exist_ok=True)
     path = usb / "operator.p12"
     path.write_bytes(container(who, password, [pki.ca]))

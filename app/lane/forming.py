@@ -34,7 +34,7 @@ from app.storage.anchor import sign_heads
 from app.storage.chain import ChainWriter
 from app.storage.crypto import Keyring
 from app.storage.db import write_tx
-from app.storage.models import Card, Inspection, Outbox, Reading
+from app.storage.models import Card, Inspection, Outbox, Reading, User
 from app.storage.store import Store
 
 log = logging.getLogger("otolane.lane")
@@ -86,7 +86,26 @@ class Forming:
         self.cards = ChainWriter(Card)
         self._forming = asyncio.Lock()  # one card formed at a time (its signing may wait on a person)
 
-    async def _assemble(self, insp: Inspection, operator: str, card_id: str, now: float) -> dict[str, Any]:
+    async def _inspector(self, operator: str, signer: Any) -> dict[str, Any]:
+        """Who carried the inspection out and signs its card (R3.1): the employee's name from their
+        account, and — in a key session — the certificate their signature will be checked by."""
+        user = await User.get_or_none(username=operator)
+        out: dict[str, Any] = {"username": operator, "full_name": user.full_name if user else ""}
+        info = getattr(signer, "info", None)
+        if info is not None:
+            out["certificate"] = {
+                "common_name": info.common_name,
+                "iin": info.iin,
+                "serial": info.serial,
+                "issuer": info.issuer,
+                "not_before": info.not_before.isoformat(),
+                "not_after": info.not_after.isoformat(),
+            }
+        return out
+
+    async def _assemble(
+        self, insp: Inspection, operator: str, card_id: str, now: float, signer: Any = None
+    ) -> dict[str, Any]:
         """The card from the stored readings (raises CardIncomplete); nothing is written."""
         private = self.keyring.open_json(insp.sealed, f"inspections:{insp.id}")
         card = assemble_card(
@@ -95,7 +114,7 @@ class Forming:
             insp=insp,
             vehicle=private,
             lane=self.cfg.lane,
-            inspector={"username": operator},
+            inspector=await self._inspector(operator, signer),
             finished=now,
             readings=await stored_readings(self.keyring, insp.id),
             devices=[
@@ -161,7 +180,7 @@ class Forming:
             await self.recorder.flush()  # StorageFailed (503): nothing is formed, nothing lost
             card_id = str(uuid.uuid4())
             try:
-                card = await self._assemble(insp, operator, card_id, now)
+                card = await self._assemble(insp, operator, card_id, now, signer)
             except CardIncomplete as exc:
                 await self._refuse_incomplete(operator, insp, exc)
             # The heads the card was formed on, signed: EIS keeps them, no insider can rewrite them

@@ -47,6 +47,11 @@ async def test_a_password_session_only_views_where_keys_are_required(lane: Rig) 
     await key.login_eds(str(lane.home / "usb" / "operator.p12"), KEY_PASSWORD)
     assert not key.view_only
     card = await run_to_card(key, VEHICLE)
+    # issue #22 item 3: the card names the employee and the certificate their signature is checked by
+    stored = await key.call("GET", f"/v1/cards/{card['card_id']}")
+    who = stored["inspector"]
+    assert who["username"] == "operator" and who["full_name"] == "Test operator"
+    assert who["certificate"]["iin"] == IIN_OP and who["certificate"]["serial"]
     # the password session still cannot print it, nor issue a certificate of it
     refused = await _refused(op.call("POST", f"/v1/cards/{card['card_id']}/print", {}))
     assert refused == "key_session_required"

@@ -69,3 +69,29 @@ def test_an_admitted_cars_card_is_one_sheet_and_the_protocol_follows(tmp_path: P
     pages = _render(card, tmp_path / "good.pdf")
     assert "ПАЙДАЛАНУҒА ЖАРАМДЫ" in pages[0] and "ЛИСТ НЕСООТВЕТСТВИЙ" not in "".join(pages)
     assert "ПРОТОКОЛ ИЗМЕРЕНИЙ" in pages[1]
+
+
+def test_the_card_names_who_signed_it_with_their_key_and_has_a_line_for_their_hand(tmp_path: Path) -> None:
+    """Issue #22 item 3 (R3.1): the employee by name (not the login alone), the EDS the card was
+    signed with — its owner, IIN, serial and validity — and the signature line of the form; a card
+    of a password session says it bears no employee's EDS."""
+    card = _card()
+    card["inspector"] = {
+        "username": "aigerim",
+        "full_name": "Жақсыбекова Әйгерім Серікқызы",
+        "certificate": {
+            "common_name": "ЖАҚСЫБЕКОВА ӘЙГЕРІМ",
+            "iin": "900101300123",
+            "serial": "6b2f1c00a1",
+            "issuer": "NCA RK (GOST)",
+            "not_before": "2026-01-10T00:00:00+00:00",
+            "not_after": "2027-01-10T00:00:00+00:00",
+        },
+    }
+    first = " ".join(_render(card, tmp_path / "signed.pdf")[0].split())
+    assert "Жақсыбекова Әйгерім Серікқызы (aigerim)" in first
+    assert "Осмотр провёл" in first and "Тексеруді жүргізген" in first and "Подпись" in first
+    assert "ИИН 900101300123, сертификат № 6b2f1c00a1, 2026-01-10 – 2027-01-10" in first
+    assert "ЖСН 900101300123" in first
+    unsigned = " ".join(_render(_card(), tmp_path / "unsigned.pdf")[0].split())
+    assert "без ЭЦП сотрудника" in unsigned and "ЭЦҚ-сы жоқ" in unsigned
