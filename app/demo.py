@@ -111,6 +111,28 @@ async def wait_ready(sock: Path, procs: Processes, timeout: float = 30.0) -> Non
     raise OtolaneError("demo_failed", f"the daemon did not start; see {procs.home / 'logs'}")
 
 
+#: a screen that fails this often within a minute is not opened again (it fails as it opens)
+SCREEN_RETRIES = 5
+
+
+def run_screen(argv: list[str]) -> None:
+    """The lane screen until the user leaves it (exit 0). A screen that ends otherwise is opened
+    again — the daemon, stands, cameras and EIS run on (issue #23: a screen's crash took the whole
+    demo lane down) — unless it fails again and again as it opens."""
+    failures: list[float] = []
+    while True:
+        code = subprocess.run(argv, check=False).returncode  # the screen owns the terminal
+        if code == 0:
+            return
+        now = time.monotonic()
+        failures = [t for t in failures if now - t < 60.0] + [now]
+        if len(failures) >= SCREEN_RETRIES:
+            print(f"the lane screen keeps failing (exit {code}); the lane is stopped", file=sys.stderr)
+            return
+        print(f"the lane screen ended (exit {code}); the lane runs on: opening it again …", file=sys.stderr)
+        time.sleep(1.0)
+
+
 def start_lane(
     home: Path,
     speed: float,
@@ -408,7 +430,7 @@ def run_demo(args: argparse.Namespace) -> int:
         print(f"  a second screen (technician over SSH): otolane tui --config {cfg}")
         print("Opening the lane screen …")
         time.sleep(1.5)
-        subprocess.run(tui_command(str(sock), args.lang), check=False)  # the screen owns the terminal
+        run_screen(tui_command(str(sock), args.lang))
         return 0
     finally:
         procs.stop()

@@ -31,6 +31,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=lambda item: durations.get(item.nodeid, 0.0))
 
 
+@pytest.fixture(autouse=True)
+def _screens_fail_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An error in a screen fails its test: the guard that keeps a kiosk's screen alive (issue #23)
+    would otherwise turn a bug into a line on the screen. The guard's own tests turn it back on."""
+    from tui.app import OtolaneApp
+
+    monkeypatch.setattr(OtolaneApp, "strict", True)
+
+
 @pytest.fixture
 async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     r = await start_rig(tmp_path / "lane")

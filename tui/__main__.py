@@ -4,6 +4,7 @@ demo start it (in its own process, so the daemon side never loads screen code)."
 from __future__ import annotations
 
 import argparse
+import sys
 
 from tui.app import run_tui
 
@@ -13,7 +14,7 @@ def main() -> None:
     p.add_argument("--socket", required=True, help="the lane daemon's socket")
     p.add_argument("--lang", choices=("kk", "ru", "en"), default="ru")
     args = p.parse_args()
-    run_tui(args.socket, args.lang)
+    sys.exit(run_tui(args.socket, args.lang))
 
 
 if __name__ == "__main__":

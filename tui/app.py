@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+from pathlib import Path
 from typing import Any
 
 from textual.app import App
@@ -32,14 +34,45 @@ class OtolaneApp(App[None]):
         Binding("ctrl+q", "logout", show=False, priority=True),
     ]
 
+    #: the tests turn this on (tests/conftest.py): an error in a screen fails the test rather than
+    #: being shown as a line
+    strict = False
+
     def __init__(self, socket_path: str, lang: str = "ru") -> None:
         super().__init__()
+        self.screen_errors: list[str] = []  # what the guard kept the screens alive through
         self.client = LaneClient(socket_path)
         self.ui_lang = lang if lang in LANGS else "ru"
         self.state: dict[str, Any] = {}
         self.online = False
         self.revision = 0
         self.trends = Trends()
+
+    # --- errors: a screen never dies of one (issue #23) ----------------------------
+    def screen_failed(self, error: BaseException) -> None:
+        """An error in a screen's handler, a timer or a worker: logged with its traceback, said to
+        the user as a line in their language; the screen and the lane go on."""
+        log.error("error in a screen (the screen goes on)", exc_info=error)
+        self.screen_errors.append(f"{type(error).__name__}: {error}"[:200])
+        with contextlib.suppress(Exception):
+            self.notify(self.t("app.screen_error"), severity="error", timeout=8)
+
+    def _handle_exception(self, error: Exception) -> None:
+        if self.strict or self._exit:
+            super()._handle_exception(error)
+            return
+        self.screen_failed(error)
+
+    async def _dispatch_message(self, message: Any) -> None:
+        """The app's own messages (keys and their actions among them) under the same guard."""
+        try:
+            await super()._dispatch_message(message)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            if self.strict:
+                raise
+            self.screen_failed(error)
 
     # --- language ------------------------------------------------------------
     def t(self, key: str, **params: Any) -> str:
@@ -176,6 +209,24 @@ def make_app(socket_path: str, lang: str = "ru") -> OtolaneApp:
     return OtolaneApp(socket_path, lang)
 
 
-def run_tui(socket_path: str, lang: str = "ru") -> None:
-    logging.basicConfig(level=logging.WARNING, handlers=[logging.NullHandler()])
-    make_app(socket_path, lang).run()
+def log_file() -> Path:
+    """Where a screen's errors are written (the user's own state folder, 0600): a screen never shows
+    a traceback."""
+    base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    return base / "otolane" / "tui.log"
+
+
+def run_tui(socket_path: str, lang: str = "ru") -> int:
+    """The screen until the user leaves it; its exit status: 0 when they left, else what went wrong
+    (whoever started it may open it again: the lane itself runs on)."""
+    path = log_file()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path.touch(mode=0o600, exist_ok=True)
+        handler: logging.Handler = logging.FileHandler(path, encoding="utf-8")
+    except OSError:  # a read-only home: nothing is written, nothing shown
+        handler = logging.NullHandler()
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
+    app = make_app(socket_path, lang)
+    app.run()
+    return int(app.return_code or 0)

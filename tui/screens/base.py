@@ -1,8 +1,10 @@
-"""What every screen shares: typed access to the app, and the key bar in the user's language."""
+"""What every screen shares: typed access to the app, the key bar in the user's language, and the
+guard that keeps a screen alive through an error in one of its handlers (issue #23)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+import asyncio
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from tui.app import OtolaneApp
@@ -12,6 +14,18 @@ class AppMixin:
     @property
     def app_(self) -> OtolaneApp:
         return cast("OtolaneApp", self.app)  # type: ignore[attr-defined]
+
+    async def _dispatch_message(self, message: Any) -> None:
+        """One message, its handler's error kept here: logged and said as a line, the screen goes on
+        handling the next (Textual stops a widget's message loop at an error it is handed)."""
+        try:
+            await super()._dispatch_message(message)  # type: ignore[misc]
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            if self.app_.strict:
+                raise
+            self.app_.screen_failed(error)
 
     def keybar(self, keys: list[tuple[str, str]]) -> str:
         # compact: every key of a role fits one line of an 80-column console in every language

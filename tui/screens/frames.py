@@ -67,7 +67,10 @@ class FramesScreen(AppMixin, Screen[None]):
         try:
             data = await self.app_.client.call("GET", f"/v1/devices/{self.device_id}/frames")
         except ApiError as exc:
-            self.query_one("#msg", Static).update(f"[red]✗ {self.app_.error_text(exc)}[/red]")
+            if self.is_attached:
+                self.query_one("#msg", Static).update(f"[red]✗ {self.app_.error_text(exc)}[/red]")
+            return
+        if not self.is_attached:  # the screen was left while the frames were asked for (issue #23)
             return
         d = data["device"]
         if d.get("service_commands", []) != self.service:

@@ -17,6 +17,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
+from textual.css.query import NoMatches
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Select, Static
 
@@ -95,6 +96,12 @@ class NewInspectionScreen(AppMixin, ModalScreen[dict[str, Any] | None]):
         except ApiError as exc:
             out.update(f"[yellow]{self.app_.error_text(exc)}[/yellow]")
             return
+        try:
+            self._show_reading(got, out)
+        except NoMatches:  # the form was being closed as the answer landed (issue #23): dropped
+            return
+
+    def _show_reading(self, got: dict[str, Any], out: Static) -> None:
         self._recognition = got
         pv = got.get("preview") or {}
         self.query_one("#plate-pic", Static).update(
