@@ -390,6 +390,14 @@ IIN_OP = "900101300123"
 CENTRE_BIN = "123456789021"
 
 
+def signer_at_eis(rig: Rig, card_id: str) -> tuple[str, ...] | None:
+    """Who EIS (the simulator) says signed a card it took: ``("IIN…",)``, or None."""
+    row = rig.eis.db.execute(
+        "SELECT s.signer FROM cards c JOIN signatures s ON s.key = c.key WHERE c.card_id = ?", (card_id,)
+    ).fetchone()
+    return tuple(row) if row else None
+
+
 async def start_key_rig(
     home: Path, more_keys: Callable[[Any], dict[str, Any]] | None = None, login: str = "both", **kw: Any
 ) -> Rig:

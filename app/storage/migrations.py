@@ -208,20 +208,6 @@ async def _v13(conn: Any) -> None:
 
 #: the exchanges copied into their chain a page at a time
 _COPY_PAGE = 2000
-_EXCHANGE_COLUMNS = (
-    "ts",
-    "route",
-    "kind",
-    "card_id",
-    "idempotency_key",
-    "attempt",
-    "request_digest",
-    "http_status",
-    "outcome",
-    "duration_ms",
-    "error",
-    "sealed_response",
-)
 
 
 def _plain_value(v: Any) -> Any:
@@ -232,8 +218,10 @@ async def _v14(conn: Any) -> None:
     """The exchanges with EIS (G2) become a chain of their own: a row taken out, or the event feed
     moved past events EIS never took, is found by the integrity check. The rows are copied in their
     order into a new table and chained as they go; the old table goes in the same transaction."""
-    from app.storage.chain import ChainWriter
+    from app.storage.chain import STORED, ChainWriter
     from app.storage.models import EisExchange
+
+    copied = tuple(c for c in STORED["eis_exchanges"] if c != "seq")  # seq and hash: made anew
 
     sqlite = conn.capabilities.dialect == "sqlite"
     table, old = "eis_exchanges", "eis_exchanges__v13"
@@ -269,7 +257,7 @@ async def _v14(conn: Any) -> None:
         if sql.strip(";"):
             await conn.execute_query(sql.rstrip(";"))
     writer, after = ChainWriter(EisExchange), -1
-    select = ", ".join(("id", *_EXCHANGE_COLUMNS))
+    select = ", ".join(("id", *copied))
     page_sql = (
         f'SELECT {select} FROM "{old}" WHERE id > ? ORDER BY id LIMIT {_COPY_PAGE}'  # noqa: S608 - our columns
         if sqlite
@@ -281,7 +269,7 @@ async def _v14(conn: Any) -> None:
             break
         page = [dict(r) for r in rows]
         after = int(page[-1]["id"])
-        kept = [{c: _plain_value(r[c]) for c in _EXCHANGE_COLUMNS} for r in page]
+        kept = [{c: _plain_value(r[c]) for c in copied} for r in page]
         await writer.append(kept, conn)
     await conn.execute_query(f'DROP TABLE "{old}"')
 

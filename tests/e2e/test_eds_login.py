@@ -24,6 +24,7 @@ from tests.rig import (
     admitted,
     integrity_argv,
     serve_loopback,
+    signer_at_eis,
     start_key_rig,
     start_rig,
     wait_for,
@@ -333,11 +334,7 @@ async def test_a_card_formed_with_a_key_on_a_token_is_signed_through_ncalayer(tm
             return (await c.call("GET", "/v1/state"))["outbox"]["accepted"] == 1
 
         await wait_for(accepted, "EIS acceptance of the token-signed card")
-        row = rig.eis.db.execute(
-            "SELECT s.signer FROM cards c JOIN signatures s ON s.key = c.key WHERE c.card_id = ?",
-            (card["card_id"],),
-        ).fetchone()
-        assert row == (f"IIN{IIN_OP}",)
+        assert signer_at_eis(rig, card["card_id"]) == (f"IIN{IIN_OP}",)
         assert len(await admin.call("GET", "/v1/journal?action=card_formed")) == 1
     finally:
         await runner.cleanup()
@@ -411,11 +408,7 @@ async def test_a_card_formed_in_a_key_session_reaches_eis_signed_by_the_employee
         return (await c.call("GET", "/v1/state"))["outbox"]["accepted"] == 1
 
     await wait_for(accepted, "EIS acceptance of the signed card")
-    row = lane.eis.db.execute(
-        "SELECT s.signer FROM cards c JOIN signatures s ON s.key = c.key WHERE c.card_id = ?",
-        (card["card_id"],),
-    ).fetchone()
-    assert row == (f"IIN{IIN_OP}",)
+    assert signer_at_eis(lane, card["card_id"]) == (f"IIN{IIN_OP}",)
     admin = await lane.client("admin")
     formed = await admin.call("GET", "/v1/journal?action=card_formed")
     assert formed[0]["details"]["signed_by"]  # the certificate's serial, in the journal

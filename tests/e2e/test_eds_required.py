@@ -10,7 +10,16 @@ from pathlib import Path
 import pytest
 
 from app.api.client import ApiError
-from tests.rig import IIN_OP, KEY_PASSWORD, PASSWORDS, Rig, run_to_card, start_key_rig, wait_for
+from tests.rig import (
+    IIN_OP,
+    KEY_PASSWORD,
+    PASSWORDS,
+    Rig,
+    run_to_card,
+    signer_at_eis,
+    start_key_rig,
+    wait_for,
+)
 
 VEHICLE = {"plate": "123ABC02", "category": "M1", "fuel": "petrol", "axles": 2}
 
@@ -60,11 +69,7 @@ async def test_a_password_session_only_views_where_keys_are_required(lane: Rig) 
         return (await key.call("GET", "/v1/state"))["outbox"]["accepted"] == 1
 
     await wait_for(accepted, "EIS accepting the card")
-    row = lane.eis.db.execute(
-        "SELECT s.signer FROM cards c JOIN signatures s ON s.key = c.key WHERE c.card_id = ?",
-        (card["card_id"],),
-    ).fetchone()
-    assert row == (f"IIN{IIN_OP}",)
+    assert signer_at_eis(lane, card["card_id"]) == (f"IIN{IIN_OP}",)
     denied = await admin.call("GET", "/v1/journal?action=access_denied")
     reasons = {(e["actor"], e["details"].get("path"), e["details"].get("reason")) for e in denied}
     assert ("operator", "/v1/inspections", "key_required") in reasons

@@ -340,20 +340,13 @@ async def _chains(n: int) -> None:
         )
         await chain.ChainWriter(EisExchange).append(
             [
-                {
-                    "ts": 4000.0 + k,
-                    "route": "rest",
-                    "kind": "events",
-                    "card_id": "",
-                    "idempotency_key": f"events-{k}-{k}-{k:016x}",
-                    "attempt": 1,
-                    "request_digest": "cd" * 32,
-                    "http_status": 202,
-                    "outcome": "accepted",
-                    "duration_ms": 12.5,
-                    "error": "",
-                    "sealed_response": b"answer" if k in (0, n - 1) else None,
-                }
+                dict(
+                    _EXCHANGE,
+                    ts=4000.0 + k,
+                    kind="events",
+                    idempotency_key=f"events-{k}-{k}-{k:016x}",
+                    sealed_response=b"answer" if k in (0, n - 1) else None,
+                )
                 for k in range(n)
             ],
             tx,
