@@ -12,6 +12,14 @@ from tui.screens.lane import LaneScreen
 SIZE = (80, 24)
 
 
+def _drawn(app: OtolaneApp) -> str:
+    """What the terminal shows now: the screen's drawn lines, as text."""
+    import re
+
+    svg = app.export_screenshot()
+    return re.sub(r"<[^>]+>", "", svg).replace("&#160;", " ")
+
+
 def text(app: OtolaneApp, selector: str) -> str:
     content = app.screen.query_one(selector, Static).content
     return content.plain if isinstance(content, Text) else Text.from_markup(str(content)).plain
@@ -386,6 +394,12 @@ async def test_a_bad_vin_is_named_in_the_new_car_form_and_nothing_typed_is_lost(
         assert app.screen is screen, "the form closed on a refusal"
         assert "В VIN не бывает букв I, O и Q (найдено: O)" in text(app, "#new-msg")
         assert app.focused is screen.query_one("#vin", Input)
+        # issue #23 item 2: the error is where the eye is — on the screen drawn at 80×24 — whatever
+        # the form's scroll (it was below the visible area and Enter looked dead)
+        for scroll in ("scroll_home", "scroll_end"):
+            getattr(screen.query_one("#new-box"), scroll)(animate=False)
+            await pilot.pause(0.1)
+            assert "букв" in _drawn(app) and "найдено" in _drawn(app), scroll
         assert screen.query_one("#plate", Input).value == "123abc02"  # nothing typed is lost
         screen.query_one("#vin", Input).value = "XTA210990Y1234567"
         await pilot.click("#new-start")
@@ -501,6 +515,18 @@ async def test_cameras_on_the_dashboard_and_the_plate_read_into_the_new_car_form
             await until_shown(pilot, app, "#plate-read", "123ABC02", 60)
             assert "mjpeg0: 123ABC02 ·" in text(app, "#plate-read")
             assert len(text(app, "#plate-pic").splitlines()) == 3  # the plate in half blocks
+            # issue #23 item 2: with the plate's picture the form is taller than 80×24; a refusal is
+            # still drawn where the eye is, whatever the form's scroll
+            from textual.widgets import Input
+
+            app.screen.query_one("#axles", Input).value = "9"
+            await pilot.press("enter")
+            for scroll in ("scroll_home", "scroll_end"):
+                getattr(app.screen.query_one("#new-box"), scroll)(animate=False)
+                await pilot.pause(0.1)
+                assert "1" in text(app, "#new-msg") and text(app, "#new-msg") in _drawn(app), scroll
+            app.screen.query_one("#axles", Input).value = "2"
+            app.screen.query_one("#plate", Input).focus()
             await pilot.press("enter")  # the plate field holds the reading: Enter confirms it
 
             await until_shown(pilot, app, "#insp", "123ABC02 · M1 · petrol")

@@ -74,7 +74,9 @@ class NewInspectionScreen(AppMixin, ModalScreen[dict[str, Any] | None]):
             with Horizontal():
                 yield Button(t("new.start"), id="new-start", variant="primary")
                 yield Button(t("new.cancel"), id="new-cancel")
-            yield Static(id="new-msg")
+        # outside the scrolling form, at the foot of the screen: an error is seen at 80×24 wherever the
+        # form is scrolled (issue #23: it was drawn below the visible area and Enter looked dead)
+        yield Static(id="new-msg")
 
     def on_mount(self) -> None:
         self.query_one("#plate", Input).focus()
