@@ -439,7 +439,13 @@ async def test_the_visual_checklist_marks_a_defect_that_fails_the_card(rig: Rig)
         assert isinstance(screen, VisualScreen)
         assert "Визуальный осмотр" in text(app, "#visual-box Static")
         leaks = screen.query_one("#visual-leaks", Checkbox)
-        assert "Нет подтеканий жидкостей" in str(leaks.label)
+        # issue #23 item 3: "mark the defects found" over checks worded as the defects themselves
+        assert "Отметьте найденные дефекты" in text(app, "#visual-box Static")
+        assert str(leaks.label) == "Подтекание жидкостей"
+        from tui.i18n import translate
+
+        said_ok = {translate("ru", f"item.{c}") for c in screen.checks}  # "Световые приборы исправны" …
+        assert not said_ok & {str(c.label) for c in screen.query(Checkbox)}
         assert screen.query_one("#visual-box").region.bottom <= SIZE[1]
         leaks.value = True
         await pilot.press("f9")

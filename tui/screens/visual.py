@@ -32,7 +32,10 @@ class VisualScreen(AppMixin, ModalScreen[dict[str, Any] | None]):
             yield Static(f"[b]{t('visual.title')}[/b]\n{t('visual.hint')}")
             with VerticalScroll(id="visual-list"):
                 for check in self.checks:
-                    yield Checkbox(t(f"item.{check}"), check in self.defects, id=check.replace(".", "-"))
+                    # worded as the defect a tick says was found (issue #23 item 3: "mark the defects"
+                    # over "lights work" said the opposite); the card names the check itself
+                    label = t(f"visual.defect.{check.removeprefix('visual.')}")
+                    yield Checkbox(label, check in self.defects, id=check.replace(".", "-"))
             with Horizontal():
                 yield Button(t("visual.send"), id="visual-send", variant="primary")
                 yield Button(t("new.cancel"), id="visual-cancel")
