@@ -78,6 +78,11 @@ class OtolaneApp(App[None]):
     def t(self, key: str, **params: Any) -> str:
         return translate(self.ui_lang, key, **params)
 
+    def unit(self, unit: str) -> str:
+        """A unit as people here write it ("кН", "м/км"); one the catalogs lack, as the device said it."""
+        said = translate(self.ui_lang, f"unit.{unit}")
+        return unit if said == f"unit.{unit}" else said
+
     def error_text(self, exc: ApiError) -> str:
         key = f"error.{exc.code}"
         text = self.t(key, **self._reasoned(exc.params))

@@ -86,6 +86,16 @@ async def test_operator_sees_live_forces_and_runs_a_step(rig: Rig) -> None:
 
         await wait_for(live, "a live force on screen")
         assert "● Brake tester" in text(app, "#stands")
+        # issue #23 item 4: units and sides as people here write them, in each language
+        for lang, said in (("ru", ("Л ", "П ", "кН")), ("kk", ("С ", "О ", "кН"))):
+            app.ui_lang = lang
+            app.revision += 1
+            await pilot.pause(0.4)
+            shown = text(app, "#stands") + text(app, "#live")
+            assert all(s in shown for s in said) and "kN" not in shown, (lang, shown)
+        app.ui_lang = "en"
+        app.revision += 1
+        await pilot.pause(0.2)
         assert "EIS ● 0 waiting · 0 sent" in text(app, "#hdr")
         assert "F2 New car" in text(app, "#keys")
         await pilot.press("f2")

@@ -201,7 +201,8 @@ class LaneScreen(AppMixin, Screen[None]):
         preview = await self._call("GET", f"/v1/inspections/{insp['id']}/preview")
         if preview is not None:
             self.app_.push_screen(
-                ReviewScreen(insp, preview, lambda item: item_lines(self.app_.t, item)), self._card_formed
+                ReviewScreen(insp, preview, lambda item: item_lines(self.app_.t, item, self.app_.unit)),
+                self._card_formed,
             )
 
     async def _card_formed(self, card: dict[str, Any] | None) -> None:

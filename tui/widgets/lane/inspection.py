@@ -27,8 +27,11 @@ def mmss(seconds: float) -> str:
     return f"{seconds // 60:02d}:{seconds % 60:02d}"
 
 
-def item_lines(t: Callable[..., str], item: dict[str, Any]) -> list[str]:
-    """One card item: its name, then measured value, norm and verdict (with the deviation)."""
+def item_lines(
+    t: Callable[..., str], item: dict[str, Any], unit: Callable[[str], str] = lambda u: u
+) -> list[str]:
+    """One card item: its name, then measured value, norm and verdict (with the deviation); ``unit``
+    says a unit as people here write it."""
     params = dict(item.get("params", {}))
     if "side" in params:
         params["side"] = t(f"side.{params['side']}")
@@ -38,7 +41,10 @@ def item_lines(t: Callable[..., str], item: dict[str, Any]) -> list[str]:
     if item["item"].startswith("visual."):
         value = t("item.defect" if item["value"] else "item.no_defect")
     else:
-        value = t("item.measured", value=f"{item['value']:g}", unit=item["unit"], norm=item["norm"])
+        u, norm = item["unit"], item["norm"]
+        if u and norm.endswith(u):  # the norm's text ends with the device's unit: said ours
+            norm = norm[: -len(u)] + unit(u)
+        value = t("item.measured", value=f"{item['value']:g}", unit=unit(u), norm=norm)
     return [f"{mark} {t('item.' + item['item'], **params)}", f"    {value}"]
 
 
@@ -75,7 +81,7 @@ class InspectionPanel(AppMixin, Static):
                 reason = escape(last["eis_error"][:120])
                 lines.append(f"[yellow]{t(key, attempts=last.get('eis_attempts', 0), reason=reason)}[/]")
             for item in last.get("items", []):
-                lines += item_lines(t, item)
+                lines += item_lines(t, item, self.app_.unit)
         return "\n".join(lines)
 
     def _open(self, insp: dict[str, Any]) -> str:

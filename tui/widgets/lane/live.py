@@ -43,6 +43,7 @@ class LivePanel(AppMixin, Static):
         right = live.get("brake.force.right", {}).get("value", 0.0)
         full = max(BAR_MIN_FULL_KN, left, right)
         imb = brake.get("imbalance", 0.0)  # derived by the daemon (app/domain/norms.py)
+        kn = self.app_.unit("kN")
         photo = ""
         if running and running.get("photo"):  # R3.9: this axle's brake test takes the photo
             at = running.get("photo_at")
@@ -52,9 +53,9 @@ class LivePanel(AppMixin, Static):
                 else t("lane.photo_waiting")
             )
         return (
-            f"{t('dev.left'):<6}{bar(left, full)} {left:5.2f} kN   "
+            f"{t('dev.left'):<6}{bar(left, full)} {left:5.2f} {kn}   "
             f"{t('dev.imbalance')} {imb:.1f} %\n"
-            f"{t('dev.right'):<6}{bar(right, full)} {right:5.2f} kN{photo}"
+            f"{t('dev.right'):<6}{bar(right, full)} {right:5.2f} {kn}{photo}"
         )
 
     def _trends(self, d: dict[str, Any]) -> str:
@@ -67,6 +68,6 @@ class LivePanel(AppMixin, Static):
             name = label or self.app_.t(f"dev.{d['kind']}")
             out.append(
                 f"{name:<6}[cyan]{sparkline(self.app_.trends.of(d['id'], ch), BAR):<{BAR}}[/cyan] "
-                f"{v['value']:7.2f} {v['unit']}"
+                f"{v['value']:7.2f} {self.app_.unit(v['unit'])}"
             )
         return "\n".join(out)

@@ -73,6 +73,11 @@ class StandsPanel(AppMixin, Static):
             lines.append(self._camera_line(c, width))
         self.update("\n".join(lines))
 
+    def _short(self, label: str) -> str:
+        """A side's one or two letters in the user's language (L → Л, С); a symbol (CO, λ) as it is."""
+        said = self.app_.t(f"side_short.{label}") if label else ""
+        return label if said == f"side_short.{label}" else said
+
     def _stand_line(self, d: dict[str, Any], width: int) -> str:
         t = self.app_.t
         sym = SYMBOL.get(d["status"], "○")
@@ -84,9 +89,9 @@ class StandsPanel(AppMixin, Static):
             state = t(f"dev.{d['status']}")
         live = d.get("live", {})
         shown = [(label, live[ch]) for label, ch in LIVE.get(d["kind"], ()) if ch in live]
-        values = " ".join(f"{label} {v['value']:.2f}".strip() for label, v in shown)
+        values = " ".join(f"{self._short(label)} {v['value']:.2f}".strip() for label, v in shown)
         if shown and shown[-1][1]["unit"]:
-            values += f" {shown[-1][1]['unit']}"
+            values += f" {self.app_.unit(shown[-1][1]['unit'])}"
         if d["status"] != "connected" or not d["admitted"]:
             values = ""
         line = f"{sym} {name:<14} {values or state}"
