@@ -110,8 +110,16 @@ class OtolaneApp(App[None]):
             out["reason"] = self.reason_text(out.pop("why"), out.get("reason", ""))
         return out
 
+    def duration(self, seconds: float) -> str:
+        """A time left as people read it: "17 мин 28 с", "45 с" (not "1048 с")."""
+        whole = max(0, round(seconds))
+        m, s = divmod(whole, 60)
+        return self.t("duration.min_s", m=m, s=s) if m else self.t("duration.s", s=s)
+
     def hold_text(self, hold: dict[str, Any]) -> str:
         params = self._reasoned(hold.get("params", {}))
+        if "left_s" in params:
+            params["left"] = self.duration(float(params["left_s"]))
         if "steps" in params:
             params["steps"] = ", ".join(self.step_name(s) for s in params["steps"])
         if "step" in params:

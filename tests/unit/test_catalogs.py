@@ -68,7 +68,7 @@ def test_every_key_the_screens_use_exists(lang: str) -> None:
 def test_a_missing_key_shows_the_key_not_a_crash() -> None:
     assert translate("kk", "no.such.key") == "no.such.key"
     assert translate("ru", "hold.min_duration").startswith("Минимальное время")
-    assert "{left_s}" in translate("en", "hold.min_duration")  # a missing parameter stays visible
+    assert "{left}" in translate("en", "hold.min_duration")  # a missing parameter stays visible
 
 
 def test_every_card_item_and_step_has_a_name() -> None:
@@ -117,3 +117,22 @@ def test_the_widest_key_bar_fits_an_80_column_console(lang: str) -> None:
     names = ("F2", "F5", "F8", "F7", "F10", "^Q")
     bar = "  ".join(f" {k}  {translate(lang, 'keys.' + label)}" for k, label in zip(names, keys, strict=True))
     assert len(bar) <= 80, bar
+
+
+@pytest.mark.parametrize(
+    ("lang", "left_s", "said"),
+    [
+        ("ru", 1048, "Минимальное время осмотра не истекло: осталось 17 мин 28 с (приказ № 532, п. 12)."),
+        ("kk", 45, "Тексерудің ең аз уақыты өтпеді: 45 с қалды (№ 532 бұйрық, 12-т.)."),
+        ("en", 60.4, "Minimum inspection time not reached: 1 min 0 s left (Order No. 532, p. 12)."),
+    ],
+)
+def test_a_time_left_is_said_in_minutes_and_seconds_with_the_clause_in_words(
+    lang: str, left_s: float, said: str
+) -> None:
+    """Issue #23 item 4: "1048 с" and "(Order No. 532, p. 12 (R12))" on a Russian screen, no more."""
+    from tui.app import make_app
+
+    app = make_app("/nonexistent.sock", lang)
+    hold = {"code": "min_duration", "params": {"left_s": left_s, "clause": "Order No. 532, p. 12 (R12)"}}
+    assert app.hold_text(hold) == said
