@@ -173,6 +173,21 @@ async def test_admin_reads_the_journal(rig: Rig) -> None:
         table = app.screen.query_one(DataTable)
         actions = {str(table.get_row_at(i)[2]) for i in range(table.row_count)}
         assert {"login", "daemon_started", "device_connected"} <= actions
+        # the EIS exchanges (E): what went and how EIS took it, in the admin's language (issue #23)
+        op = await rig.client("operator")
+        await run_to_card(op, {"plate": "123ABC02", "category": "M1", "fuel": "petrol"})
+        app.ui_lang = "ru"
+        await pilot.press("e")
+
+        async def exchanged() -> bool:
+            await pilot.pause(0.2)
+            t = app.screen.query_one(DataTable)
+            return any(str(t.get_row_at(i)[5]) == "принято" for i in range(t.row_count))
+
+        await wait_for(exchanged, "an accepted exchange in Russian")
+        t = app.screen.query_one(DataTable)
+        kinds = {str(t.get_row_at(i)[1]) for i in range(t.row_count)}
+        assert kinds & {"карта", "события", "запросы"} and not kinds & {"card", "events", "requests"}
 
 
 async def test_admin_exports_the_journal_of_a_period_in_russian(rig: Rig) -> None:

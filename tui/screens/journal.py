@@ -79,11 +79,11 @@ class JournalScreen(AppMixin, Screen[None]):
             if eis:
                 status = str(r["http_status"] or "—")
                 cells = (
-                    r["kind"],
+                    t(f"exchange.kind.{r['kind']}"),
                     r["card_id"][:8],
                     str(r["attempt"]),
                     status,
-                    r["outcome"],
+                    t(f"exchange.outcome.{r['outcome']}"),
                     f"{r['duration_ms']:.0f}",
                     r["error"][:60],
                 )
