@@ -19,6 +19,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+from collections.abc import Callable
 from typing import Any
 
 from reportlab.lib import colors
@@ -81,7 +82,10 @@ def _visual(item: dict[str, Any]) -> bool:
 def _norm_text(item: dict[str, Any]) -> str:
     norm = item["norm"]
     star = "" if not str(norm.get("status", "")).startswith("UNVERIFIED") else " *"
-    text_ = _lines("items:no_defect") if _visual(item) else _esc(norm["text"])
+    said, unit = str(norm["text"]), str(norm.get("unit", ""))
+    if unit and said.endswith(unit):  # the norm's unit as written here
+        said = said[: -len(unit)] + unit_text(unit)
+    text_ = _lines("items:no_defect") if _visual(item) else _esc(said)
     return text_ + star
 
 
@@ -92,7 +96,7 @@ def _value_cell(
     style = style or st["base"]
     if _visual(item):
         return _two("items:defect" if item["value"] else "items:no_defect", style)
-    return _p(f"{_num(item['value'])} {_esc(item['norm']['unit'])}", style)
+    return _p(f"{_num(item['value'])} {_esc(unit_text(item['norm']['unit']))}", style)
 
 
 def _next_text(nxt: dict[str, Any] | None) -> str:
@@ -303,6 +307,46 @@ def _sheet_head(card: dict[str, Any], st: dict[str, ParagraphStyle], title: str)
     ]
 
 
+def step_name(step: str, lang: str) -> str:
+    """A step in words: "Тормоза, ось 2" for ``brakes_axle_2``; an unknown one as it is."""
+    names = catalog(lang)["step"]
+    for prefix in ("brakes_axle", "suspension_axle"):
+        if step.startswith(prefix + "_"):
+            return str(names[prefix]).format(axle=step.rsplit("_", 1)[1])
+    return str(names.get(step, step))
+
+
+def channel_name(channel: str, lang: str) -> str:
+    """A channel in words; a lamp's from its side, beam and quantity; an unknown one as it is."""
+    names = catalog(lang)["channel"]
+    parts = channel.split(".")
+    if len(parts) == 4 and parts[0] == "headlight":
+        _, side, beam, quantity = parts
+        pieces = {"side": f"side.{side}", "beam": f"beam.{beam}", "quantity": f"q.{quantity}"}
+        if all(v in names for v in pieces.values()):
+            return str(names["headlight"]).format(**{k: names[v] for k, v in pieces.items()})
+    return str(names.get(channel, channel))
+
+
+def unit_text(unit: str) -> str:
+    """A unit as written here (kk and ru write them alike): "кН", "м/км"."""
+    return str(catalog("ru")["unit"].get(unit, unit))
+
+
+def _lines_of(say: Callable[[str], str]) -> str:
+    """Kazakh over Russian in one paragraph, from a function of the language; one line when alike."""
+    said = [say(lang) for lang in LANGS]
+    return _esc(said[0]) if len(set(said)) == 1 else "<br/>".join(_esc(x) for x in said)
+
+
+def _clock(iso: str) -> str:
+    """A measurement's time of day in Kazakhstan (its date is the card's)."""
+    try:
+        return dt.datetime.fromisoformat(iso).astimezone(KZ_TIME).strftime("%H:%M:%S")
+    except ValueError:
+        return ""
+
+
 def _protocol_sheet(card: dict[str, Any], st: dict[str, ParagraphStyle]) -> list[Any]:
     out: list[Any] = [
         *_sheet_head(card, st, "protocol:title"),
@@ -311,30 +355,45 @@ def _protocol_sheet(card: dict[str, Any], st: dict[str, ParagraphStyle]) -> list
     serials: dict[str, str] = {}
     for d in card.get("devices", []):
         serials.setdefault(d["kind"], d["serial"])
-    rows = [_head(st, "protocol:step", "protocol:channel", "protocol:value", "protocol:serial")]
+    cell = st["small"]
+    rows = [
+        [_two(k, st["bold"]) for k in ("protocol:step", "protocol:channel", "protocol:value")]
+        + [_two("protocol_more:time", st["bold"]), _two("protocol:serial", st["bold"])]
+    ]
     for entry in card.get("protocol", []):
         serial = ", ".join(serials.get(k, "?") for k in entry.get("devices", ()))
-        for ch, value in entry["values"].items():
+        step = _p(_lines_of(lambda lang, s=entry["step"]: step_name(s, lang)), cell)
+        units, times = entry.get("units", {}), entry.get("times", {})
+        for n, (ch, value) in enumerate(entry["values"].items()):
             rows.append(
                 [
-                    _p(_esc(entry["step"]), st["base"]),
-                    _p(_esc(ch), st["base"]),
-                    _p(_num(value), st["base"]),
-                    _p(_esc(serial), st["small"]),
+                    step if n == 0 else "",  # the step named once, over its values
+                    _p(_lines_of(lambda lang, c=ch: channel_name(c, lang)), cell),
+                    _p(f"{_num(value)} {_esc(unit_text(units.get(ch, '')))}".strip(), cell),
+                    _p(_esc(_clock(times.get(ch, ""))), cell),
+                    _p(_esc(serial), st["tiny"]),
                 ]
             )
     brake = serials.get("brake", "?")
+    kinds = (
+        ("force_left_kn", "kN"),
+        ("force_right_kn", "kN"),
+        ("wheel_load_left_kg", "kg"),
+        ("wheel_load_right_kg", "kg"),
+    )
     for m in card.get("measurements", []):
-        for key in ("force_left_kn", "force_right_kn", "wheel_load_left_kg", "wheel_load_right_kg"):
+        step = _p(_lines_of(lambda lang, a=m["axle"]: step_name(f"brakes_axle_{a}", lang)), cell)
+        for n, (key, unit) in enumerate(kinds):
             rows.append(
                 [
-                    _p(f"brakes_axle_{m['axle']}", st["base"]),
-                    _p(key, st["base"]),
-                    _p(_num(m[key]), st["base"]),
-                    _p(_esc(brake), st["small"]),
+                    step if n == 0 else "",
+                    _p(_lines_of(lambda lang, k=key: channel_name(k, lang)), cell),
+                    _p(f"{_num(m[key])} {_esc(unit_text(unit))}", cell),
+                    _p("", cell),
+                    _p(_esc(brake), st["tiny"]),
                 ]
             )
-    out += [_grid(rows, [45 * mm, 70 * mm, 30 * mm, 35 * mm]), Spacer(1, 2 * mm)]
+    out += [_grid(rows, [38 * mm, 74 * mm, 26 * mm, 18 * mm, 24 * mm]), Spacer(1, 2 * mm)]
     if card.get("unjudged"):
         rows = [[_two("items:item", st["bold"]), _two("protocol:value", st["bold"])]]
         for u in card["unjudged"]:
@@ -350,7 +409,7 @@ def _protocol_sheet(card: dict[str, Any], st: dict[str, ParagraphStyle]) -> list
     for d in card.get("devices", []):
         rows.append(
             [
-                _p(_esc(f"{d['id']} ({d['kind']})"), st["base"]),
+                _p(_lines_of(lambda lang, k=d["kind"]: str(catalog(lang)["device"].get(k, k))), st["small"]),
                 _p(_esc(d["model"]), st["base"]),
                 _p(_esc(d["serial"]), st["base"]),
                 _p(_esc(d["verified_until"]), st["base"]),
@@ -370,7 +429,7 @@ def _failures_sheet(card: dict[str, Any], st: dict[str, ParagraphStyle]) -> list
     rows = [_head(st, "items:item", "items:value", "items:norm", "failures:deviation")]
     for item in card["failures"]:
         title = "<br/>".join(_esc(item_title(item, lang)) for lang in LANGS)
-        unit = _esc(item["norm"]["unit"])
+        unit = _esc(unit_text(item["norm"]["unit"]))
         dev = (
             _two("items:defect", st["fail"])
             if _visual(item)

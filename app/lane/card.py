@@ -165,7 +165,9 @@ def _headlight(side: str) -> Callable[[StepData, Sheet], None]:
     def rule(d: StepData, sheet: Sheet) -> None:
         high = d.final(f"headlight.{side}.high.intensity")
         d.final(f"headlight.{side}.low.intensity")
-        sheet.protocol.append({"step": d.step, "values": dict(d.finals)})
+        # the stand reports both lamps; this step measured its own: each channel once in the protocol
+        own = {ch: v for ch, v in d.finals.items() if ch.startswith(f"headlight.{side}.")}
+        sheet.protocol.append({"step": d.step, "values": own})
         if high is not None:
             sheet.item(f"headlight.{side}.high.intensity", "headlight.high_intensity", high, side=side)
 
@@ -281,6 +283,22 @@ def evaluate(steps: dict[str, dict[str, Any]], vehicle: Vehicle, readings: list[
     return sheet
 
 
+def _units_and_times(
+    insp: Inspection, readings: list[dict[str, Any]]
+) -> dict[tuple[str, str], tuple[str, float]]:
+    """(step, channel) → (unit, wall time of its last reading) of each step's completed run."""
+    runs = {sid: st.get("run") for sid, st in insp.steps.items()}
+    out: dict[tuple[str, str], tuple[str, float]] = {}
+    for r in readings:
+        step = r["step"]
+        if step not in runs or r.get("run", runs[step]) != runs[step]:
+            continue
+        key, ts = (step, r["channel"]), r.get("ts")
+        if key not in out or ts is None or (out[key][1] or 0.0) <= float(ts):
+            out[key] = (str(r.get("unit", "")), None if ts is None else float(ts))
+    return out
+
+
 def assemble_card(
     *,
     contract: str,
@@ -292,6 +310,7 @@ def assemble_card(
     finished: float,
     readings: list[dict[str, Any]],
     devices: Sequence[dict[str, Any]] = (),
+    lane_time: Callable[[float], float] = lambda wall: wall,
 ) -> dict[str, Any]:
     """The card as JSON (EIS contract). ``devices``: the lane's measuring instruments (model, serial,
     verification) for the measurement protocol; only those whose kind a planned step used are kept."""
@@ -304,8 +323,13 @@ def assemble_card(
     )
     sheet = evaluate(insp.steps, facts, readings)
     used = {k for st in insp.steps.values() for k in st.get("devices", ())}
+    measured = _units_and_times(insp, readings)
     for entry in sheet.protocol:  # which instruments made each value (the protocol names them)
         entry["devices"] = list(insp.steps[entry["step"]].get("devices", ()))
+        # each value's unit as its device sent it, and when (on the lane clock, as the card's times)
+        found = {ch: measured.get((entry["step"], ch)) for ch in entry["values"]}
+        entry["units"] = {ch: f[0] for ch, f in found.items() if f}
+        entry["times"] = {ch: _iso(lane_time(f[1])) for ch, f in found.items() if f and f[1] is not None}
     items = sheet.items
     first = vehicle.get("reinspection_of")
     if first:

@@ -127,6 +127,7 @@ class Forming:
                 }
                 for d in self.cfg.devices
             ],
+            lane_time=self.clock.at,
         )
         trigger = next((sid for sid, st in insp.steps.items() if st.get("photo")), None)
         if trigger is not None:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from app.api.client import ApiError, LaneClient
-from app.documents.card_pdf import card_hash
+from app.documents.card_pdf import card_hash, unit_text
 from app.lane.forming import stored_readings
 from tests.rig import Rig, run_to_card, start_rig, wait_for
 
@@ -96,7 +96,7 @@ async def test_the_card_reads_back_in_kazakh_and_russian_with_the_stored_values(
         for r in finals:
             assert _num(float(r["value"])) in text, r
         for item in card["items"]:
-            assert f"{_num(item['value'])} {item['norm']['unit']}" in text, item["id"]
+            assert f"{_num(item['value'])} {unit_text(item['norm']['unit'])}" in text, item["id"]
         # Times as people in Kazakhstan read them (the card's JSON keeps ISO UTC).
         import datetime as dt
 
@@ -157,7 +157,7 @@ async def test_weak_brakes_add_a_failures_sheet_with_each_deviation(tmp_path: Pa
         assert "СӘЙКЕССІЗДІКТЕР ПАРАҒЫ" in sheet and "ЛИСТ НЕСООТВЕТСТВИЙ" in sheet
         assert card["failures"]
         for item in card["failures"]:
-            assert f"{item['deviation']:+g} {item['norm']['unit']}" in sheet, item["id"]
+            assert f"{item['deviation']:+g} {unit_text(item['norm']['unit'])}" in sheet, item["id"]
         assert "2-білік" in sheet and "Ось 2" in sheet  # the rear axle, named in both languages
         everything = pdf_text(pdf)
         assert "<br" not in everything and "&lt;" not in everything and "&amp;" not in everything  # no markup

@@ -243,7 +243,10 @@ def test_a_whole_card_item_by_item() -> None:
     card = _card(vehicle, _steps(), readings, started, finished)
     assert [_item(i) for i in card["items"]] == EXPECTED_ITEMS
     assert [_item(i) for i in card["failures"]] == [i for i in EXPECTED_ITEMS if not i["passed"]]
-    assert card["protocol"] == EXPECTED_PROTOCOL
+    # these readings carry no unit and no time: each value says so, none is made up
+    assert card["protocol"] == [
+        e | {"units": dict.fromkeys(e["values"], ""), "times": {}} for e in EXPECTED_PROTOCOL
+    ]
     assert card["measurements"] == [
         {
             "axle": 1,
@@ -427,3 +430,32 @@ def test_a_diesel_s_smoke_is_judged_and_its_values_kept_in_the_protocol() -> Non
     sheet = evaluate(steps, Vehicle("N1", "diesel", 2010, turbo=True), readings)
     assert sheet.protocol == [{"step": "smoke", "values": {"smoke.k_mean": 0.9, "smoke.k_max": 1.1}}]
     assert [(i["id"], i["value"], i["passed"]) for i in sheet.items] == [("smoke.k", 0.9, True)]
+
+
+def test_each_protocol_value_keeps_its_unit_and_its_time_on_the_lane_clock_each_lamp_once() -> None:
+    """Issue #22 item 6: the protocol names each value's unit as its device sent it and when it was
+    measured, on the lane's clock (a training lane's runs faster, as the card's own times); a lamp's
+    channels are under its own step only (the stand reports both lamps each time)."""
+    readings = [
+        r | {"unit": "m/km" if r["channel"].startswith("sideslip") else "cd", "ts": 1000.0 + i}
+        for i, r in enumerate(_readings())
+    ]
+    insp = Inspection(
+        id="insp-1", number=41, category="M1", fuel="petrol", axles=2, operator="op",
+        started=0.0, training=False, steps=_steps(),
+    )  # fmt: skip
+    card = assemble_card(
+        contract="otolane-eis/1", card_id="card-1", insp=insp, vehicle={"plate": "777ABC02"},
+        lane={"name": "L", "centre": "C", "latitude": 0.0, "longitude": 0.0},
+        inspector={"username": "op"}, finished=10.0, readings=readings, devices=DEVICES,
+        lane_time=lambda wall: 5000.0 + (wall - 1000.0) * 60,
+    )  # fmt: skip
+    entries = {e["step"]: e for e in card["protocol"]}
+    slip = entries["side_slip"]
+    assert set(slip["units"].values()) == {"m/km"} and set(slip["units"]) == set(slip["values"])
+    last = max(
+        i for i, r in enumerate(readings) if r["step"] == "side_slip" and r["channel"] == "sideslip.result"
+    )
+    assert slip["times"]["sideslip.result"] == _iso(5000.0 + last * 60)
+    assert all(ch.startswith("headlight.left.") for ch in entries["headlight_left"]["values"])
+    assert all(ch.startswith("headlight.right.") for ch in entries["headlight_right"]["values"])

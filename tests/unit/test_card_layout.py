@@ -16,7 +16,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from app.documents.card_pdf import card_hash, item_title, render_card
+from app.documents.card_pdf import card_hash, item_title, render_card, unit_text
 
 CARD = Path(__file__).parents[1] / "data" / "cards" / "weak-brakes-m1.json"
 
@@ -28,6 +28,12 @@ def _card() -> dict[str, Any]:
         cv2.putText(img, "123 ABC 02", (380, 380), cv2.FONT_HERSHEY_SIMPLEX, 3, (255, 255, 255), 6)
         photo["jpeg"] = base64.b64encode(cv2.imencode(".jpg", img)[1].tobytes()).decode()
     return card
+
+
+def _clock_kz(iso: str) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromisoformat(iso).astimezone(dt.timezone(dt.timedelta(hours=5))).strftime("%H:%M:%S")
 
 
 def _pages(pdf: Path, *how: str) -> list[str]:
@@ -56,7 +62,7 @@ def test_a_failed_cars_card_is_one_sheet_and_its_failures_the_second(tmp_path: P
             assert title[:24] in packed, (lang, title)
     assert "ЛИСТ НЕСООТВЕТСТВИЙ" in pages[1] and "СӘЙКЕССІЗДІКТЕР ПАРАҒЫ" in pages[1]
     for item in card["failures"]:
-        assert f"{item['deviation']:+g} {item['norm']['unit']}" in pages[1], item["id"]
+        assert f"{item['deviation']:+g} {unit_text(item['norm']['unit'])}" in pages[1], item["id"]
     assert "ПРОТОКОЛ ИЗМЕРЕНИЙ" in pages[2] and all("ПРОТОКОЛ" not in p for p in pages[:2])
     assert (tmp_path / "weak-1.png").exists()
 
@@ -95,3 +101,32 @@ def test_the_card_names_who_signed_it_with_their_key_and_has_a_line_for_their_ha
     assert "ЖСН 900101300123" in first
     unsigned = " ".join(_render(_card(), tmp_path / "unsigned.pdf")[0].split())
     assert "без ЭЦП сотрудника" in unsigned and "ЭЦҚ-сы жоқ" in unsigned
+
+
+def test_the_protocol_speaks_kazakh_and_russian_with_units_and_times(tmp_path: Path) -> None:
+    """Issue #22 item 6: steps, channels and instruments in words from the catalogs, each value
+    with its unit as written here and the time it was measured, each lamp's channels once; no
+    Latin-script word on the protocol's pages but the makers' models, serials, chemical formulas,
+    the lane's name for itself and the card's id."""
+    import re
+
+    card = _card()  # formed by the demo lane of this version: units and times in the card
+    slip = next(e for e in card["protocol"] if e["step"] == "side_slip")
+    pages = _render(card, tmp_path / "protocol.pdf")
+    first = next(i for i, p in enumerate(pages) if "ПРОТОКОЛ ИЗМЕРЕНИЙ" in p)
+    protocol = "\f".join(pages[first:])
+    flat = " ".join(protocol.split())
+    assert "Боковой увод" in flat and "Бүйірлік ауытқу" in flat
+    assert (
+        f"{slip['values']['sideslip.result']:g} м/км" in flat and slip["units"]["sideslip.result"] == "m/km"
+    )
+    when = _clock_kz(slip["times"]["sideslip.result"])
+    assert when in flat  # the time of day in Kazakhstan (UTC+5)
+    assert "Фара левая, противотуманная: высота установки" in flat
+    assert "Тормоза, ось 2" in flat and "Тежегіштер, 2-білік" in flat
+    allowed = {"CO", "CO₂", "CH", "NO", "O₂", "C", "UTC", "otolane", card["card_id"]}  # C: of °C
+    models = " ".join(d["model"] for d in card["devices"])
+    latin = {w for w in re.findall(r"[A-Za-z][A-Za-z0-9₂()./-]*", protocol) if not re.search(r"\d", w)}
+    assert latin - allowed - set(re.findall(r"[A-Za-z][A-Za-z0-9()./-]*", models)) == set()
+    # each lamp's channels once: under its own step
+    assert flat.count("Фара левая, противотуманная: высота установки") == 1
