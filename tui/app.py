@@ -176,6 +176,20 @@ class OtolaneApp(App[None]):
             self.pop_screen()
         self.switch_screen(LoginScreen())
 
+    async def session_ended(self) -> None:
+        """The daemon no longer knows this session — it came back after a restart, or the account
+        changed: back to the login screen, saying so; never out of the screen (issue #23: a second
+        screen quit without a word when its daemon came back)."""
+        from tui.screens.login import LoginScreen
+
+        self.client.token = ""
+        self.state = {}
+        self.online = True
+        while len(self.screen_stack) > 2:
+            self.pop_screen()
+        self.switch_screen(LoginScreen())
+        self.notify(self.t("error.session_required"), severity="warning", timeout=15)
+
     # --- the lane stream ---------------------------------------------------------
     async def reload_state(self) -> None:
         self.state = await self.client.call("GET", "/v1/state")
@@ -192,8 +206,7 @@ class OtolaneApp(App[None]):
                     self.apply(event)
             except ApiError as exc:
                 if exc.status == 401 or exc.code == "session_required":
-                    self.client.token = ""
-                    await self.action_logout()
+                    await self.session_ended()
                     return
             except Exception:  # never let the stream kill the screen
                 log.exception("lane stream")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from rich.text import Text
 from textual.widgets import DataTable, Static
 
@@ -233,6 +235,34 @@ async def test_daemon_loss_is_shown_in_the_header_not_as_a_crash(rig: Rig) -> No
         await pilot.pause(0.3)
         # Said in the form, which stays open with what was typed: the operator retries when it is back.
         assert "The lane daemon does not answer" in text(app, "#new-msg")
+
+
+async def test_a_screen_whose_daemon_comes_back_asks_to_log_in_again_and_stays(rig: Rig) -> None:
+    """Issue #23 item 1: the daemon restarted (sessions live in its memory): the screen says the
+    session ended and shows the login — it does not quit without a word."""
+    from app.daemon import Daemon
+    from tui.screens.login import LoginScreen
+
+    app = make_app(rig.sock, "ru")
+    async with app.run_test(size=SIZE) as pilot:
+        await login(pilot, app, "operator")
+        rig.daemon.stopping.set()
+        await rig.tasks[1]
+        rig.daemon = Daemon(rig.cfg)
+        rig.tasks[1] = asyncio.create_task(rig.daemon.run())
+
+        async def asked_to_log_in() -> bool:
+            await pilot.pause(0.1)
+            return isinstance(app.screen, LoginScreen)
+
+        await wait_for(asked_to_log_in, "the login screen after the daemon came back")
+        assert app.is_running
+        assert any("Сеанс завершён" in n.message for n in app._notifications), [  # noqa: SLF001
+            n.message
+            for n in app._notifications  # noqa: SLF001
+        ]
+        await login(pilot, app, "operator")  # and the operator carries on
+        assert isinstance(app.screen, LaneScreen)
 
 
 async def test_the_last_card_is_shown_item_by_item(rig: Rig) -> None:
