@@ -174,7 +174,9 @@ async def test_admin_reads_the_journal(rig: Rig) -> None:
         await open_journal(pilot, app)
         table = app.screen.query_one(DataTable)
         actions = {str(table.get_row_at(i)[2]) for i in range(table.row_count)}
-        assert {"login", "daemon_started", "device_connected"} <= actions
+        assert {"log in", "lane started", "device connected"} <= actions  # issue #23: in words
+        details = {str(table.get_row_at(i)[3]) for i in range(table.row_count)}
+        assert not any(d.startswith("{") for d in details), details  # no raw JSON
         # the EIS exchanges (E): what went and how EIS took it, in the admin's language (issue #23)
         op = await rig.client("operator")
         await run_to_card(op, {"plate": "123ABC02", "category": "M1", "fuel": "petrol"})

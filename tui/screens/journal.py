@@ -16,6 +16,15 @@ from tui.screens.base import AppMixin
 from tui.screens.export import ExportScreen
 
 
+def _plain(value: object) -> str:
+    """A detail's value without JSON's quotes and braces (a list as its items)."""
+    if isinstance(value, list | tuple):
+        return ",".join(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
 class JournalScreen(AppMixin, Screen[None]):
     BINDINGS = [
         Binding("escape", "back", show=False),
@@ -89,8 +98,11 @@ class JournalScreen(AppMixin, Screen[None]):
                 )
                 table.add_row(when, *cells)
             else:
-                details = json.dumps(r["details"], ensure_ascii=False)[:80]
-                table.add_row(when, r["actor"], r["action"], details)
+                details = "; ".join(f"{k}={_plain(v)}" for k, v in r["details"].items())[:80]
+                said = t(f"action.{r['action']}")
+                table.add_row(
+                    when, r["actor"], r["action"] if said == f"action.{r['action']}" else said, details
+                )
         table.focus()
 
     def action_integrity(self) -> None:
