@@ -120,6 +120,13 @@ class OtolaneApp(App[None]):
         params = self._reasoned(hold.get("params", {}))
         if "left_s" in params:
             params["left"] = self.duration(float(params["left_s"]))
+        if "kind" in params:  # a kind of stand, in words (not "gas")
+            params["kind"] = self.t(f"dev.{params['kind']}")
+        if "device" in params:  # a stand by its kind's name where the lane knows it
+            kinds = {d.get("id"): d.get("kind") for d in self.state.get("devices", [])}
+            kind = kinds.get(params["device"])
+            if kind:
+                params["device"] = self.t(f"dev.{kind}")
         if "steps" in params:
             params["steps"] = ", ".join(self.step_name(s) for s in params["steps"])
         if "step" in params:

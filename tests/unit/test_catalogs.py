@@ -136,3 +136,14 @@ def test_a_time_left_is_said_in_minutes_and_seconds_with_the_clause_in_words(
     app = make_app("/nonexistent.sock", lang)
     hold = {"code": "min_duration", "params": {"left_s": left_s, "clause": "Order No. 532, p. 12 (R12)"}}
     assert app.hold_text(hold) == said
+
+
+def test_a_stand_in_a_hold_is_named_in_words_not_by_its_id() -> None:
+    """Issue #23 item 4: "Устройство gas" no more."""
+    from tui.app import make_app
+
+    app = make_app("/nonexistent.sock", "ru")
+    app.state = {"devices": [{"id": "gas", "kind": "gas"}]}
+    said = app.hold_text({"code": "device_not_connected", "params": {"device": "gas", "reason": "нет связи"}})
+    assert said.startswith("Устройство Газоанализатор") and " gas " not in f" {said} "
+    assert "gas" not in app.hold_text({"code": "device_missing", "params": {"kind": "gas"}})
