@@ -145,3 +145,19 @@ def test_the_cli_prints_one_json_object_with_the_stable_reason(tmp_path: Path, a
     rc, out = _cli(str(NCA / "individual_valid.p12"), "--password-file", str(pw), *trust)
     assert (rc, out["reason"]) == (1, "wrong_password")
     assert "Qwerty12" not in json.dumps(out)
+
+
+def test_a_refused_key_still_says_whose_it_is_which_chain_and_why_in_full(
+    gost_trust: certs.TrustStore, at: datetime
+) -> None:
+    """The refusal the login screen shows names the key's owner and IIN and the chain it was held
+    against, with the reason's detail (mutants of the refusing verdict survived without this)."""
+    v = certs.check(_cert("individual_revoked.p12"), gost_trust, at)
+    assert not v.valid and v.reason == "revoked" and v.detail
+    assert v.info is not None and v.info.iin and v.info.common_name
+    assert len(v.chain) >= 2 and all(isinstance(n, str) and n for n in v.chain)
+    said = v.as_dict()
+    assert said["valid"] is False and said["iin"] == v.info.iin and said["chain"] == list(v.chain)
+    assert said["detail"] == v.detail and said["common_name"] == v.info.common_name
+    good = certs.check(_cert("individual_valid.p12"), gost_trust, at).as_dict()
+    assert good["valid"] is True and good["reason"] is None and good["not_after"] > good["not_before"]
