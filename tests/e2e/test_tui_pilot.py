@@ -466,6 +466,7 @@ async def test_a_bad_vin_is_named_in_the_new_car_form_and_nothing_typed_is_lost(
             return isinstance(app.screen, LaneScreen) and "123ABC02" in text(app, "#insp")
 
         await wait_for(started, "the inspection on screen")
+        assert "бензин" in text(app, "#insp") and "petrol" not in text(app, "#insp")  # issue #23 item 4
     admin = await rig.client("admin")
     entry = (await admin.call("GET", "/v1/journal?action=inspection_started"))[0]
     assert entry["details"]["vehicle"] == {

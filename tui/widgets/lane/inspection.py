@@ -91,10 +91,8 @@ class InspectionPanel(AppMixin, Static):
         timer = t("lane.elapsed", elapsed=mmss(elapsed), minimum=mmss(minimum))
         if elapsed >= minimum:
             timer += " · " + t("lane.min_reached")
-        lines = [
-            f"[b]{escape(insp['plate'])}[/b] · {insp['category']} · {insp['fuel']} · №{insp['number']}",
-            timer,
-        ]
+        fuel = t("fuel." + insp["fuel"])
+        lines = [f"[b]{escape(insp['plate'])}[/b] · {insp['category']} · {fuel} · №{insp['number']}", timer]
         # Results under the last finished step only: the whole list stays on an 80×24 screen;
         # every result is on the card review and in the card itself.
         done = [x["id"] for x in insp["steps"] if x["status"] == "done" and x.get("results")]
