@@ -157,6 +157,7 @@ async def test_technician_sees_raw_frames_and_counters(rig: Rig) -> None:
         await wait_for(frames, "raw frames on screen")
         head = text(app, "#f-head")
         assert "s/n 2231-0457" in head and "frames ok" in head and "never editable" in head
+        assert " ok " not in text(app, "#f-frames") and "✓" in text(app, "#f-frames")  # a mark, not English
         assert "1 zero" in text(app, "#keys")
         await pilot.press("1")  # the profile's service command: zeroing, never a value
         await pilot.pause(0.3)

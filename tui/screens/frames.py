@@ -92,7 +92,7 @@ class FramesScreen(AppMixin, Screen[None]):
         lines = []
         for f in data["frames"][-14:]:
             when = dt.datetime.fromtimestamp(f["ts"]).strftime("%H:%M:%S.%f")[:-3]
-            mark = "[green]ok[/green]" if f["ok"] else "[red]✗[/red]"
+            mark = "[green]✓[/green]" if f["ok"] else "[red]✗[/red]"  # a mark, in no language
             lines.append(f"{when} {f['hex'][:38]:<38} {mark} {escape(f['note'][:24])}")
         self.query_one("#f-frames", Static).update("\n".join(lines))
 
