@@ -97,8 +97,25 @@ class InspectionPanel(AppMixin, Static):
         # every result is on the card review and in the card itself.
         done = [x["id"] for x in insp["steps"] if x["status"] == "done" and x.get("results")]
         last_done = done[-1] if done else None
+        steps: list[list[str]] = []  # each step's lines: its own, and the results of the last done
         for i, s in enumerate(insp["steps"], 1):
-            lines.append(f"{STEP_MARK[s['status']]} {i} {self.app_.step_name(s['id'])}")
+            steps.append([f"{STEP_MARK[s['status']]} {i} {self.app_.step_name(s['id'])}"])
             if s["id"] == last_done:
-                lines.append("    " + results_text(t, s))
-        return "\n".join(lines)
+                steps[-1].append("    " + results_text(t, s))
+        return "\n".join(lines + self._fit(insp["steps"], steps, len(lines)))
+
+    def _fit(self, all_steps: list[dict[str, Any]], steps: list[list[str]], above: int) -> list[str]:
+        """The steps in the panel's height (issue #23: a lane's 14 steps did not fit 80×24, the last
+        never seen): the first finished steps folded into one line, the ones still to come kept."""
+        flat = [ln for step in steps for ln in step]
+        room = self.size.height - above
+        if room <= 0 or len(flat) <= room:
+            return flat
+        first_open = next((i for i, s in enumerate(all_steps) if s["status"] != "done"), len(all_steps))
+        fold = 0
+        while fold < first_open and 1 + sum(len(x) for x in steps[fold:]) > room:
+            fold += 1
+        if fold < 2:
+            return flat
+        folded = STEP_MARK["done"] + " " + self.app_.t("lane.steps_done", first=1, last=fold)
+        return [folded, *(ln for step in steps[fold:] for ln in step)]
