@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rich.markup import escape
+from rich.text import Text
 from textual.widgets import Static
 
 from tui.screens.base import AppMixin
@@ -100,20 +101,25 @@ class InspectionPanel(AppMixin, Static):
         steps: list[list[str]] = []  # each step's lines: its own, and the results of the last done
         for i, s in enumerate(insp["steps"], 1):
             steps.append([f"{STEP_MARK[s['status']]} {i} {self.app_.step_name(s['id'])}"])
-            if s["id"] == last_done:
-                steps[-1].append("    " + results_text(t, s))
-        return "\n".join(lines + self._fit(insp["steps"], steps, len(lines)))
+            if s["id"] == last_done and (said := results_text(t, s)):
+                steps[-1].append("    " + said)
+        return "\n".join(lines + self._fit(insp["steps"], steps, sum(self._rows(ln) for ln in lines)))
+
+    def _rows(self, line: str) -> int:
+        """How many rows a line takes in the panel (a long one wraps)."""
+        width = max(1, self.size.width)
+        return max(1, -(-Text.from_markup(line).cell_len // width))
 
     def _fit(self, all_steps: list[dict[str, Any]], steps: list[list[str]], above: int) -> list[str]:
         """The steps in the panel's height (issue #23: a lane's 14 steps did not fit 80×24, the last
         never seen): the first finished steps folded into one line, the ones still to come kept."""
         flat = [ln for step in steps for ln in step]
         room = self.size.height - above
-        if room <= 0 or len(flat) <= room:
+        if room <= 0 or sum(map(self._rows, flat)) <= room:
             return flat
         first_open = next((i for i, s in enumerate(all_steps) if s["status"] != "done"), len(all_steps))
         fold = 0
-        while fold < first_open and 1 + sum(len(x) for x in steps[fold:]) > room:
+        while fold < first_open and 1 + sum(self._rows(ln) for x in steps[fold:] for ln in x) > room:
             fold += 1
         if fold < 2:
             return flat
