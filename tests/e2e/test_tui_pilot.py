@@ -442,6 +442,8 @@ async def test_a_bad_vin_is_named_in_the_new_car_form_and_nothing_typed_is_lost(
         # Every field of the record fits the 80×24 console.
         for widget in screen.query("#new-box Input, #new-box Select, #new-box Checkbox, #new-box Button"):
             assert widget.region.height > 0 and widget.region.bottom <= SIZE[1], widget.id
+        # and the check boxes' words are whole, not "Нейтрализа…" (issue #23 item 5)
+        assert "Нейтрализатор" in _drawn(app) and "Турбонаддув" in _drawn(app)
         await pilot.press(*"123abc02")
         screen.query_one("#year", Input).value = "2012"
         screen.query_one("#vin", Input).value = "XTA21099OY1234567"  # an O where a 0 belongs
