@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import os
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
@@ -63,10 +64,11 @@ class OtolaneApp(App[None]):
             return
         self.screen_failed(error)
 
-    async def _dispatch_message(self, message: Any) -> None:
-        """The app's own messages (keys and their actions among them) under the same guard."""
+    async def guarded(self, handling: Awaitable[None]) -> None:
+        """A message handled, its error kept here (logged, said as a line) rather than handed to
+        Textual, which stops the message loop it came from; the tests' strict mode lets it through."""
         try:
-            await super()._dispatch_message(message)
+            await handling
         except asyncio.CancelledError:
             raise
         except Exception as error:
@@ -74,14 +76,23 @@ class OtolaneApp(App[None]):
                 raise
             self.screen_failed(error)
 
+    async def _dispatch_message(self, message: Any) -> None:
+        """The app's own messages (keys and their actions among them) under the same guard."""
+        await self.guarded(super()._dispatch_message(message))
+
     # --- language ------------------------------------------------------------
     def t(self, key: str, **params: Any) -> str:
         return translate(self.ui_lang, key, **params)
 
+    def t_or(self, key: str, as_is: str) -> str:
+        """The catalog's words for ``key``, or ``as_is`` where the catalogs have none (a device's
+        unit, a journal action added later): a gap shows as the thing itself, not as a key."""
+        said = translate(self.ui_lang, key)
+        return as_is if said == key else said
+
     def unit(self, unit: str) -> str:
         """A unit as people here write it ("кН", "м/км"); one the catalogs lack, as the device said it."""
-        said = translate(self.ui_lang, f"unit.{unit}")
-        return unit if said == f"unit.{unit}" else said
+        return self.t_or(f"unit.{unit}", unit)
 
     def error_text(self, exc: ApiError) -> str:
         key = f"error.{exc.code}"

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from tortoise import connections
 
-from app.eis.events import FEED
+from app.eis import events
 from app.eis.exchanges import events_range
 from app.storage.chain import head
-from app.storage.models import EisExchange, EisFeed, JournalEntry
+from app.storage.models import EisExchange, JournalEntry
 
 if TYPE_CHECKING:
     from app.integrity.check import Checker
@@ -40,11 +40,6 @@ _NAMED_SQL = {
         " FROM journal WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3"
     ),
 }
-
-
-async def position() -> int:
-    row = await EisFeed.get_or_none(name=FEED)
-    return int(row.last_seq) if row else 0
 
 
 async def carried() -> list[tuple[int, int]]:
@@ -82,7 +77,7 @@ async def feed(ck: Checker) -> None:
     """The feed's position against the journal and the exchanges; only the entries after the last
     good check's position are read (``at.feed``)."""
     try:
-        pos, spans = await position(), await carried()
+        pos, spans = await events.position(), await carried()
         top = ck.run.limits.get("feed", pos)
         journal_top = (await head(JournalEntry))[0]
     except Exception as exc:  # a dropped table: named, the check goes on

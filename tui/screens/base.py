@@ -3,7 +3,6 @@ guard that keeps a screen alive through an error in one of its handlers (issue #
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
@@ -16,16 +15,9 @@ class AppMixin:
         return cast("OtolaneApp", self.app)  # type: ignore[attr-defined]
 
     async def _dispatch_message(self, message: Any) -> None:
-        """One message, its handler's error kept here: logged and said as a line, the screen goes on
-        handling the next (Textual stops a widget's message loop at an error it is handed)."""
-        try:
-            await super()._dispatch_message(message)  # type: ignore[misc]
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:
-            if self.app_.strict:
-                raise
-            self.app_.screen_failed(error)
+        """One message, its handler's error kept by the app's guard: the screen goes on handling the
+        next (Textual stops a widget's message loop at an error it is handed)."""
+        await self.app_.guarded(super()._dispatch_message(message))  # type: ignore[misc]
 
     def keybar(self, keys: list[tuple[str, str]]) -> str:
         # compact: every key of a role fits one line of an 80-column console in every language

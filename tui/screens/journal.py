@@ -99,10 +99,8 @@ class JournalScreen(AppMixin, Screen[None]):
                 table.add_row(when, *cells)
             else:
                 details = "; ".join(f"{k}={_plain(v)}" for k, v in r["details"].items())[:80]
-                said = t(f"action.{r['action']}")
-                table.add_row(
-                    when, r["actor"], r["action"] if said == f"action.{r['action']}" else said, details
-                )
+                action = self.app_.t_or(f"action.{r['action']}", r["action"])  # one not listed: as it is
+                table.add_row(when, r["actor"], action, details)
         table.focus()
 
     def action_integrity(self) -> None:

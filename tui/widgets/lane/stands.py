@@ -75,8 +75,7 @@ class StandsPanel(AppMixin, Static):
 
     def _short(self, label: str) -> str:
         """A side's one or two letters in the user's language (L → Л, С); a symbol (CO, λ) as it is."""
-        said = self.app_.t(f"side_short.{label}") if label else ""
-        return label if said == f"side_short.{label}" else said
+        return self.app_.t_or(f"side_short.{label}", label) if label else ""
 
     def _stand_line(self, d: dict[str, Any], width: int) -> str:
         t = self.app_.t
