@@ -6,19 +6,18 @@ ours. The camera must refuse it by its declared size, in bounded memory."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from drivers.camera.sim import DEBIAN_PYTHON, RTSP_SERVER, rtsp_available
 from tests.crafted_h264 import stream
+from tests.peak import run_measured
 
-#: the camera opened and run in a process of its own, so its peak memory is its own
+#: the camera opened and run in a process of its own, so its peak memory is its own (tests/peak.py)
 _CAMERA = """
-import asyncio, json, resource, sys
+import asyncio, json, sys
 from drivers.camera.base import CameraError
 from drivers.camera.stream import StreamCamera
 
@@ -29,8 +28,7 @@ async def main() -> None:
         said = "no error"
     except CameraError as exc:
         said = exc.code
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
-    print(json.dumps({"said": said, "peak_mib": peak}))
+    print(json.dumps({"said": said}))
 
 asyncio.run(main())
 """
@@ -54,15 +52,13 @@ def test_an_rtsp_stream_declaring_too_many_pixels_is_refused_in_bounded_memory(
         line = server.stdout.readline().decode()
         assert line.startswith("ready "), line
         with (tmp_path / "out.json").open("w") as out:
-            child = subprocess.Popen(
-                [sys.executable, "-c", _CAMERA, line.split()[1]], stdout=out, stderr=subprocess.PIPE
+            code, stderr, peak_mib = run_measured(
+                "-c", _CAMERA, line.split()[1], peak_file=tmp_path / "peak", stdout=out
             )
-            _, status, usage = os.wait4(child.pid, 0)
-        stderr = child.stderr.read().decode() if child.stderr else ""
-        assert os.waitstatus_to_exitcode(status) == 0 and "Traceback" not in stderr, stderr
+        assert code == 0 and "Traceback" not in stderr, stderr
         said = json.loads((tmp_path / "out.json").read_text())
         assert said["said"] == "cam_frame_too_large", said
-        assert usage.ru_maxrss / 1024 < 400, usage.ru_maxrss  # one such frame alone: 366 MiB
+        assert 0 < peak_mib < 400, peak_mib  # one such frame alone: 366 MiB
     finally:
         server.terminate()
         server.wait(10)

@@ -5,10 +5,7 @@ declare 30 000 × 30 000 pixels, which decoded is 2.7 GB."""
 from __future__ import annotations
 
 import json
-import os
 import struct
-import subprocess
-import sys
 import zlib
 from pathlib import Path
 
@@ -18,6 +15,7 @@ import pytest
 
 from drivers.camera.base import MAX_PIXELS, MAX_SIDE, CameraError, too_large
 from drivers.camera.web import WebCamera, decode_image, image_size
+from tests.peak import run_measured
 
 
 def bomb_jpeg(width: int, height: int) -> bytes:
@@ -79,16 +77,12 @@ def test_otolane_anpr_says_an_image_is_too_large_and_stays_small(tmp_path: Path)
     (tmp_path / "bomb.png").write_bytes(bomb_png(30_000, 30_000))
     out = tmp_path / "out.txt"
     with out.open("w") as f:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "anpr", "--json", "bomb.jpg", "bomb.png"],
-            cwd=tmp_path,
-            stdout=f,
-            stderr=subprocess.PIPE,
-        )
-        _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak, not the test's others
-    stderr = proc.stderr.read().decode() if proc.stderr else ""
+        code, stderr, peak_mib = run_measured(
+            "-m", "app.cli", "anpr", "--json", "bomb.jpg", "bomb.png",
+            peak_file=tmp_path / "peak", cwd=tmp_path, stdout=f,
+        )  # fmt: skip
     said = [json.loads(line) for line in out.read_text().splitlines()]
-    assert os.waitstatus_to_exitcode(status) == 1 and "Traceback" not in stderr, stderr
+    assert code == 1 and "Traceback" not in stderr, stderr
     assert [s["error"] for s in said] == ["30000×30000 pixels: more than a camera sends"] * 2
-    peak_mib = usage.ru_maxrss / 1024
+    assert 0 < peak_mib < 1024, peak_mib  # the decoded bomb alone would be 2 600 MiB
     assert peak_mib < 1024, peak_mib  # the decoded bomb alone would be 2 600 MiB
