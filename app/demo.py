@@ -364,6 +364,10 @@ async def scripted_inspection(
         await c.close()
 
 
+#: the demo lane's clock speed unless --speed says otherwise
+DEMO_SPEED = 10.0
+
+
 def _hang_up(signum: int, frame: object) -> None:
     """A closed terminal (an SSH link that dropped) or a stop request: leave through the ``finally``
     that stops the demo's stands, cameras, EIS and daemon (they run in sessions of their own, so the
@@ -375,7 +379,9 @@ def run_demo(args: argparse.Namespace) -> int:
     for sig in (signal.SIGHUP, signal.SIGTERM):
         signal.signal(sig, _hang_up)
     root = Path.cwd()
-    speed = args.speed if args.speed is not None else 1.0
+    # ×10 by default: an M1's 20-minute minimum passes in 2 minutes, slow enough to follow each step
+    # (issue #23 (9)); --speed 1 is real time
+    speed = args.speed if args.speed is not None else DEMO_SPEED
     if args.headless:
         home = Path(args.dir) if args.dir else root / "var" / f"demo-headless-{os.getpid()}"
     else:

@@ -69,7 +69,7 @@ def test_lane_demo_in_a_real_terminal(tmp_path: Path) -> None:
     home = tmp_path / "demo"
     tmux = Tmux(f"otolane-test-{os.getpid()}")
     # the pane outlives a demo that ends early, so a failed wait shows why (it showed a blank screen)
-    cmd = f"cd {ROOT} && ./lane demo --dir {home} --lang en --speed 5; echo demo ended $?; sleep 600"
+    cmd = f"cd {ROOT} && ./lane demo --dir {home} --lang en; echo demo ended $?; sleep 600"
     tmux("new-session", "-d", "-s", "demo", "-x", "80", "-y", "24", cmd)
     try:
         tmux.wait("Log in to the lane", timeout=120)
@@ -86,6 +86,8 @@ def test_lane_demo_in_a_real_terminal(tmp_path: Path) -> None:
         assert 0.0 <= idle < 1.0  # idle rollers: a live drag force
         screen = tmux.screen()
         assert "EIS ● 0 waiting" in screen and "F2 New car" in screen
+        # issue #23 (9): the demo's clock runs ×10 unless told otherwise, and the screen says so
+        assert "TRAINING ×10" in screen, screen
         assert all(len(line) <= 80 for line in screen.splitlines())
         tmux.key("F2")
         tmux.wait("Plate")

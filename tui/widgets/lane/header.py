@@ -34,7 +34,12 @@ class LaneHeader(AppMixin, Static):
             accepted=ob.get("accepted", 0),
             rejected=t("header.rejected", n=ob["rejected"]) if ob.get("rejected") else "",
         )
-        training = f" [reverse]{t('app.training')}[/reverse]" if lane.get("training") else ""
+        training = ""
+        if lane.get("training"):
+            # a faster clock is said beside the mark: "20 min" of a step then pass in 2 on ×10
+            speed = float(lane.get("clock_speed") or 1.0)
+            fast = f" ×{speed:g}" if speed != 1.0 else ""
+            training = f" [reverse]{t('app.training')}{fast}[/reverse]"
         langs = " ".join(
             f"[b u]{x.upper()}[/b u]" if x == self.app_.ui_lang else x.upper() for x in ("kk", "ru", "en")
         )
