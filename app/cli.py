@@ -188,6 +188,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cs.set_defaults(fn=tools.cmd_camera_sim)
 
+    ps = sub.add_parser("printer-sim", help="run a virtual printer behind a private CUPS (the demo's)")
+    ps.add_argument("--out", required=True, help="folder each printed job is written to (NNNN.pdf)")
+    ps.add_argument("--link", required=True, help="the CUPS socket's link ([printer] server)")
+    ps.add_argument("--queue", default="demo-printer", help="the CUPS queue's name")
+    ps.set_defaults(fn=tools.cmd_printer_sim)
+
     an = sub.add_parser("anpr", help="read the plate on images (R3.2)")
     an.add_argument("images", nargs="+", metavar="IMAGE")
     an.add_argument("--json", action="store_true", help="one JSON object per image")

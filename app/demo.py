@@ -30,6 +30,7 @@ from app.demo_config import (
     DEMO_CAMERAS,
     DEMO_DEVICES,
     PLATE,
+    PRINTER_QUEUE,
     ensure_accounts,
     ensure_camera_account,
     free_port,
@@ -40,6 +41,7 @@ from app.errors import OtolaneError
 from app.screen import tui_command
 from app.storage.crypto import write_secret_file
 from drivers.camera.sim import rtsp_available
+from drivers.printer.sim import cups_missing
 from drivers.registry import SCENARIOS
 
 
@@ -157,9 +159,10 @@ def start_lane(
     if missing:
         print(f"otolane demo: no RTSP camera simulator here (missing: {missing}); MJPEG instead")
     cam_account = ensure_camera_account(home)
+    printer = "" if cups_missing() else str(home / "printer.sock")  # the bootstrap installs CUPS
     cfg = write_config(
         home, speed, eis_port, DEMO_DEVICES, centre_key=True, cameras=cam_ports, rtsp=rtsp_ok,
-        camera_account=cam_account,
+        camera_account=cam_account, printer=printer,
     )  # fmt: skip
     id_key = home / "keys" / "eis-id.key"
     if not id_key.exists():
@@ -202,6 +205,8 @@ def start_lane(
             "--make", CAMERA_MAKE, "--model", cam.model, "--plate", PLATE, *rtsp,
             "--account-file", CAMERA_ACCOUNT_FILE, "--onvif-auth", cam.onvif_auth,
         )  # fmt: skip
+    if printer:  # a real CUPS queue whose printer writes each page as a PDF into printed/
+        procs.start("printer", "printer-sim", "--out", "printed", "--link", printer, "--queue", PRINTER_QUEUE)
     procs.start("laned", "daemon", "--config", str(cfg))
     return procs, cfg, accounts
 

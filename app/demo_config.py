@@ -119,8 +119,10 @@ def write_config(
     cameras: dict[str, tuple[int, int]] | None = None,
     rtsp: bool = True,
     camera_account: tuple[str, str] | None = None,
+    printer: str = "",
 ) -> Path:
-    """The demo lane's config; ``until``: the stands' verification expiry (a year from today)."""
+    """The demo lane's config; ``until``: the stands' verification expiry (a year from today);
+    ``printer``: the socket of the demo's private CUPS (``otolane printer-sim``), "" for none."""
     cfg = home / "config.toml"
     # 0600: the cameras' URLs carry their account (user:password), as on a real lane
     write_secret_file(
@@ -162,10 +164,15 @@ poll_s = 2
             if centre_key
             else ""
         )
+        + (f'\n[printer]\nqueue = "{PRINTER_QUEUE}"\nserver = "{printer}"\n' if printer else "")
         + device_tables(devices, until)
         + (camera_tables(cameras, rtsp, camera_account) if cameras else ""),
     )
     return cfg
+
+
+#: the CUPS queue of the demo's virtual printer; what it prints lands in the demo's ``printed/``
+PRINTER_QUEUE = "demo-printer"
 
 
 @dataclass(frozen=True)

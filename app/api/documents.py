@@ -39,7 +39,8 @@ async def certificate(p: Parts, request: web.Request) -> web.Response:
     )
     if job is not None:
         return web.json_response(
-            {"number": number, "copy": copy, "job": job.job, "queue": job.queue}, status=201
+            {"number": number, "copy": copy, "job": job.job, "queue": job.queue, "location": job.location},
+            status=201,
         )
     headers = {"X-Otolane-Certificate": number, "X-Otolane-Copy": "1" if copy else "0"}
     return web.Response(body=pdf, content_type="application/pdf", headers=headers, status=201)

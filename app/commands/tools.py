@@ -38,6 +38,18 @@ def cmd_eis_sim(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_printer_sim(args: argparse.Namespace) -> int:
+    """A virtual printer behind a private CUPS until killed: each job lands as a PDF in --out."""
+    from drivers.printer.sim import cups_missing, serve
+
+    setup_logging(None, args.verbose)
+    missing = cups_missing()
+    if missing:
+        raise OtolaneError("printer_no_cups", f"cannot run the virtual printer: {missing}")
+    serve(Path(args.out).resolve(), Path(args.link).absolute(), args.queue)
+    return 0
+
+
 def cmd_camera_sim(args: argparse.Namespace) -> int:
     """A simulated lane camera (MJPEG, JPEG snapshot, ONVIF, and RTSP with --rtsp-port) until killed."""
     import signal

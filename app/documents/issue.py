@@ -61,7 +61,7 @@ class Issuer:
         """The card printed on the lane's CUPS queue; journalled with the job, like a download."""
         _, is_copy, job = await self._issue_card(actor, card_id, to_printer=True)
         assert job is not None
-        return {"job": job.job, "queue": job.queue, "copy": is_copy}
+        return {"job": job.job, "queue": job.queue, "location": job.location, "copy": is_copy}
 
     async def print_status(self, job: str) -> dict[str, Any]:
         done = await asyncio.to_thread(job_done, job[:80], self.cfg.printer["server"])

@@ -38,11 +38,11 @@ async def test_the_card_is_printed_byte_for_byte_and_the_job_journalled(tmp_path
             assert issued["job"] == job["job"] and issued["sha256"] == hashlib.sha256(printed[0]).hexdigest()
             # A second print is a copy, and says so on paper.
             again = await op.call("POST", f"/v1/cards/{formed['card_id']}/print")
-            assert set(again) == {"job", "queue", "copy"} and again["copy"] is True
+            assert set(again) == {"job", "queue", "location", "copy"} and again["copy"] is True
             assert len(cups.printer.wait_jobs(2)) == 2
             # the certificate on request goes to the same printer; the answer says which job (R3.14)
             cert = await op.call("POST", f"/v1/cards/{formed['card_id']}/certificate", {"print": True})
-            assert set(cert) == {"number", "copy", "job", "queue"}
+            assert set(cert) == {"number", "copy", "job", "queue", "location"}
             assert cert["queue"] == cups.queue and cert["copy"] is False and cert["number"]
             assert cert["job"].startswith(cups.queue + "-")
             assert cups.printer.wait_jobs(3)[2].startswith(b"%PDF")
@@ -80,13 +80,14 @@ async def test_a_lane_without_a_printer_says_so(tmp_path: Path) -> None:
         await rig.close()
 
 
-async def _press(rig: Rig, lang: str, role: str, key: str, said: str) -> str:
-    """With a card formed: ``role`` logs in on an 80×24 screen in ``lang``, finds ``key`` on a key
-    bar that fits, presses it and waits for the message containing ``said``; the message."""
+async def _press(rig: Rig, lang: str, role: str, key: str, said: str, card: bool = True) -> str:
+    """With a card formed (unless not ``card``): ``role`` logs in on an 80×24 screen in ``lang``,
+    finds ``key`` on a key bar that fits, presses it and waits for the message containing ``said``."""
     from tests.e2e.test_tui_pilot import SIZE, login, text
     from tui.app import make_app
 
-    await run_to_card(await rig.client("operator"), VEHICLE)
+    if card:
+        await run_to_card(await rig.client("operator"), VEHICLE)
     app = make_app(rig.sock, lang)
     async with app.run_test(size=SIZE) as pilot:
         await login(pilot, app, role)
@@ -103,13 +104,27 @@ async def _press(rig: Rig, lang: str, role: str, key: str, said: str) -> str:
 
 
 async def test_f7_prints_the_last_card_and_says_where(tmp_path: Path) -> None:
-    """The operator prints from the lane screen, in Kazakh on an 80×24 console; the key bar fits."""
-    with private_cups() as cups:
+    """The operator prints from the lane screen, in Kazakh on an 80×24 console; the key bar fits;
+    the message names the queue, the job and where the printer stands (its CUPS location)."""
+    with private_cups(location="Ресепшн, 1-қабат") as cups:
         rig = await start_rig(tmp_path / "lane", printer=(cups.queue, cups.server))
         try:
             message = await _press(rig, "kk", "operator", "f7", "принтеріне жіберілді")
-            assert cups.queue in message
+            assert cups.queue in message and "Принтердің орны: Ресепшн, 1-қабат." in message, message
             assert len(cups.printer.wait_jobs(1)) == 1
+        finally:
+            await rig.close()
+
+
+async def test_f7_and_f4_without_a_card_say_what_is_missing(tmp_path: Path) -> None:
+    """Issue #23 (6): a key that cannot act says why, instead of doing nothing."""
+    with private_cups() as cups:
+        rig = await start_rig(tmp_path / "lane", printer=(cups.queue, cups.server))
+        try:
+            said = await _press(rig, "ru", "operator", "f7", "Карты ещё нет", card=False)
+            assert "F7" in said
+            said = await _press(rig, "en", "admin", "f4", "There is no card yet", card=False)
+            assert "F4" in said and not cups.printer.jobs
         finally:
             await rig.close()
 

@@ -173,23 +173,35 @@ class LaneScreen(AppMixin, Screen[None]):
     async def action_print_card(self) -> None:
         """The last card to the lane's printer (a reprint says COPY on paper); CUPS's answer shown."""
         last = self.app_.state.get("last_card")
-        if not last or self.app_.client.role not in ("operator", "admin"):
+        if self.app_.client.role not in ("operator", "admin"):
+            return
+        if not last:
+            self.say(self.app_.t("print.no_card"))
             return
         job = await self._call("POST", f"/v1/cards/{last['card_id']}/print")
         if job is not None:
             key = "print.sent_copy" if job["copy"] else "print.sent"
-            self.say(self.app_.t(key, number=last.get("number"), queue=job["queue"], job=job["job"]))
+            said = self.app_.t(key, number=last.get("number"), queue=job["queue"], job=job["job"])
+            self.say(said + self._printer_at(job))
+
+    def _printer_at(self, job: dict[str, Any]) -> str:
+        """Where the paper comes out, when the queue's CUPS location says (the demo: its folder)."""
+        where = job.get("location") or ""
+        return " " + self.app_.t("print.where", location=where) if where else ""
 
     async def action_certificate(self) -> None:
         """F4 (admin): the international certificate of the last card, printed on the lane's printer."""
         last = self.app_.state.get("last_card")
-        if not last or self.app_.client.role != "admin":
+        if self.app_.client.role != "admin":
+            return
+        if not last:
+            self.say(self.app_.t("print.no_certificate"))
             return
         done = await self._call("POST", f"/v1/cards/{last['card_id']}/certificate", {"print": True})
         if done is not None:
-            self.say(
-                self.app_.t("print.certificate", number=done["number"], queue=done["queue"], job=done["job"])
-            )
+            number, queue, job = done["number"], done["queue"], done["job"]
+            said = self.app_.t("print.certificate", number=number, queue=queue, job=job)
+            self.say(said + self._printer_at(done))
 
     async def action_card(self) -> None:
         """F8: the review of the card as it would be formed now; F8 there forms it."""
