@@ -24,6 +24,7 @@ import os
 import secrets
 import time
 import unicodedata
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -172,11 +173,34 @@ def _binding(user: User) -> str:
     return ledger.digest(bytes(user.eds_iin).hex()) if user.eds_iin else ""
 
 
+class UnknownNames:
+    """Failed logins under names that are no account, counted as an account's are: the answer to a
+    wrong login says how many attempts are left, then that the name is locked — for a name that is no
+    account too, so the answers do not tell which names exist. Kept in memory, the newest ``cap``."""
+
+    def __init__(self, cap: int = 1024) -> None:
+        self.cap = cap
+        self.seen: OrderedDict[str, tuple[int, float]] = OrderedDict()  # name → (failures, locked until)
+
+    def locked_until(self, name: str) -> float:
+        return self.seen.get(name, (0, 0.0))[1]
+
+    def failed(self, name: str, now: float, policy: Policy) -> int:
+        """Count a failure; the attempts left (0: locked from now on)."""
+        count = self.seen.pop(name, (0, 0.0))[0] + 1
+        locked = count >= policy.lockout_after
+        self.seen[name] = (0, now + policy.lockout_minutes * 60) if locked else (count, 0.0)
+        while len(self.seen) > self.cap:
+            self.seen.popitem(last=False)
+        return 0 if locked else policy.lockout_after - count
+
+
 class Accounts:
     def __init__(self, policy: Policy, journal: Journal) -> None:
         self.policy = policy
         self.journal = journal
         self.sessions: dict[str, Session] = {}
+        self.unknown = UnknownNames()
 
     def _weak(self, username: str, password: str) -> None:
         weak = weak_reason(self.policy, username, password)
@@ -251,25 +275,27 @@ class Accounts:
         name = normalise_username(username)[: MAX_USERNAME + 1]
         user = await User.get_or_none(username=name)
         now = time.time()
-        bad = OtolaneError("login_failed", "wrong user name or password", status=401)
         # One Argon2 operation on every path, whatever the outcome (see the module's docstring).
         right = check_password(password[:MAX_PASSWORD], user.pw_hash if user else _DUMMY_HASH)
         if user is None:
             await self.journal.write(name[:MAX_USERNAME], "login_failed", reason="unknown user")
-            raise bad
+            if self.unknown.locked_until(name) > now:
+                raise self._locked(self.unknown.locked_until(name), now)
+            raise self._wrong(self.unknown.failed(name, now, self.policy), now)
         await self.refuse_closed(user, now)
         if not right:
             user.failed_logins += 1
             locked = user.failed_logins >= self.policy.lockout_after
+            left = self.policy.lockout_after - user.failed_logins
             if locked:
                 user.locked_until = now + self.policy.lockout_minutes * 60
-                user.failed_logins = 0
+                user.failed_logins = left = 0
             async with write_tx() as tx:
                 await user.save(using_db=tx)
                 if locked:
                     await self.journal.write(name, "account_locked_out", tx)
                 await self.journal.write(name, "login_failed", tx, reason="wrong password")
-            raise bad
+            raise self._wrong(left, now)
         expired = now - user.pw_changed_at > self.policy.max_age_days * DAY
         return await self.open_session(user, expired, "password", expired=expired)
 
@@ -280,12 +306,24 @@ class Accounts:
             raise OtolaneError("account_disabled", "account locked by the administrator", status=401)
         if user.locked_until > now:
             await self.journal.write(user.username, "login_failed", reason="locked out")
-            raise OtolaneError(
-                "account_locked",
-                "too many failed logins",
-                status=401,
-                minutes=int((user.locked_until - now) / 60) + 1,
-            )
+            raise self._locked(user.locked_until, now)
+
+    def _wrong(self, left: int, now: float) -> OtolaneError:
+        """A wrong name or password, with the attempts left before the lock (issue #23 (6))."""
+        if left <= 0:
+            return self._locked(now + self.policy.lockout_minutes * 60, now)
+        return OtolaneError(
+            "login_failed",
+            "wrong user name or password",
+            status=401,
+            left=left,
+            minutes=self.policy.lockout_minutes,
+        )
+
+    @staticmethod
+    def _locked(until: float, now: float) -> OtolaneError:
+        minutes = int((until - now) / 60) + (1 if (until - now) % 60 else 0)
+        return OtolaneError("account_locked", "too many failed logins", status=401, minutes=max(minutes, 1))
 
     async def open_session(
         self, user: User, must_change: bool, method: str, signer: Any = None, **details: Any

@@ -465,3 +465,33 @@ async def test_an_ocsp_responder_that_redirects_is_not_followed(tmp_path: Path, 
     finally:
         await mover.cleanup()
         await runner.cleanup()
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru", "en"])
+async def test_the_first_wrong_key_password_is_said_where_the_eye_is(lane: Rig, lang: str) -> None:
+    """Issue #23 (6): the first wrong password of an NCA key is said at once, on screen at 80×24."""
+    from textual.widgets import Select
+
+    from tests.e2e.test_tui_pilot import SIZE, text
+    from tui.app import make_app
+
+    app = make_app(lane.sock, lang)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("f2")
+
+        async def listed() -> bool:
+            await pilot.pause(0.05)
+            return bool(app.screen.query_one("#key-file", Select).value)
+
+        await wait_for(listed, "the key files listed")
+        app.screen.query_one("#key-file", Select).value = str(lane.home / "usb" / "operator.p12")
+        await pilot.press(*"not-the-password", "enter")
+
+        async def said() -> str:
+            await pilot.pause(0.05)
+            return text(app, "#login-msg") if text(app, "#login-msg").startswith("✗") else ""
+
+        msg = await wait_for(said, "the refusal of the first wrong password")
+        region = app.screen.query_one("#login-msg").region
+        assert region.height > 0 and region.bottom <= SIZE[1], (region, msg)

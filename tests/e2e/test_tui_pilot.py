@@ -141,7 +141,11 @@ async def test_wrong_password_is_said_in_the_users_language(rig: Rig) -> None:
     app = make_app(rig.sock, "kk")
     async with app.run_test(size=SIZE) as pilot:
         await login(pilot, app, "operator", "not-the-password-1")
-        assert "Пайдаланушы аты немесе құпиясөз қате." in text(app, "#login-msg")
+        said = text(app, "#login-msg")
+        assert "Пайдаланушы аты немесе құпиясөз қате." in said
+        # issue #23 (6): how many tries are left before the lock-out, seen whole at 80×24
+        assert "Қалған әрекет: 4 (одан кейін кіру 15 минутқа жабылады)." in said.replace("\n", " "), said
+        assert app.screen.query_one("#login-msg").region.bottom <= SIZE[1]
 
 
 async def test_technician_sees_raw_frames_and_counters(rig: Rig) -> None:

@@ -5,12 +5,13 @@ and the account's record held against the journal. Each test runs on SQLite and 
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 from tortoise import connections
 
 from app import auth
-from app.auth import DAY, Accounts, Policy
+from app.auth import DAY, Accounts, Policy, UnknownNames
 from app.errors import OtolaneError
 from app.journal import Journal
 from app.storage.models import JournalEntry, User
@@ -18,10 +19,10 @@ from app.storage.models import JournalEntry, User
 GOOD = "Steppe-Wind-77"
 
 
-async def _refused(coro: object, code: str) -> OtolaneError:
+async def _refused(coro: object, code: str | None) -> OtolaneError:
     with pytest.raises(OtolaneError) as err:
         await coro  # type: ignore[misc]
-    assert err.value.code == code, err.value.code
+    assert code is None or err.value.code == code, err.value.code
     return err.value
 
 
@@ -131,8 +132,8 @@ async def test_lock_and_role_change_end_live_sessions(db: str) -> None:
 async def test_unlock_clears_a_lock_out(db: str) -> None:
     acc = Accounts(Policy(lockout_after=3, lockout_minutes=15), Journal())
     await acc.add("bolat", "technician", GOOD)
-    for _ in range(3):
-        await _refused(acc.login("bolat", "wrong-pass-0000"), "login_failed")
+    for code in ("login_failed", "login_failed", "account_locked"):
+        await _refused(acc.login("bolat", "wrong-pass-0000"), code)
     await _refused(acc.login("bolat", GOOD), "account_locked")
     await acc.set_disabled("bolat", False, "admin")
     assert (await acc.login("bolat", GOOD)).username == "bolat"
@@ -212,8 +213,8 @@ async def test_every_account_action_is_journalled_with_who_and_what(db: str) -> 
     await acc.logout(s.token)
     assert acc.session(s.token) is None
     await acc.logout(s.token)  # twice: nothing more happens
-    for _ in range(2):
-        await _refused(acc.login("aigerim", "wrong-pass-0000"), "login_failed")
+    for code in ("login_failed", "account_locked"):  # the second failure locks, and says so
+        await _refused(acc.login("aigerim", "wrong-pass-0000"), code)
     await _refused(acc.login("aigerim", "Other-Pass-2026"), "account_locked")
     await acc.set_disabled("aigerim", True, "admin")
     await _refused(acc.login("aigerim", "Other-Pass-2026"), "account_disabled")
@@ -389,12 +390,13 @@ async def test_a_lock_out_lasts_its_minutes_and_counts_afresh_after_it(db: str) 
     failures starts again from nothing."""
     acc = Accounts(Policy(lockout_after=3, lockout_minutes=15), Journal())
     await acc.add("bolat", "technician", GOOD)
-    for _ in range(2):
+    for left in (2, 1):
         err = await _refused(acc.login("bolat", "wrong-pass-0000"), "login_failed")
-        assert err.status == 401
+        assert (err.status, err.params) == (401, {"left": left, "minutes": 15})  # issue #23 (6)
     assert (await User.get(username="bolat")).failed_logins == 2
     before = time.time()
-    await _refused(acc.login("bolat", "wrong-pass-0000"), "login_failed")
+    err = await _refused(acc.login("bolat", "wrong-pass-0000"), "account_locked")
+    assert err.params == {"minutes": 15}  # the failure that locks says so
     user = await User.get(username="bolat")
     assert before + 15 * 60 <= user.locked_until <= time.time() + 15 * 60
     assert user.failed_logins == 0
@@ -406,6 +408,37 @@ async def test_a_lock_out_lasts_its_minutes_and_counts_afresh_after_it(db: str) 
     assert (await acc.login("bolat", GOOD)).username == "bolat"
     unknown = await _refused(acc.login("nobody", GOOD), "login_failed")
     assert unknown.status == 401
+
+
+async def test_a_name_that_is_no_account_is_answered_as_an_account_is(db: str) -> None:
+    """Issue #23 (6), R3.17: the refusals say how many attempts are left, then that the name is
+    locked — for a name that is no account exactly as for one, so they tell no one which names exist."""
+    acc = Accounts(Policy(lockout_after=3, lockout_minutes=15), Journal())
+    await acc.add("bolat", "technician", GOOD)
+
+    async def answers(name: str) -> list[tuple[str, dict[str, Any]]]:
+        out = []
+        for _ in range(4):
+            err = await _refused(acc.login(name, "wrong-pass-0000"), None)
+            out.append((err.code, err.params))
+        return out
+
+    real, phantom = await answers("bolat"), await answers("nobody")
+    assert (
+        real
+        == phantom
+        == [
+            ("login_failed", {"left": 2, "minutes": 15}),
+            ("login_failed", {"left": 1, "minutes": 15}),
+            ("account_locked", {"minutes": 15}),
+            ("account_locked", {"minutes": 15}),
+        ]
+    )
+    assert acc.unknown.seen.keys() == {"nobody"}  # the real account is counted in its row, not here
+    small = UnknownNames(cap=2)
+    for name in ("a", "b", "c"):
+        small.failed(name, 0.0, acc.policy)
+    assert list(small.seen) == ["b", "c"]  # bounded: a flood of names costs no memory
 
 
 async def test_a_password_is_hashed_once_with_a_fresh_16_byte_salt(db: str) -> None:
