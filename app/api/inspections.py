@@ -72,6 +72,10 @@ async def form_card(p: Parts, request: web.Request) -> web.Response:
 
 
 async def abort(p: Parts, request: web.Request) -> web.Response:
+    """Abandon the open inspection; a reason is needed, the journal keeps it (issue #23 (6))."""
     data = await body(request)
-    await p.lane.intake.abort(user(request), request.match_info["iid"], field(data, "reason", str, "")[:200])
+    reason = field(data, "reason", str, "")[:200].strip()
+    if not reason:
+        raise OtolaneError("abort_reason_missing", "an inspection is abandoned with a reason", field="reason")
+    await p.lane.intake.abort(user(request), request.match_info["iid"], reason)
     return web.json_response({"ok": True})

@@ -188,11 +188,14 @@ async def test_the_fields_of_a_new_inspection_are_checked_and_all_of_them_kept(r
     assert ok["id"] == plain["id"]
     none = await op.call("POST", f"/v1/inspections/{plain['id']}/visual", {})  # no defects found
     assert none["id"] == plain["id"]
-    assert await op.call("POST", f"/v1/inspections/{plain['id']}/abort", {}) == {
+    for none in ({}, {"reason": ""}, {"reason": "   "}):  # issue #23 (6): never without a reason
+        err = await _refused(op, "POST", f"/v1/inspections/{plain['id']}/abort", none)
+        assert (err.status, err.code, err.params) == (400, "abort_reason_missing", {"field": "reason"})
+    assert await op.call("POST", f"/v1/inspections/{plain['id']}/abort", {"reason": "vehicle_left"}) == {
         "ok": True
-    }  # no reason given
+    }
     last = await JournalEntry.filter(action="inspection_aborted").order_by("-seq").first()
-    assert last is not None and last.details["reason"] == ""
+    assert last is not None and last.details["reason"] == "vehicle_left"
 
 
 async def test_queries_are_whole_numbers_in_their_range(rig: Rig) -> None:

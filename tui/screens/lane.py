@@ -32,6 +32,7 @@ class LaneScreen(AppMixin, Screen[None]):
         Binding("f4", "certificate", show=False),
         Binding("f3", "queue", show=False),
         Binding("f11", "cameras", show=False),
+        Binding("f12", "abort", show=False),
     ]
 
     def __init__(self) -> None:
@@ -75,15 +76,16 @@ class LaneScreen(AppMixin, Screen[None]):
         keys = [("F10", "keys.lang"), ("^Q", "keys.logout")]
         if role == "operator" and app.client.view_only:  # R3.1: a password session where keys are required
             keys = [("F3", "keys.queue"), *keys]
-        elif role == "operator":
+        elif role == "operator" and st.get("inspection"):  # F2 would be refused: F12 abandons it
             keys = [
-                ("F2", "keys.new"),
                 ("F5", "keys.step"),
                 ("F8", "keys.card"),
-                ("F7", "keys.print"),
+                ("F12", "keys.abort"),
                 ("F3", "keys.queue"),
                 *keys,
             ]
+        elif role == "operator":
+            keys = [("F2", "keys.new"), ("F7", "keys.print"), ("F3", "keys.queue"), *keys]
         elif role == "admin":
             keys = [
                 ("F9", "keys.journal"),
@@ -143,7 +145,30 @@ class LaneScreen(AppMixin, Screen[None]):
         if self.app_.client.view_only:  # R3.1: said here, not after a whole form was typed
             self.say(self.app_.t("error.key_session_required"), error=True)
             return
+        open_ = self.app_.state.get("inspection")
+        if open_:  # said before a whole form is typed, with the way out (issue #23 (6))
+            self.say(self.app_.t("lane.still_open", number=open_.get("number", "")), error=True)
+            return
         self.app_.push_screen(NewInspectionScreen(), self._start_inspection)
+
+    async def action_abort(self) -> None:
+        """F12: abandon the open inspection, with a reason the daemon journals."""
+        from tui.screens.abort import AbortScreen
+
+        insp = self.app_.state.get("inspection")
+        if self.app_.client.role != "operator" or self.app_.client.view_only:
+            return
+        if not insp:
+            self.say(self.app_.t("abort.none"))
+            return
+        number = insp.get("number", "")
+
+        async def done(aborted: bool | None) -> None:
+            if aborted:
+                self.say(self.app_.t("abort.done", number=number))
+                await self.app_.reload_state()
+
+        self.app_.push_screen(AbortScreen(insp), done)
 
     async def _start_inspection(self, started: dict[str, Any] | None) -> None:
         """The new-car screen started it (or was cancelled): show the lane as it is now."""
