@@ -10,6 +10,7 @@ from aiohttp import web
 
 from app.api.request import Parts, body, field, query_int, query_text, user
 from app.eis import history
+from app.errors import OtolaneError
 from app.journal import MAX_PAGE
 
 
@@ -43,10 +44,21 @@ async def eis_outbox(p: Parts, request: web.Request) -> web.Response:
     return web.json_response(await p.lane.outbox.queue(query_int(request, "limit", 50, 1, MAX_PAGE)))
 
 
+#: the kinds of message exchanged with EIS (``eis_exchanges.kind``)
+EXCHANGE_KINDS = ("card", "events", "photo", "requests", "history", "checkpoint")
+
+
 async def eis_exchanges(p: Parts, request: web.Request) -> web.Response:
+    """G2: the exchanges, newest first; ``kind=card,events`` only those, ``fold=1`` polls folded."""
     limit = query_int(request, "limit", 100, 1, MAX_PAGE)
     card = query_text(request, "card", 36, "'card' is a card id")
-    return web.json_response(await p.lane.outbox.exchanges.listing(card, limit))
+    asked = query_text(request, "kind", 80, "'kind' is a list of message kinds")
+    kinds = tuple(asked.split(",")) if asked else ()
+    unknown = [k for k in kinds if k not in EXCHANGE_KINDS]
+    if unknown:
+        raise OtolaneError("query_bad", f"'kind' names {', '.join(EXCHANGE_KINDS)}", field="kind")
+    fold = query_int(request, "fold", 0, 0, 1) == 1
+    return web.json_response(await p.lane.outbox.exchanges.listing(card, limit, kinds, fold))
 
 
 async def integrity_status(p: Parts, request: web.Request) -> web.Response:

@@ -208,6 +208,7 @@ async def test_queries_are_whole_numbers_in_their_range(rig: Rig) -> None:
         ("/v1/journal?before=0", "before", 1, 2**63 - 1),
         ("/v1/eis/outbox?limit=0", "limit", 1, MAX_PAGE),
         ("/v1/eis/exchanges?limit=-3", "limit", 1, MAX_PAGE),
+        ("/v1/eis/exchanges?fold=2", "fold", 0, 1),
         ("/v1/cameras/front/preview?w=7", "w", 8, 160),
         ("/v1/cameras/front/preview?w=161", "w", 8, 160),
         ("/v1/cameras/front/preview?h=3", "h", 4, 96),
@@ -223,6 +224,10 @@ async def test_queries_are_whole_numbers_in_their_range(rig: Rig) -> None:
     assert (err.code, err.params) == ("query_bad", {"field": "action", "low": 1, "high": 40})
     err = await _refused(admin, "GET", "/v1/eis/exchanges?card=" + "c" * 37)
     assert (err.code, err.params) == ("query_bad", {"field": "card", "low": 1, "high": 36})
+    for kinds in ("cards", "card,bogus", "card;drop", ","):  # issue #23 (10): named kinds only
+        err = await _refused(admin, "GET", f"/v1/eis/exchanges?kind={kinds}")
+        assert (err.code, err.params) == ("query_bad", {"field": "kind"}), kinds
+    assert await admin.call("GET", "/v1/eis/exchanges?kind=card,events&fold=1") == []
     # at the edges the query passes
     assert len(await admin.call("GET", f"/v1/journal?limit={MAX_PAGE}")) >= 1
     assert await admin.call("GET", "/v1/eis/exchanges?card=" + "c" * 36) == []

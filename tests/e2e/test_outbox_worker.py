@@ -124,8 +124,13 @@ async def test_an_accepted_card_leaves_its_receipt_its_entry_and_its_trace(bench
         "outcome",
         "duration_ms",
         "error",
+        "seq",
+        "count",
+        "first_ts",
+        "card_number",
     }
     assert (trace["outcome"], trace["attempt"], trace["card_id"]) == ("accepted", 1, cid)
+    assert (trace["card_number"], trace["count"]) == (7, 1)  # the card by its number (issue #23 (10))
     assert await worker.exchanges.listing("another", 10) == []
     assert len(await worker.exchanges.listing(None, 10)) == 1
 
@@ -770,3 +775,40 @@ async def test_the_journal_counts_each_settled_card_once_on_both_engines(db: str
     await journal.write("eis", "eis_rejected", card_id="c", detail="no")
     assert (await settled_cards("eis_accepted"), await settled_cards("eis_rejected")) == (2, 1)
     assert await settled_cards("eis_refused_training") == 0
+
+
+async def test_the_exchange_list_folds_polls_alike_and_filters_by_kind(bench: Bench) -> None:
+    """Issue #23 (10), G2: an idle lane polls EIS every few seconds; folded, a run of polls alike is
+    one row (how many, from when to when) and the card between them stays in sight; a poll that
+    failed is a row of its own; a filter shows one kind of message."""
+    from app.eis.client import Delivery
+    from app.eis.exchanges import FOLD_PAGE
+    from app.storage.db import write_tx
+
+    cid = await bench.card()
+    log = bench.worker().exchanges
+
+    async def poll(outcome: str = "accepted", status: int = 200, n: int = 1) -> None:
+        async with write_tx() as tx:
+            for _ in range(n):
+                await log.append(log.row("requests", "", "", 1, Delivery(outcome, http_status=status)), tx)
+
+    await poll(n=FOLD_PAGE + 5)  # the run crosses a page of the fold
+    await log.trace("card", cid, Delivery("accepted", http_status=201), 1, "k1")
+    await poll(n=3)
+    await poll("retry", 503)
+    await poll(n=2)
+    rows = await log.listing(None, 10, fold=True)
+    said = [(r["kind"], r["count"], r["outcome"], r["card_number"]) for r in rows]
+    assert said == [
+        ("requests", 2, "accepted", None),
+        ("requests", 1, "retry", None),
+        ("requests", 3, "accepted", None),
+        ("card", 1, "accepted", 7),
+        ("requests", FOLD_PAGE + 5, "accepted", None),
+    ]
+    assert rows[0]["first_ts"] < rows[0]["ts"] and rows[-1]["first_ts"] <= rows[-1]["ts"]
+    assert len(await log.listing(None, 2, fold=True)) == 2
+    assert [r["kind"] for r in await log.listing(None, 10, ("card",))] == ["card"]
+    unfolded = await log.listing(None, 10)
+    assert len(unfolded) == 10 and all(r["count"] == 1 for r in unfolded)

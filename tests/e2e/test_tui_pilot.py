@@ -190,13 +190,29 @@ async def test_admin_reads_the_journal(rig: Rig) -> None:
 
         async def exchanged() -> bool:
             await pilot.pause(0.2)
+            await app.screen.load()  # the list is read when shown; the card goes in the background
             t = app.screen.query_one(DataTable)
-            return any(str(t.get_row_at(i)[5]) == "принято" for i in range(t.row_count))
+            rows = [t.get_row_at(i) for i in range(t.row_count)]
+            return any(str(r[1]) == "карта" and str(r[5]) == "принято" for r in rows)
 
-        await wait_for(exchanged, "an accepted exchange in Russian")
+        await wait_for(exchanged, "the card's accepted exchange, in Russian")
         t = app.screen.query_one(DataTable)
         kinds = {str(t.get_row_at(i)[1]) for i in range(t.row_count)}
-        assert kinds & {"карта", "события", "запросы"} and not kinds & {"card", "events", "requests"}
+        assert kinds & {"карта", "события"} and not kinds & {"card", "events", "requests"}
+        # issue #23 (10): polls folded (no two poll rows in a row say the same), cards by number
+        rows = [[str(c) for c in t.get_row_at(i)] for i in range(t.row_count)]
+        polls = [(r[1].startswith("опрос"), r[5], r[4]) for r in rows]
+        assert not any(a == b and a[0] for a, b in zip(polls, polls[1:], strict=False)), rows
+        assert any(r[1] == "карта" and r[2].startswith("№") for r in rows), rows
+        assert "0 все (опросы свёрнуты)" in text(app, "#j-title")
+        await pilot.press("1")  # cards only
+
+        async def cards_only() -> bool:
+            await pilot.pause(0.2)
+            t = app.screen.query_one(DataTable)
+            return t.row_count > 0 and {str(t.get_row_at(i)[1]) for i in range(t.row_count)} == {"карта"}
+
+        await wait_for(cards_only, "only the cards' exchanges")
 
 
 async def test_admin_exports_the_journal_of_a_period_in_russian(rig: Rig) -> None:

@@ -25,6 +25,17 @@ def _plain(value: object) -> str:
     return str(value)
 
 
+#: the EIS view's filters, on keys 0…5: (the label's catalog key, the kinds asked); 0 folds the polls
+FILTERS: tuple[tuple[str, str], ...] = (
+    ("exchange.filter.all", ""),
+    ("exchange.filter.cards", "card"),
+    ("exchange.filter.events", "events"),
+    ("exchange.filter.photos", "photo"),
+    ("exchange.filter.checkpoints", "checkpoint"),
+    ("exchange.filter.polls", "requests"),
+)
+
+
 class JournalScreen(AppMixin, Screen[None]):
     BINDINGS = [
         Binding("escape", "back", show=False),
@@ -32,8 +43,10 @@ class JournalScreen(AppMixin, Screen[None]):
         Binding("e", "toggle", show=False),
         Binding("x", "export", show=False),
         Binding("i", "integrity", show=False),
+        *(Binding(str(i), f"only({i})", show=False) for i in range(len(FILTERS))),
     ]
     view = "journal"  # or "eis"
+    only = 0  # the EIS view's filter: an index of FILTERS
 
     def compose(self) -> ComposeResult:
         yield Static(id="j-title")
@@ -46,8 +59,13 @@ class JournalScreen(AppMixin, Screen[None]):
 
     def refresh_texts(self) -> None:
         t = self.app_.t
-        title = t("journal.eis_title") if self.view == "eis" else t("journal.title")
-        self.query_one("#j-title", Static).update(f"[b]{title}[/b]")
+        title = f"[b]{t('journal.eis_title') if self.view == 'eis' else t('journal.title')}[/b]"
+        if self.view == "eis":  # which messages are shown, and the keys for the others
+            title += "  " + " ".join(
+                f"[b reverse]{i} {t(label)}[/b reverse]" if i == self.only else f"[b]{i}[/b] {t(label)}"
+                for i, (label, _) in enumerate(FILTERS)
+            )
+        self.query_one("#j-title", Static).update(title)
         other = "keys.journal" if self.view == "eis" else "keys.eis_exchanges"
         self.query_one("#keys", Static).update(
             self.keybar(
@@ -60,6 +78,13 @@ class JournalScreen(AppMixin, Screen[None]):
                 ]
             )
         )
+
+    async def action_only(self, index: int) -> None:
+        if self.view != "eis" or index == self.only:
+            return
+        self.only = index
+        self.refresh_texts()
+        await self.load()
 
     async def action_toggle(self) -> None:
         self.view = "journal" if self.view == "eis" else "eis"
@@ -76,20 +101,28 @@ class JournalScreen(AppMixin, Screen[None]):
         else:
             names = ("time", "actor", "action", "details")
         table.add_columns(*(t(f"journal.{n}") for n in names))
+        kinds = FILTERS[self.only][1]
+        query = f"kind={kinds}" if kinds else "fold=1"
         try:
             rows = await self.app_.client.call(
-                "GET", "/v1/eis/exchanges?limit=300" if eis else "/v1/journal?limit=300"
+                "GET", f"/v1/eis/exchanges?limit=300&{query}" if eis else "/v1/journal?limit=300"
             )
         except ApiError as exc:
             self.query_one("#j-title", Static).update(f"[red]✗ {self.app_.error_text(exc)}[/red]")
             return
         for r in rows:
-            when = dt.datetime.fromtimestamp(r["ts"]).strftime("%m-%d %H:%M:%S")
+            when = dt.datetime.fromtimestamp(r["ts"]).strftime("%d.%m %H:%M:%S")
             if eis:
                 status = str(r["http_status"] or "—")
+                kind = t(f"exchange.kind.{r['kind']}")
+                if r.get("count", 1) > 1:  # polls alike, folded: how many, from when to when
+                    since = dt.datetime.fromtimestamp(r["first_ts"]).strftime("%H:%M:%S")
+                    when = f"{since}–{when[-8:]}"
+                    kind = f"{kind} ×{r['count']}"
+                number = r.get("card_number")
                 cells = (
-                    t(f"exchange.kind.{r['kind']}"),
-                    r["card_id"][:8],
+                    kind,
+                    f"№{number}" if number is not None else "—",
                     str(r["attempt"]),
                     status,
                     t(f"exchange.outcome.{r['outcome']}"),
