@@ -9,7 +9,7 @@ import argparse
 import errno
 import sys
 
-from app.commands import lane, tools
+from app.commands import card, lane, tools
 from app.errors import OtolaneError
 
 
@@ -215,6 +215,19 @@ def build_parser() -> argparse.ArgumentParser:
     jv.add_argument("--config", help="or the lane's configuration: its own public key")
     jv.add_argument("--json", action="store_true")
     jv.set_defaults(fn=lane.cmd_journal_verify)
+
+    ca = sub.add_parser("card", help="formed cards")
+    casub = ca.add_subparsers(dest="action", required=True)
+    cv = casub.add_parser("verify", help="check a card's PDF, a photo of the paper, or its QR code's text")
+    cv.add_argument("file", nargs="?", help="the card's PDF, or a JPEG/PNG photo or scan of it")
+    cv.add_argument("--qr", help="the QR code's text, as a phone read it")
+    cv.add_argument("--public-key", help="the lane's public key (PEM: keys/lane-sign.key.pub)")
+    cv.add_argument("--config", help="or the lane's configuration: its own public key")
+    cv.add_argument(
+        "--anchors", help="the lane's checkpoint file (anchors.log): a checkpoint must cover the card"
+    )
+    cv.add_argument("--json", action="store_true")
+    cv.set_defaults(fn=card.cmd_card_verify)
 
     s = sub.add_parser("sim", help="device simulators on pseudo-terminals")
     ssub = s.add_subparsers(dest="device", required=True)

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import hashlib
 import io
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -55,13 +53,8 @@ from app.documents.paper import (
     marks_painter,
     text,
 )
+from app.documents.seal import Seal, card_hash, subject
 from app.domain.periodicity import KZ_TIME
-
-
-def card_hash(card: dict[str, Any]) -> str:
-    """SHA-256 of the card as stored (canonical JSON): what the QR code and the footer carry."""
-    canon = json.dumps(card, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canon.encode()).hexdigest()
 
 
 def item_title(item: dict[str, Any], lang: str) -> str:
@@ -127,13 +120,13 @@ _TIGHT = [
 ]
 
 
-def _card_sheet(card: dict[str, Any], st: dict[str, ParagraphStyle], digest: str) -> list[Any]:
+def _card_sheet(card: dict[str, Any], st: dict[str, ParagraphStyle], seal: Seal) -> list[Any]:
     v = card["vehicle"]
     out: list[Any] = []
     head = [
         _p(f"{_esc(text('kk', 'card:title'))}<br/>{_esc(text('ru', 'card:title'))}", st["title"]),
         _p(_esc(text("kk", "card:number", number=card["number"])), st["title"]),
-        _qr(f"{card['number']}|{card['card_id']}|sha256:{digest}", 20 * mm),
+        _qr(seal.payload(), 24 * mm),
     ]
     t = Table([head], colWidths=[110 * mm, 44 * mm, 26 * mm])
     t.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "MIDDLE"), ("TOPPADDING", (0, 0), (-1, -1), 0)]))
@@ -198,7 +191,7 @@ def _card_sheet(card: dict[str, Any], st: dict[str, ParagraphStyle], digest: str
             "card:norms",
             _p(_esc(card.get("norms_version", "")), val),
         ),
-        ("card:hash", _p(_esc(digest), st["tiny"]), "", ""),
+        ("card:hash", _p(_esc(seal.sha256), st["tiny"]), "", ""),
         *_signatory(card["inspector"], st),
     ]
     t = _pairs(rows, st)
@@ -440,16 +433,20 @@ def _failures_sheet(card: dict[str, Any], st: dict[str, ParagraphStyle]) -> list
     return out
 
 
-def render_card(card: dict[str, Any], *, copy: bool = False) -> bytes:
-    """The card's PDF. ``copy``: a reprint, marked as such on every page."""
+def render_card(card: dict[str, Any], *, copy: bool = False, seal: Seal | None = None) -> bytes:
+    """The card's PDF. ``copy``: a reprint, marked as such on every page; ``seal``: its signed QR
+    code (``app/documents/seal.py``; without one the QR code carries no signature and no verifier
+    accepts it)."""
     fonts()
     st = _styles()
-    digest = card_hash(card)
+    if seal is None:
+        seal = Seal(str(card["card_id"]), str(card["number"]), "", card_hash(card), "", "")
     page = marks_painter(card, copy, str(card["card_id"]))
 
     buf = io.BytesIO()
-    doc = document(buf, f"{text('kk', 'card:title')} / {text('ru', 'card:title')} {card['number']}")
-    story = _card_sheet(card, st, digest)
+    title = f"{text('kk', 'card:title')} / {text('ru', 'card:title')} {card['number']}"
+    doc = document(buf, title, subject(card, copy))
+    story = _card_sheet(card, st, seal)
     if card.get("failures"):  # Order 532 p. 3(8): the card's second sheet
         story += [PageBreak(), *_failures_sheet(card, st)]
     story += [PageBreak(), *_protocol_sheet(card, st)]

@@ -16,12 +16,14 @@ from typing import Any
 
 from app.config import Config
 from app.documents.printing import PrintJob, job_done, print_pdf
+from app.documents.seal import make_seal
 from app.domain.clock import LaneClock
 from app.domain.periodicity import lane_date
 from app.errors import OtolaneError
 from app.journal import Journal
+from app.storage.anchor import LaneKey
 from app.storage.crypto import Keyring
-from app.storage.models import Card
+from app.storage.models import Card, Outbox
 
 
 class Issuer:
@@ -32,8 +34,11 @@ class Issuer:
         keyring: Keyring,
         journal: Journal,
         with_images: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]],
+        key: LaneKey,
     ) -> None:
-        """``with_images``: the card with its photos' images read from the photo store."""
+        """``with_images``: the card with its photos' images read from the photo store; ``key``: the
+        lane's signing key, which seals each printed card's QR code (``app/documents/seal.py``)."""
+        self.key = key
         self.cfg = cfg
         self.with_images = with_images
         self.clock = clock
@@ -108,7 +113,10 @@ class Issuer:
         is_copy = bool(await self.journal.of_card("card_issued", card["card_id"]))
         from app.documents.card_pdf import render_card  # reportlab: loaded when first used
 
-        pdf = await asyncio.to_thread(render_card, card, copy=is_copy)
+        outbox = await Outbox.get_or_none(card_id=card["card_id"])
+        receipt = outbox.receipt if outbox is not None and outbox.status == "accepted" else ""
+        seal = make_seal(card, receipt[:100], self.key.fingerprint, self.key.sign)
+        pdf = await asyncio.to_thread(render_card, card, copy=is_copy, seal=seal)
         ids = {"card_id": card["card_id"], "inspection_id": card["inspection_id"]}
         job = await self._issued(
             actor, "card_issued", pdf, f"card {card['number']}", ids, to_printer, copy=is_copy

@@ -149,8 +149,9 @@ def _qr(payload: str, size: float) -> Drawing:
     return d
 
 
-def document(buf: io.BytesIO, title: str) -> SimpleDocTemplate:
-    """An A4 document of the lane; reproducible (no creation time inside: same input, same bytes)."""
+def document(buf: io.BytesIO, title: str, subject: str = "") -> SimpleDocTemplate:
+    """An A4 document of the lane; reproducible (no creation time inside: same input, same bytes).
+    ``subject``: the PDF's Subject (a card's carries the signed card, ``app/documents/seal.py``)."""
     return SimpleDocTemplate(
         buf,
         pagesize=A4,
@@ -159,6 +160,7 @@ def document(buf: io.BytesIO, title: str) -> SimpleDocTemplate:
         topMargin=11 * mm,
         bottomMargin=12 * mm,
         title=title,
+        subject=subject,
         author="otolane",
         invariant=True,
     )

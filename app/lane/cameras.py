@@ -44,6 +44,8 @@ log = logging.getLogger("otolane.cameras")
 
 #: a frame older than this is no photo of the moment (R3.9)
 PHOTO_MAX_AGE_S = 1.0
+#: how long the photo waits for a frame taken after its trigger (an RTSP camera's key-frame interval)
+FRESH_WAIT_S = 3.0
 #: the kind the gates know the photo cameras by (a trigger step's equipment)
 CAMERA_KIND = "camera"
 
@@ -283,6 +285,17 @@ class Cameras:
         return _newest(slot, max_age_s)
 
     # --- the photo (R3.9) ------------------------------------------------------------------
+    async def fresh_frame(self, slot: CameraSlot, since: float) -> Frame:
+        """The camera's first frame from the trigger on (wall clock): a camera whose decoder lags (an
+        RTSP stream waits for its next key frame; a loaded kiosk) must not hand in a frame from before
+        the car was on the stand. After ``FRESH_WAIT_S`` its newest frame, judged by the step's window."""
+        deadline = time.monotonic() + FRESH_WAIT_S
+        frame = self.grab(slot)
+        while frame.ts < since and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)  # a camera's frame interval is 40–100 ms
+            frame = self.grab(slot)
+        return frame
+
     def trigger_step(self, category: str, axles: int) -> str | None:
         return photo_rules.photo_step(category, axles) if self.photo_cameras else None
 
@@ -320,10 +333,11 @@ class Cameras:
     ) -> None:
         reasons: list[str] = []
         taken: list[dict[str, Any]] = []
+        triggered = time.time()
         try:
             for slot in self.photo_cameras:
                 try:
-                    frame = self.grab(slot)
+                    frame = await self.fresh_frame(slot, triggered)
                     ident = slot.cam.identity
                     assert ident is not None
                     when = self.clock.at(frame.ts)  # the card's clock (a training lane's runs faster)

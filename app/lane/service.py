@@ -125,7 +125,7 @@ class LaneService:
             self.checkpoint,
             self.views.refresh_outbox,
         )
-        self.documents = Issuer(cfg, clock, store.keyring, store.journal, photos.with_images)
+        self.documents = Issuer(cfg, clock, store.keyring, store.journal, photos.with_images, store.key)
         self.integrity = IntegrityJob(cfg, store.key)
 
     # --- life ----------------------------------------------------------------------------------

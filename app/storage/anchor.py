@@ -54,14 +54,19 @@ def canonical(obj: Any) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+def key_fingerprint(public: Ed25519PublicKey) -> str:
+    """The lane key's name in checkpoints and on cards: SHA-256 of its raw bytes, 32 hex digits."""
+    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:32]
+
+
 class LaneKey:
     """The lane's signing key: Ed25519, PKCS#8 PEM in a 0600 file outside the database."""
 
     def __init__(self, private: Ed25519PrivateKey) -> None:
         self._private = private
         self.public = private.public_key()
-        raw = self.public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-        self.fingerprint = hashlib.sha256(raw).hexdigest()[:32]
+        self.fingerprint = key_fingerprint(self.public)
 
     @classmethod
     def create(cls, path: Path) -> LaneKey:

@@ -111,7 +111,7 @@ def test_lane_demo_in_a_real_terminal(tmp_path: Path) -> None:
         tmux.cursor_on("Key password")
         tmux.type(accounts["operator-key"])
         tmux.key("Enter")
-        tmux.wait(r"F2\s+New car", timeout=30)
+        tmux.wait(r"F5\s+Next step", timeout=30)  # the inspection is still open: F12, not F2
         tmux.key("C-q")  # log out
         tmux.wait("Log in to the lane")
         # The terminal closes under the demo (an SSH link dropped): its processes stop all the same.

@@ -1,0 +1,124 @@
+"""What makes a printed card verifiable by anyone (issue #22 (9), R3.6, T2): its QR code and the
+signed card carried inside the PDF.
+
+The QR code holds ``OTO1|card id|number|EIS receipt|card SHA-256|key fingerprint|signature``: the
+card's id is the lane's unique number for it (EIS keeps it too, and its own receipt once it has
+answered); the hash is of the card as stored (photos by their SHA-256, not their bytes); the
+signature is the lane's Ed25519 key (the one that signs the journal's checkpoints) over everything
+before it. It fits a 20 mm QR code and is read from paper with any phone.
+
+The PDF carries the card itself (canonical JSON, compressed, in the document's *Subject*) so that
+``otolane card verify`` can hold what is printed against what was signed: the card drawn again from
+it must print the same words, and the photos in the PDF must be the ones whose hashes it names.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+PREFIX = "OTO1"
+#: the Subject of a card's PDF: this, the copy flag, then the card (zlib, base64)
+SUBJECT = "otolane-card/1"
+#: a card's JSON inside a PDF, at most (a card is ~10 KB; a PDF from elsewhere is not trusted)
+MAX_CARD_JSON = 2 * 1024 * 1024
+
+
+def canonical(card: dict[str, Any]) -> bytes:
+    """The card as stored: canonical JSON, its photos by record (the image bytes travel apart)."""
+    bare = dict(card)
+    if "photos" in bare:
+        bare["photos"] = [{k: v for k, v in p.items() if k != "jpeg"} for p in bare["photos"]]
+    return json.dumps(bare, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def card_hash(card: dict[str, Any]) -> str:
+    """SHA-256 of the card as stored: what the QR code and the footer carry."""
+    return hashlib.sha256(canonical(card)).hexdigest()
+
+
+def _b64u(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
+
+
+def _unb64u(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+@dataclass(frozen=True)
+class Seal:
+    """The QR code's content."""
+
+    card_id: str
+    number: str
+    receipt: str  # EIS's registration of the card, "" until EIS answered
+    sha256: str
+    key: str  # the fingerprint of the lane key that signed (16 hex digits shown, 32 kept)
+    signature: str  # base64url, no padding
+
+    def signed_part(self) -> str:
+        return "|".join((PREFIX, self.card_id, self.number, self.receipt, self.sha256, self.key))
+
+    def payload(self) -> str:
+        return f"{self.signed_part()}|{self.signature}"
+
+    def verifies(self, public: Ed25519PublicKey) -> bool:
+        try:
+            public.verify(_unb64u(self.signature), self.signed_part().encode())
+            return True
+        except (InvalidSignature, ValueError):
+            return False
+
+
+def make_seal(card: dict[str, Any], receipt: str, fingerprint: str, sign: Any) -> Seal:
+    """The card's seal; ``sign(bytes) -> base64`` is the lane key's (``LaneKey.sign``)."""
+    unsigned = Seal(str(card["card_id"]), str(card["number"]), receipt, card_hash(card), fingerprint, "")
+    sig = base64.b64decode(sign(unsigned.signed_part().encode()))
+    return Seal(unsigned.card_id, unsigned.number, receipt, unsigned.sha256, fingerprint, _b64u(sig))
+
+
+class SealUnreadable(ValueError):
+    """The text is no seal of an otolane card."""
+
+
+def parse_seal(text: str) -> Seal:
+    parts = text.strip().split("|")
+    if len(parts) != 7 or parts[0] != PREFIX:
+        raise SealUnreadable("not an otolane card's QR code (OTO1|…, 7 fields)")
+    _, card_id, number, receipt, sha, key, sig = parts
+    if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
+        raise SealUnreadable("the card's hash in the QR code is not a SHA-256")
+    if len(card_id) > 64 or len(number) > 32 or len(receipt) > 100 or len(key) > 64 or len(sig) > 120:
+        raise SealUnreadable("a field of the QR code is longer than a card's")
+    return Seal(card_id, number, receipt, sha, key, sig)
+
+
+def subject(card: dict[str, Any], copy: bool) -> str:
+    """The PDF Subject carrying the signed card (see the module's docstring)."""
+    packed = _b64u(zlib.compress(canonical(card), 9))
+    return f"{SUBJECT} copy={int(copy)} {packed}"
+
+
+def card_from_subject(text: str) -> tuple[dict[str, Any], bool]:
+    """The card and the copy flag a PDF's Subject carries; :class:`SealUnreadable` if none."""
+    parts = text.strip().split(" ")
+    if len(parts) != 3 or parts[0] != SUBJECT or parts[1] not in ("copy=0", "copy=1"):
+        raise SealUnreadable("the PDF carries no otolane card")
+    try:
+        inflater = zlib.decompressobj()
+        raw = inflater.decompress(_unb64u(parts[2]), MAX_CARD_JSON)
+        if inflater.unconsumed_tail:
+            raise SealUnreadable("the card inside the PDF is larger than any card")
+        card = json.loads(raw)
+    except (ValueError, RecursionError, zlib.error) as e:  # RecursionError: nested too deep
+        raise SealUnreadable(f"the card inside the PDF cannot be read ({e.__class__.__name__})") from None
+    if not isinstance(card, dict):
+        raise SealUnreadable("the card inside the PDF is not a card")
+    return card, parts[1] == "copy=1"
