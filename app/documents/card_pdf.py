@@ -55,6 +55,7 @@ from app.documents.paper import (
 )
 from app.documents.seal import Seal, card_hash, subject
 from app.domain.periodicity import KZ_TIME
+from app.domain.reinspection import REINSPECTION_DAYS, reinspection_until
 
 
 def item_title(item: dict[str, Any], lang: str) -> str:
@@ -92,11 +93,13 @@ def _value_cell(
     return _p(f"{_num(item['value'])} {_esc(unit_text(item['norm']['unit']))}", style)
 
 
-def _next_text(nxt: dict[str, Any] | None) -> str:
+def _next_text(card: dict[str, Any]) -> str:
+    nxt = card.get("next_inspection")
     if not nxt:
         return _esc(both("card:next_none"))
-    if not nxt.get("due"):
-        return _esc(both("card:next_reinspection"))
+    if not nxt.get("due"):  # a failed card: by when the vehicle may come back for its failures
+        until = reinspection_until(str(card["finished"])).isoformat()
+        return _esc(both("card:next_reinspection", until=until, days=REINSPECTION_DAYS))
     star = " *" if str(nxt.get("status", "")).startswith("UNVERIFIED") else ""
     return f"<b>{_esc(nxt['due'])}</b>{star}"
 
@@ -182,12 +185,11 @@ def _card_sheet(card: dict[str, Any], st: dict[str, ParagraphStyle], seal: Seal)
     )
     if card["verdict"] == "admitted":
         verdict_st.textColor = colors.black
-    nxt = card.get("next_inspection")
     rows = [
         ("card:verdict", _p(_esc(both(f"card:{card['verdict']}")), verdict_st), "", ""),
         (
             "card:next",
-            _p(_next_text(nxt), st["small"]),
+            _p(_next_text(card), st["small"]),
             "card:norms",
             _p(_esc(card.get("norms_version", "")), val),
         ),
@@ -197,7 +199,7 @@ def _card_sheet(card: dict[str, Any], st: dict[str, ParagraphStyle], seal: Seal)
     t = _pairs(rows, st)
     t.setStyle(TableStyle([("SPAN", (1, r), (3, r)) for r in (0, 2, 4)]))
     ending = [Spacer(1, 1 * mm), t]
-    nxt_status = str((nxt or {}).get("status", ""))
+    nxt_status = str((card.get("next_inspection") or {}).get("status", ""))
     if nxt_status.startswith("UNVERIFIED") or any(
         str(i["norm"].get("status", "")).startswith("UNVERIFIED") for i in card["items"]
     ):

@@ -7,14 +7,23 @@ vehicle's (its plate), and be of the lane's mode (a training card never admits a
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
+from app.domain.periodicity import KZ_TIME
 from app.errors import OtolaneError
 
 #: A failed vehicle may come back for its failed items within this many days (UNVERIFIED: the RF
 #: rules give 20 days; the KZ figure was not found — docs/norms.md).
 REINSPECTION_DAYS = 20
 DAY_S = 86400
+
+
+def reinspection_until(finished: str) -> dt.date:
+    """The last day (Kazakhstan time) a vehicle whose card failed at ``finished`` (ISO time, as the
+    card has it) may come back: what :func:`check_first_card` allows, printed on the failed card."""
+    formed = dt.datetime.fromisoformat(finished)
+    return (formed + dt.timedelta(days=REINSPECTION_DAYS)).astimezone(KZ_TIME).date()
 
 
 def check_first_card(card: dict[str, Any], formed: float, plate: str, training: bool, now: float) -> None:

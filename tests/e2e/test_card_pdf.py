@@ -16,6 +16,7 @@ import pytest
 
 from app.api.client import ApiError, LaneClient
 from app.documents.card_pdf import card_hash, unit_text
+from app.domain.reinspection import reinspection_until
 from app.lane.forming import stored_readings
 from tests.rig import Rig, run_to_card, start_rig, wait_for
 
@@ -162,9 +163,13 @@ async def test_weak_brakes_add_a_failures_sheet_with_each_deviation(tmp_path: Pa
         everything = pdf_text(pdf)
         assert "<br" not in everything and "&lt;" not in everything and "&amp;" not in everything  # no markup
         assert "ПАЙДАЛАНУҒА ЖАРАМСЫЗ" in pdf_text(pdf)
-        # Not admitted: no next date, the vehicle comes back (R3.4).
+        # Not admitted: no next date, the vehicle comes back (R3.4) — by when, printed (issue #22 (9))
         assert card["next_inspection"]["due"] is None
-        assert "требуется повторный осмотр" in pdf_text(pdf)
+        until = reinspection_until(card["finished"]).isoformat()
+        said = " ".join(pdf_text(pdf, 1).split())
+        assert (
+            f"повторный осмотр до {until} (20 дней)" in said and f"қайта қарап-тексеру {until} дейін" in said
+        )
         render_png(pdf)
     finally:
         await rig.close()

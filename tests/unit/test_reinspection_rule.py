@@ -94,3 +94,23 @@ def test_idle_rollers_show_no_live_imbalance() -> None:
     assert live_imbalance(0.3, 0.1) == 0.0 and live_imbalance(0.1, 0.3) == 0.0
     assert live_imbalance(0.31, 0.0) == 100.0 and live_imbalance(0.0, 0.4) == 100.0
     assert live_imbalance(4.0, 3.0) == 25.0
+
+
+def test_the_printed_last_day_is_the_last_day_the_rule_admits() -> None:
+    """Issue #22 (9): a failed card states its re-inspection deadline — the day (Kazakhstan time,
+    UTC+5) on which the period :func:`check_first_card` allows ends."""
+    import datetime as dt
+
+    from app.domain.reinspection import reinspection_until
+
+    formed = dt.datetime(2026, 12, 3, 18, 30, tzinfo=dt.UTC)  # 23:30 in Astana
+    until = reinspection_until(formed.isoformat())
+    assert until == dt.date(2026, 12, 23)
+    end = dt.datetime.combine(until, dt.time(23, 29), dt.timezone(dt.timedelta(hours=5))).timestamp()
+    check_first_card(_card(), formed.timestamp(), "123ABC02", True, end)  # still allowed that day
+    late = formed.timestamp() + REINSPECTION_DAYS * DAY + 60
+    with pytest.raises(OtolaneError):
+        check_first_card(_card(), formed.timestamp(), "123ABC02", True, late)
+    assert reinspection_until(dt.datetime(2026, 12, 3, 20, 0, tzinfo=dt.UTC).isoformat()) == dt.date(
+        2026, 12, 24
+    )
