@@ -323,6 +323,12 @@ def channel_name(channel: str, lang: str) -> str:
     return str(names.get(channel, channel))
 
 
+def deviation_unit(unit: str) -> str:
+    """The unit of a deviation from the norm: the norm's, but percentage points for a norm in %
+    (57.09 % against ≥ 59 % is 1.91 points short, not 1.91 % of 59) — issue #22 (7)."""
+    return both("failures:points", sep="/") if unit == "%" else unit_text(unit)
+
+
 def unit_text(unit: str) -> str:
     """A unit as written here (kk and ru write them alike): "кН", "м/км"."""
     return str(catalog("ru")["unit"].get(unit, unit))
@@ -424,11 +430,10 @@ def _failures_sheet(card: dict[str, Any], st: dict[str, ParagraphStyle]) -> list
     rows = [_head(st, "items:item", "items:value", "items:norm", "failures:deviation")]
     for item in card["failures"]:
         title = "<br/>".join(_esc(item_title(item, lang)) for lang in LANGS)
-        unit = _esc(unit_text(item["norm"]["unit"]))
         dev = (
             _two("items:defect", st["fail"])
             if _visual(item)
-            else _p(f"{item['deviation']:+g} {unit}", st["fail"])
+            else _p(f"{item['deviation']:+g} {_esc(deviation_unit(item['norm']['unit']))}", st["fail"])
         )
         rows.append([_p(title, st["base"]), _value_cell(item, st), _p(_norm_text(item), st["base"]), dev])
     out.append(_grid(rows, [92 * mm, 28 * mm, 32 * mm, 28 * mm]))

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from app.api.client import ApiError, LaneClient
-from app.documents.card_pdf import card_hash, unit_text
+from app.documents.card_pdf import card_hash, deviation_unit, unit_text
 from app.domain.reinspection import reinspection_until
 from app.lane.forming import stored_readings
 from tests.rig import Rig, run_to_card, start_rig, wait_for
@@ -158,7 +158,9 @@ async def test_weak_brakes_add_a_failures_sheet_with_each_deviation(tmp_path: Pa
         assert "СӘЙКЕССІЗДІКТЕР ПАРАҒЫ" in sheet and "ЛИСТ НЕСООТВЕТСТВИЙ" in sheet
         assert card["failures"]
         for item in card["failures"]:
-            assert f"{item['deviation']:+g} {unit_text(item['norm']['unit'])}" in sheet, item["id"]
+            assert f"{item['deviation']:+g} {deviation_unit(item['norm']['unit'])}" in sheet, item["id"]
+            if item["norm"]["unit"] == "%":  # issue #22 (7): percentage points, said so
+                assert f"{item['deviation']:+g} п.т./п.п." in sheet
         assert "2-білік" in sheet and "Ось 2" in sheet  # the rear axle, named in both languages
         everything = pdf_text(pdf)
         assert "<br" not in everything and "&lt;" not in everything and "&amp;" not in everything  # no markup
