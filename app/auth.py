@@ -217,8 +217,16 @@ class Accounts:
         return user
 
     async def add(
-        self, username: str, role: str, password: str, full_name: str = "", by: str = "system"
+        self,
+        username: str,
+        role: str,
+        password: str,
+        full_name: str = "",
+        by: str = "system",
+        temporary: bool = False,
     ) -> None:
+        """``temporary``: the password is one the administrator gave; the user changes it at the
+        first log-in."""
         if role not in ROLES:
             raise OtolaneError("role_unknown", f"unknown role {role[:16]}", role=role[:16])
         name = normalise_username(username)
@@ -249,7 +257,7 @@ class Accounts:
                 role=role,
                 full_name=full_name,
                 pw_hash=h,
-                pw_changed_at=now,
+                pw_changed_at=0.0 if temporary else now,
                 pw_history=[h],
                 created_at=now,
                 using_db=tx,
@@ -403,7 +411,11 @@ class Accounts:
         if s:
             await self.journal.write(s.username, "logout")
 
-    async def change_password(self, username: str, old: str | None, new: str, by: str) -> None:
+    async def change_password(
+        self, username: str, old: str | None, new: str, by: str, temporary: bool = False
+    ) -> None:
+        """``old`` None: set by the administrator; ``temporary``: the user must change it at the next
+        log-in (a password someone else knows is no one's own)."""
         user = await self.get(username)
         if old is not None and not check_password(old[:MAX_PASSWORD], user.pw_hash):
             await self.journal.write(by, "password_change_failed", username=user.username)
@@ -415,13 +427,18 @@ class Accounts:
             )
         h = hash_password(new)
         user.pw_hash = h
-        user.pw_changed_at = time.time()
+        user.pw_changed_at = 0.0 if temporary else time.time()  # 0: expired, changed at the next log-in
         user.pw_history = [*user.pw_history, h][-self.policy.history :]
         user.locked_until = 0.0
         async with write_tx() as tx:
             await user.save(using_db=tx)
             await self.journal.write(
-                by, "password_changed", tx, username=user.username, pw_digest=ledger.digest(h)
+                by,
+                "password_changed",
+                tx,
+                username=user.username,
+                pw_digest=ledger.digest(h),
+                **({"temporary": True} if temporary else {}),
             )
         for s in self.sessions.values():
             if s.username == user.username and by == user.username:

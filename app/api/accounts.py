@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from app.api.request import Parts, body, field, session, user
+from app.errors import OtolaneError
 
 API_VERSION = 1
 
@@ -91,11 +92,52 @@ async def add_user(p: Parts, request: web.Request) -> web.Response:
         field(data, "password", str),
         field(data, "full_name", str, ""),
         by=user(request),
+        temporary=True,  # the administrator knows it: the user changes it at the first log-in
     )
     return web.json_response({"ok": True}, status=201)
 
 
+async def reset_password(p: Parts, request: web.Request) -> web.Response:
+    """The administrator sets a temporary password: the user changes it at the next log-in; the
+    user's sessions end (a password set elsewhere ends them)."""
+    data = await body(request)
+    name, pw = request.match_info["name"], field(data, "password", str)
+    await p.accounts.change_password(name, None, pw, user(request), temporary=True)
+    await p.accounts.sweep()
+    return web.json_response({"ok": True})
+
+
+async def eis_key(p: Parts, request: web.Request) -> web.Response:
+    """R4, R5: the administrator installs the EIS identification key (never shown again, never
+    journalled — its fingerprint is); the daemon takes it at its next message."""
+    import time
+
+    from app.eis import idkey
+
+    data = await body(request)
+    value = field(data, "key", str, max_len=idkey.MAX_KEY)
+    days = field(data, "valid_days", int, idkey.DEFAULT_VALID_DAYS)
+    path = p.lane.cfg.path(p.lane.cfg.eis["identification_key_file"])
+    key = idkey.install(path, p.lane.store.keyring, value, days, time.time())
+    await p.journal.write(
+        user(request), "eis_key_installed", fingerprint=key.fingerprint, valid_until=key.valid_until
+    )
+    return web.json_response(key.state(time.time()), status=201)
+
+
+def _not_oneself(request: web.Request) -> None:
+    """An administrator cannot lock or demote their own account: the lane would be left with no one
+    to unlock it (another administrator, or the command line as root, may)."""
+    from app.auth import normalise_username
+
+    if normalise_username(request.match_info["name"]) == normalise_username(user(request)):
+        raise OtolaneError(
+            "user_self", "an administrator cannot lock or demote their own account", status=409
+        )
+
+
 async def lock_user(p: Parts, request: web.Request) -> web.Response:
+    _not_oneself(request)
     await p.accounts.set_disabled(request.match_info["name"], True, user(request))
     return web.json_response({"ok": True})
 
@@ -112,6 +154,7 @@ async def bind_eds(p: Parts, request: web.Request) -> web.Response:
 
 
 async def set_role(p: Parts, request: web.Request) -> web.Response:
+    _not_oneself(request)
     data = await body(request)
     await p.accounts.set_role(request.match_info["name"], field(data, "role", str, max_len=16), user(request))
     return web.json_response({"ok": True})

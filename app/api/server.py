@@ -110,6 +110,8 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/v1/users/{name}/unlock", (ADMIN,), accounts.unlock_user, "unlock a user"),
     Route("POST", "/v1/users/{name}/role", (ADMIN,), accounts.set_role, "change a user's role"),
     Route("POST", "/v1/users/{name}/eds", (ADMIN,), accounts.bind_eds, "bind a user's NCA key"),
+    Route("POST", "/v1/users/{name}/password", (ADMIN,), accounts.reset_password, "set a temporary password"),
+    Route("POST", "/v1/eis/key", (ADMIN,), accounts.eis_key, "install the EIS identification key"),
 )
 _BY_NAME = {r.name: r for r in ROUTES}
 

@@ -243,14 +243,8 @@ def cmd_eis_key(args: argparse.Namespace) -> int:
             value = sys.stdin.readline().strip()
         else:
             value = getpass.getpass("EIS identification key (not shown): ").strip()
-        problem = idkey.key_problem(value)
-        if problem:
-            raise OtolaneError("eis_key_bad", f"an identification key is {problem}")
-        if not 1 <= args.valid_days <= 366:
-            raise OtolaneError("eis_key_bad", "--valid-days must be 1 to 366")
         now = time.time()
-        key = idkey.IdKey(value, now, now + args.valid_days * idkey.DAY)
-        idkey.write(path, store.keyring, key)
+        key = idkey.install(path, store.keyring, value, args.valid_days, now)
         by = f"cli:{getpass.getuser()}"
         await store.journal.write(
             by, "eis_key_installed", fingerprint=key.fingerprint, valid_until=key.valid_until

@@ -129,7 +129,7 @@ def _card_sheet(card: dict[str, Any], st: dict[str, ParagraphStyle], seal: Seal)
     head = [
         _p(f"{_esc(text('kk', 'card:title'))}<br/>{_esc(text('ru', 'card:title'))}", st["title"]),
         _p(_esc(text("kk", "card:number", number=card["number"])), st["title"]),
-        _qr(seal.payload(), 24 * mm),
+        _qr(seal.payload(), 20 * mm),
     ]
     t = Table([head], colWidths=[110 * mm, 44 * mm, 26 * mm])
     t.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "MIDDLE"), ("TOPPADDING", (0, 0), (-1, -1), 0)]))

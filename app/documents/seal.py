@@ -1,7 +1,7 @@
 """What makes a printed card verifiable by anyone (issue #22 (9), R3.6, T2): its QR code and the
 signed card carried inside the PDF.
 
-The QR code holds ``OTO1|card id|number|EIS receipt|card SHA-256|key fingerprint|signature``: the
+The QR code holds ``OTO1|card id|number|EIS receipt|card SHA-256|key|signature``: the
 card's id is the lane's unique number for it (EIS keeps it too, and its own receipt once it has
 answered); the hash is of the card as stored (photos by their SHA-256, not their bytes); the
 signature is the lane's Ed25519 key (the one that signs the journal's checkpoints) over everything
@@ -25,6 +25,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 PREFIX = "OTO1"
+#: the lane key is named in the code by this many hex digits of its fingerprint (64 bits)
+KEY_DIGITS = 16
 #: the Subject of a card's PDF: this, the copy flag, then the card (zlib, base64)
 SUBJECT = "otolane-card/1"
 #: a card's JSON inside a PDF, at most (a card is ~10 KB; a PDF from elsewhere is not trusted)
@@ -60,11 +62,13 @@ class Seal:
     number: str
     receipt: str  # EIS's registration of the card, "" until EIS answered
     sha256: str
-    key: str  # the fingerprint of the lane key that signed (16 hex digits shown, 32 kept)
+    key: str  # the lane key that signed: the first 16 hex digits of its fingerprint
     signature: str  # base64url, no padding
 
     def signed_part(self) -> str:
-        return "|".join((PREFIX, self.card_id, self.number, self.receipt, self.sha256, self.key))
+        # the hash as base64url (43 characters, not 64): a smaller code reads better off paper
+        digest = _b64u(bytes.fromhex(self.sha256))
+        return "|".join((PREFIX, self.card_id, self.number, self.receipt, digest, self.key))
 
     def payload(self) -> str:
         return f"{self.signed_part()}|{self.signature}"
@@ -79,9 +83,10 @@ class Seal:
 
 def make_seal(card: dict[str, Any], receipt: str, fingerprint: str, sign: Any) -> Seal:
     """The card's seal; ``sign(bytes) -> base64`` is the lane key's (``LaneKey.sign``)."""
-    unsigned = Seal(str(card["card_id"]), str(card["number"]), receipt, card_hash(card), fingerprint, "")
+    key = fingerprint[:KEY_DIGITS]
+    unsigned = Seal(str(card["card_id"]), str(card["number"]), receipt, card_hash(card), key, "")
     sig = base64.b64decode(sign(unsigned.signed_part().encode()))
-    return Seal(unsigned.card_id, unsigned.number, receipt, unsigned.sha256, fingerprint, _b64u(sig))
+    return Seal(unsigned.card_id, unsigned.number, receipt, unsigned.sha256, key, _b64u(sig))
 
 
 class SealUnreadable(ValueError):
@@ -92,9 +97,14 @@ def parse_seal(text: str) -> Seal:
     parts = text.strip().split("|")
     if len(parts) != 7 or parts[0] != PREFIX:
         raise SealUnreadable("not an otolane card's QR code (OTO1|…, 7 fields)")
-    _, card_id, number, receipt, sha, key, sig = parts
-    if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
+    _, card_id, number, receipt, digest, key, sig = parts
+    try:
+        raw = _unb64u(digest)
+    except ValueError:
+        raw = b""
+    if len(digest) != 43 or len(raw) != 32:
         raise SealUnreadable("the card's hash in the QR code is not a SHA-256")
+    sha = raw.hex()
     if len(card_id) > 64 or len(number) > 32 or len(receipt) > 100 or len(key) > 64 or len(sig) > 120:
         raise SealUnreadable("a field of the QR code is longer than a card's")
     return Seal(card_id, number, receipt, sha, key, sig)

@@ -128,7 +128,7 @@ def verify_seal(report: Report, text: str, public: Ed25519PublicKey | None, fing
     report.add("qr", True, f"card {seal.card_id}, № {seal.number}, SHA-256 {seal.sha256[:16]}…")
     if public is None:
         report.add("signature", None, "not checked: give the lane's public key (--public-key)")
-    elif seal.key != fingerprint:
+    elif seal.key != fingerprint[: len(seal.key)] or len(seal.key) < 16:
         report.add(
             "signature",
             False,

@@ -73,6 +73,23 @@ def write(path: Path, keyring: Keyring, key: IdKey) -> None:
     write_secret_file(path, f"{HEADER}\n{blob}\n")
 
 
+#: how long a newly issued key is valid unless told (R5: two months)
+DEFAULT_VALID_DAYS = 60
+
+
+def install(path: Path, keyring: Keyring, value: str, valid_days: int, now: float) -> IdKey:
+    """A new key, checked and sealed in place of the old (the CLI's and the admin screen's way);
+    the caller journals ``eis_key_installed``. A running daemon takes it at its next message."""
+    problem = key_problem(value)
+    if problem:
+        raise OtolaneError("eis_key_bad", f"an identification key is {problem}", problem=problem)
+    if not 1 <= valid_days <= 366:
+        raise OtolaneError("eis_key_days_bad", "a key is valid for 1 to 366 days", low=1, high=366)
+    key = IdKey(value, now, now + valid_days * DAY)
+    write(path, keyring, key)
+    return key
+
+
 def check_file(path: Path) -> None:
     """The key file is there and private (read before anything else opens, and at every read)."""
     try:

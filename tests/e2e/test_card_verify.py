@@ -149,7 +149,7 @@ def test_a_photo_of_the_paper_and_the_qr_text_verify_from_the_command_line(
         [
             "pdftoppm",
             "-r",
-            "150",
+            "300",
             "-f",
             "1",
             "-l",

@@ -16,7 +16,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from app.documents.card_pdf import card_hash, item_title, render_card, unit_text
+from app.documents.card_pdf import card_hash, deviation_unit, item_title, render_card
 
 CARD = Path(__file__).parents[1] / "data" / "cards" / "weak-brakes-m1.json"
 
@@ -62,7 +62,7 @@ def test_a_failed_cars_card_is_one_sheet_and_its_failures_the_second(tmp_path: P
             assert title[:24] in packed, (lang, title)
     assert "ЛИСТ НЕСООТВЕТСТВИЙ" in pages[1] and "СӘЙКЕССІЗДІКТЕР ПАРАҒЫ" in pages[1]
     for item in card["failures"]:
-        assert f"{item['deviation']:+g} {unit_text(item['norm']['unit'])}" in pages[1], item["id"]
+        assert f"{item['deviation']:+g} {deviation_unit(item['norm']['unit'])}" in pages[1], item["id"]
     assert "ПРОТОКОЛ ИЗМЕРЕНИЙ" in pages[2] and all("ПРОТОКОЛ" not in p for p in pages[:2])
     assert (tmp_path / "weak-1.png").exists()
 

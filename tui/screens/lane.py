@@ -88,11 +88,11 @@ class LaneScreen(AppMixin, Screen[None]):
             keys = [("F2", "keys.new"), ("F7", "keys.print"), ("F3", "keys.queue"), *keys]
         elif role == "admin":
             keys = [
+                ("F2", "keys.admin"),  # the settings: users, EIS key, … and the certificate (F4)
                 ("F9", "keys.journal"),
                 ("F3", "keys.queue"),
                 ("F6", "keys.frames"),
                 ("F7", "keys.print"),
-                ("F4", "keys.certificate"),
                 *keys,  # F11 (cameras) is on the F6 screen's bar: this one is full at 80 columns
             ]
         elif role == "technician":
@@ -140,6 +140,11 @@ class LaneScreen(AppMixin, Screen[None]):
     async def action_new_car(self) -> None:
         from tui.screens.new_inspection import NewInspectionScreen
 
+        if self.app_.client.role == "admin":  # the administrator's F2: the settings (D5)
+            from tui.screens.admin import AdminScreen
+
+            self.app_.push_screen(AdminScreen())
+            return
         if self.app_.client.role != "operator":
             return
         if self.app_.client.view_only:  # R3.1: said here, not after a whole form was typed

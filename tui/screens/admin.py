@@ -1,0 +1,82 @@
+"""F2 for the administrator: everything an administrator does day to day, one key each (D5, issue
+#23 (7)) — the accounts, the EIS identification key, the journal, the integrity check, the stands and
+cameras, the international certificate. Each change goes through the daemon, which checks the role
+and journals it; the command line stays for scripts."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Static
+
+from tui.screens.base import AppMixin
+
+#: the menu, in key order: (catalog key of the line, the screen's action)
+ITEMS = (
+    ("admin.users", "users"),
+    ("admin.eis_key", "eis_key"),
+    ("admin.journal", "journal"),
+    ("admin.integrity", "integrity"),
+    ("admin.devices", "devices"),
+    ("admin.certificate", "certificate"),
+)
+
+
+class AdminScreen(AppMixin, Screen[None]):
+    BINDINGS = [
+        Binding("escape", "back", show=False),
+        Binding("f2", "back", show=False),
+        *(Binding(str(i), f"open({i})", show=False) for i in range(1, len(ITEMS) + 1)),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="admin-box"):
+            yield Static(id="admin-title")
+            yield Static(id="admin-items")
+            yield Static(id="admin-msg")
+        yield Static(id="keys")
+
+    def on_mount(self) -> None:
+        self.refresh_texts()
+
+    def refresh_texts(self) -> None:
+        t = self.app_.t
+        self.query_one("#admin-title", Static).update(f"[b]{t('admin.title')}[/b]")
+        lines = [f"[b reverse] {i} [/b reverse] {t(label)}" for i, (label, _) in enumerate(ITEMS, 1)]
+        self.query_one("#admin-items", Static).update("\n".join(lines))
+        self.query_one("#keys", Static).update(self.keybar([("Esc", "keys.back"), ("F10", "keys.lang")]))
+
+    async def action_open(self, n: int) -> None:
+        action = ITEMS[n - 1][1]
+        if action == "users":
+            from tui.screens.users import UsersScreen
+
+            self.app_.push_screen(UsersScreen())
+        elif action == "eis_key":
+            from tui.screens.eis_key import EisKeyScreen
+
+            self.app_.push_screen(EisKeyScreen())
+        elif action == "journal":
+            from tui.screens.journal import JournalScreen
+
+            self.app_.push_screen(JournalScreen())
+        elif action == "integrity":
+            from tui.screens.integrity import IntegrityScreen
+
+            self.app_.push_screen(IntegrityScreen())
+        elif action == "devices":  # the stands' frames; A there registers one, F11 the cameras
+            from tui.screens.frames import FramesScreen
+
+            devices = self.app_.state.get("devices", [])
+            if devices:
+                self.app_.push_screen(FramesScreen(devices[0]["id"]))
+        else:  # the certificate of the last card: said on the lane screen, where the card is
+            self.app_.pop_screen()
+            lane = self.app_.screen
+            if hasattr(lane, "action_certificate"):
+                await lane.action_certificate()
+
+    def action_back(self) -> None:
+        self.app_.pop_screen()
