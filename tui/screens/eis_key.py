@@ -79,10 +79,11 @@ class InstallKeyScreen(AppMixin, ModalScreen[dict[str, Any] | None]):
         t = self.app_.t
         with Vertical(id="new-box"):
             yield Static(f"[b]{t('eis_key.install_title')}[/b]")
+            yield Static(id="k-err")
             yield Input(id="k-value", placeholder=t("eis_key.value"), password=True, max_length=4096)
+            yield Static(t("eis_key.valid_days"))
             yield Input(id="k-days", placeholder=t("eis_key.valid_days"), value="60", max_length=3)
             yield Static(t("users.form_keys"))
-            yield Static(id="k-err")
 
     def on_mount(self) -> None:
         self.query_one("#k-value", Input).focus()

@@ -134,6 +134,7 @@ class UserFormScreen(AppMixin, ModalScreen[str | None]):
         t, name = self.app_.t, escape(str(self.who.get("username", "")))
         with Vertical(id="new-box"):
             yield Static(f"[b]{t(f'users.form_{self.kind}', name=name)}[/b]")
+            yield Static(id="f-msg")  # under the title: a refusal is seen at 80×24 in every language
             if self.kind == "add":
                 yield Input(id="f-name", placeholder=t("users.col_name"), max_length=32)
                 yield Input(id="f-full", placeholder=t("users.col_full_name"), max_length=100)
@@ -147,7 +148,6 @@ class UserFormScreen(AppMixin, ModalScreen[str | None]):
             if self.kind == "iin":
                 yield Input(id="f-iin", placeholder=t("users.iin_placeholder"), max_length=12)
             yield Static(t("users.form_keys"))
-            yield Static(id="f-msg")
 
     def on_mount(self) -> None:
         first = self.query("Input")
