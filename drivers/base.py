@@ -69,7 +69,10 @@ class FrameRecord:
     ts: float
     raw: bytes
     ok: bool
-    note: str
+    note: str  # for the log, in English
+    #: what the parser read, as (name, value) — the screen says the names in the user's language:
+    #: a channel's last part and its value, or ("model", …), ("serial", …) of an identity
+    values: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -81,9 +84,17 @@ class FrameLog:
     reconnects: int = 0
     recent: deque[FrameRecord] = field(default_factory=lambda: deque(maxlen=200))
 
-    def ok(self, raw: bytes, note: str) -> None:
+    def ok(self, raw: bytes, note: str, values: tuple[tuple[str, str], ...] = ()) -> None:
         self.frames_ok += 1
-        self.recent.append(FrameRecord(time.time(), raw, True, note))
+        self.recent.append(FrameRecord(time.time(), raw, True, note, values))
+
+    def readings(self, raw: bytes, readings: list[Any]) -> None:
+        """A frame of readings: each by its channel's last part (``left``, ``co``) and value."""
+        values = tuple((r.channel.rsplit(".", 1)[-1], f"{r.value:g}") for r in readings)
+        self.ok(raw, " ".join(f"{k}={v}" for k, v in values), values)
+
+    def identity(self, raw: bytes, model: str, serial: str) -> None:
+        self.ok(raw, f"identity {model} s/n {serial}", (("model", model), ("serial", serial)))
 
     def rejected(self, raw: bytes, reason: str) -> None:
         self.frames_rejected += 1

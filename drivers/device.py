@@ -105,7 +105,7 @@ class ProfileDevice(Device):
             for f in frames:
                 ident = parse_identity_text(self.codec.identity_text(f))
                 if ident is not None:
-                    self.log.ok(f, f"identity {ident.model} s/n {ident.serial}")
+                    self.log.identity(f, ident.model, ident.serial)
                     return ident
                 self._early.append(f)
             if time.monotonic() >= deadline or self.profile.family != "jx":
@@ -129,11 +129,11 @@ class ProfileDevice(Device):
             if isinstance(items, str):
                 self.log.rejected(f, items)
                 continue
-            note = " ".join(
-                f"{i.channel.rsplit('.', 1)[-1]}={i.value:g}" if isinstance(i, Reading) else i.name
-                for i in items
-            )
-            self.log.ok(f, note or reply.name)
+            readings = [i for i in items if isinstance(i, Reading)]
+            if readings:
+                self.log.readings(f, readings)
+            else:  # an acknowledgement, an end of test: said by its name
+                self.log.ok(f, " ".join(i.name for i in items) or reply.name, (("reply", reply.name),))
             out += items
         return out
 

@@ -264,7 +264,13 @@ class Stands:
         """The stand's newest raw frames with what the parser made of them (the technician's view)."""
         slot = self.get(device_id)
         recent = [
-            {"ts": f.ts, "hex": f.raw.hex(" "), "ok": f.ok, "note": f.note}
+            {
+                "ts": f.ts,
+                "hex": f.raw.hex(" "),
+                "ok": f.ok,
+                "note": f.note,
+                "values": [list(v) for v in f.values],
+            }
             for f in list(slot.driver.log.recent)[-last:]
         ]
         return {"device": slot.as_dict(), "frames": recent}

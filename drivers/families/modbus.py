@@ -71,7 +71,7 @@ class ModbusDevice(Device):
         if not info.get(SERIAL) or not info.get(MODEL):
             raise DeviceError("the device identification has no model or serial")
         ident = Identity(info[MODEL], info[SERIAL], info.get(FIRMWARE, ""))
-        self.log.ok(b"", f"identity {ident.model} s/n {ident.serial}")
+        self.log.identity(b"", ident.model, ident.serial)
         return ident
 
     async def frames(self) -> AsyncIterator[Reading | Event]:
@@ -100,9 +100,7 @@ class ModbusDevice(Device):
                         if value is not None:
                             out.append(Reading(self.device_id, f.channel, value, f.unit, now, frame, f.final))
                     if out:
-                        self.log.ok(
-                            frame, " ".join(f"{r.channel.rsplit('.', 1)[-1]}={r.value:g}" for r in out)
-                        )
+                        self.log.readings(frame, out)
                     for r in out:
                         yield r
             await asyncio.sleep(self.profile.poll_interval_s)

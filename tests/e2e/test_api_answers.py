@@ -249,7 +249,7 @@ async def test_devices_answer_their_frames_and_take_only_service_commands(rig: R
     await wait_for(lambda: admitted(tech), "the brake tester")
     frames = await tech.call("GET", "/v1/devices/brake/frames")
     assert frames["device"]["id"] == "brake" and frames["device"]["service_commands"] == ["zero"]
-    assert frames["frames"] and set(frames["frames"][0]) == {"ts", "hex", "ok", "note"}
+    assert frames["frames"] and set(frames["frames"][0]) == {"ts", "hex", "ok", "note", "values"}
     assert len(frames["frames"]) <= 100
     err = await _refused(tech, "GET", "/v1/devices/nothing/frames")
     assert (err.status, err.code) == (404, "device_unknown")

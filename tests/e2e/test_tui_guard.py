@@ -20,8 +20,8 @@ from tui.screens.lane import LaneScreen
 pytestmark = pytest.mark.slow
 
 #: the keys people press on the lane's screens, and a few they press by mistake
-KEYS = ["f2", "f3", "f4", "f5", "f6", "f7", "f8", "f9", "f10", "f11", "escape", "enter", "tab",
-        "down", "up", "space", "i", "x", "r", "1", "a"]  # fmt: skip
+KEYS = ["f2", "f3", "f4", "f5", "f6", "f7", "f8", "f9", "f10", "f11", "f12", "escape", "enter", "tab",
+        "down", "up", "space", "i", "x", "r", "1", "2", "5", "a", "e", "l", "k", "p"]  # fmt: skip
 
 
 async def _logged_in(app: OtolaneApp, pilot: object, role: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 from rich.text import Text
 from textual.widgets import DataTable, Static
@@ -160,12 +161,13 @@ async def test_technician_sees_raw_frames_and_counters(rig: Rig) -> None:
 
         await wait_for(frames, "raw frames on screen")
         head = text(app, "#f-head")
-        assert "s/n 2231-0457" in head and "frames ok" in head and "never editable" in head
+        assert "serial no. 2231-0457" in head and "frames ok" in head and "never editable" in head
         assert " ok " not in text(app, "#f-frames") and "✓" in text(app, "#f-frames")  # a mark, not English
-        assert "1 zero" in text(app, "#keys")
+        assert re.search(r"✓ L \d\.\d+ R \d\.\d+", text(app, "#f-frames")), text(app, "#f-frames")
+        assert "1 Zero" in text(app, "#keys")  # the stand's command, in words
         await pilot.press("1")  # the profile's service command: zeroing, never a value
         await pilot.pause(0.3)
-        assert "'zero' sent" in text(app, "#msg")
+        assert "'Zero' sent" in text(app, "#msg")
         admin = await rig.client("admin")
         logged = await admin.call("GET", "/v1/journal?action=device_command")
         assert logged[0]["details"] == {"device": "brake", "command": "zero"}

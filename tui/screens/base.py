@@ -21,4 +21,8 @@ class AppMixin:
 
     def keybar(self, keys: list[tuple[str, str]]) -> str:
         # compact: every key of a role fits one line of an 80-column console in every language
-        return " ".join(f"[b reverse]{k}[/b reverse] {self.app_.t(label)}" for k, label in keys)
+        # a label the catalogs lack (a stand's own service command) shows as its last word, not a key
+        return " ".join(
+            f"[b reverse]{k}[/b reverse] {self.app_.t_or(label, label.rsplit('.', 1)[-1])}"
+            for k, label in keys
+        )

@@ -113,7 +113,11 @@ class CamerasScreen(AppMixin, Screen[None]):
             return
         ident = c.get("identity") or {}
         lines = [
-            t("cameras.url", url=escape(c["url"]), roles=", ".join(c["roles"])),
+            t(
+                "cameras.url",
+                url=escape(c["url"]),
+                roles=", ".join(self.app_.t_or(f"camera_role.{r}", r) for r in c["roles"]),
+            ),
             t(
                 "cameras.identity",
                 make=escape(ident.get("make", "—")),

@@ -4,6 +4,7 @@ Readings are shown, never editable; the only command is the profile's zeroing.""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from rich.markup import escape
 from textual.app import ComposeResult
@@ -48,7 +49,8 @@ class FramesScreen(AppMixin, Screen[None]):
             keys = [("A", "keys.adopt"), ("F11", "keys.cameras"), *keys]
         bar = self.keybar(keys)
         if self.app_.client.role == "technician" and self.service:
-            bar = self.keybar([(str(n), c) for n, c in enumerate(self.service, 1)]) + " " + bar
+            service = [(str(n), f"command.{c}") for n, c in enumerate(self.service, 1)]
+            bar = self.keybar(service) + " " + bar
         self.query_one("#keys", Static).update(bar)
 
     def action_cameras(self) -> None:
@@ -77,8 +79,9 @@ class FramesScreen(AppMixin, Screen[None]):
             self.service = d.get("service_commands", [])
             self.refresh_texts()
         head = (
-            f"[b]{t('dev.' + d['kind'])}[/b] · {escape(d['model'])} · s/n {escape(d['serial'])}"
-            f" · fw {escape(d['firmware'])} · {t('dev.' + d['status'])}\n"
+            f"[b]{t('dev.' + d['kind'])}[/b] · {escape(d['model'])}"
+            f" · {t('frames.serial')} {escape(d['serial'])} · {t('frames.firmware')} {escape(d['firmware'])}"
+            f" · {t('dev.' + d['status'])}\n"
             f"{escape(d['port'])} · "
             + t(
                 "frames.counters",
@@ -93,8 +96,16 @@ class FramesScreen(AppMixin, Screen[None]):
         for f in data["frames"][-14:]:
             when = dt.datetime.fromtimestamp(f["ts"]).strftime("%H:%M:%S.%f")[:-3]
             mark = "[green]✓[/green]" if f["ok"] else "[red]✗[/red]"  # a mark, in no language
-            lines.append(f"{when} {f['hex'][:38]:<38} {mark} {escape(f['note'][:24])}")
+            lines.append(f"{when} {f['hex'][:38]:<38} {mark} {escape(self.said(f)[:24])}")
         self.query_one("#f-frames", Static).update("\n".join(lines))
+
+    def said(self, frame: dict[str, Any]) -> str:
+        """What the parser read, its names in the user's language; a refusal's reason as the driver
+        gave it (a technician's detail, logged in English too)."""
+        values = frame.get("values") or []
+        if not frame["ok"] or not values:
+            return str(frame["note"])
+        return " ".join(f"{self.app_.t_or(f'frame.{k}', k)} {v}" for k, v in values)
 
     async def action_service(self, n: int) -> None:
         if self.app_.client.role != "technician" or not 0 < n <= len(self.service):
@@ -102,7 +113,8 @@ class FramesScreen(AppMixin, Screen[None]):
         command = self.service[n - 1]
         try:
             await self.app_.client.call("POST", f"/v1/devices/{self.device_id}/command", {"command": command})
-            self.query_one("#msg", Static).update(self.app_.t("frames.sent", command=command))
+            said = self.app_.t_or(f"command.{command}", command)
+            self.query_one("#msg", Static).update(self.app_.t("frames.sent", command=said))
         except ApiError as exc:
             self.query_one("#msg", Static).update(f"[red]✗ {self.app_.error_text(exc)}[/red]")
 

@@ -15,9 +15,16 @@ from app.api.client import ApiError
 from tui.screens.base import AppMixin
 from tui.screens.export import ExportScreen
 
+#: details whose value is one of the lane's words (said from ``detail_value``), not a name
+WORD_VALUES = frozenset(
+    {"role", "old_role", "method", "mode", "kind", "reason", "outcome", "status", "verdict"}
+)
+
 
 def _plain(value: object) -> str:
-    """A detail's value without JSON's quotes and braces (a list as its items)."""
+    """A detail's value without JSON's quotes and braces (a list as its items, yes/no as marks)."""
+    if isinstance(value, bool):
+        return "✓" if value else "✗"
     if isinstance(value, list | tuple):
         return ",".join(_plain(v) for v in value)
     if isinstance(value, dict):
@@ -131,10 +138,26 @@ class JournalScreen(AppMixin, Screen[None]):
                 )
                 table.add_row(when, *cells)
             else:
-                details = "; ".join(f"{k}={_plain(v)}" for k, v in r["details"].items())[:80]
+                details = "; ".join(self.detail(k, v) for k, v in r["details"].items())[:80]
                 action = self.app_.t_or(f"action.{r['action']}", r["action"])  # one not listed: as it is
-                table.add_row(when, r["actor"], action, details)
+                actor = self.actor(r["actor"])
+                table.add_row(when, actor, action, details)
         table.focus()
+
+    def actor(self, who: str) -> str:
+        """Who acted: a user by name; the lane's own parts and the command line in words."""
+        if who.startswith("cli:"):
+            return self.app_.t("actor.cli", user=who.removeprefix("cli:"))
+        return self.app_.t_or(f"actor.{who}", who)
+
+    def detail(self, key: str, value: object) -> str:
+        """One detail in the admin's words: its name from the catalog, a value that is one of the
+        lane's own words (a role, a mode, a method …) too; names, numbers and paths as they are."""
+        t_or = self.app_.t_or
+        shown = _plain(value)
+        if key in WORD_VALUES and isinstance(value, str):
+            shown = t_or(f"detail_value.{value}", value)
+        return f"{t_or(f'detail.{key}', key)}={shown}"
 
     def action_integrity(self) -> None:
         from tui.screens.integrity import IntegrityScreen
