@@ -84,3 +84,22 @@ async def test_an_empty_typed_reason_is_refused_on_the_screen(rig: Rig) -> None:
         await until_shown(pilot, app, "#abort-msg", "Введите причину")
         assert isinstance(app.screen, AbortScreen)
     assert (await op.call("GET", "/v1/state"))["inspection"] is not None
+
+
+async def test_a_message_said_of_the_steps_goes_when_the_lane_moves_on(rig: Rig) -> None:
+    """Issue #23 (5): "step still running" and the like do not stay after the lane changed."""
+    op = await rig.client("operator")
+    insp = await op.call("POST", "/v1/inspections", CAR)
+    app = make_app(rig.sock, "ru")
+    async with app.run_test(size=SIZE) as pilot:
+        await login(pilot, app, "operator")
+        await until_shown(pilot, app, "#keys", "F12")
+        await pilot.press("f2")
+        await until_shown(pilot, app, "#msg", "ещё открыт")
+        await op.call("POST", f"/v1/inspections/{insp['id']}/abort", {"reason": "vehicle_left"})
+
+        async def gone() -> bool:
+            await pilot.pause(0.1)
+            return "ещё открыт" not in text(app, "#msg")
+
+        await wait_for(gone, "the message to go with the inspection it spoke of")

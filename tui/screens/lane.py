@@ -39,6 +39,7 @@ class LaneScreen(AppMixin, Screen[None]):
         super().__init__()
         self._seen = -1
         self._message = ""
+        self._said_on: tuple[Any, ...] = ()
 
     def compose(self) -> ComposeResult:
         yield LaneHeader(id="hdr")
@@ -59,6 +60,7 @@ class LaneScreen(AppMixin, Screen[None]):
 
     def say(self, text: str, error: bool = False) -> None:
         self._message = f"[red]✗ {escape(text)}[/red]" if error else escape(text)
+        self._said_on = _steps_now(self.app_.state)
         self._seen = -1
         self.redraw()
 
@@ -69,6 +71,9 @@ class LaneScreen(AppMixin, Screen[None]):
             return
         self._seen = app.revision
         st = app.state
+        if self._message and _steps_now(st) != self._said_on:
+            # said of steps as they were ("step 5 is still running"): the lane moved on, so has it
+            self._message = ""
         for panel in (LaneHeader, InspectionPanel, StandsPanel, LivePanel):
             self.query_one(panel).show(st)
         self.query_one("#msg", Static).update(self._message or self._hint(st))
@@ -169,9 +174,9 @@ class LaneScreen(AppMixin, Screen[None]):
         number = insp.get("number", "")
 
         async def done(aborted: bool | None) -> None:
-            if aborted:
-                self.say(self.app_.t("abort.done", number=number))
+            if aborted:  # the lane as it is now first: the message is said of it
                 await self.app_.reload_state()
+                self.say(self.app_.t("abort.done", number=number))
 
         self.app_.push_screen(AbortScreen(insp), done)
 
@@ -252,8 +257,8 @@ class LaneScreen(AppMixin, Screen[None]):
         if card is None or not insp:
             return
         verdict = self.app_.t(f"verdict.{card['verdict']}")
+        await self.app_.reload_state()  # the lane as it is now first: the message is said of it
         self.say(self.app_.t("card.formed", number=insp["number"], verdict=verdict))
-        await self.app_.reload_state()
 
     def action_queue(self) -> None:
         from tui.screens.queue import QueueScreen
@@ -279,3 +284,11 @@ class LaneScreen(AppMixin, Screen[None]):
             devices = self.app_.state.get("devices", [])
             if devices:
                 self.app_.push_screen(FramesScreen(devices[0]["id"]))
+
+
+def _steps_now(st: dict[str, Any]) -> tuple[Any, ...]:
+    """What a message on the lane screen is said of: the open inspection and its steps' states (a
+    step that starts or ends, a card formed, an inspection opened or closed changes it)."""
+    insp = st.get("inspection") or {}
+    steps = tuple((s.get("id"), s.get("status")) for s in insp.get("steps", []))
+    return (insp.get("id"), steps, (st.get("last_card") or {}).get("card_id"))
