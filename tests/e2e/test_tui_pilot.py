@@ -655,8 +655,14 @@ async def test_the_administrator_registers_the_camera_now_on_the_line(tmp_path) 
 
             await wait_for(listed, "the refused camera listed")
             headers = [str(c.label) for c in app.screen.query_one("#c-table", DataTable).columns.values()]
-            assert headers == ["Camera", "Kind", "State", "Reports", "Registered"]  # was "Camera {camera} …"
-            assert "DS-MJPEG-0000" in text(app, "#c-detail") and "OLD-SERIAL" in text(app, "#c-detail")
+            assert headers == ["Camera", "Kind", "State", "Serial number"]  # was "Camera {camera} …"
+            row = [str(c) for c in app.screen.query_one("#c-table", DataTable).get_row_at(0)]
+            assert row[3] == "✗ not the registered one", row
+            # issue #23 (5): the two serials whole, one under the other, at 80 columns
+            detail = text(app, "#c-detail").splitlines()
+            assert any("serial DS-MJPEG-0000" in line for line in detail), detail
+            assert any(line.startswith("Registered:") and "OLD-SERIAL" in line for line in detail), detail
+            assert all(len(line) <= SIZE[0] for line in detail)
             await pilot.press("a")
             await pilot.pause(0.1)
             assert "Press A again to confirm" in text(app, "#c-msg")

@@ -47,7 +47,7 @@ class CamerasScreen(AppMixin, Screen[None]):
             keys.append(("A", "keys.register"))
         self.query_one("#keys", Static).update(self.keybar([*keys, ("F10", "keys.lang")]))
         table = self.query_one(DataTable)
-        table.add_columns(*(t(f"cameras.{c}") for c in ("id", "kind", "state", "reported", "registered_col")))
+        table.add_columns(*(t(f"cameras.{c}") for c in ("id", "kind", "state", "serial_col")))
         await self.load()
         self.set_interval(2.0, self.load)
         table.focus()
@@ -85,13 +85,11 @@ class CamerasScreen(AppMixin, Screen[None]):
                 state = "✗ " + t("dev.not_admitted")
             else:
                 state = ("● " if c["status"] == "connected" else "○ ") + t(f"dev.{c['status']}")
-            table.add_row(
-                c["id"],
-                c["kind"].upper(),
-                state,
-                ident.get("serial", "—"),
-                c["registered"]["serial"],
-            )
+            # the two serials whole, one under the other, are in the detail below: here whether they match
+            reported, registered = ident.get("serial"), c["registered"]["serial"]
+            match = t("cameras.same") if reported == registered else t("cameras.other")
+            match = match if reported else "—"
+            table.add_row(c["id"], c["kind"].upper(), state, match)
         if self.rows:
             table.move_cursor(row=min(row, len(self.rows) - 1))
         self.show_detail()
@@ -126,6 +124,7 @@ class CamerasScreen(AppMixin, Screen[None]):
                 firmware=escape(ident.get("firmware", "—")),
             ),
         ]
+        lines.append(t("cameras.registered_line", serial=escape(c["registered"]["serial"] or "—")))
         if c["status"] in ("connected", "stale"):
             lines.append(camera_facts(t, c))
         elif c.get("reason"):
