@@ -41,12 +41,38 @@ class ReviewScreen(AppMixin, ModalScreen[dict[str, Any] | None]):
                 lines = [t("review.nothing")]
             with VerticalScroll(id="review-list"):
                 yield Static("\n".join(lines), id="review-items")
-            holds = " ".join(self.app_.hold_text(h) for h in p["holds"])
-            yield Static(f"[yellow]{holds}[/yellow]" if holds else t("review.ready"), id="review-holds")
+            yield Static(self._holds_text(p["holds"]), id="review-holds")
             with Horizontal():
                 yield Button(t("review.form"), id="review-form", variant="primary", disabled=bool(p["holds"]))
                 yield Button(t("keys.back"), id="review-back")
             yield Static(id="review-msg")
+
+    def on_mount(self) -> None:
+        self.set_interval(1.0, self._tick)  # what holds the card, as it is now: time runs out
+
+    def _holds_text(self, holds: list[dict[str, Any]]) -> str:
+        """What holds the card, each once; of the minimum times only the one that ends last (the
+        step's and the inspection's are not two waits, the card waits for the later)."""
+        timed = [h for h in holds if "left_s" in h.get("params", {})]
+        if len(timed) > 1:
+            last = max(timed, key=lambda h: float(h["params"]["left_s"]))
+            holds = [h for h in holds if h not in timed or h is last]
+        said = " ".join(self.app_.hold_text(h) for h in holds)
+        return f"[yellow]{said}[/yellow]" if said else self.app_.t("review.ready")
+
+    async def _tick(self) -> None:
+        if not any("left_s" in h.get("params", {}) for h in self.preview["holds"]):
+            return  # nothing counts down: the review stays as it was asked
+        try:
+            self.preview = await self.app_.client.call(
+                "GET", f"/v1/inspections/{self.inspection['id']}/preview"
+            )
+        except ApiError:
+            return  # the lane screen says what is wrong with the daemon
+        if not self.is_attached:
+            return
+        self.query_one("#review-holds", Static).update(self._holds_text(self.preview["holds"]))
+        self.query_one("#review-form", Button).disabled = bool(self.preview["holds"])
 
     @on(Button.Pressed, "#review-form")
     async def action_form(self) -> None:
