@@ -147,3 +147,21 @@ def test_a_stand_in_a_hold_is_named_in_words_not_by_its_id() -> None:
     said = app.hold_text({"code": "device_not_connected", "params": {"device": "gas", "reason": "нет связи"}})
     assert said.startswith("Устройство Газоанализатор") and " gas " not in f" {said} "
     assert "gas" not in app.hold_text({"code": "device_missing", "params": {"kind": "gas"}})
+
+
+def test_every_sentence_of_the_screens_ends_as_a_sentence() -> None:
+    """Issue #23 (5): holds and errors are said one after another ("Шаг не может начаться: …");
+    each ends with its full stop, so they never run together — or with a colon, when what follows
+    is the list of reasons."""
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).parents[2] / "tui" / "i18n"
+    bad = []
+    for lang in ("kk", "ru", "en"):
+        catalog = tomllib.loads((root / f"{lang}.toml").read_text(encoding="utf-8"))
+        for section in ("hold", "error"):
+            for key, text in catalog[section].items():
+                if isinstance(text, str) and not text.rstrip().endswith((".", "?", "!", ":")):
+                    bad.append(f"{lang} {section}.{key}: …{text[-30:]}")
+    assert not bad, bad
