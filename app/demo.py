@@ -235,9 +235,11 @@ class DemoVehicle:
     age_years: int  # the year of manufacture follows the lane's clock, never a fixed date
     catalyst: bool = False
     turbo: bool = False
+    headlight_tilt: float | None = 1.2  # as marked on its headlamps; None: the marking is unreadable
 
     def record(self, plate: str, this_year: int) -> dict[str, Any]:
-        return {
+        tilt = {"headlight_tilt": self.headlight_tilt} if self.headlight_tilt is not None else {}
+        return tilt | {
             "plate": plate,
             "category": "M1",
             "fuel": self.fuel,
@@ -253,7 +255,10 @@ class DemoVehicle:
 DEMO_VEHICLES: dict[str, DemoVehicle] = {
     "good": DemoVehicle("good", "petrol", "Toyota Camry", "JTNB11HK103456789", 9, catalyst=True),
     "weak-brakes": DemoVehicle("weak-rear", "petrol", "LADA Granta", "XTA219010K0123456", 12),
-    "smoky-diesel": DemoVehicle("smoky", "diesel", "Hyundai Starex", "KMJWA37KBDU567890", 15),
+    # its headlamps' marking unreadable: the aim is measured, and not judged
+    "smoky-diesel": DemoVehicle(
+        "smoky", "diesel", "Hyundai Starex", "KMJWA37KBDU567890", 15, headlight_tilt=None
+    ),
     "high-co": DemoVehicle("high-co", "petrol", "Volkswagen Passat", "WVWZZZ3BZWE123456", 27),
 }
 

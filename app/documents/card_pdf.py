@@ -258,7 +258,9 @@ def _items(card: dict[str, Any], st: dict[str, ParagraphStyle]) -> list[Any]:
         # their names across the row, the verdict after them
         rows.append([_p(names + (" *" if unverified else ""), st["tiny"]), "", "", _two("items:pass", cell)])
     t = Table(rows, colWidths=[104 * mm, 26 * mm, 30 * mm, 20 * mm], repeatRows=1)
-    style = [*_TIGHT, ("GRID", (0, 0), (-1, -1), 0.4, colors.grey)]
+    # the items are most of the sheet: their rows tighter still, so a car's card keeps to one sheet
+    style = [*_TIGHT, ("TOPPADDING", (0, 0), (-1, -1), 0.2), ("BOTTOMPADDING", (0, 0), (-1, -1), 0.5)]
+    style.append(("GRID", (0, 0), (-1, -1), 0.4, colors.grey))
     style.append(("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8e8e8")))
     if clean_visual:
         style.append(("SPAN", (0, len(rows) - 1), (2, len(rows) - 1)))

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 #: Raised whenever a row below changes (a new limit, a new source): cards keep the version they used.
-NORMS_VERSION = "otolane-norms/3"  # 3: the tread rows strict (App. 8: the limit fails)
+NORMS_VERSION = "otolane-norms/4"  # 3: the tread rows strict (App. 8: the limit fails); 4: dipped-beam aim
 
 M_N = frozenset({"M1", "M2", "M3", "N1", "N2", "N3"})
 O_CATS = frozenset({"O1", "O2", "O3", "O4"})
@@ -37,6 +37,8 @@ class Vehicle:
     year: int | None = None
     catalyst: bool = False
     turbo: bool = False
+    #: the dipped beam's nominal downward tilt marked on the headlamp (%), when the operator gave it
+    headlight_tilt: float | None = None
 
 
 @dataclass(frozen=True)
@@ -305,6 +307,18 @@ TABLE: tuple[Norm, ...] = (
         decimals=0,
     ),
     Norm(
+        "headlight.low_aim",
+        "headlight.low_aim",
+        "%",
+        -0.5,
+        0.5,
+        "TR 720 (RF) App. 7 cl. 3.2 (predecessor of TR CU 018/2011 App. 8 §3): the dipped beam's "
+        "cut-off within ±0.5 % of its nominal tilt; the nominal as marked on the headlamp (UN R48 6.2.6.1.1)",
+        "SECONDARY: the predecessor's text [L1][L3]; App. 8 §3 itself not read",
+        Applies(categories=M_N),
+        decimals=1,
+    ),
+    Norm(
         "glass.transmission",
         "glass.transmission",
         "%",
@@ -398,6 +412,13 @@ def judge(norm: Norm | str, value: float) -> Verdict:
     elif above and norm.high is not None:
         dev = round(shown - norm.high, norm.decimals)
     return Verdict(norm, shown, not (below or above), dev)
+
+
+def aim_deviation(vertical_cm_per_10m: float, nominal_tilt: float) -> float:
+    """How far the dipped beam's cut-off sits from its nominal tilt, in % of distance (positive:
+    aimed lower than marked). A headlight tester gives the cut-off's height at 10 m in cm, below the
+    lamp's axis negative; 1 cm at 10 m is 0.1 %."""
+    return -vertical_cm_per_10m / 10.0 - nominal_tilt
 
 
 def imbalance_percent(left: float, right: float) -> float:

@@ -22,6 +22,8 @@ VIN_RE = re.compile(r"[A-HJ-NPR-Z0-9]{17}")
 OLDEST_YEAR = 1900
 MAX_TEXT = 80
 MAX_OWNER = 200
+#: the largest dipped-beam tilt a headlamp is marked with (%): "1.0 %" to "3.5 %" in practice
+MAX_TILT = 4.0
 
 
 @dataclass(frozen=True)
@@ -39,10 +41,12 @@ class VehicleRecord:
     use: str = "private"  # taxi, bus service, dangerous goods …: the periodicity depends on it
     #: the plate's format in the grammar (``app/domain/plates.py``), or "unknown_confirmed"
     plate_format: str = ""
+    #: the dipped beam's nominal tilt marked on the headlamp (%, e.g. 1.0): the aim is judged by it
+    headlight_tilt: float | None = None
 
     @property
     def facts(self) -> Vehicle:
-        return Vehicle(self.category, self.fuel, self.year, self.catalyst, self.turbo)
+        return Vehicle(self.category, self.fuel, self.year, self.catalyst, self.turbo, self.headlight_tilt)
 
     def public(self) -> dict[str, Any]:
         """The facts journalled with the inspection (no personal data)."""
@@ -55,6 +59,7 @@ class VehicleRecord:
             "turbo": self.turbo,
             "use": self.use,
             "plate_format": self.plate_format,
+            "headlight_tilt": self.headlight_tilt,
         }
 
     def sealed(self) -> dict[str, Any]:
@@ -91,6 +96,7 @@ def vehicle_record(
     owner: str = "",
     use: str = "private",
     plate_confirmed: bool = False,
+    headlight_tilt: float | None = None,
 ) -> VehicleRecord:
     """The record, checked; ``this_year`` comes from the lane clock (a car is never built next-next year).
     ``plate_confirmed``: the operator confirmed a plate in no known format is written so."""
@@ -117,6 +123,13 @@ def vehicle_record(
             )
     if use not in USES:
         raise OtolaneError("use_unknown", "unknown use of the vehicle", field="use", use=use[:20])
+    if headlight_tilt is not None and not 0.0 <= headlight_tilt <= MAX_TILT:
+        raise OtolaneError(
+            "headlight_tilt_bad",
+            "the headlamp's marked tilt is a percentage from 0 to 4",
+            field="headlight_tilt",
+            high=MAX_TILT,
+        )
     return VehicleRecord(
         plate=plate,
         category=category,
@@ -130,4 +143,5 @@ def vehicle_record(
         owner=owner,
         use=use,
         plate_format=plate_format,
+        headlight_tilt=None if headlight_tilt is None else round(float(headlight_tilt), 1),
     )

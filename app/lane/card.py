@@ -21,6 +21,7 @@ from typing import Any
 from app.domain.norms import (
     NORMS_VERSION,
     Vehicle,
+    aim_deviation,
     imbalance_percent,
     judge,
     norm_for,
@@ -170,6 +171,17 @@ def _headlight(side: str) -> Callable[[StepData, Sheet], None]:
         sheet.protocol.append({"step": d.step, "values": own})
         if high is not None:
             sheet.item(f"headlight.{side}.high.intensity", "headlight.high_intensity", high, side=side)
+        vertical = d.finals.get(f"headlight.{side}.low.vertical")  # a tester that gives no aim: none
+        if vertical is None:
+            return
+        nominal = sheet.vehicle.headlight_tilt
+        if nominal is None:  # no marking given: the aim is in the protocol, not judged (said why)
+            sheet.unjudged.append(
+                {"id": f"headlight.{side}.low.aim", "norm_item": "headlight.low_aim", "value": vertical}
+            )
+            return
+        aim = aim_deviation(vertical, nominal)
+        sheet.item(f"headlight.{side}.low.aim", "headlight.low_aim", aim, side=side, nominal=nominal)
 
     return rule
 
@@ -320,6 +332,7 @@ def assemble_card(
         vehicle.get("year"),
         bool(vehicle.get("catalyst", False)),
         bool(vehicle.get("turbo", False)),
+        vehicle.get("headlight_tilt"),
     )
     sheet = evaluate(insp.steps, facts, readings)
     used = {k for st in insp.steps.values() for k in st.get("devices", ())}

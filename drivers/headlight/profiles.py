@@ -76,8 +76,9 @@ MQD_6A = Profile(
 )
 
 PROFILES = {p.name: p for p in (MQD_6A,)}
-_GOOD = {"horizontal": 0.4, "vertical": -1.2, "intensity": 18500.0, "height": 650.0}
-_DIM = {"horizontal": 0.4, "vertical": -1.2, "intensity": 7200.0, "height": 650.0}
+# a dipped beam 12 cm lower at 10 m (1.2 % down), as a headlamp marked "1.2 %" is set
+_GOOD = {"horizontal": 0.4, "vertical": -12.0, "intensity": 18500.0, "height": 650.0}
+_DIM = {"horizontal": 0.4, "vertical": -12.0, "intensity": 7200.0, "height": 650.0}
 
 
 def _scenario(values: dict[str, float], dim_side: str | None = None) -> dict[str, float]:

@@ -109,7 +109,8 @@ async def test_operator_sees_live_forces_and_runs_a_step(rig: Rig) -> None:
         await pilot.press("f5")
 
         await until_shown(pilot, app, "#insp", "✓ 2 Brakes, axle 1")
-        assert "max 3.42/3.38 kN · Δ 1.2 %" in text(app, "#insp")
+        # the step's results come with the next state, a moment after its tick (a loaded machine)
+        await until_shown(pilot, app, "#insp", "max 3.42/3.38 kN · Δ 1.2 %")
         await pilot.press("f8")  # F8: the review of the card as it would be formed now
         await pilot.pause(0.5)
         from tui.screens.review import ReviewScreen

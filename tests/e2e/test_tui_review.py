@@ -50,3 +50,37 @@ async def test_of_two_minimum_times_the_review_says_the_later_once(tmp_path: Pat
             await wait_for(ticked, "the countdown to move", timeout=5)
     finally:
         await rig.close()
+
+
+async def test_the_headlamps_marked_tilt_from_the_form_reaches_the_inspection(tmp_path: Path) -> None:
+    """Issue #22 (7): the operator types the tilt marked on the headlamp ("1,2 %"); a wrong one is
+    named at the field, in the operator's language."""
+    from textual.widgets import Input
+
+    from tests.e2e.test_tui_pilot import new_car_form
+    from tui.screens.lane import LaneScreen
+
+    rig = await start_rig(tmp_path / "lane")
+    try:
+        app = make_app(rig.sock, "ru")
+        async with app.run_test(size=SIZE) as pilot:
+            form = await new_car_form(pilot, app)
+            form.query_one("#plate", Input).value = "555KZZ01"
+            form.query_one("#tilt", Input).value = "9"
+            await form.start()
+            await pilot.pause(0.2)
+            assert "Наклон ближнего света по маркировке фары" in text(app, "#new-msg")
+            assert form.query_one("#tilt", Input).has_focus
+            form.query_one("#tilt", Input).value = "1,2 %"
+            await form.start()
+
+            async def started() -> bool:
+                await pilot.pause(0.1)
+                return isinstance(app.screen, LaneScreen)
+
+            await wait_for(started, "the inspection started")
+        admin = await rig.client("admin")
+        started_entry = (await admin.call("GET", "/v1/journal?action=inspection_started"))[0]
+        assert started_entry["details"]["vehicle"]["headlight_tilt"] == 1.2, started_entry
+    finally:
+        await rig.close()

@@ -208,3 +208,34 @@ def test_a_failed_item_not_measured_again_stays_failed_on_the_reinspection_card(
     )  # rechecked
     assert ids["smoke.k"]["carried"] and not ids["smoke.k"]["passed"]  # not rechecked: as it was
     assert card["verdict"] == "not_admitted" and card["reinspection_of"] == {"card_id": "first", "number": 7}
+
+
+@pytest.mark.parametrize(
+    ("vertical_cm", "nominal", "deviation", "passed"),
+    [
+        (-10.0, 1.0, 0.0, True),  # 10 cm lower at 10 m: 1.0 % down, as marked
+        (-15.0, 1.0, 0.5, True),  # the limit itself passes (TR 720 App. 7 cl. 3.2: within ±0.5 %)
+        (-5.0, 1.0, -0.5, True),
+        (-16.0, 1.0, 0.6, False),  # aimed too low
+        (-4.0, 1.0, -0.6, False),  # too high: dazzles
+        (2.0, 1.0, -1.2, False),  # above the lamp's axis
+    ],
+)
+def test_the_dipped_beams_aim_is_judged_against_the_headlamps_marking(
+    vertical_cm: float, nominal: float, deviation: float, passed: bool
+) -> None:
+    """Issue #22 (7): the measured aim of each dipped beam has a verdict, by its marked tilt."""
+    steps = _plan("petrol")
+    aim = [(f"headlight_{side}", f"headlight.{side}.low.vertical") for side in ("left", "right")]
+    readings = _readings(steps) + [
+        {"step": step, "run": 1, "channel": ch, "value": vertical_cm, "final": True} for step, ch in aim
+    ]
+    sheet = evaluate(steps, Vehicle("M1", headlight_tilt=nominal), readings)
+    aims = [i for i in sheet.items if i["norm"]["item"] == "headlight.low_aim"]
+    assert [i["side"] for i in aims] == ["left", "right"]
+    assert all(i["value"] == deviation and i["passed"] is passed for i in aims), aims
+    assert aims[0]["nominal"] == nominal and aims[0]["norm"]["text"] == "-0.5…0.5 %"
+    # no marking given: the aim is measured, in the protocol, and not judged — never a default
+    unmarked = evaluate(steps, M1, readings)
+    assert not [i for i in unmarked.items if i["norm"]["item"] == "headlight.low_aim"]
+    assert {u["id"] for u in unmarked.unjudged} >= {"headlight.left.low.aim", "headlight.right.low.aim"}

@@ -70,6 +70,7 @@ def test_a_record_keeps_every_field_and_fills_the_defaults() -> None:
         "turbo": True,
         "use": "taxi",
         "plate_format": "kz2012",
+        "headlight_tilt": None,
     }
     assert full.sealed()["owner"] == "ТОО Жол" and full.sealed()["vin"] == "XTA21099012345678"
 

@@ -60,6 +60,7 @@ def test_the_record_separates_public_facts_from_personal_data() -> None:
         "turbo": False,
         "use": "private",
         "plate_format": "kz2012",
+        "headlight_tilt": None,
     }  # no plate, VIN, make or owner: those are sealed
     assert r.sealed()["owner"] == "Ivanov" and r.sealed()["vin"] == "XTA210990Y1234567"
     assert r.facts.category == "M1" and r.facts.year == 2012 and r.facts.catalyst
@@ -144,3 +145,18 @@ def test_text_that_fits_no_format_gives_no_plate() -> None:
     from app.domain.plates import readings
 
     assert readings("ZZZ") == [] and readings("") == [] and readings("123ABC99") == []
+
+
+@pytest.mark.parametrize("tilt", [0.0, 1.0, 1.25, 4.0])
+def test_the_headlamps_marked_tilt_is_kept_to_a_tenth(tilt: float) -> None:
+    """Issue #22 (7): the nominal the dipped beam's aim is judged by, as marked on the headlamp."""
+    record = _record(headlight_tilt=tilt)
+    assert record.headlight_tilt == round(tilt, 1) and record.facts.headlight_tilt == round(tilt, 1)
+    assert record.public()["headlight_tilt"] == round(tilt, 1)
+
+
+@pytest.mark.parametrize("tilt", [-0.1, 4.05, 12.0])
+def test_a_marked_tilt_out_of_range_is_named(tilt: float) -> None:
+    with pytest.raises(OtolaneError) as e:
+        _record(headlight_tilt=tilt)
+    assert (e.value.code, e.value.params) == ("headlight_tilt_bad", {"field": "headlight_tilt", "high": 4.0})

@@ -36,6 +36,7 @@ FIELDS = {
     "vin": "#vin",
     "make_model": "#make",
     "reinspection_of": "#reinsp",
+    "headlight_tilt": "#tilt",
 }
 
 
@@ -61,6 +62,8 @@ class NewInspectionScreen(AppMixin, ModalScreen[dict[str, Any] | None]):
                     [(t(f"fuel.{f}"), f) for f in FUELS], value="petrol", id="fuel", allow_blank=False
                 )
                 yield Input(id="axles", value="2", placeholder=t("new.axles"), type="integer", max_length=1)
+                # the dipped beam's tilt marked on the headlamp ("1,0 %"): the aim is judged by it
+                yield Input(id="tilt", placeholder=t("new.tilt"), max_length=4)
             with Horizontal():
                 yield Input(id="year", placeholder=t("new.year"), type="integer", max_length=4)
                 yield Input(id="vin", placeholder=t("new.vin"), max_length=20)
@@ -148,6 +151,13 @@ class NewInspectionScreen(AppMixin, ModalScreen[dict[str, Any] | None]):
             "turbo": self.query_one("#turbo", Checkbox).value,
             "use": str(self.query_one("#use", Select).value),
         }
+        tilt = self.query_one("#tilt", Input).value.strip().replace(",", ".").rstrip("%").strip()
+        if tilt:
+            try:
+                body["headlight_tilt"] = float(tilt)
+            except ValueError:
+                self._say(self.app_.t("error.headlight_tilt_bad", high=4), "headlight_tilt")
+                return None
         first = self.query_one("#reinsp", Input).value.strip()
         if first:
             body["reinspection_of"] = first
