@@ -16,6 +16,12 @@ from app.errors import OtolaneError
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="otolane", description=__doc__)
     p.add_argument("-v", "--verbose", action="store_true", help="more detail in the log")
+    p.add_argument(
+        "--lang",
+        choices=("kk", "ru", "en"),
+        default=None,
+        help="the language errors are said in (default: OTOLANE_LANG, else the locale's, else English)",
+    )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     d = sub.add_parser("daemon", help="run the lane daemon (laned)")
@@ -261,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.fn(args))
     except OtolaneError as exc:
-        print(f"otolane: {exc.message}", file=sys.stderr)
+        print(f"otolane: {said(exc, cli_lang(args.lang))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
@@ -273,6 +279,29 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except Exception as exc:  # never a traceback on a user's screen; -v shows it
         return _internal(exc, args.verbose)
+
+
+def cli_lang(asked: str | None) -> str:
+    """The language the command line speaks: --lang, OTOLANE_LANG, the locale (kk_KZ, ru_RU …)."""
+    import os
+
+    for value in (asked, os.environ.get("OTOLANE_LANG"), os.environ.get("LC_ALL"), os.environ.get("LANG")):
+        lang = (value or "")[:2].lower()
+        if lang in ("kk", "ru", "en"):
+            return lang
+    return "en"
+
+
+def said(exc: OtolaneError, lang: str) -> str:
+    """An error in the person's language, from the screens' catalogs (issue #23 (7)); the daemon's
+    English words where the catalogs have none."""
+    from tui.i18n import translate  # the screens' catalogs: the command line is a screen too
+
+    if lang == "en":  # the daemon's own words: the most detail (a file's name, the exact reason)
+        return exc.message
+    key = f"error.{exc.code}"
+    text = translate(lang, key, **exc.params)
+    return exc.message if text == key else text
 
 
 def _internal(exc: Exception, verbose: bool) -> int:

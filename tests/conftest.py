@@ -14,6 +14,9 @@ from app.demo_config import free_port
 from tests.rig import Rig, pg_database, start_rig
 
 ROOT = Path(__file__).resolve().parents[1]
+# the command line speaks the locale's language (issue #23 (7)); the tests read its English words,
+# whatever locale the machine running them has (a test of another language sets its own)
+os.environ.setdefault("OTOLANE_LANG", "en")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

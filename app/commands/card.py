@@ -31,7 +31,9 @@ def cmd_card_verify(args: argparse.Namespace) -> int:
         try:
             report = verify_file(Path(args.file), public, fingerprint, anchors)
         except (Unreadable, OSError) as e:
-            raise OtolaneError("card_unreadable", f"{args.file}: {e}") from None
+            raise OtolaneError(
+                "card_unreadable", f"{args.file}: {e}", file=args.file, reason=str(e)
+            ) from None
     else:
         raise OtolaneError("card_unreadable", "give a card's PDF (or a photo of it), or --qr TEXT")
     if args.json:
