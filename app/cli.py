@@ -232,6 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     cv.add_argument(
         "--anchors", help="the lane's checkpoint file (anchors.log): a checkpoint must cover the card"
     )
+    cv.add_argument("--cms", help="the employee's signature of the card (.p7s: GET /v1/cards/{id}/signature)")
     cv.add_argument("--json", action="store_true")
     cv.set_defaults(fn=card.cmd_card_verify)
 

@@ -20,6 +20,14 @@ async def card_pdf(p: Parts, request: web.Request) -> web.Response:
     )
 
 
+async def card_signature(p: Parts, request: web.Request) -> web.Response:
+    """The employee's signature of the card beside its PDF (``otolane card verify --cms``)."""
+    body, media = await p.lane.documents.signature(request.match_info["cid"])
+    suffix = "xml" if media == "application/xml" else "p7s"
+    headers = {"Content-Disposition": f'attachment; filename="card-{request.match_info["cid"][:8]}.{suffix}"'}
+    return web.Response(body=body, content_type=media, headers=headers)
+
+
 async def print_card(p: Parts, request: web.Request) -> web.Response:
     return web.json_response(
         await p.lane.documents.print_card(user(request), request.match_info["cid"]), status=201

@@ -85,6 +85,13 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/v1/inspections/{iid}/abort", (OPERATOR,), inspections.abort, "abort an inspection"),
     Route("GET", "/v1/cards/{cid}", (OPERATOR, ADMIN), documents.card, "read a card"),
     Route("GET", "/v1/cards/{cid}/pdf", (OPERATOR, ADMIN), documents.card_pdf, "download a card"),
+    Route(
+        "GET",
+        "/v1/cards/{cid}/signature",
+        (OPERATOR, ADMIN),
+        documents.card_signature,
+        "read a card's signature",
+    ),
     Route("POST", "/v1/cards/{cid}/print", (OPERATOR, ADMIN), documents.print_card, "print a card"),
     Route("GET", "/v1/print-jobs/{job}", (OPERATOR, ADMIN), documents.print_status, "see a print job"),
     Route(

@@ -29,7 +29,8 @@ def cmd_card_verify(args: argparse.Namespace) -> int:
         verify_seal(report, args.qr, public, fingerprint)
     elif args.file:
         try:
-            report = verify_file(Path(args.file), public, fingerprint, anchors)
+            cms = Path(args.cms).read_bytes() if args.cms else None
+            report = verify_file(Path(args.file), public, fingerprint, anchors, cms)
         except (Unreadable, OSError) as e:
             raise OtolaneError(
                 "card_unreadable", f"{args.file}: {e}", file=args.file, reason=str(e)

@@ -10,6 +10,7 @@ a card.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -67,6 +68,18 @@ class Issuer:
         _, is_copy, job = await self._issue_card(actor, card_id, to_printer=True)
         assert job is not None
         return {"job": job.job, "queue": job.queue, "location": job.location, "copy": is_copy}
+
+    async def signature(self, card_id: str) -> tuple[bytes, str]:
+        """G3: the employee's signature of the card as EIS received it — a detached CMS of the body
+        (REST route) or the signed SOAP envelope — and its media type; ``card_unsigned`` when no
+        employee signed it (a password session: the centre's key signed the message)."""
+        card = await self._stored(card_id)
+        row = await Outbox.get_or_none(card_id=card["card_id"])
+        if row is None or not row.signature:
+            raise OtolaneError("card_unsigned", "no employee signed this card", status=404)
+        if row.signature.lstrip().startswith("<"):
+            return row.signature.encode(), "application/xml"
+        return base64.b64decode(row.signature), "application/pkcs7-signature"
 
     async def print_status(self, job: str) -> dict[str, Any]:
         done = await asyncio.to_thread(job_done, job[:80], self.cfg.printer["server"])

@@ -10,7 +10,9 @@ Each check is named with what it found:
   print the same words, line for line (an edited value is named with both texts);
 * ``photos`` — the photos in the PDF are the ones whose hashes the signed card names;
 * ``anchor`` — the chain heads the card was formed on are signed by the same key, and, given the
-  lane's checkpoint file, a checkpoint covers them.
+  lane's checkpoint file, a checkpoint covers them;
+* ``employee`` — given the employee's signature beside the PDF (a detached CMS), it is over this very
+  card as EIS received it, by the certificate the card names.
 
 Poppler's tools read the PDF (``pdfinfo``, ``pdftotext``, ``pdfimages``, ``pdftoppm``), OpenCV reads
 the QR code; nothing from the file is trusted before it is checked, and every size is bounded.
@@ -245,10 +247,38 @@ def _check_anchor(
         report.add("anchor", True, f"checkpoint {covering[0].n} of {anchors.name} covers the card")
 
 
+def _check_cms(report: Report, card: dict[str, Any], cms_der: bytes) -> None:
+    """G3, R3.1: the employee's detached CMS is over this very card, as EIS received it, and by the
+    certificate the card names (owner's IIN and serial printed on it). Whether that certificate may
+    sign (chain to the NCA, revocation) is the lane's and EIS's check at the time; named here."""
+    from app.eds.cms import verify_detached
+    from app.eds.errors import EdsError
+    from app.eis.contract import body, card_message
+
+    try:
+        cert = verify_detached(cms_der, body(card_message(card)))
+    except EdsError:
+        report.add("employee", False, "the employee's signature is not over this card (or was changed)")
+        return
+    serial = format(cert.serial_number, "x")
+    printed = ((card.get("inspector") or {}).get("certificate") or {}).get("serial", "")
+    if printed and printed.lower().lstrip("0") != serial.lstrip("0"):
+        report.add("employee", False, f"signed by certificate {serial}, the card names {printed}")
+        return
+    subject = cert.subject.native  # asn1crypto: a GOST certificate the cryptography package cannot read
+    who = ", ".join(str(subject[k]) for k in ("common_name", "serial_number") if subject.get(k))[:80]
+    report.add("employee", True, f"the card as EIS received it, signed by {who} (certificate {serial})")
+
+
 def verify_file(
-    path: Path, public: Ed25519PublicKey | None, fingerprint: str = "", anchors: Path | None = None
+    path: Path,
+    public: Ed25519PublicKey | None,
+    fingerprint: str = "",
+    anchors: Path | None = None,
+    cms: bytes | None = None,
 ) -> Report:
-    """Every check of a card's PDF, or of a photo or scan of the paper (the QR code only)."""
+    """Every check of a card's PDF, or of a photo or scan of the paper (the QR code only); ``cms``:
+    the employee's signature beside the PDF (``GET /v1/cards/{id}/signature``)."""
     if path.stat().st_size > MAX_PDF_BYTES:
         raise Unreadable(f"larger than {MAX_PDF_BYTES // 2**20} MB: no card's PDF is")
     report = Report()
@@ -275,4 +305,6 @@ def verify_file(
     _check_printed(report, path, card, copy, seal)
     _check_photos(report, path, card)
     _check_anchor(report, card, public, anchors)
+    if cms is not None:
+        _check_cms(report, card, cms)
     return report

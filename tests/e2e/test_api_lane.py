@@ -150,6 +150,7 @@ EXPECTED: dict[tuple[str, str], set[str] | None] = {
     ("POST", "/v1/inspections/{iid}/abort"): {OP},
     ("GET", "/v1/cards/{cid}"): {OP, ADMIN},
     ("GET", "/v1/cards/{cid}/pdf"): {OP, ADMIN},
+    ("GET", "/v1/cards/{cid}/signature"): {OP, ADMIN},
     ("POST", "/v1/cards/{cid}/print"): {OP, ADMIN},
     ("GET", "/v1/print-jobs/{job}"): {OP, ADMIN},
     ("POST", "/v1/cards/{cid}/certificate"): {OP, ADMIN},

@@ -137,7 +137,7 @@ def _cli(*args: str) -> tuple[int, dict[str, Any]]:
         [sys.executable, "-m", "app.cli", "card", "verify", *args, "--json"], capture_output=True, text=True
     )
     assert "Traceback" not in done.stderr, done.stderr
-    return done.returncode, json.loads(done.stdout) if done.stdout.strip() else {}
+    return done.returncode, json.loads(done.stdout) if done.stdout.strip() else {"stderr": done.stderr}
 
 
 def test_a_photo_of_the_paper_and_the_qr_text_verify_from_the_command_line(
@@ -201,3 +201,45 @@ async def test_a_card_the_lane_printed_verifies_and_a_cut_checkpoint_file_is_nam
     code, said = _cli(str(pdf), "--public-key", str(pub), "--anchors", str(cut))
     anchor = next(c for c in said["checks"] if c["check"] == "anchor")
     assert code == 1 and anchor["ok"] is False and "ends before" in anchor["said"], said
+
+
+async def test_the_employees_signature_beside_the_pdf_is_checked_against_the_card(tmp_path: Path) -> None:
+    """Issue #22 (3), G3: the employee's detached CMS of the card, as EIS received it, is served beside
+    the PDF; `otolane card verify --cms` holds it to the printed card and to the certificate the card
+    names; a CMS changed, or one of another card, is named; a card no employee signed has none."""
+    from app.api.client import ApiError
+    from tests.rig import KEY_PASSWORD, start_key_rig
+
+    rig = await start_key_rig(tmp_path / "lane")
+    try:
+        c = await rig.client()
+        await c.login_eds(str(rig.home / "usb" / "operator.p12"), KEY_PASSWORD)
+        car = {"plate": "123ABC02", "category": "M1", "fuel": "petrol", "axles": 2}
+        first = await run_to_card(c, car)
+        second = await run_to_card(c, car | {"plate": "777ABC01"})
+        pdf, cms, other = tmp_path / "card.pdf", tmp_path / "card.p7s", tmp_path / "other.p7s"
+        pdf.write_bytes(await c.download(f"/v1/cards/{first['card_id']}/pdf"))
+        cms.write_bytes(await c.download(f"/v1/cards/{first['card_id']}/signature"))
+        other.write_bytes(await c.download(f"/v1/cards/{second['card_id']}/signature"))
+        pub = str(rig.home / "keys" / "lane-sign.key.pub")
+        code, said = _cli(str(pdf), "--public-key", pub, "--cms", str(cms))
+        assert "checks" in said, said
+        employee = next(ch for ch in said["checks"] if ch["check"] == "employee")
+        assert code == 0 and employee["ok"] and "900101300123" in employee["said"], said
+        code, said = _cli(str(pdf), "--public-key", pub, "--cms", str(other))
+        assert (
+            code == 1
+            and "not over this card" in next(ch for ch in said["checks"] if ch["check"] == "employee")["said"]
+        )
+        broken = bytearray(cms.read_bytes())
+        broken[-10] ^= 0x01
+        cms.write_bytes(bytes(broken))
+        code, said = _cli(str(pdf), "--public-key", pub, "--cms", str(cms))
+        assert code == 1 and not said["ok"]
+        op = await rig.client("operator")  # a password session: the centre's key, not an employee's
+        unsigned = await run_to_card(op, car | {"plate": "555KZZ01"})
+        with pytest.raises(ApiError) as err:
+            await op.download(f"/v1/cards/{unsigned['card_id']}/signature")
+        assert (err.value.status, err.value.code) == (404, "card_unsigned")
+    finally:
+        await rig.close()
