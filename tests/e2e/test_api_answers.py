@@ -134,7 +134,11 @@ async def test_the_fields_of_a_new_inspection_are_checked_and_all_of_them_kept(r
         "vin": "XTA21099012345678",
         "make_model": "KAMAZ 5490",
         "owner": "ТОО Жол",
+        "headlight_tilt": 1.25,  # kept to a tenth, as a headlamp is marked
     }
+    for bad in ("1.2", True, [1]):  # a number, not text, a yes or a list (issue #22 (7))
+        err = await _refused(op, "POST", "/v1/inspections", full | {"headlight_tilt": bad})
+        assert (err.code, err.params) == ("field_type", {"field": "headlight_tilt"}), bad
     insp = await op.call("POST", "/v1/inspections", full)
     assert (insp["category"], insp["fuel"], insp["axles"]) == ("M1", "diesel", 3)
     started = await JournalEntry.get(action="inspection_started")
@@ -147,6 +151,7 @@ async def test_the_fields_of_a_new_inspection_are_checked_and_all_of_them_kept(r
         "turbo": True,
         "use": "taxi",
         "plate_format": started.details["vehicle"]["plate_format"],
+        "headlight_tilt": 1.2,
     }
     row = await Inspection.get(id=insp["id"])
     lane = rig.daemon.lane
