@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import errno
 import sys
+from pathlib import Path
 
 from app.commands import card, lane, tools
 from app.errors import OtolaneError
@@ -294,15 +295,26 @@ def cli_lang(asked: str | None) -> str:
 
 
 def said(exc: OtolaneError, lang: str) -> str:
-    """An error in the person's language, from the screens' catalogs (issue #23 (7)); the daemon's
-    English words where the catalogs have none."""
-    from tui.i18n import translate  # the screens' catalogs: the command line is a screen too
+    """An error in the person's language, from the screens' catalog of errors (issue #23 (7)) —
+    read as data: ``app`` imports no ``tui`` code; the daemon's English words where it has none."""
+    import string
+    import tomllib
 
     if lang == "en":  # the daemon's own words: the most detail (a file's name, the exact reason)
         return exc.message
-    key = f"error.{exc.code}"
-    text = translate(lang, key, **exc.params)
-    return exc.message if text == key else text
+    path = Path(__file__).resolve().parents[1] / "tui" / "i18n" / f"{lang}.toml"
+    try:
+        template = tomllib.loads(path.read_text(encoding="utf-8")).get("error", {}).get(exc.code)
+    except (OSError, ValueError):
+        return exc.message
+    if not isinstance(template, str):
+        return exc.message
+    params = {k: v for k, v in exc.params.items() if isinstance(k, str)}
+    fields = {f for _, f, _, _ in string.Formatter().parse(template) if f}
+    try:
+        return template.format_map({f: params.get(f, "…") for f in fields}) if fields else template
+    except (KeyError, ValueError, AttributeError, IndexError):  # a field of a shape not ours
+        return exc.message
 
 
 def _internal(exc: Exception, verbose: bool) -> int:
