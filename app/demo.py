@@ -33,7 +33,6 @@ from app.demo_config import (
     PRINTER_QUEUE,
     ensure_accounts,
     ensure_camera_account,
-    free_port,
     write_config,
 )
 from app.eds.training import ensure_demo_keys
@@ -52,6 +51,7 @@ class Processes:
         self.home = home
         self.pidfile = home / "demo.pids"
         self.procs: list[subprocess.Popen[bytes]] = []
+        self._log_start: dict[str, int] = {}
         self.kill_leftovers()
 
     def kill_leftovers(self) -> None:
@@ -67,6 +67,7 @@ class Processes:
         logs = self.home / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         out = open(logs / f"{name}.out", "ab")  # noqa: SIM115 - kept open for the child
+        self._log_start[name] = out.tell()  # where this run's lines begin (the log is appended to)
         proc = subprocess.Popen(
             [sys.executable, "-m", "app.cli", *args],
             stdout=out,
@@ -79,6 +80,23 @@ class Processes:
         with self.pidfile.open("a") as f:
             f.write(f"{proc.pid}\n")
         return proc
+
+    def ready(self, name: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> list[str]:
+        """The addresses a simulator started on port 0 says in its ``ready …`` line: the kernel
+        chose them while the simulator bound them, so no other process can take them in between
+        (a port picked free and bound later once was: "address already in use")."""
+        log = self.home / "logs" / f"{name}.out"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with log.open("rb") as f:
+                f.seek(self._log_start.get(name, 0))
+                for line in f.read().decode(errors="replace").splitlines():
+                    if line.startswith("ready "):
+                        return line.split()[1:]
+            if proc.poll() is not None:
+                break
+            time.sleep(0.05)  # poll the simulator's log
+        raise OtolaneError("demo_failed", f"the {name} simulator did not start; see {log}")
 
     def stop(self) -> None:
         for p in reversed(self.procs):
@@ -152,13 +170,38 @@ def start_lane(
         )
     home.mkdir(parents=True, exist_ok=True)
     home.chmod(0o700)
-    eis_port = free_port()
-    cam_ports = {c.id: (free_port(), free_port()) for c in DEMO_CAMERAS}
     missing = rtsp_available()  # a probe of Debian's Python: once
     rtsp_ok = not missing
     if missing:
         print(f"otolane demo: no RTSP camera simulator here (missing: {missing}); MJPEG instead")
     cam_account = ensure_camera_account(home)
+    unknown = set(away) - {d.id for d in DEMO_DEVICES}
+    if unknown:
+        ids = ", ".join(d.id for d in DEMO_DEVICES)
+        raise OtolaneError("device_unknown", f"no stand '{sorted(unknown)[0]}' on the demo lane: {ids}")
+    procs = Processes(home)
+    # what listens starts first, each on the port the kernel gives it as it binds (port 0): the
+    # lane's configuration is written with the ports they say, so no other process can take one
+    faults = ("--fault-rate", str(eis_faults)) if eis_faults else ()
+    eis = procs.start("eis-sim", "eis-sim", "--port", "0", "--db", "eis-sim.db", *faults)
+    cams = {}
+    for cam in DEMO_CAMERAS:
+        kind = cam.kind if cam.kind != "rtsp" or rtsp_ok else "mjpeg"
+        rtsp = ("--rtsp-port", "0") if kind == "rtsp" else ()
+        cams[cam.id] = procs.start(
+            f"camera-{cam.id}", "camera-sim", "--port", "0", "--serial", cam.serial,
+            "--make", CAMERA_MAKE, "--model", cam.model, "--plate", PLATE, *rtsp,
+            "--account-file", CAMERA_ACCOUNT_FILE, "--onvif-auth", cam.onvif_auth,
+        )  # fmt: skip
+    try:
+        eis_port = port_of(procs.ready("eis-sim", eis)[0])
+        cam_ports = {}
+        for cam_id, proc in cams.items():
+            urls = procs.ready(f"camera-{cam_id}", proc)
+            cam_ports[cam_id] = (port_of(urls[0]), port_of(urls[1]) if len(urls) > 1 else 0)
+    except OtolaneError:
+        procs.stop()  # what did start stops with the demo that cannot
+        raise
     printer = "" if cups_missing() else str(home / "printer.sock")  # the bootstrap installs CUPS
     cfg = write_config(
         home, speed, eis_port, DEMO_DEVICES, centre_key=True, cameras=cam_ports, rtsp=rtsp_ok,
@@ -170,13 +213,6 @@ def start_lane(
     accounts = ensure_accounts(home, cfg)
     if "operator-key" in accounts:  # a demo folder of an older version gets the centre's key
         ensure_demo_keys(home, accounts["operator-key"])
-    procs = Processes(home)
-    faults = ("--fault-rate", str(eis_faults)) if eis_faults else ()
-    procs.start("eis-sim", "eis-sim", "--port", str(eis_port), "--db", "eis-sim.db", *faults)
-    unknown = set(away) - {d.id for d in DEMO_DEVICES}
-    if unknown:
-        ids = ", ".join(d.id for d in DEMO_DEVICES)
-        raise OtolaneError("device_unknown", f"no stand '{sorted(unknown)[0]}' on the demo lane: {ids}")
     for d in DEMO_DEVICES:
         if d.id in away:
             continue
@@ -197,18 +233,20 @@ def start_lane(
         scenarios = SCENARIOS[d.profile]
         own = scenario if scenario in scenarios else "good"  # --scenario names a scenario of some stand
         procs.start(f"sim-{d.id}", "sim", "device", "--profile", d.profile, "--scenario", own, *common)
-    for cam in DEMO_CAMERAS:
-        kind = cam.kind if cam.kind != "rtsp" or rtsp_ok else "mjpeg"
-        rtsp = ("--rtsp-port", str(cam_ports[cam.id][1])) if kind == "rtsp" else ()
-        procs.start(
-            f"camera-{cam.id}", "camera-sim", "--port", str(cam_ports[cam.id][0]), "--serial", cam.serial,
-            "--make", CAMERA_MAKE, "--model", cam.model, "--plate", PLATE, *rtsp,
-            "--account-file", CAMERA_ACCOUNT_FILE, "--onvif-auth", cam.onvif_auth,
-        )  # fmt: skip
     if printer:  # a real CUPS queue whose printer writes each page as a PDF into printed/
         procs.start("printer", "printer-sim", "--out", "printed", "--link", printer, "--queue", PRINTER_QUEUE)
     procs.start("laned", "daemon", "--config", str(cfg))
     return procs, cfg, accounts
+
+
+def port_of(url: str) -> int:
+    """The port of a simulator's address as it said it (``http://127.0.0.1:41234``)."""
+    from urllib.parse import urlsplit
+
+    port = urlsplit(url).port
+    if port is None:
+        raise OtolaneError("demo_failed", f"a simulator said no port: {url}")
+    return port
 
 
 def stands_away(devices: list[dict[str, Any]]) -> list[dict[str, str]]:

@@ -478,6 +478,8 @@ async def serve(
     await runner.setup()
     site = web.TCPSite(runner, host, port, ssl_context=tls)
     await site.start()
+    # the address it listens on, port 0 resolved: the demo writes the lane's configuration by it
+    print(f"ready {'https' if tls else 'http'}://{host}:{runner.addresses[0][1]}", flush=True)
     try:
         await asyncio.Event().wait()
     finally:
