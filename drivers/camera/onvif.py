@@ -232,7 +232,8 @@ def digest_response(account: Account, realm: str, method: str, p: dict[str, str]
     h = _HASHES[p.get("algorithm", "MD5").upper()]
 
     def hx(text: str) -> str:
-        return h(text.encode()).hexdigest()
+        # any text a damaged header holds, lone surrogates too (a fuzz case): hashed as it came
+        return h(text.encode("utf-8", "surrogatepass")).hexdigest()
 
     ha1 = hx(f"{account[0]}:{realm}:{account[1]}")
     ha2 = hx(f"{method}:{p['uri']}")
@@ -255,6 +256,8 @@ def digest_problem(
         return "Digest nonce or realm not the camera's"
     if p["uri"] != path:
         return "Digest uri is not the request's"
+    if not re.fullmatch(r"[0-9a-fA-F]{8}", p["nc"]):  # RFC 2617: eight hex digits
+        return "Digest nonce count malformed"
     use = f"{p['nonce']}:{p['nc']}"
     if use in seen:
         return "Digest nonce count replayed"
