@@ -400,12 +400,19 @@ def _protocol_sheet(card: dict[str, Any], st: dict[str, ParagraphStyle]) -> list
     if card.get("unjudged"):
         rows = [[_two("items:item", st["bold"]), _two("protocol:value", st["bold"])]]
         for u in card["unjudged"]:
-            rows.append(
-                [
-                    _p(f"{_esc(u['id'])} — {_esc(both('protocol:no_norm'))}", st["base"]),
-                    _p(_num(u["value"]), st["base"]),
-                ]
+            # named as the card names its items, with why it is not judged (no row for this vehicle,
+            # or — the dipped beam's aim — no tilt marked on the headlamp)
+            item = {
+                "id": u["id"],
+                "norm": {"item": u.get("norm_item", "")},
+                **({"side": u["side"]} if "side" in u else {}),
+            }
+            why = f"protocol:{u.get('why', 'no_norm')}"
+            names = "<br/>".join(
+                f"{_esc(item_title(item, lang))} — {_esc(text(lang, why))}" for lang in LANGS
             )
+            unit = _esc(unit_text(str(u.get("unit", ""))))
+            rows.append([_p(names, st["small"]), _p(f"{_num(u['value'])} {unit}".strip(), st["base"])])
         out += [_grid(rows, [135 * mm, 45 * mm]), Spacer(1, 2 * mm)]
     out.append(_p(_esc(both("protocol:devices")), st["h"]))
     rows = [_head(st, "protocol:device", "protocol:model", "protocol:serial", "protocol:verified")]

@@ -177,7 +177,14 @@ def _headlight(side: str) -> Callable[[StepData, Sheet], None]:
         nominal = sheet.vehicle.headlight_tilt
         if nominal is None:  # no marking given: the aim is in the protocol, not judged (said why)
             sheet.unjudged.append(
-                {"id": f"headlight.{side}.low.aim", "norm_item": "headlight.low_aim", "value": vertical}
+                {
+                    "id": f"headlight.{side}.low.aim",
+                    "norm_item": "headlight.low_aim",
+                    "side": side,
+                    "value": vertical,
+                    "unit": "cm/10m",
+                    "why": "no_marking",
+                }
             )
             return
         aim = aim_deviation(vertical, nominal)

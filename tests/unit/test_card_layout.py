@@ -130,3 +130,21 @@ def test_the_protocol_speaks_kazakh_and_russian_with_units_and_times(tmp_path: P
     assert latin - allowed - set(re.findall(r"[A-Za-z][A-Za-z0-9()./-]*", models)) == set()
     # each lamp's channels once: under its own step
     assert flat.count("Фара левая, противотуманная: высота установки") == 1
+
+
+def test_an_aim_not_judged_is_named_in_words_with_why_and_its_unit(tmp_path: Path) -> None:
+    """Issue #22 (6), (7): a measured value with no verdict is named as the card names its items, in
+    kk and ru, with why it is not judged (no tilt marked on the headlamp) and its unit — never the
+    lane's internal name."""
+    card = _card()
+    card["unjudged"] = [
+        {"id": "headlight.left.low.aim", "norm_item": "headlight.low_aim", "side": "left", "value": -12.0,
+         "unit": "cm/10m", "why": "no_marking"},
+    ]  # fmt: skip
+    everything = " ".join(" ".join(_render(card, tmp_path / "c.pdf")).split())
+    assert "headlight.left.low.aim" not in everything
+    assert (
+        "Фара левая: отклонение наклона ближнего света от маркировки — наклон по маркировке фары не указан"
+        in everything
+    )
+    assert "фара таңбасындағы көлбеу көрсетілмеген" in everything and "-12 см/10 м" in everything
