@@ -4,11 +4,9 @@ one part of the lane (``app/lane/``) and answers with its view; none holds a gat
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
-from app.api.request import Parts, body, field, session, user
+from app.api.request import Parts, body, field, number_field, session, user
 from app.errors import OtolaneError
 
 
@@ -42,19 +40,9 @@ async def start_inspection(p: Parts, request: web.Request) -> web.Response:
         reinspection_of=field(data, "reinspection_of", str, ""),
         plate_confirmed=field(data, "plate_confirmed", bool, False),
         recognition=field(data, "recognition", str, ""),
-        headlight_tilt=_number(data, "headlight_tilt"),
+        headlight_tilt=number_field(data, "headlight_tilt"),
     )
     return web.json_response(p.lane.views.of(insp), status=201)
-
-
-def _number(data: dict[str, Any], name: str) -> float | None:
-    """An optional number (a JSON integer or decimal; not a boolean, not text)."""
-    value = data.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise OtolaneError("field_type", f"'{name}' has the wrong type", field=name)
-    return float(value)
 
 
 async def start_step(p: Parts, request: web.Request) -> web.Response:

@@ -59,6 +59,16 @@ def field(data: dict[str, Any], name: str, typ: type, default: Any = ..., max_le
     return value
 
 
+def number_field(data: dict[str, Any], name: str) -> float | None:
+    """An optional number (a JSON integer or decimal; not a boolean, not text)."""
+    value = data.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise OtolaneError("field_type", f"'{name}' has the wrong type", field=name)
+    return float(value)
+
+
 def session(request: web.Request) -> Session:
     return request[SESSION]
 

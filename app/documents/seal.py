@@ -24,6 +24,9 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from app.eis.contract import card_message
+from app.storage.anchor import canonical as canonical_json
+
 PREFIX = "OTO1"
 #: the lane key is named in the code by this many hex digits of its fingerprint (64 bits)
 KEY_DIGITS = 16
@@ -34,11 +37,9 @@ MAX_CARD_JSON = 2 * 1024 * 1024
 
 
 def canonical(card: dict[str, Any]) -> bytes:
-    """The card as stored: canonical JSON, its photos by record (the image bytes travel apart)."""
-    bare = dict(card)
-    if "photos" in bare:
-        bare["photos"] = [{k: v for k, v in p.items() if k != "jpeg"} for p in bare["photos"]]
-    return json.dumps(bare, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+    """The card as stored and as it travels (its photos by record, their bytes apart), in the lane's
+    canonical JSON — the very forms the EIS contract and the checkpoints use."""
+    return canonical_json(card_message(card))
 
 
 def card_hash(card: dict[str, Any]) -> str:

@@ -96,6 +96,12 @@ def qr_of_image(image: Any) -> str | None:
     return None
 
 
+def is_pdf(path: Path) -> bool:
+    """A PDF by its first bytes (the file is not read whole for that)."""
+    with path.open("rb") as f:
+        return f.read(5) == b"%PDF-"
+
+
 def qr_of_file(path: Path) -> str | None:
     """A QR code on page 1 of a PDF (drawn at 300 dpi, as a scanner would) or in a scan or photo of
     the paper."""
@@ -105,7 +111,7 @@ def qr_of_file(path: Path) -> str | None:
     from drivers.camera.base import too_large
     from drivers.camera.web import image_size
 
-    if path.read_bytes()[:5] == b"%PDF-":
+    if is_pdf(path):
         png = _run(["pdftoppm", "-r", "300", "-f", "1", "-l", "1", "-png", str(path)])
         data = np.frombuffer(png, np.uint8)
     else:
@@ -287,7 +293,7 @@ def verify_file(
         report.add("qr", False, "no QR code found (on page 1 of a PDF, or in the image)")
         return report
     seal = verify_seal(report, text, public, fingerprint)
-    if seal is None or path.read_bytes()[:5] != b"%PDF-":
+    if seal is None or not is_pdf(path):
         return report
     info = _run(["pdfinfo", "-enc", "UTF-8", str(path)]).decode("utf-8", errors="replace")
     subject = next((line[8:].strip() for line in info.splitlines() if line.startswith("Subject:")), "")
