@@ -60,19 +60,15 @@ class ReviewScreen(AppMixin, ModalScreen[dict[str, Any] | None]):
         said = " ".join(self.app_.hold_text(h) for h in holds)
         return f"[yellow]{said}[/yellow]" if said else self.app_.t("review.ready")
 
-    async def _tick(self) -> None:
-        if not any("left_s" in h.get("params", {}) for h in self.preview["holds"]):
-            return  # nothing counts down: the review stays as it was asked
-        try:
-            self.preview = await self.app_.client.call(
-                "GET", f"/v1/inspections/{self.inspection['id']}/preview"
-            )
-        except ApiError:
-            return  # the lane screen says what is wrong with the daemon
-        if not self.is_attached:
+    def _tick(self) -> None:
+        """What holds the card as the daemon says it each second with the open inspection (the
+        lane's state): no request of its own."""
+        insp = self.app_.state.get("inspection") or {}
+        if insp.get("id") != self.inspection["id"] or "card_holds" not in insp:
             return
-        self.query_one("#review-holds", Static).update(self._holds_text(self.preview["holds"]))
-        self.query_one("#review-form", Button).disabled = bool(self.preview["holds"])
+        holds = insp["card_holds"]
+        self.query_one("#review-holds", Static).update(self._holds_text(holds))
+        self.query_one("#review-form", Button).disabled = bool(holds)
 
     @on(Button.Pressed, "#review-form")
     async def action_form(self) -> None:
