@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -256,6 +256,8 @@ class Config:
     anpr: dict[str, Any]
     devices: tuple[DeviceConfig, ...]
     cameras: tuple[CameraConfig, ...] = ()
+    #: what the file said of each setting an administrator changed since (``app/settings.py``)
+    file_values: dict[str, Any] = field(default_factory=dict)
 
     def port(self, p: str) -> str:
         """A device's line: a serial port path (relative to this file) or a ``socket://host:port``
@@ -312,18 +314,9 @@ def parse(text: str, file: str, base: Path) -> Config:
             "'production'",
         )
     eis = tables["eis"]
-    if lane["training"] and production_url(eis["url"], eis["production_hosts"]):
-        raise ConfigError(
-            file,
-            "eis.url",
-            "a test endpoint on a training lane (this host is a production EIS)",
-            repr(eis["url"]),
-        )
-    if not str(eis["url"]).startswith(("http://", "https://")):
-        raise ConfigError(file, "eis.url", "an http:// or https:// URL", repr(eis["url"]))
-    if str(eis["url"]).startswith("http://") and not loopback(eis["url"]):
-        # cards carry personal data and the identification key: plain HTTP only to this machine
-        raise ConfigError(file, "eis.url", "https:// (plain http:// only to this machine)", repr(eis["url"]))
+    problem = eis_url_problem(eis["url"], bool(lane["training"]), eis["production_hosts"])
+    if problem:
+        raise ConfigError(file, "eis.url", EIS_URL_EXPECTED[problem], repr(eis["url"]))
     cameras = _cameras(file, data.get("cameras", []))
     cfg = Config(Path(file), base, devices=tuple(devices), cameras=cameras, **tables)
     _check_paths(cfg)
@@ -354,6 +347,27 @@ def _cameras(file: str, raw: Any) -> tuple[CameraConfig, ...]:
             )
         out.append(CameraConfig(**checked))
     return tuple(out)
+
+
+#: what an EIS address must be, by the problem :func:`eis_url_problem` names
+EIS_URL_EXPECTED = {
+    "eis_url_production": "a test endpoint on a training lane (this host is a production EIS)",
+    "eis_url_scheme": "an http:// or https:// URL",
+    "eis_url_plain": "https:// (plain http:// only to this machine)",
+}
+
+
+def eis_url_problem(url: str, training: bool, production_hosts: list[str]) -> str | None:
+    """What is wrong with an EIS address for this lane, as a code of :data:`EIS_URL_EXPECTED`, or
+    None. The config file and the administrator's settings screen hold it to the same rules."""
+    if training and production_url(url, production_hosts):
+        return "eis_url_production"
+    if not url.startswith(("http://", "https://")):
+        return "eis_url_scheme"
+    if url.startswith("http://") and not loopback(url):
+        # cards carry personal data and the identification key: plain HTTP only to this machine
+        return "eis_url_plain"
+    return None
 
 
 #: A training clock may run this much faster than real time, no more (a 20-minute M1 in 0.12 s).

@@ -81,7 +81,7 @@ class OtolaneApp(App[None]):
         await self.guarded(super()._dispatch_message(message))
 
     # --- language ------------------------------------------------------------
-    def t(self, key: str, **params: Any) -> str:
+    def t(self, key: str, /, **params: Any) -> str:
         return translate(self.ui_lang, key, **params)
 
     def t_or(self, key: str, as_is: str) -> str:

@@ -164,3 +164,20 @@ def key_facts(info: Any) -> dict[str, Any]:
     """What a login answer says of the key: whose it is, never the key."""
     keep = ("common_name", "iin", "bin", "organisation", "not_after", "algorithm")
     return {k: v for k, v in info.as_dict().items() if k in keep}
+
+
+async def settings(p: Parts, request: web.Request) -> web.Response:
+    return web.json_response({"settings": p.lane.settings.listing()})
+
+
+async def change_setting(p: Parts, request: web.Request) -> web.Response:
+    """D5, issue #23 (7): the administrator changes one of the lane's settings; the daemon checks
+    it, journals it (``setting_changed``) and applies it — a password rule at once to the accounts."""
+    from app.auth import Policy
+
+    data = await body(request)
+    key, value = field(data, "key", str, max_len=60), field(data, "value", str)
+    row = await p.lane.settings.change(user(request), key, value)
+    if row["key"].startswith("security."):
+        p.accounts.policy = Policy.from_config(p.lane.cfg.security)
+    return web.json_response(row)

@@ -119,6 +119,8 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/v1/users/{name}/eds", (ADMIN,), accounts.bind_eds, "bind a user's NCA key"),
     Route("POST", "/v1/users/{name}/password", (ADMIN,), accounts.reset_password, "set a temporary password"),
     Route("POST", "/v1/eis/key", (ADMIN,), accounts.eis_key, "install the EIS identification key"),
+    Route("GET", "/v1/settings", (ADMIN,), accounts.settings, "see the lane's settings"),
+    Route("POST", "/v1/settings", (ADMIN,), accounts.change_setting, "change a lane setting"),
 )
 _BY_NAME = {r.name: r for r in ROUTES}
 

@@ -36,10 +36,12 @@ from app.lane.cameras import Cameras
 from app.lane.clock import ClockStart
 from app.lane.forming import Forming
 from app.lane.intake import Intake
+from app.lane.photos import Place
 from app.lane.recorder import Recorder, StorageFailed
 from app.lane.stands import Stands
 from app.lane.steps import StandsToSteps, Steps
 from app.lane.views import Views
+from app.settings import LaneSettings
 from app.storage.store import Store
 from drivers.base import Device
 
@@ -127,6 +129,16 @@ class LaneService:
         )
         self.documents = Issuer(cfg, clock, store.keyring, store.journal, photos.with_images, store.key)
         self.integrity = IntegrityJob(cfg, store.key)
+        self.settings = LaneSettings(cfg, store.journal, self._setting_applied)
+
+    def _setting_applied(self, key: str, value: Any) -> None:
+        """A live setting changed: the parts that keep their own copy take it (the others read the
+        configuration when they act: the printer, the card's position)."""
+        if key == "eis.poll_s":
+            self.outbox.poll_s = float(value)
+        elif key in ("lane.latitude", "lane.longitude"):
+            lane = self.cfg.lane
+            self.cameras.photos.place = Place(float(lane["latitude"]), float(lane["longitude"]))
 
     # --- life ----------------------------------------------------------------------------------
     async def start(self) -> None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from app import settings
 from app.config import Config
 from app.errors import OtolaneError
 from app.journal import Journal
@@ -166,6 +167,7 @@ async def open_store(cfg: Config, *, create: bool = True) -> Store:
         journal = Journal()
         keyring = await _data_key(cfg, create)
         key = await _signing_key(cfg, journal, create)
+        await settings.fold(cfg, journal)
     except BaseException:
         await close_db()
         raise

@@ -172,6 +172,8 @@ EXPECTED: dict[tuple[str, str], set[str] | None] = {
     ("POST", "/v1/users/{name}/eds"): {ADMIN},
     ("POST", "/v1/users/{name}/password"): {ADMIN},
     ("POST", "/v1/eis/key"): {ADMIN},
+    ("GET", "/v1/settings"): {ADMIN},
+    ("POST", "/v1/settings"): {ADMIN},
     ("GET", "/v1/cameras"): EVERYONE,
     ("POST", "/v1/cameras/{cam}/register"): {ADMIN},
     ("GET", "/v1/cameras/{cam}/preview"): EVERYONE,

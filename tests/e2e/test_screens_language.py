@@ -23,7 +23,8 @@ pytestmark = pytest.mark.slow
 #: the demo's makers, models, serials, plates and VINs (their letters), the lane's configured names
 ALLOWED = {
     "otolane", "KK", "RU", "EN", "Esc", "Enter", "Tab", "Ctrl",
-    "RTSP", "MJPG", "MJPEG", "JPEG", "ONVIF", "HTTP", "HTTPS", "PDF", "CUPS", "SHA", "QR", "VIN", "UTC",
+    "RTSP", "REST", "SOAP", "MJPG", "MJPEG", "JPEG", "ONVIF", "HTTP", "HTTPS", "PDF", "CUPS", "SHA", "QR",
+    "VIN", "UTC",
     "EUSAMA", "CO", "HC", "NO", "ppm",
     "Hikvision", "DS", "CD", "G2", "AAWRJ", "AAWRF", "Mingquan", "MQD", "XJ", "MQ", "BT", "SN",
     "ABC", "KZZ", "XTA", "USB", "NCALayer",
@@ -71,6 +72,10 @@ ROLES: dict[str, list[str]] = {
         "escape",
         "2",
         "i",
+        "escape",
+        "escape",
+        "7",
+        "enter",
         "escape",
     ],
 }

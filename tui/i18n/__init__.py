@@ -38,7 +38,7 @@ class _SafeDict(dict[str, Any]):
         return "{" + key + "}"
 
 
-def translate(lang: str, key: str, **params: Any) -> str:
+def translate(lang: str, key: str, /, **params: Any) -> str:
     text = catalog(lang).get(key) or catalog("en").get(key) or key
     try:
         return text.format_map(_SafeDict(params))

@@ -1,7 +1,7 @@
 """F2 for the administrator: everything an administrator does day to day, one key each (D5, issue
 #23 (7)) — the accounts, the EIS identification key, the journal, the integrity check, the stands and
-cameras, the international certificate. Each change goes through the daemon, which checks the role
-and journals it; the command line stays for scripts."""
+cameras, the international certificate, the lane's settings. Each change goes through the daemon,
+which checks the role and journals it; the command line stays for scripts."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ ITEMS = (
     ("admin.integrity", "integrity"),
     ("admin.devices", "devices"),
     ("admin.certificate", "certificate"),
+    ("admin.settings", "settings"),
 )
 
 
@@ -66,6 +67,10 @@ class AdminScreen(AppMixin, Screen[None]):
             from tui.screens.integrity import IntegrityScreen
 
             self.app_.push_screen(IntegrityScreen())
+        elif action == "settings":
+            from tui.screens.settings import SettingsScreen
+
+            self.app_.push_screen(SettingsScreen())
         elif action == "devices":  # the stands' frames; A there registers one, F11 the cameras
             from tui.screens.frames import FramesScreen
 

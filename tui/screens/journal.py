@@ -17,7 +17,7 @@ from tui.screens.export import ExportScreen
 
 #: details whose value is one of the lane's words (said from ``detail_value``), not a name
 WORD_VALUES = frozenset(
-    {"role", "old_role", "method", "mode", "kind", "reason", "outcome", "status", "verdict"}
+    {"role", "old_role", "method", "mode", "kind", "reason", "outcome", "status", "verdict", "applies"}
 )
 
 
@@ -157,6 +157,8 @@ class JournalScreen(AppMixin, Screen[None]):
         shown = _plain(value)
         if key in WORD_VALUES and isinstance(value, str):
             shown = t_or(f"detail_value.{value}", value)
+        elif key == "setting" and isinstance(value, str):
+            shown = t_or(f"setting.{value}", value)
         return f"{t_or(f'detail.{key}', key)}={shown}"
 
     def action_integrity(self) -> None:
