@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.test_tui_pilot import SIZE
+from tests.replay import WALKS
 from tests.rig import PASSWORDS, Rig, start_rig, wait_for
 from tui.app import OtolaneApp, make_app
 from tui.screens.lane import LaneScreen
@@ -54,31 +55,8 @@ async def _walk(app: OtolaneApp, pilot: Any, keys: list[str]) -> dict[str, str]:
     return seen
 
 
-ROLES: dict[str, list[str]] = {
-    "operator": ["f8", "escape", "f12", "5", "escape", "escape", "f3", "escape", "f2"],
-    "technician": ["f6", "escape", "f11", "escape"],
-    "admin": [
-        "f9",
-        "e",
-        "i",
-        "escape",
-        "x",
-        "escape",
-        "escape",
-        "f2",
-        "1",
-        "a",
-        "escape",
-        "escape",
-        "2",
-        "i",
-        "escape",
-        "escape",
-        "7",
-        "enter",
-        "escape",
-    ],
-}
+#: the walks of the snapshots, but the log-in screen's (walked here on its own)
+ROLES = {role: keys for role, keys in WALKS.items() if role != "login"}
 
 
 @pytest.mark.parametrize("lang", ["kk", "ru"])

@@ -122,7 +122,8 @@ async def test_the_administrator_changes_a_setting_on_the_screen_and_a_bad_value
         await until_shown(pilot, app, "#s-msg", "Длина пароля не менее: 12 — действует сейчас")
         table = app.screen.query_one(DataTable)
         row = table.get_row_at(names.index("Длина пароля не менее"))
-        assert str(row[1]) == "12" and "изменено здесь (при установке: 10)" in str(row[2])
+        assert str(row[1]) == "12" and str(row[2]) == "✎"
+        assert "Изменено здесь; при установке: 10" in text(app, "#s-detail")
     assert (await rig.client("admin")) and (
         await JournalEntry.filter(action="setting_changed").order_by("-seq").first()
     ).details["new"] == 12  # type: ignore[union-attr]

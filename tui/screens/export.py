@@ -12,6 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
 from app.api.client import ApiError
+from tui import wallclock
 from tui.screens.base import AppMixin
 
 #: the period offered first: the last 30 days, up to and including today
@@ -22,7 +23,7 @@ class ExportScreen(AppMixin, ModalScreen[None]):
     BINDINGS = [Binding("escape", "close", show=False)]
 
     def compose(self) -> ComposeResult:
-        today = dt.date.today()
+        today = wallclock.now().date()
         with Vertical(id="export-box"):
             yield Static(id="ex-title")
             yield Input(str(today - dt.timedelta(days=DEFAULT_DAYS)), id="ex-from")

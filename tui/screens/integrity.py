@@ -47,7 +47,9 @@ class IntegrityScreen(AppMixin, Screen[None]):
         yield Static(id="i-title")
         yield Static(id="i-good")
         yield Static(id="i-last")
-        yield ProgressBar(id="i-bar", show_eta=False, show_percentage=True)
+        bar = ProgressBar(id="i-bar", show_eta=False, show_percentage=True)
+        bar.display = False  # only for a check under way: not a bar bouncing before the first answer
+        yield bar
         yield Static(id="i-progress")
         yield Static(id="i-problems")
         yield Static(id="i-message")
@@ -56,7 +58,8 @@ class IntegrityScreen(AppMixin, Screen[None]):
     async def on_mount(self) -> None:
         self.status: dict[str, Any] = {}
         self.refresh_texts()
-        await self.load()
+        # the first answer once the screen is mounted (shown at once, not a second later)
+        self.call_after_refresh(self.load)
         self.set_interval(1.0, self.load)
 
     def refresh_texts(self) -> None:

@@ -30,6 +30,17 @@ def shown(value: Any, t: Any) -> str:
     return str(value)
 
 
+def takes(r: dict[str, Any], t: Any) -> str:
+    """What a setting takes, and when a change of it applies."""
+    if r["kind"] in ("int", "number"):
+        what = t(f"settings.takes_{r['kind']}", low=shown(r["low"], t), high=shown(r["high"], t))
+    elif r["kind"] == "choice":
+        what = t("settings.takes_choice", choices=", ".join(c.upper() for c in r["choices"]))
+    else:
+        what = t(f"settings.takes_{r['key'].replace('.', '_')}")
+    return what + " " + t("settings.applies_now" if r["live"] else "settings.applies_next_start")
+
+
 class SettingsScreen(AppMixin, Screen[None]):
     BINDINGS = [
         Binding("escape", "back", show=False),
@@ -43,6 +54,7 @@ class SettingsScreen(AppMixin, Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static(id="s-title")
         yield DataTable(id="s-table", zebra_stripes=True, cursor_type="row")
+        yield Static(id="s-detail")
         yield Static(id="s-msg")
         yield Static(id="keys")
 
@@ -75,20 +87,32 @@ class SettingsScreen(AppMixin, Screen[None]):
         table = self.query_one(DataTable)
         at = table.cursor_row
         table.clear(columns=True)
-        table.add_columns(t("settings.col_name"), t("settings.col_value"), t("settings.col_state"))
+        table.add_columns(t("settings.col_name"), t("settings.col_value"), " ")
         for r in self.rows:
-            if r["has_pending"]:
-                state = t("settings.pending", value=shown(r["pending"], t))
-            elif r["changed"]:
-                state = t("settings.changed", value=shown(r["file"], t))
-            else:
-                state = t("settings.as_file")
             value = shown(r["value"], t)
-            table.add_row(
-                t(f"setting.{r['key']}"), escape(value.upper() if r["choices"] else value), escape(state)
-            )
+            mark = "⟳" if r["has_pending"] else "✎" if r["changed"] else ""
+            table.add_row(t(f"setting.{r['key']}"), escape(value.upper() if r["choices"] else value), mark)
         if self.rows:
             table.move_cursor(row=min(max(at, 0), len(self.rows) - 1))
+            self._detail(table.cursor_row)
+
+    @on(DataTable.RowHighlighted)
+    def highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._detail(event.cursor_row)
+
+    def _detail(self, row: int) -> None:
+        """Under the table, for the row under the cursor: where its value comes from, what it takes
+        and when a change applies (the table's third column only marks it: ✎ changed, ⟳ waiting)."""
+        if not 0 <= row < len(self.rows):
+            return
+        t, r = self.app_.t, self.rows[row]
+        if r["has_pending"]:
+            state = "⟳ " + t("settings.pending", value=shown(r["pending"], t))
+        elif r["changed"]:
+            state = "✎ " + t("settings.changed", value=shown(r["file"], t))
+        else:
+            state = t("settings.as_file")
+        self.query_one("#s-detail", Static).update(escape(f"{state}. {takes(r, t)}"))
 
     @on(DataTable.RowSelected)
     def selected(self) -> None:
@@ -132,22 +156,11 @@ class EditSettingScreen(AppMixin, ModalScreen[dict[str, Any] | None]):
         name = t(f"setting.{r['key']}")
         with Vertical(id="new-box"):
             yield Static(f"[b]{escape(name)}[/b]")
-            yield Static(escape(self.takes()), id="s-takes")
+            yield Static(escape(takes(r, t)), id="s-takes")
             yield Static(id="s-err")
             typed = "" if current in (None, "") else shown(current, t)
             yield Input(id="s-value", value=typed, max_length=300)
             yield Static(t("settings.form_keys"))
-
-    def takes(self) -> str:
-        """What the setting takes, and when it applies."""
-        t, r = self.app_.t, self.row
-        if r["kind"] in ("int", "number"):
-            what = t(f"settings.takes_{r['kind']}", low=shown(r["low"], t), high=shown(r["high"], t))
-        elif r["kind"] == "choice":
-            what = t("settings.takes_choice", choices=", ".join(c.upper() for c in r["choices"]))
-        else:
-            what = t(f"settings.takes_{r['key'].replace('.', '_')}")
-        return what + " " + t("settings.applies_now" if r["live"] else "settings.applies_next_start")
 
     def on_mount(self) -> None:
         self.query_one("#s-value", Input).focus()

@@ -4,12 +4,12 @@ the daemon nothing."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from rich.markup import escape
 from textual.widgets import Static
 
+from tui import wallclock
 from tui.screens.base import AppMixin
 
 
@@ -62,4 +62,4 @@ class LaneHeader(AppMixin, Static):
         if key.get("warn"):  # R5: 14, 7 and 1 day before
             days = key.get("days_left", 0)
             return f"[{'red' if days <= 1 else 'yellow'}]{t('header.key_warn', days=days)}[/]"
-        return dt.datetime.now().strftime("%H:%M")
+        return wallclock.now().strftime("%H:%M")
