@@ -23,7 +23,7 @@ import aiohttp
 from aiohttp import web
 
 #: the stream's messages kept from the start of each connection: the snapshot and what followed
-STREAM_S = 2.5
+STREAM_S = 1.0
 DATA = Path(__file__).parent / "data" / "screens"
 
 
@@ -171,37 +171,49 @@ class Replay:
         )
 
 
-#: Each role's screens as people walk them (the language test and the snapshots walk the same):
-#: the keys pressed from the lane screen; ``login`` starts at the log-in screen, no one logged in.
-WALKS: dict[str, list[str]] = {
-    "login": ["f2"],
-    "operator": ["f8", "escape", "f12", "5", "escape", "escape", "f3", "escape", "f2"],
-    "technician": ["f6", "escape", "f11", "escape"],
-    "admin": [
-        "f9", "e", "i", "escape", "x", "escape", "escape",
-        "f2", "1", "a", "escape", "escape", "2", "i", "escape", "escape", "7", "enter", "escape",
-    ],
+#: Each screen as people reach it (the language test and the snapshots walk the same): who logs in
+#: (None: no one, the log-in screen) and the keys pressed from the screen they land on
+WALKS: dict[str, tuple[str | None, list[str]]] = {
+    "login": (None, ["f2"]),
+    "newcar": ("operator", ["f2"]),  # no inspection open: the new-car form
+    "newcomer": ("newcomer", []),  # a temporary password: changed before anything else
+    "operator": ("operator", ["f8", "escape", "f12", "5", "escape", "escape", "f3", "escape", "f2", "f5"]),
+    "technician": ("technician", ["f6", "escape", "f11", "escape"]),
+    "admin": (
+        "admin",
+        [
+            "f9", "e", "i", "escape", "x", "escape", "escape",
+            "f2", "1", "a", "escape", "escape", "2", "i", "escape", "escape", "7", "enter", "escape",
+            "escape", "5", "a",
+        ],
+    ),
 }  # fmt: skip
-#: the open inspection the walks find on the lane (after a card of another vehicle)
+#: the open inspection the walks find on the lane (after a card of another vehicle), its brakes done
 INSPECTION = {"plate": "555KZZ01", "category": "M1", "axles": 2}
+#: the newcomer's temporary password, set by the administrator
+TEMPORARY = "Temp-Pass-4711"
 
 
-async def reach(app: Any, pilot: Any, role: str, keys: list[str], pause: float = 0.4) -> None:
-    """Log ``role`` in (not for ``login``), wait for the lane screen and its stands, then press
-    ``keys``, a pause after each."""
+async def reach(app: Any, pilot: Any, walk: str, keys: list[str], pause: float = 0.4) -> None:
+    """Log the walk's user in (no one for ``login``), wait for the screen they land on (the lane
+    with its stands, or the password to change), then press ``keys``, a pause after each."""
     from tests.rig import PASSWORDS, wait_for
     from tui.screens.lane import LaneScreen
+    from tui.screens.password import PasswordScreen
 
     await pilot.pause(0.3)
-    if role != "login":
-        await app.client.login(role, PASSWORDS[role])
-        await app.after_login(False)
+    user = WALKS[walk][0]
+    if user is not None:
+        answer = await app.client.login(user, PASSWORDS.get(user, TEMPORARY))
+        await app.after_login(bool(answer.get("must_change")))
 
-        async def in_lane() -> bool:
+        async def landed() -> bool:
             await pilot.pause(0.05)
+            if isinstance(app.screen, PasswordScreen):
+                return True
             return isinstance(app.screen, LaneScreen) and bool(app.state.get("devices"))
 
-        await wait_for(in_lane, "the lane screen with its stands")
+        await wait_for(landed, "the lane screen with its stands")
         await pilot.pause(0.5)
     for key in keys:
         await pilot.press(key)
@@ -209,14 +221,33 @@ async def reach(app: Any, pilot: Any, role: str, keys: list[str], pause: float =
 
 
 async def record(home: Path) -> None:
-    """Walk every role's screens against a real lane (a stand, a camera, a failed card EIS took, an
-    open inspection)
-    through a :class:`Recorder`, and keep what each walk was told in ``tests/data/screens``."""
+    """Walk every screen against a real lane (a stand, a camera, a failed card EIS took, an open
+    inspection with its brakes done) through a :class:`Recorder`, and keep what each walk was told
+    in ``tests/data/screens``."""
     from tests.e2e.test_tui_pilot import SIZE
-    from tests.rig import run_to_card, start_rig, wait_for
+    from tests.rig import run_brake_steps, run_to_card, start_rig, wait_for
     from tui.app import make_app
 
-    rig = await start_rig(home / "lane", cameras=("mjpeg",))
+    # a clock ten times real time, as the demo's: what the stream said and what a screen asked a
+    # moment later agree to seconds, not to the minutes a faster clock would put between them
+    rig = await start_rig(home / "lane", cameras=("mjpeg",), speed=10.0)
+
+    async def walk(name: str) -> None:
+        rec = Recorder(rig.sock)
+        runner = web.AppRunner(rec.app())
+        await runner.setup()
+        sock = home / f"{name}.sock"
+        await web.UnixSite(runner, str(sock)).start()
+        app = make_app(str(sock), "en")
+        async with app.run_test(size=SIZE) as pilot:
+            await reach(app, pilot, name, WALKS[name][1])
+            await pilot.pause(STREAM_S)
+        rec.save(DATA / f"{name}.json")
+        await rec.close()
+        await runner.cleanup()
+        answers = sum(len(v) for v in rec.http.values())
+        print(f"{name}: {answers} answers, {len(rec.stream)} stream messages")
+
     try:
         op = await rig.client("operator")
 
@@ -225,30 +256,21 @@ async def record(home: Path) -> None:
             return bool(cams) and all(c["admitted"] and c["status"] == "connected" for c in cams)
 
         await wait_for(camera_admitted, "the camera admitted")
-        await run_to_card(op, {**INSPECTION, "plate": "123ABC02"}, defects=("visual.wipers",))
+        await run_to_card(op, {**INSPECTION, "plate": "123ABC02"}, ("visual.wipers",), gates_s=200)
 
         async def delivered() -> bool:
             queue = await op.call("GET", "/v1/eis/outbox?limit=100")
             return all(row["status"] == "accepted" for row in queue)
 
         await wait_for(delivered, "the first card at EIS")
-        await op.call("POST", "/v1/inspections", INSPECTION)
-        for role, keys in WALKS.items():
-            rec = Recorder(rig.sock)
-            runner = web.AppRunner(rec.app())
-            await runner.setup()
-            sock = home / f"{role}.sock"
-            await web.UnixSite(runner, str(sock)).start()
-            app = make_app(str(sock), "en")
-            async with app.run_test(size=SIZE) as pilot:
-                await reach(app, pilot, role, keys)
-                await pilot.pause(STREAM_S)
-            rec.save(DATA / f"{role}.json")
-            await rec.close()
-            await runner.cleanup()
-            print(
-                f"{role}: {sum(len(v) for v in rec.http.values())} answers, {len(rec.stream)} stream messages"
-            )
+        await walk("newcar")
+        admin = await rig.client("admin")
+        user = {"username": "newcomer", "full_name": "Aigerim Nurlanqyzy", "role": "operator"}
+        await admin.call("POST", "/v1/users", {**user, "password": TEMPORARY})
+        await walk("newcomer")
+        await run_brake_steps(op, await op.call("POST", "/v1/inspections", INSPECTION))
+        for name in ("operator", "technician", "admin", "login"):
+            await walk(name)
     finally:
         await rig.close()
 

@@ -369,10 +369,10 @@ async def run_brake_steps(c: LaneClient, insp: dict[str, Any]) -> None:
 
 
 async def run_to_card(
-    c: LaneClient, vehicle: dict[str, Any], defects: tuple[str, ...] = ()
+    c: LaneClient, vehicle: dict[str, Any], defects: tuple[str, ...] = (), gates_s: float = 20.0
 ) -> dict[str, Any]:
     """Start an inspection, run its brake steps, mark the visual checklist (``defects`` found), wait
-    for the card gates, form the card."""
+    for the card gates (at most ``gates_s``), form the card."""
     await wait_for(lambda: admitted(c), "the brake tester")
     insp = await c.call("POST", "/v1/inspections", vehicle)
     await run_brake_steps(c, insp)
@@ -381,7 +381,7 @@ async def run_to_card(
     async def ready() -> bool:
         return not (await c.call("GET", "/v1/state"))["inspection"]["card_holds"]
 
-    await wait_for(ready, "the card gates (R12 minimum time)")
+    await wait_for(ready, "the card gates (R12 minimum time)", gates_s)
     return dict(await c.call("POST", f"/v1/inspections/{insp['id']}/card"))
 
 

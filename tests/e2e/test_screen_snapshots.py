@@ -26,16 +26,16 @@ from tui.app import OtolaneApp, make_app
 
 #: each screen once: the start of every walk, and every key but Esc (which goes back to one seen)
 STEPS = [
-    (role, n)
-    for role, keys in WALKS.items()
+    (walk, n)
+    for walk, (_, keys) in WALKS.items()
     for n in range(len(keys) + 1)
     if n == 0 or keys[n - 1] != "escape"
 ]
 
 
 def _id(step: tuple[str, int]) -> str:
-    role, n = step
-    return f"{role}-{n:02d}-{WALKS[role][n - 1] if n else 'start'}"
+    walk, n = step
+    return f"{walk}-{n:02d}-{WALKS[walk][1][n - 1] if n else 'start'}"
 
 
 @pytest.fixture
@@ -68,17 +68,16 @@ def _fixed_trends(app: OtolaneApp) -> None:
 def test_the_screen_draws_as_reviewed(
     snap_compare: Callable[..., bool], tmp_path: Path, lang: str, step: tuple[str, int]
 ) -> None:
-    role, n = step
+    walk, n = step
     sock = tmp_path / "laned.sock"
-    with Replay(DATA / f"{role}.json", sock) as replay:
+    with Replay(DATA / f"{walk}.json", sock) as replay:
         app = make_app(str(sock), lang)
 
         async def run_before(pilot: Any) -> None:
-            await reach(app, pilot, role, [], pause=0.2)
+            await reach(app, pilot, walk, [], pause=0.2)
             await replay.quiet(pilot)
-            if role != "login":
-                _fixed_trends(app)
-            for key in WALKS[role][:n]:
+            _fixed_trends(app)
+            for key in WALKS[walk][1][:n]:
                 await pilot.press(key)
                 await replay.quiet(pilot)
 

@@ -105,7 +105,11 @@ class FramesScreen(AppMixin, Screen[None]):
         values = frame.get("values") or []
         if not frame["ok"] or not values:
             return str(frame["note"])
-        return " ".join(f"{self.app_.t_or(f'frame.{k}', k)} {v}" for k, v in values)
+        t_or = self.app_.t_or
+        # a reply that carries no value is said by its kind (an acknowledgement, a test's end …)
+        return " ".join(
+            f"{t_or(f'frame.{k}', k)} {t_or(f'frame_kind.{v}', v) if k == 'reply' else v}" for k, v in values
+        )
 
     async def action_service(self, n: int) -> None:
         if self.app_.client.role != "technician" or not 0 < n <= len(self.service):

@@ -41,6 +41,9 @@ def item_lines(
     mark = "[green]●[/green]" if item["passed"] else f"[red]✗ {item['deviation']:+g}[/red]"
     if item["item"].startswith("visual."):
         value = t("item.defect" if item["value"] else "item.no_defect")
+        if item["value"]:  # a defect found is said as the checklist said it, not as the check's name
+            found = t("visual.defect." + item["item"].removeprefix("visual."))
+            return [f"[red]✗[/red] {found}", f"    {value}"]
     else:
         u, norm = item["unit"], item["norm"]
         if u and norm.endswith(u):  # the norm's text ends with the device's unit: said ours
