@@ -6,11 +6,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
+import os
 import sys
 from pathlib import Path
 
-from app.commands import card, lane, tools
+from app.commands import card, lane, settings, tools
 from app.errors import OtolaneError
 
 
@@ -136,6 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ec.add_argument("--json", action="store_true")
     ec.set_defaults(fn=lane.cmd_eds_check)
+
+    settings.add_parser(sub)
 
     ek = sub.add_parser("eis", help="EIS: the identification key (R4, R5)")
     eksub = ek.add_subparsers(dest="group", required=True)
@@ -273,6 +277,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # the reader went away (``otolane setting list | head``): as any tool of the shell, no word
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's flush at exit
+        return 141
     except OSError as exc:
         if exc.errno != errno.EADDRINUSE or args.verbose:
             return _internal(exc, args.verbose)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from app.config import Config, eis_url_problem
+from app.config import EIS_URL_EXPECTED, Config, eis_url_problem
 from app.errors import OtolaneError
 from app.journal import Journal
 
@@ -76,7 +76,9 @@ MAX_TEXT = 300
 def setting(key: str) -> Setting:
     found = BY_KEY.get(key)
     if found is None:
-        raise OtolaneError("setting_unknown", "no such setting", setting=key[:60], status=404)
+        raise OtolaneError(
+            "setting_unknown", f"no setting {key[:60]!r} (otolane setting list)", setting=key[:60], status=404
+        )
     return found
 
 
@@ -85,30 +87,41 @@ def parse(s: Setting, text: str, cfg: Config) -> Any:
     and what it takes (in the catalogs' words: ``error.<code>``)."""
     text = text.strip()
     if len(text) > MAX_TEXT:
-        raise OtolaneError("setting_too_long", "the value is too long", setting=s.key, max=MAX_TEXT)
+        raise OtolaneError(
+            "setting_too_long", f"{s.key}: at most {MAX_TEXT} characters", setting=s.key, max=MAX_TEXT
+        )
     if s.kind in ("int", "number"):
         try:
             value: Any = int(text) if s.kind == "int" else float(text.replace(",", "."))
         except ValueError:
             code = "setting_not_whole" if s.kind == "int" else "setting_not_number"
-            raise OtolaneError(code, "not a number", setting=s.key, value=text[:40]) from None
+            what = "a whole number" if s.kind == "int" else "a number"
+            raise OtolaneError(code, f"{s.key} takes {what}", setting=s.key, value=text[:40]) from None
         if not math.isfinite(value) or not (s.low is None or s.low <= value <= (s.high or value)):
             raise OtolaneError(
-                "setting_out_of_range", "out of range", setting=s.key, low=f"{s.low:g}", high=f"{s.high:g}"
+                "setting_out_of_range",
+                f"{s.key} must be from {s.low:g} to {s.high:g}",
+                setting=s.key,
+                low=f"{s.low:g}",
+                high=f"{s.high:g}",
             )
         return value
     if s.kind == "choice":  # names of protocols: said in capitals on the screen, taken either way
         text = text.lower()
         if text not in s.choices:
             choices = ", ".join(c.upper() for c in s.choices)
-            raise OtolaneError("setting_not_choice", "not one of the choices", setting=s.key, choices=choices)
+            raise OtolaneError(
+                "setting_not_choice", f"{s.key} is one of {choices}", setting=s.key, choices=choices
+            )
         return text
     if s.kind == "url":
         return _url(s, text, cfg)
     # printer: empty means none (the queue) or the system's CUPS (the server)
     pattern = QUEUE if s.name == "queue" else SERVER
     if text and not pattern.fullmatch(text):
-        raise OtolaneError("setting_characters", "characters not allowed here", setting=s.key)
+        raise OtolaneError(
+            "setting_characters", f"{s.key}: Latin letters, digits and . _ - @ only", setting=s.key
+        )
     return text
 
 
@@ -117,13 +130,13 @@ def _url(s: Setting, text: str, cfg: Config) -> str:
         parts = urlsplit(text)
         _ = parts.port  # a port that is no number raises here
     except ValueError:
-        raise OtolaneError("eis_url_scheme", "not a URL", setting=s.key) from None
+        raise OtolaneError("eis_url_scheme", f"{s.key}: not a URL", setting=s.key) from None
     if parts.username or parts.password:
         # the journal keeps every value: an address never carries an account
-        raise OtolaneError("setting_url_account", "no account in the address", setting=s.key)
+        raise OtolaneError("setting_url_account", f"{s.key}: no user name or password in it", setting=s.key)
     problem = eis_url_problem(text, bool(cfg.lane["training"]), cfg.eis["production_hosts"])
     if problem:
-        raise OtolaneError(problem, "this address cannot be the lane's EIS", setting=s.key)
+        raise OtolaneError(problem, f"{s.key}: {EIS_URL_EXPECTED[problem]} is needed", setting=s.key)
     return text
 
 
@@ -161,6 +174,45 @@ class LaneSettings:
         self.journal = journal
         self.apply = apply
         self.pending: dict[str, Any] = {}  # changed, in effect at the next start
+        self.seen = 0  # the last ``setting_changed`` entry taken
+
+    async def start(self) -> None:
+        last = await self.journal.last(ACTION)
+        self.seen = last.seq if last is not None else 0
+
+    async def take_new(self) -> list[str]:
+        """The changes journalled since the last look — by the command line while the lane runs,
+        or this daemon's own (taken again: nothing moves) — taken as the screen's are. Returns the
+        settings that changed."""
+        changed = []
+        for e in await self.journal.events(ACTION, after=self.seen):
+            self.seen = e.seq
+            s = BY_KEY.get(str(e.details.get("setting")))
+            if s is None:
+                continue
+            try:
+                value = parse(s, str(e.details.get("new")), self.cfg)
+            except OtolaneError as exc:
+                log.warning("setting %s not taken: %s", s.key, exc.code)
+                continue
+            if self._take(s, value):
+                changed.append(s.key)
+        return changed
+
+    def _take(self, s: Setting, value: Any) -> bool:
+        """A checked value into effect (a live setting) or waiting for the next start."""
+        if s.live:
+            if value == self.current(s):
+                return False
+            getattr(self.cfg, s.section)[s.name] = value
+            self.apply(s.key, value)
+        elif value == self.current(s):
+            return self.pending.pop(s.key, None) is not None  # back to what runs
+        elif self.pending.get(s.key) != value:
+            self.pending[s.key] = value
+        else:
+            return False
+        return True
 
     def from_file(self, s: Setting) -> Any:
         return self.cfg.file_values.get(s.key, self.current(s))
@@ -194,15 +246,9 @@ class LaneSettings:
         value = parse(s, text, self.cfg)
         old = self.pending.get(key, self.current(s))
         if value == old:
-            raise OtolaneError("setting_same", "that is the value already", setting=key)
+            raise OtolaneError("setting_same", f"{key} is that already: nothing changed", setting=key)
         await self.journal.write(
             actor, ACTION, setting=key, old=old, new=value, applies="now" if s.live else "next_start"
         )
-        if s.live:
-            getattr(self.cfg, s.section)[s.name] = value
-            self.apply(key, value)
-        elif value == self.current(s):
-            self.pending.pop(key, None)  # back to what runs
-        else:
-            self.pending[key] = value
+        self._take(s, value)
         return next(row for row in self.listing() if row["key"] == key)

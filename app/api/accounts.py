@@ -178,6 +178,6 @@ async def change_setting(p: Parts, request: web.Request) -> web.Response:
     data = await body(request)
     key, value = field(data, "key", str, max_len=60), field(data, "value", str)
     row = await p.lane.settings.change(user(request), key, value)
-    if row["key"].startswith("security."):
+    if key.startswith("security."):
         p.accounts.policy = Policy.from_config(p.lane.cfg.security)
     return web.json_response(row)

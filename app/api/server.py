@@ -26,7 +26,7 @@ from app.api import accounts, documents, equipment, inspections, records
 from app.api.accounts import API_VERSION
 from app.api.request import MAX_DEPTH, MAX_FIELD, SESSION, Parts
 from app.api.stream import STREAMS, WS_CLOSE_S, Streams, stream
-from app.auth import Accounts
+from app.auth import Accounts, Policy
 from app.eds.login import EdsLogin
 from app.errors import Forbidden, OtolaneError
 from app.journal import Journal
@@ -204,8 +204,16 @@ class Api:
             try:
                 await self.accounts.sweep()
                 await self.streams.cut_ended_sessions()
+                await self.take_settings()
             except Exception:
                 log.exception("session guard")
+
+    async def take_settings(self) -> None:
+        """A setting changed on the command line while the lane runs is taken within a second; a
+        password rule reaches the accounts at once (as from the screen)."""
+        changed = await self.parts.lane.settings.take_new()
+        if any(key.startswith("security.") for key in changed):
+            self.accounts.policy = Policy.from_config(self.parts.lane.cfg.security)
 
 
 async def serve_unix(app: web.Application, path: Path) -> web.AppRunner:

@@ -142,6 +142,7 @@ class LaneService:
 
     # --- life ----------------------------------------------------------------------------------
     async def start(self) -> None:
+        await self.settings.start()
         await self.stands.load_registrations()
         self.alarms = await self.store.tail_problems()
         self.alarms += await self.intake.resume()

@@ -6,6 +6,11 @@ opens the lane (the daemon at its next start, the command line, the integrity ch
 
 from __future__ import annotations
 
+import asyncio
+import json
+import subprocess
+import sys
+
 import pytest
 from textual.widgets import DataTable, Input
 
@@ -15,7 +20,7 @@ from app.auth import Accounts, Policy
 from app.storage.models import JournalEntry
 from app.storage.store import close_store, open_store
 from tests.e2e.test_tui_pilot import SIZE, login, text, until_shown
-from tests.rig import Rig, start_rig
+from tests.rig import Rig, start_rig, wait_for
 from tui.app import make_app
 from tui.screens.settings import EditSettingScreen, SettingsScreen
 
@@ -127,3 +132,47 @@ async def test_the_administrator_changes_a_setting_on_the_screen_and_a_bad_value
     assert (await rig.client("admin")) and (
         await JournalEntry.filter(action="setting_changed").order_by("-seq").first()
     ).details["new"] == 12  # type: ignore[union-attr]
+
+
+async def _cli(rig: Rig, *args: str) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-m", "app.cli", "setting", *args[:1], "--config", str(rig.cfg.file), *args[1:]]
+    return await asyncio.to_thread(subprocess.run, argv, capture_output=True, text=True, timeout=60)
+
+
+async def test_a_setting_changed_on_the_command_line_reaches_the_running_lane_within_seconds(
+    rig: Rig,
+) -> None:
+    """The command line stays for scripts: the same checks and journal entry; the running daemon
+    takes the change (a password rule at once) without a restart."""
+    bad = await _cli(rig, "set", "security.lockout_after", "99")
+    assert bad.returncode != 0 and "security.lockout_after must be from 3 to 20" in bad.stderr and "Traceback" not in bad.stderr
+    done = await _cli(rig, "set", "security.lockout_after", "4")
+    assert done.returncode == 0 and "security.lockout_after = 4 (now)" in done.stdout, done
+    admin = await rig.client("admin")
+
+    async def taken() -> bool:
+        rows = (await admin.call("GET", "/v1/settings"))["settings"]
+        return _row(rows, "security.lockout_after")["value"] == 4
+
+    await wait_for(taken, "the daemon taking the command line's change", timeout=10)
+    assert rig.daemon.lane is not None
+    entry = await JournalEntry.filter(action="setting_changed").order_by("-seq").first()
+    assert entry is not None and entry.actor.startswith("cli:") and entry.details["new"] == 4
+    later = await _cli(rig, "set", "eis.transport", "soap")
+    assert later.returncode == 0 and "at the lane's next start" in later.stdout
+
+    async def waiting() -> bool:
+        rows = (await admin.call("GET", "/v1/settings"))["settings"]
+        return _row(rows, "eis.transport")["has_pending"]
+
+    await wait_for(waiting, "the daemon holding the new route for its next start", timeout=10)
+    listed = json.loads((await _cli(rig, "list", "--json")).stdout)
+    assert _row(listed, "security.lockout_after")["value"] == 4
+    # five failed log-ins no longer needed: the fourth locks
+    c = await rig.client()
+    for _ in range(3):
+        with pytest.raises(ApiError):
+            await c.login("operator", "Wrong-Pass-000")
+    with pytest.raises(ApiError) as err:
+        await c.login("operator", "Wrong-Pass-000")
+    assert err.value.code == "account_locked"
