@@ -145,7 +145,11 @@ async def test_a_setting_changed_on_the_command_line_reaches_the_running_lane_wi
     """The command line stays for scripts: the same checks and journal entry; the running daemon
     takes the change (a password rule at once) without a restart."""
     bad = await _cli(rig, "set", "security.lockout_after", "99")
-    assert bad.returncode != 0 and "security.lockout_after must be from 3 to 20" in bad.stderr and "Traceback" not in bad.stderr
+    assert (
+        bad.returncode != 0
+        and "security.lockout_after must be from 3 to 20" in bad.stderr
+        and "Traceback" not in bad.stderr
+    )
     done = await _cli(rig, "set", "security.lockout_after", "4")
     assert done.returncode == 0 and "security.lockout_after = 4 (now)" in done.stdout, done
     admin = await rig.client("admin")
