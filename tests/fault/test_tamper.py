@@ -213,3 +213,33 @@ async def test_an_edited_reading_is_named_by_its_row(tmp_path: Path) -> None:
     bad = _check(home / "config.toml")
     assert bad.returncode == 1
     assert "chain readings: BROKEN at readings: row 5: content changed after it was written" in bad.stdout
+
+
+#: the tamperings of what the lane says EIS has, checked again in the test's own process — the
+#: check's feed part as ``./lane mutate`` can reach it (the CLI's process runs unmutated code)
+FEED = ("eis_feed_past_the_journal", "eis_feed_skips_events", "eis_exchanges_tail_cut")
+
+
+async def test_the_feed_part_names_each_tampering_of_what_eis_has_in_process(tmp_path: Path) -> None:
+    """Issue #21 item 3 (G2, R3.5): the feed moved past the journal or past events EIS never took,
+    and accepted exchanges taken out, are each named by the check run in this process."""
+    from app import config as config_mod
+    from app.integrity.check import check
+    from app.storage.store import close_store, open_store
+
+    home = await _lane(tmp_path, None)
+    for n, name in enumerate(("intact", *FEED)):
+        cfg_file, _ = _copy(home, tmp_path / f"f{n}", None)
+        cfg = config_mod.load(cfg_file)
+        store = await open_store(cfg, create=False)
+        try:
+            if name != "intact":
+                await SCENARIOS[name][0]()
+            report = await check(cfg, store)
+        finally:
+            await close_store()
+        text = "\n".join(report["lines"])
+        if name == "intact":
+            assert report["ok"], text
+        else:
+            assert not report["ok"] and SCENARIOS[name][1] in text, f"{name}:\n{text}"
