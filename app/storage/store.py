@@ -15,6 +15,7 @@ hold for both:
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,8 @@ from app.storage.anchor import AnchorLog, Checkpoint, Heads, LaneKey
 from app.storage.crypto import Keyring
 from app.storage.db import close_db, open_db
 from app.storage.models import CHAINED_MODELS, Card, Inspection, JournalEntry, Reading
+
+log = logging.getLogger(__name__)
 
 RESTORE = (
     "restore the file from its backup (docs/operations.md, 'Keys and their backups'), mode 0600, "
@@ -167,7 +170,10 @@ async def open_store(cfg: Config, *, create: bool = True) -> Store:
         journal = Journal()
         keyring = await _data_key(cfg, create)
         key = await _signing_key(cfg, journal, create)
-        await settings.fold(cfg, journal)
+        try:
+            await settings.fold(cfg, journal)
+        except Exception as exc:  # a journal that cannot be read: the check names it, the file's values hold
+            log.warning("the administrator's settings could not be read (%s): the file's values hold", exc)
     except BaseException:
         await close_db()
         raise

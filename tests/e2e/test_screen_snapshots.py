@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.widgets import Input
 
 from tests.e2e.test_tui_pilot import SIZE
 from tests.replay import DATA, WALKS, Replay, reach
@@ -40,8 +41,10 @@ def _id(step: tuple[str, int]) -> str:
 
 @pytest.fixture
 def still(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The clock and the trends held still; times said in UTC."""
+    """The clock, the trends and the inputs' cursors held still (a cursor drawn solid: its blink
+    would be on or off by the machine's speed); times said in UTC."""
     monkeypatch.setattr(wallclock, "now", lambda: dt.datetime(2026, 12, 3, 10, 0))
+    monkeypatch.setattr(Input, "_toggle_cursor", lambda self: setattr(self, "_cursor_visible", True))
     monkeypatch.setattr(OtolaneApp, "sample_trends", lambda self: None)
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()

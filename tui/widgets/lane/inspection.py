@@ -42,7 +42,7 @@ def item_lines(
     if item["item"].startswith("visual."):
         value = t("item.defect" if item["value"] else "item.no_defect")
         if item["value"]:  # a defect found is said as the checklist said it, not as the check's name
-            found = t("visual.defect." + item["item"].removeprefix("visual."))
+            found = t(f"visual.defect.{item['item'].removeprefix('visual.')}")
             return [f"[red]✗[/red] {found}", f"    {value}"]
     else:
         u, norm = item["unit"], item["norm"]
