@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from app.commands import card, lane, settings, tools
+from app.commands import backup, card, lane, settings, tools
 from app.errors import OtolaneError
 
 
@@ -140,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     ec.set_defaults(fn=lane.cmd_eds_check)
 
     settings.add_parser(sub)
+    backup.add_parser(sub)
 
     ek = sub.add_parser("eis", help="EIS: the identification key (R4, R5)")
     eksub = ek.add_subparsers(dest="group", required=True)

@@ -117,6 +117,23 @@ SCHEMA: dict[str, dict[str, Key]] = {
         ),
         "model_dir": Key(str, "", doc="paddleocr only: the folder holding its det/ and rec/ models"),
     },
+    "backup": {
+        "repository": Key(
+            str,
+            "",
+            doc="Where backups go (R3.11): a folder (USB stick, mounted share) or a restic repository "
+            "URL (sftp:…, rest:…); empty: none made",
+        ),
+        "key_file": Key(
+            str,
+            "keys/backup.key",
+            doc="The backups' key (0600; not the data key): keep a copy apart from the backups",
+        ),
+        "staging_dir": Key(str, "backup-staging", doc="Where the database's copy is made before it goes"),
+        "keep_last": Key(int, 14, doc="Backups kept by count (the newest)"),
+        "keep_days": Key(int, 90, doc="…and every backup younger than this many days"),
+        "alarm_after_hours": Key(int, 26, doc="No good backup for this long: an alarm on the admin's screen"),
+    },
     "security": {
         "password_max_age_days": Key(int, 30, doc="R3.17: passwords expire after this"),
         "password_history": Key(int, 5, doc="How many previous passwords cannot be reused"),
@@ -256,6 +273,7 @@ class Config:
     anpr: dict[str, Any]
     devices: tuple[DeviceConfig, ...]
     cameras: tuple[CameraConfig, ...] = ()
+    backup: dict[str, Any] = field(default_factory=dict)
     #: what the file said of each setting an administrator changed since (``app/settings.py``)
     file_values: dict[str, Any] = field(default_factory=dict)
 
@@ -317,6 +335,9 @@ def parse(text: str, file: str, base: Path) -> Config:
     problem = eis_url_problem(eis["url"], bool(lane["training"]), eis["production_hosts"])
     if problem:
         raise ConfigError(file, "eis.url", EIS_URL_EXPECTED[problem], repr(eis["url"]))
+    for key, least in (("keep_last", 1), ("keep_days", 0), ("alarm_after_hours", 1)):
+        if tables["backup"][key] < least:
+            raise ConfigError(file, f"backup.{key}", f"at least {least}", repr(tables["backup"][key]))
     cameras = _cameras(file, data.get("cameras", []))
     cfg = Config(Path(file), base, devices=tuple(devices), cameras=cameras, **tables)
     _check_paths(cfg)
@@ -402,6 +423,7 @@ def _check_paths(cfg: Config) -> None:
         "storage.signing_key_file": cfg.path(cfg.storage["signing_key_file"]),
         "storage.anchor_file": cfg.path(cfg.storage["anchor_file"]),
         "eis.identification_key_file": cfg.path(cfg.eis["identification_key_file"]),
+        "backup.key_file": cfg.path(cfg.backup["key_file"]),
     }
     if bool(cfg.eis["system_key"]) != bool(cfg.eis["system_key_password_file"]):
         raise ConfigError(

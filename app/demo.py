@@ -211,6 +211,7 @@ def start_lane(
     if not id_key.exists():
         write_secret_file(id_key, f"DEMO-{secrets.token_hex(16)}\n")
     accounts = ensure_accounts(home, cfg)
+    ensure_backups(cfg)
     if "operator-key" in accounts:  # a demo folder of an older version gets the centre's key
         ensure_demo_keys(home, accounts["operator-key"])
     for d in DEMO_DEVICES:
@@ -237,6 +238,15 @@ def start_lane(
         procs.start("printer", "printer-sim", "--out", "printed", "--link", printer, "--queue", PRINTER_QUEUE)
     procs.start("laned", "daemon", "--config", str(cfg))
     return procs, cfg, accounts
+
+
+def ensure_backups(cfg_file: Path) -> None:
+    """The demo's backup key and repository (once), so that F2 → 8 can make one at once."""
+    from app import config as config_mod
+    from app.backup import make
+
+    if shutil.which("restic") and not (cfg_file.parent / "backups" / "config").exists():
+        make.init(config_mod.load(cfg_file))
 
 
 def port_of(url: str) -> int:

@@ -157,6 +157,10 @@ environment = "test"
 identification_key_file = "keys/eis-id.key"
 timeout_s = 5
 poll_s = 2
+
+[backup]
+# backups of the demo lane (restic, its key in keys/): F2 → 8, or otolane backup now
+repository = "backups"
 """
         + (
             f'system_key = "{CENTRE_KEY}"  # the centre\'s key: signs what no employee signs\n'

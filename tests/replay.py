@@ -184,7 +184,7 @@ WALKS: dict[str, tuple[str | None, list[str]]] = {
         [
             "f9", "e", "i", "escape", "x", "escape", "escape",
             "f2", "1", "a", "escape", "escape", "2", "i", "escape", "escape", "7", "enter", "escape",
-            "escape", "5", "a",
+            "escape", "5", "a", "escape", "escape", "8",
         ],
     ),
 }  # fmt: skip

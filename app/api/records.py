@@ -78,3 +78,13 @@ async def integrity_start(p: Parts, request: web.Request) -> web.Response:
 
 async def integrity_stop(p: Parts, request: web.Request) -> web.Response:
     return web.json_response(await p.lane.integrity.stop())
+
+
+async def backup_status(p: Parts, request: web.Request) -> web.Response:
+    """R3.11: the last good backup, the last failure, the alarm, the recent backups; one under way."""
+    return web.json_response(await p.lane.backup.status())
+
+
+async def backup_start(p: Parts, request: web.Request) -> web.Response:
+    """R3.11: a backup now (the daemon goes on; the backup journals itself)."""
+    return web.json_response(await p.lane.backup.start(user(request)), status=202)

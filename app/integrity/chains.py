@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from app import ledger
 from app.integrity import feed
 from app.storage import chain
-from app.storage.anchor import iter_checkpoints, verify_signed_heads
+from app.storage.anchor import given_up, iter_checkpoints, restores, verify_signed_heads
 from app.storage.models import CHAINED_MODELS, Card, Outbox
 
 if TYPE_CHECKING:
@@ -116,6 +116,7 @@ async def checkpoints(ck: Checker) -> None:
     page: list[tuple[str, Heads]] = []
     last_ts = 0.0
     damaged = False
+    restored = restores(path)
     for cp, problems in iter_checkpoints(path, ck.store.key.public, at.file):
         for p in problems:
             ck.report.bad("checkpoint file", p)
@@ -123,7 +124,9 @@ async def checkpoints(ck: Checker) -> None:
         if cp is not None:
             run.count("checkpoints", 1)
             last_ts = cp.ts
-            page.append((f"the signed checkpoint {cp.n} ({_when(cp.ts)})", cp.heads))
+            caps = given_up(restored, cp.n)  # rows a later restore gave up are not held
+            heads = {t: h for t, h in cp.heads.items() if h[0] <= caps.get(t, h[0])}
+            page.append((f"the signed checkpoint {cp.n} ({_when(cp.ts)})", heads))
         if len(page) >= PAGE or at.file.offset >= limit:
             await _hold(ck, page, last)
             page = []
@@ -135,6 +138,11 @@ async def checkpoints(ck: Checker) -> None:
     if n:
         last = f", the last of {_when(last_ts)}" if last_ts else ""
         ck.report.ok(f"checkpoints: {n} in {path.name}{last}")
+        for r in restored:
+            ck.report.ok(
+                f"restore: checkpoint {r.n} ({_when(r.ts)}) went back to backup {r.snapshot[:8]}; the rows "
+                "earlier checkpoints name past it were given up by it"
+            )
     elif chained and not damaged and at.file.expected == 1:  # not one checkpoint, ever
         ck.report.bad("checkpoint file", f"{path} is missing or empty, but the chains hold {chained} rows")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import sys
 from typing import TYPE_CHECKING
 
@@ -25,6 +26,7 @@ CHAIN_PAGE = 2000
 #: a chain with more rows than this to walk is walked apart, on the other core, by this module
 APART = 100_000
 WALKER = "app.integrity.walker"
+WALKER_DSN = "OTOLANE_WALK_DSN"
 
 
 async def rows_left(model: type[Chained], w: chain.Walked) -> int:
@@ -63,7 +65,7 @@ async def walk_here(ck: Checker, model: type[Chained]) -> None:
 async def walk_apart(ck: Checker, model: type[Chained]) -> None:
     table = model._meta.db_table
     w = ck.run.walked(table)
-    args = [str(ck.cfg.file), table, str(w.seq), w.hash, str(CHAIN_PAGE)]
+    args = [table, str(w.seq), w.hash, str(CHAIN_PAGE)]
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -71,6 +73,8 @@ async def walk_apart(ck: Checker, model: type[Chained]) -> None:
         *args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.DEVNULL,
+        # the database this check reads (a restore's scratch copy, too), never on a command line
+        env=os.environ | {WALKER_DSN: ck.cfg.dsn},
     )
     assert proc.stdout is not None
     ended = False

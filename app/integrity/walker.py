@@ -1,4 +1,5 @@
-"""``python -m app.integrity.walker CONFIG TABLE SEQ HASH PAGE``: one chain walked from a position in
+"""``python -m app.integrity.walker TABLE SEQ HASH PAGE`` (the database's DSN in the environment,
+``OTOLANE_WALK_DSN``): one chain walked from a position in
 a process of its own, so the integrity check's other parts run on the other core meanwhile. One
 JSON line a page on stdout — ``{seq, hash, rows, brk}`` — and ``{end: true, …}`` at the end, or
 ``{error}`` for a table that cannot be read. The check that started it keeps the position from each
@@ -8,10 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from typing import Any
 
-from app import config as config_mod
 from app.errors import OtolaneError
 from app.storage import chain
 from app.storage.db import close_db, open_db
@@ -27,9 +28,9 @@ def _brk(w: chain.Walked) -> list[Any] | None:
     return [w.brk.seq, w.brk.problem] if w.brk else None
 
 
-async def walk(cfg_file: str, table: str, seq: int, digest: str, page: int) -> int:
+async def walk(dsn: str, table: str, seq: int, digest: str, page: int) -> int:
     model = {m._meta.db_table: m for m in CHAINED_MODELS}[table]
-    await open_db(config_mod.load(cfg_file).dsn)
+    await open_db(dsn)
     try:
         w = chain.Walked(table, seq, digest)
         async for n in chain.walk_pages(model, w, page):
@@ -44,9 +45,9 @@ async def walk(cfg_file: str, table: str, seq: int, digest: str, page: int) -> i
 
 
 def main(argv: list[str]) -> int:
-    cfg_file, table, seq, digest, page = argv
+    table, seq, digest, page = argv
     try:
-        return asyncio.run(walk(cfg_file, table, int(seq), digest, int(page)))
+        return asyncio.run(walk(os.environ["OTOLANE_WALK_DSN"], table, int(seq), digest, int(page)))
     except BrokenPipeError:  # the check that started it is gone
         return 2
 

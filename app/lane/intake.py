@@ -153,8 +153,7 @@ class Intake:
             steps[photo]["devices"] = [*steps[photo]["devices"], CAMERA_KIND]
         steps["identification"] |= {"status": "done", "started": now, "finished": now}
         async with write_tx() as tx:
-            last = await Inspection.all().using_db(tx).order_by("-number").first()
-            number = (last.number + 1) if last else 1
+            number = await next_number(tx)
             # The facts R12 and the card rest on: in the row, and the same in the chained journal.
             facts = {
                 "number": number,
@@ -257,3 +256,13 @@ class Intake:
         await self._close(insp, "aborted", operator, "inspection_aborted", reason=reason)
         self.steps.close()
         self.publish(bus.inspection(None))
+
+
+async def next_number(tx: Any) -> int:
+    """The next inspection's (and its card's) number: after the last stored, and after every number
+    used before a restore went back to an older backup (``data_restored``, R3.12) — a number EIS or
+    a printed card already carries is never given again."""
+    last = await Inspection.all().using_db(tx).order_by("-number").first()
+    restored = await JournalEntry.filter(action="data_restored").using_db(tx).order_by("-seq").first()
+    floor = int(restored.details.get("last_number") or 0) if restored else 0
+    return max(last.number if last else 0, floor) + 1

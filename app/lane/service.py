@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from app.backup.job import BackupJob
 from app.config import Config
 from app.documents.issue import Issuer
 from app.eis.outbox import OutboxWorker
@@ -129,6 +130,7 @@ class LaneService:
         )
         self.documents = Issuer(cfg, clock, store.keyring, store.journal, photos.with_images, store.key)
         self.integrity = IntegrityJob(cfg, store.key)
+        self.backup = BackupJob(cfg, store.journal)
         self.settings = LaneSettings(cfg, store.journal, self._setting_applied)
 
     def _setting_applied(self, key: str, value: Any) -> None:
@@ -159,11 +161,13 @@ class LaneService:
             asyncio.create_task(self._ticker(), name="gates-ticker"),
             asyncio.create_task(self._checkpointer(), name="checkpointer"),
             asyncio.create_task(self.outbox.run(), name="outbox"),
+            asyncio.create_task(self.backup.watch(), name="backup-watch"),
         ]
         await self.cameras.start()
 
     async def stop(self) -> None:
         await self.integrity.close()  # a check under way saves its position: it resumes
+        await self.backup.close()
         await self.cameras.stop()
         tasks: list[asyncio.Task[Any]] = [*self.stands.tasks(), *self._tasks]
         for _ in range(3):

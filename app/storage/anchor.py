@@ -174,8 +174,9 @@ class AnchorLog:
         self.path = path
         self.key = key
 
-    def append(self, heads: Heads, reason: str) -> Checkpoint | None:
-        """Sign and append the heads, unless the last checkpoint already says the same."""
+    def append(self, heads: Heads, reason: str, extra: dict[str, Any] | None = None) -> Checkpoint | None:
+        """Sign and append the heads, unless the last checkpoint already says the same (a line
+        with ``extra`` — a restore's — is always written)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
         with os.fdopen(fd, "r+b") as f:
@@ -188,7 +189,7 @@ class AnchorLog:
                     try:
                         last = json.loads(last_raw)
                         n = int(last["n"])
-                        if not moved(_heads_of(last), heads):
+                        if extra is None and not moved(_heads_of(last), heads):
                             return None
                     except (ValueError, KeyError, TypeError):  # a torn line: count the lines instead
                         f.seek(0)
@@ -200,7 +201,7 @@ class AnchorLog:
                     "heads": {t: list(h) for t, h in sorted(heads.items())},
                     "prev": prev,
                     "key": self.key.fingerprint,
-                }
+                } | (extra or {})
                 line = canonical(body | {"sig": self.key.sign(canonical(body))})
                 end = f.seek(0, os.SEEK_END)
                 if end:
@@ -293,3 +294,44 @@ def read_checkpoints(path: Path, public: Ed25519PublicKey | None) -> tuple[list[
         if cp is not None:
             out.append(cp)
     return out, problems
+
+
+@dataclass(frozen=True)
+class Restore:
+    """A restore's line in the checkpoint file: from it on the chains continue the backup's heads
+    (``restored``); the rows earlier checkpoints name past them were given up by the restore."""
+
+    n: int
+    ts: float
+    snapshot: str
+    restored: dict[str, int]
+
+
+def restores(path: Path) -> list[Restore]:
+    """Every restore's line of the file, in order (their signatures are checked with every line's)."""
+    out = []
+    try:
+        with path.open("rb") as f:
+            for raw in f:
+                if b'"restored"' not in raw:
+                    continue
+                try:
+                    line = json.loads(raw)
+                    got = {str(t): int(h[0]) for t, h in line["restored"].items()}
+                    out.append(Restore(int(line["n"]), float(line["ts"]), str(line.get("snapshot", "")), got))
+                except (ValueError, KeyError, TypeError, AttributeError, IndexError):
+                    continue
+    except FileNotFoundError:
+        return []
+    return out
+
+
+def given_up(restore_lines: list[Restore], n: int) -> dict[str, int]:
+    """For the checkpoint numbered ``n``: the last row of each chain a later restore kept (a row
+    past it was given up by that restore and is not held); empty when no restore came after it."""
+    caps: dict[str, int] = {}
+    for r in restore_lines:
+        if r.n > n:
+            for t, seq in r.restored.items():
+                caps[t] = min(caps.get(t, seq), seq)
+    return caps

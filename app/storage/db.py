@@ -118,6 +118,24 @@ def prepare_sqlite(path: Path) -> None:
     for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
         if p.is_file():
             p.chmod(0o600)
+    _readable(path)
+
+
+def _readable(path: Path) -> None:
+    """A file that is not a SQLite database is said so here: handed to the ORM's driver, its first
+    query never returns (aiosqlite 0.22 loses the error), and the lane would hang at start."""
+    con = sqlite3.connect(path)
+    try:
+        con.execute("PRAGMA schema_version").fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise OtolaneError(
+            "db_corrupt",
+            f"the database file {path} cannot be read ({exc}): it is damaged; restore the lane from its "
+            "last backup (otolane restore latest, docs/operations.md 'Backups and restore')",
+            path=str(path),
+        ) from None
+    finally:
+        con.close()
 
 
 async def open_db(dsn: str) -> None:

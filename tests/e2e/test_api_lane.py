@@ -163,6 +163,8 @@ EXPECTED: dict[tuple[str, str], set[str] | None] = {
     ("GET", "/v1/integrity"): {ADMIN},
     ("POST", "/v1/integrity/check"): {ADMIN},
     ("POST", "/v1/integrity/stop"): {ADMIN},
+    ("GET", "/v1/backup"): {ADMIN},
+    ("POST", "/v1/backup"): {ADMIN},
     ("GET", "/v1/eis/outbox"): {OP, ADMIN},
     ("GET", "/v1/users"): {ADMIN},
     ("POST", "/v1/users"): {ADMIN},

@@ -31,7 +31,12 @@ ALLOWED = {
     "ABC", "KZZ", "XTA", "USB", "NCALayer",
 }  # fmt: skip
 #: names the lane's own configuration and people gave: users, full names, the lane, cameras, stands
-NAMES = {"admin", "operator", "technician", "Test", "Demo", "lane", "mjpeg", "brake", "dev"}
+NAMES = {"admin", "operator", "technician", "Test", "Demo", "lane", "mjpeg", "brake", "dev", "backups"}
+#: a command the screen tells the administrator to type (the restore, with the daemon stopped)
+COMMAND = re.compile(
+    r"\b(?:sudo\s+-u\s+otolane\s+)?(?:otolane|systemctl)\s+(?:restore|backup|stop|start)\b"
+    r"(?:\s+-{0,2}[A-Za-z0-9_./]+)*"
+)
 LATIN = re.compile(r"[A-Za-z][A-Za-z_]+(?:\.[A-Za-z_]+)*")
 
 
@@ -40,6 +45,7 @@ def _foreign(drawn: str) -> set[str]:
     drawn = re.sub(r"<style.*?</style>|<defs.*?</defs>", "", drawn, flags=re.S)
     drawn = re.sub(r"<[^>]+>", "", drawn).replace("&#160;", " ")
     drawn = re.sub(r"(?:https?|rtsp)://\S+|/[\w./-]+", " ", drawn)  # addresses and paths are names
+    drawn = COMMAND.sub(" ", drawn)  # a command to type is typed as it is, in every language
     words = set(LATIN.findall(drawn))
     hexes = {w for w in words if re.fullmatch(r"[0-9a-f]+", w)}  # hashes, fingerprints, frames
     return {w for w in words if "." in w or w not in ALLOWED | NAMES | hexes}

@@ -1,9 +1,12 @@
 """F2 for the administrator: everything an administrator does day to day, one key each (D5, issue
 #23 (7)) — the accounts, the EIS identification key, the journal, the integrity check, the stands and
-cameras, the international certificate, the lane's settings. Each change goes through the daemon,
-which checks the role and journals it; the command line stays for scripts."""
+cameras, the international certificate, the lane's settings, the backups — whose alarm (none made,
+the last failed, or too old) is said here, where the administrator looks first. Each change goes
+through the daemon, which checks the role and journals it; the command line stays for scripts."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,6 +14,7 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Static
 
+from app.api.client import ApiError
 from tui.screens.base import AppMixin
 
 #: the menu, in key order: (catalog key of the line, the screen's action)
@@ -22,6 +26,7 @@ ITEMS = (
     ("admin.devices", "devices"),
     ("admin.certificate", "certificate"),
     ("admin.settings", "settings"),
+    ("admin.backups", "backups"),
 )
 
 
@@ -40,6 +45,17 @@ class AdminScreen(AppMixin, Screen[None]):
         yield Static(id="keys")
 
     def on_mount(self) -> None:
+        self.alarm: dict[str, Any] = {}
+        self.refresh_texts()
+        self.call_after_refresh(self.load_alarm)
+
+    async def load_alarm(self) -> None:
+        """R3.11: a failed or missed backup is an alarm on the administrator's screen."""
+        try:
+            st = await self.app_.client.call("GET", "/v1/backup")
+        except ApiError:
+            return  # the menu works without it; the backups screen says why
+        self.alarm = {"code": st.get("alarm"), "hours": st.get("alarm_after_hours", 0)}
         self.refresh_texts()
 
     def refresh_texts(self) -> None:
@@ -47,6 +63,9 @@ class AdminScreen(AppMixin, Screen[None]):
         self.query_one("#admin-title", Static).update(f"[b]{t('admin.title')}[/b]")
         lines = [f"[b reverse] {i} [/b reverse] {t(label)}" for i, (label, _) in enumerate(ITEMS, 1)]
         self.query_one("#admin-items", Static).update("\n".join(lines))
+        code = getattr(self, "alarm", {}).get("code")
+        alarm = t(f"backup.alarm_{code}", hours=self.alarm.get("hours", 0)) if code else ""
+        self.query_one("#admin-msg", Static).update(f"[b red]⚠ {alarm}[/b red]" if code else "")
         self.query_one("#keys", Static).update(self.keybar([("Esc", "keys.back"), ("F10", "keys.lang")]))
 
     async def action_open(self, n: int) -> None:
@@ -67,6 +86,10 @@ class AdminScreen(AppMixin, Screen[None]):
             from tui.screens.integrity import IntegrityScreen
 
             self.app_.push_screen(IntegrityScreen())
+        elif action == "backups":
+            from tui.screens.backups import BackupsScreen
+
+            self.app_.push_screen(BackupsScreen())
         elif action == "settings":
             from tui.screens.settings import SettingsScreen
 
