@@ -11,11 +11,10 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
-import sys
 import time
 from typing import Any
 
+from app import child
 from app.backup.restic import shown
 from app.config import Config
 from app.errors import OtolaneError
@@ -23,7 +22,6 @@ from app.journal import Journal
 from app.storage.models import JournalEntry
 
 log = logging.getLogger("otolane.backup")
-NICE = 10
 #: backups the screen lists (from the journal: no trip to the medium)
 LISTED = 8
 
@@ -65,12 +63,7 @@ class BackupJob:
             raise OtolaneError("backup_running", "a backup is being made already", status=409)
         if not self.configured:
             raise OtolaneError("backup_not_configured", "no backup repository is configured", status=409)
-        args = [sys.executable, "-m", "app.cli", "backup", "now", "--config", str(self.cfg.file), "--json"]
-        self.proc = await asyncio.create_subprocess_exec(
-            *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True
-        )
-        with contextlib.suppress(OSError):  # a lower priority is a courtesy, not a condition
-            os.setpriority(os.PRIO_PROCESS, self.proc.pid, NICE)
+        self.proc = await child.spawn(self.cfg.file, "backup", "now", "--json")
         self.progress, self.error = {"phase": "start", "percent": 0.0}, None
         self.task = asyncio.create_task(self._follow(self.proc))
         log.info("backup started by %s", by)
@@ -141,7 +134,4 @@ class BackupJob:
                 log.exception("the backup watch failed")
 
     async def close(self) -> None:
-        if self.running and self.proc is not None and self.proc.returncode is None:
-            self.proc.terminate()  # restic ends cleanly; the repository keeps what it had
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(self.task), 30)  # type: ignore[arg-type]
+        await child.end(self.proc, self.task)  # restic ends cleanly; the repository keeps what it had

@@ -6,14 +6,12 @@ command line has no input in it: the mode and ``--resume`` are chosen from fixed
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
-import os
-import sys
 import time
 from typing import Any
 
+from app import child
 from app.config import Config
 from app.errors import OtolaneError
 from app.integrity import position
@@ -22,7 +20,6 @@ from app.storage.anchor import LaneKey
 log = logging.getLogger("otolane.integrity")
 #: problems of the last check shown on the screen (the whole list: the CLI's --json, the journal)
 SHOWN = 20
-NICE = 10
 
 
 class IntegrityJob:
@@ -45,14 +42,8 @@ class IntegrityJob:
             raise OtolaneError("integrity_running", "an integrity check is already running", status=409)
         if mode not in ("full", "new"):
             raise OtolaneError("integrity_mode", "'mode' is 'full' or 'new'", field="mode")
-        args = [sys.executable, "-m", "app.cli", "integrity", "check", "--config", str(self.cfg.file)]
-        args += ["--progress", "json", "--json", *(["--new"] if mode == "new" else [])]
-        args += ["--resume"] if resume else []
-        self.proc = await asyncio.create_subprocess_exec(
-            *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True
-        )
-        with contextlib.suppress(OSError):  # a lower priority is a courtesy, not a condition
-            os.setpriority(os.PRIO_PROCESS, self.proc.pid, NICE)
+        args = ["integrity", "check", "--progress", "json", "--json", *(["--new"] if mode == "new" else [])]
+        self.proc = await child.spawn(self.cfg.file, *args, *(["--resume"] if resume else []))
         self.progress = {"phase": "start", "done": 0, "total": 0, "percent": 0.0, "mode": mode}
         self.task = asyncio.create_task(self._follow(self.proc, mode, by))
         log.info("integrity check started by %s (%s%s)", by, mode, ", resumed" if resume else "")
@@ -93,10 +84,7 @@ class IntegrityJob:
 
     async def stop(self) -> dict[str, Any]:
         """Ask the check to stop after its page: it saves its position (``resume`` continues)."""
-        if self.running and self.proc is not None and self.proc.returncode is None:
-            self.proc.terminate()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(self.task), 30)  # type: ignore[arg-type]
+        await child.end(self.proc, self.task)
         return self.status()
 
     def _position(self) -> tuple[position.State, str | None]:

@@ -24,6 +24,7 @@ from app.storage.models import Inspection, JournalEntry
 from tests.e2e.test_tui_pilot import SIZE, login, text, until_shown
 from tests.rig import integrity_argv, run_to_card, start_rig, wait_for
 from tui.app import make_app
+from tui.screens.admin import AdminScreen
 from tui.screens.backups import BackupsScreen
 
 pytestmark = pytest.mark.skipif(not shutil.which("restic"), reason="restic is installed by ./lane")
@@ -223,6 +224,10 @@ async def test_a_backup_without_its_medium_or_with_a_wrong_key_is_refused_and_jo
         await rig.close()
 
 
+async def _no_alarm(app: Any) -> bool:
+    return "⚠" not in text(app, "#admin-msg")
+
+
 async def _rows(app: Any, n: int) -> bool:
     return text(app, "#b-list").count("осмотры до №") >= n
 
@@ -252,12 +257,13 @@ async def test_the_admin_sees_the_alarm_and_backs_up_from_the_screen_in_russian(
             await pilot.press("b")
             await until_shown(pilot, app, "#b-list", "осмотры до №0", timeout=60)
             assert text(app, "#b-alarm") == "" and "Последняя удачная копия" in text(app, "#b-last")
-            await pilot.press("b")  # a second at once: said, not a crash
-            await pilot.press("b")
+            await pilot.press("b", "b")  # a second while the first is made: said, not a crash
+            await until_shown(pilot, app, "#b-message", "Резервная копия уже создаётся")
+            await wait_for(lambda: _rows(app, 2), "the second backup's row", 60)
+            await pilot.press("escape")
             await pilot.pause(0.3)
-            assert "уже создаётся" in text(app, "#b-message") or "Резервная копия" not in text(
-                app, "#b-message"
-            )
+            assert isinstance(app.screen, AdminScreen), app.screen
+            await wait_for(lambda: _no_alarm(app), "the menu's alarm gone with the backup made")
         admin = await rig.client("admin")
         st = await admin.call("GET", "/v1/backup")
         assert st["alarm"] is None and st["backups"] and st["backups"][0]["by"] == "backup", st

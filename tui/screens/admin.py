@@ -49,6 +49,10 @@ class AdminScreen(AppMixin, Screen[None]):
         self.refresh_texts()
         self.call_after_refresh(self.load_alarm)
 
+    def on_screen_resume(self) -> None:
+        """Back from a screen (a backup made there): the alarm as it is now."""
+        self.call_after_refresh(self.load_alarm)
+
     async def load_alarm(self) -> None:
         """R3.11: a failed or missed backup is an alarm on the administrator's screen."""
         try:

@@ -6,7 +6,6 @@ daemon stopped, from the command line: the screen says the command. Asked once a
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from rich.markup import escape
 from textual.app import ComposeResult
@@ -14,8 +13,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import ProgressBar, Static
 
-from app.api.client import ApiError
-from tui.screens.base import AppMixin
+from tui.screens.base import PolledStatus
 
 
 def _when(ts: float | None) -> str:
@@ -27,7 +25,8 @@ def _size(n: object) -> str:
     return f"{mb:.1f} MB" if mb < 1000 else f"{mb / 1000:.1f} GB"
 
 
-class BackupsScreen(AppMixin, Screen[None]):
+class BackupsScreen(PolledStatus, Screen[None]):
+    STATUS, MESSAGE = "/v1/backup", "#b-message"
     BINDINGS = [
         Binding("escape", "back", show=False),
         Binding("b", "start", show=False),
@@ -45,30 +44,12 @@ class BackupsScreen(AppMixin, Screen[None]):
         yield Static(id="b-message")
         yield Static(id="keys")
 
-    async def on_mount(self) -> None:
-        self.status: dict[str, Any] = {}
-        self.refresh_texts()
-        self.call_after_refresh(self.load)
-        self.set_interval(1.0, self.load)
-
     def refresh_texts(self) -> None:
         t = self.app_.t
         self.query_one("#b-title", Static).update(f"[b]{t('backup.title')}[/b]")
         self.query_one("#b-restore", Static).update(f"[dim]{t('backup.restore_hint')}[/dim]")
         self.query_one("#keys", Static).update(self.keybar([("B", "keys.backup_now"), ("Esc", "keys.back")]))
         self.show()
-
-    async def load(self) -> None:
-        try:
-            self.status = await self.app_.client.call("GET", "/v1/backup")
-        except ApiError as exc:
-            self.say(f"[red]✗ {escape(self.app_.error_text(exc))}[/red]")
-            return
-        self.show()
-
-    def say(self, text: str) -> None:
-        if self.is_mounted:
-            self.query_one("#b-message", Static).update(text)
 
     def show(self) -> None:
         if not self.is_mounted or not self.status:
@@ -105,10 +86,5 @@ class BackupsScreen(AppMixin, Screen[None]):
         self.query_one("#b-list", Static).update("\n".join(rows) or t("backup.none"))
 
     async def action_start(self) -> None:
-        try:
-            self.status = await self.app_.client.call("POST", "/v1/backup", {})
-        except ApiError as exc:
-            self.say(f"[red]✗ {escape(self.app_.error_text(exc))}[/red]")
-            return
-        self.say("")
-        self.show()
+        if await self.ask("POST", "/v1/backup", {}):
+            self.say("")

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, cast
 
+from rich.markup import escape
+
+from app.api.client import ApiError
+
 if TYPE_CHECKING:
     from tui.app import OtolaneApp
 
@@ -26,3 +30,46 @@ class AppMixin:
             f"[b reverse]{k}[/b reverse] {self.app_.t_or(label, label.rsplit('.', 1)[-1])}"
             for k, label in keys
         )
+
+
+class PolledStatus(AppMixin):
+    """A screen that shows a daemon's job (the integrity check, the backups): its status asked once
+    a second while open — the first answer as soon as it is mounted —, actions posted to the
+    daemon, an error said on the screen's message line, never raised."""
+
+    #: the status's route, and the screen's message line
+    STATUS = ""
+    MESSAGE = ""
+
+    async def on_mount(self) -> None:
+        self.status: dict[str, Any] = {}
+        self.refresh_texts()
+        self.call_after_refresh(self.load)  # type: ignore[attr-defined]
+        self.set_interval(1.0, self.load)  # type: ignore[attr-defined]
+
+    def refresh_texts(self) -> None:
+        raise NotImplementedError
+
+    def show(self) -> None:
+        raise NotImplementedError
+
+    async def load(self) -> None:
+        await self.ask("GET", self.STATUS)
+
+    async def ask(self, method: str, path: str, data: dict[str, Any] | None = None) -> bool:
+        """The daemon's answer becomes the status (shown), or its error the message line."""
+
+        try:
+            self.status = await self.app_.client.call(method, path, data if method == "POST" else None)
+        except ApiError as exc:
+            self.say(f"[red]✗ {escape(self.app_.error_text(exc))}[/red]")
+            return False
+        self.show()
+        return True
+
+    def say(self, text: str) -> None:
+        if self.is_mounted:  # type: ignore[attr-defined]
+            self.query_one(self.MESSAGE).update(text)  # type: ignore[attr-defined]
+
+    def action_back(self) -> None:
+        self.app_.pop_screen()

@@ -14,8 +14,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import ProgressBar, Static
 
-from app.api.client import ApiError
-from tui.screens.base import AppMixin
+from tui.screens.base import PolledStatus
 
 
 def _when(ts: float | None) -> str:
@@ -34,7 +33,8 @@ def _left(seconds: int | None) -> str:
     return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
 
 
-class IntegrityScreen(AppMixin, Screen[None]):
+class IntegrityScreen(PolledStatus, Screen[None]):
+    STATUS, MESSAGE = "/v1/integrity", "#i-message"
     BINDINGS = [
         Binding("escape", "back", show=False),
         Binding("f", "start('full')", show=False),
@@ -55,13 +55,6 @@ class IntegrityScreen(AppMixin, Screen[None]):
         yield Static(id="i-message")
         yield Static(id="keys")
 
-    async def on_mount(self) -> None:
-        self.status: dict[str, Any] = {}
-        self.refresh_texts()
-        # the first answer once the screen is mounted (shown at once, not a second later)
-        self.call_after_refresh(self.load)
-        self.set_interval(1.0, self.load)
-
     def refresh_texts(self) -> None:
         """Every word in the language chosen now (F10 asks every screen of the stack)."""
         t = self.app_.t
@@ -69,18 +62,6 @@ class IntegrityScreen(AppMixin, Screen[None]):
         keys = [("F", "keys.check_full"), ("N", "keys.check_new"), ("R", "keys.resume"), ("S", "keys.stop")]
         self.query_one("#keys", Static).update(self.keybar([*keys, ("Esc", "keys.back")]))
         self.show()
-
-    async def load(self) -> None:
-        try:
-            self.status = await self.app_.client.call("GET", "/v1/integrity")
-        except ApiError as exc:
-            self.say(f"[red]✗ {escape(self.app_.error_text(exc))}[/red]")
-            return
-        self.show()
-
-    def say(self, text: str) -> None:
-        if self.is_mounted:
-            self.query_one("#i-message", Static).update(text)
 
     def show(self) -> None:
         if not self.is_mounted:
@@ -133,13 +114,8 @@ class IntegrityScreen(AppMixin, Screen[None]):
         return f"[red]✗ {t('integrity.bad', mode=mode, when=when, n=last.get('problems', 0))}[/red]" + note
 
     async def _call(self, path: str, data: dict[str, Any] | None = None) -> None:
-        try:
-            self.status = await self.app_.client.call("POST", path, data or {})
-        except ApiError as exc:
-            self.say(f"[red]✗ {escape(self.app_.error_text(exc))}[/red]")
-            return
-        self.say("")
-        self.show()
+        if await self.ask("POST", path, data or {}):
+            self.say("")
 
     async def action_start(self, mode: str) -> None:
         await self._call("/v1/integrity/check", {"mode": mode})
@@ -150,6 +126,3 @@ class IntegrityScreen(AppMixin, Screen[None]):
     async def action_stop(self) -> None:
         self.say(self.app_.t("integrity.stopping"))
         await self._call("/v1/integrity/stop")
-
-    def action_back(self) -> None:
-        self.app_.pop_screen()
