@@ -140,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     ec.set_defaults(fn=lane.cmd_eds_check)
 
     settings.add_parser(sub)
+    fw = sub.add_parser("firewall", help="the kiosk's nftables ruleset from the configuration (R10.1)")
+    fw.add_argument("--config", required=True)
+    fw.set_defaults(fn=lane.cmd_firewall)
     backup.add_parser(sub)
 
     ek = sub.add_parser("eis", help="EIS: the identification key (R4, R5)")

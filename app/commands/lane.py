@@ -60,6 +60,15 @@ def cmd_daemon(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_firewall(args: argparse.Namespace) -> int:
+    """The kiosk's nftables ruleset from the configuration (R10.1): on stdout, for ``nft -f``."""
+    from app import config as config_mod
+    from app.firewall import ruleset
+
+    print(ruleset(config_mod.load(args.config)), end="")
+    return 0
+
+
 def cmd_config_check(args: argparse.Namespace) -> int:
     from app import config as config_mod
 
