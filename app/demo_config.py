@@ -157,10 +157,6 @@ environment = "test"
 identification_key_file = "keys/eis-id.key"
 timeout_s = 5
 poll_s = 2
-
-[backup]
-# backups of the demo lane (restic, its key in keys/): F2 → 8, or otolane backup now
-repository = "backups"
 """
         + (
             f'system_key = "{CENTRE_KEY}"  # the centre\'s key: signs what no employee signs\n'
@@ -168,6 +164,11 @@ repository = "backups"
             if centre_key
             else ""
         )
+        + """
+[backup]
+# backups of the demo lane (restic, its key in keys/): F2 → 8, or otolane backup now
+repository = "backups"
+"""
         + (f'\n[printer]\nqueue = "{PRINTER_QUEUE}"\nserver = "{printer}"\n' if printer else "")
         + device_tables(devices, until)
         + (camera_tables(cameras, rtsp, camera_account) if cameras else ""),
