@@ -60,8 +60,13 @@ def arch() -> str:
     return out.stdout.strip() or {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), "amd64")
 
 
+#: the build sees only the environment it makes: a PYTHONPATH naming a checkout (with its
+#: otolane.egg-info) would make pip think otolane is installed already and leave it out
+CLEAN = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "PYTHONUSERBASE")}
+
+
 def run(*argv: str | Path, **kw: object) -> None:
-    subprocess.run([str(a) for a in argv], check=True, **kw)  # type: ignore[call-overload]  # noqa: S603
+    subprocess.run([str(a) for a in argv], check=True, env=CLEAN, **kw)  # type: ignore[call-overload]  # noqa: S603
 
 
 def control(ver: str, size_kib: int) -> str:
@@ -84,6 +89,8 @@ def build_venv(root: Path, ver: str, wheels: Path) -> Path:
     run(PYTHON, "-m", "venv", release)
     wheel = next(wheels.glob(f"otolane-{ver}-*.whl"))
     run(release / "bin" / "python", "-m", "pip", "install", "-q", "--disable-pip-version-check", wheel)
+    if not (release / "bin" / "otolane").exists():
+        raise SystemExit(f"package: otolane was not installed into {release}")
     run(release / "bin" / "python", "-m", "pip", "uninstall", "-q", "-y", "pip", "setuptools")
     # its scripts name the folder it lives in on the kiosk, not this build's
     built, final = str(release), f"{PREFIX}/{ver}"
@@ -122,7 +129,8 @@ if [ "$1" = configure ]; then
     chown root:otolane /etc/otolane
     chown otolane:otolane /var/lib/otolane
   fi
-  "$ROOT/opt/otolane/releases/$VER/bin/python" -m compileall -q "$ROOT/opt/otolane/releases/$VER/lib" >/dev/null || true
+  REL="$ROOT/opt/otolane/releases/$VER"
+  "$REL/bin/python" -m compileall -q "$REL/lib" >/dev/null || true
   ln -sfn "releases/$VER" "$ROOT/opt/otolane/current"
   if [ -z "$ROOT" ] && [ -d /run/systemd/system ]; then
     systemctl daemon-reload || true
@@ -141,14 +149,16 @@ set -e
 if [ "$1" = remove ] && [ -z "${DPKG_ROOT:-}" ] && [ -d /run/systemd/system ]; then
   deb-systemd-invoke stop laned.service otolane-console.service otolane-backup.timer >/dev/null || true
 fi
-find "${DPKG_ROOT:-}/opt/otolane/releases/@VER@" -name __pycache__ -type d -prune -exec rm -rf {} + 2>/dev/null || true
+find "${DPKG_ROOT:-}/opt/otolane/releases/@VER@" -name __pycache__ -type d -prune \
+  -exec rm -rf {} + 2>/dev/null || true
 exit 0
 """,
     "postrm": """#!/bin/sh
 # otolane: a purge never deletes the lane's data or keys (evidence under Order No. 532); it says where
 set -e
 if [ "$1" = purge ]; then
-  echo "otolane: /etc/otolane and /var/lib/otolane are kept (the lane's keys and evidence): remove them by hand"
+  echo "otolane: /etc/otolane and /var/lib/otolane are kept (the lane's keys and evidence):"
+  echo "otolane: remove them by hand"
 fi
 if [ "$1" = remove ] || [ "$1" = purge ]; then
   [ -e "${DPKG_ROOT:-}/opt/otolane/releases/@VER@" ] || rm -f "${DPKG_ROOT:-}/opt/otolane/current"
@@ -197,7 +207,8 @@ def build(out: Path) -> Path:
     shutil.rmtree(stage, ignore_errors=True)
     wheels = out / "wheels"
     shutil.rmtree(wheels, ignore_errors=True)
-    run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--disable-pip-version-check", "-w", wheels, PROJECT)
+    pip = (sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--disable-pip-version-check")
+    run(*pip, "-w", wheels, PROJECT)
     root = stage / "root"
     build_venv(root, ver, wheels)
     usr = root / "usr"

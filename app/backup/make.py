@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from app import __version__
 from app.backup.restic import Restic, shown
 from app.errors import OtolaneError
-from app.storage.anchor import canonical, verify_signature
+from app.storage.anchor import AnchorLog, canonical, verify_signature
 from app.storage.crypto import write_secret_file
 from app.storage.models import CHAINED_MODELS
 
@@ -214,7 +214,7 @@ async def make(cfg: Config, store: Store, progress: Progress | None = None) -> d
         tell(progress, "manifest", 0.0)
         files = await asyncio.to_thread(_file_entries, staging)
         files |= await asyncio.to_thread(_file_entries, photos, "photos/")
-        last = store.anchors.last()
+        last = AnchorLog(staging / "anchors.log", store.key).last()  # the copy's, not the live file's
         body = {
             "format": 1,
             "lane": cfg.lane["name"],

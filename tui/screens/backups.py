@@ -75,7 +75,7 @@ class BackupsScreen(PolledStatus, Screen[None]):
             rows.append(t("backup.running", part=t(f"backup.part_{fig.get('phase', 'start')}")))
         rows += [
             t(
-                "backup.row",
+                "backup.row" if b.get("last_number") else "backup.row_none",
                 when=_when(b["ts"]),
                 id=escape(str(b["snapshot"])),
                 size=_size(b.get("bytes")),
