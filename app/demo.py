@@ -32,6 +32,7 @@ from app.demo_config import (
     PLATE,
     PRINTER_QUEUE,
     ensure_accounts,
+    ensure_backups,
     ensure_camera_account,
     write_config,
 )
@@ -238,15 +239,6 @@ def start_lane(
         procs.start("printer", "printer-sim", "--out", "printed", "--link", printer, "--queue", PRINTER_QUEUE)
     procs.start("laned", "daemon", "--config", str(cfg))
     return procs, cfg, accounts
-
-
-def ensure_backups(cfg_file: Path) -> None:
-    """The demo's backup key and repository (once), so that F2 → 8 can make one at once."""
-    from app import config as config_mod
-    from app.backup import make
-
-    if shutil.which("restic") and not (cfg_file.parent / "backups" / "config").exists():
-        make.init(config_mod.load(cfg_file))
 
 
 def port_of(url: str) -> int:

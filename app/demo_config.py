@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import secrets
+import shutil
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -265,3 +266,12 @@ def ensure_accounts(home: Path, cfg: Path) -> dict[str, str]:
     asyncio.run(create())
     write_secret_file(acc, "".join(f"{k} {v}\n" for k, v in passwords.items()))
     return passwords
+
+
+def ensure_backups(cfg_file: Path) -> None:
+    """The demo's backup key and repository (once), so that F2 → 8 can make one at once."""
+    from app import config as config_mod
+    from app.backup import make
+
+    if shutil.which("restic") and not (cfg_file.parent / "backups" / "config").exists():
+        make.init(config_mod.load(cfg_file))
