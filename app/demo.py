@@ -203,18 +203,22 @@ def start_lane(
     except OtolaneError:
         procs.stop()  # what did start stops with the demo that cannot
         raise
-    printer = "" if cups_missing() else str(home / "printer.sock")  # the bootstrap installs CUPS
-    cfg = write_config(
-        home, speed, eis_port, DEMO_DEVICES, centre_key=True, cameras=cam_ports, rtsp=rtsp_ok,
-        camera_account=cam_account, printer=printer,
-    )  # fmt: skip
-    id_key = home / "keys" / "eis-id.key"
-    if not id_key.exists():
-        write_secret_file(id_key, f"DEMO-{secrets.token_hex(16)}\n")
-    accounts = ensure_accounts(home, cfg)
-    ensure_backups(cfg)
-    if "operator-key" in accounts:  # a demo folder of an older version gets the centre's key
-        ensure_demo_keys(home, accounts["operator-key"])
+    try:  # a set-up that fails (a bad config, a key) stops the simulators it started: none is left
+        printer = "" if cups_missing() else str(home / "printer.sock")  # the bootstrap installs CUPS
+        cfg = write_config(
+            home, speed, eis_port, DEMO_DEVICES, centre_key=True, cameras=cam_ports, rtsp=rtsp_ok,
+            camera_account=cam_account, printer=printer,
+        )  # fmt: skip
+        id_key = home / "keys" / "eis-id.key"
+        if not id_key.exists():
+            write_secret_file(id_key, f"DEMO-{secrets.token_hex(16)}\n")
+        accounts = ensure_accounts(home, cfg)
+        ensure_backups(cfg)
+        if "operator-key" in accounts:  # a demo folder of an older version gets the centre's key
+            ensure_demo_keys(home, accounts["operator-key"])
+    except BaseException:
+        procs.stop()
+        raise
     for d in DEMO_DEVICES:
         if d.id in away:
             continue

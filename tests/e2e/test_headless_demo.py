@@ -106,3 +106,32 @@ def test_headless_demo_with_faults_still_completes_and_counts_them(tmp_path: Pat
     assert all(d["frames_ok"] > 0 for d in devices.values())
     assert sum(d["frames_rejected"] for d in devices.values()) > 0  # the faults were seen, counted
     assert all({"frames_ok", "frames_rejected", "reconnects"} <= set(d) for d in devices.values())
+
+
+def test_a_demo_whose_set_up_fails_leaves_no_simulator_running(tmp_path: Path) -> None:
+    """A failure after the simulators started (here the backup place is a file, so the demo's
+    repository cannot be made) stops them: nothing is left listening when the demo ends."""
+    home = tmp_path / "d"
+    home.mkdir()
+    (home / "backups").write_text("not a folder")
+    r = subprocess.run(
+        [sys.executable, "-m", "app.cli", "demo", "--headless", "--json", "--dir", str(home)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=tmp_path,
+    )
+    assert r.returncode != 0 and "Traceback" not in r.stderr, r.stderr
+    assert _running_in(home) == [], "simulators left running after the demo failed"
+
+
+def _running_in(folder: Path) -> list[str]:
+    """The processes whose working folder is ``folder`` (the demo starts its simulators there)."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if (proc / "cwd").resolve() == folder.resolve():
+                found.append((proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()[:120])
+        except OSError:
+            continue
+    return found
