@@ -106,18 +106,24 @@ def _sqlite_copy(db: Path, dst: Path) -> dict[str, Any]:
         src.close()
     try:
         dst.chmod(0o600)
-        return _facts(lambda sql: out.execute(sql).fetchall())
+        return _facts([out.execute(sql).fetchall() for sql in FACT_SQL])
     finally:
         out.close()
 
 
-def _facts(query: Callable[[str], list[Any]]) -> dict[str, Any]:
-    heads = {}
-    for t in TABLES:  # table names are our models', never input
-        row = query(f"SELECT seq, hash FROM {t} ORDER BY seq DESC LIMIT 1")  # noqa: S608
-        heads[t] = [int(row[0][0]), _hex(row[0][1])] if row else [0, "0" * 64]
-    last = query("SELECT MAX(number) FROM inspections")
-    return {"heads": heads, "last_number": int(last[0][0] or 0)}
+#: what the manifest says of a copy: each chain's head, and the last inspection number (the table
+#: names are our models', never input)
+FACT_SQL = [f"SELECT seq, hash FROM {t} ORDER BY seq DESC LIMIT 1" for t in TABLES]  # noqa: S608
+FACT_SQL.append("SELECT MAX(number) FROM inspections")
+
+
+def _facts(answers: list[list[Any]]) -> dict[str, Any]:
+    """The facts from the answers to :data:`FACT_SQL`, in its order."""
+    heads = {
+        t: [int(a[0][0]), _hex(a[0][1])] if a else [0, "0" * 64]
+        for t, a in zip(TABLES, answers, strict=False)
+    }
+    return {"heads": heads, "last_number": int(answers[-1][0][0] or 0)}
 
 
 async def _pg_copy(dsn: str, dst: Path) -> dict[str, Any]:
@@ -128,14 +134,7 @@ async def _pg_copy(dsn: str, dst: Path) -> dict[str, Any]:
     try:
         async with conn.transaction(isolation="repeatable_read", readonly=True):
             snap = await conn.fetchval("SELECT pg_export_snapshot()")
-            rows: dict[str, list[Any]] = {}
-            for t in [*TABLES, "inspections"]:
-                sql = (
-                    "SELECT MAX(number) FROM inspections"
-                    if t == "inspections"
-                    else f"SELECT seq, hash FROM {t} ORDER BY seq DESC LIMIT 1"  # noqa: S608
-                )
-                rows[t] = [tuple(r) for r in await conn.fetch(sql)]
+            answers = [[tuple(r) for r in await conn.fetch(sql)] for sql in FACT_SQL]
             argv = ["pg_dump", "--format=custom", f"--snapshot={snap}", f"--file={dst}", f"--dbname={dsn}"]
             proc = await asyncio.create_subprocess_exec(
                 *argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -148,12 +147,7 @@ async def _pg_copy(dsn: str, dst: Path) -> dict[str, Any]:
         await conn.close()
     dst.chmod(0o600)
 
-    def query(sql: str) -> list[Any]:
-        if sql.startswith("SELECT MAX(number)"):
-            return rows["inspections"]
-        return rows[sql.split(" FROM ", 1)[1].split(" ", 1)[0]]
-
-    return _facts(query)
+    return _facts(answers)
 
 
 def _file_entries(root: Path, prefix: str = "") -> dict[str, dict[str, Any]]:
