@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from app.commands import backup, card, lane, settings, tools
+from app.commands import backup, card, lane, settings, setup, tools, update
 from app.errors import OtolaneError
 
 
@@ -143,7 +143,16 @@ def build_parser() -> argparse.ArgumentParser:
     fw = sub.add_parser("firewall", help="the kiosk's nftables ruleset from the configuration (R10.1)")
     fw.add_argument("--config", required=True)
     fw.set_defaults(fn=lane.cmd_firewall)
+    ld = sub.add_parser(
+        "lockdown", help="lock the operator's console down: USB storage, SysRq, other consoles (D1, R10.1)"
+    )
+    ld.add_argument("--config", required=True)
+    ld.add_argument("--check", action="store_true", help="say what this kiosk has of it, change nothing")
+    ld.add_argument("--root", default="/", help="write under this folder instead of / (a scratch root)")
+    ld.set_defaults(fn=lane.cmd_lockdown)
     backup.add_parser(sub)
+    update.add_parser(sub)
+    setup.add_parser(sub)
 
     ek = sub.add_parser("eis", help="EIS: the identification key (R4, R5)")
     eksub = ek.add_subparsers(dest="group", required=True)

@@ -134,6 +134,29 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "keep_days": Key(int, 90, doc="…and every backup younger than this many days"),
         "alarm_after_hours": Key(int, 26, doc="No good backup for this long: an alarm on the admin's screen"),
     },
+    "update": {
+        "root": Key(
+            str,
+            "",
+            doc="The update repository's root of trust, pinned at install (TUF root.json); empty: no updates",
+        ),
+        "metadata_url": Key(str, "", doc="The update repository's signed metadata (https://…/metadata/)"),
+        "targets_url": Key(str, "", doc="Where its release bundles are (https://…/targets/)"),
+        "prefix": Key(str, "/opt/otolane", doc="Where the releases live (releases/<version>, current)"),
+        "state_dir": Key(str, "update", doc="The updater's own: verified metadata, downloads, its history"),
+        "stop": Key(list, ["systemctl", "stop", "laned.service"], doc="How the daemon is stopped (argv)"),
+        "start": Key(list, ["systemctl", "start", "laned.service"], doc="How the daemon is started (argv)"),
+        "keep_releases": Key(int, 3, doc="Releases kept beside the one in use (R10.8, R10.11)"),
+        "health_timeout_s": Key(_NUM, 300.0, doc="A new release's health check must pass within this"),
+    },
+    "kiosk": {
+        "usb_storage_allowed": Key(
+            list,
+            [],
+            doc="USB serial numbers of the only storage the kiosk mounts: the NCA keys' sticks, the backup "
+            "medium (otolane lockdown)",
+        ),
+    },
     "security": {
         "password_max_age_days": Key(int, 30, doc="R3.17: passwords expire after this"),
         "password_history": Key(int, 5, doc="How many previous passwords cannot be reused"),
@@ -274,6 +297,8 @@ class Config:
     devices: tuple[DeviceConfig, ...]
     cameras: tuple[CameraConfig, ...] = ()
     backup: dict[str, Any] = field(default_factory=dict)
+    update: dict[str, Any] = field(default_factory=dict)
+    kiosk: dict[str, Any] = field(default_factory=dict)
     #: what the file said of each setting an administrator changed since (``app/settings.py``)
     file_values: dict[str, Any] = field(default_factory=dict)
 
@@ -338,10 +363,25 @@ def parse(text: str, file: str, base: Path) -> Config:
     for key, least in (("keep_last", 1), ("keep_days", 0), ("alarm_after_hours", 1)):
         if tables["backup"][key] < least:
             raise ConfigError(file, f"backup.{key}", f"at least {least}", repr(tables["backup"][key]))
+    _check_update(file, tables["update"])
     cameras = _cameras(file, data.get("cameras", []))
     cfg = Config(Path(file), base, devices=tuple(devices), cameras=cameras, **tables)
     _check_paths(cfg)
     return cfg
+
+
+def _check_update(file: str, upd: dict[str, Any]) -> None:
+    for key in ("metadata_url", "targets_url"):
+        url = upd[key]
+        if url and not (url.startswith("https://") or (url.startswith("http://") and loopback(url))):
+            raise ConfigError(file, f"update.{key}", "an https:// URL (http:// only on loopback)", repr(url))
+    if upd["root"] and not (upd["metadata_url"] and upd["targets_url"]):
+        raise ConfigError(file, "update.metadata_url", "both URLs of the repository update.root trusts", "''")
+    for key in ("stop", "start"):
+        if not all(isinstance(a, str) and a for a in upd[key]):
+            raise ConfigError(file, f"update.{key}", "a list of words (a command, no shell)", repr(upd[key]))
+    if upd["keep_releases"] < 1:
+        raise ConfigError(file, "update.keep_releases", "at least 1", repr(upd["keep_releases"]))
 
 
 def _cameras(file: str, raw: Any) -> tuple[CameraConfig, ...]:

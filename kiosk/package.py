@@ -29,6 +29,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from publish import Repo
+
 HERE = Path(__file__).resolve().parent
 PROJECT = HERE.parent
 PYTHON = "/usr/bin/python3"  # Debian 12's: the kiosk has the same
@@ -41,10 +43,18 @@ DEPENDS = [
     "cups-client",
     "nftables",
     "fonts-dejavu-core",
+    "kbd",
 ]
 RECOMMENDS = ["postgresql-client", "poppler-utils"]
 MAINTAINER = "otolane developers <dev@otolane.kz>"
-UNITS = ["laned.service", "otolane-console.service", "otolane-backup.service", "otolane-backup.timer"]
+UNITS = [
+    "laned.service",
+    "otolane-console.service",
+    "otolane-backup.service",
+    "otolane-backup.timer",
+    "otolane-update.service",
+    "otolane-update.timer",
+]
 
 
 def version() -> str:
@@ -102,9 +112,20 @@ def build_venv(root: Path, ver: str, wheels: Path) -> Path:
     for act in (release / "bin").glob("[aA]ctivate*"):
         act.unlink()  # a service's environment is not activated by hand
     for cache in list(release.rglob("__pycache__")):
-        shutil.rmtree(cache)  # compiled on the kiosk by the maintainer script, with the kiosk's paths
+        shutil.rmtree(cache)
     for direct in release.rglob("direct_url.json"):
         direct.unlink()  # names this build's folder
+    for vcs in [*release.rglob(".gitignore"), *release.rglob(".gitattributes")]:
+        vcs.unlink()  # a library's own repository files, nothing the lane runs
+    # Compiled here, checked against their sources' hashes when loaded (a module changed on the kiosk
+    # is not run from a stale cache), named by the kiosk's paths; shipped, so the release manifest
+    # covers the code Python actually runs (R10.7). A file of some library's tests that this Python
+    # cannot compile is left as it is.
+    subprocess.run(
+        [release / "bin" / "python", "-m", "compileall", "-q", "-j", "0",
+         "--invalidation-mode", "checked-hash", "-s", str(release), "-p", final, str(release / "lib")],
+        env=CLEAN, check=False, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
     return release
 
 
@@ -129,8 +150,6 @@ if [ "$1" = configure ]; then
     chown root:otolane /etc/otolane
     chown otolane:otolane /var/lib/otolane
   fi
-  REL="$ROOT/opt/otolane/releases/$VER"
-  "$REL/bin/python" -m compileall -q "$REL/lib" >/dev/null || true
   ln -sfn "releases/$VER" "$ROOT/opt/otolane/current"
   if [ -z "$ROOT" ] && [ -d /run/systemd/system ]; then
     systemctl daemon-reload || true
@@ -149,8 +168,6 @@ set -e
 if [ "$1" = remove ] && [ -z "${DPKG_ROOT:-}" ] && [ -d /run/systemd/system ]; then
   deb-systemd-invoke stop laned.service otolane-console.service otolane-backup.timer >/dev/null || true
 fi
-find "${DPKG_ROOT:-}/opt/otolane/releases/@VER@" -name __pycache__ -type d -prune \
-  -exec rm -rf {} + 2>/dev/null || true
 exit 0
 """,
     "postrm": """#!/bin/sh
@@ -192,6 +209,10 @@ otolane: script-not-executable
 # points at the one in use: an update installs beside it and a rollback is a link switched back
 # (R10.8, R10.11), which /usr cannot hold under dpkg's file ownership.
 otolane: dir-or-file-in-opt
+# compiled at build time with checked-hash invalidation, so the signed release manifest covers the
+# code Python runs (R10.7) and a changed module is never run from a stale cache; not Debian's
+# python3 dist-packages, whose byte-code the python3 tooling would own
+otolane: package-installs-python-pycache-dir
 # the environment's scripts start the environment's own interpreter
 otolane: unusual-interpreter
 # otolane --help and each command's --help; the manuals are docs/ (operations, protocols, EIS)
@@ -201,7 +222,7 @@ otolane: copyright-without-copyright-notice
 """
 
 
-def build(out: Path) -> Path:
+def build(out: Path, keys: Path) -> Path:
     ver = version()
     stage = out / "stage"
     shutil.rmtree(stage, ignore_errors=True)
@@ -210,7 +231,13 @@ def build(out: Path) -> Path:
     pip = (sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--disable-pip-version-check")
     run(*pip, "-w", wheels, PROJECT)
     root = stage / "root"
-    build_venv(root, ver, wheels)
+    release = build_venv(root, ver, wheels)
+    # the release signed (its manifest with the targets key) and published in the update repository
+    # beside the package; the package pins that repository's root of trust (issue #24 (4), (5))
+    repo = Repo(out / "repo", keys)
+    if not (repo.meta / "1.root.json").exists():
+        repo.init()
+    repo.release(release, ver)
     usr = root / "usr"
     (usr / "bin").mkdir(parents=True)
     (usr / "bin" / "otolane").symlink_to("/opt/otolane/current/bin/otolane")
@@ -223,6 +250,8 @@ def build(out: Path) -> Path:
     share.mkdir(parents=True)
     shutil.copy(HERE / "sshd-otolane.conf", share / "sshd-otolane.conf")
     shutil.copy(HERE / "lane.toml.example", share / "lane.toml.example")
+    shutil.copy(repo.meta / "1.root.json", share / "update-root.json")
+    shutil.copy(HERE / "novt.map", share / "novt.map")
     doc = usr / "share" / "doc" / "otolane"
     doc.mkdir(parents=True)
     (doc / "copyright").write_text(
@@ -265,11 +294,22 @@ def build(out: Path) -> Path:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(PROJECT / "build"), help="where the .deb is written")
+    ap.add_argument(
+        "--keys",
+        default=None,
+        help="the release keys (kiosk/publish.py); default OUT/release-keys, made if missing: "
+        "development keys, not for lanes in service",
+    )
     args = ap.parse_args()
     for tool in (PYTHON, shutil.which("dpkg-deb") or "/usr/bin/dpkg-deb"):
         if not Path(tool).exists():
             raise SystemExit(f"package: {tool} is missing (apt-get install python3-venv dpkg-dev)")
-    deb = build(Path(args.out))
+    out = Path(args.out)
+    keys = Path(args.keys) if args.keys else out / "release-keys"
+    if not args.keys:
+        print(f"package: release keys of development in {keys}: not for lanes in service", file=sys.stderr)
+    deb = build(out, keys)
+    print(f"package: the update repository is {out / 'repo'} (serve it over HTTPS)", file=sys.stderr)
     print(deb)
     return 0
 

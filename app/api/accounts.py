@@ -18,8 +18,11 @@ API_VERSION = 1
 
 async def version(p: Parts, request: web.Request) -> web.Response:
     from app import __version__
+    from app.release.manifest import Installed
 
-    return web.json_response({"api": API_VERSION, "version": __version__})
+    folder = Installed.running().folder
+    release = folder.name if folder else "development"
+    return web.json_response({"api": API_VERSION, "version": __version__, "release": release})
 
 
 async def login(p: Parts, request: web.Request) -> web.Response:

@@ -69,6 +69,26 @@ def cmd_firewall(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_lockdown(args: argparse.Namespace) -> int:
+    """Exit 0: written (or, with --check, all in place); 1: --check found something missing."""
+    from app import config as config_mod
+    from app import lockdown
+
+    cfg = config_mod.load(args.config)
+    root = Path(args.root)
+    if args.check:
+        found = lockdown.check(cfg, root)
+        for f in found:
+            print(f"{'ok ' if f.ok else 'BAD'} {f.what}: {f.detail}")
+        return 0 if all(f.ok for f in found) else 1
+    for path in lockdown.write(cfg, root):
+        print(f"written: {path}")
+    if root == Path("/"):
+        for line in lockdown.apply_live():
+            print(line)
+    return 0
+
+
 def cmd_config_check(args: argparse.Namespace) -> int:
     from app import config as config_mod
 

@@ -54,10 +54,14 @@ def loopback(url: str) -> bool:
         return False
 
 
+#: the oldest TLS the lane speaks to EIS (a release never lowers it, R8: ``app/release/baseline.py``)
+TLS_MINIMUM = ssl.TLSVersion.TLSv1_2
+
+
 def tls_context(ca_file: str | Path | None) -> ssl.SSLContext:
     """Server certificates checked against ``eis.ca_file`` when set, else the system's CAs."""
     ctx = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.minimum_version = TLS_MINIMUM
     return ctx
 
 

@@ -19,6 +19,7 @@ from app.errors import OtolaneError
 from app.integrity import chains, feed, position, state, walk, witness
 from app.integrity.position import PHASES, Position, Run, State
 from app.integrity.report import Interrupted, Progress, Report
+from app.release.manifest import Installed, root_file
 from app.storage.chain import head
 from app.storage.db import engine_integrity
 from app.storage.models import CHAINED_MODELS, Card, EisFeed, Inspection, Outbox, Photo
@@ -258,10 +259,20 @@ async def _engine(ck: Checker) -> None:
         ck.report.bad("database engine", ck.run.engine)
 
 
+async def _installation(ck: Checker) -> None:
+    """The program's own files against its release's signed manifest (R10.7)."""
+    inst = Installed.running()
+    problems = await asyncio.to_thread(inst.problems, root_file(ck.cfg))
+    for p in problems:
+        ck.report.bad("installation", p)
+    if not problems:
+        ck.report.ok(f"installation: {inst.status()}" + (", every file as signed" if inst.folder else ""))
+
+
 async def _beside(ck: Checker) -> None:
     """The parts that read files rather than rows, on the other core while the chains are walked
     (each once: a resumed run skips what it finished before)."""
-    for name, part in (("engine", _engine), ("photos", state.photos)):
+    for name, part in (("engine", _engine), ("photos", state.photos), ("installation", _installation)):
         if name not in ck.run.finished:
             await part(ck)
             ck.run.finished.append(name)

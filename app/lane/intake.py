@@ -58,6 +58,8 @@ class Intake:
         self.cameras = cameras
         self.publish = publish
         self._recognitions: dict[str, dict[str, Any]] = {}  # recognition id -> the lane's reading
+        #: the installed program's files that differ from its signed release (R10.7), found at start
+        self.install_problems: list[str] = []
 
     @property
     def training(self) -> bool:
@@ -130,6 +132,14 @@ class Intake:
             this_year=dt.datetime.fromtimestamp(self.clock.now(), dt.UTC).year,
             **record,
         )
+        if self.install_problems and not self.training:
+            raise Refused(
+                "install_modified",
+                f"the installed program differs from its signed release ({self.install_problems[0]}"
+                f"{' …' if len(self.install_problems) > 1 else ''}): no inspection until an administrator "
+                "reinstalls or updates it (otolane integrity check names every file)",
+                [{"code": "install_modified", "params": {"files": len(self.install_problems)}}],
+            )
         current = self.steps.current
         if current is not None:
             raise Refused(

@@ -42,6 +42,7 @@ from app.lane.recorder import Recorder, StorageFailed
 from app.lane.stands import Stands
 from app.lane.steps import StandsToSteps, Steps
 from app.lane.views import Views
+from app.release.manifest import Installed, root_file
 from app.settings import LaneSettings
 from app.storage.store import Store
 from drivers.base import Device
@@ -147,6 +148,12 @@ class LaneService:
         await self.settings.start()
         await self.stands.load_registrations()
         self.alarms = await self.store.tail_problems()
+        installed = await asyncio.to_thread(Installed.running().problems, root_file(self.cfg))
+        if installed:
+            # R10.7: named on every screen and in the journal; no production work until it is as shipped
+            self.intake.install_problems = installed
+            self.alarms += [f"installation: {p}" for p in installed]
+            await self.journal.write("laned", "install_modified", files=installed)
         self.alarms += await self.intake.resume()
         self.alarms += await self.outbox.reconcile()
         for alarm in self.alarms:

@@ -56,6 +56,10 @@ def _aad(aad: str, version: int) -> bytes:
     return aad.encode() if version == VERSION else f"{aad}|zlib".encode()
 
 
+#: the data key's size (a release never makes it smaller, R8)
+KEY_BITS = 256
+
+
 class Keyring:
     def __init__(self, keys: dict[str, bytes], active: str) -> None:
         self._keys = keys
@@ -64,7 +68,7 @@ class Keyring:
     @classmethod
     def create(cls, path: Path) -> Keyring:
         kid = secrets.token_hex(4)
-        key = AESGCM.generate_key(256)
+        key = AESGCM.generate_key(KEY_BITS)
         write_secret_file(path, f"{kid} {key.hex()}\n")
         return cls({kid: key}, kid)
 
@@ -92,7 +96,7 @@ class Keyring:
 
     def rotate(self, path: Path) -> str:
         kid = secrets.token_hex(4)
-        key = AESGCM.generate_key(256)
+        key = AESGCM.generate_key(KEY_BITS)
         self._keys[kid] = key
         self.active = kid
         body = "".join(f"{k} {v.hex()}\n" for k, v in self._keys.items() if k != kid)

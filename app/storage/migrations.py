@@ -301,6 +301,17 @@ async def migrate() -> int:
     if not await _has_version_table(conn):
         await Tortoise.generate_schemas(safe=True)
     done = {v.version for v in await SchemaVersion.all()}
+    known = max(v for v, _, _ in MIGRATIONS)
+    if done and max(done) > known:
+        # a rollback of the program without its database (R10.11): the older code must not touch it
+        raise OtolaneError(
+            "schema_newer",
+            f"the database was migrated by a newer release (schema {max(done)}; this release knows "
+            f"{known}): run the newer release, or restore the backup made before it (otolane update "
+            "rollback says which)",
+            found=max(done),
+            known=known,
+        )
     applied = 0
     compact = False
     for version, desc, fn in MIGRATIONS:

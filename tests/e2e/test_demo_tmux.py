@@ -73,6 +73,11 @@ def test_lane_demo_in_a_real_terminal(tmp_path: Path) -> None:
     tmux("new-session", "-d", "-s", "demo", "-x", "80", "-y", "24", cmd)
     try:
         tmux.wait("Log in to the lane", timeout=120)
+        # D1: the terminal's signal keys do not end the screen (there is no shell behind it)
+        for key in ("C-c", "C-z", "C-\\"):
+            tmux.key(key)
+        time.sleep(1.5)  # a screen that ended would be gone by now
+        assert "Log in to the lane" in tmux.screen() and "demo ended" not in tmux.screen(), tmux.screen()
         accounts = dict(line.split() for line in (home / "accounts.txt").read_text().splitlines())
         tmux.type("operator")
         tmux.wait("operator")  # the field took the keys

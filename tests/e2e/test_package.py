@@ -6,6 +6,7 @@ are checked there), the installed program runs, and lintian has nothing to say."
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import stat
@@ -14,6 +15,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from app.release.manifest import compare, read_root, read_signed
 
 PROJECT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -68,7 +71,8 @@ def test_it_holds_the_release_the_units_and_every_data_file_but_nothing_of_the_l
     data = [p for p in tracked if not p.endswith(".py")]
     assert data and [p for p in data if f"{site}/{p}" not in paths] == []  # a card needs its catalogs
     assert not [p for p in paths if p.startswith(("/etc/otolane", "/var/lib/otolane"))]
-    assert not [p for p in paths if "__pycache__" in p]  # compiled on the kiosk, with its paths
+    # compiled here, checked against their sources when loaded, and covered by the manifest (R10.7)
+    assert f"{site}/app/__pycache__/cli.cpython-311.pyc" in paths
 
 
 def test_the_maintainer_scripts_make_the_folders_and_the_link_and_keep_the_configuration(
@@ -99,14 +103,31 @@ def test_the_maintainer_scripts_make_the_folders_and_the_link_and_keep_the_confi
     check = [str(program), "-m", "app.cli", "config", "check", str(example)]
     ran = subprocess.run(check, capture_output=True, text=True, cwd=tmp_path, env=alone)
     assert ran.returncode == 0 and "ok — lane 'Lane 1'" in ran.stdout, ran.stdout + ran.stderr
-    site = root / "opt" / "otolane" / "releases" / version / "lib" / "python3.11" / "site-packages"
+    release = root / "opt" / "otolane" / "releases" / version
+    site = release / "lib" / "python3.11" / "site-packages"
     where = [str(program), "-c", "import app; print(app.__file__)"]
     found = subprocess.run(where, capture_output=True, text=True, check=True, cwd=tmp_path, env=alone).stdout
     assert Path(found.strip()).resolve().is_relative_to(site.resolve())  # its own, not this checkout's
+    # R10.7: the release as installed and run is the release as signed (Python wrote nothing into it)
+    trusted = read_root(root / "usr" / "share" / "otolane" / "update-root.json")
+    assert compare(release, read_signed(release, trusted)["files"]) == []
+    (site / "app" / "cli.py").write_text("raise SystemExit(0)\n")
+    assert compare(release, read_signed(release, trusted)["files"]) == [
+        "changed: lib/python3.11/site-packages/app/cli.py"
+    ]
     for script, arg in (("prerm", "remove"), ("postrm", "purge")):
         got = subprocess.run(["sh", str(control / script), arg], env=env, capture_output=True, text=True)
         assert got.returncode == 0, got.stderr
     assert (root / "var" / "lib" / "otolane").is_dir() and "kept" in got.stdout  # evidence never purged
+
+
+def test_the_release_is_published_signed_in_the_update_repository_beside_the_package(deb: Path) -> None:
+    """R3.14: the bundle an updater installs is a target of the repository whose root the package pins."""
+    version = _field(deb, "Version")
+    repo = deb.parent / "repo"
+    targets = json.loads((repo / "metadata" / "targets.json").read_text())["signed"]["targets"]
+    bundle = repo / "targets" / f"otolane-{version}.tar.gz"
+    assert bundle.exists() and targets[bundle.name]["length"] == bundle.stat().st_size
 
 
 def test_lintian_has_nothing_to_say(deb: Path) -> None:
