@@ -281,13 +281,17 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+#: refusals a timer tells apart from failures (kiosk/otolane-update.service: SuccessExitStatus)
+EXIT = {"update_busy": update.DEFERRED}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.fn(args))
     except OtolaneError as exc:
         print(f"otolane: {said(exc, cli_lang(args.lang))}", file=sys.stderr)
-        return 2
+        return EXIT.get(exc.code, 2)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

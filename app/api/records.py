@@ -4,6 +4,7 @@ writes a journal entry but the export's own."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from aiohttp import web
@@ -83,6 +84,13 @@ async def integrity_stop(p: Parts, request: web.Request) -> web.Response:
 async def backup_status(p: Parts, request: web.Request) -> web.Response:
     """R3.11: the last good backup, the last failure, the alarm, the recent backups; one under way."""
     return web.json_response(await p.lane.backup.status())
+
+
+async def release_status(p: Parts, request: web.Request) -> web.Response:
+    """R3.14, R10.8: the program's release and the last update (its outcome), as the updater left them."""
+    from app.release.layout import status
+
+    return web.json_response(await asyncio.to_thread(status, p.lane.cfg))
 
 
 async def backup_start(p: Parts, request: web.Request) -> web.Response:

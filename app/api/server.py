@@ -112,6 +112,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/v1/integrity/stop", (ADMIN,), records.integrity_stop, "stop the integrity check"),
     Route("GET", "/v1/backup", (ADMIN,), records.backup_status, "see the backups"),
     Route("POST", "/v1/backup", (ADMIN,), records.backup_start, "make a backup"),
+    Route("GET", "/v1/release", (ADMIN,), records.release_status, "see the program's release and updates"),
     Route("GET", "/v1/eis/outbox", (OPERATOR, ADMIN), records.eis_outbox, "see the EIS queue"),
     Route("GET", "/v1/users", (ADMIN,), accounts.users, "list users"),
     Route("POST", "/v1/users", (ADMIN,), accounts.add_user, "add a user"),

@@ -60,7 +60,7 @@ def cmd_update(args: argparse.Namespace) -> int:
         got = up.check()
         code = 0
     elif args.action == "apply":
-        got = up.apply(args.version)
+        got = up.apply(args.version)  # deferred: update_busy, exit 5 (app/cli.py: EXIT)
         code = ROLLED_BACK if got["result"] == "rolled_back" else APPLIED
     else:
         got = up.rollback()

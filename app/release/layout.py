@@ -157,3 +157,24 @@ class Layout:
         tmp = self.state_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(state, indent=1), encoding="utf-8")
         os.replace(tmp, self.state_file)
+
+
+def status(cfg: Config) -> dict[str, Any]:
+    """What the administrator's screen says of the program: the release running, the one in use,
+    the ones kept, the last update's outcome — ``applied``, ``failed`` (its health check: the lane
+    stayed on ``old``), ``refused``, ``rolled_back`` (from ``old`` back to ``new``) — read only."""
+    from app.release.manifest import Installed
+
+    layout = Layout(cfg)
+    folder = Installed.running().folder
+    cur = layout.current()
+    kept = sorted(p.name for p in layout.releases.iterdir() if p.is_dir()) if layout.releases.is_dir() else []
+    history = layout.state()["history"]
+    last = history[-1] if history else None
+    return {
+        "release": folder.name if folder else "development",
+        "current": cur.name if cur else None,
+        "kept": kept,
+        "last": {k: last.get(k) for k in ("action", "old", "new", "at", "reason")} if last else None,
+        "configured": bool(cfg.update["root"]),
+    }

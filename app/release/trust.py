@@ -77,7 +77,8 @@ class Repository:
     (TUF's own rule against rollbacks), ``pinned_root`` is the root of trust installed with the lane."""
 
     def __init__(self, pinned_root: Path, metadata_dir: Path, metadata_url: str, targets_url: str) -> None:
-        metadata_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # public metadata, read by the daemon (as the lane's user) for the root it trusts now
+        metadata_dir.mkdir(parents=True, exist_ok=True, mode=0o755)
         self.metadata_dir = metadata_dir
         self.pinned_root = pinned_root
         self.metadata_url, self.targets_url = metadata_url, targets_url

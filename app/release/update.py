@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import shutil
 import subprocess
 import sys
@@ -79,7 +80,13 @@ class Updater:
         if os.geteuid() != 0:
             return {}
         st = self.cfg.path(self.cfg.storage["anchor_file"]).parent.stat()
-        return {"user": st.st_uid, "group": st.st_gid} if st.st_uid != 0 else {}
+        if st.st_uid == 0:
+            return {}
+        try:  # its groups too (dialout: the stands' lines, for the new release's daemon)
+            groups = os.getgrouplist(pwd.getpwuid(st.st_uid).pw_name, st.st_gid)
+        except KeyError:
+            groups = [st.st_gid]
+        return {"user": st.st_uid, "group": st.st_gid, "extra_groups": groups}
 
     def _otolane(self, folder: Path | None) -> list[str]:
         if folder is None:
@@ -221,6 +228,19 @@ class Updater:
             raise
         return tmp, signed
 
+    def _defer_if_busy(self, cur: Path | None, old: str, new: str, tmp: Path, running: bool) -> None:
+        """No update while an inspection is open (``running``: the daemon was stopped for it)."""
+        number = self.busy(cur)
+        if number is None:
+            return
+        shutil.rmtree(tmp, ignore_errors=True)
+        if running:
+            self.service("start")
+        self.note(cur, "update_deferred", old=old, new=new, inspection=number)
+        raise OtolaneError(
+            "update_busy", f"inspection No. {number} is open: the update waits until it ends", number=number
+        )
+
     def apply(self, wanted: str | None = None) -> dict[str, Any]:
         cur, old = self.running()
         offer = self._pick(old, wanted)
@@ -229,19 +249,13 @@ class Updater:
         self.say(f"release {offer.version} offered (now {old})")
         tmp, signed = self._candidate(cur, old, offer)
         new = offer.version
-        number = self.busy(cur)
-        if number is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
-            self.note(cur, "update_deferred", old=old, new=new, inspection=number)
-            raise OtolaneError(
-                "update_busy",
-                f"inspection No. {number} is open: the update waits until it ends",
-                number=number,
-            )
+        self._defer_if_busy(cur, old, new, tmp, running=False)
+        self.service("stop")
+        # an inspection may have begun since it was asked: asked again, now that nothing can begin
+        self._defer_if_busy(cur, old, new, tmp, running=True)
         folder, aside = self.layout.name(tmp, new)
         _, old_schema = self.baseline_of(cur)
         self.layout.keep_config(self.cfg.file, old)
-        self.service("stop")
         backup = None
         if int(signed["schema"]) != old_schema:
             backup = self._backup_first(cur, old, new)
@@ -260,7 +274,7 @@ class Updater:
         if backup:
             self._restore(cur, backup)
         state["failed"][new] = why
-        self.layout.record(state, action="rolled_back", old=old, new=new, reason=why)
+        self.layout.record(state, action="failed", old=old, new=new, reason=why)
         self.service("start")
         self.note(cur, "update_rolled_back", old=new, new=old, reason=why, automatic=True)
         return {"result": "rolled_back", "old": old, "new": new, "health": report}

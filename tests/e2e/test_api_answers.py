@@ -40,7 +40,11 @@ async def test_sessions_and_the_answers_that_open_and_end_them(rig: Rig) -> None
     """D1: the version needs no session; a login answers who and what role; a logout ends it."""
     assert stat.S_IMODE(os.stat(rig.sock).st_mode) == 0o660  # the lane's group only (docs/security.md)
     anon = await rig.client()
-    assert await anon.call("GET", "/v1/version") == {"api": API_VERSION, "version": __version__}
+    assert await anon.call("GET", "/v1/version") == {
+        "api": API_VERSION,
+        "version": __version__,
+        "release": "development",
+    }  # a checkout: no release folder
     answer = await anon.call("POST", "/v1/login", {"username": "Operator", "password": PASSWORDS["operator"]})
     assert set(answer) == {"token", "username", "role", "must_change", "view_only"}
     assert answer["view_only"] is False  # this centre lets passwords work (R3.1, [eds] login)

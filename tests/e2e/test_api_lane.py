@@ -165,6 +165,7 @@ EXPECTED: dict[tuple[str, str], set[str] | None] = {
     ("POST", "/v1/integrity/stop"): {ADMIN},
     ("GET", "/v1/backup"): {ADMIN},
     ("POST", "/v1/backup"): {ADMIN},
+    ("GET", "/v1/release"): {ADMIN},
     ("GET", "/v1/eis/outbox"): {OP, ADMIN},
     ("GET", "/v1/users"): {ADMIN},
     ("POST", "/v1/users"): {ADMIN},

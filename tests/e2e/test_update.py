@@ -330,6 +330,11 @@ async def test_an_installed_file_changed_is_named_and_no_inspection_starts_until
         assert refused.value.code == "install_modified" and refused.value.status == 409
         state = await client.call("GET", "/v1/state")
         assert any("changed: bin/otolane" in a for a in state["alarms"])
+        await client.logout()
+        await client.login("admin", PASSWORDS["admin"])  # what the administrator's menu shows
+        said = await client.call("GET", "/v1/release")
+        assert (said["release"], said["current"], said["kept"]) == ("0.2.0", "0.2.0", ["0.2.0"])
+        assert said["last"]["action"] == "applied" and said["last"]["new"] == "0.2.0"
     finally:
         await client.close()
         daemon.terminate()
@@ -361,3 +366,30 @@ async def _entries(lane: Lane, action: str) -> list[dict[str, Any]]:
         return [r.details for r in await JournalEntry.filter(action=action).order_by("seq")]
     finally:
         await close_store()
+
+
+async def test_an_update_waits_while_an_inspection_is_open(lane: Lane) -> None:
+    """R3.14: never in the middle of a car: deferred (exit 5, the timer's 'not a failure'), journalled,
+    nothing installed; the next night it goes through."""
+    from app.storage.models import Inspection
+    from app.storage.store import close_store, open_store
+
+    lane.publish("0.2.0")
+    store = await open_store(config_mod.load(lane.cfg), create=False)
+    try:
+        await Inspection.create(
+            id="i-1",
+            number=1,
+            sealed=store.keyring.seal_json({"plate": "123ABC02"}, "inspections:i-1"),
+            category="M1",
+            fuel="petrol",
+            axles=2,
+            operator="operator",
+            started=0.0,
+        )
+    finally:
+        await close_store()
+    done = lane.otolane("update", "apply")
+    assert done.returncode == 5 and "No. 1 is open" in done.stderr, done.stdout + done.stderr
+    assert lane.current() is None and not (lane.prefix / "releases" / "0.2.0").exists()
+    assert [a for a, _ in await lane.journal()] == ["update_deferred"]

@@ -4,6 +4,7 @@ manifest held to the lane's key."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -80,3 +81,22 @@ def test_a_manifest_verifies_with_the_lanes_key_only_as_it_was_signed() -> None:
     other = LaneKey(Ed25519PrivateKey.generate())
     assert "another lane's" in manifest_problems(signed, other.public)[0]
     assert manifest_problems({"files": "x"}, key.public) == ["manifest.json: not a backup manifest"]
+
+
+def test_a_backup_manifest_larger_than_its_bound_or_not_an_object_is_said_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """R3.12, trust nothing from the far side: a backup medium's manifest is read bounded."""
+    import app.backup.restore as restore_mod
+    from app.errors import OtolaneError
+
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps({"pad": "x" * 5000}))
+    monkeypatch.setattr(restore_mod, "MAX_MANIFEST", 1000)
+    with pytest.raises(OtolaneError) as e:
+        restore_mod.read_manifest(path, "abcdef123456")
+    assert "larger than 1000 bytes" in e.value.message and e.value.code == "restore_failed"
+    path.write_text("[1, 2]")
+    with pytest.raises(OtolaneError) as e:
+        restore_mod.read_manifest(path, "abcdef123456")
+    assert "not a JSON object" in e.value.message

@@ -6,6 +6,7 @@ through the daemon, which checks the role and journals it; the command line stay
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from textual.app import ComposeResult
@@ -42,10 +43,12 @@ class AdminScreen(AppMixin, Screen[None]):
             yield Static(id="admin-title")
             yield Static(id="admin-items")
             yield Static(id="admin-msg")
+            yield Static(id="admin-program")
         yield Static(id="keys")
 
     def on_mount(self) -> None:
         self.alarm: dict[str, Any] = {}
+        self.program: dict[str, Any] = {}
         self.refresh_texts()
         self.call_after_refresh(self.load_alarm)
 
@@ -60,6 +63,10 @@ class AdminScreen(AppMixin, Screen[None]):
         except ApiError:
             return  # the menu works without it; the backups screen says why
         self.alarm = {"code": st.get("alarm"), "hours": st.get("alarm_after_hours", 0)}
+        try:  # R3.14, R10.8: the release in use and the last update's outcome
+            self.program = await self.app_.client.call("GET", "/v1/release")
+        except ApiError:
+            self.program = {}
         self.refresh_texts()
 
     def refresh_texts(self) -> None:
@@ -70,7 +77,22 @@ class AdminScreen(AppMixin, Screen[None]):
         code = getattr(self, "alarm", {}).get("code")
         alarm = t(f"backup.alarm_{code}", hours=self.alarm.get("hours", 0)) if code else ""
         self.query_one("#admin-msg", Static).update(f"[b red]⚠ {alarm}[/b red]" if code else "")
+        self.query_one("#admin-program", Static).update(self.program_text())
         self.query_one("#keys", Static).update(self.keybar([("Esc", "keys.back"), ("F10", "keys.lang")]))
+
+    def program_text(self) -> str:
+        t, pr = self.app_.t, getattr(self, "program", {})
+        if not pr:
+            return ""
+        rel = pr.get("release", "")
+        line = t("admin.program_dev") if rel == "development" else t("admin.program", release=rel)
+        last = pr.get("last") or {}
+        if last.get("action") in ("applied", "failed", "refused", "rolled_back"):
+            when = dt.datetime.fromtimestamp(float(last.get("at") or 0)).strftime("%d.%m %H:%M")
+            said = t(f"admin.update_{last['action']}", old=last.get("old"), new=last.get("new"), when=when)
+            bad = last["action"] in ("failed", "refused")
+            line += f"; {'[b yellow]' if bad else ''}{said}{'[/b yellow]' if bad else ''}"
+        return f"[dim]{line}[/dim]"
 
     async def action_open(self, n: int) -> None:
         action = ITEMS[n - 1][1]
