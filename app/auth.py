@@ -1,8 +1,9 @@
 """Local accounts: Argon2id hashes, roles, expiry (R3.17), history, lock-out; sessions.
 
-Roles are individual rights (R10.3–R10.5): an operator runs inspections, a technician looks after
-the devices, an administrator manages users and reads the journal. The daemon checks the role on
-every call (see ``app/api/server.py``); the screens never decide.
+Roles grant the rights (R10.3; rights per person, R10.4 and R10.5: issue #25): an operator runs
+inspections, a technician looks after the devices, an administrator manages users and reads the
+journal. The daemon checks the role on every call (see ``app/api/server.py``); the screens never
+decide.
 
 Guarantees, and why:
 

@@ -1,7 +1,7 @@
 """The local API of ``laned``: aiohttp on a Unix socket (0660), JSON over HTTP, one WebSocket stream.
 
 :data:`ROUTES` is the whole API as data: method, path, the roles allowed, the handler. The
-middleware checks the session and the role on every call before any handler runs (R10.3–R10.5);
+middleware checks the session and the role on every call before any handler runs (R10.3);
 a route with no roles is open (version, login). Every error leaves as JSON with a catalog code,
 never as a traceback. The handlers live by topic beside this table (``accounts.py``,
 ``inspections.py``, ``documents.py``, ``equipment.py``, ``records.py``, ``stream.py``), each

@@ -1,4 +1,4 @@
-"""What each route answers, field by field, and how it refuses (D1, R10, issue #7 item 8): the rig's
+"""What each route answers, field by field, and how it refuses (R10.3, R10.6, issue #7 item 8): the rig's
 daemon in this process, called over its Unix socket. ``test_api_lane.py`` runs the lane; these pin
 the answers' shapes, statuses, defaults and the parameters of every refusal, so a dropped field or a
 changed status is noticed by the mutation run."""
@@ -253,7 +253,7 @@ async def test_queries_are_whole_numbers_in_their_range(rig: Rig) -> None:
 
 
 async def test_devices_answer_their_frames_and_take_only_service_commands(rig: Rig) -> None:
-    """R3.7, R10.4: the technician reads raw frames and may zero a stand; nothing else."""
+    """R3.7, R10.3: the technician reads raw frames and may zero a stand; nothing else."""
     tech = await rig.client("technician")
     await wait_for(lambda: admitted(tech), "the brake tester")
     frames = await tech.call("GET", "/v1/devices/brake/frames")
@@ -343,7 +343,7 @@ async def test_a_storage_refusal_is_503_and_a_bug_500_never_a_traceback(
 
 
 async def test_a_refused_role_is_told_what_it_may_not_do_and_journalled(rig: Rig) -> None:
-    """R10.3–R10.5, R11: the refusal names the role and the act; the journal names the path."""
+    """R10.3, R10.6: the refusal names the role and the act; the journal names the path."""
     op = await rig.client("operator")
     err = await _refused(op, "GET", "/v1/users")
     assert (err.status, err.code, err.params) == (
@@ -375,7 +375,7 @@ async def test_a_locked_user_s_stream_is_closed_within_seconds(rig: Rig) -> None
 
 
 async def test_the_card_s_documents_say_whether_they_are_copies(rig: Rig) -> None:
-    """R3.14: the first PDF of a card is the original, every later one a copy (header and journal);
+    """R3.8: the first PDF of a card is the original, every later one a copy (header and journal);
     a certificate is numbered and its copies marked too."""
     from tests.rig import run_to_card
 

@@ -130,7 +130,7 @@ async def test_device_with_another_serial_is_not_admitted(tmp_path: Path) -> Non
 
 OP, TECH, ADMIN = "operator", "technician", "admin"
 EVERYONE = {OP, TECH, ADMIN}
-#: Who may call what (R10.3–R10.5), written down here and not read from the server's ROUTES, so a
+#: Who may call what (R10.3), written down here and not read from the server's ROUTES, so a
 #: role added to a route by mistake fails this test. None: no session needed.
 EXPECTED: dict[tuple[str, str], set[str] | None] = {
     ("GET", "/v1/version"): None,
@@ -197,7 +197,7 @@ def _fill(path: str) -> str:
 
 
 async def test_every_route_refuses_the_roles_it_must_refuse(rig: Rig) -> None:
-    """R10.3–R10.5: the daemon checks the role on every call; no session, no entry."""
+    """R10.3: the daemon checks the role on every call; no session, no entry."""
     assert oct(Path(rig.sock).stat().st_mode & 0o777) == "0o660"
     assert {(r.method, r.path) for r in ROUTES} == set(EXPECTED), "a route without a row in EXPECTED"
     clients = {role: await rig.client(role) for role in sorted(EVERYONE)}
@@ -228,7 +228,7 @@ async def test_every_route_refuses_the_roles_it_must_refuse(rig: Rig) -> None:
         stream = aiter(c.stream())
         assert (await anext(stream))["type"] == "hello", role
     denied = await clients[ADMIN].call("GET", "/v1/journal?action=access_denied&limit=1000")
-    assert len(denied) == checked  # R11: every refusal is in the journal
+    assert len(denied) == checked  # R10.6: every refusal is in the journal
 
 
 async def test_locking_a_user_from_the_command_line_ends_their_session_and_stream(rig: Rig) -> None:

@@ -40,7 +40,7 @@ async def test_the_card_is_printed_byte_for_byte_and_the_job_journalled(tmp_path
             again = await op.call("POST", f"/v1/cards/{formed['card_id']}/print")
             assert set(again) == {"job", "queue", "location", "copy"} and again["copy"] is True
             assert len(cups.printer.wait_jobs(2)) == 2
-            # the certificate on request goes to the same printer; the answer says which job (R3.14)
+            # the certificate on request goes to the same printer; the answer says which job (R3.8)
             cert = await op.call("POST", f"/v1/cards/{formed['card_id']}/certificate", {"print": True})
             assert set(cert) == {"number", "copy", "job", "queue", "location"}
             assert cert["queue"] == cups.queue and cert["copy"] is False and cert["number"]

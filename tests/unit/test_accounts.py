@@ -199,7 +199,7 @@ async def test_an_account_edited_behind_the_software_cannot_log_in(db: str, sql:
 
 
 async def test_every_account_action_is_journalled_with_who_and_what(db: str) -> None:
-    """R10.6, R11: each account action leaves its entry — the actor, the action and its details —
+    """R10.6, R3.15: each account action leaves its entry — the actor, the action and its details —
     and never a password; logging out ends the session."""
     acc = Accounts(Policy(lockout_after=2), Journal())
     await acc.add("aigerim", "operator", GOOD, "Aigerim S.", by="admin")

@@ -1,4 +1,4 @@
-"""The layering of DESIGN.md holds at run time: ``app`` never loads Textual or ``tui``; ``drivers``
+"""D6: the layering of DESIGN.md holds at run time: ``app`` never loads Textual or ``tui``; ``drivers``
 never loads ``app`` or ``tui``; ``tui`` uses only the API client of ``app``."""
 
 from __future__ import annotations

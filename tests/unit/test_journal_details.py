@@ -1,4 +1,4 @@
-"""The journal's secret filter is a safety net, not a place where facts vanish (R10.6, R11).
+"""The journal's secret filter is a safety net, not a place where facts vanish (R10.6, R3.15).
 
 The filter hides any detail whose name contains a secret word (``app/journal.py``: SECRET_WORDS), so a
 password or token passed by mistake is never written. The price is that a fact named with such a word
@@ -84,7 +84,7 @@ def test_the_scan_finds_the_journal_writes() -> None:
 
 
 def test_no_detail_the_code_writes_is_hidden_by_the_secret_filter() -> None:
-    """R11: every fact the lane journals can be read back; a name with a secret word in it would be
+    """R3.15: every fact the lane journals can be read back; a name with a secret word in it would be
     written as *** (name it for the fact: ``expired``, not ``password_expired``)."""
     hidden = {n: where for n, where in _detail_names().items() if any(w in n for w in SECRET_WORDS)}
     assert hidden == {}

@@ -255,7 +255,7 @@ async def test_a_chain_names_its_first_break_by_kind(tmp_path: Path) -> None:
 
 
 def test_a_row_hash_is_the_documented_canonical_form_byte_for_byte() -> None:
-    """R11, issue #7: an auditor recomputes a row's hash outside the lane — SHA-256 of the previous
+    """R3.10, issue #7: an auditor recomputes a row's hash outside the lane — SHA-256 of the previous
     hash and the row's chained columns as JSON with sorted keys, no spaces, text as UTF-8 (not
     escaped), a float as the string of its shortest repr, bytes as base64. A change of that form
     would leave every stored chain unverifiable: pinned here."""
