@@ -285,9 +285,24 @@ def build_parser() -> argparse.ArgumentParser:
 EXIT = {"update_busy": update.DEFERRED}
 
 
+#: commands that can pose as any stand, camera, printer or EIS: never in a production release (T1)
+TRAINING_ONLY = {
+    lane.cmd_demo: "otolane demo",
+    tools.cmd_sim_device: "otolane sim device",
+    tools.cmd_sim_fault: "otolane sim fault",
+    tools.cmd_camera_sim: "otolane camera-sim",
+    tools.cmd_eis_sim: "otolane eis-sim",
+    tools.cmd_printer_sim: "otolane printer-sim",
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.fn in TRAINING_ONLY:
+            from app.release.manifest import require_training
+
+            require_training(TRAINING_ONLY[args.fn])
         return int(args.fn(args))
     except OtolaneError as exc:
         print(f"otolane: {said(exc, cli_lang(args.lang))}", file=sys.stderr)

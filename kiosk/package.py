@@ -222,7 +222,7 @@ otolane: copyright-without-copyright-notice
 """
 
 
-def build(out: Path, keys: Path) -> Path:
+def build(out: Path, keys: Path, edition: str = "production") -> Path:
     ver = version()
     stage = out / "stage"
     shutil.rmtree(stage, ignore_errors=True)
@@ -237,7 +237,7 @@ def build(out: Path, keys: Path) -> Path:
     repo = Repo(out / "repo", keys)
     if not (repo.meta / "1.root.json").exists():
         repo.init()
-    repo.release(release, ver)
+    repo.release(release, ver, edition=edition)
     usr = root / "usr"
     (usr / "bin").mkdir(parents=True)
     (usr / "bin" / "otolane").symlink_to("/opt/otolane/current/bin/otolane")
@@ -300,6 +300,12 @@ def main() -> int:
         help="the release keys (kiosk/publish.py); default OUT/release-keys, made if missing: "
         "development keys, not for lanes in service",
     )
+    ap.add_argument(
+        "--edition",
+        choices=("production", "training"),
+        default="production",
+        help="production: no simulator runs from it (T1); training: the demo and simulators too",
+    )
     args = ap.parse_args()
     for tool in (PYTHON, shutil.which("dpkg-deb") or "/usr/bin/dpkg-deb"):
         if not Path(tool).exists():
@@ -308,7 +314,7 @@ def main() -> int:
     keys = Path(args.keys) if args.keys else out / "release-keys"
     if not args.keys:
         print(f"package: release keys of development in {keys}: not for lanes in service", file=sys.stderr)
-    deb = build(out, keys)
+    deb = build(out, keys, args.edition)
     print(f"package: the update repository is {out / 'repo'} (serve it over HTTPS)", file=sys.stderr)
     print(deb)
     return 0

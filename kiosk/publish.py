@@ -120,10 +120,15 @@ class Repo:
         self._write(ts, "timestamp.json")
 
     def release(
-        self, folder: Path, version: str, expires: dt.datetime | None = None, base: dict | None = None
+        self,
+        folder: Path,
+        version: str,
+        expires: dt.datetime | None = None,
+        base: dict | None = None,
+        edition: str = "production",
     ) -> Path:
         """Sign ``folder``'s manifest, bundle it and publish the bundle as a target."""
-        bundle = make_bundle(folder, version, self.keys, self.targets_dir, base)
+        bundle = make_bundle(folder, version, self.keys, self.targets_dir, base, edition)
         targets = self.load("targets")
         targets.signed.version += 1
         targets.signed.targets[bundle.name] = TargetFile.from_file(bundle.name, str(bundle))
@@ -132,19 +137,27 @@ class Repo:
 
 
 def sign_manifest(
-    folder: Path, version: str, keys: Path, schema: int | None = None, base: dict | None = None
+    folder: Path,
+    version: str,
+    keys: Path,
+    schema: int | None = None,
+    base: dict | None = None,
+    edition: str = "production",
 ) -> dict:
-    """``release.json`` of ``folder``: its files, its baseline (this code's unless ``base``), signed
-    with the targets key."""
+    """``release.json`` of ``folder``: its files, its baseline (this code's unless ``base``), its
+    edition (a production one runs no simulator), signed with the targets key."""
     schema = schema if schema is not None else schema_here()
-    signed = manifest.make(folder, version, schema, base if base is not None else baseline.current())
+    base = base if base is not None else baseline.current()
+    signed = manifest.make(folder, version, schema, base, edition)
     doc = manifest.sign(signed, [signer(keys, "targets")])
     manifest.write(folder, doc)
     return doc
 
 
-def make_bundle(folder: Path, version: str, keys: Path, out: Path, base: dict | None = None) -> Path:
-    sign_manifest(folder, version, keys, base=base)
+def make_bundle(
+    folder: Path, version: str, keys: Path, out: Path, base: dict | None = None, edition: str = "production"
+) -> Path:
+    sign_manifest(folder, version, keys, base=base, edition=edition)
     out.mkdir(parents=True, exist_ok=True)
     bundle = out / f"otolane-{version}.tar.gz"
     with tarfile.open(bundle, "w:gz", compresslevel=6) as tar:

@@ -46,7 +46,6 @@ GAPS: dict[str, str] = {
     "R10.9": "the vendor's process: a release is tested on the vendor's servers before it is published "
     "(kiosk/publish.py); each lane tests it again on its own data before use (otolane health)",
     "R10.10": "issue #25 (4): the dependency audit (pip-audit) in ./lane test",
-    "T1": "issue #25 (4): docs/security-target.md, the evaluation pack",
 }
 
 

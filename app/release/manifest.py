@@ -68,11 +68,19 @@ def files_of(release: Path) -> dict[str, str]:
     return dict(sorted(out.items()))
 
 
-def make(release: Path, version: str, schema: int, baseline: dict[str, Any]) -> dict[str, Any]:
+#: a production release carries no simulator a user can run; a training one (training centres, the
+#: vendor's tests) does (T1: no capability an auditor would call hidden)
+EDITIONS = ("production", "training")
+
+
+def make(
+    release: Path, version: str, schema: int, baseline: dict[str, Any], edition: str = "production"
+) -> dict[str, Any]:
     """The manifest's signed part for a release folder as it is now."""
     return {
         "type": "otolane-release",
         "version": version,
+        "edition": edition,
         "schema": schema,
         "baseline": baseline,
         "files": files_of(release),
@@ -195,6 +203,31 @@ class Installed:
         if self.folder is None:
             return "a development checkout: no release manifest to hold it to"
         return f"release {self.folder.name} in {self.folder.parent}"
+
+
+def edition() -> str:
+    """``development`` for a checkout; else the running release's edition as its manifest says it —
+    ``production`` when it names none or cannot be read (a manifest changed to say otherwise fails
+    its signature: the daemon's start check names it, and the lane does no production work)."""
+    folder = Installed.running().folder
+    if folder is None:
+        return "development"
+    try:
+        said = _read_json(folder / MANIFEST, MAX_MANIFEST, "the manifest")["signed"].get("edition")
+    except (OtolaneError, KeyError, TypeError, AttributeError):
+        return "production"
+    return said if said in EDITIONS else "production"
+
+
+def require_training(what: str) -> None:
+    """The simulators and the demo run from a checkout or a training release only (T1, issue #25 (5))."""
+    if edition() == "production":
+        raise OtolaneError(
+            "sim_production",
+            f"{what} is for training lanes and tests: this is a production release, which runs no "
+            "simulator (a training centre installs the training edition)",
+            what=what,
+        )
 
 
 def root_file(cfg: Config) -> Path | None:

@@ -393,3 +393,33 @@ async def test_an_update_waits_while_an_inspection_is_open(lane: Lane) -> None:
     assert done.returncode == 5 and "No. 1 is open" in done.stderr, done.stdout + done.stderr
     assert lane.current() is None and not (lane.prefix / "releases" / "0.2.0").exists()
     assert [a for a, _ in await lane.journal()] == ["update_deferred"]
+
+
+async def test_a_production_release_runs_no_simulator_and_a_training_one_does(lane: Lane) -> None:
+    """T1 (issue #25 (5)): the commands that can pose as any stand, camera, printer or EIS are
+    refused by a production release (its signed manifest says so), and run from a training one."""
+    lane.publish("0.2.0")  # production, as ./lane package makes it by default
+    lane.otolane("update", "apply", check=True)
+    program = str(lane.prefix / "current" / "bin" / "otolane")
+    link = lane.home / "dev" / "fake-brake"
+    sim = [program, "sim", "device", "--profile", "jx-brake", "--link", str(link), "--serial", "2231-0457"]
+    for argv in (sim, [program, "demo", "--headless"], [program, "camera-sim"]):
+        done = subprocess.run(
+            argv, capture_output=True, text=True, timeout=60, env={**os.environ, "OTOLANE_LANG": "en"}
+        )
+        assert done.returncode == 2 and "is for training lanes and tests" in done.stderr, (argv, done.stderr)
+    assert not link.exists()
+    lane.publish("0.3.0", edition="training")
+    lane.otolane("update", "apply", check=True)
+    proc = subprocess.Popen(sim, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        from tests.rig import wait_for
+
+        async def up() -> bool:
+            return link.exists() or proc.poll() is not None
+
+        await wait_for(up, "the training release's simulated stand", 30)
+        assert proc.poll() is None and link.exists()
+    finally:
+        proc.terminate()
+        proc.wait(10)
