@@ -126,9 +126,11 @@ class Repo:
         expires: dt.datetime | None = None,
         base: dict | None = None,
         edition: str = "production",
+        schema: int | None = None,
     ) -> Path:
-        """Sign ``folder``'s manifest, bundle it and publish the bundle as a target."""
-        bundle = make_bundle(folder, version, self.keys, self.targets_dir, base, edition)
+        """Sign ``folder``'s manifest, bundle it and publish the bundle as a target (``schema``: the
+        database schema it migrates to, this code's unless given)."""
+        bundle = make_bundle(folder, version, self.keys, self.targets_dir, base, edition, schema)
         targets = self.load("targets")
         targets.signed.version += 1
         targets.signed.targets[bundle.name] = TargetFile.from_file(bundle.name, str(bundle))
@@ -155,9 +157,15 @@ def sign_manifest(
 
 
 def make_bundle(
-    folder: Path, version: str, keys: Path, out: Path, base: dict | None = None, edition: str = "production"
+    folder: Path,
+    version: str,
+    keys: Path,
+    out: Path,
+    base: dict | None = None,
+    edition: str = "production",
+    schema: int | None = None,
 ) -> Path:
-    sign_manifest(folder, version, keys, base=base, edition=edition)
+    sign_manifest(folder, version, keys, schema, base, edition)
     out.mkdir(parents=True, exist_ok=True)
     bundle = out / f"otolane-{version}.tar.gz"
     with tarfile.open(bundle, "w:gz", compresslevel=6) as tar:

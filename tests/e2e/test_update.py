@@ -423,3 +423,45 @@ async def test_a_production_release_runs_no_simulator_and_a_training_one_does(la
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+@pytest.mark.skipif(not shutil.which("restic"), reason="restic is installed by ./lane")
+async def test_a_release_that_migrates_the_database_is_backed_up_first_and_restored_when_it_fails(
+    lane: Lane,
+) -> None:
+    """R3.11, R3.12, R10.11: a release whose schema is newer gets a backup before its health check;
+    when it fails, that backup is restored (checked first) before the lane starts on the release it
+    had; a good one is applied, and rollback then names the backup to restore first."""
+    from app.release.update import schema_here
+
+    lane.otolane("backup", "init", check=True)
+    lane.publish("0.2.0")
+    lane.otolane("update", "apply", check=True)
+    lane.publish("0.3.0", starts=False, schema=schema_here() + 1)
+    done = lane.otolane("update", "apply", "--json")
+    assert done.returncode == 6, done.stdout + done.stderr
+    assert "a backup before 0.2.0 → 0.3.0" in done.stderr and "the database back as backup" in done.stderr
+    assert lane.current() == "0.2.0"
+    entries = [(a, d) for a, d in await _all(lane) if a in ("data_restored", "update_rolled_back")]
+    # the database is the backup's: its own backup_made came after the copy; the restore says which
+    assert [a for a, _ in entries] == ["data_restored", "update_rolled_back"], entries
+    assert entries[0][1]["snapshot"] and entries[0][1]["lost_cards"] == []
+    check = lane.otolane("integrity", "check")
+    assert check.returncode == 0, check.stdout[-2000:]  # the checkpoint file goes on past the restore
+    lane.publish("0.4.0", schema=schema_here() + 1)
+    got = json.loads(lane.otolane("update", "apply", "--json", check=True).stdout.strip().splitlines()[-1])
+    assert got["result"] == "applied" and lane.current() == "0.4.0"
+    back = lane.otolane("update", "rollback")
+    assert back.returncode == 2 and "otolane restore" in back.stderr, back.stderr
+    assert lane.current() == "0.4.0"
+
+
+async def _all(lane: Lane) -> list[tuple[str, dict[str, Any]]]:
+    from app.storage.models import JournalEntry
+    from app.storage.store import close_store, open_store
+
+    await open_store(config_mod.load(lane.cfg), create=False)
+    try:
+        return [(r.action, r.details) for r in await JournalEntry.all().order_by("seq")]
+    finally:
+        await close_store()
