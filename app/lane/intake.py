@@ -8,6 +8,7 @@ to the steps (:meth:`Steps.open`); it never runs a step or forms a card.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import time
@@ -60,6 +61,9 @@ class Intake:
         self._recognitions: dict[str, dict[str, Any]] = {}  # recognition id -> the lane's reading
         #: the installed program's files that differ from its signed release (R10.7), found at start
         self.install_problems: list[str] = []
+        #: set once that check is done (the lane service clears it while the check runs)
+        self.installation_checked = asyncio.Event()
+        self.installation_checked.set()
 
     @property
     def training(self) -> bool:
@@ -132,6 +136,8 @@ class Intake:
             this_year=dt.datetime.fromtimestamp(self.clock.now(), dt.UTC).year,
             **record,
         )
+        if not self.training:
+            await self.installation_checked.wait()  # seconds after the start, once
         if self.install_problems and not self.training:
             raise Refused(
                 "install_modified",

@@ -148,12 +148,6 @@ class LaneService:
         await self.settings.start()
         await self.stands.load_registrations()
         self.alarms = await self.store.tail_problems()
-        installed = await asyncio.to_thread(Installed.running().problems, root_file(self.cfg))
-        if installed:
-            # R10.7: named on every screen and in the journal; no production work until it is as shipped
-            self.intake.install_problems = installed
-            self.alarms += [f"installation: {p}" for p in installed]
-            await self.journal.write("laned", "install_modified", files=installed)
         self.alarms += await self.intake.resume()
         self.alarms += await self.outbox.reconcile()
         for alarm in self.alarms:
@@ -170,7 +164,23 @@ class LaneService:
             asyncio.create_task(self.outbox.run(), name="outbox"),
             asyncio.create_task(self.backup.watch(), name="backup-watch"),
         ]
+        self.intake.installation_checked.clear()
+        self._tasks.append(asyncio.create_task(self._check_installation(), name="installation-check"))
         await self.cameras.start()
+
+    async def _check_installation(self) -> None:
+        """R10.7: the program's files against its signed release, beside the start (hashing a release
+        takes seconds on a kiosk: the screens answer meanwhile, an inspection waits for the verdict);
+        a difference is named on every screen and in the journal, and no production work starts."""
+        try:
+            found = await asyncio.to_thread(Installed.running().problems, root_file(self.cfg))
+            if found:
+                self.intake.install_problems = found
+                self.alarms = [*self.alarms, *(f"installation: {p}" for p in found)]
+                log.error("installation: %d file(s) differ from the signed release: %s", len(found), found[0])
+                await self.journal.write("laned", "install_modified", files=found)
+        finally:
+            self.intake.installation_checked.set()
 
     async def stop(self) -> None:
         await self.integrity.close()  # a check under way saves its position: it resumes

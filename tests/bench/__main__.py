@@ -554,6 +554,24 @@ def bench_card(n: int = 20) -> dict[str, float]:
     }
 
 
+def bench_installation() -> dict[str, float]:
+    """R10.7: the daemon holds every file of its release to the signed manifest at each start; here
+    this environment stands in for a release (it is larger: the tests' libraries are in it)."""
+    from app.release.manifest import files_of
+
+    folder = Path(sys.prefix)
+    t0 = time.perf_counter()
+    files = files_of(folder)
+    seconds = time.perf_counter() - t0
+    size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
+    return {
+        "install_check_files": len(files),
+        "install_check_mb": round(size / 1e6, 1),
+        "install_check_s": round(seconds, 2),
+        "install_check_mb_per_s": round(size / 1e6 / seconds, 1),
+    }
+
+
 def bench_eds(n: int = 20) -> dict[str, float]:
     """GOST 2015-512 sign and verify (ours and gostcrypto's affine arithmetic, the baseline we left),
     and opening + checking a key container as signature login does (container, chain, CRL, challenge)."""
@@ -650,6 +668,7 @@ def main() -> int:
         results |= asyncio.run(bench_tui_anpr(Path(tmp)))
         results |= bench_decoder()
         results |= bench_card()
+        results |= bench_installation()
         results |= bench_eds()
         results |= asyncio.run(bench_eds_login(Path(tmp)))
         results |= bench_families()
