@@ -73,3 +73,36 @@ class PolledStatus(AppMixin):
 
     def action_back(self) -> None:
         self.app_.pop_screen()
+
+
+class RowsScreen(AppMixin):
+    """An administrator's list (the settings, the accounts): a title, a table of rows (and, for
+    some, a line of detail under it), a message line and the key bar; filled by :meth:`load` once
+    mounted. The widgets' ids carry the screen's prefix (``u-table``, ``s-msg``: the stylesheet's)."""
+
+    PREFIX = ""
+    DETAIL = False
+
+    def compose(self) -> Any:
+        from textual.widgets import DataTable, Static
+
+        yield Static(id=f"{self.PREFIX}-title")
+        yield DataTable(id=f"{self.PREFIX}-table", zebra_stripes=True, cursor_type="row")
+        if self.DETAIL:
+            yield Static(id=f"{self.PREFIX}-detail")
+        yield Static(id=f"{self.PREFIX}-msg")
+        yield Static(id="keys")
+
+    async def on_mount(self) -> None:
+        self.refresh_texts()
+        await self.load()
+
+    def refresh_texts(self) -> None:
+        raise NotImplementedError
+
+    async def load(self) -> None:
+        raise NotImplementedError
+
+    def say(self, text: str, error: bool = False) -> None:
+        line = self.query_one(f"#{self.PREFIX}-msg")  # type: ignore[attr-defined]
+        line.update(f"[red]✗ {escape(text)}[/red]" if error else escape(text))

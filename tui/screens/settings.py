@@ -18,7 +18,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Input, Static
 
 from app.api.client import ApiError
-from tui.screens.base import AppMixin
+from tui.screens.base import AppMixin, RowsScreen
 
 
 def shown(value: Any, t: Any) -> str:
@@ -41,7 +41,9 @@ def takes(r: dict[str, Any], t: Any) -> str:
     return what + " " + t("settings.applies_now" if r["live"] else "settings.applies_next_start")
 
 
-class SettingsScreen(AppMixin, Screen[None]):
+class SettingsScreen(RowsScreen, Screen[None]):
+    PREFIX, DETAIL = "s", True
+
     BINDINGS = [
         Binding("escape", "back", show=False),
         Binding("e", "edit", show=False),
@@ -51,17 +53,6 @@ class SettingsScreen(AppMixin, Screen[None]):
         super().__init__()
         self.rows: list[dict[str, Any]] = []
 
-    def compose(self) -> ComposeResult:
-        yield Static(id="s-title")
-        yield DataTable(id="s-table", zebra_stripes=True, cursor_type="row")
-        yield Static(id="s-detail")
-        yield Static(id="s-msg")
-        yield Static(id="keys")
-
-    async def on_mount(self) -> None:
-        self.refresh_texts()
-        await self.load()
-
     def refresh_texts(self) -> None:
         t = self.app_.t
         self.query_one("#s-title", Static).update(f"[b]{t('settings.title')}[/b]")
@@ -70,9 +61,6 @@ class SettingsScreen(AppMixin, Screen[None]):
         )
         if self.rows:
             self._fill()
-
-    def say(self, text: str, error: bool = False) -> None:
-        self.query_one("#s-msg", Static).update(f"[red]✗ {escape(text)}[/red]" if error else escape(text))
 
     async def load(self) -> None:
         try:

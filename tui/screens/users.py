@@ -16,12 +16,14 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Input, Select, Static
 
 from app.api.client import ApiError
-from tui.screens.base import AppMixin
+from tui.screens.base import AppMixin, RowsScreen
 
 ROLES = ("operator", "technician", "admin")
 
 
-class UsersScreen(AppMixin, Screen[None]):
+class UsersScreen(RowsScreen, Screen[None]):
+    PREFIX = "u"
+
     BINDINGS = [
         Binding("escape", "back", show=False),
         Binding("a", "form('add')", show=False),
@@ -35,16 +37,6 @@ class UsersScreen(AppMixin, Screen[None]):
         super().__init__()
         self.users: list[dict[str, Any]] = []
 
-    def compose(self) -> ComposeResult:
-        yield Static(id="u-title")
-        yield DataTable(id="u-table", zebra_stripes=True, cursor_type="row")
-        yield Static(id="u-msg")
-        yield Static(id="keys")
-
-    async def on_mount(self) -> None:
-        self.refresh_texts()
-        await self.load()
-
     def refresh_texts(self) -> None:
         t = self.app_.t
         self.query_one("#u-title", Static).update(f"[b]{t('users.title')}[/b]")
@@ -53,9 +45,6 @@ class UsersScreen(AppMixin, Screen[None]):
         self.query_one("#keys", Static).update(self.keybar(keys))
         if self.users:
             self._fill()
-
-    def say(self, text: str, error: bool = False) -> None:
-        self.query_one("#u-msg", Static).update(f"[red]✗ {escape(text)}[/red]" if error else escape(text))
 
     async def load(self) -> None:
         try:
