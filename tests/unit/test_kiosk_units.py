@@ -53,3 +53,17 @@ def test_each_unit_says_only_what_systemd_understands(unit: str) -> None:
         if line.strip() and "is not executable" not in line  # /opt/otolane exists on a lane, not here
     ]
     assert not said, "\n".join(said)
+
+
+def test_a_technician_over_ssh_gets_the_screen_and_nothing_else() -> None:
+    """D1, D5, R10.1: sshd forces the lane screen on the technicians' group; no forwarding of any
+    kind, no user rc (the checklist in docs/operations.md checks it on a kiosk with sshd -T)."""
+    text = (KIOSK / "sshd-otolane.conf").read_text()
+    lines = [line.split() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    said = {words[0]: " ".join(words[1:]) for words in lines}
+    assert said["Match"] == "Group otolane-tech"
+    assert said["ForceCommand"].startswith("/opt/otolane/current/bin/otolane tui ")
+    for key in ("AllowTcpForwarding", "AllowStreamLocalForwarding", "AllowAgentForwarding", "X11Forwarding"):
+        assert said[key] == "no", key
+    assert said["PermitTunnel"] == "no" and said["PermitUserRC"] == "no"
+    assert said["PermitListen"] == "none" and said["PermitOpen"] == "none"
