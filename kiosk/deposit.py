@@ -172,6 +172,8 @@ def main() -> int:
             print(p)
         print("deposit: OK" if not problems else f"deposit: {len(problems)} problem(s)")
         return 0 if not problems else 1
+    if not (a.keys / "targets.pem").exists():
+        print(f"deposit: development release keys made in {a.keys}: not for a deposit", file=sys.stderr)
     print(build(a.out, a.keys, a.commit))
     return 0
 
