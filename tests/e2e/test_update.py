@@ -403,7 +403,7 @@ async def test_a_production_release_runs_no_simulator_and_a_training_one_does(la
     program = str(lane.prefix / "current" / "bin" / "otolane")
     link = lane.home / "dev" / "fake-brake"
     sim = [program, "sim", "device", "--profile", "jx-brake", "--link", str(link), "--serial", "2231-0457"]
-    for argv in (sim, [program, "demo", "--headless"], [program, "camera-sim"]):
+    for argv in (sim, [program, "demo", "--headless", "--lang", "en"], [program, "camera-sim"]):
         done = subprocess.run(
             argv, capture_output=True, text=True, timeout=60, env={**os.environ, "OTOLANE_LANG": "en"}
         )
