@@ -68,9 +68,21 @@ class Repo:
         """A role's metadata as published now."""
         return Metadata.from_file(str(self.meta / f"{role}.json"))
 
-    def _load(self, role: str) -> Metadata | None:
+    def _next(self, role: str, new: Metadata) -> Metadata:
+        """The role's metadata one version up, or ``new`` for its first."""
         path = self.meta / f"{role}.json"
-        return Metadata.from_file(str(path)) if path.exists() else None
+        if not path.exists():
+            return new
+        md = Metadata.from_file(str(path))
+        md.signed.version += 1
+        return md
+
+    def _sign(self, md: Metadata, role: str, expires: dt.datetime | None) -> None:
+        """Signed by the role's key alone, valid ``EXPIRES[role]`` days (or until ``expires``), written."""
+        md.signed.expires = expires or _now() + dt.timedelta(days=EXPIRES[role])
+        md.signatures.clear()
+        md.sign(signer(self.keys, role))
+        self._write(md, f"{role}.json")
 
     def init(self) -> None:
         now = _now()
@@ -81,43 +93,24 @@ class Repo:
         md.sign(signer(self.keys, "root"))
         self._write(md, "1.root.json")
         self._write(md, "root.json")
-        targets = Metadata(Targets(expires=now + dt.timedelta(days=EXPIRES["targets"])))
-        self.publish(targets)
+        self.publish(Metadata(Targets(expires=now)))
 
     def publish(self, targets: Metadata, expires: dt.datetime | None = None) -> None:
         """Targets signed, then a snapshot naming them and a timestamp naming it (each one version
         up); ``expires`` forces every role's expiry (the tests' expired repository)."""
-        now = _now()
-        targets.signed.expires = expires or now + dt.timedelta(days=EXPIRES["targets"])
-        targets.signatures.clear()
-        targets.sign(signer(self.keys, "targets"))
-        self._write(targets, "targets.json")
-        snap = self._load("snapshot")
-        if snap is None:
-            snap = Metadata(Snapshot(expires=now))
-        else:
-            snap.signed.version += 1
+        self._sign(targets, "targets", expires)
+        snap = self._next("snapshot", Metadata(Snapshot(expires=_now())))
         snap.signed.meta["targets.json"] = MetaFile(version=targets.signed.version)
-        snap.signed.expires = expires or now + dt.timedelta(days=EXPIRES["snapshot"])
-        snap.signatures.clear()
-        snap.sign(signer(self.keys, "snapshot"))
-        self._write(snap, "snapshot.json")
+        self._sign(snap, "snapshot", expires)
         self.refresh(snap.signed.version, expires)
 
     def refresh(self, snapshot_version: int | None = None, expires: dt.datetime | None = None) -> None:
         """A new timestamp (its expiry is what makes a frozen repository show)."""
-        ts = self._load("timestamp")
-        if ts is None:
-            ts = Metadata(Timestamp(expires=_now()))
-        else:
-            ts.signed.version += 1
+        ts = self._next("timestamp", Metadata(Timestamp(expires=_now())))
         if snapshot_version is None:
             snapshot_version = self.load("snapshot").signed.version
         ts.signed.snapshot_meta = MetaFile(version=snapshot_version)
-        ts.signed.expires = expires or _now() + dt.timedelta(days=EXPIRES["timestamp"])
-        ts.signatures.clear()
-        ts.sign(signer(self.keys, "timestamp"))
-        self._write(ts, "timestamp.json")
+        self._sign(ts, "timestamp", expires)
 
     def release(
         self,

@@ -29,7 +29,7 @@ from app import __version__
 from app.backup.restic import Restic, shown
 from app.errors import OtolaneError
 from app.storage.anchor import AnchorLog, canonical, verify_signature
-from app.storage.crypto import write_secret_file
+from app.storage.crypto import sha256_file, write_secret_file
 from app.storage.models import CHAINED_MODELS
 
 if TYPE_CHECKING:
@@ -69,14 +69,6 @@ def init(cfg: Config) -> str:
         repo.init()
         made.append(f"the repository {shown(repo.repository)}")
     return "; ".join(made) or "nothing: the key and the repository are there"
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _hex(v: Any) -> str:

@@ -26,13 +26,13 @@ from app.backup.make import (
     Progress,
     manifest_problems,
     repository,
-    sha256_file,
     tell,
 )
 from app.backup.restic import shown
 from app.errors import OtolaneError
 from app.storage import chain
 from app.storage.anchor import LaneKey
+from app.storage.crypto import sha256_file
 from app.storage.db import close_db, open_db
 from app.storage.models import CHAINED_MODELS, Card, Inspection, Outbox
 

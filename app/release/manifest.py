@@ -12,7 +12,6 @@ The envelope is TUF's: ``{"signed": …, "signatures": [{"keyid", "sig"}]}`` ove
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
@@ -26,6 +25,7 @@ from tuf.api.metadata import Metadata, Root
 
 from app.config import Config
 from app.errors import OtolaneError
+from app.storage.crypto import sha256_file
 
 MANIFEST = "release.json"
 #: a manifest lists some 10 000 files in about 1.5 MB; nothing a lane reads from disk is unbounded
@@ -38,15 +38,9 @@ MAX_PROBLEMS = 50
 
 
 def canonical(obj: Any) -> bytes:
+    """TUF's canonical JSON (not the checkpoints' ``anchor.canonical``): a release manifest is
+    signed and checked as the repository's own metadata is, by TUF's tools too."""
     return str(encode_canonical(obj)).encode("utf-8")
-
-
-def digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def files_of(release: Path) -> dict[str, str]:
@@ -64,7 +58,7 @@ def files_of(release: Path) -> dict[str, str]:
             if p.is_symlink():
                 out[rel] = "link:" + os.readlink(p)
             elif p.is_file():
-                out[rel] = "sha256:" + digest(p)
+                out[rel] = "sha256:" + sha256_file(p)
     return dict(sorted(out.items()))
 
 

@@ -8,6 +8,7 @@ so a ciphertext moved to another row does not open.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -27,6 +28,15 @@ VERSION = 1
 ZIPPED = 2
 #: the largest plaintext a compressed blob may open to (a decompression bomb is refused)
 MAX_UNZIPPED = 16 * 2**20
+
+
+def sha256_file(path: Path) -> str:
+    """A file's SHA-256 (hex), read a MiB at a time: backups' and releases' manifests."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def write_secret_file(path: Path, data: str) -> None:
