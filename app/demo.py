@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.api.client import ApiError, LaneClient
+from app.api.client import ApiError, LaneClient, version_when_ready
 from app.demo_config import (
     CAMERA_ACCOUNT_FILE,
     CAMERA_MAKE,
@@ -112,23 +112,14 @@ class Processes:
 
 
 async def wait_ready(sock: Path, procs: Processes, timeout: float = 30.0) -> None:
-    client = LaneClient(str(sock), timeout_s=2)
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            for p in procs.procs:
-                if p.poll() is not None:
-                    raise OtolaneError(
-                        "demo_failed",
-                        f"a demo process ended early ({' '.join(map(str, p.args[3:5]))}); "
-                        f"see {procs.home / 'logs'}",
-                    )
-            with contextlib.suppress(ApiError):
-                await client.call("GET", "/v1/version")
-                return
-            await asyncio.sleep(0.2)
-    finally:
-        await client.close()
+    if await version_when_ready(str(sock), lambda: all(p.poll() is None for p in procs.procs), timeout):
+        return
+    for p in procs.procs:
+        if p.poll() is not None:
+            raise OtolaneError(
+                "demo_failed",
+                f"a demo process ended early ({' '.join(map(str, p.args[3:5]))}); see {procs.home / 'logs'}",
+            )
     raise OtolaneError("demo_failed", f"the daemon did not start; see {procs.home / 'logs'}")
 
 

@@ -6,7 +6,10 @@ with the daemon's catalog code. The TUI imports this module and nothing else of 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
@@ -134,3 +137,20 @@ class LaneClient:
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
+
+
+async def version_when_ready(
+    socket_path: str, alive: Callable[[], bool], timeout_s: float, every_s: float = 0.2
+) -> dict[str, Any] | None:
+    """The daemon's ``/v1/version`` as soon as it answers on its socket; None when ``alive`` says it
+    ended or ``timeout_s`` passed (the demo's start, the health check of a new release)."""
+    client = LaneClient(socket_path, timeout_s=2)
+    deadline = time.monotonic() + timeout_s
+    try:
+        while alive() and time.monotonic() < deadline:
+            with contextlib.suppress(ApiError, aiohttp.ClientError, OSError):  # not listening yet
+                return dict(await client.call("GET", "/v1/version"))
+            await asyncio.sleep(every_s)
+    finally:
+        await client.close()
+    return None

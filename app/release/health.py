@@ -10,13 +10,12 @@ stopped, with no alarm journalled at its start. The report is one JSON object.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
 import sys
 import time
 from typing import Any
 
-from app.api.client import LaneClient
+from app.api.client import version_when_ready
 from app.config import Config
 from app.release.manifest import Installed, root_file
 
@@ -82,16 +81,10 @@ async def _daemon(cfg: Config, rep: Report, release: str) -> None:
         stderr=asyncio.subprocess.PIPE,
         start_new_session=True,
     )
-    client = LaneClient(str(cfg.socket_path), timeout_s=2)
-    answer: dict[str, Any] | None = None
     deadline = time.monotonic() + READY_S
     try:
-        while answer is None and proc.returncode is None and time.monotonic() < deadline:
-            await asyncio.sleep(0.3)
-            with contextlib.suppress(Exception):  # not listening yet
-                answer = await client.call("GET", "/v1/version")
+        answer = await version_when_ready(str(cfg.socket_path), lambda: proc.returncode is None, READY_S, 0.3)
     finally:
-        await client.close()
         if proc.returncode is None:
             proc.send_signal(signal.SIGTERM)
         try:
