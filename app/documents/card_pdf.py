@@ -141,7 +141,7 @@ def _card_sheet(card: dict[str, Any], st: dict[str, ParagraphStyle], seal: Seal)
             "card:lane",
             _p(_esc(lane["name"]), val),
             "card:duration",
-            _p(f"{round(card['duration_s'] / 60, 1):g} min", val),
+            _p(f"{round(card['duration_s'] / 60, 1):g} {unit_text('min')}", val),
         ),
         (
             "card:started",

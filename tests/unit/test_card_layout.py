@@ -132,6 +132,13 @@ def test_the_protocol_speaks_kazakh_and_russian_with_units_and_times(tmp_path: P
     assert flat.count("Фара левая, противотуманная: высота установки") == 1
 
 
+def test_the_cards_duration_is_in_minutes_as_kazakh_and_russian_write_them(tmp_path: Path) -> None:
+    """Issue #22 item 6, R3.8: "20.1 мин" on the card's first sheet, never the English "min"."""
+    card = _card()
+    first = " ".join(_render(card, tmp_path / "card.pdf")[0].split())
+    assert f"{round(card['duration_s'] / 60, 1):g} мин" in first and " min " not in f"{first} "
+
+
 def test_an_aim_not_judged_is_named_in_words_with_why_and_its_unit(tmp_path: Path) -> None:
     """Issue #22 (6), (7): a measured value with no verdict is named as the card names its items, in
     kk and ru, with why it is not judged (no tilt marked on the headlamp) and its unit — never the
