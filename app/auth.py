@@ -1,9 +1,10 @@
 """Local accounts: Argon2id hashes, roles, expiry (R3.17), history, lock-out; sessions.
 
-Roles grant the rights (R10.3; rights per person, R10.4 and R10.5: issue #25): an operator runs
-inspections, a technician looks after the devices, an administrator manages users and reads the
-journal. The daemon checks the role on every call (see ``app/api/server.py``); the screens never
-decide.
+A role gives a default set of permissions (R10.3): an operator runs inspections, a technician looks
+after the devices, an administrator manages users and reads the journal; an administrator grants or
+withdraws single permissions per person (R10.4, R10.5; ``app/rights.py``). The daemon checks the
+permission on every call (see ``app/api/server.py``); the screens never decide. How a user name is
+written and a password kept and judged: ``app/credentials.py``.
 
 Guarantees, and why:
 
@@ -14,144 +15,41 @@ Guarantees, and why:
   not tell a known user from an unknown one, nor a locked account from a wrong password.
 * A session is checked against its account on every call and once a second for open streams: a lock,
   a role change or a password set by the administrator (also from the command line, another process)
-  ends it at once.
+  ends it at once; a right granted or withdrawn holds from the next call.
 * The journal records each account's role, lock and password digest (``app/ledger.py``); a login
   whose account row the journal does not back is refused and raises an integrity alarm.
 """
 
 from __future__ import annotations
 
-import os
 import secrets
 import time
-import unicodedata
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from confusable_homoglyphs import categories, confusables
-from cryptography.exceptions import InvalidKey
-from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
-
-from app import ledger
+from app import ledger, rights
+from app.credentials import (
+    DUMMY_HASH,
+    MAX_FULL_NAME,
+    MAX_PASSWORD,
+    MAX_USERNAME,
+    MIN_DISTINCT,
+    Policy,
+    check_password,
+    hash_password,
+    normalise_username,
+    skeleton,
+    username_problem,
+    weak_reason,
+)
 from app.errors import OtolaneError
 from app.journal import Journal
 from app.storage.db import write_tx
 from app.storage.models import User
 
-ROLES = ("operator", "technician", "admin")
+ROLES = rights.ROLES
 DAY = 86400.0
-MAX_USERNAME = 32
-MAX_FULL_NAME = 200
-MAX_PASSWORD = 256
-#: the scripts a user name may be written in (one of them, not mixed)
-SCRIPTS = {"LATIN", "CYRILLIC"}
-NAME_PUNCTUATION = set(".-_")
-#: how many Argon2 operations ran (a login, refused or not, runs exactly one: the timing test counts)
-KDF_RUNS = [0]
-
-
-def hash_password(password: str) -> str:
-    KDF_RUNS[0] += 1
-    kdf = Argon2id(salt=os.urandom(16), length=32, iterations=2, lanes=1, memory_cost=32 * 1024)
-    return kdf.derive_phc_encoded(password.encode())
-
-
-def check_password(password: str, encoded: str) -> bool:
-    KDF_RUNS[0] += 1
-    try:
-        Argon2id.verify_phc_encoded(password.encode(), encoded)
-        return True
-    except (InvalidKey, ValueError):
-        return False
-
-
-#: verified against when the user is unknown, so the refusal costs what a real check costs
-_DUMMY_HASH = Argon2id(
-    salt=b"otolane-dummy-16", length=32, iterations=2, lanes=1, memory_cost=32 * 1024
-).derive_phc_encoded(b"never a password")
-
-
-def normalise_username(text: str) -> str:
-    """NFKC and case folding: ``Admin``, ``ＡＤＭＩＮ`` and ``admin`` are one name."""
-    return unicodedata.normalize("NFKC", text).casefold().strip()
-
-
-def username_problem(name: str) -> str | None:
-    """Why a (normalised) user name cannot be used, or None."""
-    if not 1 <= len(name) <= MAX_USERNAME:
-        return f"a user name is 1–{MAX_USERNAME} characters"
-    if not name[0].isalpha():
-        return "a user name starts with a letter"
-    for c in name:
-        if not (c.isalnum() or c in NAME_PUNCTUATION):
-            return f"'{c}' cannot be in a user name: letters, digits, '.', '-', '_'"
-    scripts = categories.unique_aliases(name) - {"COMMON"}
-    if not scripts <= SCRIPTS:
-        return "a user name is written in Latin or Cyrillic letters"
-    if len(scripts) > 1:
-        return "a user name is written in one script, not Latin and Cyrillic mixed"
-    return None
-
-
-def skeleton(name: str) -> str:
-    """What a name looks like: each character replaced by the smallest of its look-alikes (Unicode's
-    confusables table), so ``аdmin`` (Cyrillic а) and ``admin`` have one skeleton."""
-    out = []
-    for c in name:
-        twins = [h["c"] for h in confusables.confusables_data.get(c, ()) if len(h["c"]) == 1]
-        out.append(min([c, *twins]))
-    return "".join(out)
-
-
-@dataclass
-class Policy:
-    max_age_days: int = 30
-    history: int = 5
-    min_length: int = 10
-    lockout_after: int = 5
-    lockout_minutes: int = 15
-    idle_minutes: int = 60
-
-    @classmethod
-    def from_config(cls, sec: dict[str, Any]) -> Policy:
-        return cls(
-            sec["password_max_age_days"],
-            sec["password_history"],
-            sec["password_min_length"],
-            sec["lockout_after"],
-            sec["lockout_minutes"],
-            sec["session_idle_minutes"],
-        )
-
-
-#: a password needs this many different characters (one repeated character is no password)
-MIN_DISTINCT = 5
-
-
-def weak_reason(policy: Policy, username: str, password: str) -> str | None:
-    if not password.strip():
-        return "password_blank"
-    if len(password) < policy.min_length:
-        return "password_too_short"
-    if len(password) > MAX_PASSWORD:
-        return "password_too_long"
-    if any(unicodedata.category(c).startswith("C") for c in password):
-        return "password_control_char"
-    if len(set(password)) < MIN_DISTINCT:
-        return "password_repeated"
-    if normalise_username(username) in normalise_username(password):
-        return "password_has_username"
-    classes = sum(
-        (
-            any(c.isalpha() for c in password),
-            any(c.isdigit() for c in password),
-            any(not c.isalnum() for c in password),
-        )
-    )
-    if classes < 2:
-        return "password_needs_mix"
-    return None
 
 
 @dataclass
@@ -168,6 +66,13 @@ class Session:
     signer: Any = field(default=None, repr=False)
     #: digest of the account's key binding when the session opened (a re-binding ends it)
     binding: str = ""
+    #: the person's permissions as the account says now (read again on every call)
+    permissions: frozenset[str] = frozenset()
+    #: where the session was opened: the terminal and the client's address (``app/activity.py``)
+    where: dict[str, str] = field(default_factory=dict)
+
+    def may(self, permission: str) -> bool:
+        return permission in self.permissions
 
 
 def _binding(user: User) -> str:
@@ -277,6 +182,7 @@ class Accounts:
             "disabled": user.disabled,
             "pw_hash": user.pw_hash,
             "eds_iin": user.eds_iin,
+            "rights": user.rights,
         }
         return ledger.account_problems(row, expected.get(user.username))
 
@@ -285,7 +191,7 @@ class Accounts:
         user = await User.get_or_none(username=name)
         now = time.time()
         # One Argon2 operation on every path, whatever the outcome (see the module's docstring).
-        right = check_password(password[:MAX_PASSWORD], user.pw_hash if user else _DUMMY_HASH)
+        right = check_password(password[:MAX_PASSWORD], user.pw_hash if user else DUMMY_HASH)
         if user is None:
             await self.journal.write(name[:MAX_USERNAME], "login_failed", reason="unknown user")
             if self.unknown.locked_until(name) > now:
@@ -358,6 +264,7 @@ class Accounts:
             method=method,
             signer=signer,
             binding=_binding(user),
+            permissions=rights.effective(user.role, user.rights),
         )
         self.sessions[s.token] = s
         await self.journal.write(user.username, "login", role=user.role, method=method, **details)
@@ -397,6 +304,8 @@ class Accounts:
         )
         if not ok and self.sessions.pop(s.token, None) is not None:
             await self.journal.write(s.username, "session_ended", reason="account changed")
+        if ok and user is not None:
+            s.permissions = rights.effective(user.role, user.rights)
         return ok
 
     async def sweep(self) -> set[str]:
@@ -466,12 +375,47 @@ class Accounts:
         if user.role == role:
             return
         old, user.role = user.role, role
+        cleared, user.rights = user.rights, {}  # the person's own rights were beside the old role's
         async with write_tx() as tx:
             await user.save(using_db=tx)
             await self.journal.write(
-                by, "user_role_changed", tx, username=user.username, role=role, old_role=old
+                by,
+                "user_role_changed",
+                tx,
+                username=user.username,
+                role=role,
+                old_role=old,
+                **({"rights_cleared": cleared} if cleared else {}),
             )
         await self.sweep()
+
+    async def set_right(self, username: str, permission: str, state: str, by: str) -> dict[str, bool]:
+        """Grant, withdraw or set back to the role's default one permission of one person (R10.4,
+        R10.5); journalled with the person's rights after it. No one changes their own rights.
+        The person's own rights after the change."""
+        if permission not in rights.BY_NAME:
+            raise OtolaneError("permission_unknown", "no such permission", permission=permission[:40])
+        if state not in rights.STATES:
+            raise OtolaneError("field_type", f"'state' is one of {', '.join(rights.STATES)}", field="state")
+        user = await self.get(username)
+        if by in (user.username, f"cli:{user.username}"):
+            raise OtolaneError("rights_own", "no one changes their own rights", status=409)
+        new = rights.changed(user.role, user.rights or {}, permission, state)
+        if new == (user.rights or {}):
+            return new
+        user.rights = new
+        async with write_tx() as tx:
+            await user.save(using_db=tx)
+            await self.journal.write(
+                by,
+                "user_rights_changed",
+                tx,
+                username=user.username,
+                permission=permission,
+                state=state,
+                rights=new,
+            )
+        return new
 
     async def list(self) -> list[dict[str, Any]]:
         now = time.time()
@@ -482,6 +426,8 @@ class Accounts:
                 {
                     "username": u.username,
                     "role": u.role,
+                    "rights": u.rights or {},
+                    "permissions": sorted(rights.effective(u.role, u.rights)),
                     "full_name": u.full_name,
                     "disabled": u.disabled,
                     "locked": u.locked_until > now,

@@ -85,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("unlock", "unlock an account (also clears a lock-out after failed logins)"),
         ("role", "change a user's role (its sessions end at once)"),
         ("bind-eds", "bind the IIN of a user's NCA key (signature login, R3.1)"),
+        ("rights", "a user's permissions; --grant, --withdraw or --default one (R10.4, R10.5)"),
         ("list", "list users"),
     ):
         a = usub.add_parser(name, help=hlp)
@@ -99,6 +100,12 @@ def build_parser() -> argparse.ArgumentParser:
             a.add_argument("--iin", required=True, help="the 12-digit IIN in the employee's certificate")
         if name in ("add", "passwd"):
             a.add_argument("--password-stdin", action="store_true")
+        if name == "rights":
+            from app.rights import NAMES
+
+            one = a.add_mutually_exclusive_group()
+            for state in ("grant", "withdraw", "default"):
+                one.add_argument(f"--{state}", choices=NAMES, metavar="PERMISSION")
         a.set_defaults(fn=lane.cmd_user)
 
     i = sub.add_parser("integrity", help="database integrity (R3.13)")

@@ -117,6 +117,7 @@ class Config:
     backup: dict[str, Any] = field(default_factory=dict)
     update: dict[str, Any] = field(default_factory=dict)
     kiosk: dict[str, Any] = field(default_factory=dict)
+    dlp: dict[str, Any] = field(default_factory=dict)
     #: what the file said of each setting an administrator changed since (``app/settings.py``)
     file_values: dict[str, Any] = field(default_factory=dict)
 
@@ -182,6 +183,7 @@ def parse(text: str, file: str, base: Path) -> Config:
         if tables["backup"][key] < least:
             raise ConfigError(file, f"backup.{key}", f"at least {least}", repr(tables["backup"][key]))
     _check_update(file, tables["update"])
+    _check_dlp(file, tables["dlp"])
     cameras = _cameras(file, data.get("cameras", []))
     cfg = Config(Path(file), base, devices=tuple(devices), cameras=cameras, **tables)
     _check_paths(cfg)
@@ -200,6 +202,26 @@ def _check_update(file: str, upd: dict[str, Any]) -> None:
             raise ConfigError(file, f"update.{key}", "a list of words (a command, no shell)", repr(upd[key]))
     if upd["keep_releases"] < 1:
         raise ConfigError(file, "update.keep_releases", "at least 1", repr(upd["keep_releases"]))
+
+
+def _check_dlp(file: str, dlp: dict[str, Any]) -> None:
+    from app.dlp import RULES, weekdays, work_hours
+
+    if bad := [r for r in dlp["rules"] if r not in RULES]:
+        raise ConfigError(file, "dlp.rules", f"some of {', '.join(RULES)}", repr(bad[0]))
+    try:
+        work_hours(dlp["work_hours"])
+    except ValueError as exc:
+        raise ConfigError(file, "dlp.work_hours", "HH:MM-HH:MM, the start before the end", f"{exc}") from None
+    try:
+        weekdays(dlp["work_days"])
+    except ValueError as exc:
+        raise ConfigError(
+            file, "dlp.work_days", "ISO day numbers and ranges 1–7, e.g. '1-5'", f"{exc}"
+        ) from None
+    for key in ("issues_per_hour", "failed_logins", "failed_login_window_minutes"):
+        if dlp[key] < 1:
+            raise ConfigError(file, f"dlp.{key}", "at least 1", repr(dlp[key]))
 
 
 def _cameras(file: str, raw: Any) -> tuple[CameraConfig, ...]:

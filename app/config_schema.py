@@ -149,6 +149,22 @@ SCHEMA: dict[str, dict[str, Key]] = {
             "medium (otolane lockdown)",
         ),
     },
+    "dlp": {
+        "rules": Key(
+            list,
+            ["off_hours", "issues_per_hour", "other_card", "export", "failed_logins"],
+            doc="R11: the leak-prevention rules that alert (app/dlp.py); an empty list turns them off",
+        ),
+        "work_hours": Key(str, "07:00-21:00", doc="The centre's working hours HH:MM-HH:MM (Kazakhstan time)"),
+        "work_days": Key(
+            str, "1-6", doc="Working days as ISO numbers and ranges, 1 = Monday: '1-5', '1-5,7'"
+        ),
+        "issues_per_hour": Key(
+            int, 30, doc="More cards and certificates issued by one person in an hour alert"
+        ),
+        "failed_logins": Key(int, 5, doc="This many failed log-ins under one name within the window alert"),
+        "failed_login_window_minutes": Key(int, 15, doc="The window of the failed log-ins rule"),
+    },
     "security": {
         "password_max_age_days": Key(int, 30, doc="R3.17: passwords expire after this"),
         "password_history": Key(int, 5, doc="How many previous passwords cannot be reused"),

@@ -23,6 +23,7 @@ from typing import Any
 from app.api.server import Api, serve_unix
 from app.auth import Accounts, Policy
 from app.config import Config, DeviceConfig
+from app.dlp import Watch
 from app.eds.login import EdsLogin
 from app.eis import history, idkey, system_key
 from app.eis.client import make_client
@@ -169,6 +170,7 @@ class Daemon:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self.stopping.set)
             await lane.start()
+            Watch.on(journal, cfg.dlp)  # R11: leak-prevention rules over every activity entry
             api = Api(lane, accounts, journal, EdsLogin(cfg, accounts, store.keyring))
             try:
                 runner = await serve_unix(api.app(), cfg.socket_path)

@@ -40,8 +40,13 @@ class ConfigError(OtolaneError):
 class Forbidden(OtolaneError):
     status = 403
 
-    def __init__(self, role: str, action: str) -> None:
-        super().__init__("forbidden", f"the role '{role}' may not {action}", role=role, action=action)
+    def __init__(self, permission: str, action: str) -> None:
+        super().__init__(
+            "forbidden",
+            f"you may not {action} (permission {permission})",
+            permission=permission,
+            action=action,
+        )
 
 
 class Refused(OtolaneError):

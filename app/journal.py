@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from tortoise import connections
 
+from app.activity import ACTIONS as ACTIVITY_ACTIONS
+from app.activity import WHERE
 from app.storage.chain import ChainWriter
 from app.storage.db import dialect, write_tx
 from app.storage.models import JournalEntry
@@ -60,10 +62,16 @@ def _clean(details: dict[str, Any]) -> dict[str, Any]:
 class Journal:
     def __init__(self) -> None:
         self.writer = ChainWriter(JournalEntry)
+        #: told of every row written (it may still be in an open transaction): the DLP watch
+        self.watchers: list[Callable[[dict[str, Any]], None]] = []
 
     @staticmethod
     def entry(actor: str, action: str, details: dict[str, Any], ts: float | None = None) -> dict[str, Any]:
-        """The chained columns of one journal row (its seq and hashes are added when appended)."""
+        """The chained columns of one journal row (its seq and hashes are added when appended); an
+        entry written while a request is served says where it came from (``app/activity.py``)."""
+        here = WHERE.get()
+        if here and "where" not in details:
+            details = {**details, "where": here}
         return {
             "ts": time.time() if ts is None else ts,
             "actor": actor[:64],
@@ -75,9 +83,11 @@ class Journal:
         row = self.entry(actor, action, details)
         if conn is not None:
             await self.writer.append([row], conn)
-            return
-        async with write_tx() as tx:
-            await self.writer.append([row], tx)
+        else:
+            async with write_tx() as tx:
+                await self.writer.append([row], tx)
+        for watcher in self.watchers:
+            watcher(row)
 
     async def read(
         self, limit: int = 100, before: int | None = None, action: str | None = None
@@ -132,6 +142,16 @@ class Journal:
         """Every entry of these actions after ``after``, oldest first: the chained record the lane
         rebuilds a fact from (the clock, a stand's registration, an account's role)."""
         return await JournalEntry.filter(action__in=actions, seq__gt=after).order_by("seq")
+
+    @staticmethod
+    async def activity(start: float, end: float, actor: str | None) -> list[JournalEntry]:
+        """The users' activity of ``[start, end)`` (``app/activity.py: ACTIONS``), oldest first, by
+        the journal's time index (migration 15); one person's (and the alerts about them) when named."""
+        q = JournalEntry.filter(ts__gte=start, ts__lt=end, action__in=ACTIVITY_ACTIONS)
+        rows = await q.order_by("seq")
+        if actor:
+            rows = [r for r in rows if r.actor == actor or (r.details or {}).get("user") == actor]
+        return rows
 
     @staticmethod
     async def last(*actions: str) -> JournalEntry | None:

@@ -36,6 +36,7 @@ USER_ACTIONS = (
     "user_unlocked",
     "password_changed",
     "user_eds_bound",
+    "user_rights_changed",
 )
 EIS_ACTIONS = {"eis_accepted": "accepted", "eis_rejected": "rejected", "eis_refused_training": "refused"}
 
@@ -110,18 +111,27 @@ def inspection_problems(row: dict[str, Any], entries: list[Entry], has_card: boo
 
 
 def expected_accounts(entries: Iterable[Entry]) -> dict[str, dict[str, Any]]:
-    """username → role, disabled and password digest, as the journal's account events leave them."""
+    """username → role, disabled, password digest, key binding and own rights, as the journal's
+    account events leave them (a role change clears the person's own rights)."""
     out: dict[str, dict[str, Any]] = {}
     for action, d in entries:
         name = d.get("username")
         if not isinstance(name, str):
             continue
         if action == "user_added":
-            out[name] = {"role": d.get("role"), "disabled": False, "pw_digest": d.get("pw_digest")}
+            out[name] = {
+                "role": d.get("role"),
+                "disabled": False,
+                "pw_digest": d.get("pw_digest"),
+                "rights": {},
+            }
         elif name not in out:
             continue
         elif action == "user_role_changed":
             out[name]["role"] = d.get("role")
+            out[name]["rights"] = {}
+        elif action == "user_rights_changed":
+            out[name]["rights"] = d.get("rights") or {}
         elif action in ("user_locked", "user_unlocked"):
             out[name]["disabled"] = action == "user_locked"
         elif action == "password_changed":
@@ -146,6 +156,10 @@ def account_problems(row: dict[str, Any], expected: dict[str, Any] | None) -> li
     if expected.get("pw_digest") and digest(row["pw_hash"]) != expected["pw_digest"]:
         problems.append(
             f"{name}: the password hash is not the one the journal recorded (set behind the software)"
+        )
+    if (row.get("rights") or {}) != expected.get("rights", {}):
+        problems.append(
+            f"{name}: the person's own rights are not the ones the journal recorded (set behind the software)"
         )
     sealed = row.get("eds_iin")
     if (digest(bytes(sealed).hex()) if sealed else None) != expected.get("iin_digest"):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import datetime as dt
 import hashlib
 import json
 import threading
@@ -183,8 +184,8 @@ WALKS: dict[str, tuple[str | None, list[str]]] = {
         "admin",
         [
             "f9", "e", "i", "escape", "x", "escape", "escape",
-            "f2", "1", "a", "escape", "escape", "2", "i", "escape", "escape", "7", "enter", "escape",
-            "escape", "5", "a", "escape", "escape", "8",
+            "f2", "1", "a", "escape", "g", "escape", "escape", "2", "i", "escape", "escape", "7", "enter",
+            "escape", "escape", "5", "a", "escape", "escape", "8", "escape", "9",
         ],
     ),
 }  # fmt: skip
@@ -231,6 +232,10 @@ async def record(home: Path) -> None:
     # a clock ten times real time, as the demo's: what the stream said and what a screen asked a
     # moment later agree to seconds, not to the minutes a faster clock would put between them
     rig = await start_rig(home / "lane", cameras=("mjpeg",), speed=10.0)
+    from tui import wallclock
+
+    # the screens ask for "today" (the activity) as the snapshots' held clock says it
+    wallclock.now = lambda: dt.datetime(2026, 12, 3, 10, 0)  # type: ignore[assignment]
 
     async def walk(name: str) -> None:
         rec = Recorder(rig.sock)

@@ -40,12 +40,8 @@ R10 = {
 }
 #: IDs with no test yet, and what will bring one (the suite fails on any other ID without a test)
 GAPS: dict[str, str] = {
-    "R11": "issue #25 (2), (3): the operators' activity journal and the leak-prevention rules",
-    "R10.4": "issue #25 (1): rights per person (today: three fixed roles)",
-    "R10.5": "issue #25 (1): rights per person (today: three fixed roles)",
     "R10.9": "the vendor's process: a release is tested on the vendor's servers before it is published "
     "(kiosk/publish.py); each lane tests it again on its own data before use (otolane health)",
-    "R10.10": "issue #25 (4): the dependency audit (pip-audit) in ./lane test",
 }
 
 

@@ -117,9 +117,24 @@ class OtolaneApp(App[None]):
     def _reasoned(self, params: dict[str, Any]) -> dict[str, Any]:
         """Parameters with a device's or camera's ``why`` said as ``reason`` in the user's language."""
         out = dict(params)
+        if isinstance(out.get("permission"), str):  # a permission by what it allows, in words
+            out["permission"] = self.t_or(f"permission.{out['permission']}", out["permission"])
         if "why" in out:
             out["reason"] = self.reason_text(out.pop("why"), out.get("reason", ""))
         return out
+
+    def who(self, name: str) -> str:
+        """Who acted: a user by name; the lane's own parts and the command line in words."""
+        if name.startswith("cli:"):
+            return self.t("actor.cli", user=name.removeprefix("cli:"))
+        return self.t_or(f"actor.{name}", name)
+
+    def where_text(self, where: dict[str, Any] | None) -> str:
+        """Where an act came from in words: "консоль tty1", "SSH 10.0.0.5 pts/2" (R11)."""
+        if not where:
+            return self.t("activity.via_lane")
+        via = self.t_or(f"activity.via_{where.get('via', '')}", str(where.get("via", "")))
+        return " ".join(x for x in (via, where.get("address", ""), where.get("terminal", "")) if x)
 
     def duration(self, seconds: float) -> str:
         """A time left as people read it: "17 мин 28 с", "45 с" (not "1048 с")."""

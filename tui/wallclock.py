@@ -8,3 +8,7 @@ import datetime as dt
 
 def now() -> dt.datetime:
     return dt.datetime.now()
+
+
+def today() -> dt.date:
+    return now().date()

@@ -131,7 +131,7 @@ async def eis_key(p: Parts, request: web.Request) -> web.Response:
 def _not_oneself(request: web.Request) -> None:
     """An administrator cannot lock or demote their own account: the lane would be left with no one
     to unlock it (another administrator, or the command line as root, may)."""
-    from app.auth import normalise_username
+    from app.credentials import normalise_username
 
     if normalise_username(request.match_info["name"]) == normalise_username(user(request)):
         raise OtolaneError(
@@ -161,6 +161,26 @@ async def set_role(p: Parts, request: web.Request) -> web.Response:
     data = await body(request)
     await p.accounts.set_role(request.match_info["name"], field(data, "role", str, max_len=16), user(request))
     return web.json_response({"ok": True})
+
+
+async def set_right(p: Parts, request: web.Request) -> web.Response:
+    """R10.4, R10.5: one permission of one person granted, withdrawn or set back to the role's."""
+    data = await body(request)
+    new = await p.accounts.set_right(
+        request.match_info["name"],
+        field(data, "permission", str, max_len=40),
+        field(data, "state", str, max_len=10),
+        user(request),
+    )
+    return web.json_response({"rights": new})
+
+
+async def permissions(p: Parts, request: web.Request) -> web.Response:
+    """The permissions in the table's order, with the roles that have each by default."""
+    from app.rights import PERMISSIONS
+
+    rows = [{"name": x.name, "roles": list(x.roles), "kind": x.kind} for x in PERMISSIONS]
+    return web.json_response({"permissions": rows})
 
 
 def key_facts(info: Any) -> dict[str, Any]:

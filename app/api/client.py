@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -47,7 +48,11 @@ class LaneClient:
         return self._session
 
     def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        out = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        ssh = os.environ.get("SSH_CONNECTION", "").split(" ")[0]
+        if ssh:  # where this screen is seen from: the daemon cannot read another user's environment
+            out["X-Otolane-Ssh"] = ssh[:64]
+        return out
 
     async def call(
         self, method: str, path: str, body: dict[str, Any] | None = None, timeout_s: float | None = None

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from app.api.request import Parts, body, field, user
+from app.api.request import Parts, body, field, session
 
 
 async def card(p: Parts, request: web.Request) -> web.Response:
-    return web.json_response(await p.lane.documents.card(request.match_info["cid"]))
+    return web.json_response(await p.lane.documents.card(session(request), request.match_info["cid"]))
 
 
 async def card_pdf(p: Parts, request: web.Request) -> web.Response:
-    pdf, copy = await p.lane.documents.card_pdf(user(request), request.match_info["cid"])
+    pdf, copy = await p.lane.documents.card_pdf(session(request), request.match_info["cid"])
     return web.Response(
         body=pdf, content_type="application/pdf", headers={"X-Otolane-Copy": "1" if copy else "0"}
     )
@@ -22,7 +22,7 @@ async def card_pdf(p: Parts, request: web.Request) -> web.Response:
 
 async def card_signature(p: Parts, request: web.Request) -> web.Response:
     """The employee's signature of the card beside its PDF (``otolane card verify --cms``)."""
-    body, media = await p.lane.documents.signature(request.match_info["cid"])
+    body, media = await p.lane.documents.signature(session(request), request.match_info["cid"])
     suffix = "xml" if media == "application/xml" else "p7s"
     headers = {"Content-Disposition": f'attachment; filename="card-{request.match_info["cid"][:8]}.{suffix}"'}
     return web.Response(body=body, content_type=media, headers=headers)
@@ -30,7 +30,7 @@ async def card_signature(p: Parts, request: web.Request) -> web.Response:
 
 async def print_card(p: Parts, request: web.Request) -> web.Response:
     return web.json_response(
-        await p.lane.documents.print_card(user(request), request.match_info["cid"]), status=201
+        await p.lane.documents.print_card(session(request), request.match_info["cid"]), status=201
     )
 
 
@@ -43,7 +43,7 @@ async def certificate(p: Parts, request: web.Request) -> web.Response:
     data = await body(request) if request.can_read_body else {}
     to_printer = bool(field(data, "print", bool, False))
     pdf, number, copy, job = await p.lane.documents.certificate(
-        user(request), request.match_info["cid"], to_printer
+        session(request), request.match_info["cid"], to_printer
     )
     if job is not None:
         return web.json_response(

@@ -1,8 +1,9 @@
 """The local API of ``laned``: aiohttp on a Unix socket (0660), JSON over HTTP, one WebSocket stream.
 
-:data:`ROUTES` is the whole API as data: method, path, the roles allowed, the handler. The
-middleware checks the session and the role on every call before any handler runs (R10.3);
-a route with no roles is open (version, login). Every error leaves as JSON with a catalog code,
+:data:`ROUTES` is the whole API as data: method, path, the one permission it needs
+(``app/rights.py``), the handler. The middleware checks the session and the person's permission on
+every call before any handler runs (R10.3–R10.5); an open route (version, logins) needs no session.
+Every error leaves as JSON with a catalog code,
 never as a traceback. The handlers live by topic beside this table (``accounts.py``,
 ``inspections.py``, ``documents.py``, ``equipment.py``, ``records.py``, ``stream.py``), each
 calling the lane's parts by their public methods. See ``docs/api.md``.
@@ -22,7 +23,9 @@ from typing import Any
 
 from aiohttp import web
 
+from app import activity, rights
 from app.api import accounts, documents, equipment, inspections, records
+from app.api import activity as activity_api
 from app.api.accounts import API_VERSION
 from app.api.request import MAX_DEPTH, MAX_FIELD, SESSION, Parts
 from app.api.stream import STREAMS, WS_CLOSE_S, Streams, stream
@@ -39,8 +42,8 @@ log = logging.getLogger("otolane.api")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 TopicHandler = Callable[[Parts, web.Request], Awaitable[web.StreamResponse]]
 
-OPERATOR, TECH, ADMIN = "operator", "technician", "admin"
-ALL = (OPERATOR, TECH, ADMIN)
+#: a route open without a session (version, logins); one any session may call (log out, password)
+OPEN, SESSION_ONLY = "", "session"
 #: what a session whose password has expired may still do
 WHILE_EXPIRED = ("password", "logout", "version")
 #: what a password session may still do where the centre signs in with NCA keys only (R3.1): view
@@ -52,78 +55,121 @@ VIEW_ONLY_ACTIONS = ("password", "logout")
 class Route:
     method: str
     path: str
-    roles: tuple[str, ...]
+    permission: str  # a name of ``app/rights.py``, OPEN or SESSION_ONLY
     handler: TopicHandler
-    action: str  # said in the refusal: "the role 'x' may not <action>"
+    action: str  # said in the refusal: "you may not <action>"
 
     @property
     def name(self) -> str:
         return self.handler.__name__
 
+    @property
+    def roles(self) -> tuple[str, ...]:
+        """The roles that may call it unless a person's own rights say otherwise (R8's baseline)."""
+        if self.permission == OPEN:
+            return ()
+        if self.permission == SESSION_ONLY:
+            return rights.ROLES
+        return rights.BY_NAME[self.permission].roles
+
 
 ROUTES: tuple[Route, ...] = (
-    Route("GET", "/v1/version", (), accounts.version, "read the version"),
-    Route("POST", "/v1/login", (), accounts.login, "log in"),
-    Route("GET", "/v1/eds/keys", (), accounts.eds_keys, "list the key files"),
-    Route("POST", "/v1/login/eds", (), accounts.login_eds, "log in with an NCA key"),
-    Route("POST", "/v1/login/ncalayer", (), accounts.login_ncalayer, "log in with a key in NCALayer"),
-    Route("POST", "/v1/logout", ALL, accounts.logout, "log out"),
-    Route("POST", "/v1/password", ALL, accounts.password, "change the password"),
-    Route("GET", "/v1/state", ALL, inspections.state, "see the lane"),
-    Route("GET", "/v1/stream", ALL, stream, "watch the lane"),
-    Route("POST", "/v1/inspections", (OPERATOR,), inspections.start_inspection, "start an inspection"),
+    Route("GET", "/v1/version", OPEN, accounts.version, "read the version"),
+    Route("POST", "/v1/login", OPEN, accounts.login, "log in"),
+    Route("GET", "/v1/eds/keys", OPEN, accounts.eds_keys, "list the key files"),
+    Route("POST", "/v1/login/eds", OPEN, accounts.login_eds, "log in with an NCA key"),
+    Route("POST", "/v1/login/ncalayer", OPEN, accounts.login_ncalayer, "log in with a key in NCALayer"),
+    Route("POST", "/v1/logout", SESSION_ONLY, accounts.logout, "log out"),
+    Route("POST", "/v1/password", SESSION_ONLY, accounts.password, "change the password"),
+    Route("GET", "/v1/state", "lane_view", inspections.state, "see the lane"),
+    Route("GET", "/v1/stream", "lane_view", stream, "watch the lane"),
+    Route("POST", "/v1/inspections", "inspect", inspections.start_inspection, "start an inspection"),
     Route(
         "POST",
         "/v1/inspections/{iid}/steps/{step}",
-        (OPERATOR,),
+        "inspect",
         inspections.start_step,
         "run an inspection step",
     ),
-    Route("POST", "/v1/inspections/{iid}/visual", (OPERATOR,), inspections.visual, "mark the visual checks"),
-    Route("GET", "/v1/inspections/{iid}/preview", (OPERATOR,), inspections.preview_card, "review a card"),
-    Route("POST", "/v1/inspections/{iid}/card", (OPERATOR,), inspections.form_card, "form a card"),
-    Route("POST", "/v1/inspections/{iid}/abort", (OPERATOR,), inspections.abort, "abort an inspection"),
-    Route("GET", "/v1/cards/{cid}", (OPERATOR, ADMIN), documents.card, "read a card"),
-    Route("GET", "/v1/cards/{cid}/pdf", (OPERATOR, ADMIN), documents.card_pdf, "download a card"),
+    Route("POST", "/v1/inspections/{iid}/visual", "inspect", inspections.visual, "mark the visual checks"),
+    Route("GET", "/v1/inspections/{iid}/preview", "card_form", inspections.preview_card, "review a card"),
+    Route("POST", "/v1/inspections/{iid}/card", "card_form", inspections.form_card, "form a card"),
+    Route(
+        "POST", "/v1/inspections/{iid}/abort", "inspection_abort", inspections.abort, "abort an inspection"
+    ),
+    Route("GET", "/v1/cards/{cid}", "card_view", documents.card, "read a card"),
+    Route("GET", "/v1/cards/{cid}/pdf", "card_view", documents.card_pdf, "download a card"),
     Route(
         "GET",
         "/v1/cards/{cid}/signature",
-        (OPERATOR, ADMIN),
+        "card_view",
         documents.card_signature,
         "read a card's signature",
     ),
-    Route("POST", "/v1/cards/{cid}/print", (OPERATOR, ADMIN), documents.print_card, "print a card"),
-    Route("GET", "/v1/print-jobs/{job}", (OPERATOR, ADMIN), documents.print_status, "see a print job"),
+    Route("POST", "/v1/cards/{cid}/print", "card_view", documents.print_card, "print a card"),
+    Route("GET", "/v1/print-jobs/{job}", "card_view", documents.print_status, "see a print job"),
     Route(
-        "POST", "/v1/cards/{cid}/certificate", (OPERATOR, ADMIN), documents.certificate, "issue a certificate"
+        "POST",
+        "/v1/cards/{cid}/certificate",
+        "certificate_issue",
+        documents.certificate,
+        "issue a certificate",
     ),
-    Route("GET", "/v1/devices/{dev}/frames", (TECH, ADMIN), equipment.frames, "read raw frames"),
-    Route("POST", "/v1/devices/{dev}/command", (TECH,), equipment.device_command, "command a device"),
-    Route("POST", "/v1/devices/{dev}/replace", (ADMIN,), equipment.replace_device, "replace a device"),
-    Route("GET", "/v1/cameras", ALL, equipment.cameras, "see the cameras"),
-    Route("POST", "/v1/cameras/{cam}/register", (ADMIN,), equipment.register_camera, "register a camera"),
-    Route("GET", "/v1/cameras/{cam}/preview", ALL, equipment.camera_preview, "see a camera"),
-    Route("POST", "/v1/anpr", (OPERATOR,), inspections.recognise_plate, "recognise a plate"),
-    Route("GET", "/v1/journal", (ADMIN,), records.read_journal, "read the journal"),
-    Route("GET", "/v1/eis/exchanges", (ADMIN,), records.eis_exchanges, "read the EIS exchanges"),
-    Route("POST", "/v1/journal/export", (ADMIN,), records.export_journal, "export the journal"),
-    Route("GET", "/v1/integrity", (ADMIN,), records.integrity_status, "see the integrity check"),
-    Route("POST", "/v1/integrity/check", (ADMIN,), records.integrity_start, "run the integrity check"),
-    Route("POST", "/v1/integrity/stop", (ADMIN,), records.integrity_stop, "stop the integrity check"),
-    Route("GET", "/v1/backup", (ADMIN,), records.backup_status, "see the backups"),
-    Route("POST", "/v1/backup", (ADMIN,), records.backup_start, "make a backup"),
-    Route("GET", "/v1/release", (ADMIN,), records.release_status, "see the program's release and updates"),
-    Route("GET", "/v1/eis/outbox", (OPERATOR, ADMIN), records.eis_outbox, "see the EIS queue"),
-    Route("GET", "/v1/users", (ADMIN,), accounts.users, "list users"),
-    Route("POST", "/v1/users", (ADMIN,), accounts.add_user, "add a user"),
-    Route("POST", "/v1/users/{name}/lock", (ADMIN,), accounts.lock_user, "lock a user"),
-    Route("POST", "/v1/users/{name}/unlock", (ADMIN,), accounts.unlock_user, "unlock a user"),
-    Route("POST", "/v1/users/{name}/role", (ADMIN,), accounts.set_role, "change a user's role"),
-    Route("POST", "/v1/users/{name}/eds", (ADMIN,), accounts.bind_eds, "bind a user's NCA key"),
-    Route("POST", "/v1/users/{name}/password", (ADMIN,), accounts.reset_password, "set a temporary password"),
-    Route("POST", "/v1/eis/key", (ADMIN,), accounts.eis_key, "install the EIS identification key"),
-    Route("GET", "/v1/settings", (ADMIN,), accounts.settings, "see the lane's settings"),
-    Route("POST", "/v1/settings", (ADMIN,), accounts.change_setting, "change a lane setting"),
+    Route("GET", "/v1/devices/{dev}/frames", "device_frames", equipment.frames, "read raw frames"),
+    Route(
+        "POST", "/v1/devices/{dev}/command", "device_command", equipment.device_command, "command a device"
+    ),
+    Route(
+        "POST", "/v1/devices/{dev}/replace", "device_replace", equipment.replace_device, "replace a device"
+    ),
+    Route("GET", "/v1/cameras", "lane_view", equipment.cameras, "see the cameras"),
+    Route(
+        "POST",
+        "/v1/cameras/{cam}/register",
+        "camera_register",
+        equipment.register_camera,
+        "register a camera",
+    ),
+    Route("GET", "/v1/cameras/{cam}/preview", "lane_view", equipment.camera_preview, "see a camera"),
+    Route("POST", "/v1/anpr", "inspect", inspections.recognise_plate, "recognise a plate"),
+    Route("GET", "/v1/journal", "journal_read", records.read_journal, "read the journal"),
+    Route("GET", "/v1/eis/exchanges", "journal_read", records.eis_exchanges, "read the EIS exchanges"),
+    Route("POST", "/v1/journal/export", "journal_export", records.export_journal, "export the journal"),
+    Route("GET", "/v1/activity", "activity_view", activity_api.read, "see the users' activity"),
+    Route(
+        "POST", "/v1/activity/export", "activity_export", activity_api.export, "export the users' activity"
+    ),
+    Route("GET", "/v1/integrity", "integrity_check", records.integrity_status, "see the integrity check"),
+    Route(
+        "POST", "/v1/integrity/check", "integrity_check", records.integrity_start, "run the integrity check"
+    ),
+    Route(
+        "POST", "/v1/integrity/stop", "integrity_check", records.integrity_stop, "stop the integrity check"
+    ),
+    Route("GET", "/v1/backup", "backup", records.backup_status, "see the backups"),
+    Route("POST", "/v1/backup", "backup", records.backup_start, "make a backup"),
+    Route(
+        "GET", "/v1/release", "release_view", records.release_status, "see the program's release and updates"
+    ),
+    Route("GET", "/v1/eis/outbox", "eis_queue_view", records.eis_outbox, "see the EIS queue"),
+    Route("GET", "/v1/users", "users_manage", accounts.users, "list users"),
+    Route("POST", "/v1/users", "users_manage", accounts.add_user, "add a user"),
+    Route("POST", "/v1/users/{name}/lock", "users_manage", accounts.lock_user, "lock a user"),
+    Route("POST", "/v1/users/{name}/unlock", "users_manage", accounts.unlock_user, "unlock a user"),
+    Route("POST", "/v1/users/{name}/role", "users_manage", accounts.set_role, "change a user's role"),
+    Route("POST", "/v1/users/{name}/eds", "users_manage", accounts.bind_eds, "bind a user's NCA key"),
+    Route(
+        "POST",
+        "/v1/users/{name}/password",
+        "users_manage",
+        accounts.reset_password,
+        "set a temporary password",
+    ),
+    Route("POST", "/v1/users/{name}/rights", "users_manage", accounts.set_right, "change a user's rights"),
+    Route("GET", "/v1/permissions", "users_manage", accounts.permissions, "list the permissions"),
+    Route("POST", "/v1/eis/key", "eis_key", accounts.eis_key, "install the EIS identification key"),
+    Route("GET", "/v1/settings", "settings", accounts.settings, "see the lane's settings"),
+    Route("POST", "/v1/settings", "settings", accounts.change_setting, "change a lane setting"),
 )
 _BY_NAME = {r.name: r for r in ROUTES}
 
@@ -150,6 +196,8 @@ class Api:
     # --- middleware -------------------------------------------------------------
     @web.middleware
     async def _errors(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        sock = request.transport.get_extra_info("socket") if request.transport else None
+        token = activity.WHERE.set(activity.where(sock, request.headers.get(activity.SSH_HEADER, "")))
         try:
             return await handler(request)
         except OtolaneError as exc:
@@ -172,19 +220,23 @@ class Api:
             log.exception("internal error on %s %s", request.method, request.path)
             body = {"error": {"code": "internal", "message": "internal error", "params": {}}}
             return web.json_response(body, status=500)
+        finally:
+            activity.WHERE.reset(token)
 
     @web.middleware
     async def _auth(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         route = _BY_NAME.get(request.match_info.route.name or "")
-        if route is None or not route.roles:
+        if route is None or route.permission == OPEN:
             return await handler(request)
         token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         session = self.accounts.session(token) if token else None
         if session is None or not await self.accounts.still_valid(session):
             raise OtolaneError("session_required", "log in first", status=401)
-        if session.role not in route.roles:
-            await self.journal.write(session.username, "access_denied", path=request.path)
-            raise Forbidden(session.role, route.action)
+        if route.permission != SESSION_ONLY and not session.may(route.permission):
+            await self.journal.write(
+                session.username, "access_denied", path=request.path, permission=route.permission
+            )
+            raise Forbidden(route.permission, route.action)
         if session.must_change and route.name not in WHILE_EXPIRED:
             raise OtolaneError("password_expired", "the password has expired: change it", status=403)
         if self.view_only(session) and route.method != "GET" and route.name not in VIEW_ONLY_ACTIONS:

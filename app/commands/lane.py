@@ -141,6 +141,8 @@ def cmd_user(args: argparse.Namespace) -> int:
 
             await EdsLogin(cfg, accounts, store.keyring).bind(args.name, args.iin, by)
             print(f"user {args.name} now signs in with the NCA key of IIN {args.iin[:4]}…{args.iin[-2:]}")
+        elif args.action == "rights":
+            _rights(await _user_rights(accounts, args, by))
         else:
             for u in await accounts.list():
                 state = "locked" if u["disabled"] or u["locked"] else "active"
@@ -150,9 +152,40 @@ def cmd_user(args: argparse.Namespace) -> int:
                 )
 
     # a list only reads: it makes no key on a lane that has none, and signs no checkpoint
-    reads = args.action == "list"
+    reads = args.action == "list" or (
+        args.action == "rights" and not (args.grant or args.withdraw or args.default)
+    )
     asyncio.run(with_store(args.config, run, create=not reads, checkpoint=not reads))
     return 0
+
+
+async def _user_rights(accounts: Any, args: argparse.Namespace, by: str) -> dict[str, Any]:
+    """One permission changed when asked; the person's rights as they are then."""
+    for state in ("grant", "withdraw", "default"):
+        if getattr(args, state):
+            await accounts.set_right(args.name, getattr(args, state), state, by)
+    name = (await accounts.get(args.name)).username
+    return next(u for u in await accounts.list() if u["username"] == name)
+
+
+def _rights(u: dict[str, Any]) -> None:
+    """Every permission: what this person has, and how (the role, granted, withdrawn)."""
+    from app.rights import PERMISSIONS
+
+    print(f"{u['username']} ({u['role']})")
+    for p in PERMISSIONS:
+        own = u["rights"].get(p.name)
+        how = (
+            "granted"
+            if own is True
+            else "withdrawn"
+            if own is False
+            else "role"
+            if u["role"] in p.roles
+            else ""
+        )
+        mark = "yes" if p.name in u["permissions"] else "no "
+        print(f"  {mark} {p.name:20} {how:9} {p.allows}")
 
 
 def _progress_writer(kind: str) -> Any:

@@ -13,18 +13,32 @@ import asyncio
 import base64
 import hashlib
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from app.config import Config
 from app.documents.printing import PrintJob, job_done, print_pdf
 from app.documents.seal import make_seal
 from app.domain.clock import LaneClock
 from app.domain.periodicity import lane_date
-from app.errors import OtolaneError
+from app.errors import Forbidden, OtolaneError
 from app.journal import Journal
+from app.rights import card_needs
 from app.storage.anchor import LaneKey
 from app.storage.crypto import Keyring
 from app.storage.models import Card, Outbox
+
+
+def formed_by(card: dict[str, Any]) -> str:
+    """The user name of the employee who formed a card."""
+    return str((card.get("inspector") or {}).get("username") or card.get("operator") or "")
+
+
+class Reader(Protocol):
+    """Who asks for a card: their name and their permissions (a session of ``app/auth.py``)."""
+
+    username: str
+
+    def may(self, permission: str) -> bool: ...
 
 
 class Issuer:
@@ -53,27 +67,47 @@ class Issuer:
             raise OtolaneError("card_unknown", "no such card", status=404, card_id=card_id[:40])
         return dict(self.keyring.open_json(row.sealed, f"cards:{row.card_id}"))
 
-    async def card(self, card_id: str) -> dict[str, Any]:
-        """A stored card, its photos' images beside their records (for a reader and for paper)."""
-        return await self.with_images(await self._stored(card_id))
+    async def allowed(self, who: Reader, card: dict[str, Any], is_copy: bool = False) -> None:
+        """R10.4: another's card needs ``card_view_others``, an issue after the first ``card_copy``
+        (``app/rights.py: card_needs``); a refusal is journalled like the API's."""
+        for need in card_needs(who.username, formed_by(card), is_copy):
+            if not who.may(need):
+                await self.journal.write(
+                    who.username, "access_denied", card_id=card["card_id"], permission=need
+                )
+                raise Forbidden(need, "see this card" if need == "card_view_others" else "issue a copy")
 
-    async def card_pdf(self, actor: str, card_id: str) -> tuple[bytes, bool]:
+    async def card(self, who: Reader, card_id: str) -> dict[str, Any]:
+        """A stored card, its photos' images beside their records (for a reader and for paper)."""
+        card = await self._stored(card_id)
+        await self.allowed(who, card)
+        ids = {
+            "card_id": card["card_id"],
+            "inspection_id": card["inspection_id"],
+            "number": card.get("number"),
+            "formed_by": formed_by(card),
+        }
+        await self.journal.write(who.username, "card_viewed", **ids)  # R11: who read it, from where
+        return await self.with_images(card)
+
+    async def card_pdf(self, who: Reader, card_id: str) -> tuple[bytes, bool]:
         """The card's PDF and whether it is a copy: every issue is journalled (``card_issued``), and
         any issue after the first is marked COPY on every page."""
-        pdf, is_copy, _ = await self._issue_card(actor, card_id, to_printer=False)
+        pdf, is_copy, _ = await self._issue_card(who, card_id, to_printer=False)
         return pdf, is_copy
 
-    async def print_card(self, actor: str, card_id: str) -> dict[str, Any]:
+    async def print_card(self, who: Reader, card_id: str) -> dict[str, Any]:
         """The card printed on the lane's CUPS queue; journalled with the job, like a download."""
-        _, is_copy, job = await self._issue_card(actor, card_id, to_printer=True)
+        _, is_copy, job = await self._issue_card(who, card_id, to_printer=True)
         assert job is not None
         return {"job": job.job, "queue": job.queue, "location": job.location, "copy": is_copy}
 
-    async def signature(self, card_id: str) -> tuple[bytes, str]:
+    async def signature(self, who: Reader, card_id: str) -> tuple[bytes, str]:
         """G3: the employee's signature of the card as EIS received it — a detached CMS of the body
         (REST route) or the signed SOAP envelope — and its media type; ``card_unsigned`` when no
         employee signed it (a password session: the centre's key signed the message)."""
         card = await self._stored(card_id)
+        await self.allowed(who, card)
         row = await Outbox.get_or_none(card_id=card["card_id"])
         if row is None or not row.signature:
             raise OtolaneError("card_unsigned", "no employee signed this card", status=404)
@@ -86,7 +120,7 @@ class Issuer:
         return {"job": job, "done": done}
 
     async def certificate(
-        self, actor: str, card_id: str, to_printer: bool = False
+        self, who: Reader, card_id: str, to_printer: bool = False
     ) -> tuple[bytes, str, bool, PrintJob | None]:
         """The international certificate of technical inspection for a passing card: its own number
         (kept on a reprint, then marked COPY), journalled; printed on the lane's queue when asked."""
@@ -98,6 +132,7 @@ class Issuer:
         if due <= today:
             raise OtolaneError("certificate_expired", "the card's validity is over", due=due, status=409)
         before = await self.journal.of_card("certificate_issued", card["card_id"])
+        await self.allowed(who, card, bool(before))
         if before:
             number = str(before[0].details["number"])
         else:
@@ -107,8 +142,9 @@ class Issuer:
 
         pdf = await asyncio.to_thread(render_certificate, card, number, due, copy=bool(before))
         ids = {"card_id": card["card_id"], "inspection_id": card["inspection_id"], "number": number}
+        ids["formed_by"] = formed_by(card)
         job = await self._issued(
-            actor,
+            who.username,
             "certificate_issued",
             pdf,
             f"certificate {number}",
@@ -120,19 +156,25 @@ class Issuer:
         return pdf, number, bool(before), job
 
     async def _issue_card(
-        self, actor: str, card_id: str, to_printer: bool
+        self, who: Reader, card_id: str, to_printer: bool
     ) -> tuple[bytes, bool, PrintJob | None]:
-        card = await self.card(card_id)
+        card = await self._stored(card_id)
         is_copy = bool(await self.journal.of_card("card_issued", card["card_id"]))
+        await self.allowed(who, card, is_copy)
+        card = await self.with_images(card)
         from app.documents.card_pdf import render_card  # reportlab: loaded when first used
 
         outbox = await Outbox.get_or_none(card_id=card["card_id"])
         receipt = outbox.receipt if outbox is not None and outbox.status == "accepted" else ""
         seal = make_seal(card, receipt[:100], self.key.fingerprint, self.key.sign)
         pdf = await asyncio.to_thread(render_card, card, copy=is_copy, seal=seal)
-        ids = {"card_id": card["card_id"], "inspection_id": card["inspection_id"]}
+        ids = {
+            "card_id": card["card_id"],
+            "inspection_id": card["inspection_id"],
+            "formed_by": formed_by(card),
+        }
         job = await self._issued(
-            actor, "card_issued", pdf, f"card {card['number']}", ids, to_printer, copy=is_copy
+            who.username, "card_issued", pdf, f"card {card['number']}", ids, to_printer, copy=is_copy
         )
         return pdf, is_copy, job
 

@@ -45,6 +45,14 @@ async def _v2(conn: Any) -> None:
     await _add_column(conn, "users", "eds_iin", "BLOB", "BYTEA")  # an employee's NCA key, bound
 
 
+async def _v15(conn: Any) -> None:
+    rights = "JSON NOT NULL DEFAULT '{}'"
+    await _add_column(conn, "users", "rights", rights, "JSONB NOT NULL DEFAULT '{}'::jsonb")  # R10.4
+    await conn.execute_script(
+        "CREATE INDEX IF NOT EXISTS journal_ts ON journal (ts)"
+    )  # R11: a day's activity
+
+
 async def _v3(conn: Any) -> None:
     await _add_column(conn, "outbox", "signature", "TEXT", "TEXT")  # G3
 
@@ -292,6 +300,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Any], Awaitable[None]]]] = [
     (12, "the chains rewritten: prev_hash dropped (the row before's hash), hash kept as 32 bytes", _v12),
     (13, "readings_inspection: the readings by a prefix of their inspection's id", _v13),
     (14, "eis_exchanges: the exchanges with EIS chained (G2, R3.10)", _v14),
+    (15, "users.rights: a person's own permissions (R10.4); journal_ts: a day's activity (R11)", _v15),
 ]
 
 

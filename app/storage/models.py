@@ -34,6 +34,9 @@ class User(Model):
     created_at = fields.FloatField()
     #: the IIN of the employee's NCA key, sealed (R7); bound by an administrator (R3.1)
     eds_iin = fields.BinaryField(null=True)
+    #: the person's own rights beside the role's (R10.4, R10.5): permission → true granted, false
+    #: withdrawn (``app/rights.py``)
+    rights = fields.JSONField(default=dict)
 
     class Meta:
         table = "users"

@@ -266,7 +266,8 @@ async def test_devices_answer_their_frames_and_take_only_service_commands(rig: R
     assert (err.status, err.code, err.params) == (400, "command_not_allowed", {"command": "calibrate"})
     assert await tech.call("POST", "/v1/devices/brake/command", {"command": "zero"}) == {"ok": True}
     said = await JournalEntry.get(action="device_command")
-    assert (said.actor, said.details) == ("technician", {"device": "brake", "command": "zero"})
+    assert (said.actor, said.details.pop("where")["via"]) == ("technician", "local")  # R11: from where
+    assert said.details == {"device": "brake", "command": "zero"}
     # while a step runs on the stand, no command reaches it
     op = await rig.client("operator")
     insp = await op.call("POST", "/v1/inspections", {"plate": "123ABC02", "category": "M1"})
@@ -343,16 +344,18 @@ async def test_a_storage_refusal_is_503_and_a_bug_500_never_a_traceback(
 
 
 async def test_a_refused_role_is_told_what_it_may_not_do_and_journalled(rig: Rig) -> None:
-    """R10.3, R10.6: the refusal names the role and the act; the journal names the path."""
+    """R10.3, R10.6: the refusal names the permission and the act; the journal names the path, the
+    permission and where the call came from."""
     op = await rig.client("operator")
     err = await _refused(op, "GET", "/v1/users")
     assert (err.status, err.code, err.params) == (
         403,
         "forbidden",
-        {"role": "operator", "action": "list users"},
+        {"permission": "users_manage", "action": "list users"},
     )
     denied = await JournalEntry.get(action="access_denied")
-    assert (denied.actor, denied.details) == ("operator", {"path": "/v1/users"})
+    assert denied.actor == "operator" and denied.details.pop("where")["via"] == "local"
+    assert denied.details == {"path": "/v1/users", "permission": "users_manage"}
 
 
 async def test_a_locked_user_s_stream_is_closed_within_seconds(rig: Rig) -> None:
@@ -476,6 +479,7 @@ async def test_the_journal_of_a_period_is_exported_signed_and_the_export_journal
     made = await admin.call("POST", "/v1/journal/export", period)
     assert made["entries"] >= 1 and made["file"].endswith(".json")
     said = await JournalEntry.get(action="journal_exported")
+    assert said.details.pop("where")["via"] == "local"
     assert said.details == {
         "file": Path(made["file"]).name,
         "entries": made["entries"],

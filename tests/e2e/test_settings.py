@@ -47,6 +47,7 @@ async def test_a_setting_changed_is_journalled_with_old_and_new_and_applies_at_o
     assert row["value"] == 14 and row["changed"] and row["file"] == 10
     entry = await JournalEntry.filter(action="setting_changed").order_by("-seq").first()
     assert entry is not None and entry.actor == "admin"
+    assert entry.details.pop("where")["via"] == "local"  # R11: who, when and from where
     assert entry.details == {
         "setting": "security.password_min_length", "old": 10, "new": 14, "applies": "now"
     }  # fmt: skip

@@ -171,6 +171,7 @@ async def test_technician_sees_raw_frames_and_counters(rig: Rig) -> None:
         assert "'Zero' sent" in text(app, "#msg")
         admin = await rig.client("admin")
         logged = await admin.call("GET", "/v1/journal?action=device_command")
+        assert logged[0]["details"].pop("where")["via"] == "local"  # R11: the act says where it came from
         assert logged[0]["details"] == {"device": "brake", "command": "zero"}
         assert logged[0]["actor"] == "technician"
 

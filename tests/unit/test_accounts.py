@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from tortoise import connections
 
-from app import auth
+from app import credentials
 from app.auth import DAY, Accounts, Policy, UnknownNames
 from app.errors import OtolaneError
 from app.journal import Journal
@@ -102,13 +102,13 @@ async def test_unknown_and_known_users_cost_the_same_to_refuse(db: str) -> None:
     await acc.set_disabled("dana", True, "admin")
     cases = [("nobody", GOOD), ("bolat", "wrong-pass-0000"), ("dana", GOOD), ("x" * 5000, GOOD)]
     for name, pw in cases:
-        before = auth.KDF_RUNS[0]
+        before = credentials.KDF_RUNS[0]
         with pytest.raises(OtolaneError):
             await acc.login(name, pw)
-        assert auth.KDF_RUNS[0] - before == 1, name[:10]
-    before = auth.KDF_RUNS[0]
+        assert credentials.KDF_RUNS[0] - before == 1, name[:10]
+    before = credentials.KDF_RUNS[0]
     await acc.login("bolat", GOOD)
-    assert auth.KDF_RUNS[0] - before == 1
+    assert credentials.KDF_RUNS[0] - before == 1
 
 
 async def test_lock_and_role_change_end_live_sessions(db: str) -> None:
@@ -376,7 +376,7 @@ async def test_a_session_idle_past_the_policy_ends_and_one_in_use_stays(db: str)
 
 async def test_a_name_of_the_longest_length_is_found_and_one_letter_more_is_no_one(db: str) -> None:
     acc = Accounts(Policy(), Journal())
-    name = "a" * auth.MAX_USERNAME
+    name = "a" * credentials.MAX_USERNAME
     await acc.add(name, "operator", GOOD)
     assert (await acc.get(name.upper())).username == name
     await _refused(acc.get(name + "b"), "user_unknown")
@@ -447,9 +447,9 @@ async def test_a_password_is_hashed_once_with_a_fresh_16_byte_salt(db: str) -> N
     import base64
 
     acc = Accounts(Policy(), Journal())
-    before = auth.KDF_RUNS[0]
+    before = credentials.KDF_RUNS[0]
     await acc.add("bolat", "technician", GOOD)
-    assert auth.KDF_RUNS[0] - before == 1
+    assert credentials.KDF_RUNS[0] - before == 1
     await acc.add("dana", "operator", GOOD)
     hashes = [u.pw_hash for u in await User.all().order_by("username")]
     params, salts = set(), set()
@@ -487,7 +487,7 @@ async def test_a_lock_out_says_the_minutes_left_rounded_up(db: str) -> None:
 )
 def test_password_rules_hold_at_their_edges(password: str, reason: str | None) -> None:
     """R3.17: each rule at its boundary (the policy's minimum 10, at most 256, 5 distinct, 2 kinds)."""
-    assert auth.weak_reason(Policy(), "someone", password) == reason
+    assert credentials.weak_reason(Policy(), "someone", password) == reason
 
 
 @pytest.mark.parametrize(
@@ -503,7 +503,7 @@ def test_password_rules_hold_at_their_edges(password: str, reason: str | None) -
     ],
 )
 def test_user_names_at_their_edges(name: str, problem: str | None) -> None:
-    assert auth.username_problem(name) == problem
+    assert credentials.username_problem(name) == problem
 
 
 async def test_a_refused_account_says_the_limits_it_broke(db: str) -> None:

@@ -1,7 +1,8 @@
 """F2 for the administrator: everything an administrator does day to day, one key each (D5, issue
 #23 (7)) — the accounts, the EIS identification key, the journal, the integrity check, the stands and
 cameras, the international certificate, the lane's settings, the backups — whose alarm (none made,
-the last failed, or too old) is said here, where the administrator looks first. Each change goes
+the last failed, or too old) is said here, where the administrator looks first, as are today's
+leak-prevention alerts —, the users' activity. Each change goes
 through the daemon, which checks the role and journals it; the command line stays for scripts."""
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ ITEMS = (
     ("admin.certificate", "certificate"),
     ("admin.settings", "settings"),
     ("admin.backups", "backups"),
+    ("admin.activity", "activity"),
 )
 
 
@@ -63,6 +65,11 @@ class AdminScreen(AppMixin, Screen[None]):
         except ApiError:
             return  # the menu works without it; the backups screen says why
         self.alarm = {"code": st.get("alarm"), "hours": st.get("alarm_after_hours", 0)}
+        try:  # R11: the leak-prevention alerts of today, where the administrator looks first
+            today = await self.app_.client.call("GET", "/v1/activity")
+            self.alerts = sum(int(r["counts"].get("alert", 0)) for r in today.get("days", []))
+        except ApiError:
+            self.alerts = 0
         try:  # R3.14, R10.8: the release in use and the last update's outcome
             self.program = await self.app_.client.call("GET", "/v1/release")
         except ApiError:
@@ -76,7 +83,12 @@ class AdminScreen(AppMixin, Screen[None]):
         self.query_one("#admin-items", Static).update("\n".join(lines))
         code = getattr(self, "alarm", {}).get("code")
         alarm = t(f"backup.alarm_{code}", hours=self.alarm.get("hours", 0)) if code else ""
-        self.query_one("#admin-msg", Static).update(f"[b red]⚠ {alarm}[/b red]" if code else "")
+        alarms = [alarm] if code else []
+        if getattr(self, "alerts", 0):
+            alarms.append(
+                t("admin.alerts", count=self.alerts, key=ITEMS.index(("admin.activity", "activity")) + 1)
+            )
+        self.query_one("#admin-msg", Static).update("\n".join(f"[b red]⚠ {a}[/b red]" for a in alarms))
         self.query_one("#admin-program", Static).update(self.program_text())
         self.query_one("#keys", Static).update(self.keybar([("Esc", "keys.back"), ("F10", "keys.lang")]))
 
@@ -116,6 +128,10 @@ class AdminScreen(AppMixin, Screen[None]):
             from tui.screens.backups import BackupsScreen
 
             self.app_.push_screen(BackupsScreen())
+        elif action == "activity":
+            from tui.screens.activity import ActivityScreen
+
+            self.app_.push_screen(ActivityScreen())
         elif action == "settings":
             from tui.screens.settings import SettingsScreen
 

@@ -145,10 +145,7 @@ class JournalScreen(AppMixin, Screen[None]):
         table.focus()
 
     def actor(self, who: str) -> str:
-        """Who acted: a user by name; the lane's own parts and the command line in words."""
-        if who.startswith("cli:"):
-            return self.app_.t("actor.cli", user=who.removeprefix("cli:"))
-        return self.app_.t_or(f"actor.{who}", who)
+        return self.app_.who(who)
 
     def detail(self, key: str, value: object) -> str:
         """One detail in the admin's words: its name from the catalog, a value that is one of the
@@ -157,6 +154,8 @@ class JournalScreen(AppMixin, Screen[None]):
         shown = _plain(value)
         if key in WORD_VALUES and isinstance(value, str):
             shown = t_or(f"detail_value.{value}", value)
+        elif key == "where" and isinstance(value, dict):  # R11: where the act came from, in words
+            shown = self.app_.where_text(value)
         elif key == "setting" and isinstance(value, str):
             shown = t_or(f"setting.{value}", value)
         return f"{t_or(f'detail.{key}', key)}={shown}"

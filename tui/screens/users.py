@@ -1,7 +1,8 @@
 """The administrator's accounts screen (R3.17, R10.3–R10.5, D5): every user with role, state and
 password expiry, most urgent first; A adds one, P sets a temporary password (changed at the next
-log-in), L locks or unlocks, R changes the role, K binds the employee's NCA key by IIN. Each change
-is the daemon's to check and journal; its refusal is said here in the admin's language."""
+log-in), L locks or unlocks, R changes the role, K binds the employee's NCA key by IIN, G opens the
+person's own rights (``rights.py``; a role marked * has some). Each change is the daemon's to check
+and journal; its refusal is said here in the admin's language."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ class UsersScreen(RowsScreen, Screen[None]):
         Binding("r", "form('role')", show=False),
         Binding("k", "form('iin')", show=False),
         Binding("l", "lock", show=False),
+        Binding("g", "rights", show=False),
     ]
 
     def __init__(self) -> None:
@@ -41,7 +43,7 @@ class UsersScreen(RowsScreen, Screen[None]):
         t = self.app_.t
         self.query_one("#u-title", Static).update(f"[b]{t('users.title')}[/b]")
         keys = [("A", "users.add"), ("P", "users.password"), ("L", "users.lock"), ("R", "users.role")]
-        keys += [("K", "users.iin"), ("Esc", "keys.back")]
+        keys += [("K", "users.iin"), ("G", "users.rights"), ("Esc", "keys.back")]
         self.query_one("#keys", Static).update(self.keybar(keys))
         if self.users:
             self._fill()
@@ -67,7 +69,7 @@ class UsersScreen(RowsScreen, Screen[None]):
             table.add_row(
                 u["username"],
                 u.get("full_name") or "—",
-                t(f"role.{u['role']}"),
+                t(f"role.{u['role']}") + (" *" if u.get("rights") else ""),
                 t(f"users.{state}"),
                 password,
             )
@@ -83,6 +85,14 @@ class UsersScreen(RowsScreen, Screen[None]):
         if kind != "add" and who is None:
             return
         self.app_.push_screen(UserFormScreen(kind, who), self._done)
+
+    def action_rights(self) -> None:
+        """G: the person's own rights beside the role's (R10.4, R10.5)."""
+        from tui.screens.rights import RightsScreen
+
+        who = self.selected()
+        if who is not None:
+            self.app_.push_screen(RightsScreen(who), lambda _: self.run_worker(self.load()))
 
     async def _done(self, said: str | None) -> None:
         if said:
