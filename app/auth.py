@@ -316,10 +316,10 @@ class Accounts:
                 ended.add(s.token)
         return ended
 
-    async def logout(self, token: str) -> None:
+    async def logout(self, token: str, **details: Any) -> None:
         s = self.sessions.pop(token, None)
         if s:
-            await self.journal.write(s.username, "logout")
+            await self.journal.write(s.username, "logout", **details)
 
     async def change_password(
         self, username: str, old: str | None, new: str, by: str, temporary: bool = False

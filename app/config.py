@@ -219,7 +219,7 @@ def _check_dlp(file: str, dlp: dict[str, Any]) -> None:
         raise ConfigError(
             file, "dlp.work_days", "ISO day numbers and ranges 1–7, e.g. '1-5'", f"{exc}"
         ) from None
-    for key in ("issues_per_hour", "failed_logins", "failed_login_window_minutes"):
+    for key in ("issues_per_hour", "failed_logins", "failed_login_window_minutes", "screen_lock_minutes"):
         if dlp[key] < 1:
             raise ConfigError(file, f"dlp.{key}", "at least 1", repr(dlp[key]))
 

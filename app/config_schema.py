@@ -152,7 +152,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "dlp": {
         "rules": Key(
             list,
-            ["off_hours", "issues_per_hour", "other_card", "export", "failed_logins"],
+            ["off_hours", "issues_per_hour", "other_card", "export", "failed_logins", "idle_screen"],
             doc="R11: the leak-prevention rules that alert (app/dlp.py); an empty list turns them off",
         ),
         "work_hours": Key(str, "07:00-21:00", doc="The centre's working hours HH:MM-HH:MM (Kazakhstan time)"),
@@ -164,6 +164,11 @@ SCHEMA: dict[str, dict[str, Key]] = {
         ),
         "failed_logins": Key(int, 5, doc="This many failed log-ins under one name within the window alert"),
         "failed_login_window_minutes": Key(int, 15, doc="The window of the failed log-ins rule"),
+        "screen_lock_minutes": Key(
+            int,
+            10,
+            doc="A screen showing personal data with no key pressed this long locks (the session ends)",
+        ),
     },
     "security": {
         "password_max_age_days": Key(int, 30, doc="R3.17: passwords expire after this"),

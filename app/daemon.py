@@ -170,7 +170,7 @@ class Daemon:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self.stopping.set)
             await lane.start()
-            Watch.on(journal, cfg.dlp)  # R11: leak-prevention rules over every activity entry
+            watch = Watch.on(journal, cfg.dlp)  # R11: leak-prevention rules over every activity entry
             api = Api(lane, accounts, journal, EdsLogin(cfg, accounts, store.keyring))
             try:
                 runner = await serve_unix(api.app(), cfg.socket_path)
@@ -183,6 +183,7 @@ class Daemon:
             finally:
                 await lane.stop()
                 await client.close()
+                await watch.stop()
             await journal.write("laned", "daemon_stopped")
             await lane.checkpoint("daemon_stopped")
         finally:

@@ -7,6 +7,9 @@ alert as ``dlp_alert`` (which the admin's screens show, and which travels to EIS
 is about an inspection's card, and in every log-history answer, R3.19) and tells the screens. A rule
 fires at most once an hour per person, so a flood of prints is one alert, not a flood of alerts.
 
+The screen's own lock (a screen with personal data left idle ends its session) is the screen's
+``lock_if_idle`` (``tui/app.py``); its log-out says ``reason: idle`` and the rule below alerts.
+
 | rule | fires when |
 |---|---|
 | ``off_hours`` | a log-in or an act on data outside the work hours and days |
@@ -14,11 +17,13 @@ fires at most once an hour per person, so a flood of prints is one alert, not a 
 | ``other_card`` | a card another operator formed is read or issued |
 | ``export`` | the journal or the activity is exported (data leaves the lane) |
 | ``failed_logins`` | N failed log-ins under one name within the window |
+| ``idle_screen`` | a screen with personal data was left untouched and locked (``screen_lock_minutes``) |
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable, Iterable
@@ -32,11 +37,13 @@ from app.journal import Journal
 log = logging.getLogger("otolane.dlp")
 
 HOUR = 3600.0
-RULES = ("off_hours", "issues_per_hour", "other_card", "export", "failed_logins")
+RULES = ("off_hours", "issues_per_hour", "other_card", "export", "failed_logins", "idle_screen")
 #: the kinds of activity that count as use of the lane for the off-hours rule
 IN_USE = {"login", "inspection", "formed", "viewed", "issued", "exported", "personal"}
 #: the journal actions the watch judges (its own alerts never)
 WATCHED = frozenset(a for a in KINDS if a != "dlp_alert")
+#: entries waiting to be judged before new ones are dropped (and logged)
+MAX_WAITING = 10_000
 
 
 def work_hours(text: str) -> tuple[int, int]:
@@ -140,6 +147,8 @@ def judge(rules: Rules, new: Entry, recent: list[Entry]) -> list[dict[str, Any]]
         fire("other_card", card_id=new.details.get("card_id"), formed_by=formed_by)
     if kind == "exported":
         fire("export", file=new.details.get("file"), entries=new.details.get("entries"))
+    if new.action == "logout" and new.details.get("reason") == "idle":
+        fire("idle_screen", screen=new.details.get("screen"))
     if new.action == "login_failed":
         since = new.ts - rules.failed_window_s
         name = str(new.details.get("username") or user)
@@ -163,7 +172,12 @@ def judge(rules: Rules, new: Entry, recent: list[Entry]) -> list[dict[str, Any]]
 class Watch:
     """The lane's DLP: judges each activity entry after it is committed and journals the alerts
     (``dlp_alert``, with the person's ``where``). The alerts are for the administrator's screens
-    (``GET /v1/activity``), never on the live stream every operator watches."""
+    (``GET /v1/activity``), never on the live stream every operator watches.
+
+    The journal tells it of a row as it is written, maybe inside a transaction still open; the row
+    waits in a queue for the watch's own task, started with the daemon outside any transaction, so
+    its reads and its alert never run on the writer's connection (on PostgreSQL that fails) and its
+    write waits for the writer's lock to be let go."""
 
     def __init__(
         self,
@@ -174,11 +188,13 @@ class Watch:
         self.rules = rules
         self.recent = recent
         self.write = write
-        self.tasks: set[asyncio.Task[None]] = set()
+        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(MAX_WAITING)
+        self.task: asyncio.Task[None] | None = None
 
     @classmethod
     def on(cls, journal: Journal, dlp: dict[str, Any]) -> Watch:
-        """The watch of a lane's journal, with the configuration's rules: it sees every entry."""
+        """The watch of a lane's journal, with the configuration's rules: it sees every entry.
+        Call it where no transaction is open (the daemon's start)."""
 
         async def recent(start: float, end: float) -> list[Entry]:
             rows = await journal.activity(start, end + 1e-6, None)
@@ -186,18 +202,26 @@ class Watch:
 
         watch = cls(Rules.from_config(dlp), recent, journal.write)
         journal.watchers.append(watch.saw)
+        watch.task = asyncio.get_running_loop().create_task(watch.run())
         return watch
 
     def saw(self, row: dict[str, Any]) -> None:
-        """A journal row was written (in a transaction that may still be open): judged once it
-        is committed, in a task of its own (it takes the write lock after the writer let it go)."""
         if row["action"] not in WATCHED:
             return
-        task = asyncio.get_running_loop().create_task(self._judge(row))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        try:
+            self.queue.put_nowait(row)
+        except asyncio.QueueFull:  # a flood no person makes: counted in the log, the lane goes on
+            log.error("leak-prevention: %d entries wait already; %s not judged", MAX_WAITING, row["action"])
 
-    async def _judge(self, row: dict[str, Any]) -> None:
+    async def run(self) -> None:
+        while True:
+            row = await self.queue.get()
+            try:
+                await self.judge(row)
+            finally:
+                self.queue.task_done()
+
+    async def judge(self, row: dict[str, Any]) -> None:
         try:
             new = Entry(float(row["ts"]), str(row["actor"]), str(row["action"]), dict(row["details"]))
             recent = [
@@ -212,7 +236,15 @@ class Watch:
         except Exception:  # a rule that cannot be judged is logged; the lane goes on
             log.exception("leak-prevention rule")
 
+    async def stop(self) -> None:
+        """What was told is judged (at most a few seconds), then the watch ends."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.queue.join(), 5.0)
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+
     async def drain(self) -> None:
-        """Wait for the judgements under way (a stop, the tests)."""
-        while self.tasks:
-            await asyncio.gather(*list(self.tasks), return_exceptions=True)
+        """Wait for the entries told so far to be judged (a stop, the tests)."""
+        await self.queue.join()

@@ -11,10 +11,12 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
+from textual import events
 from textual.app import App
 from textual.binding import Binding
 
@@ -22,6 +24,9 @@ from app.api.client import ApiError, LaneClient
 from tui.events import parse
 from tui.i18n import LANGS, translate
 from tui.widgets.sparkline import SAMPLE_S, Trends
+
+#: how often the screen asks itself whether it has been left idle (R11)
+LOCK_CHECK_S = 1.0
 
 log = logging.getLogger("otolane.tui")
 
@@ -180,6 +185,8 @@ class OtolaneApp(App[None]):
 
     def on_mount(self) -> None:
         self.set_interval(SAMPLE_S, self.sample_trends)
+        self.last_input = time.monotonic()
+        self.set_interval(LOCK_CHECK_S, self.lock_if_idle)
         from tui.screens.login import LoginScreen
 
         self.push_screen(LoginScreen())
@@ -194,6 +201,35 @@ class OtolaneApp(App[None]):
         await self.reload_state()
         self.run_worker(self.stream_lane(), exclusive=True, group="lane-stream")
         self.switch_screen(LaneScreen())
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key | events.MouseDown):  # a person at the screen
+            self.last_input = time.monotonic()
+        await super().on_event(event)
+
+    async def lock_if_idle(self) -> None:
+        """R11: a screen with personal data (``PERSONAL``) left with no key pressed for the lane's
+        ``screen_lock_minutes`` locks — the session ends (journalled with the screen, an alert) and the
+        log-in screen is back."""
+        idle = time.monotonic() - self.last_input
+        limit = self.client.lock_after_s
+        if not (
+            self.client.token and limit > 0 and idle >= limit and getattr(self.screen, "PERSONAL", False)
+        ):
+            return
+        from tui.screens.login import LoginScreen
+
+        screen = type(self.screen).__name__
+        self.workers.cancel_group(self, "lane-stream")
+        with contextlib.suppress(ApiError):
+            await self.client.logout("idle", screen)
+        self.state = {}
+        while len(self.screen_stack) > 2:
+            self.pop_screen()
+        self.switch_screen(LoginScreen())
+        self.notify(
+            self.t("login.locked_idle", minutes=max(1, round(limit / 60))), severity="warning", timeout=30
+        )
 
     async def action_logout(self) -> None:
         from tui.screens.login import LoginScreen

@@ -37,8 +37,14 @@ async def login(p: Parts, request: web.Request) -> web.Response:
             "role": s.role,
             "must_change": s.must_change,
             "view_only": view_only,
+            "lock_after_s": lock_after_s(p),
         }
     )
+
+
+def lock_after_s(p: Parts) -> int:
+    """R11: how long a screen with personal data may stay with no key pressed before it locks."""
+    return int(p.lane.cfg.dlp["screen_lock_minutes"]) * 60
 
 
 async def eds_keys(p: Parts, request: web.Request) -> web.Response:
@@ -47,7 +53,7 @@ async def eds_keys(p: Parts, request: web.Request) -> web.Response:
     return web.json_response({"enabled": p.eds.enabled, "keys": keys, "ncalayer": ncalayer})
 
 
-def _key_login(s: Any, info: Any) -> web.Response:
+def _key_login(p: Parts, s: Any, info: Any) -> web.Response:
     return web.json_response(
         {
             "token": s.token,
@@ -55,6 +61,7 @@ def _key_login(s: Any, info: Any) -> web.Response:
             "role": s.role,
             "must_change": False,
             "key": key_facts(info),
+            "lock_after_s": lock_after_s(p),
         }
     )
 
@@ -62,17 +69,21 @@ def _key_login(s: Any, info: Any) -> web.Response:
 async def login_eds(p: Parts, request: web.Request) -> web.Response:
     data = await body(request)
     s, signer = await p.eds.login(field(data, "path", str), field(data, "password", str))
-    return _key_login(s, signer.info)
+    return _key_login(p, s, signer.info)
 
 
 async def login_ncalayer(p: Parts, request: web.Request) -> web.Response:
     data = await body(request)
     s, info = await p.eds.login_ncalayer(field(data, "storage", str, "PKCS12", max_len=40))
-    return _key_login(s, info)
+    return _key_login(p, s, info)
 
 
 async def logout(p: Parts, request: web.Request) -> web.Response:
-    await p.accounts.logout(session(request).token)
+    """``{reason: "idle", screen}``: the screen locked itself, left with no key pressed (R11)."""
+    data = await body(request) if request.can_read_body else {}
+    idle = field(data, "reason", str, "", max_len=10) == "idle"
+    screen = "".join(c for c in field(data, "screen", str, "", max_len=40) if c.isascii() and c.isalnum())
+    await p.accounts.logout(session(request).token, **({"reason": "idle", "screen": screen} if idle else {}))
     return web.json_response({"ok": True})
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import datetime as dt
 import hashlib
 import io
 import time
@@ -15,6 +16,7 @@ from aiohttp import web
 
 from app import activity
 from app.api.request import Parts, body, field, query_int, query_text, user
+from app.domain.periodicity import KZ_TIME
 from app.errors import OtolaneError
 from app.storage.crypto import write_secret_file
 
@@ -80,7 +82,7 @@ async def export(p: Parts, request: web.Request) -> web.Response:
     w.writerow(["seq", "time", "user", "action", "kind", "where", "about"])
     for e in rows:
         r = _entry(e)
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(r["ts"]))
+        stamp = dt.datetime.fromtimestamp(r["ts"], KZ_TIME).isoformat(timespec="seconds")
         about = " ".join(f"{k}={v}" for k, v in r["about"].items())
         place = activity.described(r["where"] or None)
         w.writerow([r["seq"], stamp, r["user"], r["action"], r["kind"], place, about])

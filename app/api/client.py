@@ -37,6 +37,8 @@ class LaneClient:
         #: R3.1: a password session where the centre signs in with NCA keys only views
         self.view_only = False
         self.username = ""
+        #: R11: a screen with personal data locks after this long with no key pressed (0: never)
+        self.lock_after_s = 0.0
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._session: aiohttp.ClientSession | None = None
 
@@ -95,6 +97,7 @@ class LaneClient:
     async def login(self, username: str, password: str) -> dict[str, Any]:
         data = await self.call("POST", "/v1/login", {"username": username, "password": password})
         self.token, self.role, self.username = data["token"], data["role"], data["username"]
+        self.lock_after_s = float(data.get("lock_after_s") or 0)
         self.view_only = bool(data.get("view_only"))
         return data
 
@@ -102,6 +105,7 @@ class LaneClient:
         """Sign in with an NCA key file the daemon reads from its key folders (R3.1)."""
         data = await self.call("POST", "/v1/login/eds", {"path": path, "password": password})
         self.token, self.role, self.username = data["token"], data["role"], data["username"]
+        self.lock_after_s = float(data.get("lock_after_s") or 0)
         self.view_only = False
         return data
 
@@ -109,13 +113,17 @@ class LaneClient:
         """Sign in with a key held by NCALayer (token, ID card); NCALayer asks for the PIN itself."""
         data = await self.call("POST", "/v1/login/ncalayer", {"storage": storage}, timeout_s=PERSON_WAIT_S)
         self.token, self.role, self.username = data["token"], data["role"], data["username"]
+        self.lock_after_s = float(data.get("lock_after_s") or 0)
         self.view_only = False
         return data
 
-    async def logout(self) -> None:
+    async def logout(self, reason: str = "", screen: str = "") -> None:
+        """``reason`` "idle": the screen locked itself (``screen`` the one left open)."""
         if self.token:
             try:
-                await self.call("POST", "/v1/logout")
+                await self.call(
+                    "POST", "/v1/logout", {"reason": reason, "screen": screen} if reason else None
+                )
             finally:
                 self.token = ""
 

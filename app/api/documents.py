@@ -10,7 +10,9 @@ from app.api.request import Parts, body, field, session
 
 
 async def card(p: Parts, request: web.Request) -> web.Response:
-    return web.json_response(await p.lane.documents.card(session(request), request.match_info["cid"]))
+    """``?full=1``: the personal data unmasked (``personal_data_view``; journalled)."""
+    full = request.query.get("full") == "1"
+    return web.json_response(await p.lane.documents.card(session(request), request.match_info["cid"], full))
 
 
 async def card_pdf(p: Parts, request: web.Request) -> web.Response:

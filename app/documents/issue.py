@@ -22,6 +22,7 @@ from app.domain.clock import LaneClock
 from app.domain.periodicity import lane_date
 from app.errors import Forbidden, OtolaneError
 from app.journal import Journal
+from app.personal import masked
 from app.rights import card_needs
 from app.storage.anchor import LaneKey
 from app.storage.crypto import Keyring
@@ -77,10 +78,17 @@ class Issuer:
                 )
                 raise Forbidden(need, "see this card" if need == "card_view_others" else "issue a copy")
 
-    async def card(self, who: Reader, card_id: str) -> dict[str, Any]:
-        """A stored card, its photos' images beside their records (for a reader and for paper)."""
+    async def card(self, who: Reader, card_id: str, full: bool = False) -> dict[str, Any]:
+        """A stored card, its photos' images beside their records, its personal data masked
+        (``app/personal.py``) — in full only when asked by someone with ``personal_data_view``,
+        journalled ``personal_data_shown`` (R11)."""
         card = await self._stored(card_id)
         await self.allowed(who, card)
+        if full and not who.may("personal_data_view"):
+            await self.journal.write(
+                who.username, "access_denied", card_id=card["card_id"], permission="personal_data_view"
+            )
+            raise Forbidden("personal_data_view", "see personal data in full")
         ids = {
             "card_id": card["card_id"],
             "inspection_id": card["inspection_id"],
@@ -88,7 +96,11 @@ class Issuer:
             "formed_by": formed_by(card),
         }
         await self.journal.write(who.username, "card_viewed", **ids)  # R11: who read it, from where
-        return await self.with_images(card)
+        shown, hidden = masked(card)
+        if full:
+            shown = card
+            await self.journal.write(who.username, "personal_data_shown", **ids, fields=hidden)
+        return {**await self.with_images(shown), "masked": [] if full else hidden}
 
     async def card_pdf(self, who: Reader, card_id: str) -> tuple[bytes, bool]:
         """The card's PDF and whether it is a copy: every issue is journalled (``card_issued``), and

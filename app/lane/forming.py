@@ -203,6 +203,7 @@ class Forming:
         self.publish(bus.inspection(None))
         return {
             "card_id": card_id,
+            "inspection_id": card["inspection_id"],
             "verdict": card["verdict"],
             "items": card["items"],
             "readings": card["readings"],

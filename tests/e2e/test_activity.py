@@ -82,6 +82,7 @@ RULES = dlp.Rules(frozenset(dlp.RULES), (8 * 60, 20 * 60), frozenset({1, 2, 3, 4
         ),
         (_e(0, "dana", "card_viewed", formed_by="erlan", card_id="c1"), [], "other_card"),
         (_e(0, "admin", "journal_exported", file="j.json", entries=9), [], "export"),
+        (_e(0, "dana", "logout", reason="idle", screen="JournalScreen"), [], "idle_screen"),
         (
             _e(0, "-", "login_failed", username="dana"),
             [_e(-1, "-", "login_failed", username="dana")] * 2,
@@ -241,3 +242,42 @@ async def test_the_activity_screen_shows_each_person_and_their_alerts_at_80x24(
         assert app.t("activity.rule_off_hours") in text(app, "#a-detail")
         await pilot.press("x")
         await until_shown(pilot, app, "#a-msg", ".csv")
+
+
+async def test_a_personal_data_screen_left_idle_locks_and_alerts(watched: Rig) -> None:
+    """R11: the lane screen may stay open; the journal (personal data: names, plates, where from)
+    left with no key pressed for the lane's ``screen_lock_minutes`` locks — the session ends,
+    journalled with the screen, a leak-prevention alert — and the log-in screen is back."""
+    from tests.e2e.test_tui_pilot import SIZE, login
+    from tui.app import make_app
+    from tui.screens.journal import JournalScreen
+    from tui.screens.lane import LaneScreen
+    from tui.screens.login import LoginScreen
+
+    rig = watched
+    app = make_app(rig.sock, "ru")
+    async with app.run_test(size=SIZE) as pilot:
+        await login(pilot, app, "admin")
+        assert app.client.lock_after_s == 600  # [dlp] screen_lock_minutes = 10, said at log-in
+        app.client.lock_after_s = 1.5  # the minutes of a lane, in seconds of a test
+        await pilot.pause(3.0)
+        assert isinstance(app.screen, LaneScreen)  # no personal data on it: it stays
+        await pilot.press("f9")
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, JournalScreen)
+        for _ in range(60):
+            await pilot.pause(0.1)
+            if isinstance(app.screen, LoginScreen):
+                break
+        assert isinstance(app.screen, LoginScreen)
+        assert not app.client.token
+    admin = await rig.client("admin")
+    out = await admin.call("GET", "/v1/journal?action=logout&limit=5")
+    assert out[0]["details"]["reason"] == "idle" and out[0]["details"]["screen"] == "JournalScreen"
+
+    async def alerted() -> bool:
+        return any(
+            a["about"].get("rule") == "idle_screen" and a["user"] == "admin" for a in await _alerts(admin)
+        )
+
+    await wait_for(alerted, "the idle-screen alert")

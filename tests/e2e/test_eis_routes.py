@@ -243,7 +243,7 @@ async def test_the_inspection_reaches_eis_as_it_happens_in_order_then_its_card(
         await wait_for(lambda: _outbox(c, "accepted"), "the card", timeout=60)
         sent = rig.eis.db.execute(
             "SELECT seq, action, readings, at, key FROM events WHERE inspection_id = ? ORDER BY n",
-            (card_insp := (await c.call("GET", f"/v1/cards/{card['card_id']}"))["inspection_id"],),
+            (card_insp := card["inspection_id"],),
         ).fetchall()
         seqs = [s for s, *_ in sent]
         assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)

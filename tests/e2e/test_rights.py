@@ -246,3 +246,41 @@ async def test_the_rights_screen_withdraws_and_gives_back_at_80x24(rig: Rig, lan
             users = {u["username"]: u for u in await admin.call("GET", "/v1/users")}
             assert users["operator"]["rights"] == expected
             assert app.t("permission.card_copy") in str(screen.query_one("#r-msg").render())
+
+
+def test_personal_data_is_masked_enough_to_tell_apart() -> None:
+    """R11, R7: an IIN keeps its first four and last two digits, a VIN its make, model and year, a
+    name its surname and initials."""
+    from app.personal import mask_iin, mask_name, mask_vin, masked
+
+    assert mask_iin("900101300123") == "9001••••••23"
+    assert mask_vin("XTA210990Y1234567") == "XTA210990Y1••••••"
+    assert mask_name("Жақсыбеков Ерлан Серікұлы") == "Жақсыбеков Е. С."
+    card = {"inspector": {"username": "op", "iin": "900101300123"}, "vehicle": {"vin": "", "plate": "1"}}
+    shown, hidden = masked(card)
+    assert hidden == ["inspector.iin"] and shown["vehicle"] == card["vehicle"]
+    assert card["inspector"]["iin"] == "900101300123"  # the stored card is never changed
+
+
+async def test_a_card_is_read_masked_and_in_full_only_with_its_permission_journalled(rig: Rig) -> None:
+    """R11: personal data on a card read by the API is masked; ``?full=1`` needs
+    ``personal_data_view`` (administrators by default) and is journalled ``personal_data_shown``."""
+    op = await rig.client(OP)
+    vehicle = {
+        "plate": "123ABC02",
+        "category": "M1",
+        "fuel": "petrol",
+        "axles": 2,
+        "vin": "XTA210990Y1234567",
+    }
+    cid = (await run_to_card(op, vehicle))["card_id"]
+    read = await op.call("GET", f"/v1/cards/{cid}")
+    assert read["vehicle"]["vin"] == "XTA210990Y1••••••" and read["masked"] == ["vehicle.vin"]
+    assert await _refused(op, "GET", f"/v1/cards/{cid}?full=1") == "personal_data_view"
+    admin = await rig.client(ADMIN)
+    full = await admin.call("GET", f"/v1/cards/{cid}?full=1")
+    assert full["vehicle"]["vin"] == "XTA210990Y1234567" and full["masked"] == []
+    shown = await admin.call("GET", "/v1/journal?action=personal_data_shown&limit=5")
+    assert [(e["actor"], e["details"]["card_id"], e["details"]["fields"]) for e in shown] == [
+        ("admin", cid, ["vehicle.vin"])
+    ]

@@ -34,6 +34,8 @@ COLUMNS = (
 
 
 class ActivityScreen(RowsScreen, Screen[None]):
+    #: personal data on it: left with no key pressed, it locks (R11, ``app.lock_if_idle``)
+    PERSONAL = True
     PREFIX = "a"
     DETAIL = True
 

@@ -32,6 +32,15 @@ def _plain(value: object) -> str:
     return str(value)
 
 
+def clipped(text: str, width: int) -> str:
+    """At most ``width`` characters, cut between words with "…" (never half a name)."""
+    if len(text) <= width:
+        return text
+    cut = text[: width - 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > width // 2 else cut).rstrip(" ;") + "…"
+
+
 #: the EIS view's filters, on keys 0…5: (the label's catalog key, the kinds asked); 0 folds the polls
 FILTERS: tuple[tuple[str, str], ...] = (
     ("exchange.filter.all", ""),
@@ -44,6 +53,8 @@ FILTERS: tuple[tuple[str, str], ...] = (
 
 
 class JournalScreen(AppMixin, Screen[None]):
+    #: personal data on it: left with no key pressed, it locks (R11, ``app.lock_if_idle``)
+    PERSONAL = True
     BINDINGS = [
         Binding("escape", "back", show=False),
         Binding("f9", "back", show=False),
@@ -117,6 +128,7 @@ class JournalScreen(AppMixin, Screen[None]):
         except ApiError as exc:
             self.query_one("#j-title", Static).update(f"[red]✗ {self.app_.error_text(exc)}[/red]")
             return
+        lines: list[tuple[str, str, str, str]] = []
         for r in rows:
             when = dt.datetime.fromtimestamp(r["ts"]).strftime("%d.%m %H:%M:%S")
             if eis:
@@ -138,10 +150,15 @@ class JournalScreen(AppMixin, Screen[None]):
                 )
                 table.add_row(when, *cells)
             else:
-                details = "; ".join(self.detail(k, v) for k, v in r["details"].items())[:80]
+                details = "; ".join(self.detail(k, v) for k, v in r["details"].items())
                 action = self.app_.t_or(f"action.{r['action']}", r["action"])  # one not listed: as it is
-                actor = self.actor(r["actor"])
-                table.add_row(when, actor, action, details)
+                lines.append((when, self.actor(r["actor"]), action, details))
+        if lines:
+            # the details take what the screen has left, cut between words: never half a name
+            used = sum(max(len(line[i]) for line in lines) + 2 for i in range(3))
+            room = max(24, self.app_.size.width - used - 3)
+            for when, actor, action, details in lines:
+                table.add_row(when, actor, action, clipped(details, room))
         table.focus()
 
     def actor(self, who: str) -> str:
@@ -156,6 +173,10 @@ class JournalScreen(AppMixin, Screen[None]):
             shown = t_or(f"detail_value.{value}", value)
         elif key == "where" and isinstance(value, dict):  # R11: where the act came from, in words
             shown = self.app_.where_text(value)
+        elif key == "rule" and isinstance(value, str):  # a leak-prevention rule, in words
+            shown = t_or(f"activity.rule_{value}", value)
+        elif key == "act" and isinstance(value, str):  # what fired it: an action, in words
+            shown = t_or(f"action.{value}", value)
         elif key == "setting" and isinstance(value, str):
             shown = t_or(f"setting.{value}", value)
         return f"{t_or(f'detail.{key}', key)}={shown}"

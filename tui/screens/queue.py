@@ -17,6 +17,8 @@ SYMBOLS = {"accepted": "✓", "pending": "…", "rejected": "✗", "refused": "�
 
 
 class QueueScreen(AppMixin, Screen[None]):
+    #: personal data on it: left with no key pressed, it locks (R11, ``app.lock_if_idle``)
+    PERSONAL = True
     BINDINGS = [Binding("escape", "back", show=False), Binding("f3", "back", show=False)]
 
     def compose(self) -> ComposeResult:

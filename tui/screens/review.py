@@ -18,6 +18,8 @@ from tui.screens.base import AppMixin
 
 
 class ReviewScreen(AppMixin, ModalScreen[dict[str, Any] | None]):
+    #: personal data on it: left with no key pressed, it locks (R11, ``app.lock_if_idle``)
+    PERSONAL = True
     BINDINGS = [Binding("escape", "cancel", show=False), Binding("f8", "form", show=False)]
 
     def __init__(self, inspection: dict[str, Any], preview: dict[str, Any], item_lines: Any) -> None:

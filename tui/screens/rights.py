@@ -16,6 +16,8 @@ from tui.screens.base import RowsScreen
 
 
 class RightsScreen(RowsScreen, Screen[None]):
+    #: personal data on it: left with no key pressed, it locks (R11, ``app.lock_if_idle``)
+    PERSONAL = True
     PREFIX = "r"
     DETAIL = True
 

@@ -23,6 +23,8 @@ ROLES = ("operator", "technician", "admin")
 
 
 class UsersScreen(RowsScreen, Screen[None]):
+    #: personal data on it: left with no key pressed, it locks (R11, ``app.lock_if_idle``)
+    PERSONAL = True
     PREFIX = "u"
 
     BINDINGS = [
