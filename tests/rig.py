@@ -271,6 +271,8 @@ async def start_rig(
         text += f'\n[printer]\nqueue = "{printer[0]}"\nserver = "{printer[1]}"\n'
     if "[eds]" in extra_config:  # the test's own trust store instead of the demo's training PKI
         text = re.sub(r"(?ms)^\[eds\]\n.*?(?=^\[)", "", text)
+    if "[dlp]" not in extra_config:  # a centre that works round the clock: no test depends on its hour
+        extra_config += '\n[dlp]\nwork_hours = "00:00-24:00"\nwork_days = "1-7"\n'
     sims, tables = await camera_sims(cameras, camera_serials, camera_account)
     cfg_file.write_text(text + extra_config + tables)
     write_secret_file(home / "keys" / "eis-id.key", "TEST-SPO-KEY\n")

@@ -46,7 +46,7 @@ async def test_sessions_and_the_answers_that_open_and_end_them(rig: Rig) -> None
         "release": "development",
     }  # a checkout: no release folder
     answer = await anon.call("POST", "/v1/login", {"username": "Operator", "password": PASSWORDS["operator"]})
-    assert set(answer) == {"token", "username", "role", "must_change", "view_only"}
+    assert set(answer) == {"token", "username", "role", "must_change", "view_only", "lock_after_s"}
     assert answer["view_only"] is False  # this centre lets passwords work (R3.1, [eds] login)
     assert (answer["username"], answer["role"], answer["must_change"]) == ("operator", "operator", False)
     assert len(answer["token"]) >= 40
