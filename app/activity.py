@@ -103,23 +103,29 @@ def peer(sock: socket.socket | None) -> tuple[int, int]:
     return pid, uid
 
 
-def where(sock: socket.socket | None, ssh_said: str = "") -> dict[str, str]:
-    """Where a request comes from: ``via`` console, ssh or local; the terminal; the Unix user; the
-    SSH client's address when the screen said one that is an address."""
+def kernel_side(sock: socket.socket | None) -> dict[str, str]:
+    """What the kernel says of a connection's caller: its terminal and Unix user (the same for the
+    connection's life: read once a connection, not once a request)."""
     pid, uid = peer(sock)
     tty = terminal(pid) if pid else ""
+    return {k: v for k, v in (("terminal", tty), ("uid", str(uid) if uid >= 0 else "")) if v}
+
+
+def where(
+    sock: socket.socket | None, ssh_said: str = "", kernel: dict[str, str] | None = None
+) -> dict[str, str]:
+    """Where a request comes from: ``via`` console, ssh or local; the terminal; the Unix user; the
+    SSH client's address when the screen said one that is an address. ``kernel``: the connection's
+    :func:`kernel_side`, when already read."""
+    known = kernel_side(sock) if kernel is None else kernel
     out: dict[str, str] = {}
-    address = ssh_said.strip().split(" ")[0][:64]
     try:
-        out["address"] = str(ipaddress.ip_address(address))
+        out["address"] = str(ipaddress.ip_address(ssh_said.strip().split(" ")[0][:64]))
     except ValueError:
-        address = ""
-    out["via"] = "ssh" if address else "console" if tty.startswith("tty") else "local"
-    if tty:
-        out["terminal"] = tty
-    if uid >= 0:
-        out["uid"] = str(uid)
-    return out
+        pass
+    tty = known.get("terminal", "")
+    out["via"] = "ssh" if "address" in out else "console" if tty.startswith("tty") else "local"
+    return out | known
 
 
 def described(w: dict[str, str] | None) -> str:

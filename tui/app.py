@@ -217,29 +217,27 @@ class OtolaneApp(App[None]):
             self.client.token and limit > 0 and idle >= limit and getattr(self.screen, "PERSONAL", False)
         ):
             return
-        from tui.screens.login import LoginScreen
-
-        screen = type(self.screen).__name__
-        self.workers.cancel_group(self, "lane-stream")
-        with contextlib.suppress(ApiError):
-            await self.client.logout("idle", screen)
-        self.state = {}
-        while len(self.screen_stack) > 2:
-            self.pop_screen()
-        self.switch_screen(LoginScreen())
+        await self.log_out("idle", type(self.screen).__name__)
         self.notify(
             self.t("login.locked_idle", minutes=max(1, round(limit / 60))), severity="warning", timeout=30
         )
 
     async def action_logout(self) -> None:
-        from tui.screens.login import LoginScreen
-
         if not self.client.token:
             self.exit()
             return
+        await self.log_out()
+
+    async def log_out(self, reason: str = "", screen: str = "") -> None:
+        """The session ended from this side (Ctrl+Q, or the idle lock with its ``reason``)."""
         self.workers.cancel_group(self, "lane-stream")
         with contextlib.suppress(ApiError):
-            await self.client.logout()
+            await self.client.logout(reason, screen)
+        self.back_to_login()
+
+    def back_to_login(self) -> None:
+        from tui.screens.login import LoginScreen
+
         self.state = {}
         while len(self.screen_stack) > 2:
             self.pop_screen()
@@ -249,14 +247,9 @@ class OtolaneApp(App[None]):
         """The daemon no longer knows this session — it came back after a restart, or the account
         changed: back to the login screen, saying so; never out of the screen (issue #23: a second
         screen quit without a word when its daemon came back)."""
-        from tui.screens.login import LoginScreen
-
         self.client.token = ""
-        self.state = {}
         self.online = True
-        while len(self.screen_stack) > 2:
-            self.pop_screen()
-        self.switch_screen(LoginScreen())
+        self.back_to_login()
         self.notify(self.t("error.session_required"), severity="warning", timeout=15)
 
     # --- the lane stream ---------------------------------------------------------

@@ -25,14 +25,14 @@ MAX_DAYS = 92
 MAX_ENTRIES = 500
 
 
-def _period(first: str, days: int) -> tuple[float, float]:
+def _day(day: str) -> tuple[float, float]:
+    """A day of the query or body as [start, end), or ``activity_day_bad``."""
     try:
-        start, _ = activity.day_bounds(first)
+        return activity.day_bounds(day)
     except ValueError:
         raise OtolaneError(
-            "activity_day_bad", f"expected a day such as 2026-01-31, found {first[:20]!r}", found=first[:20]
+            "activity_day_bad", f"expected a day such as 2026-01-31, found {day[:20]!r}", found=day[:20]
         ) from None
-    return start, start + days * 86400.0
 
 
 def _entry(e: Any) -> dict[str, Any]:
@@ -56,7 +56,7 @@ async def read(p: Parts, request: web.Request) -> web.Response:
     last = query_text(request, "day", 10, "'day' is a date such as 2026-01-31") or activity.day_of(
         time.time()
     )
-    start, end = _period(last, 1)
+    start, end = _day(last)
     start -= (days - 1) * 86400.0
     who = query_text(request, "user", 64, "'user' is at most 64 characters")
     rows = await p.journal.activity(start, end, who)
@@ -70,8 +70,8 @@ async def export(p: Parts, request: web.Request) -> web.Response:
     folder, one row per entry; journalled ``activity_exported`` with its SHA-256."""
     data = await body(request)
     first, last = field(data, "from", str, max_len=10), field(data, "to", str, max_len=10)
-    start, _ = _period(first, 1)
-    _, end = _period(last, 1)
+    start, _ = _day(first)
+    _, end = _day(last)
     if not start < end <= start + MAX_DAYS * 86400.0:
         raise OtolaneError(
             "activity_period_bad", f"from {first} to {last}: at most {MAX_DAYS} days, in order", days=MAX_DAYS

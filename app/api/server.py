@@ -16,6 +16,7 @@ import contextlib
 import functools
 import logging
 import os
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -180,6 +181,8 @@ class Api:
         self.accounts = accounts
         self.journal = journal
         self.streams = Streams(accounts)
+        #: each open connection's caller as the kernel says (``app/activity.py``); gone with it
+        self.callers: weakref.WeakKeyDictionary[Any, dict[str, str]] = weakref.WeakKeyDictionary()
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._errors, self._auth], client_max_size=64 * 1024)
@@ -196,8 +199,14 @@ class Api:
     # --- middleware -------------------------------------------------------------
     @web.middleware
     async def _errors(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        sock = request.transport.get_extra_info("socket") if request.transport else None
-        token = activity.WHERE.set(activity.where(sock, request.headers.get(activity.SSH_HEADER, "")))
+        conn = request.transport
+        kernel = self.callers.get(conn) if conn is not None else None
+        if kernel is None:  # a new connection: ask the kernel once (a screen polls on one connection)
+            kernel = activity.kernel_side(conn.get_extra_info("socket") if conn is not None else None)
+            if conn is not None:
+                self.callers[conn] = kernel
+        said = request.headers.get(activity.SSH_HEADER, "")
+        token = activity.WHERE.set(activity.where(None, said, kernel))
         try:
             return await handler(request)
         except OtolaneError as exc:

@@ -152,7 +152,7 @@ class JournalScreen(AppMixin, Screen[None]):
             else:
                 details = "; ".join(self.detail(k, v) for k, v in r["details"].items())
                 action = self.app_.t_or(f"action.{r['action']}", r["action"])  # one not listed: as it is
-                lines.append((when, self.actor(r["actor"]), action, details))
+                lines.append((when, self.app_.who(r["actor"]), action, details))
         if lines:
             # the details take what the screen has left, cut between words: never half a name
             used = sum(max(len(line[i]) for line in lines) + 2 for i in range(3))
@@ -160,9 +160,6 @@ class JournalScreen(AppMixin, Screen[None]):
             for when, actor, action, details in lines:
                 table.add_row(when, actor, action, clipped(details, room))
         table.focus()
-
-    def actor(self, who: str) -> str:
-        return self.app_.who(who)
 
     def detail(self, key: str, value: object) -> str:
         """One detail in the admin's words: its name from the catalog, a value that is one of the
