@@ -222,6 +222,19 @@ class FreezeWatch:
 IDENTIFY_TRIES = 3
 
 
+def _stop_if_cancelled() -> None:
+    """Raise the cancellation a library swallowed.
+
+    On Python 3.11 ``asyncio.wait_for`` (pymodbus waits on every answer with it) returns the answer
+    and drops a cancel that arrives as the answer does (CPython gh-86296): the supervisor went on
+    streaming and whoever stopped it waited for ever. The task still counts the request
+    (``cancelling()``), so the supervisor checks it after every step that awaits a driver.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 async def _identify(device: Device) -> Identity:
     for _ in range(IDENTIFY_TRIES - 1):
         try:
@@ -248,7 +261,9 @@ async def supervise(
         sink(StatusChange(device.device_id, DeviceStatus.CONNECTING))
         try:
             await device.connect()
+            _stop_if_cancelled()
             identity = await _identify(device)
+            _stop_if_cancelled()
             sink(StatusChange(device.device_id, DeviceStatus.CONNECTED, identity=identity))
             backoff = 0.5
             await _stream(device, sink, stale_after)
@@ -267,6 +282,7 @@ async def supervise(
             why = Why("driver_error", {"error": type(exc).__name__})
         with contextlib.suppress(Exception):
             await device.close()
+        _stop_if_cancelled()
         sink(StatusChange(device.device_id, DeviceStatus.FAULTED, why))
         await asyncio.sleep(backoff)
         backoff = min(backoff * 2, backoff_max)
@@ -283,6 +299,7 @@ async def _stream(device: Device, sink: Sink, stale_after: float) -> None:
         except StopAsyncIteration:
             return
         except TimeoutError:
+            _stop_if_cancelled()
             if not stale:
                 stale = True
                 why = Why("no_data", {"seconds": f"{stale_after:g}"})
@@ -291,6 +308,7 @@ async def _stream(device: Device, sink: Sink, stale_after: float) -> None:
             it = device.frames().__aiter__()
             watch.reset()
             continue
+        _stop_if_cancelled()
         was_stuck = bool(watch.frozen)
         if isinstance(item, Reading):
             watch.see(item, time.monotonic())
