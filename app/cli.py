@@ -226,8 +226,13 @@ def build_parser() -> argparse.ArgumentParser:
     ps.set_defaults(fn=tools.cmd_printer_sim)
 
     an = sub.add_parser("anpr", help="read the plate on images (R3.2)")
-    an.add_argument("images", nargs="+", metavar="IMAGE")
+    an.add_argument("images", nargs="*", metavar="IMAGE")
     an.add_argument("--json", action="store_true", help="one JSON object per image")
+    an.add_argument(
+        "--eval",
+        metavar="FOLDER",
+        help="measure on a labelled set: images and labels.csv (file,plate,country,…; docs/anpr.md)",
+    )
     an.add_argument("--threads", type=int, default=1, help="cores the recogniser may use (default 1)")
     an.set_defaults(fn=tools.cmd_anpr)
 

@@ -44,7 +44,7 @@ PERMISSIONS: tuple[Permission, ...] = (
     Permission("device_frames", (TECHNICIAN, ADMIN), "read a device's raw frames", "resource"),
     Permission("device_command", (TECHNICIAN,), "send a device its service commands", "resource"),
     Permission("device_replace", (ADMIN,), "replace a device", "resource"),
-    Permission("camera_register", (ADMIN,), "register a camera", "resource"),
+    Permission("camera_register", (ADMIN,), "register a camera, mark its plate region", "resource"),
     Permission("journal_read", (ADMIN,), "read the journal and the EIS exchanges", "view"),
     Permission("journal_export", (ADMIN,), "export the journal", "view"),
     Permission("activity_view", (ADMIN,), "see the users' activity and the leak alerts", "view"),

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from app.domain.plates import readings
+from app.domain.plates import Reading, readings, unformatted
 from app.errors import OtolaneError
 
 #: the models the rapidocr wheel carries (PP-OCRv6 small detection and recognition)
@@ -36,6 +36,9 @@ SECOND_SIDE = 960
 MAX_JOIN = 3
 #: a quick reading read as is with the recogniser this confident is taken without the detector
 SURE = 0.9
+#: a plate read less sure than this (or none) is looked for once more at SECOND_SIDE: a sign or a
+#: badge read with corrections must not hide a small plate the larger picture shows
+UNSURE = 0.4
 #: plate-like regions the quick way reads, at most
 REGIONS = 4
 
@@ -119,18 +122,32 @@ class Recogniser:
         self.second_side = second
         self._second: Any = None  # made at its first use: most frames never need it
 
-    def read(self, image: np.ndarray) -> PlateResult:
+    def read(self, image: np.ndarray, roi: tuple[int, int, int, int] | None = None) -> PlateResult:
         """The fast way first — OpenCV finds plate-like regions, the recogniser reads only those
-        (tens of ms); when that gives no sure plate, the text detector looks at the whole frame."""
+        (tens of ms); when that gives no sure plate, the text detector looks at the whole frame.
+        ``roi`` (x, y, w, h in pixels): only that part of the frame is looked at — a lane camera's
+        plate region (``app/lane/plate_reader.py``); the box answered is in the whole frame."""
+        if roi is not None:
+            x, y, w, h = roi
+            got = self.read(image[y : y + h, x : x + w])
+            if got.bbox is None:
+                return got
+            bx, by, bw, bh = got.bbox
+            return dataclasses.replace(got, bbox=(bx + x, by + y, bw, bh))
         t0 = time.perf_counter()
         got, sure = self._quick(image)
         if not sure:
             got = max(got, self._read(self.engine, image), key=lambda r: r.confidence)
-        if got.plate is None and self.second_side:  # a missed region code, a small plate
+        if got.confidence < UNSURE and self.second_side:  # a missed region code, a small plate
             if self._second is None:
                 self._second = _engine(self.threads, self.second_side)
-            got = self._read(self._second, image)
+            got = max(got, self._read(self._second, image), key=lambda r: r.confidence)
         return dataclasses.replace(got, ms=(time.perf_counter() - t0) * 1000)
+
+    def read_whole(self, image: np.ndarray) -> PlateResult:
+        """The text detector on the whole frame, without the quick way first (the bench compares
+        the ways of finding a plate one by one)."""
+        return self._read(self.engine, image)
 
     def _quick(self, image: np.ndarray) -> tuple[PlateResult, bool]:
         """The best plate read in the plate-like regions, and whether it is sure: read as is (no
@@ -142,7 +159,7 @@ class Recogniser:
             out = self.engine(crop, use_det=False, use_cls=False, use_rec=True)
             text = "".join(out.txts or ())
             conf = float(out.scores[0]) if out.scores else 0.0
-            for r in readings(text)[:1]:
+            for r in _best(text):
                 if r.score * conf > best.confidence:
                     best = PlateResult(r.plate, r.score * conf, (x, y, w, h), 0.0, text, r.format)
                     sure = r.corrected == 0 and conf >= SURE
@@ -159,7 +176,7 @@ class Recogniser:
         best: tuple[float, str, str, str, tuple[int, int, int, int]] | None = None
         tried: list[tuple[str, float]] = []
         for text, conf, box in _lines(boxes, texts, scores):
-            for r in readings(text)[:1]:
+            for r in _best(text):
                 score = r.score * conf
                 tried.append((r.plate, round(score, 3)))
                 if best is None or score > best[0]:
@@ -168,6 +185,15 @@ class Recogniser:
             return PlateResult(None, 0.0, None, 0.0, " ".join(texts), candidates=tried)
         score, plate, fmt, text, box = best
         return PlateResult(plate, score, box, 0.0, text, fmt, sorted(tried, key=lambda c: -c[1])[:5])
+
+
+def _best(text: str) -> list[Reading]:
+    """The best reading of a text: the grammar's, else the text as read when it looks like a plate
+    of a format the grammar does not know (offered unsure, for the operator to confirm)."""
+    found = readings(text)[:1]
+    if not found and (raw := unformatted(text)) is not None:
+        found = [raw]
+    return found
 
 
 def _engine(threads: int, side: int) -> Any:
@@ -254,7 +280,7 @@ def _lines(
         x1, y1 = b.max(axis=0)
         items.append((float(x0), float(y0), float(x1), float(y1), t, s))
     items.sort(key=lambda i: i[0])
-    out = []
+    out = _stacked(items)
     for i, first in enumerate(items):
         run = [first]
         out.append(_joined(run))
@@ -278,3 +304,23 @@ def _joined(
     text = "".join(r[4] for r in run)
     conf = sum(r[5] for r in run) / len(run)
     return text, conf, (int(x0), int(y0), int(x1 - x0), int(y1 - y0))
+
+
+def _stacked(
+    items: list[tuple[float, float, float, float, str, float]],
+) -> list[tuple[str, float, tuple[int, int, int, int]]]:
+    """Two text boxes one above the other, alike in height and overlapping across: the lines of a
+    square plate (``241`` over ``10 VBZ``), read top line first."""
+    out = []
+    for top in items:
+        th = top[3] - top[1]
+        for below in items:
+            bh = below[3] - below[1]
+            if below is top or th <= 0 or not 0.5 <= bh / th <= 2.0:
+                continue
+            overlap = min(top[2], below[2]) - max(top[0], below[0])
+            # the detector's boxes of two lines may overlap: the centres tell which is below
+            drop = (below[1] + below[3]) / 2 - (top[1] + top[3]) / 2
+            if overlap > 0.5 * min(top[2] - top[0], below[2] - below[0]) and 0.4 * th <= drop <= 1.8 * th:
+                out.append(_joined([top, below]))
+    return out

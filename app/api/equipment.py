@@ -8,6 +8,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from app.api.request import Parts, body, field, query_int, user
+from app.errors import OtolaneError
 
 
 async def frames(p: Parts, request: web.Request) -> web.Response:
@@ -38,6 +39,14 @@ async def cameras(p: Parts, request: web.Request) -> web.Response:
 
 async def register_camera(p: Parts, request: web.Request) -> web.Response:
     return web.json_response(await p.lane.cameras.register(user(request), request.match_info["cam"]))
+
+
+async def camera_roi(p: Parts, request: web.Request) -> web.Response:
+    data = await body(request)
+    if "roi" not in data:
+        raise OtolaneError("field_missing", "'roi' is required (null for the whole frame)", field="roi")
+    cam = request.match_info["cam"]
+    return web.json_response(await p.lane.cameras.set_roi(user(request), cam, data["roi"]))
 
 
 async def camera_preview(p: Parts, request: web.Request) -> web.Response:

@@ -131,6 +131,13 @@ ROUTES: tuple[Route, ...] = (
         equipment.register_camera,
         "register a camera",
     ),
+    Route(
+        "POST",
+        "/v1/cameras/{cam}/roi",
+        "camera_register",
+        equipment.camera_roi,
+        "mark where a camera sees the plate",
+    ),
     Route("GET", "/v1/cameras/{cam}/preview", "lane_view", equipment.camera_preview, "see a camera"),
     Route("POST", "/v1/anpr", "inspect", inspections.recognise_plate, "recognise a plate"),
     Route("GET", "/v1/journal", "journal_read", records.read_journal, "read the journal"),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -94,7 +95,12 @@ def cmd_anpr(args: argparse.Namespace) -> int:
     from app.anpr.recognise import Recogniser
 
     setup_logging(None, args.verbose)
+    if not args.images and not args.eval:
+        print("otolane anpr: give images to read, or --eval FOLDER", file=sys.stderr)
+        return 2
     recogniser = Recogniser(threads=args.threads)
+    if args.eval:
+        return _anpr_eval(recogniser, Path(args.eval), args.json)
     found = 0
     for file in args.images:
         image, error = _image(Path(file))
@@ -109,6 +115,43 @@ def cmd_anpr(args: argparse.Namespace) -> int:
             said = out.get("error") or f"{out['plate'] or '—'} {out['confidence']}"
             print(f"{file}: {said}")
     return 0 if found == len(args.images) else 1
+
+
+def _anpr_eval(recogniser: Any, folder: Path, as_json: bool) -> int:
+    """``otolane anpr --eval FOLDER``: each image of a labelled set read, then the set's figures."""
+    from app.anpr import evaluate
+
+    try:
+        samples = evaluate.load_set(folder)
+    except OtolaneError as exc:
+        print(f"otolane anpr: {exc.message}", file=sys.stderr)
+        return 2
+
+    def read(path: Path) -> tuple[str | None, float, float]:
+        image, _ = _image(path)
+        if image is None:
+            return None, 0.0, 0.0
+        got = recogniser.read(image)
+        return got.plate, got.confidence, got.ms
+
+    outcomes = evaluate.run(samples, read)
+    for o in outcomes:
+        row = {"file": o.sample.file.name, "plate": o.sample.plate, "read": o.read, "ms": round(o.ms, 1)}
+        if as_json:
+            print(json.dumps(row, ensure_ascii=False), flush=True)
+        elif not o.exact:
+            print(f"{row['file']}: {o.read or '—'} (is {o.sample.plate})")
+    summary = evaluate.by_group(outcomes)
+    if as_json:
+        print(json.dumps({"figures": summary}, ensure_ascii=False))
+    else:
+        for group, f in summary.items():
+            if f["images"]:
+                print(
+                    f"{group}: {f['images']} images, {f['exact_percent']} % exact, "
+                    f"{f['chars_percent']} % characters, p50 {f['ms_p50']} ms, p95 {f['ms_p95']} ms"
+                )
+    return 0
 
 
 #: the largest image file ``otolane anpr`` reads

@@ -11,8 +11,8 @@
   (``app/domain/photo.py: triggers``), every admitted ``photo`` camera's newest frame is taken,
   judged (R6) and stored (``app/lane/photos.py``); the step cannot finish before (the service's gate),
   and goes back with the reason when no camera gave one.
-* **The plate (R3.2).** :meth:`Cameras.recognise` reads the plate off a ``plate`` camera's frame
-  in a worker thread.
+* **The plate (R3.2).** :meth:`Cameras.recognise` reads the plate off a ``plate`` camera's frame,
+  within the region the administrator marked (``app/lane/plate_reader.py``).
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable, Coroutine
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +34,7 @@ from app.errors import OtolaneError
 from app.journal import Journal
 from app.lane import bus
 from app.lane.photos import PhotoRefused, Photos, Place, judged
+from app.lane.plate_reader import PlateReader, check_roi
 from app.storage.db import StorageFailed
 from drivers.camera.base import Camera, CameraError, CameraIdentity, CameraStatus, Frame, redact
 from drivers.camera.registry import make_camera
@@ -120,7 +120,8 @@ class Cameras:
         on_lost: Callable[[str, str], None],
     ) -> None:
         self.photos = photos
-        self.anpr = {"engine": cfg.anpr["engine"], "model_dir": str(cfg.path(cfg.anpr["model_dir"]))}
+        anpr = {"engine": cfg.anpr["engine"], "model_dir": str(cfg.path(cfg.anpr["model_dir"]))}
+        self.plates = PlateReader(anpr, journal)
         self.journal = journal
         self.add_event = add_event
         self.publish = publish
@@ -131,8 +132,6 @@ class Cameras:
             )
             for c in cfg.cameras
         }
-        self._ocr: Any = None
-        self._ocr_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="anpr")
         self._taking: set[tuple[str, int]] = set()
         #: the lane clock: a photo's moment is said on it, as everything on the card (R3.9)
         self.clock = LaneClock()
@@ -184,6 +183,7 @@ class Cameras:
             slot = self.slots.get(e.details.get("camera", ""))
             if slot is not None:
                 slot.cfg = registered(slot.cfg, e.details)
+        await self.plates.load()
         for slot in self.slots.values():
             slot.task = asyncio.create_task(slot.cam.run(self._on_change), name=f"camera:{slot.cfg.id}")
 
@@ -194,7 +194,7 @@ class Cameras:
             slot.cam.stop()
             if slot.task is not None:
                 slot.task.cancel()
-        self._ocr_pool.shutdown(wait=False, cancel_futures=True)
+        self.plates.stop()
 
     def _on_change(self, cam: Camera) -> None:
         slot = self.slots[cam.id]
@@ -212,7 +212,7 @@ class Cameras:
                 if "photo" in slot.cfg.roles:
                     self.on_lost(cam.id, cam.reason)
             slot.judged_identity = None  # the next connect is judged (and journalled) again
-        self.publish(bus.camera(slot.as_dict()))
+        self.publish(bus.camera(self.view(slot)))
 
     def _judge(self, slot: CameraSlot, ident: CameraIdentity) -> None:
         slot.judged_identity = ident
@@ -253,11 +253,11 @@ class Cameras:
         return out
 
     def as_list(self) -> list[dict[str, Any]]:
-        return [s.as_dict() for s in self.slots.values()]
+        return [self.view(s) for s in self.slots.values()]
 
     def publish_all(self) -> None:
         for slot in self.slots.values():
-            self.publish(bus.camera(slot.as_dict()))
+            self.publish(bus.camera(self.view(slot)))
 
     def arm(self, on: bool) -> None:
         """Decode every frame of the photo cameras while their moment may come (else key frames)."""
@@ -400,8 +400,8 @@ class Cameras:
         await self.journal.write(admin, "camera_registered", **details)
         slot.cfg = registered(slot.cfg, details)
         self._judge(slot, ident)
-        self.publish(bus.camera(slot.as_dict()))
-        return slot.as_dict()
+        self.publish(bus.camera(self.view(slot)))
+        return self.view(slot)
 
     async def thumbnail(self, camera_id: str, width: int = 48, height: int = 24) -> dict[str, Any]:
         """A small live picture of an admitted camera for the screens (D2), never stored. A camera
@@ -435,42 +435,26 @@ class Cameras:
         admitted = [s for s in slots if s.admitted] or slots
         frame = self.grab(admitted[0], max_age_s=3.0)
         t0 = time.monotonic()
-        result, preview = await asyncio.get_running_loop().run_in_executor(self._ocr_pool, self._read, frame)
+        result, picture = await self.plates.read(admitted[0].cfg.id, frame)
         return result | {
             "camera": admitted[0].cfg.id,
             "ms_total": round((time.monotonic() - t0) * 1000, 1),
-            "preview": preview,
+            "preview": picture,
         }
 
-    def _read(self, frame: Frame) -> tuple[dict[str, Any], dict[str, Any]]:
-        if self._ocr is None:
-            from app.anpr.recognise import Recogniser
+    async def set_roi(self, admin: str, camera_id: str, roi: Any) -> dict[str, Any]:
+        """The part of a plate camera's frame the plate is looked for in (null: the whole frame)."""
+        slot = self.slots.get(camera_id)
+        if slot is None:
+            raise OtolaneError("camera_unknown", "no such camera", status=404, camera=camera_id[:40])
+        if "plate" not in slot.cfg.roles:
+            raise OtolaneError(
+                "camera_not_plate", "this camera does not read plates", status=409, camera=camera_id
+            )
+        await self.plates.set_roi(admin, camera_id, check_roi(roi))
+        self.publish(bus.camera(self.view(slot)))
+        return self.view(slot)
 
-            # one core: the screen keeps the other
-            self._ocr = Recogniser(threads=1, engine=self.anpr["engine"], model_dir=self.anpr["model_dir"])
-        import cv2
-
-        rgb = frame.rgb()
-        bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-        res = self._ocr.read(bgr).as_dict()
-        return res, preview(rgb, res.get("bbox"))
-
-
-PREVIEW_W, PREVIEW_H = 32, 6  # pixels: 32 columns × 3 rows of half blocks
-
-
-def preview(rgb: Any, bbox: Any) -> dict[str, Any]:
-    """A tiny RGB picture of the plate (or of the frame when no plate was found) for the screen's
-    half-block rendering: width, height and the bytes, base64."""
-    import cv2
-
-    h, w = rgb.shape[:2]
-    if bbox:
-        x, y, bw, bh = (int(v) for v in bbox)
-        pad_x, pad_y = bw // 8, bh // 4
-        crop = rgb[max(0, y - pad_y) : min(h, y + bh + pad_y), max(0, x - pad_x) : min(w, x + bw + pad_x)]
-        size = (PREVIEW_W, PREVIEW_H)
-    else:
-        crop, size = rgb, (PREVIEW_W // 2, PREVIEW_H)
-    small = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
-    return {"width": size[0], "height": size[1], "rgb": base64.b64encode(small.tobytes()).decode()}
+    def view(self, slot: CameraSlot) -> dict[str, Any]:
+        """A camera as the screens see it, with its plate region."""
+        return slot.as_dict() | {"roi": self.plates.rois.get(slot.cfg.id)}

@@ -7,8 +7,9 @@
   through the feed, and what signing one card costs by route (GOST 2015-512; issue #11);
 * JX decoder throughput on one core (frames/s);
 * card assembly from a full lane's readings, and its PDF (ms, p50/p99; goal ≤ 300 ms on one core);
-* plate recognition on the rendered evaluation set: exact plates and characters right, per condition,
-  ms per frame on one core (goals ≥ 95 %, ≤ 150 ms), beside Debian's tesseract on the same images;
+* plate recognition (``tests/bench/anpr.py``) on real photographs and on the rendered scenes: exact
+  plates and characters right, ms per frame on one core, within a camera's plate region, the plate
+  finders side by side, beside Debian's tesseract on the same images;
 * cameras (issue #9): the CPU one camera's stream costs the lane (RTSP idle = key frames only, RTSP
   armed, MJPEG), and the photo's trigger → stored latency (grab, R6 check, EXIF, encryption, file
   fsync, chained row; goal ≤ 200 ms);
@@ -45,6 +46,7 @@ from drivers.brake.profiles import DAN, JX_BRAKE, SCENARIOS
 from drivers.families import jx
 from drivers.sim.device import ProfileSimulator
 from drivers.sim.pty import PtyPort
+from tests.bench.anpr import bench_anpr
 from tests.rig import PASSWORDS, create_users, sample_card, serve_loopback, store_card
 
 BASELINE = Path(__file__).with_name("baseline.json")
@@ -359,75 +361,6 @@ async def bench_outbox(tmp: Path, n: int = 300, route: str = "rest", events: int
     return out | {key: round(n / dt, 1)}
 
 
-def _edits(a: str, b: str) -> int:
-    """Levenshtein distance: how many characters a reading got wrong."""
-    row = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        prev, row[0] = row[0], i
-        for j, cb in enumerate(b, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
-    return row[-1]
-
-
-def _tesseract(image: Any) -> str | None:
-    """Debian's tesseract on the same image, its lines through the same plate grammar."""
-    import cv2
-
-    from app.domain.plates import readings
-
-    ok, png = cv2.imencode(".png", image)
-    whitelist = "tessedit_char_whitelist=ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 "
-    r = subprocess.run(
-        ["tesseract", "stdin", "stdout", "--psm", "11", "-c", whitelist],
-        input=png.tobytes(),
-        capture_output=True,
-        check=False,
-    )
-    words = r.stdout.decode(errors="replace").split()
-    texts = words + ["".join(words[i : i + n]) for n in (2, 3) for i in range(len(words) - n + 1)]
-    best = max((x for t in texts for x in readings(t)[:1]), key=lambda x: x.score, default=None)
-    return best.plate if best else None
-
-
-def bench_anpr(n: int = 20) -> dict[str, float]:
-    """Plate recognition on the rendered evaluation set (every format × clean, perspective, blur,
-    glare, dirt, night): exact plates, characters right, ms per frame on one core (issue #9 goals:
-    ≥ 95 % exact, ≤ 150 ms); and tesseract (Debian) on the same images with the same grammar."""
-    import shutil
-
-    from app.anpr.recognise import Recogniser
-    from app.anpr.scenes import CONDITIONS, evaluation_set
-
-    scenes = evaluation_set(n, seed=2026)
-    rec = Recogniser(threads=1)
-    rec.read(scenes[0].image)  # the first call sets the engine up
-    exact, chars, total, ms = 0, 0, 0, []
-    by_condition = dict.fromkeys(CONDITIONS, 0)
-    for sc in scenes:
-        got = rec.read(sc.image)
-        ms.append(got.ms)
-        exact += got.plate == sc.plate
-        by_condition[sc.condition] += got.plate == sc.plate
-        chars += max(0, len(sc.plate) - _edits(got.plate or "", sc.plate))
-        total += len(sc.plate)
-    ms.sort()
-    out: dict[str, float] = {
-        "anpr_images": len(scenes),
-        "anpr_exact_percent": round(100 * exact / len(scenes), 1),
-        "anpr_chars_percent": round(100 * chars / total, 1),
-        "anpr_ms_p50_one_core": round(ms[len(ms) // 2], 1),
-        "anpr_ms_mean_one_core": round(sum(ms) / len(ms), 1),
-        "anpr_ms_p95_one_core": round(ms[int(len(ms) * 0.95)], 1),
-    } | {f"anpr_exact_{c}_percent": round(100 * k / n, 1) for c, k in by_condition.items()}
-    if shutil.which("tesseract"):
-        t0, hits = time.perf_counter(), 0
-        for sc in scenes:
-            hits += _tesseract(sc.image) == sc.plate
-        out["tesseract_exact_percent"] = round(100 * hits / len(scenes), 1)
-        out["tesseract_ms_per_frame"] = round((time.perf_counter() - t0) * 1000 / len(scenes), 1)
-    return out
-
-
 def bench_signing(n: int = 10) -> dict[str, float]:
     """What signing one card costs the employee's session (G3), by route, GOST 2015-512: a detached
     CMS of the body (REST) and a WS-Security envelope (SOAP); and the simulator's check of each."""
@@ -663,7 +596,7 @@ def main() -> int:
     save = "--save" in sys.argv[1:]
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="otolane-bench-") as tmp:
-        results |= bench_anpr()
+        results |= bench_anpr()  # tests/bench/anpr.py: the real and the rendered sets
         results |= asyncio.run(bench_cameras(Path(tmp)))
         results |= asyncio.run(bench_tui_anpr(Path(tmp)))
         results |= bench_decoder()

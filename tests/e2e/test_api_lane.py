@@ -183,6 +183,7 @@ EXPECTED: dict[tuple[str, str], set[str] | None] = {
     ("POST", "/v1/settings"): {ADMIN},
     ("GET", "/v1/cameras"): EVERYONE,
     ("POST", "/v1/cameras/{cam}/register"): {ADMIN},
+    ("POST", "/v1/cameras/{cam}/roi"): {ADMIN},
     ("GET", "/v1/cameras/{cam}/preview"): EVERYONE,
     ("POST", "/v1/anpr"): {OP},
 }

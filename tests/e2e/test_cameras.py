@@ -254,3 +254,56 @@ async def test_the_operator_confirms_or_corrects_the_recognised_plate(tmp_path: 
         assert err.value.code == "recognition_unknown"
     finally:
         await rig.close()
+
+
+async def test_the_plate_is_read_only_in_the_region_the_administrator_marked(tmp_path: Path) -> None:
+    """R3.2 (issue #26): a lane camera does not move, so the administrator marks once where it sees
+    the plate; the recogniser reads only there, the mark is journalled and holds after a restart;
+    a region outside the frame, a camera that reads no plates, an operator: each refused."""
+    from app.lane.plate_reader import PlateReader
+
+    rig = await start_rig(tmp_path / "lane", cameras=("mjpeg",))
+    try:
+        op, admin = await rig.client("operator"), await rig.client("admin")
+        await wait_for(lambda: cameras_admitted(op), "the camera admitted")
+        whole = await op.call("POST", "/v1/anpr", {"camera": "mjpeg0"}, timeout_s=60)
+        assert whole["plate"] == "123ABC02" and whole["roi"] is None
+        (cam,) = (await op.call("GET", "/v1/cameras"))["cameras"]
+        w, h = cam["width"], cam["height"]
+        x, y, bw, bh = whole["bbox"]
+        around = [
+            round(max(0.0, (x - bw) / w), 3),
+            round(max(0.0, (y - bh) / h), 3),
+            round(min(3 * bw / w, 1 - max(0.0, (x - bw) / w)), 3),
+            round(min(3 * bh / h, 1 - max(0.0, (y - bh) / h)), 3),
+        ]
+        marked = await admin.call("POST", "/v1/cameras/mjpeg0/roi", {"roi": around})
+        assert marked["roi"] == pytest.approx(around, abs=1e-3)
+        inside = await op.call("POST", "/v1/anpr", {"camera": "mjpeg0"}, timeout_s=60)
+        assert inside["plate"] == "123ABC02" and inside["roi"] == pytest.approx(around, abs=1e-3)
+        ix, iy, _, _ = inside["bbox"]  # the box is said in the whole frame, not in the region
+        assert abs(ix - x) < bw / 2 and abs(iy - y) < bh / 2
+        # a region where the plate is not: nothing is read there (the region is what is looked at)
+        corner = [0.0, 0.0, 0.1, 0.1] if y > h / 3 else [0.0, 0.85, 0.1, 0.15]
+        await admin.call("POST", "/v1/cameras/mjpeg0/roi", {"roi": corner})
+        assert (await op.call("POST", "/v1/anpr", {"camera": "mjpeg0"}, timeout_s=60))["plate"] is None
+        for bad in ([0.5, 0.5, 0.6, 0.2], [0, 0, 0.01, 0.5], [0, 0, 1], "all", [0, 0, True, 1]):
+            with pytest.raises(ApiError) as err:
+                await admin.call("POST", "/v1/cameras/mjpeg0/roi", {"roi": bad})
+            assert (err.value.status, err.value.code) == (400, "roi_bad"), bad
+        with pytest.raises(ApiError) as err:
+            await op.call("POST", "/v1/cameras/mjpeg0/roi", {"roi": None})
+        assert err.value.status == 403
+        marks = await journal(rig, "camera_roi_set")
+        assert [m["details"]["roi"] for m in marks] == [pytest.approx(around, abs=1e-3), corner]
+        assert marks[-1]["actor"] == "admin"
+        # a daemon started again reads the regions back from the journal
+        again = PlateReader({}, rig.daemon.lane.journal)
+        await again.load()
+        assert list(again.rois["mjpeg0"]) == corner
+        await admin.call("POST", "/v1/cameras/mjpeg0/roi", {"roi": None})
+        again = PlateReader({}, rig.daemon.lane.journal)
+        await again.load()
+        assert "mjpeg0" not in again.rois
+    finally:
+        await rig.close()

@@ -50,6 +50,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/v1/devices/{dev}/command"): "device_command",
     ("POST", "/v1/devices/{dev}/replace"): "device_replace",
     ("POST", "/v1/cameras/{cam}/register"): "camera_register",
+    ("POST", "/v1/cameras/{cam}/roi"): "camera_register",
     ("GET", "/v1/journal"): "journal_read",
     ("GET", "/v1/eis/exchanges"): "journal_read",
     ("POST", "/v1/journal/export"): "journal_export",

@@ -726,3 +726,41 @@ async def test_a_camera_refusing_its_account_is_said_in_the_operators_language(t
                 assert words in said and "ONVIF refused" not in said
     finally:
         await rig.close()
+
+
+async def test_the_administrator_marks_where_the_plate_camera_sees_the_plate(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """R3.2 (issue #26): on the cameras screen R marks the plate region over the live picture —
+    arrows move it, Shift+arrows and + − size it, Enter keeps it (journalled), Del gives back the
+    whole frame, Esc leaves the marking and not the screen; each line fits 80 columns."""
+    from tests.rig import start_rig
+    from tui.screens.cameras import CamerasScreen
+
+    rig = await start_rig(tmp_path / "lane", cameras=("mjpeg",))
+    try:
+        app = make_app(rig.sock, "en")
+        async with app.run_test(size=SIZE) as pilot:
+            await login(pilot, app, "admin")
+            await pilot.press("f6")
+            await pilot.pause(0.3)
+            await pilot.press("f11")
+            await until_shown(pilot, app, "#c-detail", "Plate region: the whole frame")
+            assert "R Plate region" in text(app, "#keys")
+            await pilot.press("r")
+            await until_shown(pilot, app, "#c-detail", "from 25 % across, 50 % down; 50 % × 40 %")
+            assert "arrows move it" in text(app, "#c-msg")
+            await pilot.press("right", "right", "up", "shift+right", "minus")
+            await until_shown(pilot, app, "#c-detail", "from 35 % across, 45 % down; 50 % × 35 %")
+            await pilot.press("escape")  # leaves the marking, not the screen
+            await pilot.pause(0.2)
+            assert isinstance(app.screen, CamerasScreen)
+            await until_shown(pilot, app, "#c-detail", "Plate region: the whole frame")
+            await pilot.press("r", "down", "enter")
+            await until_shown(pilot, app, "#c-msg", "is kept (journalled)")
+            await until_shown(pilot, app, "#c-detail", "from 25 % across, 55 % down; 50 % × 40 %")
+            assert all(len(line) <= SIZE[0] for line in text(app, "#c-detail").splitlines())
+            await pilot.press("r", "delete")
+            await until_shown(pilot, app, "#c-msg", "whole frame again")
+        marks = await (await rig.client("admin")).call("GET", "/v1/journal?action=camera_roi_set")
+        assert [m["details"]["roi"] for m in reversed(marks)] == [[0.25, 0.55, 0.5, 0.4], None]
+    finally:
+        await rig.close()

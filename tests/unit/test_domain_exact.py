@@ -285,11 +285,17 @@ def test_a_format_row_is_built_as_written() -> None:
 
 
 def test_a_reading_s_score_falls_with_each_character_corrected() -> None:
-    """Issue #9: a look-alike corrected costs its share of the plate's characters."""
+    """Issue #9, #26 (R3.2): each look-alike corrected costs the same share (CORRECTED), each
+    character left out beside the plate another (DROPPED), the KZ by the flag nothing."""
     exact = plates.readings("123ABC02")[0]
     assert (exact.plate, exact.format, exact.score, exact.corrected) == ("123ABC02", "kz2012", 1.0, 0)
     one = next(r for r in plates.readings("I23ABC02") if r.format == "kz2012")
-    assert (one.plate, one.corrected, one.score) == ("123ABC02", 1, 0.875)
+    assert (one.plate, one.corrected, one.score) == ("123ABC02", 1, 0.7)
+    two = next(r for r in plates.readings("I23A8C02") if r.format == "kz2012")
+    assert (two.corrected, two.score) == (2, 0.49)
+    beside = next(r for r in plates.readings("1123ABC02") if r.format == "kz2012")
+    assert (beside.plate, beside.score) == ("123ABC02", 0.6)
+    assert plates.readings("KZ123ABC02")[0].score == 1.0
     dip = next(r for r in plates.readings("D12345") if r.format == "diplomatic")
     assert (dip.plate, dip.corrected, dip.score) == ("D12345", 0, 0.4)
 

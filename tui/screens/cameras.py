@@ -1,10 +1,14 @@
 """The lane's cameras (R3.7, R3.16, D2): each camera's state, the identity it reports beside the one
 registered, frames per second, size, the age of its last frame. The administrator registers the
 camera now on the line — its identity is read from the hardware and shown for confirmation (A, then
-A again); the daemon journals it. Other roles see the list; the daemon refuses them the act."""
+A again); the daemon journals it. On a plate camera the administrator marks, once, where the camera
+sees the plate (R: the region over the live picture; arrows move it, Shift+arrows or + − size it,
+Enter keeps it, Del gives back the whole frame). Other roles see the list; the daemon refuses them
+the acts."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from rich.markup import escape
@@ -24,12 +28,28 @@ class CamerasScreen(AppMixin, Screen[None]):
         Binding("escape", "back", show=False),
         Binding("f11", "back", show=False),
         Binding("a", "register", show=False),
+        Binding("r", "region", show=False),
+        Binding("up", "move(0, -1)", show=False),
+        Binding("down", "move(0, 1)", show=False),
+        Binding("left", "move(-1, 0)", show=False),
+        Binding("right", "move(1, 0)", show=False),
+        Binding("shift+up", "size(0, -1)", show=False),
+        Binding("shift+down", "size(0, 1)", show=False),
+        Binding("shift+left", "size(-1, 0)", show=False),
+        Binding("shift+right", "size(1, 0)", show=False),
+        Binding("plus,equals_sign", "size(1, 1)", show=False),
+        Binding("minus", "size(-1, -1)", show=False),
+        Binding("enter", "keep_region", show=False),
+        Binding("delete,backspace", "whole_frame", show=False),
     ]
+    #: the region moves and grows by this share of the frame a key
+    STEP = 0.05
 
     def __init__(self) -> None:
         super().__init__()
         self.rows: list[dict[str, Any]] = []
         self._confirm = ""  # the camera whose registration waits for the second A
+        self.marking: list[float] | None = None  # the plate region being marked (x, y, w, h), or None
 
     def compose(self) -> ComposeResult:
         yield Static(id="c-title")
@@ -44,7 +64,7 @@ class CamerasScreen(AppMixin, Screen[None]):
         self.query_one("#c-title", Static).update(f"[b]{t('cameras.title')}[/b]")
         keys = [("Esc", "keys.back")]
         if self.app_.client.role == "admin":
-            keys.append(("A", "keys.register"))
+            keys += [("A", "keys.register"), ("R", "keys.plate_region")]
         self.query_one("#keys", Static).update(self.keybar([*keys, ("F10", "keys.lang")]))
         table = self.query_one(DataTable)
         table.add_columns(*(t(f"cameras.{c}") for c in ("id", "kind", "state", "serial_col")))
@@ -67,7 +87,11 @@ class CamerasScreen(AppMixin, Screen[None]):
         except ApiError:
             pic.update("")
             return
-        pic.update(halfblock(got["width"], got["height"], got["rgb"]))
+        rgb = got["rgb"]
+        shown = self.marking if self.marking is not None else c.get("roi")
+        if shown:
+            rgb = marked(got["width"], got["height"], rgb, shown)
+        pic.update(halfblock(got["width"], got["height"], rgb))
 
     async def load(self) -> None:
         t = self.app_.t
@@ -93,11 +117,12 @@ class CamerasScreen(AppMixin, Screen[None]):
         if self.rows:
             table.move_cursor(row=min(row, len(self.rows) - 1))
         self.show_detail()
-        self.run_worker(self._picture(), group="picture", exclusive=True)
+        self.run_worker(self._picture, group="picture", exclusive=True)
 
     def on_data_table_row_highlighted(self, _: DataTable.RowHighlighted) -> None:
         self._confirm = ""
         self.show_detail()
+        self.run_worker(self._picture, group="picture", exclusive=True)
 
     def _selected(self) -> dict[str, Any] | None:
         table = self.query_one(DataTable)
@@ -133,6 +158,8 @@ class CamerasScreen(AppMixin, Screen[None]):
             )
         if not c["admitted"] and c.get("why", {}).get("code"):
             lines.append(f"[red]{escape(self.app_.reason_text(c['why'], ''))}[/red]")
+        if "plate" in c["roles"]:
+            lines.append(region_text(t, self.marking if self.marking is not None else c.get("roi")))
         self.query_one("#c-detail", Static).update("\n".join(lines))
 
     def say(self, text: str, error: bool = False) -> None:
@@ -165,5 +192,99 @@ class CamerasScreen(AppMixin, Screen[None]):
         self.say(self.app_.t("cameras.registered", camera=got["id"], serial=got["registered"]["serial"]))
         await self.load()
 
+    # --- the plate region (R3.2) ---------------------------------------------------------------
+    def action_region(self) -> None:
+        """R starts marking the highlighted plate camera's region: the table lets go of the arrows."""
+        c = self._selected()
+        if c is None or self.app_.client.role != "admin":
+            return
+        if "plate" not in c["roles"]:
+            self.say(self.app_.t("cameras.not_plate", camera=c["id"]), error=True)
+            return
+        self.marking = list(c.get("roi") or [0.25, 0.5, 0.5, 0.4])
+        self.query_one(DataTable).disabled = True
+        self.say(self.app_.t("cameras.region_keys"))
+        self._region_changed()
+
+    def _region_changed(self) -> None:
+        self.show_detail()
+        self.run_worker(self._picture, group="picture", exclusive=True)
+
+    def action_move(self, dx: int, dy: int) -> None:
+        if self.marking is None:
+            return
+        x, y, w, h = self.marking
+        x = min(max(0.0, x + dx * self.STEP), 1 - w)
+        y = min(max(0.0, y + dy * self.STEP), 1 - h)
+        self.marking = [round(x, 4), round(y, 4), w, h]
+        self._region_changed()
+
+    def action_size(self, dw: int, dh: int) -> None:
+        if self.marking is None:
+            return
+        x, y, w, h = self.marking
+        w = min(max(0.1, w + dw * self.STEP), 1 - x)
+        h = min(max(0.1, h + dh * self.STEP), 1 - y)
+        self.marking = [x, y, round(w, 4), round(h, 4)]
+        self._region_changed()
+
+    async def action_keep_region(self) -> None:
+        if self.marking is not None:
+            await self._send_region(self.marking)
+
+    async def action_whole_frame(self) -> None:
+        if self.marking is not None:
+            await self._send_region(None)
+
+    async def _send_region(self, roi: list[float] | None) -> None:
+        c = self._selected()
+        if c is None:
+            return
+        try:
+            await self.app_.client.call("POST", f"/v1/cameras/{c['id']}/roi", {"roi": roi})
+        except ApiError as exc:
+            self.say(self.app_.error_text(exc), error=True)
+            return
+        self._leave_region()
+        self.say(self.app_.t("cameras.region_kept" if roi else "cameras.region_cleared", camera=c["id"]))
+        await self.load()
+
+    def _leave_region(self) -> None:
+        self.marking = None
+        table = self.query_one(DataTable)
+        table.disabled = False
+        table.focus()
+
     def action_back(self) -> None:
+        if self.marking is not None:  # Esc leaves the marking, not the screen
+            self._leave_region()
+            self.say("")
+            self._region_changed()
+            return
         self.app_.pop_screen()
+
+
+def region_text(t: Any, roi: list[float] | None) -> str:
+    """The plate region in words: where it starts and how large it is, in % of the frame."""
+    if not roi:
+        return t("cameras.region_whole")
+    x, y, w, h = (round(v * 100) for v in roi)
+    return t("cameras.region", x=x, y=y, w=w, h=h)
+
+
+def marked(width: int, height: int, rgb_b64: str, roi: list[float]) -> str:
+    """The picture with what lies outside the region dimmed and the region's edge drawn yellow."""
+    data = bytearray(base64.b64decode(rgb_b64))
+    if len(data) != width * height * 3:
+        return rgb_b64
+    x0, y0 = int(roi[0] * width), int(roi[1] * height)
+    x1, y1 = min(width - 1, int((roi[0] + roi[2]) * width)), min(height - 1, int((roi[1] + roi[3]) * height))
+    for y in range(height):
+        for x in range(width):
+            i = (y * width + x) * 3
+            inside = x0 <= x <= x1 and y0 <= y <= y1
+            if inside and (x in (x0, x1) or y in (y0, y1)):
+                data[i : i + 3] = b"\xff\xd7\x00"
+            elif not inside:
+                data[i : i + 3] = bytes(v // 3 for v in data[i : i + 3])
+    return base64.b64encode(bytes(data)).decode()
