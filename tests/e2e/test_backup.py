@@ -257,6 +257,12 @@ async def test_the_admin_sees_the_alarm_and_backs_up_from_the_screen_in_russian(
             await pilot.press("b")
             await until_shown(pilot, app, "#b-list", "осмотров ещё не было", timeout=180)
             assert text(app, "#b-alarm") == "" and "Последняя удачная копия" in text(app, "#b-last")
+
+            async def finished() -> bool:  # the row is listed before the backup's process has ended
+                await pilot.pause(0.1)
+                return not app.screen.status.get("running")
+
+            await wait_for(finished, "the first backup's process ended", timeout=60)
             await pilot.press("b", "b")  # a second while the first is made: said, not a crash
             await until_shown(pilot, app, "#b-message", "Резервная копия уже создаётся")
             await wait_for(lambda: _rows(app, 2), "the second backup's row", 180)
