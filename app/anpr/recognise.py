@@ -31,7 +31,8 @@ MODELS = {"Det": "PP-OCRv6_det_small.onnx", "Rec": "PP-OCRv6_rec_small.onnx"}
 #: the detector sees the frame at most this wide or high (a 1280×720 frame at 3/8) … — on the real
 #: photographs 480 finds as many plates as 640 did, in half the time (docs/anpr.md)
 DETECT_SIDE = 480
-#: … and, when that read no plate (a small region code missed, a far plate), once more at this size
+#: … and, when that read nothing surer than UNSURE (a small region code missed, a far plate), once
+#: more at this size
 SECOND_SIDE = 960
 #: boxes on one line joined into one text, at most (``123`` ``ABC`` ``02``)
 MAX_JOIN = 3
