@@ -280,8 +280,8 @@ def check_format(plate: str, confirmed: bool = False) -> str:
         return "unknown_confirmed"
     raise OtolaneError(
         "plate_format_unknown",
-        f"{plate} is in no Kazakh plate format (e.g. 123ABC02, 123AB02, A585CUO): check it; if it is"
-        " written so on the plate (a foreign, transit or special plate), confirm it",
+        f"{plate} is in no plate format this lane knows (Kazakh e.g. 123ABC02, 123AB02, A585CUO, or a"
+        " neighbour's): check it; if it is written so on the plate (a transit or special plate), confirm it",
         plate=plate,
         field="plate",
         status=409,
