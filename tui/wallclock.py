@@ -12,3 +12,11 @@ def now() -> dt.datetime:
 
 def today() -> dt.date:
     return now().date()
+
+
+def lane_today() -> dt.date:
+    """Today in Kazakhstan (UTC+5), as the daemon counts days (the activity, the journal's days):
+    a screen on a machine kept in UTC — a technician's over SSH — still asks for the lane's day."""
+    from app.domain.periodicity import KZ_TIME
+
+    return now().astimezone(KZ_TIME).date()

@@ -15,8 +15,9 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
 from app.api.client import ApiError
+from app.domain.periodicity import KZ_TIME
 from tui.screens.base import RowsScreen
-from tui.wallclock import today
+from tui.wallclock import lane_today
 
 #: the table's count columns: (catalog key, the kinds it adds up)
 COLUMNS = (
@@ -50,7 +51,7 @@ class ActivityScreen(RowsScreen, Screen[None]):
 
     def __init__(self) -> None:
         super().__init__()
-        self.day = today()
+        self.day = lane_today()
         self.days = 1
         self.user = ""
         self.data: dict[str, Any] = {}
@@ -118,14 +119,14 @@ class ActivityScreen(RowsScreen, Screen[None]):
         lines = [t("activity.where", places=escape(places))]
         for e in self.data.get("entries", []):
             if e["kind"] == "alert" and e["user"] == r["user"] and e["day"] == r["day"]:
-                when = dt.datetime.fromtimestamp(float(e["ts"])).strftime("%H:%M")
+                when = dt.datetime.fromtimestamp(float(e["ts"]), KZ_TIME).strftime("%H:%M")
                 lines.append(f"[red]⚠ {when} {t('activity.rule_' + e['about'].get('rule', ''))}[/red]")
                 if len(lines) >= 4:
                     break
         self.query_one("#a-detail", Static).update("\n".join(lines))
 
     async def action_day(self, step: int) -> None:
-        self.day = min(today(), self.day + dt.timedelta(days=step))
+        self.day = min(lane_today(), self.day + dt.timedelta(days=step))
         await self.load()
 
     async def action_week(self) -> None:
