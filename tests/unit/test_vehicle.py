@@ -160,3 +160,36 @@ def test_a_marked_tilt_out_of_range_is_named(tilt: float) -> None:
     with pytest.raises(OtolaneError) as e:
         _record(headlight_tilt=tilt)
     assert (e.value.code, e.value.params) == ("headlight_tilt_bad", {"field": "headlight_tilt", "high": 4.0})
+
+
+@pytest.mark.parametrize(
+    ("text", "plate", "fmt"),
+    [
+        ("A100AE799", "A100AE799", "ru"),  # the region whole, not A100AE
+        ("А123ВС 77", "A123BC77", "ru"),  # Cyrillic, as the plate is printed
+        ("01 KG 123 ABC", "01KG123ABC", "kg2016"),
+        ("01 A 123 BC", "01A123BC", "uz"),
+        ("AA 1234 BB", "AA1234BB", "ua"),
+        ("AP ET 7007", "AP7007ET", "ua_two_line"),  # the square plate, read top line first
+        ("1234 AB-7", "1234AB7", "by"),
+        ("241 10VBZ", "241VBZ10", "kz2012_two_line"),
+        ("KZ 498VDZ08", "498VDZ08", "kz2012"),  # the KZ by the flag is not part of the plate
+    ],
+)
+def test_neighbours_plates_are_read_as_their_plates_say(text: str, plate: str, fmt: str) -> None:
+    """R3.2 (issue #26): a foreign car is read as its plate says, with its region."""
+    from app.domain.plates import normalise_plate, plate_format, readings
+
+    best = readings(text)[0]
+    assert (best.plate, best.format) == (plate, fmt)
+    found = plate_format(normalise_plate(plate))  # typed by hand, it needs no confirmation
+    assert found is not None
+
+
+def test_a_text_of_no_format_is_offered_unsure_when_it_looks_like_a_plate() -> None:
+    """R3.2 (issue #26): the operator sees something to confirm, never a sure reading."""
+    from app.domain.plates import UNFORMATTED_SCORE, unformatted
+
+    got = unformatted("RP 70012")
+    assert got is not None and (got.plate, got.format, got.score) == ("RP70012", "unknown", UNFORMATTED_SCORE)
+    assert unformatted("PASSAT") is None and unformatted("12345678") is None and unformatted("A1") is None
