@@ -258,9 +258,7 @@ def test_a_plate_in_no_format_needs_the_operator_s_word() -> None:
     err = _error(plates.check_format, "ZZZ")
     assert err["code"] == "plate_format_unknown" and err["params"] == {"plate": "ZZZ", "field": "plate"}
     assert err["message"].startswith("ZZZ is in no plate format this lane knows (Kazakh e.g. 123ABC02")
-    assert err["message"].endswith(
-        " written so on the plate (a transit or special plate), confirm it"
-    )
+    assert err["message"].endswith(" written so on the plate (a transit or special plate), confirm it")
     with pytest.raises(OtolaneError) as raised:
         plates.check_format("ZZZ")
     assert raised.value.status == 409
