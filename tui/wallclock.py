@@ -14,9 +14,12 @@ def today() -> dt.date:
     return now().date()
 
 
+#: Kazakhstan's time, as the daemon counts days (``app/domain/periodicity.py: KZ_TIME``; the screens
+#: import nothing of the daemon's but its client, so it is said again here and a test holds them equal)
+LANE_TIME = dt.timezone(dt.timedelta(hours=5))
+
+
 def lane_today() -> dt.date:
     """Today in Kazakhstan (UTC+5), as the daemon counts days (the activity, the journal's days):
     a screen on a machine kept in UTC — a technician's over SSH — still asks for the lane's day."""
-    from app.domain.periodicity import KZ_TIME
-
-    return now().astimezone(KZ_TIME).date()
+    return now().astimezone(LANE_TIME).date()

@@ -444,7 +444,7 @@ async def test_a_plate_in_no_known_format_is_said_and_confirmed_by_a_second_ente
         await pilot.press(*"zzz", "enter")
         await pilot.pause(0.3)
         assert app.screen is screen
-        assert "ZZZ не соответствует ни одному формату" in text(app, "#new-msg")
+        assert "ZZZ не соответствует ни одному известному формату" in text(app, "#new-msg")
         await pilot.press("enter")
 
         async def started() -> bool:

@@ -23,7 +23,9 @@ def test_the_lanes_day_is_kazakhstans_whatever_the_machines_zone(
 ) -> None:
     """R11: the activity screen's day is the one the daemon groups by (app/activity.py: day_bounds)."""
     from app.activity import day_bounds
+    from app.domain.periodicity import KZ_TIME
 
+    assert wallclock.LANE_TIME == KZ_TIME  # the screens' copy of the daemon's zone
     monkeypatch.setattr(wallclock, "now", lambda: utc)
     assert wallclock.lane_today() == day
     start, end = day_bounds(day.isoformat())

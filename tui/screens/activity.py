@@ -15,9 +15,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
 from app.api.client import ApiError
-from app.domain.periodicity import KZ_TIME
 from tui.screens.base import RowsScreen
-from tui.wallclock import lane_today
+from tui.wallclock import LANE_TIME, lane_today
 
 #: the table's count columns: (catalog key, the kinds it adds up)
 COLUMNS = (
@@ -119,7 +118,7 @@ class ActivityScreen(RowsScreen, Screen[None]):
         lines = [t("activity.where", places=escape(places))]
         for e in self.data.get("entries", []):
             if e["kind"] == "alert" and e["user"] == r["user"] and e["day"] == r["day"]:
-                when = dt.datetime.fromtimestamp(float(e["ts"]), KZ_TIME).strftime("%H:%M")
+                when = dt.datetime.fromtimestamp(float(e["ts"]), LANE_TIME).strftime("%H:%M")
                 lines.append(f"[red]⚠ {when} {t('activity.rule_' + e['about'].get('rule', ''))}[/red]")
                 if len(lines) >= 4:
                     break
