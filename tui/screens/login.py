@@ -7,12 +7,14 @@ itself, checks the certificate and names whose key a refusal is about (name, IIN
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Center, Vertical
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Button, Input, Select, Static
 
@@ -38,7 +40,7 @@ class LoginScreen(AppMixin, Screen[None]):
             yield Static(id="login-title")
             yield Static(id="login-mode")
             yield Input(id="username")
-            yield Select[str]([], id="key-file", allow_blank=True)
+            yield Select[str]([], id="key-file", allow_blank=True, prompt=self.app_.t("login.key_file"))
             yield Input(id="password", password=True)
             yield Button(id="login-submit", variant="primary")
             yield Static(id="login-msg")
@@ -56,7 +58,11 @@ class LoginScreen(AppMixin, Screen[None]):
         other = t("login.mode_password") if self.key_mode else t("login.mode_key")
         self.query_one("#login-mode", Static).update(f"[b]{mode}[/b]  ·  F2: {other}")
         self.query_one("#username", Input).placeholder = t("login.username")
-        self.query_one("#key-file", Select).prompt = t("login.key_file")
+        # the prompt is drawn by the Select's own child, which may not be mounted yet when the screen
+        # is (seen under load after an idle lock): compose gave it its first text; a language change
+        # comes when it is there
+        with contextlib.suppress(NoMatches):
+            self.query_one("#key-file", Select).prompt = t("login.key_file")
         self.query_one("#password", Input).placeholder = t(
             "login.key_password" if self.key_mode else "login.password"
         )
