@@ -747,7 +747,7 @@ async def test_the_administrator_marks_where_the_plate_camera_sees_the_plate(tmp
             assert "R Plate region" in text(app, "#keys")
             await pilot.press("r")
             await until_shown(pilot, app, "#c-detail", "from 25 % across, 50 % down; 50 % × 40 %")
-            assert "arrows move it" in text(app, "#c-msg")
+            assert "Arrows: move" in text(app, "#c-msg")
             await pilot.press("right", "right", "up", "shift+right", "minus")
             await until_shown(pilot, app, "#c-detail", "from 35 % across, 45 % down; 50 % × 35 %")
             await pilot.press("escape")  # leaves the marking, not the screen

@@ -76,7 +76,8 @@ class CamerasScreen(AppMixin, Screen[None]):
         """A live look at the highlighted camera in half blocks (where the terminal has room)."""
         c = self._selected()
         pic = self.query_one("#c-pic", Static)
-        rows = self.size.height - 4 - len(self.rows) - 6  # what the table, detail and bars leave
+        # what the title, the table, the detail (with the plate region's line) and the bars leave
+        rows = self.size.height - 4 - len(self.rows) - 7
         if c is None or rows < 4 or not c["admitted"]:
             pic.update("")
             return
