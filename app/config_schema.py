@@ -108,6 +108,12 @@ SCHEMA: dict[str, dict[str, Key]] = {
             doc="Plate recognition engine (rapidocr: built in)",
         ),
         "model_dir": Key(str, "", doc="paddleocr only: the folder holding its det/ and rec/ models"),
+        "watch": Key(
+            bool,
+            True,
+            doc="Read the plate when a car arrives in front of the plate camera (the new-car form starts"
+            " from it); false: only when the form is opened or F6 is pressed",
+        ),
     },
     "backup": {
         "repository": Key(

@@ -66,6 +66,17 @@ class CameraChanged:
 
 
 @dataclass(frozen=True)
+class ArrivalChanged:
+    """The car the plate camera sees, as read when it arrived; None: the lane is empty."""
+
+    arrival: dict[str, Any] | None
+
+    def apply(self, state: State) -> bool:
+        state["arrival"] = self.arrival
+        return False
+
+
+@dataclass(frozen=True)
 class InspectionChanged:
     """The open inspection as the daemon has it now; None: it closed (a card, an abort)."""
 
@@ -95,7 +106,16 @@ class StorageChanged:
         return False
 
 
-Event = Hello | LiveValue | DeviceChanged | CameraChanged | InspectionChanged | OutboxChanged | StorageChanged
+Event = (
+    Hello
+    | LiveValue
+    | DeviceChanged
+    | CameraChanged
+    | ArrivalChanged
+    | InspectionChanged
+    | OutboxChanged
+    | StorageChanged
+)
 
 
 def parse(raw: dict[str, Any]) -> Event | None:
@@ -117,6 +137,8 @@ def parse(raw: dict[str, Any]) -> Event | None:
         return DeviceChanged(raw["device"])
     if kind == "camera":
         return CameraChanged(raw["camera"])
+    if kind == "arrival":
+        return ArrivalChanged(raw["arrival"])
     if kind == "inspection":
         return InspectionChanged(raw["inspection"])
     if kind == "outbox":

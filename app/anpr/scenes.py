@@ -12,6 +12,7 @@ blur, a glare spot, dirt, night (dark and noisy).
 from __future__ import annotations
 
 import random
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -173,7 +174,24 @@ def evaluation_set(n_per_condition: int = 20, seed: int = 0) -> list[Scene]:
     ]
 
 
+def empty_lane(seed: int = 0) -> np.ndarray:
+    """The lane with no car on it: the back wall and the floor (what a plate camera sees between cars)."""
+    rng = random.Random(f"empty:{seed}")
+    img = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
+    img[:] = (rng.randint(60, 110),) * 3
+    img[500:] = (rng.randint(40, 70),) * 3
+    cv2.rectangle(img, (40, 60), (200, 480), (90, 110, 130), -1)  # a door in the wall
+    return img
+
+
 def camera_frames(plate: str, n: int = 2) -> list[np.ndarray]:
-    """What a simulated lane camera shows: ``n`` BGR frames of a car with ``plate`` (an empty lane's
-    plate-less car when none is given)."""
-    return [render_scene(plate or "000AAA01", "clean", seed=i).image for i in range(n)]
+    """What a simulated lane camera shows: ``n`` BGR frames of one car with ``plate`` standing still
+    (an empty lane when none is given), each with its own sensor noise — a lane camera's picture
+    changes from frame to frame only by noise while nothing moves (the arrival watch relies on it)."""
+    still = render_scene(plate, "clean", seed=0).image if plate else empty_lane()
+    rng = np.random.default_rng(zlib.crc32(plate.encode()))
+    out = []
+    for _ in range(n):
+        noise = rng.normal(0, 3, still.shape)
+        out.append(np.clip(still + noise, 0, 255).astype(np.uint8))
+    return out

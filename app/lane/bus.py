@@ -86,6 +86,11 @@ def camera(view: dict[str, Any]) -> Event:
     return {"type": "camera", "camera": view}
 
 
+def arrival(seen: dict[str, Any] | None) -> Event:
+    """The car the plate camera sees now, as read when it arrived (None: the lane is empty)."""
+    return {"type": "arrival", "arrival": seen}
+
+
 def inspection(view: dict[str, Any] | None) -> Event:
     return {"type": "inspection", "inspection": view}
 

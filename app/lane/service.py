@@ -32,6 +32,7 @@ from app.config import Config
 from app.documents.issue import Issuer
 from app.eis.outbox import OutboxWorker
 from app.integrity.job import IntegrityJob
+from app.lane.arrival import Arrivals
 from app.lane.bus import Bus
 from app.lane.cameras import Cameras
 from app.lane.clock import ClockStart
@@ -112,10 +113,12 @@ class LaneService:
             self.bus.streams,
             lambda: self.alarms,
             publish,
+            lambda: self.arrivals.latest,
         )
         self.intake = Intake(
             cfg, clock_start, store.keyring, store.journal, self.steps, self.cameras, publish
         )
+        self.arrivals = Arrivals(self.cameras, self.intake.recognise_plate, publish)
         self.forming = Forming(
             cfg,
             clock,
@@ -167,6 +170,8 @@ class LaneService:
         self.intake.installation_checked.clear()
         self._tasks.append(asyncio.create_task(self._check_installation(), name="installation-check"))
         await self.cameras.start()
+        if self.cfg.anpr["watch"]:
+            self._tasks.append(asyncio.create_task(self.arrivals.run(), name="arrival-watch"))
 
     async def _check_installation(self) -> None:
         """R10.7: the program's files against its signed release, beside the start (hashing a release

@@ -70,6 +70,7 @@ class Views:
         streams: Callable[[], dict[str, int]],
         alarms: Callable[[], list[str]],
         publish: Callable[[bus.Event], None],
+        arrival: Callable[[], dict[str, Any] | None] = lambda: None,
     ) -> None:
         self.cfg = cfg
         self.clock = clock
@@ -82,6 +83,7 @@ class Views:
         self.streams = streams
         self.alarms = alarms
         self.publish = publish
+        self.arrival = arrival
         self.outbox_counts: dict[str, int] = {}
         self._storage_shown: dict[str, Any] = {"ok": True}
         self._storage_published = 0.0
@@ -176,6 +178,7 @@ class Views:
             "clock": self.clock.now(),
             "devices": self.stands.as_list(),
             "cameras": self.cameras.as_list(),
+            "arrival": self.arrival(),
             "inspection": self.inspection(),
             "outbox": self.outbox_counts,
             "eis_key": self.outbox.key_state(),

@@ -3,6 +3,7 @@ simulator, the lane daemon, the brake simulator on a pty, the EIS simulator."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 import json
@@ -307,3 +308,55 @@ async def test_the_plate_is_read_only_in_the_region_the_administrator_marked(tmp
         assert "mjpeg0" not in again.rois
     finally:
         await rig.close()
+
+
+async def _arrival(c: Any) -> dict[str, Any] | None:
+    return (await c.call("GET", "/v1/state"))["arrival"]
+
+
+async def test_a_car_that_arrives_is_read_without_asking_once_and_its_reading_starts_the_inspection(
+    tmp_path: Path,
+) -> None:
+    """R3.2 (issue #26 item 4): the lane reads the plate off its plate camera when a car arrives —
+    no one asks; it is on the stream and in the state for the operator to confirm, an empty lane
+    clears it, a car standing still is not read again, and the inspection names that reading."""
+    rig = await start_rig(tmp_path / "lane", cameras=("mjpeg",))
+    try:
+        op = await rig.client("operator")
+        await wait_for(lambda: cameras_admitted(op), "the camera admitted")
+        sub = rig.daemon.lane.bus.subscribe()
+        # the car standing there when the lane starts is read once its picture is seen still
+        first = await wait_for(lambda: _arrival(op), "the standing car read", timeout=60)
+        assert first["plate"] == "123ABC02" and first["confidence"] > 0.8
+        assert first["camera"] == "mjpeg0" and first["preview"]["width"] == 32
+        reads = rig.daemon.lane.arrivals.reads
+        await asyncio.sleep(3)  # still there, still the same picture: not read again
+        assert rig.daemon.lane.arrivals.reads == reads
+        # it drives out: the empty lane clears the arrival
+        rig.cameras[0].set_scene("", "clean")
+        await wait_for(lambda: _none(op), "the empty lane said", timeout=60)
+        # the next car drives in and stops
+        rig.cameras[0].set_scene("555XYZ05", "clean")
+        seen = await wait_for(lambda: _arrival(op), "the next car read", timeout=60)
+        assert seen["plate"] == "555XYZ05" and seen["recognition"] != first["recognition"]
+        events = []
+        while not sub.queue.empty():
+            e = sub.queue.get_nowait()
+            if e["type"] == "arrival":
+                events.append((e["arrival"] or {}).get("plate"))
+        assert events[-2:] == [None, "555XYZ05"]
+        # the inspection starts from the reading the operator confirmed: both are kept
+        insp = await op.call(
+            "POST", "/v1/inspections", VEHICLE | {"plate": "555XYZ05", "recognition": seen["recognition"]}
+        )
+        from app.storage.models import Inspection
+
+        row = await Inspection.get(id=insp["id"])
+        sealed = rig.daemon.lane.keyring.open_json(row.sealed, f"inspections:{row.id}")
+        assert sealed["recognition"]["plate"] == "555XYZ05" and not await journal(rig, "plate_corrected")
+    finally:
+        await rig.close()
+
+
+async def _none(c: Any) -> bool:
+    return await _arrival(c) is None

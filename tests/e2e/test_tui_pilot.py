@@ -588,8 +588,9 @@ async def test_the_review_shows_the_verdict_and_f8_there_forms_the_card(rig: Rig
 
 async def test_cameras_on_the_dashboard_and_the_plate_read_into_the_new_car_form(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """D2: every camera's state, fps, size and the age of its last frame on the operator's screen at
-    80×24; R3.2: the new-car form reads the plate off the camera with its confidence and a picture,
-    the operator confirms it with Enter; R3.9: the brake bars say when the photo was taken."""
+    80×24; R3.2: the plate read when the car arrived is on the lane screen, the new-car form starts
+    from that reading (issue #26 item 4) with its confidence and a picture, the operator confirms it
+    with Enter; R3.9: the brake bars say when the photo was taken."""
     from tests.rig import start_rig
 
     rig = await start_rig(tmp_path / "lane", cameras=("mjpeg",))
@@ -601,9 +602,13 @@ async def test_cameras_on_the_dashboard_and_the_plate_read_into_the_new_car_form
             await until_shown(pilot, app, "#stands", "fps 1280×720")
             stands = text(app, "#stands")
             assert "Cameras" in stands and "● mjpeg0 MJPG" in stands
+            await until_shown(pilot, app, "#msg", "At the stand: 123ABC02", 60)
+            # the car is gone from the picture as F2 is pressed: a reading made now would read
+            # nothing, so the plate the form shows is the one read when the car arrived
+            rig.cameras[0].set_scene("", "clean")
             await pilot.press("f2")
-
-            await until_shown(pilot, app, "#plate-read", "123ABC02", 60)
+            await until_shown(pilot, app, "#plate-read", "123ABC02", 2)
+            rig.cameras[0].set_scene("123ABC02", "clean")
             assert "mjpeg0: 123ABC02 ·" in text(app, "#plate-read")
             assert len(text(app, "#plate-pic").splitlines()) == 3  # the plate in half blocks
             # issue #23 item 2: with the plate's picture the form is taller than 80×24; a refusal is

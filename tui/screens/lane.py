@@ -112,7 +112,7 @@ class LaneScreen(AppMixin, Screen[None]):
         if app.client.role != "operator":
             return app.t("lane.readonly")
         if not insp:
-            return ""
+            return self._arrival(st)
         running = next((s for s in insp["steps"] if s["status"] == "running"), None)
         if running:
             holds = running["holds"]
@@ -131,6 +131,15 @@ class LaneScreen(AppMixin, Screen[None]):
         if insp["card_holds"]:
             return "[yellow]" + " ".join(app.hold_text(h) for h in insp["card_holds"]) + "[/yellow]"
         return f"[green]{app.t('lane.card_ready')}[/green]"
+
+    def _arrival(self, st: dict[str, Any]) -> str:
+        """The car at the stand as the plate camera read it when it arrived (R3.2): F2 starts from it."""
+        seen = st.get("arrival")
+        if not seen:
+            return ""
+        pct = round(100 * float(seen["confidence"]))
+        said = self.app_.t("lane.arrived", plate=seen["plate"], confidence=pct)
+        return f"[{'green' if pct >= 90 else 'yellow'}]{escape(said)}[/]"
 
     # --- actions -------------------------------------------------------------------
     async def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
