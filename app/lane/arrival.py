@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 LOOK_S = 0.4
 
 
-def _signature(frame: Frame, roi: tuple[float, float, float, float] | None) -> np.ndarray:
+def frame_signature(frame: Frame, roi: tuple[float, float, float, float] | None) -> np.ndarray:
     import cv2
     import numpy as np
 
@@ -96,7 +96,7 @@ class Arrivals:
         if roi != self._roi:  # another region: another picture to compare with
             self._roi = roi
             self.watch = ArrivalWatch()
-        sig = await asyncio.to_thread(_signature, frame, roi)
+        sig = await asyncio.to_thread(frame_signature, frame, roi)
         if not self.watch.look(sig):
             return
         self.reads += 1
@@ -115,7 +115,7 @@ class Arrivals:
                 "at": time.time(),
                 "preview": got.get("preview"),
             }
-        if arrival is not None:
-            log.info("arrival: %s (%.2f)", arrival["plate"], arrival["confidence"])
+        if arrival is not None:  # the plate itself is personal data: the log says only that one came
+            log.info("arrival: a plate read on %s (%.2f)", arrival["camera"], arrival["confidence"])
         self.latest = arrival
         self.publish(bus.arrival(arrival))

@@ -7,6 +7,7 @@ import asyncio
 import base64
 import datetime as dt
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -315,11 +316,13 @@ async def _arrival(c: Any) -> dict[str, Any] | None:
 
 
 async def test_a_car_that_arrives_is_read_without_asking_once_and_its_reading_starts_the_inspection(
-    tmp_path: Path,
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """R3.2 (issue #26 item 4): the lane reads the plate off its plate camera when a car arrives —
     no one asks; it is on the stream and in the state for the operator to confirm, an empty lane
-    clears it, a car standing still is not read again, and the inspection names that reading."""
+    clears it, a car standing still is not read again, and the inspection names that reading. The
+    log says a plate came, never which (R7: owners' personal data stay in the encrypted store)."""
+    caplog.set_level(logging.INFO)
     rig = await start_rig(tmp_path / "lane", cameras=("mjpeg",))
     try:
         op = await rig.client("operator")
@@ -354,6 +357,8 @@ async def test_a_car_that_arrives_is_read_without_asking_once_and_its_reading_st
         row = await Inspection.get(id=insp["id"])
         sealed = rig.daemon.lane.keyring.open_json(row.sealed, f"inspections:{row.id}")
         assert sealed["recognition"]["plate"] == "555XYZ05" and not await journal(rig, "plate_corrected")
+        assert "arrival: a plate read on mjpeg0" in caplog.text
+        assert "555XYZ05" not in caplog.text and "123ABC02" not in caplog.text
     finally:
         await rig.close()
 
