@@ -129,15 +129,21 @@ def figures(outcomes: list[Outcome]) -> dict[str, Any]:
     """Exact and character figures (%) and ms per frame (p50, p95) of some outcomes."""
     if not outcomes:
         return {"images": 0}
-    ms = sorted(o.ms for o in outcomes)
+    ms = [o.ms for o in outcomes]
     total = sum(len(o.sample.plate) for o in outcomes)
     return {
         "images": len(outcomes),
         "exact_percent": round(100 * sum(o.exact for o in outcomes) / len(outcomes), 1),
         "chars_percent": round(100 * sum(o.chars_right for o in outcomes) / total, 1),
         "ms_p50": round(statistics.median(ms), 1),
-        "ms_p95": round(ms[min(len(ms) - 1, int(len(ms) * 0.95))], 1),
+        "ms_p95": percentile(ms, 0.95),
     }
+
+
+def percentile(xs: list[float], q: float) -> float:
+    """The ``q`` quantile of ``xs`` (the nearest rank below; 0 of none), to 0.1."""
+    xs = sorted(xs)
+    return round(xs[min(len(xs) - 1, int(len(xs) * q))], 1) if xs else 0.0
 
 
 def by_group(outcomes: list[Outcome]) -> dict[str, dict[str, Any]]:

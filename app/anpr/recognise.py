@@ -128,21 +128,16 @@ class Recogniser:
         self.second_side = second
         self._second: Any = None  # made at its first use: most frames never need it
 
-    def read(
-        self, image: np.ndarray, roi: tuple[int, int, int, int] | None = None, scale: int | None = None
-    ) -> PlateResult:
+    def read(self, image: np.ndarray, roi: tuple[int, int, int, int] | None = None) -> PlateResult:
         """The fast way first — OpenCV finds plate-like regions, the recogniser reads only those
         (tens of ms); when that gives no sure plate, the text detector looks at the whole frame.
         ``roi`` (x, y, w, h in pixels): only that part of the frame is looked at — a lane camera's
         plate region (``app/lane/plate_reader.py``); the box answered is in the whole frame."""
-        if roi is not None:
-            x, y, w, h = roi
-            got = self.read(image[y : y + h, x : x + w], scale=2 if image.shape[1] >= 960 else 1)
-            if got.bbox is None:
-                return got
-            bx, by, bw, bh = got.bbox
-            return dataclasses.replace(got, bbox=(bx + x, by + y, bw, bh))
         t0 = time.perf_counter()
+        x, y, scale = 0, 0, None
+        if roi is not None:  # the region is looked at as its whole frame would be: its plate as large
+            x, y, w, h = roi
+            image, scale = image[y : y + h, x : x + w], 2 if image.shape[1] >= 960 else 1
         got, sure = self._quick(image, scale)
         if not sure:
             got = max(got, self._read(self.engine, image), key=lambda r: r.confidence)
@@ -151,6 +146,9 @@ class Recogniser:
             if self._second is None:
                 self._second = _engine(self.threads, self.second_side)
             got = max(got, self._read(self._second, image), key=lambda r: r.confidence)
+        if got.bbox is not None:  # said in the whole frame
+            bx, by, bw, bh = got.bbox
+            got = dataclasses.replace(got, bbox=(bx + x, by + y, bw, bh))
         return dataclasses.replace(got, ms=(time.perf_counter() - t0) * 1000)
 
     def read_whole(self, image: np.ndarray) -> PlateResult:
@@ -162,17 +160,26 @@ class Recogniser:
         """The best plate read in the plate-like regions, and whether it is sure: read as is (no
         look-alike corrected) with the recogniser's confidence at least SURE."""
         best, sure = PlateResult(None, 0.0, None, 0.0), False
-        for x, y, w, h in locate(image, f=scale):
-            pad = int(h * 0.4)
-            crop = image[max(0, y - pad) : y + h + pad, max(0, x - pad) : x + w + pad]
-            out = self.engine(crop, use_det=False, use_cls=False, use_rec=True)
-            text = "".join(out.txts or ())
-            conf = float(out.scores[0]) if out.scores else 0.0
-            for r in _best(text):
-                if r.score * conf > best.confidence:
-                    best = PlateResult(r.plate, r.score * conf, (x, y, w, h), 0.0, text, r.format)
-                    sure = r.corrected == 0 and conf >= SURE and r.format != "unknown"
+        for box in locate(image, f=scale):
+            got, sure_here = self.read_box(image, box)
+            if got.confidence > best.confidence:
+                best, sure = got, sure_here
         return best, sure
+
+    def read_box(self, image: np.ndarray, box: tuple[int, int, int, int]) -> tuple[PlateResult, bool]:
+        """The plate in one plate-like region (x, y, w, h; padded by 0.4 of its height), read by the
+        recogniser alone, and whether it is sure: read as is (no look-alike corrected), of a known
+        format, with the recogniser's confidence at least SURE. Any finder's boxes are read so."""
+        x, y, w, h = box
+        pad = int(h * 0.4)
+        crop = image[max(0, y - pad) : y + h + pad, max(0, x - pad) : x + w + pad]
+        out = self.engine(crop, use_det=False, use_cls=False, use_rec=True)
+        text = "".join(out.txts or ())
+        conf = float(out.scores[0]) if out.scores else 0.0
+        for r in _best(text):
+            sure = r.corrected == 0 and conf >= SURE and r.format != "unknown"
+            return PlateResult(r.plate, r.score * conf, box, 0.0, text, r.format), sure
+        return PlateResult(None, 0.0, None, 0.0, text), False
 
     @staticmethod
     def _read(engine: Any, image: np.ndarray) -> PlateResult:

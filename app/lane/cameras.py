@@ -452,8 +452,9 @@ class Cameras:
                 "camera_not_plate", "this camera does not read plates", status=409, camera=camera_id
             )
         await self.plates.set_roi(admin, camera_id, check_roi(roi))
-        self.publish(bus.camera(self.view(slot)))
-        return self.view(slot)
+        view = self.view(slot)
+        self.publish(bus.camera(view))
+        return view
 
     def view(self, slot: CameraSlot) -> dict[str, Any]:
         """A camera as the screens see it, with its plate region."""

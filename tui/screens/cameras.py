@@ -212,21 +212,22 @@ class CamerasScreen(AppMixin, Screen[None]):
         self.run_worker(self._picture, group="picture", exclusive=True)
 
     def action_move(self, dx: int, dy: int) -> None:
-        if self.marking is None:
-            return
-        x, y, w, h = self.marking
-        x = min(max(0.0, x + dx * self.STEP), 1 - w)
-        y = min(max(0.0, y + dy * self.STEP), 1 - h)
-        self.marking = [round(x, 4), round(y, 4), w, h]
-        self._region_changed()
+        self._nudge(dx, dy, 0, 0)
 
     def action_size(self, dw: int, dh: int) -> None:
+        self._nudge(0, 0, dw, dh)
+
+    def _nudge(self, dx: int, dy: int, dw: int, dh: int) -> None:
+        """The region being marked moved and sized by steps, kept inside the frame."""
         if self.marking is None:
             return
         x, y, w, h = self.marking
-        w = min(max(0.1, w + dw * self.STEP), 1 - x)
-        h = min(max(0.1, h + dh * self.STEP), 1 - y)
-        self.marking = [x, y, round(w, 4), round(h, 4)]
+        if dw or dh:
+            w = round(min(max(0.1, w + dw * self.STEP), 1 - x), 4)
+            h = round(min(max(0.1, h + dh * self.STEP), 1 - y), 4)
+        x = round(min(max(0.0, x + dx * self.STEP), 1 - w), 4)
+        y = round(min(max(0.0, y + dy * self.STEP), 1 - h), 4)
+        self.marking = [x, y, w, h]
         self._region_changed()
 
     async def action_keep_region(self) -> None:
