@@ -131,7 +131,7 @@ def write_config(
         f"""# Written by 'otolane demo' at every start: a training lane on simulators.
 [lane]
 name = "Demo lane 1"
-centre = "ЦТО «Астана-Солтүстік» (training)"
+centre = "ЦТО «Астана-Солтүстік»"  # a training card says so itself (ОҚУ ҮЛГІСІ / УЧЕБНЫЙ ОБРАЗЕЦ)
 training = true
 clock_speed = {speed}
 latitude = 51.1801
