@@ -65,13 +65,56 @@ def locate(image: np.ndarray, n: int = REGIONS, f: int | None = None) -> list[tu
     _, mask = cv2.threshold(gx, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
     mask = cv2.dilate(cv2.erode(mask, None, iterations=1), None, iterations=2)
     contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    found = []
+    lines, glyphs = [], []
     for c in contours:
-        x, y, w, h = cv2.boundingRect(c)
+        box = cv2.boundingRect(c)
+        x, y, w, h = box
         if h >= 8 and w >= 30 and 2.0 <= w / h <= 10:  # a plate's text line: wide, not tiny
-            found.append((w * h, x * f, y * f, w * f, h * f))
-    found.sort(reverse=True)
-    return [(x, y, w, h) for _, x, y, w, h in found[:n]]
+            lines.append(box)
+        elif h >= 8 and 0.2 <= w / h < 2.0:  # a character standing apart (a 1993 plate's region)
+            glyphs.append(box)
+    found = [_with_glyphs(box, glyphs) for box in lines]
+    found.sort(key=lambda b: b[2] * b[3], reverse=True)
+    return [(x * f, y * f, w * f, h * f) for x, y, w, h in found[:n]]
+
+
+def _with_glyphs(
+    line: tuple[int, int, int, int], glyphs: list[tuple[int, int, int, int]]
+) -> tuple[int, int, int, int]:
+    """A text line widened by the characters standing just beside it on the same line, of its
+    height (the region letter a 1993 plate prints apart from its digits)."""
+    x, y, w, h = line
+    grown = True
+    while grown:
+        grown = False
+        for gx, gy, gw, gh in glyphs:
+            same_line = abs((gy + gh / 2) - (y + h / 2)) < h / 2 and 0.5 * h <= gh <= 1.3 * h
+            left_gap, right_gap = x - (gx + gw), gx - (x + w)
+            if same_line and (0 <= left_gap < 0.8 * h or 0 <= right_gap < 0.8 * h):
+                x0, x1 = min(x, gx), max(x + w, gx + gw)
+                y0, y1 = min(y, gy), max(y + h, gy + gh)
+                if (x0, y0, x1 - x0, y1 - y0) != (x, y, w, h):
+                    x, y, w, h = x0, y0, x1 - x0, y1 - y0
+                    grown = True
+    return x, y, w, h
+
+
+def side_by_side(boxes: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]]:
+    """Two regions on one line with less than a line's height between them, as one: a plate seen
+    large (a camera's plate region) is often found in two parts — its digits, and its letters with
+    the region — split at the gap the plate leaves between them."""
+    out = []
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            left, right = (a, b) if a[0] <= b[0] else (b, a)
+            height = max(a[3], b[3])
+            gap = right[0] - (left[0] + left[2])
+            mid_a, mid_b = a[1] + a[3] / 2, b[1] + b[3] / 2
+            if -height < gap < height and abs(mid_a - mid_b) < height / 2:
+                x0, y0 = left[0], min(a[1], b[1])
+                x1, y1 = max(a[0] + a[2], b[0] + b[2]), max(a[1] + a[3], b[1] + b[3])
+                out.append((x0, y0, x1 - x0, y1 - y0))
+    return out
 
 
 @dataclass(frozen=True)
@@ -139,6 +182,10 @@ class Recogniser:
             x, y, w, h = roi
             image, scale = image[y : y + h, x : x + w], 2 if image.shape[1] >= 960 else 1
         got, sure = self._quick(image, scale)
+        # in a plate region nothing but the plate is there to be read: a reading of a known format
+        # at least UNSURE is kept (the detector would find the same text, at three times the cost)
+        if roi is not None and got.confidence >= UNSURE and got.format != "unknown":
+            sure = True
         if not sure:
             got = max(got, self._read(self.engine, image), key=lambda r: r.confidence)
         # a missed region code, a small plate: once more larger — unless the detector saw it whole
@@ -160,10 +207,13 @@ class Recogniser:
         """The best plate read in the plate-like regions, and whether it is sure: read as is (no
         look-alike corrected) with the recogniser's confidence at least SURE."""
         best, sure = PlateResult(None, 0.0, None, 0.0), False
-        for box in locate(image, f=scale):
+        boxes = locate(image, f=scale)
+        for box in side_by_side(boxes) + boxes:
             got, sure_here = self.read_box(image, box)
             if got.confidence > best.confidence:
                 best, sure = got, sure_here
+            if sure:  # read as is, of a known format, confident: the other regions cannot do better
+                break
         return best, sure
 
     def read_box(self, image: np.ndarray, box: tuple[int, int, int, int]) -> tuple[PlateResult, bool]:
