@@ -62,8 +62,9 @@ class Arrivals:
         #: the car standing in front of the plate camera as last read (None: nobody, or not read yet)
         self.latest: dict[str, Any] | None = None
         self.watch = ArrivalWatch()
-        #: plates read by the watch (a car standing still is read once)
+        #: plates read by the watch (a car standing still is read once), frames that would not decode
         self.reads = 0
+        self.bad_looks = 0
         self._roi: Any = None
         self._seen_ts = 0.0
 
@@ -96,7 +97,15 @@ class Arrivals:
         if roi != self._roi:  # another region: another picture to compare with
             self._roi = roi
             self.watch = ArrivalWatch()
-        sig = await asyncio.to_thread(frame_signature, frame, roi)
+        try:
+            sig = await asyncio.to_thread(frame_signature, frame, roi)
+        except Exception as exc:  # a frame that does not decode: counted, said once in a while
+            self.bad_looks += 1
+            if self.bad_looks % 100 == 1:
+                log.warning(
+                    "arrival watch: %d frame(s) of %s not looked at: %s", self.bad_looks, slot.cfg.id, exc
+                )
+            return
         if not self.watch.look(sig):
             return
         self.reads += 1
