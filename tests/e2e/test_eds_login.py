@@ -131,7 +131,7 @@ async def test_rebinding_the_iin_ends_the_key_session(lane: Rig) -> None:
 async def test_an_insider_cannot_move_a_key_binding_with_sqlite(lane: Rig) -> None:
     """Issue #7 item 3 for the new state: the binding is cross-checked against the journal."""
     db = lane.cfg.dsn.removeprefix("sqlite://")
-    with sqlite3.connect(db) as con:
+    with sqlite3.connect(db, timeout=60) as con:  # the daemon may hold the lock a while under load
         con.execute(
             "UPDATE users SET eds_iin = (SELECT eds_iin FROM users WHERE username='operator') "
             "WHERE username='admin'"
@@ -422,7 +422,7 @@ async def test_a_signature_changed_behind_the_software_is_refused_by_eis(lane: R
     await c.login_eds(str(lane.home / "usb" / "operator.p12"), PASSWORD)
     lane.eis.knobs["fail_rate"] = 1.0  # EIS unavailable: the card waits in the outbox
     card = await run_to_card(c, {"plate": "777AAA01", "category": "M1", "fuel": "petrol", "axles": 2})
-    with sqlite3.connect(lane.cfg.dsn.removeprefix("sqlite://")) as con:
+    with sqlite3.connect(lane.cfg.dsn.removeprefix("sqlite://"), timeout=60) as con:
         con.execute("PRAGMA busy_timeout = 5000")
         con.execute("UPDATE outbox SET signature = ? WHERE card_id = ?", ("AAAA", card["card_id"]))
     lane.eis.knobs["fail_rate"] = 0.0
