@@ -52,9 +52,6 @@ def difference(a: np.ndarray, b: np.ndarray) -> float:
 class ArrivalWatch:
     """Feed it one signature per look; it says when the scene has settled into a new one."""
 
-    still_looks: int = STILL_LOOKS
-    motion: float = MOTION
-    change: float = CHANGE
     settled: np.ndarray | None = None  # the scene last read
     last: np.ndarray | None = None
     still: int = 0
@@ -62,16 +59,12 @@ class ArrivalWatch:
     def look(self, sig: np.ndarray) -> bool:
         """True when the picture has come to rest on a scene other than the one last read (or on the
         first scene seen): the caller reads it now."""
-        moving = self.last is not None and difference(sig, self.last) > self.motion
+        moving = self.last is not None and difference(sig, self.last) > MOTION
         self.last = sig
         self.still = 0 if moving else self.still + 1
-        if self.still < self.still_looks:
+        if self.still < STILL_LOOKS:
             return False
-        if self.settled is not None and difference(sig, self.settled) <= self.change:
+        if self.settled is not None and difference(sig, self.settled) <= CHANGE:
             return False
         self.settled = sig
         return True
-
-    def forget(self) -> None:
-        """Read the next settled scene whatever it is (the plate region changed; a read failed)."""
-        self.settled = None

@@ -91,12 +91,18 @@ def _with_glyphs(
             same_line = abs((gy + gh / 2) - (y + h / 2)) < h / 2 and 0.5 * h <= gh <= 1.3 * h
             left_gap, right_gap = x - (gx + gw), gx - (x + w)
             if same_line and (0 <= left_gap < 0.8 * h or 0 <= right_gap < 0.8 * h):
-                x0, x1 = min(x, gx), max(x + w, gx + gw)
-                y0, y1 = min(y, gy), max(y + h, gy + gh)
-                if (x0, y0, x1 - x0, y1 - y0) != (x, y, w, h):
-                    x, y, w, h = x0, y0, x1 - x0, y1 - y0
+                both = _union((x, y, w, h), (gx, gy, gw, gh))
+                if both != (x, y, w, h):
+                    x, y, w, h = both
                     grown = True
     return x, y, w, h
+
+
+def _union(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    """The box (x, y, w, h) holding both."""
+    x0, y0 = min(a[0], b[0]), min(a[1], b[1])
+    x1, y1 = max(a[0] + a[2], b[0] + b[2]), max(a[1] + a[3], b[1] + b[3])
+    return x0, y0, x1 - x0, y1 - y0
 
 
 def side_by_side(boxes: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]]:
@@ -111,9 +117,7 @@ def side_by_side(boxes: list[tuple[int, int, int, int]]) -> list[tuple[int, int,
             gap = right[0] - (left[0] + left[2])
             mid_a, mid_b = a[1] + a[3] / 2, b[1] + b[3] / 2
             if -height < gap < height and abs(mid_a - mid_b) < height / 2:
-                x0, y0 = left[0], min(a[1], b[1])
-                x1, y1 = max(a[0] + a[2], b[0] + b[2]), max(a[1] + a[3], b[1] + b[3])
-                out.append((x0, y0, x1 - x0, y1 - y0))
+                out.append(_union(a, b))
     return out
 
 

@@ -69,7 +69,7 @@ class Arrivals:
         self._seen_ts = 0.0
 
     def _camera(self) -> CameraSlot | None:
-        return next((s for s in self.cameras.slots.values() if "plate" in s.cfg.roles and s.admitted), None)
+        return next((s for s in self.cameras.plate_slots() if s.admitted), None)
 
     async def run(self) -> None:
         while True:

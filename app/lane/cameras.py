@@ -424,12 +424,16 @@ class Cameras:
         return {"camera": camera_id, "width": width, "height": height, "rgb": base64.b64encode(data).decode()}
 
     # --- the plate (R3.2) ------------------------------------------------------------------------
-    async def recognise(self, camera_id: str = "") -> dict[str, Any]:
-        slots = [
+    def plate_slots(self, camera_id: str = "") -> list[CameraSlot]:
+        """The cameras that read plates (or the one named, if it does)."""
+        return [
             s
             for s in self.slots.values()
             if "plate" in s.cfg.roles and (not camera_id or s.cfg.id == camera_id)
         ]
+
+    async def recognise(self, camera_id: str = "") -> dict[str, Any]:
+        slots = self.plate_slots(camera_id)
         if not slots:
             raise OtolaneError("camera_none", "no camera of this lane reads plates", status=404)
         admitted = [s for s in slots if s.admitted] or slots

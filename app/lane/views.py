@@ -70,7 +70,7 @@ class Views:
         streams: Callable[[], dict[str, int]],
         alarms: Callable[[], list[str]],
         publish: Callable[[bus.Event], None],
-        arrival: Callable[[], dict[str, Any] | None] = lambda: None,
+        arrival: Callable[[], dict[str, Any] | None],
     ) -> None:
         self.cfg = cfg
         self.clock = clock

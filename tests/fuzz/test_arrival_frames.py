@@ -57,7 +57,7 @@ def test_a_camera_sending_garbage_is_counted_and_nothing_is_read() -> None:
     frames = iter([b"\xff\xd8garbage", b"", bytes(range(256)) * 4] * 5)
     cam = SimpleNamespace(grab=lambda _age: _frame(next(frames)))
     slot = SimpleNamespace(cfg=SimpleNamespace(id="front", roles=("plate",)), admitted=True, cam=cam)
-    cameras = SimpleNamespace(slots={"front": slot}, plates=SimpleNamespace(rois={}))
+    cameras = SimpleNamespace(plate_slots=lambda camera_id="": [slot], plates=SimpleNamespace(rois={}))
     watch = Arrivals(cameras, read, lambda e: None)  # type: ignore[arg-type]
 
     async def looks() -> None:

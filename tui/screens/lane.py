@@ -15,6 +15,7 @@ from textual.widgets import Static
 
 from app.api.client import ApiError
 from tui.screens.base import AppMixin
+from tui.screens.new_inspection import NewInspectionScreen, by_confidence, percent
 from tui.widgets.lane.header import LaneHeader
 from tui.widgets.lane.inspection import InspectionPanel, item_lines
 from tui.widgets.lane.live import LivePanel
@@ -137,9 +138,8 @@ class LaneScreen(AppMixin, Screen[None]):
         seen = st.get("arrival")
         if not seen:
             return ""
-        pct = round(100 * float(seen["confidence"]))
-        said = self.app_.t("lane.arrived", plate=seen["plate"], confidence=pct)
-        return f"[{'green' if pct >= 90 else 'yellow'}]{escape(said)}[/]"
+        pct = percent(seen["confidence"])
+        return by_confidence(self.app_.t("lane.arrived", plate=seen["plate"], confidence=pct), pct)
 
     # --- actions -------------------------------------------------------------------
     async def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
@@ -152,8 +152,6 @@ class LaneScreen(AppMixin, Screen[None]):
         return result
 
     async def action_new_car(self) -> None:
-        from tui.screens.new_inspection import NewInspectionScreen
-
         if self.app_.client.role == "admin":  # the administrator's F2: the settings (D5)
             from tui.screens.admin import AdminScreen
 

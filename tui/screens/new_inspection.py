@@ -45,6 +45,17 @@ FIELDS = {
 }
 
 
+def percent(confidence: float) -> int:
+    return round(100 * float(confidence))
+
+
+def by_confidence(said: str, pct: int) -> str:
+    """A plate reading said in green when the lane is sure of it (90 % or more), else in yellow:
+    the operator checks it against the car."""
+    colour = "green" if pct >= 90 else "yellow"
+    return f"[{colour}]{escape(said)}[/{colour}]"
+
+
 class NewInspectionScreen(AppMixin, ModalScreen[dict[str, Any] | None]):
     BINDINGS = [Binding("escape", "cancel", show=False), Binding("f6", "read_plate", show=False)]
     #: a plate the daemon said is in no known format: Enter again on it confirms it
@@ -125,10 +136,9 @@ class NewInspectionScreen(AppMixin, ModalScreen[dict[str, Any] | None]):
         if not got.get("plate"):
             out.update(f"[yellow]{t('new.plate_unread', camera=got['camera'])}[/yellow]")
             return
-        pct = round(100 * float(got["confidence"]))
-        colour = "green" if pct >= 90 else "yellow"
+        pct = percent(got["confidence"])
         said = t("new.plate_read", plate=got["plate"], confidence=pct, camera=got["camera"])
-        out.update(f"[{colour}]{escape(said)}[/{colour}]")
+        out.update(by_confidence(said, pct))
         box = self.query_one("#plate", Input)
         if not box.value.strip():
             box.value = got["plate"]
