@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Input
 
 from tests.e2e.test_tui_pilot import SIZE
@@ -42,7 +44,18 @@ def _id(step: tuple[str, int]) -> str:
 @pytest.fixture
 def still(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The clock, the trends and the inputs' cursors held still (a cursor drawn solid: its blink
-    would be on or off by the machine's speed); times said in UTC."""
+    would be on or off by the machine's speed); times said in UTC. A screen's refresh while one
+    watches it (each second or two) is held too: a screen is drawn from what it asked when it
+    opened — whether a busy machine let a second pass before the picture was taken (the review's
+    countdown, the next of a device's frames) is not the screen's layout."""
+    refresh = Screen.set_interval
+
+    def held(self: Screen[Any], interval: float, *args: Any, **kwargs: Any) -> Timer:
+        if interval >= 1.0:
+            kwargs["pause"] = True
+        return refresh(self, interval, *args, **kwargs)
+
+    monkeypatch.setattr(Screen, "set_interval", held)
     monkeypatch.setattr(wallclock, "now", lambda: dt.datetime(2026, 12, 3, 10, 0))
     monkeypatch.setattr(Input, "_toggle_cursor", lambda self: setattr(self, "_cursor_visible", True))
     monkeypatch.setattr(OtolaneApp, "sample_trends", lambda self: None)
