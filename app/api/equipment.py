@@ -34,7 +34,7 @@ async def replace_device(p: Parts, request: web.Request) -> web.Response:
 
 
 async def cameras(p: Parts, request: web.Request) -> web.Response:
-    return web.json_response({"cameras": p.lane.cameras.as_list()})
+    return web.json_response({"cameras": p.lane.cameras.as_list(), "watch": p.lane.arrivals.status()})
 
 
 async def register_camera(p: Parts, request: web.Request) -> web.Response:

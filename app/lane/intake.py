@@ -49,7 +49,9 @@ class Intake:
         steps: Steps,
         cameras: Cameras,
         publish: Callable[[bus.Event], None],
+        recognition_used: Callable[[str], None] = lambda rid: None,
     ) -> None:
+        """``recognition_used(id)``: an inspection was opened from that plate reading."""
         self.cfg = cfg
         self.clock_start = clock_start
         self.clock = clock_start.clock
@@ -58,6 +60,7 @@ class Intake:
         self.steps = steps
         self.cameras = cameras
         self.publish = publish
+        self.recognition_used = recognition_used
         self._recognitions: dict[str, dict[str, Any]] = {}  # recognition id -> the lane's reading
         #: the installed program's files that differ from its signed release (R10.7), found at start
         self.install_problems: list[str] = []
@@ -126,7 +129,8 @@ class Intake:
         ``reinspection_of``: the failed card of a returning vehicle (only its failed items are
         measured again); ``recognition``: the lane's plate reading the operator confirmed or corrected."""
         reinspection_of = str(record.pop("reinspection_of", "") or "")
-        recognition = self._recognition(str(record.pop("recognition", "") or ""))
+        rid = str(record.pop("recognition", "") or "")
+        recognition = self._recognition(rid)
         vehicle = vehicle_record(
             plate=plate,
             category=category,
@@ -216,6 +220,8 @@ class Intake:
                 )
         self.steps.open(insp)
         self.steps.changed()
+        if recognition:
+            self.recognition_used(rid)
         return insp
 
     async def recognise_plate(self, camera: str = "") -> dict[str, Any]:

@@ -115,10 +115,17 @@ class LaneService:
             publish,
             lambda: self.arrivals.latest,
         )
+        self.arrivals = Arrivals(self.cameras, lambda camera: self.intake.recognise_plate(camera), publish)
         self.intake = Intake(
-            cfg, clock_start, store.keyring, store.journal, self.steps, self.cameras, publish
+            cfg,
+            clock_start,
+            store.keyring,
+            store.journal,
+            self.steps,
+            self.cameras,
+            publish,
+            self.arrivals.used,
         )
-        self.arrivals = Arrivals(self.cameras, self.intake.recognise_plate, publish)
         self.forming = Forming(
             cfg,
             clock,

@@ -311,7 +311,8 @@ async def test_the_administrator_s_user_routes_answer_and_journal(rig: Rig) -> N
         ("admin", "user_unlocked"),
     ]
     assert await admin.call("GET", "/v1/eis/outbox") == []
-    assert (await admin.call("GET", "/v1/cameras")) == {"cameras": []}
+    no_camera = {"state": "no_camera", "camera": None, "reads": 0, "bad_looks": 0, "arrival_age_s": None}
+    assert (await admin.call("GET", "/v1/cameras")) == {"cameras": [], "watch": no_camera}
 
 
 async def test_a_storage_refusal_is_503_and_a_bug_500_never_a_traceback(

@@ -335,6 +335,12 @@ async def test_a_car_that_arrives_is_read_without_asking_once_and_its_reading_st
         reads = rig.daemon.lane.arrivals.reads
         await asyncio.sleep(3)  # still there, still the same picture: not read again
         assert rig.daemon.lane.arrivals.reads == reads
+        # the technicians' cameras screen sees what the watch does, never the plate (personal data)
+        tech = await rig.client("technician")
+        watch = (await tech.call("GET", "/v1/cameras"))["watch"]
+        assert watch["state"] == "still" and watch["camera"] == "mjpeg0"
+        assert watch["reads"] == reads and watch["bad_looks"] == 0 and watch["arrival_age_s"] >= 3
+        assert "123ABC02" not in json.dumps(watch)
         # it drives out: the empty lane clears the arrival
         rig.cameras[0].set_scene("", "clean")
         await wait_for(lambda: _none(op), "the empty lane said", timeout=60)
@@ -342,11 +348,7 @@ async def test_a_car_that_arrives_is_read_without_asking_once_and_its_reading_st
         rig.cameras[0].set_scene("555XYZ05", "clean")
         seen = await wait_for(lambda: _arrival(op), "the next car read", timeout=60)
         assert seen["plate"] == "555XYZ05" and seen["recognition"] != first["recognition"]
-        events = []
-        while not sub.queue.empty():
-            e = sub.queue.get_nowait()
-            if e["type"] == "arrival":
-                events.append((e["arrival"] or {}).get("plate"))
+        events = [(e["arrival"] or {}).get("plate") for e in _drain(sub) if e["type"] == "arrival"]
         assert events[-2:] == [None, "555XYZ05"]
         # the inspection starts from the reading the operator confirmed: both are kept
         insp = await op.call(
@@ -357,6 +359,8 @@ async def test_a_car_that_arrives_is_read_without_asking_once_and_its_reading_st
         row = await Inspection.get(id=insp["id"])
         sealed = rig.daemon.lane.keyring.open_json(row.sealed, f"inspections:{row.id}")
         assert sealed["recognition"]["plate"] == "555XYZ05" and not await journal(rig, "plate_corrected")
+        # the car it named is in: no longer offered as arriving, nor read again while it stands there
+        assert await _arrival(op) is None
         assert "arrival: a plate read on mjpeg0" in caplog.text
         assert "555XYZ05" not in caplog.text and "123ABC02" not in caplog.text
     finally:
@@ -365,3 +369,54 @@ async def test_a_car_that_arrives_is_read_without_asking_once_and_its_reading_st
 
 async def _none(c: Any) -> bool:
     return await _arrival(c) is None
+
+
+async def test_an_arrival_not_taken_up_is_no_longer_offered_once_its_reading_would_be_gone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """R3.2: a car read on arrival that no one started an inspection for (it left unseen, the operator
+    did something else) is offered only while the lane keeps its reading — then the state and the
+    stream say nobody, and the car standing there is not read again; a form started from the
+    reading never finds it gone."""
+    from app.lane import arrival
+    from app.lane.intake import RECOGNITION_MAX_AGE_S
+
+    assert arrival.ARRIVAL_KEEP_S < RECOGNITION_MAX_AGE_S
+    rig = await start_rig(tmp_path / "lane", cameras=("mjpeg",))
+    try:
+        op = await rig.client("operator")
+        first = await wait_for(lambda: _arrival(op), "the standing car read", timeout=60)
+        reads = rig.daemon.lane.arrivals.reads
+        sub = rig.daemon.lane.bus.subscribe()
+        monkeypatch.setattr(arrival, "ARRIVAL_KEEP_S", 2.0)
+        await wait_for(lambda: _none(op), "the arrival no longer offered", timeout=10)
+        await asyncio.sleep(2)  # the car still stands there: not read, not offered again
+        said = [e["arrival"] for e in _drain(sub) if e["type"] == "arrival"]
+        assert said == [None] and rig.daemon.lane.arrivals.reads == reads
+        assert first["plate"] == "123ABC02" and await _arrival(op) is None
+    finally:
+        await rig.close()
+
+
+async def test_with_the_watch_off_no_plate_is_read_unasked_and_the_cameras_screen_says_so(
+    tmp_path: Path,
+) -> None:
+    """R3.2, ``[anpr] watch = false``: the lane reads the plate only when the operator asks (F6);
+    the cameras' list says the watch is off."""
+    rig = await start_rig(tmp_path / "lane", cameras=("mjpeg",), extra_config="\n[anpr]\nwatch = false\n")
+    try:
+        op = await rig.client("operator")
+        await wait_for(lambda: cameras_admitted(op), "the camera admitted")
+        await asyncio.sleep(3)
+        assert await _arrival(op) is None and rig.daemon.lane.arrivals.reads == 0
+        watch = (await op.call("GET", "/v1/cameras"))["watch"]
+        assert watch["state"] == "off" and watch["reads"] == 0
+    finally:
+        await rig.close()
+
+
+def _drain(sub: Any) -> list[dict[str, Any]]:
+    out = []
+    while not sub.queue.empty():
+        out.append(sub.queue.get_nowait())
+    return out

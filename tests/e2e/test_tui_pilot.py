@@ -640,7 +640,8 @@ async def test_cameras_on_the_dashboard_and_the_plate_read_into_the_new_car_form
 
 async def test_the_administrator_registers_the_camera_now_on_the_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """R3.7: a camera that reports another serial shows as not admitted with both serials; A shows
-    what will be registered, A again registers it; the technician sees the list but cannot."""
+    what will be registered, A again registers it; the technician sees the list but cannot — and
+    sees the arrival watch look at the camera once it is admitted (R3.2)."""
     from tests.rig import start_rig
 
     rig = await start_rig(tmp_path / "lane", cameras=("mjpeg",), camera_serials=("OLD-SERIAL",))
@@ -684,11 +685,13 @@ async def test_the_administrator_registers_the_camera_now_on_the_line(tmp_path) 
             await wait_for(picture, "the camera's picture")
         (entry,) = await (await rig.client("admin")).call("GET", "/v1/journal?action=camera_registered")
         assert entry["details"]["serial"] == "DS-MJPEG-0000" and entry["actor"] == "admin"
-        app = make_app(rig.sock, "en")
+        app = make_app(rig.sock, "ru")
         async with app.run_test(size=SIZE) as pilot:
             await login(pilot, app, "technician")
             await pilot.press("f11")
-            await pilot.pause(0.5)
+            # R3.2: the arrival watch on the plate camera, as a technician checks it, in their language
+            await until_shown(pilot, app, "#c-detail", "Наблюдение за въездом: картинка неподвижна", 30)
+            assert "номеров считано: 1" in text(app, "#c-detail")
             await pilot.press("a", "a")
             await pilot.pause(0.5)
             assert "✗" in text(app, "#c-msg")  # refused by the daemon, said in words

@@ -48,6 +48,7 @@ class CamerasScreen(AppMixin, Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.rows: list[dict[str, Any]] = []
+        self.watch: dict[str, Any] = {}  # the arrival watch (R3.2): what it does, on which camera
         self._confirm = ""  # the camera whose registration waits for the second A
         self.marking: list[float] | None = None  # the plate region being marked (x, y, w, h), or None
 
@@ -97,7 +98,8 @@ class CamerasScreen(AppMixin, Screen[None]):
     async def load(self) -> None:
         t = self.app_.t
         try:
-            self.rows = (await self.app_.client.call("GET", "/v1/cameras"))["cameras"]
+            got = await self.app_.client.call("GET", "/v1/cameras")
+            self.rows, self.watch = got["cameras"], got.get("watch") or {}
         except ApiError as exc:
             self.say(self.app_.error_text(exc), error=True)
             return
@@ -161,6 +163,9 @@ class CamerasScreen(AppMixin, Screen[None]):
             lines.append(f"[red]{escape(self.app_.reason_text(c['why'], ''))}[/red]")
         if "plate" in c["roles"]:
             lines.append(region_text(t, self.marking if self.marking is not None else c.get("roi")))
+            watch_line = watch_text(t, self.watch, c["id"])
+            if watch_line:
+                lines.append(watch_line)
         self.query_one("#c-detail", Static).update("\n".join(lines))
 
     def say(self, text: str, error: bool = False) -> None:
@@ -264,6 +269,24 @@ class CamerasScreen(AppMixin, Screen[None]):
             self._region_changed()
             return
         self.app_.pop_screen()
+
+
+def watch_text(t: Any, watch: dict[str, Any], camera: str) -> str:
+    """The arrival watch as a technician checks it (R3.2): whether it looks at this camera, what it
+    sees, how many plates it read and frames it could not decode ("" when it looks elsewhere)."""
+    state = watch.get("state")
+    if state == "off":
+        return t("cameras.watch_off")
+    if state not in ("moving", "still") or watch.get("camera") != camera:
+        return ""
+    age = watch.get("arrival_age_s")
+    return t(
+        "cameras.watch",
+        state=t(f"cameras.watch_{state}"),
+        reads=watch.get("reads", 0),
+        bad=watch.get("bad_looks", 0),
+        since="" if age is None else t("cameras.watch_since", age=age),
+    )
 
 
 def region_text(t: Any, roi: list[float] | None) -> str:

@@ -11,7 +11,6 @@ which field, fixes it and keeps everything else typed. Returns the started inspe
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from rich.markup import escape
@@ -30,9 +29,6 @@ from tui.widgets.halfblock import halfblock
 CATEGORIES = ("M1", "M2", "M3", "N1", "N2", "N3", "O1", "O2", "O3", "O4", "L1", "L3", "L5", "L7")
 FUELS = ("petrol", "diesel", "gas", "electric")
 USES = ("private", "commercial", "taxi", "bus_service", "dangerous_goods", "driving_school")
-#: a reading made when the car arrived is the form's start this long (seconds; the lane keeps a
-#: reading for an inspection to name 10 minutes)
-ARRIVAL_FRESH_S = 300
 #: The daemon's field name -> the widget that holds it (focused when the daemon refuses it).
 FIELDS = {
     "plate": "#plate",
@@ -101,8 +97,9 @@ class NewInspectionScreen(AppMixin, ModalScreen[dict[str, Any] | None]):
         self.query_one("#plate", Input).focus()
         cameras = self.app_.state.get("cameras", [])
         seen = self.app_.state.get("arrival")
-        if seen and time.time() - float(seen.get("at", 0)) < ARRIVAL_FRESH_S:
-            # read when the car arrived (R3.2): no wait, the operator checks it; F6 reads again
+        if seen:
+            # read when the car arrived (R3.2; the daemon offers it only while its reading is kept):
+            # no wait, the operator checks it; F6 reads again
             self._show_reading(seen, self.query_one("#plate-read", Static))
         elif any("plate" in c.get("roles", ()) for c in cameras):
             self.action_read_plate()
