@@ -185,11 +185,7 @@ class Recogniser:
         if roi is not None:  # the region is looked at as its whole frame would be: its plate as large
             x, y, w, h = roi
             image, scale = image[y : y + h, x : x + w], 2 if image.shape[1] >= 960 else 1
-        got, sure = self._quick(image, scale)
-        # in a plate region nothing but the plate is there to be read: a reading of a known format
-        # at least UNSURE is kept (the detector would find the same text, at three times the cost)
-        if roi is not None and got.confidence >= UNSURE and got.format != "unknown":
-            sure = True
+        got, sure = self._quick(image, scale, in_region=roi is not None)
         if not sure:
             got = max(got, self._read(self.engine, image), key=lambda r: r.confidence)
         # a missed region code, a small plate: once more larger — unless the detector saw it whole
@@ -207,9 +203,14 @@ class Recogniser:
         the ways of finding a plate one by one)."""
         return self._read(self.engine, image)
 
-    def _quick(self, image: np.ndarray, scale: int | None = None) -> tuple[PlateResult, bool]:
-        """The best plate read in the plate-like regions, and whether it is sure: read as is (no
-        look-alike corrected) with the recogniser's confidence at least SURE."""
+    def _quick(
+        self, image: np.ndarray, scale: int | None = None, in_region: bool = False
+    ) -> tuple[PlateResult, bool]:
+        """The best plate read in the plate-like regions, and whether it is sure — the detector is
+        not needed: read as is (no look-alike corrected) with the recogniser's confidence at least
+        SURE; ``in_region`` (the image is a camera's plate region, where nothing but the plate is
+        there to be read), of a known format at least UNSURE — the detector would find the same
+        text at three times the cost."""
         best, sure = PlateResult(None, 0.0, None, 0.0), False
         boxes = locate(image, f=scale)
         for box in side_by_side(boxes) + boxes:
@@ -218,6 +219,8 @@ class Recogniser:
                 best, sure = got, sure_here
             if sure:  # read as is, of a known format, confident: the other regions cannot do better
                 break
+        if in_region and best.confidence >= UNSURE and best.format != "unknown":
+            sure = True
         return best, sure
 
     def read_box(self, image: np.ndarray, box: tuple[int, int, int, int]) -> tuple[PlateResult, bool]:
