@@ -36,8 +36,11 @@ COLUMNS = (
 )
 #: Kazakhstan's neighbours and the region's other plates a Kazakh lane sees (issue #26)
 NEIGHBOURS = frozenset({"RU", "KG", "UZ", "BY", "UA", "TJ", "TM", "CN"})
-#: the most rows a set may hold: it is read whole into memory
+#: the most rows a set may hold, and the largest labels.csv: it is read whole into memory
 MAX_ROWS = 10_000
+MAX_LABELS_BYTES = 4 * 2**20
+#: the longest field of a row (a note, a source path)
+MAX_FIELD = 4096
 
 
 @dataclass(frozen=True)
@@ -83,41 +86,61 @@ def edits(a: str, b: str) -> int:
 
 
 def load_set(folder: Path) -> list[Sample]:
-    """The samples of a set, or ``anpr_set_bad`` naming the row and what is wrong with it."""
-    from app.domain.plates import normalise_plate
-
+    """The samples of a set, or ``anpr_set_bad`` naming the row and what is wrong with it (at most
+    MAX_ROWS rows of a labels.csv of at most MAX_LABELS_BYTES: it is read whole)."""
     labels = folder / "labels.csv"
     try:
+        if labels.stat().st_size > MAX_LABELS_BYTES:
+            raise OtolaneError(
+                "anpr_set_bad",
+                f"{labels}: larger than {MAX_LABELS_BYTES // 2**20} MiB — split the set",
+                where=str(labels),
+            )
         text = labels.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         raise OtolaneError(
             "anpr_set_bad", f"{labels}: no labels.csv (UTF-8) in the folder", where=str(labels)
         ) from None
-    rows = list(csv.DictReader(text.splitlines()))
-    if len(rows) > MAX_ROWS:
-        raise OtolaneError("anpr_set_bad", f"{labels}: more than {MAX_ROWS} rows", where=str(labels))
-    out = []
-    for n, row in enumerate(rows, 2):
-        where = f"{labels}:{n}"
-        name = (row.get("file") or "").strip()
-        image = folder / name
-        if not name or "/" in name or name.startswith(".") or not image.is_file():
-            raise OtolaneError("anpr_set_bad", f"{where}: no image {name!r} beside labels.csv", where=where)
-        try:
-            plate = normalise_plate(row.get("plate") or "")
-        except OtolaneError as exc:
-            raise OtolaneError("anpr_set_bad", f"{where}: {exc.message}", where=where) from None
-        lines = (row.get("lines") or "1").strip()
-        out.append(
-            Sample(
-                image,
-                plate,
-                (row.get("country") or "").strip().upper(),
-                (row.get("format") or "").strip(),
-                int(lines) if lines.isdigit() else 1,
-            )
-        )
+    reader = csv.DictReader(text.splitlines())
+    out: list[Sample] = []
+    n = 1
+    try:
+        for n, row in enumerate(reader, 2):
+            if len(out) == MAX_ROWS:
+                raise OtolaneError(
+                    "anpr_set_bad", f"{labels}: more than {MAX_ROWS} rows — split the set", where=str(labels)
+                )
+            out.append(_sample(folder, f"{labels}:{n}", row))
+    except csv.Error as exc:  # a quote never closed, a field past MAX_FIELD
+        where = f"{labels}:{n + 1}"
+        raise OtolaneError("anpr_set_bad", f"{where}: not a CSV row ({exc})", where=where) from None
     return out
+
+
+def _sample(folder: Path, where: str, row: dict[str, Any]) -> Sample:
+    """One row of labels.csv (``where``: the file and line, for the error)."""
+    from app.domain.plates import normalise_plate
+
+    if any(len(v) > MAX_FIELD for v in row.values() if isinstance(v, str)):
+        raise OtolaneError(
+            "anpr_set_bad", f"{where}: a field longer than {MAX_FIELD} characters", where=where
+        )
+    name = (row.get("file") or "").strip()
+    image = folder / name
+    if not name or "/" in name or name.startswith(".") or not image.is_file():
+        raise OtolaneError("anpr_set_bad", f"{where}: no image {name!r} beside labels.csv", where=where)
+    try:
+        plate = normalise_plate(row.get("plate") or "")
+    except OtolaneError as exc:
+        raise OtolaneError("anpr_set_bad", f"{where}: {exc.message}", where=where) from None
+    lines = (row.get("lines") or "1").strip()
+    return Sample(
+        image,
+        plate,
+        (row.get("country") or "").strip().upper(),
+        (row.get("format") or "").strip(),
+        int(lines) if lines.isdigit() and len(lines) < 3 else 1,
+    )
 
 
 def run(samples: Iterable[Sample], read: Callable[[Path], tuple[str | None, float, float]]) -> list[Outcome]:

@@ -128,8 +128,9 @@ def _anpr_eval(recogniser: Any, folder: Path, as_json: bool) -> int:
         return 2
 
     def read(path: Path) -> tuple[str | None, float, float]:
-        image, _ = _image(path)
-        if image is None:
+        image, error = _image(path)
+        if image is None:  # counted as not read, and said: a damaged file is not a recogniser's miss
+            print(f"otolane anpr: {path.name}: {error}", file=sys.stderr)
             return None, 0.0, 0.0
         got = recogniser.read(image)
         return got.plate, got.confidence, got.ms

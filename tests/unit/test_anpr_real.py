@@ -97,6 +97,32 @@ def test_a_bad_row_of_a_set_is_named_with_its_line(tmp_path: Path, csv_text: str
     assert e.value.code == "anpr_set_bad" and e.value.params["where"].endswith(where)
 
 
+def test_a_set_too_large_to_read_whole_is_refused_before_it_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every size bounded: a labels.csv past MAX_LABELS_BYTES is refused by its size, one of more
+    than MAX_ROWS rows at the first row past it, a field past the CSV reader's limit or MAX_FIELD
+    with its line — each a clear ``anpr_set_bad``, never a traceback or a set read into memory."""
+    (tmp_path / "a.jpg").write_bytes(b"")
+    labels = tmp_path / "labels.csv"
+    labels.write_text("file,plate\n" + "a.jpg,123ABC02\n" * 5, encoding="utf-8")
+    assert len(evaluate.load_set(tmp_path)) == 5
+    monkeypatch.setattr(evaluate, "MAX_ROWS", 4)
+    with pytest.raises(OtolaneError, match="more than 4 rows"):
+        evaluate.load_set(tmp_path)
+    monkeypatch.setattr(evaluate, "MAX_LABELS_BYTES", 40)
+    with pytest.raises(OtolaneError, match="larger than"):
+        evaluate.load_set(tmp_path)
+    monkeypatch.undo()
+    labels.write_text("file,plate,note\na.jpg,123ABC02," + "x" * 200_000 + "\n", encoding="utf-8")
+    with pytest.raises(OtolaneError) as e:
+        evaluate.load_set(tmp_path)
+    assert e.value.code == "anpr_set_bad" and e.value.params["where"].endswith("labels.csv:2")
+    labels.write_text("file,plate,note\na.jpg,123ABC02," + "x" * 5000 + "\n", encoding="utf-8")
+    with pytest.raises(OtolaneError, match="longer than 4096"):
+        evaluate.load_set(tmp_path)
+
+
 def test_a_folder_without_labels_is_refused(tmp_path: Path) -> None:
     with pytest.raises(OtolaneError) as e:
         evaluate.load_set(tmp_path)
@@ -114,6 +140,8 @@ def test_the_command_measures_a_labelled_folder(tmp_path: Path) -> None:
         for r in rows:
             w.writerow(r)
             (folder / r["file"]).write_bytes((REAL / r["file"]).read_bytes())
+        w.writerow(rows[0] | {"file": "broken.jpg"})  # a damaged file is said, and counted unread
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8 not a picture")
     run = subprocess.run(
         [sys.executable, "-m", "app.cli", "anpr", "--eval", str(folder), "--json"],
         capture_output=True,
@@ -124,7 +152,8 @@ def test_the_command_measures_a_labelled_folder(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     lines = [json.loads(x) for x in run.stdout.splitlines()]
     assert [x["file"] for x in lines[:2]] == [r["file"] for r in rows]
-    assert lines[-1]["figures"]["all"]["images"] == 2
+    assert lines[-1]["figures"]["all"]["images"] == 3 and lines[2]["read"] is None
+    assert "broken.jpg: not an image" in run.stderr and "Traceback" not in run.stderr
     bad = subprocess.run(
         [sys.executable, "-m", "app.cli", "anpr", "--eval", str(tmp_path)],
         capture_output=True,
