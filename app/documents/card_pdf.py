@@ -342,7 +342,7 @@ def _lines_of(say: Callable[[str], str]) -> str:
     return _esc(said[0]) if len(set(said)) == 1 else "<br/>".join(_esc(x) for x in said)
 
 
-def _clock(iso: str) -> str:
+def time_of_day(iso: str) -> str:
     """A measurement's time of day in Kazakhstan (its date is the card's)."""
     try:
         return dt.datetime.fromisoformat(iso).astimezone(KZ_TIME).strftime("%H:%M:%S")
@@ -364,7 +364,8 @@ def _protocol_sheet(card: dict[str, Any], st: dict[str, ParagraphStyle]) -> list
         + [_two("protocol_more:time", st["bold"]), _two("protocol:serial", st["bold"])]
     ]
     for entry in card.get("protocol", []):
-        serial = ", ".join(serials.get(k, "?") for k in entry.get("devices", ()))
+        # the instruments that measured (a step's camera takes its photo, it measures nothing)
+        serial = ", ".join(serials[k] for k in entry.get("devices", ()) if k in serials) or "—"
         step = _p(_lines_of(lambda lang, s=entry["step"]: step_name(s, lang)), cell)
         units, times = entry.get("units", {}), entry.get("times", {})
         for n, (ch, value) in enumerate(entry["values"].items()):
@@ -373,7 +374,7 @@ def _protocol_sheet(card: dict[str, Any], st: dict[str, ParagraphStyle]) -> list
                     step if n == 0 else "",  # the step named once, over its values
                     _p(_lines_of(lambda lang, c=ch: channel_name(c, lang)), cell),
                     _p(f"{_num(value)} {_esc(unit_text(units.get(ch, '')))}".strip(), cell),
-                    _p(_esc(_clock(times.get(ch, ""))), cell),
+                    _p(_esc(time_of_day(times.get(ch, ""))), cell),
                     _p(_esc(serial), st["tiny"]),
                 ]
             )
@@ -384,7 +385,10 @@ def _protocol_sheet(card: dict[str, Any], st: dict[str, ParagraphStyle]) -> list
         ("wheel_load_left_kg", "kg"),
         ("wheel_load_right_kg", "kg"),
     )
+    in_protocol = {e["step"] for e in card.get("protocol", [])}
     for m in card.get("measurements", []):
+        if f"brakes_axle_{m['axle']}" in in_protocol:
+            continue  # said above with its units and times (a card formed before: only here, no time)
         step = _p(_lines_of(lambda lang, a=m["axle"]: step_name(f"brakes_axle_{a}", lang)), cell)
         for n, (key, unit) in enumerate(kinds):
             rows.append(

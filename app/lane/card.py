@@ -108,6 +108,10 @@ def _brakes(d: StepData, sheet: Sheet, axle: int) -> None:
         return
     sheet.brake_force_kn += left + right
     sheet.brake_mass_kg += load_l + load_r
+    # in the protocol as every step's values, with their units and times (issue #22 item 6); the
+    # axle's measurements are the EIS contract's own field as well
+    values = {MAX_LEFT: left, MAX_RIGHT: right, LOAD_LEFT: load_l, LOAD_RIGHT: load_r}
+    sheet.protocol.append({"step": d.step, "values": values})
     sheet.measurements.append(
         {
             "axle": axle,

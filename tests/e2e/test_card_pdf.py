@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from app.api.client import ApiError, LaneClient
-from app.documents.card_pdf import card_hash, deviation_unit, unit_text
+from app.documents.card_pdf import card_hash, deviation_unit, time_of_day, unit_text
 from app.domain.reinspection import reinspection_until
 from app.lane.forming import stored_readings
 from tests.rig import Rig, run_to_card, start_rig, wait_for
@@ -98,6 +98,17 @@ async def test_the_card_reads_back_in_kazakh_and_russian_with_the_stored_values(
             assert _num(float(r["value"])) in text, r
         for item in card["items"]:
             assert f"{_num(item['value'])} {unit_text(item['norm']['unit'])}" in text, item["id"]
+        # issue #22 item 6: every value of the protocol with its unit and the time it was measured —
+        # the brake tester's too (they were printed apart, after the others, with no time)
+        brakes = [e for e in card["protocol"] if e["step"].startswith("brakes_axle_")]
+        assert [e["step"] for e in brakes] == ["brakes_axle_1", "brakes_axle_2"]
+        for e in card["protocol"]:
+            assert set(e["times"]) == set(e["units"]) == set(e["values"]), e["step"]
+        for e in brakes:
+            assert {e["units"][ch] for ch in e["values"]} == {"kN", "kg"}, e["units"]
+            for ch, iso in e["times"].items():
+                assert f"{_num(e['values'][ch])} {unit_text(e['units'][ch])}" in text, ch
+                assert time_of_day(iso) in text, ch
         # Times as people in Kazakhstan read them (the card's JSON keeps ISO UTC).
         import datetime as dt
 
@@ -237,6 +248,10 @@ async def test_the_card_shows_the_photo_of_the_brake_test_with_camera_time_and_p
     first = pdf_text(pdf, 1)
     assert "Фото ТС при проверке тормозов" in first
     assert "DS-MJPEG-0000" in first and f"{rig.cfg.lane['latitude']:.6f}" in first
+    # the protocol names the instruments that measured: the brake step's camera is not one (it
+    # was printed "2231-0457, ?")
+    protocol = pdf_text(pdf, pages(pdf) - 1) + pdf_text(pdf, pages(pdf))
+    assert "2231-0457" in protocol and "?" not in protocol
     listed = subprocess.run(
         ["pdfimages", "-list", str(pdf)], check=True, capture_output=True, text=True
     ).stdout

@@ -158,6 +158,9 @@ EXPECTED_PROTOCOL = [
     {"step": "side_slip", "values": FINALS["side_slip"], "devices": ["sideslip"]},
     {"step": "suspension_axle_1", "values": FINALS["suspension_axle_1"], "devices": ["suspension"]},
     {"step": "suspension_axle_2", "values": FINALS["suspension_axle_2"], "devices": ["suspension"]},
+    # the brake tester's values as every step's, with their units and times (issue #22 item 6)
+    {"step": "brakes_axle_1", "values": FINALS["brakes_axle_1"], "devices": ["brake"]},
+    {"step": "brakes_axle_2", "values": FINALS["brakes_axle_2"], "devices": ["brake"]},
     {
         "step": "emissions",
         "values": {"gas.co": 0.43, "gas.lambda": 1.05, "gas.co2": 14.2},
@@ -329,7 +332,16 @@ def test_a_card_with_every_item_passed_admits_the_vehicle_and_says_when_it_is_du
         card["next_inspection"] == next_inspection("M1", None, "private", True, lane_date(finished)).as_dict()
     )
     assert card["next_inspection"]["due"] is not None
-    assert card["devices"] == [DEVICES[0]] and card["protocol"] == []
+    assert card["devices"] == [DEVICES[0]]
+    assert card["protocol"] == [
+        {
+            "step": "brakes_axle_1",
+            "values": finals,
+            "devices": ["brake"],
+            "units": dict.fromkeys(finals, ""),
+            "times": {},
+        }
+    ]
     # a private car two years old is exempt until New Year of its eighth year (R3.4)
     year = lane_date(finished).year - 2
     steps["identification"].pop("devices")  # a step that needs no device may say none
