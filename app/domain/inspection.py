@@ -258,6 +258,7 @@ _ITEM_STEP = (
     ("sideslip", "side_slip"),
     ("emissions.", "emissions"),
     ("smoke.", "smoke"),
+    ("headlight.high_intensity_sum", "headlights"),  # both lamps together: both measured again
     ("headlight.left", "headlight_left"),
     ("headlight.right", "headlight_right"),
     ("noise.", "noise"),
@@ -289,4 +290,5 @@ def reinspection_plan(full: list[StepDef], failed_items: list[str]) -> list[Step
         if s.id == "identification"
         or s.id in wanted
         or (s.id.startswith("brakes_axle_") and "brakes" in wanted)
+        or (s.id.startswith("headlight_") and "headlights" in wanted)
     ]

@@ -15,7 +15,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 #: Raised whenever a row below changes (a new limit, a new source): cards keep the version they used.
-NORMS_VERSION = "otolane-norms/4"  # 3: the tread rows strict (App. 8: the limit fails); 4: dipped-beam aim
+NORMS_VERSION = "otolane-norms/5"  # 3: the tread rows strict (App. 8: the limit fails); 4: dipped-beam aim;
+# 5: the high beams' sum ≤ 225 000 cd, and the statuses and clauses the official-text check gave
+# (shared/reference/norms-official.md §9: high beam SECONDARY [L2], steering App. 8 cl. 2.3 [O4])
 
 M_N = frozenset({"M1", "M2", "M3", "N1", "N2", "N3"})
 O_CATS = frozenset({"O1", "O2", "O3", "O4"})
@@ -26,6 +28,9 @@ ENGINE_FUELS = frozenset({"petrol", "gas", "diesel"})
 #: Status texts repeated by many rows.
 GOST_51709 = "UNVERIFIED: GOST R 51709-2001 Table 2 as we remember it; TR CU 018 App. 8 Table 1.3 not read"
 NOT_FOUND = "UNVERIFIED: no number found in the sources of norms.md; a usual stand-maker default"
+#: the high beams' rows: each lamp at least 10 000 cd, all of them together at most 225 000 cd
+HIGH_BEAM_CLAUSE = "an unnamed regulation's cl. 7, quoted in a slide deck; along the optical axis [L2]"
+HIGH_BEAM_STATUS = "SECONDARY: one copy of the text [L2]; TR CU 018 App. 8 §3 not read"
 
 
 @dataclass(frozen=True)
@@ -200,8 +205,8 @@ TABLE: tuple[Norm, ...] = (
         "°",
         ((cats("M1", "N1"), 10.0), (cats("M2", "M3"), 20.0), (cats("N2", "N3"), 25.0)),
         bound="high",
-        clause="RF list of faults cl. 2.1 (pre-2023), TR CU 018 App. 8 clause not confirmed",
-        status="SECONDARY [ST1][ST2][ST3]",
+        clause="TR CU 018/2011 App. 8 cl. 2.3 [O4] (numbers: RF list of faults cl. 2.1, pre-2023)",
+        status="SECONDARY: the numbers from copies of the RF list [ST1][ST2][ST3]; the clause official [O4]",
     ),
     *by_category(
         "tyres.tread",
@@ -301,9 +306,21 @@ TABLE: tuple[Norm, ...] = (
         "cd",
         10000.0,
         None,
-        "a slide deck quoting an unnamed regulation [L2]",
-        "UNVERIFIED: clause numbers not confirmed",
+        HIGH_BEAM_CLAUSE,
+        HIGH_BEAM_STATUS,
         Applies(categories=M_N | L_CATS),
+        decimals=0,
+    ),
+    # the same clause bounds the high beams from above: together they must not dazzle
+    Norm(
+        "headlight.high_intensity_sum",
+        "headlight.high_intensity_sum",
+        "cd",
+        None,
+        225000.0,
+        HIGH_BEAM_CLAUSE,
+        HIGH_BEAM_STATUS,
+        Applies(categories=M_N),
         decimals=0,
     ),
     Norm(

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from app.domain.norms import L_CATS, M_N, O_CATS
 
-PERIODICITY_VERSION = "otolane-periodicity/1"
+PERIODICITY_VERSION = "otolane-periodicity/2"  # 2: cars SECONDARY (the 2025 statements)
 #: Kazakhstan keeps one time zone, UTC+5, since 1 March 2024: the date on the card is that day's.
 KZ_TIME = dt.timezone(dt.timedelta(hours=5))
 USES = ("private", "commercial", "taxi", "bus_service", "dangerous_goods", "driving_school")
@@ -49,7 +49,15 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule("buses", frozenset({"M2", "M3"}), None, 6, _ORDER_329, _UNVERIFIED),
     Rule("heavy", frozenset({"N2", "N3", "O3", "O4"}), None, 12, _ORDER_329, _UNVERIFIED),
-    Rule("cars", frozenset({"M1", "N1"}), None, 12, _ORDER_329, _UNVERIFIED),
+    Rule(
+        "cars",
+        frozenset({"M1", "N1"}),
+        None,
+        12,
+        _ORDER_329,
+        "SECONDARY: the government's statements of October 2025 that inspection stays yearly [K14][K15];"
+        " App. 2 not read",
+    ),
     Rule("light-trailers-and-l", frozenset({"O1", "O2"}) | L_CATS, None, 12, _ORDER_329, _UNVERIFIED),
 )
 

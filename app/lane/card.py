@@ -90,6 +90,8 @@ class Sheet:
     unjudged: list[dict[str, Any]] = field(default_factory=list)
     brake_force_kn: float = 0.0
     brake_mass_kg: float = 0.0
+    #: side -> its high beam's intensity (cd): judged one by one and together
+    high_beams: dict[str, float] = field(default_factory=dict)
 
     def item(self, item_id: str, norm_item: str, value: float, **extra: Any) -> None:
         """Judge ``value`` by the row of ``norm_item`` for this vehicle; with no row, the value goes
@@ -175,6 +177,7 @@ def _headlight(side: str) -> Callable[[StepData, Sheet], None]:
         sheet.protocol.append({"step": d.step, "values": own})
         if high is not None:
             sheet.item(f"headlight.{side}.high.intensity", "headlight.high_intensity", high, side=side)
+            sheet.high_beams[side] = high
         vertical = d.finals.get(f"headlight.{side}.low.vertical")  # a tester that gives no aim: none
         if vertical is None:
             return
@@ -297,6 +300,10 @@ def evaluate(steps: dict[str, dict[str, Any]], vehicle: Vehicle, readings: list[
         missing += data.missing
     if missing:
         raise CardIncomplete(missing)
+    if len(sheet.high_beams) == 2:  # both lamps measured on this card: together, not too bright
+        sheet.item(
+            "headlight.high_intensity_sum", "headlight.high_intensity_sum", sum(sheet.high_beams.values())
+        )
     if sheet.measurements:  # GOST 33997 A.1: the vehicle's specific braking force, all axles
         sheet.item(
             "brake.specific_force",

@@ -151,6 +151,8 @@ EXPECTED_ITEMS = [
         _v(f"visual.{c}", f"visual.{c}", 1.0 if c == "horn" else 0.0, 1.0 if c == "horn" else 0.0)
         for c in VISUAL_M1
     ),
+    # both high beams together: 9000 + 12000.4 = 21000 cd ≤ 225 000 (judged as printed)
+    _v("headlight.high_intensity_sum", "headlight.high_intensity_sum", 21000.0),
     _v("brake.specific_force", "brake.service.specific_force/M1", 57.17, -1.83),
 ]
 
@@ -471,3 +473,21 @@ def test_each_protocol_value_keeps_its_unit_and_its_time_on_the_lane_clock_each_
     assert slip["times"]["sideslip.result"] == _iso(5000.0 + last * 60)
     assert all(ch.startswith("headlight.left.") for ch in entries["headlight_left"]["values"])
     assert all(ch.startswith("headlight.right.") for ch in entries["headlight_right"]["values"])
+
+
+@pytest.mark.parametrize(("each", "passed"), [(112500.0, True), (112500.6, False), (150000.0, False)])
+def test_two_high_beams_each_bright_enough_may_together_dazzle(each: float, passed: bool) -> None:
+    """Issue #22 item 8 (norms-official.md §3, [L2]): each high beam at least 10 000 cd, all of them
+    together at most 225 000 cd — both lamps passing one by one can fail as a pair; at the limit the
+    pair passes (judged as printed: 225 001 cd fails)."""
+    readings = [r | {"value": each} if r["channel"].endswith(".high.intensity") else r for r in _readings()]
+    card = _card({"plate": "777ABC02"}, _steps(), readings, 0.0, 1900.0)
+    items = {i["id"]: i for i in card["items"]}
+    assert (
+        items["headlight.left.high.intensity"]["passed"] and items["headlight.right.high.intensity"]["passed"]
+    )
+    pair = items["headlight.high_intensity_sum"]
+    assert pair["passed"] is passed and pair["norm"]["high"] == 225000.0
+    assert pair["value"] == round(2 * each) and pair["deviation"] == (
+        0.0 if passed else round(2 * each) - 225000
+    )

@@ -261,6 +261,7 @@ FULL = rules.plan("M1", 2, "petrol", EVERY_KIND)
         (["emissions.co"], ["emissions"]),
         (["headlight.left.low.intensity"], ["headlight_left"]),
         (["headlight.right.high.intensity"], ["headlight_right"]),
+        (["headlight.high_intensity_sum"], ["headlight_left", "headlight_right"]),  # both lamps again
         (["noise.level"], ["noise"]),
         (["steering.play"], ["steering"]),
         (["tyres.tread.front_left"], ["tyres"]),
