@@ -692,6 +692,8 @@ async def test_the_administrator_registers_the_camera_now_on_the_line(tmp_path) 
             # R3.2: the arrival watch on the plate camera, as a technician checks it, in their language
             await until_shown(pilot, app, "#c-detail", "Наблюдение за въездом: картинка неподвижна", 30)
             assert "номеров считано: 1" in text(app, "#c-detail")
+            long = [line for line in text(app, "#c-detail").splitlines() if len(line) > SIZE[0]]
+            assert not long, long
             await pilot.press("a", "a")
             await pilot.pause(0.5)
             assert "✗" in text(app, "#c-msg")  # refused by the daemon, said in words

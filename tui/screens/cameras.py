@@ -280,13 +280,9 @@ def watch_text(t: Any, watch: dict[str, Any], camera: str) -> str:
     if state not in ("moving", "still") or watch.get("camera") != camera:
         return ""
     age = watch.get("arrival_age_s")
-    return t(
-        "cameras.watch",
-        state=t(f"cameras.watch_{state}"),
-        reads=watch.get("reads", 0),
-        bad=watch.get("bad_looks", 0),
-        since="" if age is None else t("cameras.watch_since", age=age),
-    )
+    since = "" if age is None else t("cameras.watch_since", age=age)
+    counts = t("cameras.watch_counts", reads=watch.get("reads", 0), bad=watch.get("bad_looks", 0))
+    return t("cameras.watch", state=t(f"cameras.watch_{state}"), since=since) + "\n" + counts
 
 
 def region_text(t: Any, roi: list[float] | None) -> str:
