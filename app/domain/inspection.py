@@ -251,14 +251,16 @@ def card_holds(
     return holds
 
 
-#: A failed card item → the step that measures it again (re-inspection).
+#: A failed card item → the steps that measure it again (re-inspection): a step's id, or a prefix
+#: ending in "_" for every step it begins (every brake axle, both headlamps); a suspension item's
+#: own axle is added to its prefix.
 _ITEM_STEP = (
-    ("brake.", "brakes"),  # any brake item: every axle again (the specific force needs them all)
-    ("suspension.axle", "suspension"),
+    ("brake.", "brakes_axle_"),  # any brake item: every axle again (the specific force needs them all)
+    ("suspension.axle", "suspension_axle_"),
     ("sideslip", "side_slip"),
     ("emissions.", "emissions"),
     ("smoke.", "smoke"),
-    ("headlight.high_intensity_sum", "headlights"),  # both lamps together: both measured again
+    ("headlight.high_intensity_sum", "headlight_"),  # both lamps together: both measured again
     ("headlight.left", "headlight_left"),
     ("headlight.right", "headlight_right"),
     ("noise.", "noise"),
@@ -274,21 +276,12 @@ def reinspection_plan(full: list[StepDef], failed_items: list[str]) -> list[Step
     item of its first card. A failed suspension item reruns its own axle; a failed brake item every
     brake axle. An item no step measures any more (the lane lost a stand) keeps nothing from the
     first card: the plan then holds no step for it, and the card says which items were not rechecked."""
-    wanted: set[str] = set()
+    wanted: set[str] = {"identification"}
     for item in failed_items:
         for prefix, step in _ITEM_STEP:
             if item.startswith(prefix):
-                if step == "suspension":
-                    axle = item.removeprefix("suspension.axle").split(".", 1)[0]
-                    wanted.add(f"suspension_axle_{axle}")
-                else:
-                    wanted.add(step)
+                if step == "suspension_axle_":
+                    step += item.removeprefix("suspension.axle").split(".", 1)[0]
+                wanted.add(step)
                 break
-    return [
-        s
-        for s in full
-        if s.id == "identification"
-        or s.id in wanted
-        or (s.id.startswith("brakes_axle_") and "brakes" in wanted)
-        or (s.id.startswith("headlight_") and "headlights" in wanted)
-    ]
+    return [s for s in full if any(s.id == w or (w.endswith("_") and s.id.startswith(w)) for w in wanted)]
