@@ -56,6 +56,7 @@ from app.documents.paper import (
 from app.documents.seal import Seal, card_hash, subject
 from app.domain.periodicity import KZ_TIME
 from app.domain.reinspection import REINSPECTION_DAYS, reinspection_until
+from drivers.brake.profiles import LOAD_LEFT, LOAD_RIGHT, MAX_LEFT, MAX_RIGHT
 
 
 def item_title(item: dict[str, Any], lang: str) -> str:
@@ -350,6 +351,29 @@ def time_of_day(iso: str) -> str:
         return ""
 
 
+#: an axle's measurements (the EIS contract's field) as the brake tester's channels, with their units
+_AXLE = {
+    MAX_LEFT: ("force_left_kn", "kN"),
+    MAX_RIGHT: ("force_right_kn", "kN"),
+    LOAD_LEFT: ("wheel_load_left_kg", "kg"),
+    LOAD_RIGHT: ("wheel_load_right_kg", "kg"),
+}
+
+
+def _protocol_entries(card: dict[str, Any]) -> list[dict[str, Any]]:
+    """The card's protocol. A card formed before the brake tester's values were in it has them only
+    as its axles' measurements: they are given here as the brake steps' entries (with no times)."""
+    entries = list(card.get("protocol", []))
+    listed = {e["step"] for e in entries}
+    for m in card.get("measurements", []):
+        step = f"brakes_axle_{m['axle']}"
+        if step not in listed:
+            values = {ch: m[key] for ch, (key, _) in _AXLE.items()}
+            units = {ch: unit for ch, (_, unit) in _AXLE.items()}
+            entries.append({"step": step, "values": values, "units": units, "devices": ["brake"]})
+    return entries
+
+
 def _protocol_sheet(card: dict[str, Any], st: dict[str, ParagraphStyle]) -> list[Any]:
     out: list[Any] = [
         *_sheet_head(card, st, "protocol:title"),
@@ -363,7 +387,7 @@ def _protocol_sheet(card: dict[str, Any], st: dict[str, ParagraphStyle]) -> list
         [_two(k, st["bold"]) for k in ("protocol:step", "protocol:channel", "protocol:value")]
         + [_two("protocol_more:time", st["bold"]), _two("protocol:serial", st["bold"])]
     ]
-    for entry in card.get("protocol", []):
+    for entry in _protocol_entries(card):
         # the instruments that measured (a step's camera takes its photo, it measures nothing)
         serial = ", ".join(serials[k] for k in entry.get("devices", ()) if k in serials) or "—"
         step = _p(_lines_of(lambda lang, s=entry["step"]: step_name(s, lang)), cell)
@@ -376,28 +400,6 @@ def _protocol_sheet(card: dict[str, Any], st: dict[str, ParagraphStyle]) -> list
                     _p(f"{_num(value)} {_esc(unit_text(units.get(ch, '')))}".strip(), cell),
                     _p(_esc(time_of_day(times.get(ch, ""))), cell),
                     _p(_esc(serial), st["tiny"]),
-                ]
-            )
-    brake = serials.get("brake", "?")
-    kinds = (
-        ("force_left_kn", "kN"),
-        ("force_right_kn", "kN"),
-        ("wheel_load_left_kg", "kg"),
-        ("wheel_load_right_kg", "kg"),
-    )
-    in_protocol = {e["step"] for e in card.get("protocol", [])}
-    for m in card.get("measurements", []):
-        if f"brakes_axle_{m['axle']}" in in_protocol:
-            continue  # said above with its units and times (a card formed before: only here, no time)
-        step = _p(_lines_of(lambda lang, a=m["axle"]: step_name(f"brakes_axle_{a}", lang)), cell)
-        for n, (key, unit) in enumerate(kinds):
-            rows.append(
-                [
-                    step if n == 0 else "",
-                    _p(_lines_of(lambda lang, k=key: channel_name(k, lang)), cell),
-                    _p(f"{_num(m[key])} {_esc(unit_text(unit))}", cell),
-                    _p("", cell),
-                    _p(_esc(brake), st["tiny"]),
                 ]
             )
     out += [_grid(rows, [38 * mm, 74 * mm, 26 * mm, 18 * mm, 24 * mm]), Spacer(1, 2 * mm)]

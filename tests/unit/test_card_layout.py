@@ -132,6 +132,22 @@ def test_the_protocol_speaks_kazakh_and_russian_with_units_and_times(tmp_path: P
     assert flat.count("Фара левая, противотуманная: высота установки") == 1
 
 
+def test_a_card_formed_before_the_brake_values_were_in_its_protocol_prints_its_axles(
+    tmp_path: Path,
+) -> None:
+    """Issue #22 item 6: the fixture was formed when the brake tester's values were only the axles'
+    measurements; reprinted, each axle is in the protocol with its values and units, once."""
+    card = _card()
+    assert not any(e["step"].startswith("brakes_axle_") for e in card["protocol"])
+    pages = _render(card, tmp_path / "old.pdf")
+    first = next(i for i, p in enumerate(pages) if "ПРОТОКОЛ ИЗМЕРЕНИЙ" in p)
+    flat = " ".join("\f".join(pages[first:]).split())
+    axle = card["measurements"][0]
+    assert f"Наибольшая тормозная сила, слева {axle['force_left_kn']:g} кН" in flat
+    assert f"Нагрузка на колесо, справа {axle['wheel_load_right_kg']:g} кг" in flat
+    assert flat.count("Наибольшая тормозная сила, слева") == len(card["measurements"])
+
+
 def test_the_cards_duration_is_in_minutes_as_kazakh_and_russian_write_them(tmp_path: Path) -> None:
     """Issue #22 item 6, R3.8: "20.1 мин" on the card's first sheet, never the English "min"."""
     card = _card()
