@@ -97,10 +97,9 @@ class Arrivals:
             except Exception:  # a look that fails is the next look's to try; the lane goes on
                 log.exception("arrival watch: a look failed")
 
-    def expire(self, now: float | None = None) -> None:
+    def expire(self) -> None:
         """An arrival older than ``ARRIVAL_KEEP_S`` is no longer offered (said on the stream)."""
-        now = time.monotonic() if now is None else now
-        if self.latest is not None and now - self._read_at >= ARRIVAL_KEEP_S:
+        if self.latest is not None and time.monotonic() - self._read_at >= ARRIVAL_KEEP_S:
             self._offer(None)
 
     def used(self, recognition: str) -> None:
