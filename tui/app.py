@@ -38,6 +38,10 @@ class OtolaneApp(App[None]):
     BINDINGS = [
         Binding("f10", "cycle_lang", show=False, priority=True),
         Binding("ctrl+q", "logout", show=False, priority=True),
+        # focus moves before the keys typed after Tab are given to a field (priority): typed fast,
+        # or over a slow SSH link that delivers them at once, they went into the field left behind
+        Binding("tab", "focus_next", show=False, priority=True),
+        Binding("shift+tab", "focus_previous", show=False, priority=True),
     ]
 
     #: the tests turn this on (tests/conftest.py): an error in a screen fails the test rather than
