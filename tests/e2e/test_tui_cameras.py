@@ -64,6 +64,43 @@ async def test_cameras_on_the_dashboard_and_the_plate_read_into_the_new_car_form
         await rig.close()
 
 
+async def test_a_plate_typed_over_the_reading_replaces_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """R3.2: the plate read when the car arrived stands in the field selected — the operator who sees
+    it is wrong types the plate over it (not after it: the demo in a real terminal made 123ABC02777A
+    of it and refused it), and the correction is journalled."""
+    from textual.widgets import Input
+
+    from tests.rig import start_rig
+
+    rig = await start_rig(tmp_path / "lane", cameras=("mjpeg",))
+    try:
+        app = make_app(rig.sock, "en")
+        async with app.run_test(size=SIZE) as pilot:
+            await login(pilot, app, "operator")
+            await until_shown(pilot, app, "#msg", "At the stand: 123ABC02", 60)
+            await pilot.press("f2")
+            await until_shown(pilot, app, "#plate-read", "123ABC02", 2)
+            box = app.screen.query_one("#plate", Input)
+            assert box.value == "123ABC02"
+            # the reading that lands while the field has the focus (F6, or a reading made as the form
+            # opened): the field's own select-on-focus has passed, the form selects it
+            await pilot.press("backspace", "f6")
+
+            async def read_again() -> bool:
+                await pilot.pause(0.1)
+                return box.value == "123ABC02"
+
+            await wait_for(read_again, "the plate read again into the emptied field")
+            await pilot.press(*"777ABC01")
+            assert app.screen.query_one("#plate", Input).value == "777ABC01"
+            await pilot.press("enter")
+            await until_shown(pilot, app, "#insp", "777ABC01 · M1 · petrol")
+        corrected = await (await rig.client("admin")).call("GET", "/v1/journal?action=plate_corrected")
+        assert len(corrected) == 1, corrected
+    finally:
+        await rig.close()
+
+
 async def test_the_administrator_registers_the_camera_now_on_the_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """R3.7: a camera that reports another serial shows as not admitted with both serials; A shows
     what will be registered, A again registers it; the technician sees the list but cannot — and

@@ -139,6 +139,9 @@ class NewInspectionScreen(AppMixin, ModalScreen[dict[str, Any] | None]):
         box = self.query_one("#plate", Input)
         if not box.value.strip():
             box.value = got["plate"]
+            # selected, as a browser's form does: Enter confirms it, a plate typed over it replaces it
+            # (the demo test's typing was appended to it — 123ABC02777A — and refused)
+            box.select_all()
 
     def _say(self, text: str, field: str | None = None) -> None:
         self.query_one("#new-msg", Static).update(f"[red]✗ {text}[/red]")
