@@ -6,6 +6,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, cast
 
 from rich.markup import escape
+from textual.actions import SkipAction
+from textual.binding import Binding
+from textual.widgets import Input
 
 from app.api.client import ApiError
 
@@ -30,6 +33,25 @@ class AppMixin:
             f"[b reverse]{k}[/b reverse] {self.app_.t_or(label, label.rsplit('.', 1)[-1])}"
             for k, label in keys
         )
+
+
+#: a form's Enter: to the next field at once (priority — see :class:`FormFields`)
+ENTER_MOVES_ON = Binding("enter", "next_field", show=False, priority=True)
+
+
+class FormFields:
+    """A form whose Enter moves to the next field and whose last field's Enter submits it (that
+    field's Input.Submitted). A screen puts ``ENTER_MOVES_ON`` in its BINDINGS. The move is made
+    now, as the app's Tab makes it: Widget.focus() waits behind the messages already queued, so a
+    name, Enter and the password sent in one burst (an SSH link, a fast typist) all went into the
+    name field."""
+
+    def action_next_field(self) -> None:
+        fields = [f for f in self.query(Input) if f.display and not f.disabled]  # type: ignore[attr-defined]
+        focused = self.focused  # type: ignore[attr-defined]
+        if focused not in fields or focused is fields[-1]:
+            raise SkipAction  # the focused widget has the Enter (the last field submits)
+        self.set_focus(fields[fields.index(focused) + 1])  # type: ignore[attr-defined]
 
 
 class PolledStatus(AppMixin):

@@ -16,7 +16,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Input, Static
 
 from app.api.client import ApiError
-from tui.screens.base import AppMixin
+from tui.screens.base import ENTER_MOVES_ON, AppMixin, FormFields
 
 
 class EisKeyScreen(AppMixin, Screen[None]):
@@ -72,8 +72,8 @@ class EisKeyScreen(AppMixin, Screen[None]):
         self.app_.pop_screen()
 
 
-class InstallKeyScreen(AppMixin, ModalScreen[dict[str, Any] | None]):
-    BINDINGS = [Binding("escape", "cancel", show=False)]
+class InstallKeyScreen(FormFields, AppMixin, ModalScreen[dict[str, Any] | None]):
+    BINDINGS = [Binding("escape", "cancel", show=False), ENTER_MOVES_ON]
 
     def compose(self) -> ComposeResult:
         t = self.app_.t
@@ -87,10 +87,6 @@ class InstallKeyScreen(AppMixin, ModalScreen[dict[str, Any] | None]):
 
     def on_mount(self) -> None:
         self.query_one("#k-value", Input).focus()
-
-    @on(Input.Submitted, "#k-value")
-    def to_days(self) -> None:
-        self.query_one("#k-days", Input).focus()
 
     @on(Input.Submitted, "#k-days")
     async def send(self) -> None:

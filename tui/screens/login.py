@@ -19,14 +19,15 @@ from textual.screen import Screen
 from textual.widgets import Button, Input, Select, Static
 
 from app.api.client import ApiError
-from tui.screens.base import AppMixin
+from tui.screens.base import ENTER_MOVES_ON, AppMixin, FormFields
 
 
-class LoginScreen(AppMixin, Screen[None]):
+class LoginScreen(FormFields, AppMixin, Screen[None]):
     BINDINGS = [
         Binding("f2", "toggle_mode", show=False),
         Binding("f3", "token", show=False),
         Binding("f5", "find_keys", show=False),
+        ENTER_MOVES_ON,  # from the name to the password, before the keys typed after it arrive
     ]
 
     def __init__(self) -> None:
@@ -123,10 +124,6 @@ class LoginScreen(AppMixin, Screen[None]):
             return
         msg.update("")
         await self.app_.after_login(bool(data.get("must_change")))
-
-    @on(Input.Submitted, "#username")
-    def next_field(self) -> None:
-        self.query_one("#password", Input).focus()
 
     @on(Input.Submitted, "#password")
     @on(Button.Pressed, "#login-submit")

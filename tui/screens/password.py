@@ -9,10 +9,13 @@ from textual.screen import Screen
 from textual.widgets import Button, Input, Static
 
 from app.api.client import ApiError
-from tui.screens.base import AppMixin
+from tui.screens.base import ENTER_MOVES_ON, AppMixin, FormFields
 
 
-class PasswordScreen(AppMixin, Screen[None]):
+class PasswordScreen(FormFields, AppMixin, Screen[None]):
+    # old → new → repeat, whose Enter changes it (Enter in the first field sent it half filled)
+    BINDINGS = [ENTER_MOVES_ON]
+
     def compose(self) -> ComposeResult:
         with Center(), Vertical(id="login-box"):
             yield Static(id="pw-title")

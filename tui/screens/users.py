@@ -17,7 +17,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Input, Select, Static
 
 from app.api.client import ApiError
-from tui.screens.base import AppMixin, RowsScreen
+from tui.screens.base import ENTER_MOVES_ON, AppMixin, FormFields, RowsScreen
 
 ROLES = ("operator", "technician", "admin")
 
@@ -121,10 +121,10 @@ class UsersScreen(RowsScreen, Screen[None]):
         self.app_.pop_screen()
 
 
-class UserFormScreen(AppMixin, ModalScreen[str | None]):
+class UserFormScreen(FormFields, AppMixin, ModalScreen[str | None]):
     """One change to one account: add, a temporary password, the role, or the NCA key's IIN."""
 
-    BINDINGS = [Binding("escape", "cancel", show=False)]
+    BINDINGS = [Binding("escape", "cancel", show=False), ENTER_MOVES_ON]
 
     def __init__(self, kind: str, who: dict[str, Any] | None) -> None:
         super().__init__()
@@ -157,15 +157,7 @@ class UserFormScreen(AppMixin, ModalScreen[str | None]):
     def _value(self, sel: str) -> str:
         return self.query_one(sel, Input).value.strip() if self.query(sel) else ""
 
-    @on(Input.Submitted)
-    async def next_or_send(self, event: Input.Submitted) -> None:
-        inputs = list(self.query(Input))
-        i = inputs.index(event.input)
-        if i + 1 < len(inputs):
-            inputs[i + 1].focus()
-            return
-        await self.send()
-
+    @on(Input.Submitted)  # the last field's Enter (FormFields moves the others' on)
     async def send(self) -> None:
         t = self.app_.t
         name = self._value("#f-name") if self.kind == "add" else str(self.who.get("username", ""))
