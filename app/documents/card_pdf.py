@@ -25,13 +25,14 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import (
     Image,
-    KeepTogether,
+    KeepInFrame,
     PageBreak,
     Paragraph,
     Spacer,
     Table,
     TableStyle,
 )
+from reportlab.platypus.flowables import _listWrapOn
 
 from app.documents.paper import (
     LANGS,
@@ -205,7 +206,7 @@ def _card_sheet(card: dict[str, Any], st: dict[str, ParagraphStyle], seal: Seal)
         str(i["norm"].get("status", "")).startswith("UNVERIFIED") for i in card["items"]
     ):
         ending.append(_p(_esc(both("card:unverified", sep=" · ")), st["tiny"]))
-    return [*out, KeepTogether(ending)]  # the verdict never apart from its hash
+    return [*out, *ending]  # one frame (render_card): the verdict never apart from its hash
 
 
 def _signatory(who: dict[str, Any], st: dict[str, ParagraphStyle]) -> list[tuple[str, Any, Any, Any]]:
@@ -455,6 +456,25 @@ def _failures_sheet(card: dict[str, Any], st: dict[str, ParagraphStyle]) -> list
     return out
 
 
+class OneSheet(KeepInFrame):
+    """reportlab's shrink-to-fit in one layout pass. The card's tables have fixed column widths, so
+    drawn smaller they are laid out as at full size and the scale is how far the sheet overflows;
+    KeepInFrame's own search lays the whole card out again for each guess (+100 ms a card)."""
+
+    def __init__(self, max_width: float, max_height: float, content: list[Any]) -> None:
+        super().__init__(max_width, max_height, content, mode="shrink", hAlign="CENTER")
+        self._laid: tuple[float, float] | None = None
+
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:  # noqa: N803 (reportlab's)
+        room = (min(self.maxWidth, availWidth), min(self.maxHeight, availHeight))
+        if self._laid != room:  # the frame asks more than once
+            w, h = _listWrapOn(self._content, room[0], self.canv)
+            self._scale = max(1.0, w / room[0], h / room[1])
+            self.width, self.height = w / self._scale, h / self._scale
+            self._laid = room
+        return self.width, self.height
+
+
 def render_card(card: dict[str, Any], *, copy: bool = False, seal: Seal | None = None) -> bytes:
     """The card's PDF. ``copy``: a reprint, marked as such on every page; ``seal``: its signed QR
     code (``app/documents/seal.py``; without one the QR code carries no signature and no verifier
@@ -468,7 +488,13 @@ def render_card(card: dict[str, Any], *, copy: bool = False, seal: Seal | None =
     buf = io.BytesIO()
     title = f"{text('kk', 'card:title')} / {text('ru', 'card:title')} {card['number']}"
     doc = document(buf, title, subject(card, copy))
-    story = _card_sheet(card, st, seal)
+    # the card is one sheet whatever the car (Order 532 p. 3(8): the failures are its second sheet):
+    # a car with more axles or items than the sheet holds has its card drawn smaller, not spilt over
+    # (a 2-axle car's verdict, hash and signatory went to a page of their own with norms/5's new row)
+    pad = 12  # the frame's own padding, 6 pt a side
+    story: list[Any] = [
+        KeepInFrame(doc.width - pad, doc.height - pad, _card_sheet(card, st, seal), mode="shrink")
+    ]
     if card.get("failures"):  # Order 532 p. 3(8): the card's second sheet
         story += [PageBreak(), *_failures_sheet(card, st)]
     story += [PageBreak(), *_protocol_sheet(card, st)]

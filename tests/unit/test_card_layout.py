@@ -19,10 +19,13 @@ import numpy as np
 from app.documents.card_pdf import card_hash, deviation_unit, item_title, render_card
 
 CARD = Path(__file__).parents[1] / "data" / "cards" / "weak-brakes-m1.json"
+# the same demo card as formed under otolane-norms/3, before the brake tester's values
+# were its protocol's entries: a card printed again years on is drawn from what it was formed with
+OLD_CARD = CARD.with_name("weak-brakes-m1-before-brake-steps.json")
 
 
-def _card() -> dict[str, Any]:
-    card = json.loads(CARD.read_text(encoding="utf-8"))
+def _card(source: Path = CARD) -> dict[str, Any]:
+    card = json.loads(source.read_text(encoding="utf-8"))
     for i, photo in enumerate(card["photos"]):
         img = np.full((720, 1280, 3), (60 + 90 * i, 120, 200), np.uint8)
         cv2.putText(img, "123 ABC 02", (380, 380), cv2.FONT_HERSHEY_SIMPLEX, 3, (255, 255, 255), 6)
@@ -65,6 +68,29 @@ def test_a_failed_cars_card_is_one_sheet_and_its_failures_the_second(tmp_path: P
         assert f"{item['deviation']:+g} {deviation_unit(item['norm']['unit'])}" in pages[1], item["id"]
     assert "ПРОТОКОЛ ИЗМЕРЕНИЙ" in pages[2] and all("ПРОТОКОЛ" not in p for p in pages[:2])
     assert (tmp_path / "weak-1.png").exists()
+
+
+def test_a_six_axle_lorrys_card_is_still_one_sheet(tmp_path: Path) -> None:
+    """R3.8, Order 532 p. 3(8): more items than any real card has (six axles, each with its
+    suspension and brake rows) keep the card to its one sheet, drawn smaller — its verdict, hash and
+    signatory were spilt onto a page of their own once a 2-axle car's card had one row more
+    (norms/5), and the failures sheet became the third."""
+    card = _card()
+    more = []
+    for axle in range(3, 7):
+        for item in card["items"]:
+            if "axle2" in item["id"]:
+                more.append(
+                    copy.deepcopy(item) | {"id": item["id"].replace("axle2", f"axle{axle}"), "axle": axle}
+                )
+    card["items"] += more
+    card["vehicle"] |= {"axles": 6, "category": "N3"}
+    pages = _render(card, tmp_path / "lorry.pdf")
+    first = " ".join(pages[0].split())
+    assert "ПАЙДАЛАНУҒА ЖАРАМСЫЗ" in first and card_hash(card) in first
+    assert card["inspector"]["full_name"] in first
+    assert "6-білік" in first and "Ось 6" in first
+    assert "ЛИСТ НЕСООТВЕТСТВИЙ" in pages[1] and "ПРОТОКОЛ" not in pages[1]
 
 
 def test_an_admitted_cars_card_is_one_sheet_and_the_protocol_follows(tmp_path: Path) -> None:
@@ -135,9 +161,9 @@ def test_the_protocol_speaks_kazakh_and_russian_with_units_and_times(tmp_path: P
 def test_a_card_formed_before_the_brake_values_were_in_its_protocol_prints_its_axles(
     tmp_path: Path,
 ) -> None:
-    """Issue #22 item 6: the fixture was formed when the brake tester's values were only the axles'
+    """Issue #22 item 6: a card formed when the brake tester's values were only the axles'
     measurements; reprinted, each axle is in the protocol with its values and units, once."""
-    card = _card()
+    card = _card(OLD_CARD)
     assert not any(e["step"].startswith("brakes_axle_") for e in card["protocol"])
     pages = _render(card, tmp_path / "old.pdf")
     first = next(i for i, p in enumerate(pages) if "ПРОТОКОЛ ИЗМЕРЕНИЙ" in p)
