@@ -23,6 +23,7 @@ from textual.binding import Binding
 from app.api.client import ApiError, LaneClient
 from tui.events import parse
 from tui.i18n import LANGS, translate
+from tui.typeahead import TypeAhead
 from tui.widgets.sparkline import SAMPLE_S, Trends
 
 #: how often the screen asks itself whether it has been left idle (R11)
@@ -31,7 +32,7 @@ LOCK_CHECK_S = 1.0
 log = logging.getLogger("otolane.tui")
 
 
-class OtolaneApp(App[None]):
+class OtolaneApp(TypeAhead, App[None]):
     CSS_PATH = "otolane.tcss"
     TITLE = "otolane"
     ENABLE_COMMAND_PALETTE = False

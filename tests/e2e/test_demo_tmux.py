@@ -90,11 +90,10 @@ def test_lane_demo_in_a_real_terminal(tmp_path: Path) -> None:
         # issue #23 (9): the demo's clock runs ×10 unless told otherwise, and the screen says so
         assert "TRAINING ×10" in screen, screen
         assert all(len(line) <= 80 for line in screen.splitlines())
-        tmux.key("F2")
-        tmux.wait("Plate")
-        tmux.type("777ABC01")
-        tmux.key("Enter")
-        tmux.wait("777ABC01")
+        # R3.2: F2, the plate and Enter at once (they were lost while the form came up); the plate
+        # typed replaces the one read off the camera, selected in the field
+        tmux("send-keys", "-t", "demo", "F2", "777ABC01", "Enter")
+        tmux.wait(r"777ABC01 · M1")
         # F5 runs the next step whenever none runs; the brake tester's turn comes after the plates.
         deadline = time.monotonic() + 120
         while tmux.brake_max() is None and time.monotonic() < deadline:

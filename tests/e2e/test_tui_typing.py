@@ -9,15 +9,17 @@ from tui.app import OtolaneApp, make_app
 from tui.screens.lane import LaneScreen
 
 
-def burst(app: OtolaneApp, typed: str) -> None:
+def burst(app: OtolaneApp, typed: str, *, before: str = "") -> None:
     """Keys as a terminal hands over a burst (a fast typist, an SSH link that delivers at once): all
     queued before the app has handled the first — Pilot's press waits after each key. ``\r`` is
-    Enter."""
+    Enter; ``before``: a named key first (``f2``)."""
     from textual import events
     from textual.keys import _character_to_key
 
+    keys = [(before, None)] if before else []
     for ch in typed:
-        key = "enter" if ch == "\r" else ch if ch.isalnum() else _character_to_key(ch)
+        keys.append(("enter" if ch == "\r" else ch if ch.isalnum() else _character_to_key(ch), ch))
+    for key, ch in keys:
         event = events.Key(key, ch)
         event.set_sender(app)
         app.post_message(event)  # as the terminal driver does, with no pause between
@@ -51,3 +53,23 @@ async def test_a_log_in_and_a_new_password_typed_in_one_burst_are_taken_whole(ri
 
         await wait_for(lane, "the lane screen after the change")
     assert (await (await rig.client()).login("dana", "Her-Own-Pass-31"))["must_change"] is False
+
+
+async def test_f2_and_the_plate_typed_at_once_open_the_inspection_for_that_plate(rig: Rig) -> None:
+    """R3.2, seen in a real terminal: F2, the plate and Enter typed at once lost the plate and its
+    Enter — Textual runs the lane screen's F2 only once the key has come back up to the app, the keys
+    after it had gone to the lane screen, and the form focuses its field only once mounted. The app
+    now holds them until the form has its field (tui/typeahead.py)."""
+    from tests.e2e.test_tui_pilot import login, until_shown
+
+    app = make_app(rig.sock, "en")
+    async with app.run_test(size=SIZE) as pilot:
+        await login(pilot, app, "operator")
+        burst(app, "777ABC01\r", before="f2")
+
+        async def back() -> bool:  # the form came up, took the plate and its Enter, and closed
+            await pilot.pause(0.05)
+            return isinstance(app.screen, LaneScreen)
+
+        await wait_for(back, "the lane screen after the form")
+        await until_shown(pilot, app, "#insp", "777ABC01 · M1 · petrol")

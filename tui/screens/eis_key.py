@@ -86,7 +86,7 @@ class InstallKeyScreen(FormFields, AppMixin, ModalScreen[dict[str, Any] | None])
             yield Static(t("users.form_keys"))
 
     def on_mount(self) -> None:
-        self.query_one("#k-value", Input).focus()
+        self.set_focus(self.query_one("#k-value", Input))  # at once: keys typed ahead wait for it
 
     @on(Input.Submitted, "#k-days")
     async def send(self) -> None:

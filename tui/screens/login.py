@@ -50,7 +50,7 @@ class LoginScreen(FormFields, AppMixin, Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#key-file", Select).display = False
         self.refresh_texts()
-        self.query_one("#username", Input).focus()
+        self.set_focus(self.query_one("#username", Input))  # at once: keys typed ahead wait for it
 
     def refresh_texts(self) -> None:
         t = self.app_.t

@@ -94,7 +94,7 @@ class NewInspectionScreen(AppMixin, ModalScreen[dict[str, Any] | None]):
         yield Static(id="new-msg")
 
     def on_mount(self) -> None:
-        self.query_one("#plate", Input).focus()
+        self.set_focus(self.query_one("#plate", Input))  # at once: keys typed ahead wait for it
         cameras = self.app_.state.get("cameras", [])
         seen = self.app_.state.get("arrival")
         if seen:

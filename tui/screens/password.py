@@ -27,7 +27,7 @@ class PasswordScreen(FormFields, AppMixin, Screen[None]):
 
     def on_mount(self) -> None:
         self.refresh_texts()
-        self.query_one("#pw-old", Input).focus()
+        self.set_focus(self.query_one("#pw-old", Input))  # at once: keys typed ahead wait for it
 
     def refresh_texts(self) -> None:
         t = self.app_.t

@@ -44,7 +44,7 @@ class ReplaceDeviceScreen(AppMixin, ModalScreen[dict[str, Any] | None]):
             yield Static(id="replace-msg")
 
     def on_mount(self) -> None:
-        self.query_one("#certificate", Input).focus()
+        self.set_focus(self.query_one("#certificate", Input))  # at once: keys typed ahead wait for it
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#replace-ok")

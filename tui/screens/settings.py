@@ -151,7 +151,7 @@ class EditSettingScreen(AppMixin, ModalScreen[dict[str, Any] | None]):
             yield Static(t("settings.form_keys"))
 
     def on_mount(self) -> None:
-        self.query_one("#s-value", Input).focus()
+        self.set_focus(self.query_one("#s-value", Input))  # at once: keys typed ahead wait for it
 
     @on(Input.Submitted, "#s-value")
     async def send(self) -> None:

@@ -152,7 +152,7 @@ class UserFormScreen(FormFields, AppMixin, ModalScreen[str | None]):
 
     def on_mount(self) -> None:
         first = self.query("Input")
-        (first.first() if first else self.query_one(Select)).focus()
+        self.set_focus(first.first() if first else self.query_one(Select))  # at once (keys typed ahead)
 
     def _value(self, sel: str) -> str:
         return self.query_one(sel, Input).value.strip() if self.query(sel) else ""

@@ -43,7 +43,7 @@ class VisualScreen(AppMixin, ModalScreen[dict[str, Any] | None]):
 
     def on_mount(self) -> None:
         if self.checks:
-            self.query_one(f"#{self.checks[0].replace('.', '-')}", Checkbox).focus()
+            self.set_focus(self.query_one(f"#{self.checks[0].replace('.', '-')}", Checkbox))
 
     def marked(self) -> list[str]:
         return [c for c in self.checks if self.query_one(f"#{c.replace('.', '-')}", Checkbox).value]
