@@ -12,11 +12,11 @@ order typed. A key a field keeps (a letter in an input) holds nothing.
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from textual import events
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Input
 
 #: keys are never held longer than this: a screen that never draws does not swallow the keyboard
@@ -28,6 +28,7 @@ class TypeAhead:
 
     _held_keys: list[events.Key] | None = None
     _held_for: object = None  # the bound key being handled, or the screen coming up
+    _hold_timer: Timer | None = None  # one for all holds, started again by each
 
     async def on_event(self, event: events.Event) -> None:
         if not isinstance(event, events.Key) or event.is_forwarded:
@@ -71,7 +72,15 @@ class TypeAhead:
             self._held_keys = []
         if isinstance(token, Screen):
             self.call_after_refresh(self._release, token)  # type: ignore[attr-defined]
-        self.set_timer(HOLD_AT_MOST_S, functools.partial(self._release, token, True))  # type: ignore[attr-defined]
+        if self._hold_timer is None:
+            self._hold_timer = self.set_timer(HOLD_AT_MOST_S, self._held_too_long)  # type: ignore[attr-defined]
+        else:
+            self._hold_timer.reset()
+
+    async def _held_too_long(self) -> None:
+        self._hold_timer = None
+        if self._held_for is not None:
+            await self._release(self._held_for, anyway=True)
 
     async def _release(self, token: object, anyway: bool = False) -> None:
         if token is not self._held_for or self._held_keys is None:
