@@ -7,7 +7,10 @@ after it have gone to the old screen, and the new screen focuses its first field
 mounted: the plate and its Enter were lost. So the app holds the keys that come after a bound key
 until the app has run its binding and, when that put up a screen, until the screen is mounted (its
 first field focused: screens set it at once, ``Screen.set_focus``), then hands them over in the
-order typed. A key a field keeps (a letter in an input) holds nothing.
+order typed. A key a field keeps (a letter in an input) holds nothing. A form's Enter needs no more:
+it is held until the field's binding has posted Submitted, and the keys after it, coming back up
+through the form's screen, wait there behind the form's handler (a log-in on its way to the daemon)
+— by the time they reach the app, the next screen is up.
 """
 
 from __future__ import annotations
@@ -43,10 +46,11 @@ class TypeAhead:
             self._hold(event)  # until its binding has run (_dispatch_message)
 
     def _acts_when_bubbled(self, event: events.Key) -> bool:
-        """The key has a binding the app runs once the key has bubbled up to it, and no field keeps it."""
+        """The key has a binding — one the app runs once the key has bubbled up to it, when no priority
+        binding took it first (a form's Enter on its last field lets the field submit) — and no field
+        keeps it."""
         screen: Screen[Any] = self.screen  # type: ignore[attr-defined]
-        active = screen.active_bindings.get(event.key)
-        if active is None or active.binding.priority:
+        if event.key not in screen.active_bindings:
             return False
         return not (event.is_printable and isinstance(screen.focused, Input))
 

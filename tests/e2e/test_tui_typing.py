@@ -3,6 +3,9 @@ once), not one at a time as Pilot presses them — driven by Pilot against a rea
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 from tests.e2e.test_tui_pilot import SIZE
 from tests.rig import Rig, wait_for
 from tui.app import OtolaneApp, make_app
@@ -73,3 +76,36 @@ async def test_f2_and_the_plate_typed_at_once_open_the_inspection_for_that_plate
 
         await wait_for(back, "the lane screen after the form")
         await until_shown(pilot, app, "#insp", "777ABC01 · M1 · petrol")
+
+
+async def test_a_morning_typed_in_one_burst_logs_in_opens_the_car_and_runs_its_first_step(rig: Rig) -> None:
+    """R3.1, R3.2: name, password, F2, the plate, Enter and F5 typed at once, the daemon slow to answer.
+    The password's Enter was not held (the log-in form's priority Enter, which leaves the last field's
+    Enter to the field, hid the field's own binding), so F2 came up to the app before the form's
+    Submitted and switched the log-in screen to the key mode."""
+    from tests.e2e.test_tui_pilot import PASSWORDS, text
+
+    app = make_app(rig.sock, "en")
+    client = app.client
+    for name in ("login", "call"):  # a loaded kiosk: each answer takes 0.3 s, the keys come before
+        answer = getattr(client, name)
+
+        async def slow(*args: Any, _answer: Any = answer, **kwargs: Any) -> Any:
+            await asyncio.sleep(0.3)
+            return await _answer(*args, **kwargs)
+
+        setattr(client, name, slow)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        burst(app, f"operator\r{PASSWORDS['operator']}\r")
+        burst(app, "777ABC01\r", before="f2")
+        burst(app, "", before="f5")
+
+        async def running() -> bool:
+            await pilot.pause(0.05)
+            if not isinstance(app.screen, LaneScreen):
+                return False
+            shown = text(app, "#insp")
+            return "777ABC01" in shown and "▶ 2" in shown or "✓ 2" in shown
+
+        await wait_for(running, "the inspection of 777ABC01 with its second step started")

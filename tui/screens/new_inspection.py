@@ -11,6 +11,7 @@ which field, fixes it and keeps everything else typed. Returns the started inspe
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from rich.markup import escape
@@ -204,6 +205,10 @@ class NewInspectionScreen(AppMixin, ModalScreen[dict[str, Any] | None]):
                 self._unusual_plate = body["plate"]
             self._say(self.app_.error_text(exc), exc.params.get("field"))
             return
+        # the lane's state with the inspection in it before the form closes: F5 typed right after the
+        # plate's Enter (held meanwhile, tui/typeahead.py) runs its first step
+        with contextlib.suppress(ApiError):  # the stream brings it too
+            await self.app_.reload_state()
         self.dismiss(result)
 
     @on(Button.Pressed, "#new-cancel")
