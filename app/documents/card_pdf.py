@@ -32,7 +32,6 @@ from reportlab.platypus import (
     Table,
     TableStyle,
 )
-from reportlab.platypus.flowables import _listWrapOn
 
 from app.documents.paper import (
     LANGS,
@@ -454,25 +453,6 @@ def _failures_sheet(card: dict[str, Any], st: dict[str, ParagraphStyle]) -> list
         rows.append([_p(title, st["base"]), _value_cell(item, st), _p(_norm_text(item), st["base"]), dev])
     out.append(_grid(rows, [92 * mm, 28 * mm, 32 * mm, 28 * mm]))
     return out
-
-
-class OneSheet(KeepInFrame):
-    """reportlab's shrink-to-fit in one layout pass. The card's tables have fixed column widths, so
-    drawn smaller they are laid out as at full size and the scale is how far the sheet overflows;
-    KeepInFrame's own search lays the whole card out again for each guess (+100 ms a card)."""
-
-    def __init__(self, max_width: float, max_height: float, content: list[Any]) -> None:
-        super().__init__(max_width, max_height, content, mode="shrink", hAlign="CENTER")
-        self._laid: tuple[float, float] | None = None
-
-    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:  # noqa: N803 (reportlab's)
-        room = (min(self.maxWidth, availWidth), min(self.maxHeight, availHeight))
-        if self._laid != room:  # the frame asks more than once
-            w, h = _listWrapOn(self._content, room[0], self.canv)
-            self._scale = max(1.0, w / room[0], h / room[1])
-            self.width, self.height = w / self._scale, h / self._scale
-            self._laid = room
-        return self.width, self.height
 
 
 def render_card(card: dict[str, Any], *, copy: bool = False, seal: Seal | None = None) -> bytes:
